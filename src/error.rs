@@ -1,0 +1,45 @@
+//! Errors for images that cannot be read at all (exit code 2).
+
+use std::path::{Path, PathBuf};
+
+/// What went wrong, without the path (the path is added by [`Error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    #[error("no such file; check the path")]
+    NotFound,
+    #[error("is a directory, not a dump file")]
+    IsDirectory,
+    #[error("cannot read: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("empty file (0 bytes); the dump was never written")]
+    Empty,
+    #[error("not a recognised dump format (first bytes {magic}); ckdump reads ELF core files, optionally zstd/xz/bzip2/gzip-compressed")]
+    UnknownFormat { magic: String },
+    #[error("{what} at offset {offset:#x}")]
+    Malformed { offset: u64, what: String },
+    #[error("ELF file of type {found}, not a core dump (ET_CORE); to symbolize a binary, pass it with --symbols")]
+    NotACore { found: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{compression} stream is corrupt or truncated: {reason}")]
+    Decompression { compression: &'static str, reason: String },
+}
+
+/// An image that could not be opened, with the file it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {kind}", path.display())]
+pub struct Error {
+    pub path: PathBuf,
+    pub kind: ErrorKind,
+}
+
+impl Error {
+    pub fn new(path: &Path, kind: ErrorKind) -> Self {
+        Error {
+            path: path.to_path_buf(),
+            kind,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,22 @@
+//! ckdump: open any saved state of a process or kernel, tell the truth about
+//! it, and verify it before anyone restores from it.
+//!
+//! Data flows one way:
+//! `path → image::open → Image (model) → analysis → Report → report::render`.
+//! Readers never print, renderers never parse, and analysis never knows which
+//! file format an [`Image`] came from.
+
+pub mod analysis;
+pub mod error;
+pub mod image;
+pub mod memory;
+pub mod model;
+pub mod progress;
+pub mod report;
+pub mod symbols;
+pub mod unwind;
+pub mod verify;
+
+pub use error::{Error, ErrorKind};
+pub use image::{OpenOptions, open};
+pub use model::Image;

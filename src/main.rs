@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("ckdump: CLI not built yet");
+    std::process::exit(2);
+}

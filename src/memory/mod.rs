@@ -1,0 +1,316 @@
+//! Address spaces: reading a saved process's memory by virtual address.
+//!
+//! Absent bytes are an explicit answer ([`MemoryError::NotCaptured`]), never
+//! zeros pretending to be data.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// The bytes of an image or a module file: an mmap where possible, owned
+/// bytes when they had to be decompressed or synthesized.
+#[derive(Clone)]
+pub struct Bytes(Arc<ByteSource>);
+
+enum ByteSource {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    pub fn from_mmap(map: memmap2::Mmap) -> Self {
+        Bytes(Arc::new(ByteSource::Mapped(map)))
+    }
+    pub fn from_vec(v: Vec<u8>) -> Self {
+        Bytes(Arc::new(ByteSource::Owned(v)))
+    }
+    /// Maps a file read-only. Empty files become an empty owned buffer
+    /// because a zero-length mmap is an error on Linux.
+    pub fn map_file(file: &std::fs::File) -> std::io::Result<Self> {
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Ok(Bytes::from_vec(Vec::new()));
+        }
+        // SAFETY: the map is read-only; a file truncated under us can raise
+        // SIGBUS, which is the accepted trade-off of every mmap-based reader.
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        Ok(Bytes::from_mmap(map))
+    }
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &*self.0 {
+            ByteSource::Mapped(m) => m,
+            ByteSource::Owned(v) => v,
+        }
+    }
+}
+
+impl fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Bytes({} bytes)", self.len())
+    }
+}
+
+/// Why a read failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryError {
+    /// No mapping covers the address.
+    Unmapped { address: u64 },
+    /// A mapping covers the address but its bytes are not in the image.
+    NotCaptured { address: u64 },
+}
+
+impl fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemoryError::Unmapped { address } => write!(f, "{address:#x} is not mapped"),
+            MemoryError::NotCaptured { address } => {
+                write!(f, "{address:#x} is mapped but its bytes are not in the image")
+            }
+        }
+    }
+}
+
+impl std::error::Error for MemoryError {}
+
+/// A saved address space.
+pub trait Memory: Send + Sync {
+    /// Copies bytes starting at `address` into `buf`; returns how many bytes
+    /// were copied contiguously (at least 1 on success, at most `buf.len()`).
+    fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError>;
+}
+
+impl dyn Memory + '_ {
+    /// Fills `buf` completely or fails at the first byte that cannot be read.
+    pub fn read_exact(&self, address: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let at = address.wrapping_add(done as u64);
+            let n = self.read(at, &mut buf[done..])?;
+            if n == 0 {
+                return Err(MemoryError::NotCaptured { address: at });
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    pub fn read_u32(&self, address: u64) -> Result<u32, MemoryError> {
+        let mut b = [0u8; 4];
+        self.read_exact(address, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    pub fn read_u64(&self, address: u64) -> Result<u64, MemoryError> {
+        let mut b = [0u8; 8];
+        self.read_exact(address, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads a little-endian pointer of `size` (4 or 8) bytes.
+    pub fn read_pointer(&self, address: u64, size: u8) -> Result<u64, MemoryError> {
+        if size == 4 {
+            self.read_u32(address).map(u64::from)
+        } else {
+            self.read_u64(address)
+        }
+    }
+
+    /// Reads as many bytes as are readable from `address`, up to `buf.len()`.
+    pub fn read_available(&self, address: u64, buf: &mut [u8]) -> usize {
+        let mut done = 0usize;
+        while done < buf.len() {
+            match self.read(address.wrapping_add(done as u64), &mut buf[done..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => done += n,
+            }
+        }
+        done
+    }
+}
+
+/// A range of virtual addresses whose first `captured` bytes sit at
+/// `offset` in some byte source.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    pub address: u64,
+    /// Size of the mapping in memory.
+    pub size: u64,
+    /// How many of its bytes are present, starting at `offset`.
+    pub captured: u64,
+    pub offset: u64,
+    pub bytes: Bytes,
+}
+
+impl Segment {
+    fn end(&self) -> u64 {
+        self.address.saturating_add(self.size)
+    }
+}
+
+/// Memory made of segments of image bytes (PT_LOADs, memory descriptors),
+/// with optional fallback segments that supply bytes the image left out
+/// (for example file-backed text read from the original, identity-checked,
+/// file).
+#[derive(Debug, Default)]
+pub struct SegmentMemory {
+    segments: Vec<Segment>,
+    fallbacks: Vec<Segment>,
+}
+
+impl SegmentMemory {
+    /// Builds the address space. Segments are sorted; when two overlap the
+    /// one that starts first wins for the overlapping bytes.
+    pub fn new(mut segments: Vec<Segment>) -> Self {
+        segments.retain(|s| s.size > 0);
+        for s in &mut segments {
+            // Never trust a captured length past the end of the source.
+            let avail = (s.bytes.len() as u64).saturating_sub(s.offset);
+            s.captured = s.captured.min(avail).min(s.size);
+        }
+        segments.sort_by_key(|s| s.address);
+        SegmentMemory {
+            segments,
+            fallbacks: Vec::new(),
+        }
+    }
+
+    /// Adds a source for bytes the primary segments mark as not captured.
+    pub fn add_fallback(&mut self, mut segment: Segment) {
+        let avail = (segment.bytes.len() as u64).saturating_sub(segment.offset);
+        segment.captured = segment.captured.min(avail).min(segment.size);
+        let at = self
+            .fallbacks
+            .partition_point(|s| s.address <= segment.address);
+        self.fallbacks.insert(at, segment);
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    fn find(list: &[Segment], address: u64) -> Option<&Segment> {
+        // Last segment starting at or before `address`; because segments may
+        // overlap, walk back a little to find one that really contains it.
+        let idx = list.partition_point(|s| s.address <= address);
+        list[..idx]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|s| address < s.end())
+    }
+
+    fn copy_from(seg: &Segment, address: u64, buf: &mut [u8]) -> Option<usize> {
+        let rel = address - seg.address;
+        if rel >= seg.captured {
+            return None;
+        }
+        let n = (seg.captured - rel).min(buf.len() as u64) as usize;
+        let start = (seg.offset + rel) as usize;
+        let src = seg.bytes.get(start..start + n)?;
+        buf[..n].copy_from_slice(src);
+        Some(n)
+    }
+}
+
+impl Memory for SegmentMemory {
+    fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let primary = Self::find(&self.segments, address);
+        if let Some(seg) = primary {
+            if let Some(n) = Self::copy_from(seg, address, buf) {
+                return Ok(n);
+            }
+        }
+        if let Some(fb) = Self::find(&self.fallbacks, address) {
+            if let Some(n) = Self::copy_from(fb, address, buf) {
+                // Do not run past the end of the primary segment's mapping.
+                let limit = primary
+                    .map(|p| p.end() - address)
+                    .unwrap_or(u64::MAX)
+                    .min(n as u64) as usize;
+                return Ok(limit.max(1));
+            }
+        }
+        if primary.is_some() {
+            Err(MemoryError::NotCaptured { address })
+        } else {
+            Err(MemoryError::Unmapped { address })
+        }
+    }
+}
+
+/// Memory with nothing in it (images that carry no memory).
+pub struct NoMemory;
+
+impl Memory for NoMemory {
+    fn read(&self, address: u64, _buf: &mut [u8]) -> Result<usize, MemoryError> {
+        Err(MemoryError::Unmapped { address })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(address: u64, size: u64, captured: u64, offset: u64, bytes: &Bytes) -> Segment {
+        Segment {
+            address,
+            size,
+            captured,
+            offset,
+            bytes: bytes.clone(),
+        }
+    }
+
+    #[test]
+    fn reads_across_segments_and_reports_holes() {
+        let data = Bytes::from_vec((0u8..=255).collect());
+        let mem = SegmentMemory::new(vec![
+            seg(0x1000, 0x10, 0x10, 0, &data),
+            seg(0x1010, 0x10, 0x8, 0x40, &data),
+        ]);
+        let mem: &dyn Memory = &mem;
+        let mut buf = [0u8; 0x18];
+        mem.read_exact(0x1000, &mut buf).unwrap();
+        assert_eq!(buf[0x0f], 0x0f);
+        assert_eq!(buf[0x10], 0x40);
+        assert_eq!(buf[0x17], 0x47);
+        assert_eq!(
+            mem.read_u64(0x1018),
+            Err(MemoryError::NotCaptured { address: 0x1018 })
+        );
+        assert_eq!(
+            mem.read_u32(0x2000),
+            Err(MemoryError::Unmapped { address: 0x2000 })
+        );
+    }
+
+    #[test]
+    fn captured_length_is_clamped_to_the_source() {
+        let data = Bytes::from_vec(vec![7u8; 16]);
+        // Claims 4096 captured bytes at offset 8 of a 16-byte file.
+        let mem = SegmentMemory::new(vec![seg(0x5000, 0x1000, 0x1000, 8, &data)]);
+        let mem: &dyn Memory = &mem;
+        let mut buf = [0u8; 32];
+        assert_eq!(mem.read_available(0x5000, &mut buf), 8);
+        assert!(mem.read_u64(0x5008).is_err());
+    }
+
+    #[test]
+    fn fallback_fills_absent_bytes() {
+        let core = Bytes::from_vec(vec![1u8; 4]);
+        let file = Bytes::from_vec(vec![9u8; 64]);
+        let mut mem = SegmentMemory::new(vec![seg(0x1000, 0x20, 4, 0, &core)]);
+        mem.add_fallback(seg(0x1000, 0x20, 0x20, 0, &file));
+        let mem: &dyn Memory = &mem;
+        let mut buf = [0u8; 8];
+        mem.read_exact(0x1000, &mut buf).unwrap();
+        assert_eq!(buf, [1, 1, 1, 1, 9, 9, 9, 9]);
+    }
+}

@@ -1,0 +1,422 @@
+//! The common model every format reader fills.
+//!
+//! A reader turns bytes into an [`Image`]; everything after that (symbols,
+//! unwinding, fault decoding, verification, rendering) works on the model
+//! alone and never asks which file format it came from.
+
+mod registers;
+
+pub use registers::{FloatState, RegisterSet, register_names};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::memory::Memory;
+use crate::verify::Finding;
+
+/// CPU architecture of the saved state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    X86_64,
+    X86,
+    Aarch64,
+    Arm,
+}
+
+impl Arch {
+    pub fn pointer_size(self) -> u8 {
+        match self {
+            Arch::X86_64 | Arch::Aarch64 => 8,
+            Arch::X86 | Arch::Arm => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::X86 => "i386",
+            Arch::Aarch64 => "aarch64",
+            Arch::Arm => "arm",
+        }
+    }
+}
+
+/// Operating system the state was saved from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Os {
+    Linux,
+    Windows,
+    MacOs,
+    Unknown,
+}
+
+impl Os {
+    pub fn name(self) -> &'static str {
+        match self {
+            Os::Linux => "Linux",
+            Os::Windows => "Windows",
+            Os::MacOs => "macOS",
+            Os::Unknown => "unknown",
+        }
+    }
+}
+
+/// What machine the image describes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub os: Os,
+    pub arch: Arch,
+    /// Kernel (vmcore, bugcheck dump) rather than one user process.
+    pub kernel: bool,
+    pub cpu_count: Option<u32>,
+    /// Free-form OS version / release where the image records one.
+    pub os_version: Option<String>,
+    /// CPU description (vendor, family, model) where recorded.
+    pub cpu: Option<String>,
+}
+
+/// The container format of an image, as detected by magic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageFormat {
+    ElfCore,
+    Minidump,
+    Vmcore,
+    CriuImages,
+    ContainerCheckpoint,
+    LiveProcess,
+}
+
+impl ImageFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageFormat::ElfCore => "ELF core file",
+            ImageFormat::Minidump => "minidump",
+            ImageFormat::Vmcore => "Linux kernel vmcore",
+            ImageFormat::CriuImages => "CRIU image directory",
+            ImageFormat::ContainerCheckpoint => "container checkpoint archive",
+            ImageFormat::LiveProcess => "live process",
+        }
+    }
+}
+
+/// A compression wrapper the image was stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    Zstd,
+    Xz,
+    Bzip2,
+    Gzip,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Zstd => "zstd",
+            Compression::Xz => "xz",
+            Compression::Bzip2 => "bzip2",
+            Compression::Gzip => "gzip",
+        }
+    }
+}
+
+/// Which program wrote the image, as far as the image lets us tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Producer {
+    /// The Linux kernel's core dumper (core_pattern / systemd-coredump).
+    LinuxKernel,
+    /// gdb's `generate-core-file` on a stopped (usually crashed) inferior.
+    GdbGenerateCoreFile,
+    /// gdb's `gcore` on a live process.
+    Gcore,
+    /// ckdump's own `snapshot` command.
+    Ckdump,
+    /// Some other writer, named.
+    Other(String),
+    Unknown,
+}
+
+impl Producer {
+    pub fn describe(&self) -> String {
+        match self {
+            Producer::LinuxKernel => "Linux kernel".into(),
+            Producer::GdbGenerateCoreFile => "gdb generate-core-file".into(),
+            Producer::Gcore => "gdb gcore (live process)".into(),
+            Producer::Ckdump => "ckdump snapshot".into(),
+            Producer::Other(s) => s.clone(),
+            Producer::Unknown => "unknown".into(),
+        }
+    }
+}
+
+/// The process the image was taken of (user-space images).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Process {
+    pub pid: Option<u64>,
+    pub ppid: Option<u64>,
+    pub pgid: Option<u64>,
+    pub sid: Option<u64>,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+    /// Short command name (comm / fname).
+    pub name: Option<String>,
+    /// Command line as recorded (psargs is truncated to 80 bytes by the kernel).
+    pub args: Option<String>,
+    /// Scheduler state letter (R, S, D, T, Z...).
+    pub state: Option<char>,
+    pub nice: Option<i64>,
+    /// Executable path when known (e.g. from AT_EXECFN or the first NT_FILE entry).
+    pub executable: Option<String>,
+}
+
+/// One thread of execution with its saved registers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    pub tid: u64,
+    pub name: Option<String>,
+    pub registers: RegisterSet,
+    pub float: Option<FloatState>,
+    /// The signal that stopped this thread (NT_PRSTATUS pr_cursig), if any.
+    pub signal: Option<i32>,
+    pub pending_signals: Option<u64>,
+    pub blocked_signals: Option<u64>,
+    /// User / system CPU time in microseconds where recorded.
+    pub user_time_us: Option<u64>,
+    pub system_time_us: Option<u64>,
+}
+
+/// How a module was discovered in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleSource {
+    /// NT_FILE (Linux core) or another file-mapping table.
+    FileMappings,
+    /// ELF header + build-id note found in the image's memory.
+    MemoryHeader,
+    /// The dynamic linker's r_debug / link_map list.
+    LinkMap,
+    /// A module list stream (minidump).
+    ModuleList,
+    /// The vDSO from AT_SYSINFO_EHDR.
+    Vdso,
+}
+
+/// A loaded executable or shared object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Module {
+    /// File name shown in frames (`libc.so.6`).
+    pub name: String,
+    /// Full path as recorded in the image.
+    pub path: String,
+    /// Lowest address of the module's mappings.
+    pub base: u64,
+    pub size: u64,
+    /// GNU build-id (lower-case hex) or PDB/Breakpad debug id.
+    pub build_id: Option<String>,
+    /// Load bias: runtime address minus link-time address.
+    pub load_bias: Option<u64>,
+    pub sources: Vec<ModuleSource>,
+    /// The main executable of the process.
+    pub is_main: bool,
+}
+
+impl Module {
+    pub fn contains(&self, addr: u64) -> bool {
+        addr >= self.base && addr - self.base < self.size
+    }
+}
+
+/// Page protection of a region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Protection {
+    pub read: bool,
+    pub write: bool,
+    pub execute: bool,
+}
+
+impl Protection {
+    /// `r-x`-style text.
+    pub fn rwx(self) -> String {
+        format!(
+            "{}{}{}",
+            if self.read { 'r' } else { '-' },
+            if self.write { 'w' } else { '-' },
+            if self.execute { 'x' } else { '-' }
+        )
+    }
+}
+
+/// Whether a mapping is private (copy-on-write) or shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sharing {
+    Private,
+    Shared,
+    Unknown,
+}
+
+/// How much of a region's bytes the image holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Capture {
+    /// Every byte is in the image.
+    Full,
+    /// None of the bytes are in the image (filtered out or never written).
+    Absent,
+    /// Only `bytes` of the region are in the image.
+    Partial { bytes: u64 },
+}
+
+/// A file that backs a mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegionFile {
+    pub path: String,
+    pub offset: u64,
+}
+
+/// One contiguous virtual memory mapping.
+#[derive(Debug, Clone, Serialize)]
+pub struct Region {
+    pub start: u64,
+    pub end: u64,
+    pub protection: Protection,
+    pub sharing: Sharing,
+    pub file: Option<RegionFile>,
+    pub capture: Capture,
+    /// Where the captured bytes start inside the image file, if they are there.
+    pub image_offset: Option<u64>,
+}
+
+impl Region {
+    pub fn size(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+    pub fn contains(&self, addr: u64) -> bool {
+        addr >= self.start && addr < self.end
+    }
+}
+
+/// The raw, OS-specific description of why the image was taken.
+/// Names and meanings are decoded by `analysis`, not by readers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FaultCode {
+    /// A POSIX signal with its siginfo.
+    Signal {
+        signo: i32,
+        code: i32,
+        errno: i32,
+        /// Sender pid/uid for SI_USER / SI_TKILL / SI_QUEUE.
+        sender_pid: Option<i64>,
+        sender_uid: Option<u64>,
+    },
+    /// A Windows exception record.
+    Exception { code: u32, flags: u32 },
+    /// A Windows bugcheck.
+    Bugcheck { code: u32 },
+    /// A kernel panic with its message.
+    Panic { message: String },
+}
+
+/// Interrupt level the fault happened at, where the image can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum InterruptLevel {
+    /// Ordinary thread context (user space, or kernel process context).
+    Process,
+    SoftIrq,
+    HardIrq,
+    Nmi,
+    /// Windows IRQL.
+    Irql { level: u8 },
+}
+
+/// Why the image was taken: signal, exception, bugcheck or panic.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fault {
+    pub code: FaultCode,
+    /// The address the fault concerns (si_addr, exception address parameter).
+    pub address: Option<u64>,
+    /// The thread that faulted.
+    pub thread: Option<u64>,
+    /// Extra parameters (exception information, bugcheck parameters).
+    pub parameters: Vec<u64>,
+    pub interrupt_level: Option<InterruptLevel>,
+}
+
+/// One ELF note (or similar record) as found, known or not.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteRecord {
+    pub owner: String,
+    pub kind: u32,
+    /// Symbolic name (`NT_PRSTATUS`) or None for unknown types.
+    pub name: Option<&'static str>,
+    pub size: u64,
+    pub offset: u64,
+}
+
+/// An auxiliary vector entry.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AuxvEntry {
+    pub key: u64,
+    pub value: u64,
+}
+
+/// What has no common home yet: per-format records kept for display.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FormatDetails {
+    pub notes: Vec<NoteRecord>,
+    pub auxv: Vec<AuxvEntry>,
+}
+
+/// An opened saved state.
+pub struct Image {
+    pub path: PathBuf,
+    pub format: ImageFormat,
+    pub compression: Option<Compression>,
+    /// Size of the (decompressed) image in bytes.
+    pub size: u64,
+    pub target: Target,
+    pub producer: Producer,
+    pub process: Option<Process>,
+    pub threads: Vec<Thread>,
+    pub modules: Vec<Module>,
+    pub regions: Vec<Region>,
+    pub fault: Option<Fault>,
+    /// Seconds since the epoch when the state was saved, if recorded.
+    pub timestamp: Option<u64>,
+    pub memory: Arc<dyn Memory>,
+    pub details: FormatDetails,
+    /// Structural problems the reader met while parsing.
+    pub findings: Vec<Finding>,
+}
+
+impl Image {
+    pub fn thread(&self, tid: u64) -> Option<&Thread> {
+        self.threads.iter().find(|t| t.tid == tid)
+    }
+
+    pub fn region_at(&self, addr: u64) -> Option<&Region> {
+        // Regions are kept sorted by start address by every reader.
+        let i = self.regions.partition_point(|r| r.end <= addr);
+        self.regions.get(i).filter(|r| r.contains(addr))
+    }
+
+    pub fn module_at(&self, addr: u64) -> Option<&Module> {
+        self.modules.iter().find(|m| m.contains(addr))
+    }
+
+    /// The thread the fault belongs to, or the first thread.
+    pub fn crashing_thread(&self) -> Option<&Thread> {
+        self.fault
+            .as_ref()
+            .and_then(|f| f.thread)
+            .and_then(|tid| self.thread(tid))
+    }
+}

@@ -1,0 +1,221 @@
+//! Reports are plain data: analysis fills them, renderers print them, and
+//! nothing here parses an image.
+//!
+//! Addresses are serialized as `"0x…"` strings because JSON numbers lose
+//! precision above 2^53.
+
+use serde::{Serialize, Serializer};
+
+use crate::model::{AuxvEntry, NoteRecord};
+use crate::symbols::SymbolKind;
+use crate::unwind::FoundBy;
+use crate::verify::{Finding, Severity};
+
+/// Version of the JSON documents; bump on any incompatible change and
+/// update `schema/*.schema.json`.
+pub const INSPECT_SCHEMA: &str = "ckdump-inspect/1";
+pub const VERIFY_SCHEMA: &str = "ckdump-verify/1";
+
+/// An address or other 64-bit value shown in hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hex(pub u64);
+
+impl Serialize for Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
+impl std::fmt::Display for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+/// What the file is.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageSummary {
+    pub path: String,
+    /// Machine name of the format (`elf-core`).
+    pub format: String,
+    /// Human name of the format (`ELF core file`).
+    pub format_name: String,
+    pub compression: Option<String>,
+    /// Size in bytes after decompression.
+    pub size: u64,
+    /// Which program wrote it, as far as can be told.
+    pub writer: String,
+    pub os: String,
+    pub os_version: Option<String>,
+    pub arch: String,
+    pub kernel: bool,
+    pub cpu: Option<String>,
+    pub cpu_count: Option<u32>,
+    pub pid: Option<u64>,
+    pub ppid: Option<u64>,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+    pub process_name: Option<String>,
+    pub args: Option<String>,
+    pub executable: Option<String>,
+    /// Seconds since the epoch when the state was saved.
+    pub timestamp: Option<u64>,
+    pub thread_count: usize,
+}
+
+/// One disassembled instruction.
+#[derive(Debug, Clone, Serialize)]
+pub struct Instruction {
+    pub address: Hex,
+    pub bytes: String,
+    pub text: String,
+    /// The instruction at the fault / pc.
+    pub current: bool,
+}
+
+/// Why the image was taken, decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct CrashSummary {
+    /// "signal", "exception", "bugcheck" or "panic".
+    pub kind: String,
+    /// Signal number, exception code, bugcheck code.
+    pub code: u64,
+    /// `SIGSEGV`, `EXCEPTION_ACCESS_VIOLATION`.
+    pub name: String,
+    /// Sub-code number (si_code) and its name (`SEGV_MAPERR`).
+    pub subcode: Option<i64>,
+    pub subcode_name: Option<String>,
+    /// One sentence for a person.
+    pub description: String,
+    pub address: Option<Hex>,
+    /// "read", "write" or "execute" when the fault says.
+    pub access: Option<String>,
+    pub thread: Option<u64>,
+    pub parameters: Vec<Hex>,
+    pub sender_pid: Option<i64>,
+    pub sender_uid: Option<u64>,
+    /// "process", "softirq", "hardirq", "nmi" or "irql N".
+    pub interrupt_level: Option<String>,
+    /// The faulting instruction with context (`--disasm N` before/after).
+    pub instructions: Vec<Instruction>,
+}
+
+/// One stack frame, one line per inlined function.
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameReport {
+    /// Index of the physical frame this line belongs to.
+    pub index: usize,
+    pub pc: Hex,
+    pub module: Option<String>,
+    /// Offset of pc from the module base (what Breakpad tools print).
+    pub module_offset: Option<Hex>,
+    pub function: Option<String>,
+    pub function_offset: Option<Hex>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    /// This line is a function inlined into the next line's function.
+    pub inlined: bool,
+    pub found_by: FoundBy,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterValue {
+    pub name: String,
+    pub value: Hex,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadReport {
+    pub tid: u64,
+    pub name: Option<String>,
+    /// The thread the fault belongs to.
+    pub crashed: bool,
+    /// Signal that stopped the thread, if recorded.
+    pub signal: Option<i32>,
+    pub frames: Vec<FrameReport>,
+    /// Integer registers at the time of the dump.
+    pub registers: Vec<RegisterValue>,
+    /// Floating-point / vector control state where saved.
+    pub float: Option<crate::model::FloatState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleReport {
+    pub name: String,
+    pub path: String,
+    pub base: Hex,
+    pub end: Hex,
+    pub size: u64,
+    pub build_id: Option<String>,
+    pub main: bool,
+    pub symbols: SymbolKind,
+    /// The binary used for unwind tables / symbols.
+    pub binary: Option<String>,
+    pub debug_file: Option<String>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionReport {
+    pub start: Hex,
+    pub end: Hex,
+    pub size: u64,
+    /// `r-x`-style.
+    pub protection: String,
+    /// "private", "shared" or "unknown".
+    pub sharing: String,
+    pub file: Option<String>,
+    pub file_offset: Option<Hex>,
+    /// "full", "absent" or "partial".
+    pub capture: String,
+    pub captured_bytes: u64,
+}
+
+/// The whole `inspect` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectReport {
+    pub schema: &'static str,
+    pub image: ImageSummary,
+    pub crash: Option<CrashSummary>,
+    /// Crashing thread first, then the others in image order.
+    pub threads: Vec<ThreadReport>,
+    pub modules: Vec<ModuleReport>,
+    /// Present with `--regions`.
+    pub regions: Option<Vec<RegionReport>>,
+    pub notes: Vec<NoteRecord>,
+    pub auxv: Vec<AuxvEntry>,
+    /// Structural problems met while reading (full list: `ckdump verify`).
+    pub findings: Vec<Finding>,
+}
+
+/// How one registered check came out.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckOutcome {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// "passed", "failed" or "not_applicable".
+    pub status: &'static str,
+    pub findings: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FindingCounts {
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+}
+
+/// The whole `verify` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub schema: &'static str,
+    pub path: String,
+    /// None when the image could not be opened at all.
+    pub image: Option<ImageSummary>,
+    pub findings: Vec<Finding>,
+    pub checks: Vec<CheckOutcome>,
+    pub counts: FindingCounts,
+}

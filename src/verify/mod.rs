@@ -1,0 +1,216 @@
+//! The check registry shared by every format: stable codes, severities,
+//! locations and hints.
+//!
+//! Readers report structural findings while they parse (they know offsets);
+//! [`checks`] adds findings computed on the common model (they know nothing
+//! of formats). Every code a finding can carry is listed in [`CHECKS`] so
+//! SARIF rules and JUnit test cases can be emitted for checks that passed too.
+
+pub mod checks;
+
+use serde::Serialize;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; never fails a gate.
+    Note,
+    /// Likely to hurt analysis or a restore.
+    Warning,
+    /// The image is damaged or will not restore.
+    Error,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A registered check: one stable code, one meaning.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Check {
+    /// Stable identifier, `CKD-` + severity letter + four digits.
+    pub code: &'static str,
+    /// Short kebab-case name.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One sentence saying what the check looks at.
+    pub summary: &'static str,
+    /// What to do about a finding.
+    pub hint: &'static str,
+    /// Which image formats the check applies to ("*" for any).
+    pub formats: &'static str,
+}
+
+/// Where a finding points.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// Byte offset in the (decompressed) image file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Virtual address in the saved address space.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
+    /// A file outside the image the finding is about (a mapped library).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// One problem found in an image.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub hint: &'static str,
+    pub location: Location,
+}
+
+impl Finding {
+    /// A finding for `check` with a message; add a location with the builders.
+    pub fn new(check: &Check, message: impl Into<String>) -> Self {
+        Finding {
+            code: check.code,
+            name: check.name,
+            severity: check.severity,
+            message: message.into(),
+            hint: check.hint,
+            location: Location::default(),
+        }
+    }
+    pub fn at_offset(mut self, offset: u64) -> Self {
+        self.location.offset = Some(offset);
+        self
+    }
+    pub fn at_address(mut self, address: u64) -> Self {
+        self.location.address = Some(address);
+        self
+    }
+    pub fn about_path(mut self, path: impl Into<String>) -> Self {
+        self.location.path = Some(path.into());
+        self
+    }
+    /// Overrides the registered severity (e.g. an absent segment is a note
+    /// for a filtered kernel core but an error when the file is cut short).
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+}
+
+macro_rules! checks {
+    ($( $ident:ident = $code:literal, $name:literal, $sev:ident, $formats:literal, $summary:literal, $hint:literal; )*) => {
+        $( pub const $ident: Check = Check {
+            code: $code, name: $name, severity: Severity::$sev,
+            summary: $summary, hint: $hint, formats: $formats,
+        }; )*
+        /// Every check ckdump can report, in code order.
+        pub const CHECKS: &[Check] = &[ $( $ident ),* ];
+    };
+}
+
+checks! {
+    // --- 1xxx: ELF container structure (cores, vmcores, snapshots) ---
+    ELF_HEADER = "CKD-E1001", "elf-header", Error, "elf-core",
+        "The ELF header is complete, of class 32/64, little-endian, of type ET_CORE, for a known machine.",
+        "The file is not an ELF core or its first bytes are damaged; check that the dump was copied completely.";
+    ELF_PHDR_BOUNDS = "CKD-E1002", "program-headers-in-file", Error, "elf-core",
+        "The program header table lies inside the file and has entries of the expected size.",
+        "The dump is truncated or its header is corrupt; re-copy it from the crashed machine.";
+    ELF_NOTE_BOUNDS = "CKD-E1003", "notes-in-file", Error, "elf-core",
+        "Every PT_NOTE segment lies inside the file.",
+        "The dump was cut short before its notes; threads and registers cannot be trusted.";
+    ELF_NOTE_MALFORMED = "CKD-E1004", "note-well-formed", Error, "elf-core",
+        "Every note has a name and descriptor that fit its segment and a descriptor of the size its type requires.",
+        "A note is damaged; the threads or mappings it describes are missing from the report.";
+    ELF_SEGMENT_TRUNCATED = "CKD-E1005", "segment-in-file", Error, "elf-core",
+        "Every PT_LOAD's file bytes (p_offset + p_filesz) lie inside the file.",
+        "The dump is truncated (disk full, crash during write, partial copy); memory past the cut is missing.";
+    ELF_SEGMENT_ABSENT = "CKD-N1006", "segment-not-captured", Note, "elf-core",
+        "PT_LOAD segments with p_filesz < p_memsz: mapped memory whose bytes the writer left out.",
+        "Usually coredump_filter at work; set /proc/PID/coredump_filter (e.g. 0x3f) to capture file-backed pages too.";
+    ELF_SEGMENT_OVERLAP = "CKD-E1007", "segments-disjoint", Error, "elf-core",
+        "PT_LOAD segments do not overlap in virtual memory or in the file.",
+        "Overlapping segments mean a corrupt program header table; reads in the overlap are ambiguous.";
+    ELF_SEGMENT_UNALIGNED = "CKD-W1008", "segment-aligned", Warning, "elf-core",
+        "PT_LOAD virtual addresses and sizes are page-aligned, and file offsets agree with vaddr modulo the alignment.",
+        "Kernel and gdb cores are always page-aligned; this file was edited or written by an unusual tool.";
+    THREAD_COUNT = "CKD-E1009", "thread-notes-consistent", Error, "elf-core",
+        "There is at least one NT_PRSTATUS, thread ids are unique, and every thread has the same set of per-thread notes.",
+        "A thread's notes are missing or duplicated; its registers may belong to another thread.";
+    NT_FILE_CONSISTENT = "CKD-W1010", "file-mappings-match-segments", Warning, "elf-core",
+        "Every NT_FILE mapping lies inside a PT_LOAD segment.",
+        "NT_FILE and the program headers disagree; module addresses may be wrong.";
+    NOTE_UNKNOWN = "CKD-N1011", "unknown-note", Note, "elf-core",
+        "Notes of types ckdump does not decode are listed.",
+        "Nothing to do; the note is kept and shown by --format json.";
+    COMPRESSED_TRUNCATED = "CKD-E1012", "compressed-stream-complete", Error, "*",
+        "A compressed image decompresses to its end without error.",
+        "The compressed file is truncated or corrupt; only the bytes before the damage were read.";
+
+    // --- 2xxx: the saved state, whatever the format ---
+    THREAD_SP = "CKD-E2001", "stack-pointer-mapped", Error, "*",
+        "Every thread's stack pointer lies in a present, writable mapping.",
+        "The thread's stack is missing from the image or its registers are corrupt; its backtrace cannot be trusted.";
+    THREAD_PC = "CKD-E2002", "program-counter-executable", Error, "*",
+        "Every thread's program counter lies in an executable mapping.",
+        "A pc outside executable memory means a jump to a bad address (the crash itself) or corrupt registers.";
+    NO_THREADS = "CKD-E2003", "has-threads", Error, "*",
+        "The image holds at least one thread with registers.",
+        "Without threads there is nothing to unwind; the dump is damaged or was written without thread state.";
+    FAULT_THREAD = "CKD-E2004", "fault-thread-present", Error, "*",
+        "The thread named by the fault record is among the image's threads.",
+        "The crash record points at a thread the image does not hold; the crashing stack is unknown.";
+    REGIONS_OVERLAP = "CKD-E2005", "regions-disjoint", Error, "*",
+        "Memory regions are sorted and do not overlap.",
+        "Overlapping regions mean corrupt mapping tables; reads in the overlap are ambiguous.";
+
+    // --- 3xxx: restore readiness against a host or sysroot ---
+    MAPPED_FILE_MISSING = "CKD-W3001", "mapped-file-present", Warning, "*",
+        "Every file the process mapped exists on this host (or under --sysroot).",
+        "Install the same package versions, or pass --sysroot pointing at a copy of the crashed machine's files.";
+    MAPPED_FILE_BUILD_ID = "CKD-E3002", "mapped-file-identity", Error, "*",
+        "Every mapped file on the host has the build-id the image recorded.",
+        "The file changed since the dump (an upgrade); symbols and restores need the original: use --sysroot.";
+    MAPPED_FILE_SIZE = "CKD-E3003", "mapped-file-size", Error, "*",
+        "Every file-backed mapping lies inside the host file's size.",
+        "The host file is shorter than the mapping recorded in the image; it is not the file the process used.";
+
+    // --- 4xxx: symbols ---
+    SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "*",
+        "Every module with code on a stack has symbols.",
+        "Pass --symbols DIR (a .build-id tree or symbol store) or install the -dbg / -dbgsym package.";
+}
+
+/// Looks a check up by code.
+pub fn check_by_code(code: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = std::collections::HashSet::new();
+        for c in CHECKS {
+            assert!(seen.insert(c.code), "duplicate code {}", c.code);
+            let letter = match c.severity {
+                Severity::Error => 'E',
+                Severity::Warning => 'W',
+                Severity::Note => 'N',
+            };
+            assert_eq!(c.code.len(), 9, "{}", c.code);
+            assert!(c.code.starts_with("CKD-"), "{}", c.code);
+            assert_eq!(c.code.chars().nth(4), Some(letter), "{}", c.code);
+        }
+    }
+}
