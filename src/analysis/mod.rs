@@ -1,1 +1,358 @@
-//! Crash analysis: placeholder
+//! Crash analysis: from the common model to a plain-data [`InspectReport`].
+//!
+//! Symbolization, unwinding, fault decoding and disassembly happen here,
+//! for every format alike; nothing in this module knows file formats.
+
+pub mod disasm;
+pub mod signals;
+
+use crate::model::{Capture, FaultCode, Image, InterruptLevel, Sharing, Thread};
+use crate::progress::Progress;
+use crate::report::{
+    CrashSummary, FrameReport, Hex, INSPECT_SCHEMA, ImageSummary, InspectReport, ModuleReport,
+    RegionReport, RegisterValue, ThreadReport,
+};
+use crate::symbols::{SymbolConfig, Symbolizer};
+use crate::unwind::{self, WalkLimits};
+
+/// What `inspect` should produce.
+#[derive(Debug, Clone, Default)]
+pub struct InspectOptions {
+    pub symbols: SymbolConfig,
+    /// Only this thread.
+    pub thread: Option<u64>,
+    /// Include the memory map.
+    pub regions: bool,
+    /// Instructions of context around the faulting one.
+    pub disasm_context: usize,
+    pub limits: Option<WalkLimits>,
+    pub progress: Option<Progress>,
+}
+
+/// The one-screen description of the file.
+pub fn summarize(image: &Image) -> ImageSummary {
+    let process = image.process.as_ref();
+    ImageSummary {
+        path: image.path.display().to_string(),
+        format: serde_json::to_value(image.format)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        format_name: image.format.name().to_string(),
+        compression: image.compression.map(|c| c.name().to_string()),
+        size: image.size,
+        writer: image.producer.describe(),
+        os: image.target.os.name().to_string(),
+        os_version: image.target.os_version.clone(),
+        arch: image.target.arch.name().to_string(),
+        kernel: image.target.kernel,
+        cpu: image.target.cpu.clone(),
+        cpu_count: image.target.cpu_count,
+        pid: process.and_then(|p| p.pid),
+        ppid: process.and_then(|p| p.ppid),
+        uid: process.and_then(|p| p.uid),
+        gid: process.and_then(|p| p.gid),
+        process_name: process.and_then(|p| p.name.clone()),
+        args: process.and_then(|p| p.args.clone()),
+        executable: process.and_then(|p| p.executable.clone()),
+        timestamp: image.timestamp,
+        thread_count: image.threads.len(),
+    }
+}
+
+/// Builds the full post-mortem report.
+pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
+    let symbolizer = Symbolizer::new(image, &options.symbols);
+    let limits = options.limits.unwrap_or_default();
+    let crashing_tid = image.fault.as_ref().and_then(|f| f.thread);
+
+    // Crashing thread first, then the rest in image order.
+    let mut order: Vec<&Thread> = image.threads.iter().collect();
+    order.sort_by_key(|t| Some(t.tid) != crashing_tid);
+    if let Some(tid) = options.thread {
+        order.retain(|t| t.tid == tid);
+    }
+
+    let bar = options
+        .progress
+        .unwrap_or_else(Progress::hidden)
+        .steps(order.len() as u64, "unwinding threads");
+    let threads: Vec<ThreadReport> = order
+        .iter()
+        .map(|thread| {
+            let report = thread_report(image, &symbolizer, thread, crashing_tid, &limits);
+            bar.inc(1);
+            report
+        })
+        .collect();
+    bar.finish_and_clear();
+
+    let crash = crash_summary(image, &symbolizer, options.disasm_context);
+    let statuses = symbolizer.modules();
+    let modules = image
+        .modules
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let status = statuses.iter().find(|s| s.module == i);
+            ModuleReport {
+                name: m.name.clone(),
+                path: m.path.clone(),
+                base: Hex(m.base),
+                end: Hex(m.base.saturating_add(m.size)),
+                size: m.size,
+                build_id: m.build_id.clone(),
+                main: m.is_main,
+                symbols: status
+                    .map(|s| s.kind)
+                    .unwrap_or(crate::symbols::SymbolKind::None),
+                binary: status.and_then(|s| s.binary.as_ref().map(|p| p.display().to_string())),
+                debug_file: status
+                    .and_then(|s| s.debug_file.as_ref().map(|p| p.display().to_string())),
+                problem: status.and_then(|s| s.problem.clone()),
+            }
+        })
+        .collect();
+
+    InspectReport {
+        schema: INSPECT_SCHEMA,
+        image: summarize(image),
+        crash,
+        threads,
+        modules,
+        regions: options.regions.then(|| region_reports(image)),
+        notes: image.details.notes.clone(),
+        auxv: image.details.auxv.clone(),
+        findings: image.findings.clone(),
+    }
+}
+
+fn thread_report(
+    image: &Image,
+    symbolizer: &Symbolizer<'_>,
+    thread: &Thread,
+    crashing_tid: Option<u64>,
+    limits: &WalkLimits,
+) -> ThreadReport {
+    let raw = unwind::walk(&thread.registers, &*image.memory, symbolizer, limits);
+    let mut frames = Vec::new();
+    for (index, frame) in raw.iter().enumerate() {
+        // A return address points after the call; look up the call itself.
+        let adjust = if frame.pc_is_exact { 0 } else { 1 };
+        let lookup = frame.pc.saturating_sub(adjust);
+        let module = image.module_at(frame.pc);
+        let symbols = symbolizer.lookup(lookup);
+        let base = FrameReport {
+            index,
+            pc: Hex(frame.pc),
+            module: module.map(|m| m.name.clone()),
+            module_offset: module.map(|m| Hex(frame.pc - m.base)),
+            function: None,
+            function_offset: None,
+            file: None,
+            line: None,
+            column: None,
+            inlined: false,
+            found_by: frame.found_by,
+        };
+        if symbols.is_empty() {
+            frames.push(base);
+            continue;
+        }
+        for sym in symbols {
+            frames.push(FrameReport {
+                function: sym.function.clone(),
+                function_offset: sym.function_offset.map(|o| Hex(o + adjust)),
+                file: sym.file.clone(),
+                line: sym.line,
+                column: sym.column,
+                inlined: sym.inlined,
+                ..base.clone()
+            });
+        }
+    }
+    ThreadReport {
+        tid: thread.tid,
+        name: thread.name.clone(),
+        crashed: Some(thread.tid) == crashing_tid,
+        signal: thread.signal,
+        frames,
+        registers: thread
+            .registers
+            .iter()
+            .map(|(name, value)| RegisterValue {
+                name: name.to_string(),
+                value: Hex(value),
+            })
+            .collect(),
+        float: thread.float.clone(),
+    }
+}
+
+fn crash_summary(
+    image: &Image,
+    symbolizer: &Symbolizer<'_>,
+    context: usize,
+) -> Option<CrashSummary> {
+    let fault = image.fault.as_ref()?;
+    let thread = fault.thread.and_then(|t| image.thread(t));
+    let pc = thread.and_then(|t| t.registers.pc());
+    let arch = image.target.arch;
+
+    let (kind, code, name, subcode, subcode_name, mut description, sender_pid, sender_uid) =
+        match &fault.code {
+            FaultCode::Signal {
+                signo,
+                code,
+                sender_pid,
+                sender_uid,
+                ..
+            } => {
+                let (sub_name, sub_desc) = match signals::code_name(*signo, *code) {
+                    Some((n, d)) => (Some(n.to_string()), Some(d)),
+                    None => (None, None),
+                };
+                let mut desc = signals::signal_description(*signo).to_string();
+                if let Some(d) = sub_desc {
+                    desc = format!("{desc}: {d}");
+                }
+                (
+                    "signal",
+                    *signo as u64,
+                    signals::signal_name(*signo),
+                    Some(*code as i64),
+                    sub_name,
+                    desc,
+                    *sender_pid,
+                    *sender_uid,
+                )
+            }
+            FaultCode::Exception { code, .. } => (
+                "exception",
+                *code as u64,
+                format!("{code:#010x}"),
+                None,
+                None,
+                "exception".to_string(),
+                None,
+                None,
+            ),
+            FaultCode::Bugcheck { code } => (
+                "bugcheck",
+                *code as u64,
+                format!("{code:#x}"),
+                None,
+                None,
+                "bugcheck".to_string(),
+                None,
+                None,
+            ),
+            FaultCode::Panic { message } => (
+                "panic",
+                0,
+                "panic".to_string(),
+                None,
+                None,
+                message.clone(),
+                None,
+                None,
+            ),
+        };
+
+    // Read / write / execute: execute when the fault is at the pc itself,
+    // else what the faulting instruction does with its memory operand.
+    let is_memory_fault = matches!(fault.code, FaultCode::Signal { signo: 7 | 11, .. });
+    let access = match (fault.address, pc) {
+        _ if !is_memory_fault => None,
+        (Some(a), Some(p)) if a == p => Some("execute".to_string()),
+        (_, Some(p)) => disasm::memory_access(arch, symbolizer, p).map(str::to_string),
+        _ => None,
+    };
+
+    if is_memory_fault {
+        if let Some(addr) = fault.address {
+            if addr < 4096 {
+                description.push_str(&format!(
+                    " — address {addr:#x} is in the first page: a null pointer dereference"
+                ));
+            } else if let Some(hint) = stack_overflow_hint(image, thread, addr) {
+                description.push_str(hint);
+            }
+        }
+    }
+
+    let instructions = match pc {
+        Some(pc) => {
+            let start = symbolizer
+                .lookup(pc)
+                .last()
+                .and_then(|f| f.function_offset.map(|o| pc - o));
+            disasm::around(arch, symbolizer, pc, start, context)
+        }
+        None => Vec::new(),
+    };
+
+    Some(CrashSummary {
+        kind: kind.to_string(),
+        code,
+        name,
+        subcode,
+        subcode_name,
+        description,
+        address: fault.address.map(Hex),
+        access,
+        thread: fault.thread,
+        parameters: fault.parameters.iter().copied().map(Hex).collect(),
+        sender_pid,
+        sender_uid,
+        interrupt_level: fault.interrupt_level.as_ref().map(|l| match l {
+            InterruptLevel::Process => "process".to_string(),
+            InterruptLevel::SoftIrq => "softirq".to_string(),
+            InterruptLevel::HardIrq => "hardirq".to_string(),
+            InterruptLevel::Nmi => "nmi".to_string(),
+            InterruptLevel::Irql { level } => format!("irql {level}"),
+        }),
+        instructions,
+    })
+}
+
+/// A fault just below the thread's stack pointer, in unmapped memory or a
+/// guard page, is the signature of a stack overflow.
+fn stack_overflow_hint(image: &Image, thread: Option<&Thread>, addr: u64) -> Option<&'static str> {
+    let sp = thread?.registers.sp()?;
+    let near = addr <= sp.saturating_add(256) && sp.saturating_sub(addr) < 64 * 1024;
+    let guard = image
+        .region_at(addr)
+        .is_none_or(|r| !r.protection.read && !r.protection.write);
+    (near && guard).then_some(" — the address is just below the stack pointer: likely a stack overflow")
+}
+
+fn region_reports(image: &Image) -> Vec<RegionReport> {
+    image
+        .regions
+        .iter()
+        .map(|r| {
+            let (capture, captured_bytes) = match r.capture {
+                Capture::Full => ("full", r.size()),
+                Capture::Absent => ("absent", 0),
+                Capture::Partial { bytes } => ("partial", bytes),
+            };
+            RegionReport {
+                start: Hex(r.start),
+                end: Hex(r.end),
+                size: r.size(),
+                protection: r.protection.rwx(),
+                sharing: match r.sharing {
+                    Sharing::Private => "private",
+                    Sharing::Shared => "shared",
+                    Sharing::Unknown => "unknown",
+                }
+                .to_string(),
+                file: r.file.as_ref().map(|f| f.path.clone()),
+                file_offset: r.file.as_ref().map(|f| Hex(f.offset)),
+                capture: capture.to_string(),
+                captured_bytes,
+            }
+        })
+        .collect()
+}
