@@ -337,6 +337,14 @@ fn describe_note(note: &RawNote, desc: &[u8], word: usize) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(" "),
         ),
+        ("CORE", NT_FILE) => {
+            let f = parse_file_note(desc, word)?;
+            Some(format!(
+                "{} files, page size {}",
+                f.mappings.len(),
+                f.page_size
+            ))
+        }
         ("CORE", NT_SIGINFO) => {
             let s = parse_siginfo(desc, word as u8)?;
             Some(format!(

@@ -229,7 +229,6 @@ impl LeFields for [u8] {
 /// Decoded NT_FILE: the page size it counts offsets in, and its entries.
 #[derive(Debug, Clone, Default)]
 pub struct FileNote {
-    #[allow(dead_code)]
     pub page_size: u64,
     pub mappings: Vec<FileMapping>,
     /// Entries the note announced but did not hold.
@@ -310,7 +309,7 @@ mod tests {
         assert_eq!(out[0].owner, "CORE");
         assert_eq!(out[0].desc(&file), &[1, 2, 3]);
         assert_eq!(out[1].owner, "LINUX");
-        assert_eq!(out[1].offset, 20);
+        assert_eq!(out[1].offset, 24);
         assert_eq!(problem.offset, good_len);
     }
 
