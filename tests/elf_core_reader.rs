@@ -544,3 +544,17 @@ fn truncation_and_bit_flips_never_panic() {
         }
     }
 }
+
+#[test]
+fn truncated_zstd_core_opens_with_the_bytes_that_decompressed() {
+    let Some(shared) = shared() else { return };
+    let zst = std::fs::read(shared.join("generated/linux-cores/core.kernel-sigsegv.zst")).unwrap();
+    let mut cut = tempfile::NamedTempFile::new().unwrap();
+    cut.write_all(&zst[..zst.len() / 2]).unwrap();
+    let image = open(cut.path());
+    assert_eq!(image.compression, Some(ckdump::model::Compression::Zstd));
+    assert_eq!(tids(&image), [11146, 11149, 11148, 11147]);
+    let codes: Vec<&str> = image.findings.iter().map(|f| f.code).collect();
+    assert!(codes.contains(&"CKD-E1012"), "{codes:?}");
+    assert!(codes.contains(&"CKD-E1005"), "{codes:?}");
+}

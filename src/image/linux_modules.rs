@@ -240,29 +240,28 @@ pub fn discover_modules(
             is_main: false,
         });
     }
-    if let Some(vdso) = auxv_value(auxv, AT_SYSINFO_EHDR).filter(|&a| a != 0) {
-        if !modules.iter().any(|m| m.contains(vdso)) {
-            if let Some(id) = identity_in_memory(memory, vdso, page_size) {
-                let span = match (id.min_vaddr, id.max_vaddr) {
-                    (Some(lo), Some(hi)) => hi.saturating_sub(lo),
-                    _ => page_size,
-                };
-                let size = span
-                    .div_ceil(page_size)
-                    .saturating_mul(page_size)
-                    .max(page_size);
-                modules.push(Module {
-                    name: "[vdso]".into(),
-                    path: "[vdso]".into(),
-                    base: vdso,
-                    size,
-                    build_id: id.build_id,
-                    load_bias: id.min_vaddr.map(|v| vdso.wrapping_sub(v) & mask),
-                    sources: vec![ModuleSource::Vdso],
-                    is_main: false,
-                });
-            }
-        }
+    if let Some(vdso) = auxv_value(auxv, AT_SYSINFO_EHDR).filter(|&a| a != 0)
+        && !modules.iter().any(|m| m.contains(vdso))
+        && let Some(id) = identity_in_memory(memory, vdso, page_size)
+    {
+        let span = match (id.min_vaddr, id.max_vaddr) {
+            (Some(lo), Some(hi)) => hi.saturating_sub(lo),
+            _ => page_size,
+        };
+        let size = span
+            .div_ceil(page_size)
+            .saturating_mul(page_size)
+            .max(page_size);
+        modules.push(Module {
+            name: "[vdso]".into(),
+            path: "[vdso]".into(),
+            base: vdso,
+            size,
+            build_id: id.build_id,
+            load_bias: id.min_vaddr.map(|v| vdso.wrapping_sub(v) & mask),
+            sources: vec![ModuleSource::Vdso],
+            is_main: false,
+        });
     }
     mark_main(&mut modules, auxv);
     walk_link_map(memory, &mut modules, pointer_size, page_size);
@@ -284,10 +283,10 @@ fn mark_main(modules: &mut [Module], auxv: &[AuxvEntry]) {
         .iter()
         .filter_map(|&k| auxv_value(auxv, k))
         .find(|&a| modules.iter().any(|m| m.contains(a)));
-    if let Some(addr) = probe {
-        if let Some(m) = modules.iter_mut().find(|m| m.contains(addr)) {
-            m.is_main = true;
-        }
+    if let Some(addr) = probe
+        && let Some(m) = modules.iter_mut().find(|m| m.contains(addr))
+    {
+        m.is_main = true;
     }
 }
 

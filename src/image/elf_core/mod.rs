@@ -507,10 +507,10 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         } else if is_linux(note, NT_X86_XSAVE_LAYOUT) {
             xsave_layout = parse_xsave_layout(desc);
         }
-        if !is_process_note(note) {
-            if let Some(g) = groups.last_mut() {
-                g.others.push(idx);
-            }
+        if !is_process_note(note)
+            && let Some(g) = groups.last_mut()
+        {
+            g.others.push(idx);
         }
     }
     for ((owner, kind), (count, offset)) in &unknown {
@@ -1021,4 +1021,126 @@ fn absent_file_ranges(mappings: &[FileMapping], regions: &[Region]) -> Vec<Absen
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    /// The notes and bytes of a generated core, or None when absent.
+    fn core_notes(name: &str) -> Option<(Vec<u8>, Vec<RawNote>)> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/generated/linux-cores")
+            .join(name);
+        let Ok(file) = std::fs::File::open(&path) else {
+            eprintln!("skipping: {} is absent", path.display());
+            return None;
+        };
+        let bytes = zstd::stream::decode_all(file).ok()?;
+        let mut findings = Vec::new();
+        let layout = read_layout(&path, &bytes, &mut findings).ok()?;
+        let mut notes = Vec::new();
+        for ph in layout.phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
+            assert!(parse_notes(&bytes, ph.p_offset, ph.p_filesz, &mut notes).is_none());
+        }
+        Some((bytes, notes))
+    }
+
+    #[test]
+    fn kernel_xsave_components_are_located_through_the_layout_note() {
+        let Some((bytes, notes)) = core_notes("core.kernel-sigsegv.zst") else {
+            return;
+        };
+        let layout_note = notes
+            .iter()
+            .find(|n| is_linux(n, NT_X86_XSAVE_LAYOUT))
+            .unwrap();
+        let layout = parse_xsave_layout(layout_note.desc(&bytes));
+        assert_eq!(
+            layout[0],
+            XfeatComponent {
+                feature: 2,
+                size: 256,
+                offset: 576,
+                flags: 0
+            }
+        );
+        let xstate = notes.iter().find(|n| is_linux(n, NT_X86_XSTATE)).unwrap();
+        assert_eq!(xstate.desc_len, 2432);
+        let mut fp = FloatState::default();
+        let summary = apply_xsave(&mut fp, xstate.desc(&bytes), Arch::X86_64, &layout).unwrap();
+        assert_eq!(summary.xstate_bv, 0xa2);
+        assert!(!summary.compacted);
+        assert_eq!(summary.avx_offset, Some(576));
+        assert_eq!(summary.cet_offset, None);
+    }
+
+    #[test]
+    fn gdb_xsave_without_layout_uses_the_standard_avx_offset() {
+        let Some((bytes, notes)) = core_notes("core.gdb-generate-core-file.zst") else {
+            return;
+        };
+        assert!(!notes.iter().any(|n| is_linux(n, NT_X86_XSAVE_LAYOUT)));
+        let xstate = notes.iter().find(|n| is_linux(n, NT_X86_XSTATE)).unwrap();
+        let area = xstate.desc(&bytes);
+        let mut fp = FloatState::default();
+        let summary = apply_xsave(&mut fp, area, Arch::X86_64, &[]).unwrap();
+        assert_eq!(summary.xstate_bv, 0xe7);
+        assert_eq!(summary.avx_offset, Some(576));
+        let mut ymm0_hi = String::from("0x");
+        for b in area[576..592].iter().rev() {
+            ymm0_hi.push_str(&format!("{b:02x}"));
+        }
+        assert_eq!(fp.vector_upper[0], ymm0_hi);
+    }
+
+    #[test]
+    fn producer_heuristic() {
+        let note = |owner: &str, kind| RawNote {
+            owner: owner.into(),
+            kind,
+            offset: 0,
+            desc_offset: 0,
+            desc_len: 0,
+        };
+        let status = |cursig| PrStatus {
+            signo: 0,
+            cursig,
+            sigpend: 0,
+            sighold: 0,
+            pid: 1,
+            ppid: 0,
+            pgrp: 0,
+            sid: 0,
+            utime_us: 0,
+            stime_us: 0,
+            registers: crate::model::RegisterSet::new(Arch::X86_64),
+        };
+        let kernel = [note("CORE", NT_PRSTATUS), note("CORE", NT_PRPSINFO)];
+        assert_eq!(
+            detect_producer(&kernel, &[status(11)], None),
+            Producer::LinuxKernel
+        );
+        let gdb = [note("CORE", NT_PRPSINFO), note("CORE", NT_PRSTATUS)];
+        assert_eq!(
+            detect_producer(&gdb, &[status(11)], None),
+            Producer::GdbGenerateCoreFile
+        );
+        assert_eq!(detect_producer(&gdb, &[status(0)], None), Producer::Gcore);
+        let stop = SigInfo {
+            signo: SIGSTOP,
+            errno: 0,
+            code: 0,
+            address: None,
+            sender_pid: None,
+            sender_uid: None,
+        };
+        assert_eq!(
+            detect_producer(&gdb, &[status(0)], Some(&stop)),
+            Producer::Gcore
+        );
+        // A kernel-ordered stream with a GDB note is gdb's.
+        let mixed = [note("CORE", NT_PRSTATUS), note("GDB", NT_GDB_TDESC)];
+        assert_eq!(
+            detect_producer(&mixed, &[status(5)], None),
+            Producer::GdbGenerateCoreFile
+        );
+    }
+}
