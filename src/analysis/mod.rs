@@ -324,8 +324,7 @@ fn stack_overflow_hint(image: &Image, thread: Option<&Thread>, addr: u64) -> Opt
     let guard = image
         .region_at(addr)
         .is_none_or(|r| !r.protection.read && !r.protection.write);
-    (near && guard)
-        .then_some(" — the address is just below the stack pointer: likely a stack overflow")
+    (near && guard).then_some(" — the address is just below the stack pointer: likely a stack overflow")
 }
 
 fn region_reports(image: &Image) -> Vec<RegionReport> {

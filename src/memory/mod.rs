@@ -68,10 +68,7 @@ impl fmt::Display for MemoryError {
         match self {
             MemoryError::Unmapped { address } => write!(f, "{address:#x} is not mapped"),
             MemoryError::NotCaptured { address } => {
-                write!(
-                    f,
-                    "{address:#x} is mapped but its bytes are not in the image"
-                )
+                write!(f, "{address:#x} is mapped but its bytes are not in the image")
             }
         }
     }
@@ -199,7 +196,11 @@ impl SegmentMemory {
         // Last segment starting at or before `address`; because segments may
         // overlap, walk back a little to find one that really contains it.
         let idx = list.partition_point(|s| s.address <= address);
-        list[..idx].iter().rev().take(8).find(|s| address < s.end())
+        list[..idx]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|s| address < s.end())
     }
 
     fn copy_from(seg: &Segment, address: u64, buf: &mut [u8]) -> Option<usize> {
