@@ -4,13 +4,18 @@
 //! compression wrapper if there is one, and hands the bytes to the reader
 //! that fills the common [`Image`] model.
 
+mod decompress;
 pub mod elf_core;
+pub mod linux_modules;
 
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::Image;
+use crate::memory::Bytes;
+use crate::model::{Compression, Image};
 use crate::progress::Progress;
+use crate::verify::Finding;
 
 /// How to open an image.
 #[derive(Debug, Clone)]
@@ -34,9 +39,92 @@ impl Default for OpenOptions {
     }
 }
 
+/// The bytes of an image after any compression wrapper was removed.
+pub(crate) struct ImageBytes {
+    pub bytes: Bytes,
+    pub compression: Option<Compression>,
+    /// Findings met while unwrapping (a truncated compressed stream).
+    pub findings: Vec<Finding>,
+}
+
+const ELF_MAGIC: &[u8] = b"\x7fELF";
+
+/// Which compression wrapper, if any, the first bytes announce.
+pub(crate) fn compression_by_magic(head: &[u8]) -> Option<Compression> {
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Compression::Zstd)
+    } else if head.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
+        Some(Compression::Xz)
+    } else if head.starts_with(b"BZh") {
+        Some(Compression::Bzip2)
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Some(Compression::Gzip)
+    } else {
+        None
+    }
+}
+
 /// Opens the image at `path`.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
-    elf_core::open_path(path, options)
+    let unwrapped = load(path, options)?;
+    if !unwrapped.bytes.starts_with(ELF_MAGIC) {
+        return Err(unknown_format(path, &unwrapped.bytes));
+    }
+    elf_core::parse(path, unwrapped, options)
+}
+
+/// Reads `path` into memory (mmap, or a decompressed temporary file).
+pub(crate) fn load(path: &Path, options: &OpenOptions) -> Result<ImageBytes> {
+    let mut file = check_path(path)?;
+    let mut head = [0u8; 8];
+    let head_len =
+        read_head(&mut file, &mut head).map_err(|e| Error::new(path, ErrorKind::Io(e)))?;
+    if head_len == 0 {
+        return Err(Error::new(path, ErrorKind::Empty));
+    }
+    let head = &head[..head_len];
+    if head.starts_with(ELF_MAGIC) {
+        let bytes = Bytes::map_file(&file).map_err(|e| Error::new(path, ErrorKind::Io(e)))?;
+        return Ok(ImageBytes {
+            bytes,
+            compression: None,
+            findings: Vec::new(),
+        });
+    }
+    match compression_by_magic(head) {
+        Some(kind) => {
+            file.rewind()
+                .map_err(|e| Error::new(path, ErrorKind::Io(e)))?;
+            decompress::decompress(path, file, kind, options)
+        }
+        None => Err(unknown_format(path, head)),
+    }
+}
+
+fn read_head(file: &mut std::fs::File, head: &mut [u8]) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < head.len() {
+        match file.read(&mut head[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+fn unknown_format(path: &Path, bytes: &[u8]) -> Error {
+    if bytes.is_empty() {
+        return Error::new(path, ErrorKind::Empty);
+    }
+    let magic = bytes
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Error::new(path, ErrorKind::UnknownFormat { magic })
 }
 
 /// Errors for paths that are not readable files at all.
@@ -52,4 +140,84 @@ pub(crate) fn check_path(path: &Path) -> Result<std::fs::File> {
         return Err(Error::new(path, ErrorKind::IsDirectory));
     }
     std::fs::File::open(path).map_err(|e| Error::new(path, ErrorKind::Io(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    #[test]
+    fn errors_are_one_line_and_name_the_path() {
+        let opts = OpenOptions::default();
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.core");
+        let e = open(&missing, &opts).err().unwrap();
+        assert!(matches!(e.kind, ErrorKind::NotFound));
+        assert!(e.to_string().starts_with(&missing.display().to_string()));
+
+        let e = open(dir.path(), &opts).err().unwrap();
+        assert!(matches!(e.kind, ErrorKind::IsDirectory));
+
+        let empty = write_temp(b"");
+        let e = open(empty.path(), &opts).err().unwrap();
+        assert!(matches!(e.kind, ErrorKind::Empty));
+
+        let text = write_temp(b"hello world");
+        let e = open(text.path(), &opts).err().unwrap();
+        match &e.kind {
+            ErrorKind::UnknownFormat { magic } => assert_eq!(magic, "68 65 6c 6c 6f 20 77 6f"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn compression_magics() {
+        assert_eq!(
+            compression_by_magic(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            compression_by_magic(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
+            Some(Compression::Xz)
+        );
+        assert_eq!(compression_by_magic(b"BZh91AY"), Some(Compression::Bzip2));
+        assert_eq!(
+            compression_by_magic(&[0x1f, 0x8b, 8]),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(compression_by_magic(b"\x7fELF"), None);
+    }
+
+    #[test]
+    fn gzip_of_garbage_is_unknown_format_after_unwrapping() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(b"not an elf file at all").unwrap();
+        let gz = write_temp(&enc.finish().unwrap());
+        let e = open(gz.path(), &OpenOptions::default()).err().unwrap();
+        assert!(matches!(e.kind, ErrorKind::UnknownFormat { .. }), "{e}");
+    }
+
+    #[test]
+    fn truncated_gzip_keeps_the_bytes_that_decompressed() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&data).unwrap();
+        let gz = enc.finish().unwrap();
+        let cut = write_temp(&gz[..gz.len() / 2]);
+        let out = load(cut.path(), &OpenOptions::default()).unwrap();
+        assert_eq!(out.compression, Some(Compression::Gzip));
+        assert!(!out.bytes.is_empty());
+        assert_eq!(&out.bytes[..], &data[..out.bytes.len()]);
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].code, "CKD-E1012");
+    }
 }

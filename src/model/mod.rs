@@ -359,6 +359,9 @@ pub struct NoteRecord {
     pub name: Option<&'static str>,
     pub size: u64,
     pub offset: u64,
+    /// Decoded content for small notes worth showing (`tpidr=0x...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// An auxiliary vector entry.

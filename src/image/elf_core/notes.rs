@@ -1,0 +1,343 @@
+//! The note stream of PT_NOTE segments.
+//!
+//! Parsed by hand rather than with goblin's `NoteIterator`: that iterator
+//! stops at the first malformed note without saying where, and does not give
+//! each note's file offset, both of which the findings need.
+
+use crate::image::linux_modules::FileMapping;
+
+// Core note types (include/uapi/linux/elf.h, gdb's gdb/elf-bfd.h).
+pub const NT_PRSTATUS: u32 = 1;
+pub const NT_FPREGSET: u32 = 2;
+pub const NT_PRPSINFO: u32 = 3;
+pub const NT_TASKSTRUCT: u32 = 4;
+pub const NT_AUXV: u32 = 6;
+pub const NT_SIGINFO: u32 = 0x5349_4749;
+pub const NT_FILE: u32 = 0x4649_4c45;
+pub const NT_PRXFPREG: u32 = 0x46e6_2b7f;
+pub const NT_386_TLS: u32 = 0x200;
+pub const NT_386_IOPERM: u32 = 0x201;
+pub const NT_X86_XSTATE: u32 = 0x202;
+pub const NT_X86_SHSTK: u32 = 0x204;
+pub const NT_X86_XSAVE_LAYOUT: u32 = 0x205;
+pub const NT_ARM_VFP: u32 = 0x400;
+pub const NT_ARM_TLS: u32 = 0x401;
+pub const NT_ARM_HW_BREAK: u32 = 0x402;
+pub const NT_ARM_HW_WATCH: u32 = 0x403;
+pub const NT_ARM_SYSTEM_CALL: u32 = 0x404;
+pub const NT_ARM_SVE: u32 = 0x405;
+pub const NT_ARM_PAC_MASK: u32 = 0x406;
+pub const NT_ARM_PACA_KEYS: u32 = 0x407;
+pub const NT_ARM_PACG_KEYS: u32 = 0x408;
+pub const NT_ARM_TAGGED_ADDR_CTRL: u32 = 0x409;
+pub const NT_ARM_PAC_ENABLED_KEYS: u32 = 0x40a;
+pub const NT_ARM_SSVE: u32 = 0x40b;
+pub const NT_ARM_ZA: u32 = 0x40c;
+pub const NT_ARM_ZT: u32 = 0x40d;
+pub const NT_ARM_FPMR: u32 = 0x40e;
+pub const NT_ARM_POE: u32 = 0x40f;
+pub const NT_ARM_GCS: u32 = 0x410;
+/// gdb's target description XML (owner "GDB").
+pub const NT_GDB_TDESC: u32 = 0xff00_0000;
+
+/// Symbolic name of a core note type for its owner, None when unknown.
+pub fn note_name(owner: &str, kind: u32) -> Option<&'static str> {
+    match owner {
+        "CORE" => Some(match kind {
+            NT_PRSTATUS => "NT_PRSTATUS",
+            NT_FPREGSET => "NT_FPREGSET",
+            NT_PRPSINFO => "NT_PRPSINFO",
+            NT_TASKSTRUCT => "NT_TASKSTRUCT",
+            NT_AUXV => "NT_AUXV",
+            NT_SIGINFO => "NT_SIGINFO",
+            NT_FILE => "NT_FILE",
+            _ => return None,
+        }),
+        "LINUX" => Some(match kind {
+            NT_PRXFPREG => "NT_PRXFPREG",
+            NT_386_TLS => "NT_386_TLS",
+            NT_386_IOPERM => "NT_386_IOPERM",
+            NT_X86_XSTATE => "NT_X86_XSTATE",
+            NT_X86_SHSTK => "NT_X86_SHSTK",
+            NT_X86_XSAVE_LAYOUT => "NT_X86_XSAVE_LAYOUT",
+            NT_ARM_VFP => "NT_ARM_VFP",
+            NT_ARM_TLS => "NT_ARM_TLS",
+            NT_ARM_HW_BREAK => "NT_ARM_HW_BREAK",
+            NT_ARM_HW_WATCH => "NT_ARM_HW_WATCH",
+            NT_ARM_SYSTEM_CALL => "NT_ARM_SYSTEM_CALL",
+            NT_ARM_SVE => "NT_ARM_SVE",
+            NT_ARM_PAC_MASK => "NT_ARM_PAC_MASK",
+            NT_ARM_PACA_KEYS => "NT_ARM_PACA_KEYS",
+            NT_ARM_PACG_KEYS => "NT_ARM_PACG_KEYS",
+            NT_ARM_TAGGED_ADDR_CTRL => "NT_ARM_TAGGED_ADDR_CTRL",
+            NT_ARM_PAC_ENABLED_KEYS => "NT_ARM_PAC_ENABLED_KEYS",
+            NT_ARM_SSVE => "NT_ARM_SSVE",
+            NT_ARM_ZA => "NT_ARM_ZA",
+            NT_ARM_ZT => "NT_ARM_ZT",
+            NT_ARM_FPMR => "NT_ARM_FPMR",
+            NT_ARM_POE => "NT_ARM_POE",
+            NT_ARM_GCS => "NT_ARM_GCS",
+            // Old kernels wrote NT_PRFPREG under "LINUX" for i386 PRXFPREG.
+            _ => return None,
+        }),
+        "GDB" => match kind {
+            NT_GDB_TDESC => Some("NT_GDB_TDESC"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One note as found in the file.
+#[derive(Debug, Clone)]
+pub struct RawNote {
+    pub owner: String,
+    pub kind: u32,
+    /// File offset of the note header.
+    pub offset: u64,
+    /// File offset and length of the descriptor.
+    pub desc_offset: usize,
+    pub desc_len: usize,
+}
+
+impl RawNote {
+    pub fn desc<'a>(&self, file: &'a [u8]) -> &'a [u8] {
+        file.get(self.desc_offset..self.desc_offset.saturating_add(self.desc_len))
+            .unwrap_or(&[])
+    }
+}
+
+/// A note-stream problem: what and where.
+#[derive(Debug, Clone)]
+pub struct NoteProblem {
+    pub offset: u64,
+    pub message: String,
+}
+
+/// Most notes a core can sensibly hold (one per register set per thread);
+/// a bound against a PT_NOTE full of zero-length notes.
+const MAX_NOTES: usize = 1 << 20;
+
+/// Parses the notes in `file[start..start+len]`; stops at the first note
+/// that does not fit and reports it.
+pub fn parse_notes(
+    file: &[u8],
+    start: u64,
+    len: u64,
+    out: &mut Vec<RawNote>,
+) -> Option<NoteProblem> {
+    let end = start.saturating_add(len).min(file.len() as u64);
+    let mut at = start;
+    while at < end {
+        if out.len() >= MAX_NOTES {
+            return Some(NoteProblem {
+                offset: at,
+                message: format!("more than {MAX_NOTES} notes; the rest are ignored"),
+            });
+        }
+        if end - at < 12 {
+            return Some(NoteProblem {
+                offset: at,
+                message: format!("{} stray bytes after the last note", end - at),
+            });
+        }
+        let word = |o: u64| -> u32 {
+            let o = o as usize;
+            file.get(o..o + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+                .unwrap_or(0)
+        };
+        let namesz = u64::from(word(at));
+        let descsz = u64::from(word(at + 4));
+        let kind = word(at + 8);
+        let name_at = at + 12;
+        let desc_at = name_at + align4(namesz);
+        let next = desc_at.saturating_add(align4(descsz));
+        // The last note's descriptor padding may be missing (gdb pads, the
+        // kernel does too, but a cut file may not): only the bytes must fit.
+        if desc_at.saturating_add(descsz) > end {
+            return Some(NoteProblem {
+                offset: at,
+                message: format!(
+                    "note of type {kind:#x} claims name {namesz} + descriptor {descsz} bytes, past the end of its segment at {end:#x}"
+                ),
+            });
+        }
+        let name_bytes = file
+            .get(name_at as usize..(name_at + namesz) as usize)
+            .unwrap_or(&[]);
+        let name_bytes = match name_bytes.iter().position(|&b| b == 0) {
+            Some(nul) => &name_bytes[..nul],
+            None => name_bytes,
+        };
+        out.push(RawNote {
+            owner: String::from_utf8_lossy(name_bytes).into_owned(),
+            kind,
+            offset: at,
+            desc_offset: desc_at as usize,
+            desc_len: descsz as usize,
+        });
+        at = next;
+    }
+    None
+}
+
+fn align4(v: u64) -> u64 {
+    v.saturating_add(3) & !3
+}
+
+/// Little-endian field reads that answer None past the end.
+pub trait LeFields {
+    fn u16_at(&self, off: usize) -> Option<u16>;
+    fn u32_at(&self, off: usize) -> Option<u32>;
+    fn u64_at(&self, off: usize) -> Option<u64>;
+    fn i32_at(&self, off: usize) -> Option<i32> {
+        self.u32_at(off).map(|v| v as i32)
+    }
+    /// A 4- or 8-byte word.
+    fn word_at(&self, off: usize, size: usize) -> Option<u64> {
+        if size == 4 {
+            self.u32_at(off).map(u64::from)
+        } else {
+            self.u64_at(off)
+        }
+    }
+}
+
+impl LeFields for [u8] {
+    fn u16_at(&self, off: usize) -> Option<u16> {
+        self.get(off..off.checked_add(2)?)?
+            .try_into()
+            .ok()
+            .map(u16::from_le_bytes)
+    }
+    fn u32_at(&self, off: usize) -> Option<u32> {
+        self.get(off..off.checked_add(4)?)?
+            .try_into()
+            .ok()
+            .map(u32::from_le_bytes)
+    }
+    fn u64_at(&self, off: usize) -> Option<u64> {
+        self.get(off..off.checked_add(8)?)?
+            .try_into()
+            .ok()
+            .map(u64::from_le_bytes)
+    }
+}
+
+/// Decoded NT_FILE: the page size it counts offsets in, and its entries.
+#[derive(Debug, Clone, Default)]
+pub struct FileNote {
+    pub page_size: u64,
+    pub mappings: Vec<FileMapping>,
+    /// Entries the note announced but did not hold.
+    pub missing: u64,
+}
+
+/// Parses NT_FILE: count, page size, count × (start, end, offset in
+/// pages), then count NUL-terminated names; words are 4 or 8 bytes.
+pub fn parse_file_note(desc: &[u8], word: usize) -> Option<FileNote> {
+    let count = desc.word_at(0, word)?;
+    let page_size = desc.word_at(word, word)?;
+    let table = 2 * word;
+    // Each entry takes 3 words plus at least one name byte: bounds the count.
+    let fits = (desc.len().saturating_sub(table) / (3 * word + 1)) as u64;
+    let usable = count.min(fits);
+    let names_at = table + usable as usize * 3 * word;
+    let mut names = desc.get(names_at..).unwrap_or(&[]).split(|&b| b == 0);
+    let mut mappings = Vec::with_capacity(usable as usize);
+    for i in 0..usable as usize {
+        let at = table + i * 3 * word;
+        let (Some(start), Some(end), Some(pgoff)) = (
+            desc.word_at(at, word),
+            desc.word_at(at + word, word),
+            desc.word_at(at + 2 * word, word),
+        ) else {
+            break;
+        };
+        let Some(name) = names.next() else { break };
+        mappings.push(FileMapping {
+            start,
+            end,
+            file_offset: pgoff.saturating_mul(page_size),
+            path: String::from_utf8_lossy(name).into_owned(),
+            executable: None,
+        });
+    }
+    let missing = count.saturating_sub(mappings.len() as u64);
+    Some(FileNote {
+        page_size,
+        mappings,
+        missing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        v.extend_from_slice(&kind.to_le_bytes());
+        v.extend_from_slice(name);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v.extend_from_slice(desc);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    #[test]
+    fn parses_notes_and_stops_at_a_bad_one() {
+        let mut file = note(b"CORE\0", NT_PRSTATUS, &[1, 2, 3]);
+        file.extend(note(b"LINUX\0", NT_X86_XSTATE, &[9; 8]));
+        let good_len = file.len() as u64;
+        // A header whose descriptor runs past the end.
+        file.extend_from_slice(&5u32.to_le_bytes());
+        file.extend_from_slice(&1000u32.to_le_bytes());
+        file.extend_from_slice(&1u32.to_le_bytes());
+        file.extend_from_slice(b"CORE\0\0\0\0");
+        let mut out = Vec::new();
+        let problem = parse_notes(&file, 0, file.len() as u64, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].owner, "CORE");
+        assert_eq!(out[0].desc(&file), &[1, 2, 3]);
+        assert_eq!(out[1].owner, "LINUX");
+        assert_eq!(out[1].offset, 24);
+        assert_eq!(problem.offset, good_len);
+    }
+
+    #[test]
+    fn file_note_64_and_32() {
+        let mut d = Vec::new();
+        for w in [2u64, 4096, 0x1000, 0x3000, 0, 0x3000, 0x4000, 2] {
+            d.extend_from_slice(&w.to_le_bytes());
+        }
+        d.extend_from_slice(b"/bin/a\0/lib/b\0");
+        let f = parse_file_note(&d, 8).unwrap();
+        assert_eq!(f.mappings.len(), 2);
+        assert_eq!(f.mappings[1].file_offset, 0x2000);
+        assert_eq!(f.mappings[1].path, "/lib/b");
+        let mut d = Vec::new();
+        for w in [1u32, 4096, 0x8048000, 0x8049000, 0] {
+            d.extend_from_slice(&w.to_le_bytes());
+        }
+        d.extend_from_slice(b"/bin/a\0");
+        let f = parse_file_note(&d, 4).unwrap();
+        assert_eq!(f.mappings[0].start, 0x8048000);
+        assert_eq!(f.missing, 0);
+        // A count far larger than the descriptor.
+        let mut d = Vec::new();
+        for w in [u64::MAX, 4096] {
+            d.extend_from_slice(&w.to_le_bytes());
+        }
+        let f = parse_file_note(&d, 8).unwrap();
+        assert!(f.mappings.is_empty());
+    }
+}
