@@ -13,16 +13,23 @@ pub enum ErrorKind {
     Io(#[from] std::io::Error),
     #[error("empty file (0 bytes); the dump was never written")]
     Empty,
-    #[error("not a recognised dump format (first bytes {magic}); ckdump reads ELF core files, optionally zstd/xz/bzip2/gzip-compressed")]
+    #[error(
+        "not a recognised dump format (first bytes {magic}); ckdump reads ELF core files, optionally zstd/xz/bzip2/gzip-compressed"
+    )]
     UnknownFormat { magic: String },
     #[error("{what} at offset {offset:#x}")]
     Malformed { offset: u64, what: String },
-    #[error("ELF file of type {found}, not a core dump (ET_CORE); to symbolize a binary, pass it with --symbols")]
+    #[error(
+        "ELF file of type {found}, not a core dump (ET_CORE); to symbolize a binary, pass it with --symbols"
+    )]
     NotACore { found: String },
     #[error("{0}")]
     Unsupported(String),
     #[error("{compression} stream is corrupt or truncated: {reason}")]
-    Decompression { compression: &'static str, reason: String },
+    Decompression {
+        compression: &'static str,
+        reason: String,
+    },
 }
 
 /// An image that could not be opened, with the file it concerns.

@@ -269,15 +269,13 @@ fn crash_summary(
         _ => None,
     };
 
-    if is_memory_fault {
-        if let Some(addr) = fault.address {
-            if addr < 4096 {
-                description.push_str(&format!(
-                    " — address {addr:#x} is in the first page: a null pointer dereference"
-                ));
-            } else if let Some(hint) = stack_overflow_hint(image, thread, addr) {
-                description.push_str(hint);
-            }
+    if is_memory_fault && let Some(addr) = fault.address {
+        if addr < 4096 {
+            description.push_str(&format!(
+                " — address {addr:#x} is in the first page: a null pointer dereference"
+            ));
+        } else if let Some(hint) = stack_overflow_hint(image, thread, addr) {
+            description.push_str(hint);
         }
     }
 
@@ -324,7 +322,8 @@ fn stack_overflow_hint(image: &Image, thread: Option<&Thread>, addr: u64) -> Opt
     let guard = image
         .region_at(addr)
         .is_none_or(|r| !r.protection.read && !r.protection.write);
-    (near && guard).then_some(" — the address is just below the stack pointer: likely a stack overflow")
+    (near && guard)
+        .then_some(" — the address is just below the stack pointer: likely a stack overflow")
 }
 
 fn region_reports(image: &Image) -> Vec<RegionReport> {

@@ -68,7 +68,10 @@ impl fmt::Display for MemoryError {
         match self {
             MemoryError::Unmapped { address } => write!(f, "{address:#x} is not mapped"),
             MemoryError::NotCaptured { address } => {
-                write!(f, "{address:#x} is mapped but its bytes are not in the image")
+                write!(
+                    f,
+                    "{address:#x} is mapped but its bytes are not in the image"
+                )
             }
         }
     }
@@ -196,11 +199,7 @@ impl SegmentMemory {
         // Last segment starting at or before `address`; because segments may
         // overlap, walk back a little to find one that really contains it.
         let idx = list.partition_point(|s| s.address <= address);
-        list[..idx]
-            .iter()
-            .rev()
-            .take(8)
-            .find(|s| address < s.end())
+        list[..idx].iter().rev().take(8).find(|s| address < s.end())
     }
 
     fn copy_from(seg: &Segment, address: u64, buf: &mut [u8]) -> Option<usize> {
@@ -222,20 +221,20 @@ impl Memory for SegmentMemory {
             return Ok(0);
         }
         let primary = Self::find(&self.segments, address);
-        if let Some(seg) = primary {
-            if let Some(n) = Self::copy_from(seg, address, buf) {
-                return Ok(n);
-            }
+        if let Some(seg) = primary
+            && let Some(n) = Self::copy_from(seg, address, buf)
+        {
+            return Ok(n);
         }
-        if let Some(fb) = Self::find(&self.fallbacks, address) {
-            if let Some(n) = Self::copy_from(fb, address, buf) {
-                // Do not run past the end of the primary segment's mapping.
-                let limit = primary
-                    .map(|p| p.end() - address)
-                    .unwrap_or(u64::MAX)
-                    .min(n as u64) as usize;
-                return Ok(limit.max(1));
-            }
+        if let Some(fb) = Self::find(&self.fallbacks, address)
+            && let Some(n) = Self::copy_from(fb, address, buf)
+        {
+            // Do not run past the end of the primary segment's mapping.
+            let limit = primary
+                .map(|p| p.end() - address)
+                .unwrap_or(u64::MAX)
+                .min(n as u64) as usize;
+            return Ok(limit.max(1));
         }
         if primary.is_some() {
             Err(MemoryError::NotCaptured { address })

@@ -334,7 +334,9 @@ pub enum InterruptLevel {
     HardIrq,
     Nmi,
     /// Windows IRQL.
-    Irql { level: u8 },
+    Irql {
+        level: u8,
+    },
 }
 
 /// Why the image was taken: signal, exception, bugcheck or panic.

@@ -2,8 +2,8 @@
 //! them directly. Registers without a DWARF number (orig_rax, aarch64 pstate)
 //! get numbers from [`PRIVATE_BASE`] upwards.
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 use super::Arch;
 
