@@ -674,6 +674,15 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     }
     details.auxv = auxv;
 
+    // ELF cores carry no thread names, but NT_PRPSINFO's fname is the
+    // thread-group leader's comm, which is the main thread's name.
+    if let Some(p) = process.as_ref() {
+        let leader = threads.iter_mut().find(|t| Some(t.tid) == p.pid);
+        if let (Some(t), Some(name)) = (leader, p.name.as_ref()) {
+            t.name = Some(name.clone());
+        }
+    }
+
     Ok(Image {
         path: path.to_path_buf(),
         format: ImageFormat::ElfCore,
