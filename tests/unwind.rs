@@ -143,6 +143,10 @@ struct ModuleFile {
 impl ModuleFile {
     fn open(path: &Path, base: u64, with_cfi: bool) -> Self {
         let data = Bytes::map_file(&std::fs::File::open(path).unwrap()).unwrap();
+        Self::from_bytes(data, base, with_cfi)
+    }
+
+    fn from_bytes(data: Bytes, base: u64, with_cfi: bool) -> Self {
         let elf = Elf::parse(&data).unwrap();
         let loads: Vec<_> = elf
             .program_headers
@@ -161,7 +165,7 @@ impl ModuleFile {
         let first = loads.iter().map(|l| l.0).min().unwrap();
         let last = loads.iter().map(|l| l.0 + l.4).max().unwrap();
         // PIE and shared objects link at 0: the bias is the base.
-        let bias = base - (first & !0xfff);
+        let bias = base.wrapping_sub(first & !0xfff);
         let mut sections = HashMap::new();
         for sh in &elf.section_headers {
             if let Some(name) = elf.shdr_strtab.get_at(sh.sh_name) {
@@ -173,8 +177,8 @@ impl ModuleFile {
         }
         ModuleFile {
             bias,
-            start: bias + first,
-            end: bias + last,
+            start: bias.wrapping_add(first),
+            end: bias.wrapping_add(last),
             data: data.clone(),
             sections,
             loads,
@@ -218,7 +222,7 @@ impl CodeInfo for TestCode<'_> {
 
     fn is_code(&self, pc: u64) -> bool {
         if let Some(m) = self.module(pc) {
-            let at = pc - m.bias;
+            let at = pc.wrapping_sub(m.bias);
             return m
                 .loads
                 .iter()
@@ -232,7 +236,7 @@ impl CodeInfo for TestCode<'_> {
 
     fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
         if let Some(m) = self.module(address) {
-            let at = address - m.bias;
+            let at = address.wrapping_sub(m.bias);
             if let Some(l) = m.loads.iter().find(|l| l.0 <= at && at < l.0 + l.1) {
                 let offset = (l.2 + (at - l.0)) as usize;
                 let n = buf.len().min((l.0 + l.1 - at) as usize);
@@ -255,10 +259,20 @@ struct Bases {
 }
 
 fn code_for<'a>(core: &'a Core, dir: &Path, bases: &Bases, crashme_cfi: bool) -> TestCode<'a> {
+    code_with(core, dir, bases, crashme_cfi, true)
+}
+
+fn code_with<'a>(
+    core: &'a Core,
+    dir: &Path,
+    bases: &Bases,
+    crashme_cfi: bool,
+    libc_cfi: bool,
+) -> TestCode<'a> {
     TestCode {
         modules: vec![
             ModuleFile::open(&dir.join("crashme"), bases.crashme, crashme_cfi),
-            ModuleFile::open(&dir.join("libs/libc.so.6"), bases.libc, true),
+            ModuleFile::open(&dir.join("libs/libc.so.6"), bases.libc, libc_cfi),
             ModuleFile::open(&dir.join("libs/ld-linux-x86-64.so.2"), bases.ld, true),
         ],
         core,
@@ -367,4 +381,319 @@ fn gdb_generate_core_file_matches_eu_stack() {
             ld: 0x7fff_f7fc_a000,
         },
     );
+}
+
+/// Walks every thread of the kernel core with crashme's CFI withheld, after
+/// `prepare` has had a chance to damage the registers; checks pcs against
+/// eu-stack and `found_by` against `methods(tid)`.
+fn check_kernel_core_without_crashme_cfi(
+    prepare: impl Fn(&mut RegisterSet),
+    methods: impl Fn(bool) -> Vec<FoundBy>,
+) {
+    let Some(dir) = linux_cores() else { return };
+    let bytes = decompress(&dir.join("core.kernel-sigsegv.zst"));
+    let core = load_core(&bytes);
+    let code = code_for(&core, &dir, &KERNEL_BASES, false);
+    let expected = eu_stack_pcs(&dir.join("reference/core.kernel-sigsegv.eu-stack.txt"));
+    for (tid, registers) in &core.threads {
+        let mut registers = registers.clone();
+        prepare(&mut registers);
+        let frames = walk(&registers, &core.memory, &code, &WalkLimits::default());
+        let want = &expected.iter().find(|(t, _)| t == tid).unwrap().1;
+        assert_eq!(&pcs(&frames), want, "thread {tid}");
+        let found_by: Vec<FoundBy> = frames.iter().map(|f| f.found_by).collect();
+        assert_eq!(found_by, methods(*tid == 11146), "thread {tid}");
+    }
+}
+
+#[test]
+fn without_cfi_crashme_frames_come_from_the_rbp_chain() {
+    use FoundBy::*;
+    // crashme is built -O0, so its functions keep rbp frames; libc keeps
+    // its CFI and takes over again at __libc_start_main / __clone3.
+    check_kernel_core_without_crashme_cfi(
+        |_| {},
+        |main| {
+            if main {
+                vec![
+                    Context,
+                    FramePointer,
+                    FramePointer,
+                    FramePointer,
+                    FramePointer,
+                    FramePointer,
+                    FramePointer,
+                    Cfi,
+                    Cfi,
+                ]
+            } else {
+                vec![
+                    Context,
+                    Cfi,
+                    Cfi,
+                    Cfi,
+                    FramePointer,
+                    FramePointer,
+                    FramePointer,
+                    Cfi,
+                ]
+            }
+        },
+    );
+}
+
+#[test]
+fn without_cfi_or_frame_pointer_scanning_finds_the_return_addresses() {
+    use FoundBy::*;
+    // rbp = 0 breaks the chain; every crashme frame must come from a stack
+    // word that follows a call instruction.
+    check_kernel_core_without_crashme_cfi(
+        |registers| registers.set(6, 0),
+        |main| {
+            if main {
+                vec![Context, Scan, Scan, Scan, Scan, Scan, Scan, Cfi, Cfi]
+            } else {
+                vec![Context, Cfi, Cfi, Cfi, Scan, Scan, Scan, Cfi]
+            }
+        },
+    );
+}
+
+#[test]
+fn scanning_skips_code_addresses_that_do_not_follow_a_call() {
+    let Some(dir) = linux_cores() else { return };
+    let bytes = decompress(&dir.join("core.kernel-sigsegv.zst"));
+    let core = load_core(&bytes);
+    let code = code_for(&core, &dir, &KERNEL_BASES, false);
+    let (_, registers) = &core.threads[0];
+    let sp = registers.sp().unwrap();
+    // A stack whose first words are code addresses that are not return
+    // addresses (do_work and main entries follow a `ret`, 0x12a2 follows a
+    // `mov`), then a real one: 0x12d4 follows `call crash_here`.
+    let do_work = KERNEL_BASES.crashme + 0x12db;
+    let main = KERNEL_BASES.crashme + 0x131a;
+    let after_mov = KERNEL_BASES.crashme + 0x12a2;
+    let mut stack = Vec::new();
+    for word in [do_work, main, after_mov, 0x10, KERNEL_BASES.crashme + 0x12d4] {
+        stack.extend_from_slice(&u64::to_le_bytes(word));
+    }
+    let memory = SegmentMemory::new(vec![Segment {
+        address: sp,
+        size: stack.len() as u64,
+        captured: stack.len() as u64,
+        offset: 0,
+        bytes: Bytes::from_vec(stack),
+    }]);
+    assert!(code.is_code(do_work) && code.is_code(main) && code.is_code(after_mov));
+    let mut registers = registers.clone();
+    registers.set(6, 0);
+    let frames = walk(&registers, &memory, &code, &WalkLimits::default());
+    assert_eq!(pcs(&frames), [0x5574753b72a0, 0x5574753b72d4]);
+    assert_eq!(frames[1].found_by, FoundBy::Scan);
+    assert_eq!(frames[1].sp, Some(sp + 40));
+}
+
+#[test]
+fn kernel_core_with_all_mappings_matches_eu_stack() {
+    check_against_eu_stack(
+        "core.kernel-sigsegv-filter0x3f",
+        &Bases {
+            crashme: 0x5629_625d_7000,
+            libc: 0x7f63_6ee9_0000,
+            ld: 0x7f63_6f08_7000,
+        },
+    );
+}
+
+/// A `CodeInfo` knowing only the core: executable PT_LOADs are code, and
+/// the only unwind tables are the vDSO's, read from its image in the core
+/// (the programs of the corpus cores are absent).
+struct CoreOnlyCode<'a> {
+    core: &'a Core,
+    vdso: Option<ModuleFile>,
+}
+
+impl<'a> CoreOnlyCode<'a> {
+    fn new(core: &'a Core) -> Self {
+        let memory: &dyn Memory = &core.memory;
+        let vdso = core.executable.iter().find_map(|&(start, end)| {
+            let mut image = vec![0u8; (end - start) as usize];
+            memory.read_exact(start, &mut image).ok()?;
+            if !image.starts_with(b"\x7fELF") {
+                return None;
+            }
+            Some(ModuleFile::from_bytes(Bytes::from_vec(image), start, true))
+        });
+        CoreOnlyCode { core, vdso }
+    }
+}
+
+impl CodeInfo for CoreOnlyCode<'_> {
+    fn unwind_tables(&self, pc: u64) -> Option<UnwindTables<'_>> {
+        let m = self.vdso.as_ref().filter(|m| m.start <= pc && pc < m.end)?;
+        Some(UnwindTables {
+            load_bias: m.bias,
+            eh_frame: m.section(".eh_frame"),
+            eh_frame_hdr: m.section(".eh_frame_hdr"),
+            debug_frame: None,
+            text: m.section(".text"),
+            got: m.section(".got"),
+        })
+    }
+    fn is_code(&self, pc: u64) -> bool {
+        self.core.executable.iter().any(|&(s, e)| s <= pc && pc < e)
+    }
+    fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
+        let memory: &dyn Memory = &self.core.memory;
+        memory.read_available(address, buf)
+    }
+}
+
+/// Walks every thread of a corpus core without its binaries: frame 0 is the
+/// context, every later frame is above the previous one, the walk ends.
+/// `eu_stack` holds eu-stack's frames for each thread (it stops early for
+/// lack of the binaries; the walk must agree on those and may go further).
+fn check_bounded_walk(relative: &str, arch: Arch, eu_stack: &[&[u64]]) {
+    let Some(shared) = shared() else { return };
+    let bytes = decompress(&shared.join(relative));
+    let core = load_core(&bytes);
+    assert_eq!(core.threads.len(), eu_stack.len());
+    let code = CoreOnlyCode::new(&core);
+    let limits = WalkLimits {
+        max_frames: 64,
+        max_scan_words: 256,
+    };
+    for ((_, registers), &expected) in core.threads.iter().zip(eu_stack) {
+        assert_eq!(registers.arch, arch);
+        let frames = walk(registers, &core.memory, &code, &limits);
+        assert!(!frames.is_empty() && frames.len() <= 64);
+        assert!(frames.len() >= expected.len());
+        assert_eq!(pcs(&frames[..expected.len()]), expected);
+        assert_eq!(frames[0].found_by, FoundBy::Context);
+        for pair in frames.windows(2) {
+            assert!(pair[1].sp > pair[0].sp || pair[1].found_by == FoundBy::FramePointer);
+            assert!(code.is_code(pair[1].pc));
+        }
+    }
+}
+
+#[test]
+fn i386_corpus_core_walks_are_bounded() {
+    check_bounded_walk(
+        "corpus/elfutils/backtrace.i386.core.bz2",
+        Arch::X86,
+        // eu-stack --core: frame 1 needs the vDSO's CFI.
+        &[
+            &[0xf77f7430, 0x08052207, 0x08049b84, 0x08049ba0, 0x08049bb0, 0x0804b1c0],
+            &[0xf77f7430, 0x0804c25d],
+        ],
+    );
+}
+
+#[test]
+fn aarch64_corpus_core_walk_is_bounded() {
+    // MANIFEST: pc 0x400548; eu-stack --core: frame 1 is lr.
+    check_bounded_walk(
+        "corpus/elfutils/testfile_aarch64_core.bz2",
+        Arch::Aarch64,
+        &[&[0x400548, 0x7fb7390b38, 0x40040c]],
+    );
+}
+
+/// glibc's x86_64 sigreturn trampoline `__restore_rt` (libc+0x3c050, its FDE
+/// starts one byte earlier and carries the "S" augmentation).
+const RESTORE_RT: u64 = 0x3c050;
+
+/// Builds a signal frame on a fake stack: a handler frame in crash_here
+/// (crashme+0x12a2, CFA = rbp+16) returning into `__restore_rt`, above it the
+/// ucontext holding the main thread's real crash registers. Returns the
+/// handler's registers and memory = core + fake stack.
+fn signal_frame_on_stack(core: &Core) -> (RegisterSet, SegmentMemory) {
+    let (_, interrupted) = &core.threads[0];
+    let ucontext: u64 = 0x7ffe_0000_1000;
+    let handler_fp = ucontext - 16;
+    let mut stack = Vec::new();
+    // Handler frame record: saved rbp, return address.
+    stack.extend_from_slice(&0u64.to_le_bytes());
+    stack.extend_from_slice(&(KERNEL_BASES.libc + RESTORE_RT).to_le_bytes());
+    // ucontext: uc_flags, uc_link, uc_stack (24), then the gregs in
+    // struct sigcontext_64 order.
+    stack.extend_from_slice(&[0u8; 40]);
+    let gregs = [8u16, 9, 10, 11, 12, 13, 14, 15, 5, 4, 6, 3, 1, 0, 2, 7, 16, 49];
+    for n in gregs {
+        stack.extend_from_slice(&interrupted.get(n).unwrap().to_le_bytes());
+    }
+    stack.extend_from_slice(&[0u8; 256]);
+    let mut segments = core.memory.segments().to_vec();
+    segments.push(Segment {
+        address: handler_fp,
+        size: stack.len() as u64,
+        captured: stack.len() as u64,
+        offset: 0,
+        bytes: Bytes::from_vec(stack),
+    });
+    let mut handler = RegisterSet::new(Arch::X86_64);
+    handler.set(16, KERNEL_BASES.crashme + 0x12a2);
+    handler.set(7, handler_fp - 32);
+    handler.set(6, handler_fp);
+    (handler, SegmentMemory::new(segments))
+}
+
+/// The main thread's frames as eu-stack shows them (after the signal frame).
+const MAIN_THREAD: [u64; 9] = [
+    0x5574753b72a0,
+    0x5574753b72d4,
+    0x5574753b72d4,
+    0x5574753b72d4,
+    0x5574753b7318,
+    0x5574753b73fa,
+    0x7f4483b5524a,
+    0x7f4483b55305,
+    0x5574753b7101,
+];
+
+#[test]
+fn signal_frame_described_by_glibc_cfi() {
+    let Some(dir) = linux_cores() else { return };
+    let bytes = decompress(&dir.join("core.kernel-sigsegv.zst"));
+    let core = load_core(&bytes);
+    let code = code_for(&core, &dir, &KERNEL_BASES, true);
+    let (handler, memory) = signal_frame_on_stack(&core);
+    let frames = walk(&handler, &memory, &code, &WalkLimits::default());
+    let mut want = vec![KERNEL_BASES.crashme + 0x12a2, KERNEL_BASES.libc + RESTORE_RT];
+    want.extend(MAIN_THREAD);
+    assert_eq!(pcs(&frames), want);
+    assert_eq!(frames[1].found_by, FoundBy::Cfi);
+    assert!(!frames[1].pc_is_exact);
+    // The interrupted frame: restored by __restore_rt's CFI, exact pc.
+    assert_eq!(frames[2].found_by, FoundBy::Cfi);
+    assert!(frames[2].pc_is_exact);
+    assert_eq!(frames[2].registers, {
+        let mut r = core.threads[0].1.clone();
+        // glibc's CFI restores the general registers and rip, not
+        // eflags or the segment registers.
+        for n in [49, 51, 52, 53, 50, 54, 55, 58, 59, 200] {
+            r.clear(n);
+        }
+        r
+    });
+    assert!(frames[3..].iter().all(|f| !f.pc_is_exact && f.found_by == FoundBy::Cfi));
+}
+
+#[test]
+fn signal_frame_without_cfi_is_recognised_by_its_code() {
+    let Some(dir) = linux_cores() else { return };
+    let bytes = decompress(&dir.join("core.kernel-sigsegv.zst"));
+    let core = load_core(&bytes);
+    // libc without CFI: __restore_rt is found by `mov $15,%rax; syscall`.
+    let code = code_with(&core, &dir, &KERNEL_BASES, true, false);
+    let (handler, memory) = signal_frame_on_stack(&core);
+    let frames = walk(&handler, &memory, &code, &WalkLimits::default());
+    let mut want = vec![KERNEL_BASES.crashme + 0x12a2, KERNEL_BASES.libc + RESTORE_RT];
+    want.extend(&MAIN_THREAD[..6]);
+    assert_eq!(pcs(&frames[..8]), want);
+    assert_eq!(frames[2].found_by, FoundBy::Context);
+    assert!(frames[2].pc_is_exact);
+    assert_eq!(frames[2].sp, core.threads[0].1.sp());
+    assert_eq!(frames[2].registers.fp(), core.threads[0].1.fp());
 }

@@ -225,7 +225,9 @@ impl Unwinder {
             } else {
                 next_sp > sp
             };
-            pc != 0 && sp_ok && code.is_code(pc)
+            // aarch64 instructions are 4-byte aligned.
+            let aligned = arch != Arch::Aarch64 || pc % 4 == 0;
+            pc != 0 && aligned && sp_ok && code.is_code(pc)
         };
 
         match self.cfi.step(&frame.registers, frame.pc_is_exact, memory, code) {
