@@ -223,10 +223,7 @@ impl CodeInfo for TestCode<'_> {
     fn is_code(&self, pc: u64) -> bool {
         if let Some(m) = self.module(pc) {
             let at = pc.wrapping_sub(m.bias);
-            return m
-                .loads
-                .iter()
-                .any(|l| l.3 && l.0 <= at && at < l.0 + l.4);
+            return m.loads.iter().any(|l| l.3 && l.0 <= at && at < l.0 + l.4);
         }
         self.core
             .executable
@@ -474,7 +471,13 @@ fn scanning_skips_code_addresses_that_do_not_follow_a_call() {
     let main = KERNEL_BASES.crashme + 0x131a;
     let after_mov = KERNEL_BASES.crashme + 0x12a2;
     let mut stack = Vec::new();
-    for word in [do_work, main, after_mov, 0x10, KERNEL_BASES.crashme + 0x12d4] {
+    for word in [
+        do_work,
+        main,
+        after_mov,
+        0x10,
+        KERNEL_BASES.crashme + 0x12d4,
+    ] {
         stack.extend_from_slice(&u64::to_le_bytes(word));
     }
     let memory = SegmentMemory::new(vec![Segment {
@@ -584,7 +587,9 @@ fn i386_corpus_core_walks_are_bounded() {
         Arch::X86,
         // eu-stack --core: frame 1 needs the vDSO's CFI.
         &[
-            &[0xf77f7430, 0x08052207, 0x08049b84, 0x08049ba0, 0x08049bb0, 0x0804b1c0],
+            &[
+                0xf77f7430, 0x08052207, 0x08049b84, 0x08049ba0, 0x08049bb0, 0x0804b1c0,
+            ],
             &[0xf77f7430, 0x0804c25d],
         ],
     );
@@ -619,7 +624,9 @@ fn signal_frame_on_stack(core: &Core) -> (RegisterSet, SegmentMemory) {
     // ucontext: uc_flags, uc_link, uc_stack (24), then the gregs in
     // struct sigcontext_64 order.
     stack.extend_from_slice(&[0u8; 40]);
-    let gregs = [8u16, 9, 10, 11, 12, 13, 14, 15, 5, 4, 6, 3, 1, 0, 2, 7, 16, 49];
+    let gregs = [
+        8u16, 9, 10, 11, 12, 13, 14, 15, 5, 4, 6, 3, 1, 0, 2, 7, 16, 49,
+    ];
     for n in gregs {
         stack.extend_from_slice(&interrupted.get(n).unwrap().to_le_bytes());
     }
@@ -660,7 +667,10 @@ fn signal_frame_described_by_glibc_cfi() {
     let code = code_for(&core, &dir, &KERNEL_BASES, true);
     let (handler, memory) = signal_frame_on_stack(&core);
     let frames = walk(&handler, &memory, &code, &WalkLimits::default());
-    let mut want = vec![KERNEL_BASES.crashme + 0x12a2, KERNEL_BASES.libc + RESTORE_RT];
+    let mut want = vec![
+        KERNEL_BASES.crashme + 0x12a2,
+        KERNEL_BASES.libc + RESTORE_RT,
+    ];
     want.extend(MAIN_THREAD);
     assert_eq!(pcs(&frames), want);
     assert_eq!(frames[1].found_by, FoundBy::Cfi);
@@ -677,7 +687,11 @@ fn signal_frame_described_by_glibc_cfi() {
         }
         r
     });
-    assert!(frames[3..].iter().all(|f| !f.pc_is_exact && f.found_by == FoundBy::Cfi));
+    assert!(
+        frames[3..]
+            .iter()
+            .all(|f| !f.pc_is_exact && f.found_by == FoundBy::Cfi)
+    );
 }
 
 #[test]
@@ -689,7 +703,10 @@ fn signal_frame_without_cfi_is_recognised_by_its_code() {
     let code = code_with(&core, &dir, &KERNEL_BASES, true, false);
     let (handler, memory) = signal_frame_on_stack(&core);
     let frames = walk(&handler, &memory, &code, &WalkLimits::default());
-    let mut want = vec![KERNEL_BASES.crashme + 0x12a2, KERNEL_BASES.libc + RESTORE_RT];
+    let mut want = vec![
+        KERNEL_BASES.crashme + 0x12a2,
+        KERNEL_BASES.libc + RESTORE_RT,
+    ];
     want.extend(&MAIN_THREAD[..6]);
     assert_eq!(pcs(&frames[..8]), want);
     assert_eq!(frames[2].found_by, FoundBy::Context);

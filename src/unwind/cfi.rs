@@ -80,7 +80,10 @@ impl CfiState {
             let mut section = EhFrame::new(eh.data, LittleEndian);
             section.set_address_size(address_size);
             section.set_vendor(vendor);
-            let fde = match tables.eh_frame_hdr.and_then(|h| search_table(h, &bases, arch)) {
+            let fde = match tables
+                .eh_frame_hdr
+                .and_then(|h| search_table(h, &bases, arch))
+            {
                 Some(hdr) => hdr.table().and_then(|table| {
                     table
                         .fde_for_address(&section, &bases, address, EhFrame::cie_from_offset)
@@ -212,10 +215,10 @@ where
     for _ in 0..=size / 8 {
         match entries.next() {
             Ok(Some(CieOrFde::Fde(partial))) => {
-                if let Ok(fde) = partial.parse(S::cie_from_offset) {
-                    if fde.len() > 0 {
-                        ranges.push((fde.initial_address(), fde.end_address(), fde.offset()));
-                    }
+                if let Ok(fde) = partial.parse(S::cie_from_offset)
+                    && fde.len() > 0
+                {
+                    ranges.push((fde.initial_address(), fde.end_address(), fde.offset()));
                 }
             }
             Ok(Some(CieOrFde::Cie(_))) => {}

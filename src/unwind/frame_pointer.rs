@@ -25,10 +25,11 @@ pub(super) fn step(
     let pc_number = RegisterSet::pc_number(arch);
     let fp_number = RegisterSet::fp_number(arch);
 
-    if arch == Arch::Aarch64 && is_first {
-        if let Some(step) = aarch64_leaf_step(registers, memory, code) {
-            return Some(step);
-        }
+    if arch == Arch::Aarch64
+        && is_first
+        && let Some(step) = aarch64_leaf_step(registers, memory, code)
+    {
+        return Some(step);
     }
 
     let fp = registers.fp()?;
@@ -42,7 +43,10 @@ pub(super) fn step(
     let mut caller = preserved_registers(registers);
     caller.set(fp_number, caller_fp);
     caller.set(RegisterSet::sp_number(arch), caller_sp);
-    caller.set(pc_number, strip_pointer_authentication(arch, return_address));
+    caller.set(
+        pc_number,
+        strip_pointer_authentication(arch, return_address),
+    );
     Some(Step {
         registers: caller,
         pc_is_exact: false,

@@ -8,6 +8,8 @@ mod cfi;
 mod frame_pointer;
 mod scan;
 mod signal;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 
@@ -230,31 +232,32 @@ impl Unwinder {
             pc != 0 && aligned && sp_ok && code.is_code(pc)
         };
 
-        match self.cfi.step(&frame.registers, frame.pc_is_exact, memory, code) {
+        let cfi = self
+            .cfi
+            .step(&frame.registers, frame.pc_is_exact, memory, code);
+        match cfi {
             Outcome::Caller(step) => {
-                let from_trampoline_fde = step.pc_is_exact;
-                if (trampoline.is_none() || from_trampoline_fde) && accept(&step) {
+                // At a trampoline only a signal-frame FDE (which yields an
+                // exact pc) describes it, not a neighbour's FDE.
+                if (trampoline.is_none() || step.pc_is_exact) && accept(&step) {
                     return Some(step);
                 }
             }
             Outcome::EndOfStack => {
-                if trampoline.is_none() {
-                    return None;
-                }
+                trampoline?;
             }
             Outcome::Unknown => {}
         }
-        if let Some(kind) = trampoline {
-            if let Some(step) = signal::restore(kind, &frame.registers, memory) {
-                if accept(&step) {
-                    return Some(step);
-                }
-            }
+        if let Some(kind) = trampoline
+            && let Some(step) = signal::restore(kind, &frame.registers, memory)
+            && accept(&step)
+        {
+            return Some(step);
         }
-        if let Some(step) = frame_pointer::step(&frame.registers, is_first, memory, code) {
-            if accept(&step) {
-                return Some(step);
-            }
+        if let Some(step) = frame_pointer::step(&frame.registers, is_first, memory, code)
+            && accept(&step)
+        {
+            return Some(step);
         }
         let step = scan::step(&frame.registers, memory, code, limits)?;
         accept(&step).then_some(step)

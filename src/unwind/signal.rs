@@ -9,15 +9,15 @@ use crate::model::{Arch, RegisterSet};
 
 /// Which kernel signal frame sits on the stack at the trampoline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Trampoline {
+pub(super) enum Sigreturn {
     /// x86_64 `mov $15,%rax; syscall` (rt_sigreturn).
-    X86_64RtSigreturn,
+    X86_64Rt,
     /// i386 `pop %eax; mov $119,%eax; int $0x80` (sigreturn, struct sigframe).
-    X86Sigreturn,
+    X86,
     /// i386 `mov $173,%eax; int $0x80` (rt_sigreturn, struct rt_sigframe).
-    X86RtSigreturn,
+    X86Rt,
     /// aarch64 `mov x8,#139; svc #0` (rt_sigreturn).
-    Aarch64RtSigreturn,
+    Aarch64Rt,
 }
 
 const X86_64_RT_SIGRETURN: &[u8] = &[0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
@@ -27,19 +27,15 @@ const X86_RT_SIGRETURN: &[u8] = &[0xb8, 0xad, 0x00, 0x00, 0x00, 0xcd, 0x80];
 const AARCH64_RT_SIGRETURN: &[u8] = &[0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4];
 
 /// The trampoline starting at `pc`, if the code there is one.
-pub(super) fn trampoline_at(arch: Arch, pc: u64, code: &dyn CodeInfo) -> Option<Trampoline> {
+pub(super) fn trampoline_at(arch: Arch, pc: u64, code: &dyn CodeInfo) -> Option<Sigreturn> {
     let mut bytes = [0u8; 9];
     let n = code.read_code(pc, &mut bytes).min(bytes.len());
     let bytes = &bytes[..n];
     match arch {
-        Arch::X86_64 if bytes.starts_with(X86_64_RT_SIGRETURN) => {
-            Some(Trampoline::X86_64RtSigreturn)
-        }
-        Arch::X86 if bytes.starts_with(X86_SIGRETURN) => Some(Trampoline::X86Sigreturn),
-        Arch::X86 if bytes.starts_with(X86_RT_SIGRETURN) => Some(Trampoline::X86RtSigreturn),
-        Arch::Aarch64 if bytes.starts_with(AARCH64_RT_SIGRETURN) => {
-            Some(Trampoline::Aarch64RtSigreturn)
-        }
+        Arch::X86_64 if bytes.starts_with(X86_64_RT_SIGRETURN) => Some(Sigreturn::X86_64Rt),
+        Arch::X86 if bytes.starts_with(X86_SIGRETURN) => Some(Sigreturn::X86),
+        Arch::X86 if bytes.starts_with(X86_RT_SIGRETURN) => Some(Sigreturn::X86Rt),
+        Arch::Aarch64 if bytes.starts_with(AARCH64_RT_SIGRETURN) => Some(Sigreturn::Aarch64Rt),
         _ => None,
     }
 }
@@ -88,7 +84,7 @@ const AARCH64_SIGCONTEXT: u64 = 128 + 176;
 
 /// The interrupted registers saved in the signal frame at the trampoline.
 pub(super) fn restore(
-    kind: Trampoline,
+    kind: Sigreturn,
     registers: &RegisterSet,
     memory: &dyn Memory,
 ) -> Option<Step> {
@@ -96,14 +92,17 @@ pub(super) fn restore(
     let sp = registers.sp()?;
     let mut caller = RegisterSet::new(arch);
     match kind {
-        Trampoline::X86_64RtSigreturn => {
+        Sigreturn::X86_64Rt => {
             let base = sp.checked_add(X86_64_MCONTEXT)?;
             for (slot, &number) in (0u64..).zip(X86_64_SIGCONTEXT) {
-                caller.set(number, read_word(memory, arch, base.checked_add(slot * 8)?)?);
+                caller.set(
+                    number,
+                    read_word(memory, arch, base.checked_add(slot * 8)?)?,
+                );
             }
         }
-        Trampoline::X86Sigreturn | Trampoline::X86RtSigreturn => {
-            let offset = if kind == Trampoline::X86Sigreturn {
+        Sigreturn::X86 | Sigreturn::X86Rt => {
+            let offset = if kind == Sigreturn::X86 {
                 X86_SIGFRAME_SIGCONTEXT
             } else {
                 X86_RT_SIGFRAME_SIGCONTEXT
@@ -122,7 +121,7 @@ pub(super) fn restore(
                 }
             }
         }
-        Trampoline::Aarch64RtSigreturn => {
+        Sigreturn::Aarch64Rt => {
             let base = sp.checked_add(AARCH64_SIGCONTEXT + 8)?;
             // x0..x30, sp, pc: DWARF numbers 0..=32 in this order.
             for number in 0u16..=32 {
