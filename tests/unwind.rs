@@ -198,6 +198,8 @@ impl ModuleFile {
 struct TestCode<'a> {
     modules: Vec<ModuleFile>,
     core: &'a Core,
+    /// Withhold .eh_frame_hdr so lookups go through the walker's own index.
+    without_hdr: bool,
 }
 
 impl TestCode<'_> {
@@ -213,7 +215,7 @@ impl CodeInfo for TestCode<'_> {
         Some(UnwindTables {
             load_bias: m.bias,
             eh_frame: cfi(".eh_frame"),
-            eh_frame_hdr: cfi(".eh_frame_hdr"),
+            eh_frame_hdr: cfi(".eh_frame_hdr").filter(|_| !self.without_hdr),
             debug_frame: cfi(".debug_frame"),
             text: m.section(".text"),
             got: m.section(".got"),
@@ -273,6 +275,7 @@ fn code_with<'a>(
             ModuleFile::open(&dir.join("libs/ld-linux-x86-64.so.2"), bases.ld, true),
         ],
         core,
+        without_hdr: false,
     }
 }
 
@@ -298,10 +301,15 @@ fn pcs(frames: &[RawFrame]) -> Vec<u64> {
 
 /// Walks every thread of `core_name` and compares with eu-stack exactly.
 fn check_against_eu_stack(core_name: &str, bases: &Bases) {
+    check_against_eu_stack_with(core_name, bases, false);
+}
+
+fn check_against_eu_stack_with(core_name: &str, bases: &Bases, without_hdr: bool) {
     let Some(dir) = linux_cores() else { return };
     let bytes = decompress(&dir.join(format!("{core_name}.zst")));
     let core = load_core(&bytes);
-    let code = code_for(&core, &dir, bases, true);
+    let mut code = code_for(&core, &dir, bases, true);
+    code.without_hdr = without_hdr;
     let expected = eu_stack_pcs(&dir.join(format!("reference/{core_name}.eu-stack.txt")));
     assert_eq!(core.threads.len(), expected.len());
     let mut unwinder = Unwinder::new();
@@ -327,6 +335,11 @@ const KERNEL_BASES: Bases = Bases {
 #[test]
 fn kernel_core_every_thread_matches_eu_stack_with_cfi() {
     check_against_eu_stack("core.kernel-sigsegv", &KERNEL_BASES);
+}
+
+#[test]
+fn kernel_core_matches_eu_stack_without_eh_frame_hdr() {
+    check_against_eu_stack_with("core.kernel-sigsegv", &KERNEL_BASES, true);
 }
 
 #[test]
@@ -713,4 +726,27 @@ fn signal_frame_without_cfi_is_recognised_by_its_code() {
     assert!(frames[2].pc_is_exact);
     assert_eq!(frames[2].sp, core.threads[0].1.sp());
     assert_eq!(frames[2].registers.fp(), core.threads[0].1.fp());
+}
+
+#[test]
+fn corrupted_eh_frame_never_panics() {
+    let Some(dir) = linux_cores() else { return };
+    let bytes = decompress(&dir.join("core.kernel-sigsegv.zst"));
+    let core = load_core(&bytes);
+    let clean = std::fs::read(dir.join("crashme")).unwrap();
+    let code = code_for(&core, &dir, &KERNEL_BASES, true);
+    let (_, hdr_offset, hdr_size) = code.modules[0].sections[".eh_frame_hdr"];
+    let (_, eh_offset, eh_size) = code.modules[0].sections[".eh_frame"];
+    let targets = (hdr_offset..hdr_offset + hdr_size).chain(eh_offset..eh_offset + eh_size);
+    for (at, flip) in targets.flat_map(|at| [0xffu8, 0x80, 0x01, 0x7f].map(|f| (at, f))) {
+        let mut corrupted = clean.clone();
+        corrupted[at] ^= flip;
+        let mut code = code_for(&core, &dir, &KERNEL_BASES, true);
+        code.modules[0] =
+            ModuleFile::from_bytes(Bytes::from_vec(corrupted), KERNEL_BASES.crashme, true);
+        for (_, registers) in &core.threads {
+            let frames = walk(registers, &core.memory, &code, &WalkLimits::default());
+            assert!(!frames.is_empty() && frames.len() <= 256);
+        }
+    }
 }

@@ -2,9 +2,9 @@
 //! .eh_frame_hdr, .debug_frame), parsed and evaluated by gimli.
 
 use gimli::{
-    BaseAddresses, CfaRule, CieOrFde, DebugFrame, EhFrame, EhFrameHdr, Encoding, EndianSlice,
-    EvaluationResult, Expression, FrameDescriptionEntry, LittleEndian, Location, RegisterRule,
-    UnwindContext, UnwindSection, UnwindTableRow, Value, Vendor,
+    BaseAddresses, CfaRule, CieOrFde, DebugFrame, EhFrame, EhFrameHdr, EhFrameOffset, Encoding,
+    EndianSlice, EvaluationResult, Expression, FrameDescriptionEntry, LittleEndian, Location,
+    RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, Value, Vendor,
 };
 
 use super::{
@@ -84,11 +84,7 @@ impl CfiState {
                 .eh_frame_hdr
                 .and_then(|h| search_table(h, &bases, arch))
             {
-                Some(hdr) => hdr.table().and_then(|table| {
-                    table
-                        .fde_for_address(&section, &bases, address, EhFrame::cie_from_offset)
-                        .ok()
-                }),
+                Some(hdr) => hdr_fde(&hdr, &section, &bases, address),
                 None => self.indexed_fde(&section, &bases, eh, false, address),
             };
             if let Some(fde) = fde {
@@ -201,6 +197,26 @@ fn search_table<'a>(
     EhFrameHdr::new(hdr.data, LittleEndian)
         .parse(bases, arch.pointer_size())
         .ok()
+}
+
+/// The FDE for `address` through the `.eh_frame_hdr` binary search table.
+/// gimli's `EhHdrTable::fde_for_address` subtracts the table's pointer from
+/// the section's unchecked (an overflow panic on corrupt tables in debug
+/// builds), so the offset is computed here with a checked subtraction.
+fn hdr_fde<'a>(
+    hdr: &gimli::ParsedEhFrameHdr<Slice<'a>>,
+    section: &EhFrame<Slice<'a>>,
+    bases: &BaseAddresses,
+    address: u64,
+) -> Option<Fde<'a>> {
+    let table = hdr.table()?;
+    let entry = table.lookup(address, bases).ok()?.direct().ok()?;
+    let start = hdr.eh_frame_ptr().direct().ok()?;
+    let offset = usize::try_from(entry.checked_sub(start)?).ok()?;
+    section
+        .fde_from_offset(bases, EhFrameOffset(offset), EhFrame::cie_from_offset)
+        .ok()
+        .filter(|fde| fde.contains(address))
 }
 
 /// Every FDE's address range in `section`, sorted; stops at the first

@@ -34,7 +34,7 @@ pub(super) fn step(
 
     let fp = registers.fp()?;
     // The frame record lives in this frame, so at or above sp, and aligned.
-    if fp < sp || fp % word != 0 {
+    if fp < sp || !fp.is_multiple_of(word) {
         return None;
     }
     let caller_fp = read_word(memory, arch, fp)?;

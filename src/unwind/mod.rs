@@ -228,7 +228,7 @@ impl Unwinder {
                 next_sp > sp
             };
             // aarch64 instructions are 4-byte aligned.
-            let aligned = arch != Arch::Aarch64 || pc % 4 == 0;
+            let aligned = arch != Arch::Aarch64 || pc.is_multiple_of(4);
             pc != 0 && aligned && sp_ok && code.is_code(pc)
         };
 

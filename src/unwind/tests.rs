@@ -5,10 +5,12 @@
 use super::*;
 use crate::memory::{Bytes, Segment, SegmentMemory};
 
-/// Code at known ranges with known bytes; no unwind tables.
+/// Code at known ranges with known bytes, and optionally a `.debug_frame`
+/// (linked at 0, no load bias).
 struct FakeCode {
     ranges: Vec<(u64, u64)>,
     bytes: SegmentMemory,
+    debug_frame: Option<Vec<u8>>,
 }
 
 impl FakeCode {
@@ -16,13 +18,18 @@ impl FakeCode {
         FakeCode {
             ranges: ranges.to_vec(),
             bytes: memory(code),
+            debug_frame: None,
         }
     }
 }
 
 impl CodeInfo for FakeCode {
     fn unwind_tables(&self, _pc: u64) -> Option<UnwindTables<'_>> {
-        None
+        let data = self.debug_frame.as_deref()?;
+        Some(UnwindTables {
+            debug_frame: Some(Section { address: 0, data }),
+            ..UnwindTables::default()
+        })
     }
     fn is_code(&self, pc: u64) -> bool {
         self.ranges.iter().any(|&(s, e)| s <= pc && pc < e)
@@ -373,6 +380,130 @@ fn garbage_stacks_never_panic() {
             registers.set(30, next());
             let frames = walk(&registers, &memory, &code, &WalkLimits::default());
             assert!(!frames.is_empty() && frames.len() <= 256);
+        }
+    }
+}
+
+/// A `.debug_frame` (DWARF 32-bit, version 1) for x86_64 with one CIE and
+/// two FDEs: 0x1000..0x1100 a `push %rbp; mov %rsp,%rbp` prologue, and
+/// 0x1100..0x1200 a CFA expression `*(rsp + 16)` with the return address
+/// described by the expression `rsp + 8`.
+fn debug_frame() -> Vec<u8> {
+    let mut cie = vec![0xff, 0xff, 0xff, 0xff, 1, 0, 1, 0x78, 16];
+    // def_cfa rsp+8; offset rip at cfa-8
+    cie.extend_from_slice(&[0x0c, 7, 8, 0x90, 1]);
+    let mut section = Vec::new();
+    let entry = |section: &mut Vec<u8>, mut body: Vec<u8>| {
+        while !(body.len() + 4).is_multiple_of(8) {
+            body.push(0); // DW_CFA_nop
+        }
+        section.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        section.extend_from_slice(&body);
+    };
+    entry(&mut section, cie);
+    let fde = |start: u64, instructions: &[u8]| {
+        let mut body = 0u32.to_le_bytes().to_vec(); // CIE at offset 0
+        body.extend_from_slice(&start.to_le_bytes());
+        body.extend_from_slice(&0x100u64.to_le_bytes());
+        body.extend_from_slice(instructions);
+        body
+    };
+    // advance 1; def_cfa_offset 16; offset rbp at cfa-16; advance 3;
+    // def_cfa_register rbp
+    entry(
+        &mut section,
+        fde(0x1000, &[0x41, 0x0e, 0x10, 0x86, 0x02, 0x43, 0x0d, 0x06]),
+    );
+    // def_cfa_expression { breg7 16; deref }; expression rip { breg7 8 }
+    entry(
+        &mut section,
+        fde(
+            0x1100,
+            &[0x0f, 3, 0x77, 0x10, 0x06, 0x10, 16, 2, 0x77, 0x08],
+        ),
+    );
+    section
+}
+
+#[test]
+fn debug_frame_rules_and_expressions() {
+    let mut code = code_with_one_call();
+    code.debug_frame = Some(debug_frame());
+    let memory_at = |words_at: &[u64]| memory(&[(0x8000, &words(8, words_at))]);
+
+    // At entry (pc 0x1000) the return address is at [rsp].
+    let memory = memory_at(&[0x1100, 0, 0]);
+    let mut registers = RegisterSet::new(Arch::X86_64);
+    registers.set(16, 0x1000);
+    registers.set(7, 0x8000);
+    registers.set(6, 0x7777);
+    registers.set(3, 0x3333); // rbx, callee-saved: kept
+    registers.set(0, 0xaaaa); // rax, caller-saved: dropped
+    let limits = WalkLimits {
+        max_frames: 2,
+        max_scan_words: 0,
+    };
+    let frames = walk(&registers, &memory, &code, &limits);
+    assert_eq!(
+        summary(&frames),
+        [
+            (0x1000, Some(0x8000), FoundBy::Context, true),
+            (0x1100, Some(0x8008), FoundBy::Cfi, false),
+        ]
+    );
+    let caller = &frames[1].registers;
+    assert_eq!(
+        (caller.fp(), caller.get(3), caller.get(0)),
+        (Some(0x7777), Some(0x3333), None)
+    );
+
+    // After the prologue (pc 0x1010): CFA = rbp + 16, rbp saved at CFA-16.
+    let memory = memory_at(&[0x9000, 0x1100, 0]);
+    registers.set(16, 0x1010);
+    registers.set(7, 0x7fe0);
+    registers.set(6, 0x8000);
+    let frames = walk(&registers, &memory, &code, &limits);
+    assert_eq!(
+        summary(&frames),
+        [
+            (0x1010, Some(0x7fe0), FoundBy::Context, true),
+            (0x1100, Some(0x8010), FoundBy::Cfi, false),
+        ]
+    );
+    assert_eq!(frames[1].registers.fp(), Some(0x9000));
+
+    // Expressions (pc 0x1180): CFA = [rsp + 16], rip = [rsp + 8].
+    let memory = memory_at(&[0, 0x10fb + 5, 0x8400]);
+    registers.set(16, 0x1180);
+    registers.set(7, 0x8000);
+    let frames = walk(&registers, &memory, &code, &limits);
+    assert_eq!(
+        summary(&frames),
+        [
+            (0x1180, Some(0x8000), FoundBy::Context, true),
+            (0x1100, Some(0x8400), FoundBy::Cfi, false),
+        ]
+    );
+}
+
+#[test]
+fn corrupted_debug_frame_never_panics() {
+    let original = debug_frame();
+    let mut registers = RegisterSet::new(Arch::X86_64);
+    registers.set(7, 0x8000);
+    registers.set(6, 0x8000);
+    let memory = memory(&[(0x8000, &words(8, &[0x8000, 0x1100, 0x1180, 0x1100]))]);
+    for at in 0..original.len() {
+        for value in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+            let mut code = code_with_one_call();
+            let mut corrupted = original.clone();
+            corrupted[at] = value;
+            code.debug_frame = Some(corrupted);
+            for pc in [0x1000, 0x1010, 0x1180] {
+                registers.set(16, pc);
+                let frames = walk(&registers, &memory, &code, &WalkLimits::default());
+                assert!(!frames.is_empty() && frames.len() <= 4);
+            }
         }
     }
 }
