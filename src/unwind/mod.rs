@@ -254,6 +254,21 @@ impl Unwinder {
         {
             return Some(step);
         }
+        // A call through a bad pointer leaves frame 0 outside code with the
+        // return address at sp: on x86 the word at sp beats the fp chain,
+        // which would skip the calling function.
+        let jumped_off_code =
+            is_first && matches!(arch, Arch::X86_64 | Arch::X86) && !code.is_code(frame.pc);
+        let word_at_sp = WalkLimits {
+            max_scan_words: 1,
+            ..*limits
+        };
+        if jumped_off_code
+            && let Some(step) = scan::step(&frame.registers, memory, code, &word_at_sp)
+            && accept(&step)
+        {
+            return Some(step);
+        }
         if let Some(step) = frame_pointer::step(&frame.registers, is_first, memory, code)
             && accept(&step)
         {

@@ -507,3 +507,29 @@ fn corrupted_debug_frame_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_call_through_a_null_pointer_keeps_the_calling_function() {
+    let code = code_with_one_call();
+    // [sp] is the return address into the caller; rbp still points at the
+    // caller's own frame record, which returns to 0x1100 at a higher sp.
+    let stack = words(8, &[0x1100, 0, 0x9000, 0x1100]);
+    let memory = memory(&[(0x8000, &stack)]);
+    let mut registers = RegisterSet::new(Arch::X86_64);
+    registers.set(16, 0);
+    registers.set(7, 0x8000);
+    registers.set(6, 0x8010);
+    let limits = WalkLimits {
+        max_frames: 3,
+        max_scan_words: 0,
+    };
+    let frames = walk(&registers, &memory, &code, &limits);
+    assert_eq!(
+        summary(&frames),
+        [
+            (0, Some(0x8000), FoundBy::Context, true),
+            (0x1100, Some(0x8008), FoundBy::Scan, false),
+            (0x1100, Some(0x8020), FoundBy::FramePointer, false),
+        ]
+    );
+}
