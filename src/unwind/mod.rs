@@ -172,7 +172,7 @@ impl Unwinder {
             registers: registers.clone(),
         }];
         // Frame 0 has no sp only in broken contexts; nothing can be walked.
-        let Some(mut sp) = registers.sp() else {
+        let Some(sp) = registers.sp() else {
             return frames;
         };
         let mut seen: Vec<(u64, u64)> = vec![(pc, sp)];
@@ -188,11 +188,10 @@ impl Unwinder {
                 break;
             }
             seen.push((next_pc, next_sp));
-            sp = next_sp;
             frames.push(RawFrame {
                 pc: next_pc,
                 pc_is_exact: step.pc_is_exact,
-                sp: Some(sp),
+                sp: Some(next_sp),
                 found_by: step.found_by,
                 registers: step.registers,
             });
