@@ -750,3 +750,44 @@ fn corrupted_eh_frame_never_panics() {
         }
     }
 }
+
+/// The project's own generated fixtures (testdata/, with a sigaction
+/// handler core): skipped where the checkout does not have them yet.
+#[test]
+fn sighandler_core_unwinds_through_restore_rt_like_eu_stack() {
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let core_path = testdata.join("cores/core.sighandler.kernel.zst");
+    if !core_path.is_file() {
+        eprintln!("skipping: {} is absent", core_path.display());
+        return;
+    }
+    let bytes = decompress(&core_path);
+    let core = load_core(&bytes);
+    let libs = testdata.join("sysroot/usr/lib/x86_64-linux-gnu");
+    let code = TestCode {
+        modules: vec![
+            ModuleFile::open(&testdata.join("bin/sighandler"), 0x5606_431b_7000, true),
+            ModuleFile::open(&libs.join("libc.so.6"), 0x7fdb_831e_9000, true),
+            ModuleFile::open(&libs.join("ld-linux-x86-64.so.2"), 0x7fdb_833d_f000, true),
+        ],
+        core: &core,
+        without_hdr: false,
+    };
+    let frames = walk(
+        &core.threads[0].1,
+        &core.memory,
+        &code,
+        &WalkLimits::default(),
+    );
+    let expected = eu_stack_pcs(&testdata.join("reference/core.sighandler.kernel.eu-stack.txt"));
+    assert_eq!(pcs(&frames), expected[0].1);
+    // #5 is __restore_rt (a return address); #6 fault_here was interrupted.
+    assert_eq!(frames[5].found_by, FoundBy::Cfi);
+    assert!(frames[6].pc_is_exact);
+    assert!(
+        frames
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.pc_is_exact == (i == 0 || i == 6))
+    );
+}
