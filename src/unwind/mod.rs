@@ -4,16 +4,24 @@
 //! answers "which unwind tables cover this pc" and "is this code", and the
 //! walker tries, per frame, CFI, then frame pointers, then scanning.
 
+mod cfi;
+mod frame_pointer;
+mod scan;
+mod signal;
+#[cfg(test)]
+mod tests;
+
 use serde::Serialize;
 
 use crate::memory::Memory;
-use crate::model::RegisterSet;
+use crate::model::{Arch, RegisterSet};
 
 /// How a frame was found, so a reader of the report can judge trust.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FoundBy {
-    /// The thread's saved registers (frame 0).
+    /// Saved registers: the thread's (frame 0), or a signal context found on
+    /// the stack by recognising the sigreturn trampoline without CFI.
     Context,
     /// Call frame information (.eh_frame / .debug_frame / PE unwind codes).
     Cfi,
@@ -105,20 +113,213 @@ impl Default for WalkLimits {
 /// cannot trust, at a repeated (pc, sp), or at `limits.max_frames`.
 pub fn walk(
     registers: &RegisterSet,
-    _memory: &dyn Memory,
-    _code: &dyn CodeInfo,
-    _limits: &WalkLimits,
+    memory: &dyn Memory,
+    code: &dyn CodeInfo,
+    limits: &WalkLimits,
 ) -> Vec<RawFrame> {
-    registers
-        .pc()
-        .map(|pc| {
-            vec![RawFrame {
-                pc,
-                pc_is_exact: true,
-                sp: registers.sp(),
-                found_by: FoundBy::Context,
-                registers: registers.clone(),
-            }]
-        })
-        .unwrap_or_default()
+    Unwinder::new().walk(registers, memory, code, limits)
+}
+
+/// A stack walker that keeps its scratch state (the CFI evaluation context
+/// and indexes of `.eh_frame` / `.debug_frame` sections without a search
+/// table) between walks, so walking every thread of a process parses each
+/// module's tables once. Use one `Unwinder` with one [`CodeInfo`].
+#[derive(Default)]
+pub struct Unwinder {
+    cfi: cfi::CfiState,
+}
+
+/// One caller frame proposed by a strategy.
+struct Step {
+    registers: RegisterSet,
+    pc_is_exact: bool,
+    found_by: FoundBy,
+    /// The caller's sp need not be above the callee's: signal contexts (which
+    /// may live on an alternate stack) and the aarch64 leaf step via lr.
+    sp_may_not_grow: bool,
+}
+
+/// What a strategy concluded about the current frame.
+enum Outcome {
+    Caller(Step),
+    /// The tables say this is the outermost frame (undefined return address).
+    EndOfStack,
+    /// This strategy cannot say; try the next one.
+    Unknown,
+}
+
+impl Unwinder {
+    pub fn new() -> Self {
+        Unwinder::default()
+    }
+
+    /// Same contract as [`walk`].
+    pub fn walk(
+        &mut self,
+        registers: &RegisterSet,
+        memory: &dyn Memory,
+        code: &dyn CodeInfo,
+        limits: &WalkLimits,
+    ) -> Vec<RawFrame> {
+        let Some(pc) = registers.pc() else {
+            return Vec::new();
+        };
+        let mut frames = vec![RawFrame {
+            pc,
+            pc_is_exact: true,
+            sp: registers.sp(),
+            found_by: FoundBy::Context,
+            registers: registers.clone(),
+        }];
+        // Frame 0 has no sp only in broken contexts; nothing can be walked.
+        let Some(sp) = registers.sp() else {
+            return frames;
+        };
+        let mut seen: Vec<(u64, u64)> = vec![(pc, sp)];
+        while frames.len() < limits.max_frames {
+            let Some(current) = frames.last() else { break };
+            let Some(step) = self.step(current, frames.len() == 1, memory, code, limits) else {
+                break;
+            };
+            let (Some(next_pc), Some(next_sp)) = (step.registers.pc(), step.registers.sp()) else {
+                break;
+            };
+            if next_pc == 0 || seen.contains(&(next_pc, next_sp)) {
+                break;
+            }
+            seen.push((next_pc, next_sp));
+            frames.push(RawFrame {
+                pc: next_pc,
+                pc_is_exact: step.pc_is_exact,
+                sp: Some(next_sp),
+                found_by: step.found_by,
+                registers: step.registers,
+            });
+        }
+        frames
+    }
+
+    /// Finds the caller of `frame`, trying CFI, signal trampolines, frame
+    /// pointers and scanning in turn; `None` ends the walk.
+    fn step(
+        &mut self,
+        frame: &RawFrame,
+        is_first: bool,
+        memory: &dyn Memory,
+        code: &dyn CodeInfo,
+        limits: &WalkLimits,
+    ) -> Option<Step> {
+        let arch = frame.registers.arch;
+        let sp = frame.registers.sp()?;
+        // A trampoline is entered by the handler's return, so `pc` is its
+        // first byte; look at the bytes before trusting a neighbour's FDE.
+        let trampoline = signal::trampoline_at(arch, frame.pc, code);
+        let accept = |step: &Step| -> bool {
+            let Some(pc) = step.registers.pc() else {
+                return false;
+            };
+            let Some(next_sp) = step.registers.sp() else {
+                return false;
+            };
+            let sp_ok = if step.sp_may_not_grow {
+                true
+            } else {
+                next_sp > sp
+            };
+            // aarch64 instructions are 4-byte aligned.
+            let aligned = arch != Arch::Aarch64 || pc.is_multiple_of(4);
+            pc != 0 && aligned && sp_ok && code.is_code(pc)
+        };
+
+        let cfi = self
+            .cfi
+            .step(&frame.registers, frame.pc_is_exact, memory, code);
+        match cfi {
+            Outcome::Caller(step) => {
+                // At a trampoline only a signal-frame FDE (which yields an
+                // exact pc) describes it, not a neighbour's FDE.
+                if (trampoline.is_none() || step.pc_is_exact) && accept(&step) {
+                    return Some(step);
+                }
+            }
+            Outcome::EndOfStack => {
+                trampoline?;
+            }
+            Outcome::Unknown => {}
+        }
+        if let Some(kind) = trampoline
+            && let Some(step) = signal::restore(kind, &frame.registers, memory)
+            && accept(&step)
+        {
+            return Some(step);
+        }
+        // A call through a bad pointer leaves frame 0 outside code with the
+        // return address at sp: on x86 the word at sp beats the fp chain,
+        // which would skip the calling function.
+        let jumped_off_code =
+            is_first && matches!(arch, Arch::X86_64 | Arch::X86) && !code.is_code(frame.pc);
+        let word_at_sp = WalkLimits {
+            max_scan_words: 1,
+            ..*limits
+        };
+        if jumped_off_code
+            && let Some(step) = scan::step(&frame.registers, memory, code, &word_at_sp)
+            && accept(&step)
+        {
+            return Some(step);
+        }
+        if let Some(step) = frame_pointer::step(&frame.registers, is_first, memory, code)
+            && accept(&step)
+        {
+            return Some(step);
+        }
+        let step = scan::step(&frame.registers, memory, code, limits)?;
+        accept(&step).then_some(step)
+    }
+}
+
+/// Pointer width in bytes.
+fn word_size(arch: Arch) -> u64 {
+    u64::from(arch.pointer_size())
+}
+
+/// Truncates `value` to the architecture's address width.
+fn mask(arch: Arch, value: u64) -> u64 {
+    if arch.pointer_size() == 4 {
+        value & 0xffff_ffff
+    } else {
+        value
+    }
+}
+
+/// Registers a callee must preserve (so an unwound frame may keep them when
+/// no rule says otherwise); includes the stack and frame pointers.
+fn callee_saved(arch: Arch) -> &'static [u16] {
+    match arch {
+        // rbx, rbp, rsp, r12-r15
+        Arch::X86_64 => &[3, 6, 7, 12, 13, 14, 15],
+        // ebx, esp, ebp, esi, edi
+        Arch::X86 => &[3, 4, 5, 6, 7],
+        // x19-x29, sp
+        Arch::Aarch64 => &[19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 31],
+        // r4-r11, sp
+        Arch::Arm => &[4, 5, 6, 7, 8, 9, 10, 11, 13],
+    }
+}
+
+/// The callee-saved registers of `registers`, as the starting point of a
+/// caller's register set.
+fn preserved_registers(registers: &RegisterSet) -> RegisterSet {
+    let mut caller = RegisterSet::new(registers.arch);
+    for &n in callee_saved(registers.arch) {
+        if let Some(v) = registers.get(n) {
+            caller.set(n, v);
+        }
+    }
+    caller
+}
+
+/// Reads one pointer-sized little-endian word.
+fn read_word(memory: &dyn Memory, arch: Arch, address: u64) -> Option<u64> {
+    memory.read_pointer(address, arch.pointer_size()).ok()
 }
