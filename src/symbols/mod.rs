@@ -1,13 +1,24 @@
 //! Finding symbol files and turning addresses into names.
 //!
-//! Placeholder API; the providers (DWARF, ELF symtab) land behind it.
+//! Works from the common model only (modules, regions, memory): for each
+//! module it locates the binary (unwind tables, symbol tables, code bytes
+//! the dump left out) and the debug file (DWARF), lazily and once, and
+//! answers lookups with the inline chain DWARF describes, falling back to
+//! ELF symbol tables.
 
-use std::path::PathBuf;
+mod elf_file;
+pub mod locate;
+
+use std::cell::OnceCell;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::model::Image;
-use crate::unwind::{CodeInfo, UnwindTables};
+use crate::memory::Bytes;
+use crate::model::{Image, Module, ModuleSource};
+use crate::unwind::{CodeInfo, Section, UnwindTables};
+pub use elf_file::hex;
+use elf_file::{ElfFile, LoadedSection, SectionData};
 
 /// Where to look for binaries and debug files.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +31,20 @@ pub struct SymbolConfig {
     pub use_host: bool,
 }
 
+impl SymbolConfig {
+    /// Explicit dirs first, then `CKDUMP_SYMBOL_PATH` (colon-separated).
+    pub fn from_args(mut dirs: Vec<PathBuf>, sysroot: Option<PathBuf>) -> Self {
+        if let Ok(path) = std::env::var("CKDUMP_SYMBOL_PATH") {
+            dirs.extend(path.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+        }
+        SymbolConfig {
+            dirs,
+            sysroot,
+            use_host: true,
+        }
+    }
+}
+
 /// What kind of symbols a module got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,6 +54,16 @@ pub enum SymbolKind {
     /// Only ELF .symtab / .dynsym: function names.
     SymbolTable,
     None,
+}
+
+impl SymbolKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SymbolKind::Dwarf => "dwarf",
+            SymbolKind::SymbolTable => "symtab",
+            SymbolKind::None => "none",
+        }
+    }
 }
 
 /// Which files were found for a module, and how.
@@ -54,46 +89,446 @@ pub struct SymbolFrame {
     pub inlined: bool,
 }
 
+type DwarfReader = gimli::EndianReader<gimli::RunTimeEndian, SectionData>;
+
+/// A module's located files, parsed.
+struct LoadedModule {
+    binary: Option<(PathBuf, ElfFile)>,
+    debug: Option<(PathBuf, ElfFile)>,
+    dwarf: Option<addr2line::Context<DwarfReader>>,
+    /// Runtime address minus link-time address.
+    bias: u64,
+    problem: Option<String>,
+}
+
+impl LoadedModule {
+    fn symbol_for(&self, rel: u64) -> Option<&elf_file::FunctionSymbol> {
+        fn from(f: &Option<(PathBuf, ElfFile)>, rel: u64) -> Option<&elf_file::FunctionSymbol> {
+            f.as_ref().and_then(|(_, e)| e.symbol_for(rel))
+        }
+        from(&self.debug, rel).or_else(|| from(&self.binary, rel))
+    }
+
+    fn kind(&self) -> SymbolKind {
+        if self.dwarf.is_some() {
+            SymbolKind::Dwarf
+        } else if [&self.debug, &self.binary]
+            .iter()
+            .any(|f| f.as_ref().is_some_and(|(_, e)| !e.symbols.is_empty()))
+        {
+            SymbolKind::SymbolTable
+        } else {
+            SymbolKind::None
+        }
+    }
+}
+
 /// Symbol lookups for the modules of one image.
 pub struct Symbolizer<'a> {
     image: &'a Image,
+    config: SymbolConfig,
+    /// (base, end, module index) sorted by base.
+    ranges: Vec<(u64, u64, usize)>,
+    loaded: Vec<OnceCell<LoadedModule>>,
 }
 
+/// Largest in-memory ELF image (the vDSO) we read out of a dump.
+const MAX_MEMORY_IMAGE: u64 = 1 << 20;
+
 impl<'a> Symbolizer<'a> {
-    pub fn new(image: &'a Image, _config: &SymbolConfig) -> Self {
-        Symbolizer { image }
+    pub fn new(image: &'a Image, config: &SymbolConfig) -> Self {
+        let mut ranges: Vec<(u64, u64, usize)> = image
+            .modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.base, m.base.saturating_add(m.size), i))
+            .collect();
+        ranges.sort();
+        Symbolizer {
+            image,
+            config: config.clone(),
+            ranges,
+            loaded: (0..image.modules.len()).map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    fn module_index(&self, address: u64) -> Option<usize> {
+        let i = self.ranges.partition_point(|r| r.0 <= address);
+        self.ranges[..i]
+            .iter()
+            .rev()
+            .take(4)
+            .find(|r| address < r.1)
+            .map(|r| r.2)
+    }
+
+    fn load(&self, index: usize) -> Option<&LoadedModule> {
+        let cell = self.loaded.get(index)?;
+        let module = self.image.modules.get(index)?;
+        Some(cell.get_or_init(|| self.locate(module)))
     }
 
     /// Frames for `address` (already `pc - 1` for return addresses),
     /// innermost inlined function first, the containing function last.
-    pub fn lookup(&self, _address: u64) -> Vec<SymbolFrame> {
-        Vec::new()
+    pub fn lookup(&self, address: u64) -> Vec<SymbolFrame> {
+        let Some(loaded) = self.module_index(address).and_then(|i| self.load(i)) else {
+            return Vec::new();
+        };
+        let rel = address.wrapping_sub(loaded.bias);
+        let mut frames: Vec<SymbolFrame> = Vec::new();
+        if let Some(ctx) = &loaded.dwarf {
+            if let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads() {
+                // Inline depth is bounded by the DWARF, but a damaged file
+                // could loop; 64 levels is far beyond real code.
+                while let Ok(Some(frame)) = iter.next() {
+                    let function = frame
+                        .function
+                        .as_ref()
+                        .and_then(|f| f.raw_name().ok())
+                        .map(|n| demangle(&n));
+                    let (file, line, column) = match frame.location {
+                        Some(l) => (l.file.map(str::to_string), l.line, l.column),
+                        None => (None, None, None),
+                    };
+                    frames.push(SymbolFrame {
+                        function,
+                        function_offset: None,
+                        file,
+                        line,
+                        column: column.filter(|c| *c > 0),
+                        inlined: true,
+                    });
+                    if frames.len() >= 64 {
+                        break;
+                    }
+                }
+            }
+        }
+        let symbol = loaded.symbol_for(rel);
+        if frames.is_empty() {
+            if symbol.is_none() {
+                return frames;
+            }
+            frames.push(SymbolFrame::default());
+        }
+        if let Some(last) = frames.last_mut() {
+            last.inlined = false;
+            if let Some(sym) = symbol {
+                if last.function.is_none() {
+                    last.function = Some(demangle(&sym.name));
+                }
+                last.function_offset = Some(rel - sym.address);
+            }
+            if last.file.is_none() {
+                // Assembly has line rows but no function DIE.
+                if let Some(Ok(Some(loc))) = loaded.dwarf.as_ref().map(|c| c.find_location(rel)) {
+                    last.file = loc.file.map(str::to_string);
+                    last.line = loc.line;
+                    last.column = loc.column.filter(|c| *c > 0);
+                }
+            }
+        }
+        frames
     }
 
-    /// Per-module symbol status, in module order.
+    /// Per-module symbol status, in module order (locates every module).
     pub fn modules(&self) -> Vec<ModuleSymbols> {
         (0..self.image.modules.len())
-            .map(|module| ModuleSymbols {
-                module,
-                binary: None,
-                debug_file: None,
-                kind: SymbolKind::None,
-                problem: None,
+            .map(|module| match self.load(module) {
+                Some(l) => ModuleSymbols {
+                    module,
+                    binary: l.binary.as_ref().map(|(p, _)| p.clone()),
+                    debug_file: l.debug.as_ref().map(|(p, _)| p.clone()),
+                    kind: l.kind(),
+                    problem: l.problem.clone(),
+                },
+                None => ModuleSymbols {
+                    module,
+                    binary: None,
+                    debug_file: None,
+                    kind: SymbolKind::None,
+                    problem: None,
+                },
             })
             .collect()
     }
+
+    /// Finds and parses a module's binary and debug file.
+    fn locate(&self, module: &Module) -> LoadedModule {
+        let mut problems: Vec<String> = Vec::new();
+        let binary = if module.sources.contains(&ModuleSource::Vdso) {
+            self.memory_image(module)
+                .map(|e| (PathBuf::from("[vdso in the dump's memory]"), e))
+        } else {
+            self.find_binary(module, &mut problems)
+        };
+        let bias = module.load_bias.unwrap_or_else(|| {
+            let first = binary
+                .as_ref()
+                .and_then(|(_, e)| e.first_load_page())
+                .unwrap_or(0);
+            module.base.wrapping_sub(first)
+        });
+        // A binary that carries DWARF needs no separate debug file.
+        let debug = match &binary {
+            Some((_, e)) if e.has_dwarf => None,
+            _ => self.find_debug_file(module, binary.as_ref(), &mut problems),
+        };
+        let dwarf_source = match (&debug, &binary) {
+            (Some((_, d)), _) if d.has_dwarf => Some(d),
+            (_, Some((_, b))) if b.has_dwarf => Some(b),
+            _ => None,
+        };
+        let dwarf = dwarf_source.and_then(load_dwarf);
+        LoadedModule {
+            binary,
+            debug,
+            dwarf,
+            bias,
+            problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        }
+    }
+
+    fn memory_image(&self, module: &Module) -> Option<ElfFile> {
+        let len = module.size.min(MAX_MEMORY_IMAGE) as usize;
+        let mut buf = vec![0u8; len];
+        let n = self.image.memory.read_available(module.base, &mut buf);
+        buf.truncate(n);
+        ElfFile::parse(Bytes::from_vec(buf))
+    }
+
+    fn find_binary(
+        &self,
+        module: &Module,
+        problems: &mut Vec<String>,
+    ) -> Option<(PathBuf, ElfFile)> {
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        let absolute = module.path.starts_with('/');
+        if let (Some(root), true) = (&self.config.sysroot, absolute) {
+            candidates.push(locate::under_root(root, &module.path));
+        }
+        for dir in &self.config.dirs {
+            if let Some(rel) = module
+                .build_id
+                .as_deref()
+                .and_then(|b| locate::build_id_path(b, ""))
+            {
+                candidates.push(dir.join(rel));
+            }
+            if !module.name.is_empty() && !module.name.contains('/') {
+                candidates.push(dir.join(&module.name));
+            }
+        }
+        if self.config.use_host && absolute {
+            candidates.push(PathBuf::from(&module.path));
+        }
+        self.first_matching(module, candidates, problems)
+    }
+
+    fn find_debug_file(
+        &self,
+        module: &Module,
+        binary: Option<&(PathBuf, ElfFile)>,
+        problems: &mut Vec<String>,
+    ) -> Option<(PathBuf, ElfFile)> {
+        let build_id = module
+            .build_id
+            .clone()
+            .or_else(|| binary.and_then(|(_, e)| e.build_id.clone()));
+        if let Some(rel) = build_id
+            .as_deref()
+            .and_then(|b| locate::build_id_path(b, ".debug"))
+        {
+            let mut candidates: Vec<PathBuf> =
+                self.config.dirs.iter().map(|d| d.join(&rel)).collect();
+            if let Some(root) = &self.config.sysroot {
+                candidates.push(root.join("usr/lib/debug").join(&rel));
+            }
+            if self.config.use_host {
+                candidates.push(Path::new("/usr/lib/debug").join(&rel));
+            }
+            if let Some(found) = self.first_matching(module, candidates, problems) {
+                return Some(found);
+            }
+        }
+        // .gnu_debuglink: a file name and the CRC-32 of the debug file.
+        let (bin_path, bin) = binary?;
+        let (name, crc) = bin.debuglink.as_ref()?;
+        if name.contains('/') || name.is_empty() {
+            return None;
+        }
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if let Some(parent) = bin_path.parent() {
+            dirs.push(parent.to_path_buf());
+            dirs.push(parent.join(".debug"));
+        }
+        if self.config.use_host {
+            if let Some(parent) = Path::new(&module.path).parent() {
+                dirs.push(locate::under_root(
+                    Path::new("/usr/lib/debug"),
+                    &parent.to_string_lossy(),
+                ));
+            }
+        }
+        for dir in &self.config.dirs {
+            dirs.push(dir.clone());
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                let mut subs: Vec<PathBuf> = entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir() && !p.ends_with(".build-id"))
+                    .take(256)
+                    .collect();
+                subs.sort();
+                dirs.extend(subs);
+            }
+        }
+        for dir in dirs {
+            let path = dir.join(name);
+            if path == *bin_path {
+                continue;
+            }
+            let Some(elf) = locate::open_elf(&path) else {
+                continue;
+            };
+            if locate::crc32(&elf.bytes) == *crc {
+                return Some((path, elf));
+            }
+            problems.push(format!(
+                "{}: CRC differs from the binary's .gnu_debuglink",
+                path.display()
+            ));
+        }
+        None
+    }
+
+    /// The first candidate that is ELF and carries the module's build-id.
+    fn first_matching(
+        &self,
+        module: &Module,
+        candidates: Vec<PathBuf>,
+        problems: &mut Vec<String>,
+    ) -> Option<(PathBuf, ElfFile)> {
+        for path in candidates {
+            let Some(elf) = locate::open_elf(&path) else {
+                continue;
+            };
+            match (&module.build_id, &elf.build_id) {
+                (Some(want), Some(have)) if want != have => {
+                    problems.push(format!(
+                        "{}: build-id {} differs from the dump's {}",
+                        path.display(),
+                        have,
+                        want
+                    ));
+                }
+                _ => return Some((path, elf)),
+            }
+        }
+        None
+    }
+
+    fn section<'s>(file: Option<&'s (PathBuf, ElfFile)>, name: &str) -> Option<Section<'s>> {
+        let s: &LoadedSection = file?.1.section(name)?;
+        Some(Section {
+            address: s.address,
+            data: &s.data,
+        })
+    }
+}
+
+fn load_dwarf(file: &ElfFile) -> Option<addr2line::Context<DwarfReader>> {
+    let endian = gimli::RunTimeEndian::Little;
+    let dwarf = gimli::Dwarf::load(|id| -> Result<DwarfReader, gimli::Error> {
+        let data = file
+            .section(id.name())
+            .map(|s| s.data.clone())
+            .unwrap_or_else(SectionData::empty);
+        Ok(gimli::EndianReader::new(data, endian))
+    })
+    .ok()?;
+    addr2line::Context::from_dwarf(dwarf).ok()
+}
+
+/// Demangles Rust and C++ (Itanium) names; others are returned as they are.
+pub fn demangle(name: &str) -> String {
+    if name.starts_with("_R")
+        || (name.starts_with("_ZN") && name.ends_with('E') && name.contains("17h"))
+    {
+        if let Ok(d) = rustc_demangle::try_demangle(name) {
+            return format!("{d:#}");
+        }
+    }
+    if name.starts_with("_Z") {
+        if let Ok(sym) = cpp_demangle::Symbol::new(name) {
+            if let Ok(d) = sym.demangle() {
+                return d;
+            }
+        }
+    }
+    name.to_string()
 }
 
 impl CodeInfo for Symbolizer<'_> {
-    fn unwind_tables(&self, _pc: u64) -> Option<UnwindTables<'_>> {
-        None
+    fn unwind_tables(&self, pc: u64) -> Option<UnwindTables<'_>> {
+        let loaded = self.load(self.module_index(pc)?)?;
+        let binary = loaded.binary.as_ref();
+        let debug_frame = Self::section(loaded.debug.as_ref(), ".debug_frame")
+            .or_else(|| Self::section(binary, ".debug_frame"));
+        let tables = UnwindTables {
+            load_bias: loaded.bias,
+            eh_frame: Self::section(binary, ".eh_frame"),
+            eh_frame_hdr: Self::section(binary, ".eh_frame_hdr"),
+            debug_frame,
+            text: Self::section(binary, ".text"),
+            got: Self::section(binary, ".got"),
+        };
+        (tables.eh_frame.is_some() || tables.debug_frame.is_some()).then_some(tables)
     }
+
     fn is_code(&self, pc: u64) -> bool {
+        if let Some(loaded) = self.module_index(pc).and_then(|i| self.load(i)) {
+            if let Some((_, bin)) = &loaded.binary {
+                return bin.is_executable_vaddr(pc.wrapping_sub(loaded.bias));
+            }
+        }
         self.image
             .region_at(pc)
             .is_some_and(|r| r.protection.execute)
     }
+
     fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
-        self.image.memory.read_available(address, buf)
+        let n = self.image.memory.read_available(address, buf);
+        if n == buf.len() {
+            return n;
+        }
+        let from_file = self
+            .module_index(address)
+            .and_then(|i| self.load(i))
+            .and_then(|l| {
+                l.binary
+                    .as_ref()
+                    .map(|(_, b)| b.read_vaddr(address.wrapping_sub(l.bias), buf))
+            })
+            .unwrap_or(0);
+        n.max(from_file)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demangles_cpp_and_rust() {
+        assert_eq!(
+            demangle("_ZN11ckdump_test6Widget7explodeEi"),
+            "ckdump_test::Widget::explode(int)"
+        );
+        assert_eq!(
+            demangle("_ZN3std2rt10lang_start17h0123456789abcdefE"),
+            "std::rt::lang_start"
+        );
+        assert_eq!(demangle("__GI___clock_nanosleep"), "__GI___clock_nanosleep");
     }
 }

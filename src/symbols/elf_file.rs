@@ -1,0 +1,320 @@
+//! One ELF object (a module binary, a separate debug file, or the vDSO read
+//! from memory), parsed once into the few things the symbolizer and the
+//! unwinder need. Section bytes stay in the mmap unless they were
+//! compressed (SHF_COMPRESSED debug sections are inflated once, bounded).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
+
+use crate::memory::Bytes;
+
+/// Largest inflated section we accept (a damaged header could claim more).
+const MAX_SECTION: u64 = 1 << 30;
+/// An inflated section may not exceed this many times its compressed size.
+const MAX_RATIO: u64 = 64;
+
+/// Bytes of one section: a window of a mapped file, or inflated bytes.
+#[derive(Clone, Debug)]
+pub enum SectionData {
+    Mapped {
+        file: Bytes,
+        start: usize,
+        len: usize,
+    },
+    Owned(Arc<[u8]>),
+}
+
+impl Deref for SectionData {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SectionData::Mapped { file, start, len } => {
+                file.get(*start..*start + *len).unwrap_or(&[])
+            }
+            SectionData::Owned(v) => v,
+        }
+    }
+}
+
+// SAFETY: both variants point into heap or mmap storage owned by an Arc,
+// which never moves while any clone is alive.
+unsafe impl gimli::StableDeref for SectionData {}
+unsafe impl gimli::CloneStableDeref for SectionData {}
+
+impl SectionData {
+    pub fn empty() -> Self {
+        SectionData::Owned(Arc::from(Vec::new()))
+    }
+}
+
+/// A section with its link-time address.
+#[derive(Clone, Debug)]
+pub struct LoadedSection {
+    pub address: u64,
+    pub data: SectionData,
+}
+
+/// A PT_LOAD of the object.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadSegment {
+    pub vaddr: u64,
+    pub memsz: u64,
+    pub offset: u64,
+    pub filesz: u64,
+    pub executable: bool,
+}
+
+/// A function symbol from .symtab or .dynsym.
+#[derive(Clone, Debug)]
+pub struct FunctionSymbol {
+    pub address: u64,
+    pub size: u64,
+    pub name: String,
+    /// Lower is preferred among aliases: strong global 0, others 1.
+    pub rank: u8,
+}
+
+/// What we keep of a parsed ELF object.
+pub struct ElfFile {
+    pub bytes: Bytes,
+    pub build_id: Option<String>,
+    pub debuglink: Option<(String, u32)>,
+    pub segments: Vec<LoadSegment>,
+    pub has_dwarf: bool,
+    sections: Vec<(String, LoadedSection)>,
+    /// Function symbols sorted by address, best alias first.
+    pub symbols: Vec<FunctionSymbol>,
+    pub is_64: bool,
+}
+
+impl std::fmt::Debug for ElfFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElfFile")
+            .field("build_id", &self.build_id)
+            .field("sections", &self.sections.len())
+            .field("symbols", &self.symbols.len())
+            .finish()
+    }
+}
+
+/// Sections the symbolizer and unwinder use.
+const WANTED: &[&str] = &[
+    ".eh_frame",
+    ".eh_frame_hdr",
+    ".debug_frame",
+    ".text",
+    ".got",
+    ".debug_abbrev",
+    ".debug_addr",
+    ".debug_aranges",
+    ".debug_info",
+    ".debug_line",
+    ".debug_line_str",
+    ".debug_loc",
+    ".debug_loclists",
+    ".debug_ranges",
+    ".debug_rnglists",
+    ".debug_str",
+    ".debug_str_offsets",
+];
+
+/// Lower-case hex of a byte string.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ElfFile {
+    /// Parses `bytes` as ELF; None when it is not a usable ELF object.
+    pub fn parse(bytes: Bytes) -> Option<ElfFile> {
+        let file = object::File::parse(&*bytes).ok()?;
+        if !matches!(file.format(), object::BinaryFormat::Elf) {
+            return None;
+        }
+        let base = bytes.as_ptr() as usize;
+        let build_id = file.build_id().ok().flatten().map(hex);
+        let debuglink = file
+            .gnu_debuglink()
+            .ok()
+            .flatten()
+            .map(|(name, crc)| (String::from_utf8_lossy(name).into_owned(), crc));
+
+        let segments = file
+            .segments()
+            .filter_map(|s| {
+                let (offset, filesz) = s.file_range();
+                Some(LoadSegment {
+                    vaddr: s.address(),
+                    memsz: s.size(),
+                    offset,
+                    filesz,
+                    executable: s.permissions().executable(),
+                })
+            })
+            .collect();
+
+        let mut sections = Vec::new();
+        let mut has_dwarf = false;
+        for section in file.sections() {
+            let Ok(name) = section.name() else { continue };
+            if !WANTED.contains(&name) || section.kind() == SectionKind::UninitializedData {
+                continue;
+            }
+            let Some(data) = section_data(&section, &bytes, base) else {
+                continue;
+            };
+            if name == ".debug_info" && !data.is_empty() {
+                has_dwarf = true;
+            }
+            sections.push((
+                name.to_string(),
+                LoadedSection {
+                    address: section.address(),
+                    data,
+                },
+            ));
+        }
+
+        let mut symbols = Vec::new();
+        collect_symbols(file.symbols(), &mut symbols);
+        collect_symbols(file.dynamic_symbols(), &mut symbols);
+        // Stable: equal (address, rank) keep symbol-table order.
+        symbols.sort_by(|a, b| a.address.cmp(&b.address).then(a.rank.cmp(&b.rank)));
+        symbols.dedup_by(|b, a| a.address == b.address && a.name == b.name);
+
+        let is_64 = file.is_64();
+        drop(file);
+        Some(ElfFile {
+            bytes,
+            build_id,
+            debuglink,
+            segments,
+            has_dwarf,
+            sections,
+            symbols,
+            is_64,
+        })
+    }
+
+    pub fn section(&self, name: &str) -> Option<&LoadedSection> {
+        self.sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
+    }
+
+    /// Link-time address of the first PT_LOAD, rounded down to the page.
+    pub fn first_load_page(&self) -> Option<u64> {
+        self.segments
+            .iter()
+            .filter(|s| s.memsz > 0)
+            .map(|s| s.vaddr)
+            .min()
+            .map(|v| v & !0xfff)
+    }
+
+    /// The function symbol covering link-time address `addr`.
+    pub fn symbol_for(&self, addr: u64) -> Option<&FunctionSymbol> {
+        let idx = self.symbols.partition_point(|s| s.address <= addr);
+        if idx == 0 {
+            return None;
+        }
+        // All symbols at the greatest address <= addr; the first is the best alias.
+        let at = self.symbols[idx - 1].address;
+        let first = self.symbols[..idx].partition_point(|s| s.address < at);
+        let candidates = &self.symbols[first..idx];
+        if let Some(s) = candidates
+            .iter()
+            .find(|s| s.size > 0 && addr < s.address + s.size)
+        {
+            return Some(s);
+        }
+        // Size-0 symbols (hand-written assembly) cover up to the next symbol,
+        // but only inside executable code.
+        let zero = candidates.iter().find(|s| s.size == 0)?;
+        let next = self.symbols.get(idx).map(|s| s.address).unwrap_or(u64::MAX);
+        (addr < next && self.is_executable_vaddr(addr)).then_some(zero)
+    }
+
+    pub fn is_executable_vaddr(&self, addr: u64) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.executable && addr >= s.vaddr && addr - s.vaddr < s.memsz)
+    }
+
+    /// Copies file bytes backing link-time address `addr`; returns the count.
+    pub fn read_vaddr(&self, addr: u64, buf: &mut [u8]) -> usize {
+        for s in &self.segments {
+            if addr >= s.vaddr && addr - s.vaddr < s.filesz.min(s.memsz) {
+                let rel = addr - s.vaddr;
+                let n = (s.filesz.min(s.memsz) - rel).min(buf.len() as u64) as usize;
+                let start = s.offset.saturating_add(rel) as usize;
+                if let Some(src) = self.bytes.get(start..start.saturating_add(n)) {
+                    buf[..n].copy_from_slice(src);
+                    return n;
+                }
+            }
+        }
+        0
+    }
+}
+
+fn section_data(
+    section: &object::Section<'_, '_>,
+    bytes: &Bytes,
+    base: usize,
+) -> Option<SectionData> {
+    let compressed = section.compressed_file_range().ok()?;
+    if compressed.format != object::CompressionFormat::None {
+        let limit = compressed
+            .compressed_size
+            .saturating_mul(MAX_RATIO)
+            .min(MAX_SECTION);
+        if compressed.uncompressed_size > limit {
+            return None;
+        }
+    }
+    let data = section.uncompressed_data().ok()?;
+    Some(match data {
+        std::borrow::Cow::Borrowed(slice) => {
+            let start = (slice.as_ptr() as usize).checked_sub(base)?;
+            SectionData::Mapped {
+                file: bytes.clone(),
+                start,
+                len: slice.len(),
+            }
+        }
+        std::borrow::Cow::Owned(v) => SectionData::Owned(Arc::from(v)),
+    })
+}
+
+fn collect_symbols<'data, 'file, I, S>(iter: I, out: &mut Vec<FunctionSymbol>)
+where
+    I: Iterator<Item = S>,
+    S: ObjectSymbol<'data>,
+{
+    for sym in iter {
+        let is_code = matches!(sym.kind(), SymbolKind::Text | SymbolKind::Unknown);
+        if !is_code || sym.is_undefined() || sym.address() == 0 {
+            continue;
+        }
+        let Ok(name) = sym.name() else { continue };
+        if name.is_empty() || name.starts_with("$") {
+            continue;
+        }
+        // Among aliases a strong global wins; otherwise the first in table
+        // order (what eu-stack prints: `__clone3`, `__libc_pause`).
+        let rank = if sym.is_global() && !sym.is_weak() {
+            0
+        } else {
+            1
+        };
+        out.push(FunctionSymbol {
+            address: sym.address(),
+            size: sym.size(),
+            name: name.to_string(),
+            rank,
+        });
+    }
+}
