@@ -219,3 +219,56 @@ pub struct VerifyReport {
     pub checks: Vec<CheckOutcome>,
     pub counts: FindingCounts,
 }
+
+pub mod json;
+pub mod junit;
+pub mod sarif;
+pub mod text;
+
+/// Builds a verify report: every registered check with its outcome.
+pub fn verify_report(
+    path: &str,
+    image: Option<ImageSummary>,
+    findings: Vec<Finding>,
+    format: &str,
+) -> VerifyReport {
+    let mut counts = FindingCounts::default();
+    for f in &findings {
+        match f.severity {
+            Severity::Error => counts.errors += 1,
+            Severity::Warning => counts.warnings += 1,
+            Severity::Note => counts.notes += 1,
+        }
+    }
+    let checks = crate::verify::CHECKS
+        .iter()
+        .map(|c| {
+            let n = findings.iter().filter(|f| f.code == c.code).count();
+            let applicable =
+                image.is_some() && (c.formats == "*" || c.formats.split(',').any(|f| f == format));
+            let status = if n > 0 {
+                "failed"
+            } else if applicable {
+                "passed"
+            } else {
+                "not_applicable"
+            };
+            CheckOutcome {
+                code: c.code,
+                name: c.name,
+                severity: c.severity,
+                summary: c.summary,
+                status,
+                findings: n,
+            }
+        })
+        .collect();
+    VerifyReport {
+        schema: VERIFY_SCHEMA,
+        path: path.to_string(),
+        image,
+        findings,
+        checks,
+        counts,
+    }
+}

@@ -1,0 +1,145 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the repository, or None with a printed notice (a
+/// user's clone has no shared/; CI always has it).
+pub fn shared() -> Option<PathBuf> {
+    let p = root().join("../shared");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("notice: ../shared is absent; skipping this conformance test");
+        None
+    }
+}
+
+/// Runs the built `ckdump` binary.
+pub fn ckdump(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ckdump"))
+        .args(args)
+        .env_remove("CKDUMP_SYMBOL_PATH")
+        .output()
+        .expect("run ckdump")
+}
+
+/// Runs `ckdump inspect --format json` and parses the result.
+pub fn inspect_json(image: &Path, extra: &[&str]) -> serde_json::Value {
+    let image = image.to_str().expect("utf-8 path");
+    let mut args = vec!["inspect", image, "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = ckdump(&args);
+    assert!(
+        out.status.success(),
+        "ckdump {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+/// The outermost (non-inlined) function name of each physical frame.
+pub fn physical_functions(thread: &serde_json::Value) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut last_index = None;
+    for f in thread["frames"].as_array().into_iter().flatten() {
+        if f["inlined"].as_bool() == Some(true) {
+            continue;
+        }
+        let idx = f["index"].as_u64();
+        if idx == last_index {
+            continue;
+        }
+        last_index = idx;
+        names.push(f["function"].as_str().unwrap_or("??").to_string());
+    }
+    names
+}
+
+/// Thread in a report by tid.
+pub fn thread(report: &serde_json::Value, tid: u64) -> &serde_json::Value {
+    report["threads"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["tid"].as_u64() == Some(tid)))
+        .unwrap_or_else(|| panic!("no thread {tid} in report"))
+}
+
+/// Decompresses a `.zst` / `.bz2` file into a temp file.
+pub fn decompressed(path: &Path) -> tempfile::NamedTempFile {
+    let mut out = tempfile::NamedTempFile::new().expect("temp file");
+    let input = std::fs::File::open(path).expect("open fixture");
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("zst") => {
+            zstd::stream::copy_decode(input, &mut out).expect("zstd");
+        }
+        Some("bz2") => {
+            let mut d = bzip2::read::BzDecoder::new(input);
+            std::io::copy(&mut d, &mut out).expect("bzip2");
+        }
+        _ => {
+            let mut i = input;
+            std::io::copy(&mut i, &mut out).expect("copy");
+        }
+    }
+    out
+}
+
+/// eu-stack -v output: per TID, the function name of each frame.
+pub fn parse_eu_stack(text: &str) -> Vec<(u64, Vec<String>)> {
+    let mut threads: Vec<(u64, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("TID ") {
+            let tid = rest.trim_end_matches(':').trim().parse().expect("tid");
+            threads.push((tid, Vec::new()));
+        } else if line.starts_with('#') {
+            // "#3  0x00005574753b72d4 - 1 crash_here - crashme"
+            let body = line.split_whitespace().collect::<Vec<_>>();
+            let mut i = 2;
+            if body.get(i) == Some(&"-") {
+                i += 2;
+            }
+            let name = body.get(i).copied().unwrap_or("??").to_string();
+            if let Some(t) = threads.last_mut() {
+                t.1.push(name);
+            }
+        }
+    }
+    threads
+}
+
+/// gdb `thread apply all bt`: per LWP, the function name of each frame.
+pub fn parse_gdb_bt(text: &str) -> Vec<(u64, Vec<String>)> {
+    let mut threads: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut in_bt = false;
+    for line in text.lines() {
+        if line.starts_with("Thread ") && line.contains("(LWP ") {
+            let lwp = line.split("(LWP ").nth(1).and_then(|s| s.split(')').next());
+            let tid = lwp.and_then(|s| s.trim().parse().ok()).expect("lwp");
+            threads.push((tid, Vec::new()));
+            in_bt = true;
+        } else if in_bt && line.starts_with('#') {
+            let rest = line
+                .split_once(char::is_whitespace)
+                .map(|x| x.1)
+                .unwrap_or("");
+            let rest = rest.trim_start();
+            let rest = match rest.split_once(" in ") {
+                Some((addr, r)) if addr.starts_with("0x") => r,
+                _ => rest,
+            };
+            let name = rest.split(" (").next().unwrap_or("??").to_string();
+            if let Some(t) = threads.last_mut() {
+                t.1.push(name);
+            }
+        } else if line.trim().is_empty() {
+            continue;
+        }
+    }
+    threads
+}
