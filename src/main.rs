@@ -164,16 +164,16 @@ fn main() -> ExitCode {
                 Ok(img) => img,
                 Err(e) => return unreadable(&e),
             };
-            if let Some(tid) = thread {
-                if img.thread(tid).is_none() {
-                    let tids: Vec<String> = img.threads.iter().map(|t| t.tid.to_string()).collect();
-                    eprintln!(
-                        "ckdump: {}: no thread {tid}; the image has threads {}",
-                        image.display(),
-                        tids.join(", ")
-                    );
-                    return ExitCode::from(EXIT_UNREADABLE);
-                }
+            if let Some(tid) = thread
+                && img.thread(tid).is_none()
+            {
+                let tids: Vec<String> = img.threads.iter().map(|t| t.tid.to_string()).collect();
+                eprintln!(
+                    "ckdump: {}: no thread {tid}; the image has threads {}",
+                    image.display(),
+                    tids.join(", ")
+                );
+                return ExitCode::from(EXIT_UNREADABLE);
             }
             let options = InspectOptions {
                 symbols: SymbolConfig::from_args(symbols.dirs, symbols.sysroot),

@@ -34,12 +34,12 @@ fn aliases(dir: &Path) -> HashMap<String, HashSet<u64>> {
         let tag = f.display().to_string();
         for (syms, strs) in [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)] {
             for s in syms.iter() {
-                if let Some(name) = strs.get_at(s.st_name) {
-                    if s.st_value != 0 {
-                        // Key addresses by file so libc and crashme do not mix.
-                        let key = (tag.contains("crashme") as u64) << 63 | s.st_value;
-                        map.entry(name.to_string()).or_default().insert(key);
-                    }
+                if let Some(name) = strs.get_at(s.st_name)
+                    && s.st_value != 0
+                {
+                    // Key addresses by file so libc and crashme do not mix.
+                    let key = (tag.contains("crashme") as u64) << 63 | s.st_value;
+                    map.entry(name.to_string()).or_default().insert(key);
                 }
             }
         }
@@ -78,9 +78,21 @@ fn stacks_match_eu_stack_and_gdb() {
             eu.len(),
             "{core}"
         );
+        // eu-stack and gdb disagree on aliases (`__clone3` vs `clone3`), so
+        // "equal" means the same name or a symbol-table alias of it.
         for (tid, want) in &eu {
             let got = physical_functions(thread(&report, *tid));
-            assert_eq!(&got, want, "{core} thread {tid}: ckdump vs eu-stack");
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "{core} thread {tid}: {got:?} vs eu-stack {want:?}"
+            );
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    same_function(g, w, &alias),
+                    "{core} thread {tid} frame {i}: ckdump {g} vs eu-stack {w}"
+                );
+            }
         }
 
         let gdb =
@@ -148,7 +160,13 @@ fn source_lines_match_eu_stack() {
         .iter()
         .map(|(f, l, c)| (f.to_string(), *l, *c))
         .collect();
-    assert_eq!(lines, want);
+    // addr2line joins the unit's directory (`./csu/../sysdeps/…`); eu-stack
+    // prints the line table's own name; the path ends the same.
+    assert_eq!(lines.len(), want.len(), "{lines:?}");
+    for ((gf, gl, gc), (wf, wl, wc)) in lines.iter().zip(&want) {
+        assert!(gf.ends_with(wf.as_str()), "{gf} vs {wf}");
+        assert_eq!((gl, gc), (wl, wc), "{gf}");
+    }
     assert_eq!(main["crashed"], true);
     assert_eq!(report["crash"]["name"], "SIGSEGV");
     assert_eq!(report["crash"]["subcode_name"], "SEGV_MAPERR");

@@ -131,7 +131,9 @@ fn kernel_core_threads_fault_modules_and_xstate() {
     assert_eq!(main.registers.get_named("cs"), Some(0x33));
     assert_eq!(main.registers.get_named("orig_rax"), Some(u64::MAX));
     assert_eq!(main.signal, Some(11));
-    assert_eq!(main.name, None, "ELF cores do not store thread names");
+    // Only the thread-group leader is named: NT_PRPSINFO fname is its comm.
+    assert_eq!(main.name.as_deref(), Some("crashme"));
+    assert!(image.threads[1..].iter().all(|t| t.name.is_none()));
 
     assert_eq!(signal_of(&image), (11, 1, Some(0x10), Some(11146)));
 

@@ -138,10 +138,19 @@ fn thread_report(
     let mut frames = Vec::new();
     for (index, frame) in raw.iter().enumerate() {
         // A return address points after the call; look up the call itself.
-        let adjust = if frame.pc_is_exact { 0 } else { 1 };
-        let lookup = frame.pc.saturating_sub(adjust);
+        let mut adjust = if frame.pc_is_exact { 0 } else { 1 };
         let module = image.module_at(frame.pc);
-        let symbols = symbolizer.lookup(lookup);
+        let mut symbols = symbolizer.lookup(frame.pc.saturating_sub(adjust));
+        // A return address at the very start of a function is a signal
+        // trampoline (__restore_rt): the caller "called" nothing, so the
+        // byte before belongs to no function. Look the pc itself up.
+        if adjust == 1 && symbols.iter().all(|s| s.function.is_none()) {
+            let exact = symbolizer.lookup(frame.pc);
+            if exact.iter().any(|s| s.function.is_some()) {
+                symbols = exact;
+                adjust = 0;
+            }
+        }
         let base = FrameReport {
             index,
             pc: Hex(frame.pc),

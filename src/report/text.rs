@@ -142,7 +142,12 @@ fn write_finding(out: &mut String, f: &Finding) {
     if let Some(a) = f.location.address {
         at.push(format!("address {a:#x}"));
     }
-    if let Some(p) = &f.location.path {
+    if let Some(p) = f
+        .location
+        .path
+        .as_ref()
+        .filter(|p| !f.message.contains(p.as_str()))
+    {
         at.push(p.clone());
     }
     let at = if at.is_empty() {

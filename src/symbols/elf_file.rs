@@ -142,15 +142,15 @@ impl ElfFile {
 
         let segments = file
             .segments()
-            .filter_map(|s| {
+            .map(|s| {
                 let (offset, filesz) = s.file_range();
-                Some(LoadSegment {
+                LoadSegment {
                     vaddr: s.address(),
                     memsz: s.size(),
                     offset,
                     filesz,
                     executable: s.permissions().executable(),
-                })
+                }
             })
             .collect();
 
@@ -295,12 +295,18 @@ where
     S: ObjectSymbol<'data>,
 {
     for sym in iter {
-        let is_code = matches!(sym.kind(), SymbolKind::Text | SymbolKind::Unknown);
+        // STT_NOTYPE counts only when global: local ones are assembler
+        // labels (`.L413`) that would shadow the real function.
+        let is_code = match sym.kind() {
+            SymbolKind::Text => true,
+            SymbolKind::Unknown => !sym.is_local(),
+            _ => false,
+        };
         if !is_code || sym.is_undefined() || sym.address() == 0 {
             continue;
         }
         let Ok(name) = sym.name() else { continue };
-        if name.is_empty() || name.starts_with("$") {
+        if name.is_empty() || name.starts_with('$') || name.starts_with(".L") {
             continue;
         }
         // Among aliases a strong global wins; otherwise the first in table

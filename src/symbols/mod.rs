@@ -176,31 +176,31 @@ impl<'a> Symbolizer<'a> {
         };
         let rel = address.wrapping_sub(loaded.bias);
         let mut frames: Vec<SymbolFrame> = Vec::new();
-        if let Some(ctx) = &loaded.dwarf {
-            if let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads() {
-                // Inline depth is bounded by the DWARF, but a damaged file
-                // could loop; 64 levels is far beyond real code.
-                while let Ok(Some(frame)) = iter.next() {
-                    let function = frame
-                        .function
-                        .as_ref()
-                        .and_then(|f| f.raw_name().ok())
-                        .map(|n| demangle(&n));
-                    let (file, line, column) = match frame.location {
-                        Some(l) => (l.file.map(str::to_string), l.line, l.column),
-                        None => (None, None, None),
-                    };
-                    frames.push(SymbolFrame {
-                        function,
-                        function_offset: None,
-                        file,
-                        line,
-                        column: column.filter(|c| *c > 0),
-                        inlined: true,
-                    });
-                    if frames.len() >= 64 {
-                        break;
-                    }
+        if let Some(ctx) = &loaded.dwarf
+            && let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads()
+        {
+            // Inline depth is bounded by the DWARF, but a damaged file
+            // could loop; 64 levels is far beyond real code.
+            while let Ok(Some(frame)) = iter.next() {
+                let function = frame
+                    .function
+                    .as_ref()
+                    .and_then(|f| f.raw_name().ok())
+                    .map(|n| demangle(&n));
+                let (file, line, column) = match frame.location {
+                    Some(l) => (l.file.map(str::to_string), l.line, l.column),
+                    None => (None, None, None),
+                };
+                frames.push(SymbolFrame {
+                    function,
+                    function_offset: None,
+                    file,
+                    line,
+                    column: column.filter(|c| *c > 0),
+                    inlined: true,
+                });
+                if frames.len() >= 64 {
+                    break;
                 }
             }
         }
@@ -362,13 +362,13 @@ impl<'a> Symbolizer<'a> {
             dirs.push(parent.to_path_buf());
             dirs.push(parent.join(".debug"));
         }
-        if self.config.use_host {
-            if let Some(parent) = Path::new(&module.path).parent() {
-                dirs.push(locate::under_root(
-                    Path::new("/usr/lib/debug"),
-                    &parent.to_string_lossy(),
-                ));
-            }
+        if self.config.use_host
+            && let Some(parent) = Path::new(&module.path).parent()
+        {
+            dirs.push(locate::under_root(
+                Path::new("/usr/lib/debug"),
+                &parent.to_string_lossy(),
+            ));
         }
         for dir in &self.config.dirs {
             dirs.push(dir.clone());
@@ -452,19 +452,17 @@ fn load_dwarf(file: &ElfFile) -> Option<addr2line::Context<DwarfReader>> {
 
 /// Demangles Rust and C++ (Itanium) names; others are returned as they are.
 pub fn demangle(name: &str) -> String {
-    if name.starts_with("_R")
-        || (name.starts_with("_ZN") && name.ends_with('E') && name.contains("17h"))
+    if (name.starts_with("_R")
+        || (name.starts_with("_ZN") && name.ends_with('E') && name.contains("17h")))
+        && let Ok(d) = rustc_demangle::try_demangle(name)
     {
-        if let Ok(d) = rustc_demangle::try_demangle(name) {
-            return format!("{d:#}");
-        }
+        return format!("{d:#}");
     }
-    if name.starts_with("_Z") {
-        if let Ok(sym) = cpp_demangle::Symbol::new(name) {
-            if let Ok(d) = sym.demangle() {
-                return d;
-            }
-        }
+    if name.starts_with("_Z")
+        && let Ok(sym) = cpp_demangle::Symbol::new(name)
+        && let Ok(d) = sym.demangle()
+    {
+        return d;
     }
     name.to_string()
 }
@@ -487,10 +485,10 @@ impl CodeInfo for Symbolizer<'_> {
     }
 
     fn is_code(&self, pc: u64) -> bool {
-        if let Some(loaded) = self.module_index(pc).and_then(|i| self.load(i)) {
-            if let Some((_, bin)) = &loaded.binary {
-                return bin.is_executable_vaddr(pc.wrapping_sub(loaded.bias));
-            }
+        if let Some(loaded) = self.module_index(pc).and_then(|i| self.load(i))
+            && let Some((_, bin)) = &loaded.binary
+        {
+            return bin.is_executable_vaddr(pc.wrapping_sub(loaded.bias));
         }
         self.image
             .region_at(pc)

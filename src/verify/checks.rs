@@ -31,13 +31,13 @@ fn threads(image: &Image, out: &mut Vec<Finding>) {
             "the image holds no threads",
         ));
     }
-    if let Some(tid) = image.fault.as_ref().and_then(|f| f.thread) {
-        if image.thread(tid).is_none() {
-            out.push(Finding::new(
-                &verify::FAULT_THREAD,
-                format!("the fault record names thread {tid}, which is not in the image"),
-            ));
-        }
+    if let Some(tid) = image.fault.as_ref().and_then(|f| f.thread)
+        && image.thread(tid).is_none()
+    {
+        out.push(Finding::new(
+            &verify::FAULT_THREAD,
+            format!("the fault record names thread {tid}, which is not in the image"),
+        ));
     }
     let memory = &*image.memory;
     for t in &image.threads {
@@ -158,20 +158,20 @@ fn mapped_files(image: &Image, options: &CheckOptions, out: &mut Vec<Finding>) {
             );
             continue;
         };
-        if let (Some(want), Some(have)) = (&m.build_id, file_build_id(&host)) {
-            if *want != have {
-                out.push(
-                    Finding::new(
-                        &verify::MAPPED_FILE_BUILD_ID,
-                        format!(
-                            "{} has build-id {have}, the dump recorded {want}",
-                            host.display()
-                        ),
-                    )
-                    .about_path(&m.path),
-                );
-                continue;
-            }
+        if let (Some(want), Some(have)) = (&m.build_id, file_build_id(&host))
+            && *want != have
+        {
+            out.push(
+                Finding::new(
+                    &verify::MAPPED_FILE_BUILD_ID,
+                    format!(
+                        "{} has build-id {have}, the dump recorded {want}",
+                        host.display()
+                    ),
+                )
+                .about_path(&m.path),
+            );
+            continue;
         }
         let page_end = meta.len().div_ceil(4096) * 4096;
         for r in image
