@@ -182,11 +182,6 @@ checks! {
     MAPPED_FILE_SIZE = "CKD-E3003", "mapped-file-size", Error, "*",
         "Every file-backed mapping lies inside the host file's size.",
         "The host file is shorter than the mapping recorded in the image; it is not the file the process used.";
-
-    // --- 4xxx: symbols ---
-    SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "*",
-        "Every module with code on a stack has symbols.",
-        "Pass --symbols DIR (a .build-id tree or symbol store) or install the -dbg / -dbgsym package.";
 }
 
 /// Looks a check up by code.
