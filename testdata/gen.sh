@@ -328,6 +328,11 @@ for line in open(listfile):
         mirror(line)
 PYEOF
 
+# Our programs ran from $STAGE/bin; inside the sysroot that path points at testdata/bin, so
+# `--sysroot testdata/sysroot` finds every mapped file the way a copy of the crashed machine would.
+mkdir -p "$SYSROOT$STAGE"
+ln -sfn "$(realpath --relative-to="$SYSROOT$STAGE" "$TD/bin")" "$SYSROOT$STAGE/bin"
+
 # Debug files of libc and ld.so (libc6-dbg), found by build-id.  The 32-bit libc has no debug
 # package installed here (libc6-dbg:i386 would need dpkg --add-architecture), libstdc++'s debug
 # package (libstdc++6-12-dbg) is 64 MB installed: both are left out.

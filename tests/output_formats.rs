@@ -155,8 +155,8 @@ fn verify_json_sarif_and_junit() {
     assert_eq!(cases, ckdump::verify::CHECKS.len());
     assert_eq!(failures, 1, "{xml}");
 
-    // With the fixture's sysroot and binaries nothing reaches warning... but
-    // the executable lives in testdata/bin, not under the sysroot path.
+    // Against a copy of the crashed machine's files every mapped file is
+    // present with its recorded build-id: nothing reaches error.
     let out = ckdump(&["verify", &core, "--sysroot", &owned[0]]);
     assert_eq!(
         out.status.code(),
