@@ -238,6 +238,7 @@ pub fn discover_modules(
             load_bias: id.min_vaddr.map(|v| base.wrapping_sub(v) & mask),
             sources,
             is_main: false,
+            pe: None,
         });
     }
     if let Some(vdso) = auxv_value(auxv, AT_SYSINFO_EHDR).filter(|&a| a != 0)
@@ -261,6 +262,7 @@ pub fn discover_modules(
             load_bias: id.min_vaddr.map(|v| vdso.wrapping_sub(v) & mask),
             sources: vec![ModuleSource::Vdso],
             is_main: false,
+            pe: None,
         });
     }
     mark_main(&mut modules, auxv);
@@ -407,6 +409,7 @@ pub fn walk_link_map(
                         load_bias: Some(l_addr),
                         sources: vec![ModuleSource::LinkMap],
                         is_main: false,
+                        pe: None,
                     });
                 }
             }

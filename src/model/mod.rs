@@ -224,6 +224,22 @@ pub struct Module {
     pub sources: Vec<ModuleSource>,
     /// The main executable of the process.
     pub is_main: bool,
+    /// Windows/Breakpad identity (minidumps); None for ELF modules.
+    pub pe: Option<PeIdentity>,
+}
+
+/// How Windows tools and symbol stores identify a module.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PeIdentity {
+    /// `TIMESTAMPSIZE` as symbol stores key binaries (e.g. `45D35F6C2d000`).
+    pub code_id: Option<String>,
+    /// PDB file name from the CodeView record (`test_app.pdb`).
+    pub debug_file: Option<String>,
+    /// GUID + age, upper-case hex, as symbol stores key PDBs.
+    pub debug_id: Option<String>,
+    /// File version from VS_FIXEDFILEINFO (`5.1.2600.2622`).
+    pub version: Option<String>,
+    pub timestamp: Option<u32>,
 }
 
 impl Module {
@@ -291,6 +307,22 @@ pub struct Region {
     pub capture: Capture,
     /// Where the captured bytes start inside the image file, if they are there.
     pub image_offset: Option<u64>,
+    /// VirtualQueryEx-style attributes (minidump MemoryInfoList).
+    pub windows: Option<WindowsRegion>,
+}
+
+/// A region as Windows describes it (MEMORY_BASIC_INFORMATION), raw values;
+/// names are decoded by analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WindowsRegion {
+    pub allocation_base: u64,
+    pub allocation_protection: u32,
+    /// MEM_COMMIT 0x1000, MEM_RESERVE 0x2000, MEM_FREE 0x10000.
+    pub state: u32,
+    /// PAGE_* flags.
+    pub protection: u32,
+    /// MEM_PRIVATE 0x20000, MEM_MAPPED 0x40000, MEM_IMAGE 0x1000000.
+    pub kind: u32,
 }
 
 impl Region {
@@ -378,6 +410,23 @@ pub struct AuxvEntry {
 pub struct FormatDetails {
     pub notes: Vec<NoteRecord>,
     pub auxv: Vec<AuxvEntry>,
+    /// Minidump streams (or similar containers) with type, size and offset.
+    pub streams: Vec<StreamRecord>,
+    /// Key/value annotations (Crashpad, Breakpad), in file order.
+    pub annotations: Vec<(String, String)>,
+    /// Text the writer embedded (Linux /proc files in Breakpad dumps,
+    /// comments), by name.
+    pub texts: Vec<(String, String)>,
+}
+
+/// One stream of a container format, known or not.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamRecord {
+    pub kind: u32,
+    /// Symbolic name (`ThreadListStream`) or None for unknown types.
+    pub name: Option<&'static str>,
+    pub size: u64,
+    pub offset: u64,
 }
 
 /// An opened saved state.

@@ -260,6 +260,7 @@ mod tests {
             load_bias: None,
             sources: vec![ModuleSource::FileMappings],
             is_main: false,
+            pe: None,
         }
     }
 
@@ -276,6 +277,7 @@ mod tests {
             file: None,
             capture: Capture::Full,
             image_offset: None,
+            windows: None,
         }
     }
 

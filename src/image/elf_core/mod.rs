@@ -624,6 +624,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             file: file_backing,
             capture,
             image_offset: (in_file > 0).then_some(ph.p_offset),
+            windows: None,
         });
         segments.push(Segment {
             address: start,
