@@ -240,7 +240,8 @@ fn gdb_generate_core_file_and_gcore_are_told_apart() {
         live.fault.is_none(),
         "a live process stopped by gcore has no fault"
     );
-    assert!(live.threads.iter().all(|t| t.signal == Some(0)));
+    // pr_cursig is 0; gdb's per-thread NT_SIGINFO says each was stopped by SIGSTOP.
+    assert!(live.threads.iter().all(|t| t.signal == Some(19)));
     assert_eq!(module_summary(&live), expected_modules());
 
     let filtered = open(&dir.join("core.kernel-sigsegv-filter0x3f.zst"));

@@ -4,7 +4,7 @@
 //! compressed (SHF_COMPRESSED debug sections are inflated once, bounded).
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
 
@@ -23,7 +23,7 @@ pub enum SectionData {
         start: usize,
         len: usize,
     },
-    Owned(Arc<[u8]>),
+    Owned(Arc<Vec<u8>>),
 }
 
 impl Deref for SectionData {
@@ -45,7 +45,7 @@ unsafe impl gimli::CloneStableDeref for SectionData {}
 
 impl SectionData {
     pub fn empty() -> Self {
-        SectionData::Owned(Arc::from(Vec::new()))
+        SectionData::Owned(Arc::new(Vec::new()))
     }
 }
 
@@ -54,6 +54,15 @@ impl SectionData {
 pub struct LoadedSection {
     pub address: u64,
     pub data: SectionData,
+}
+
+/// A section whose bytes are materialized on first use: compressed debug
+/// sections are only inflated when a lookup needs them.
+struct LazySection {
+    name: String,
+    address: u64,
+    range: object::CompressedFileRange,
+    loaded: OnceLock<Option<LoadedSection>>,
 }
 
 /// A PT_LOAD of the object.
@@ -83,9 +92,10 @@ pub struct ElfFile {
     pub debuglink: Option<(String, u32)>,
     pub segments: Vec<LoadSegment>,
     pub has_dwarf: bool,
-    sections: Vec<(String, LoadedSection)>,
-    /// Function symbols sorted by address, best alias first.
-    pub symbols: Vec<FunctionSymbol>,
+    sections: Vec<LazySection>,
+    /// Function symbols sorted by address, best alias first; built on first
+    /// lookup.
+    symbols: OnceLock<Vec<FunctionSymbol>>,
     pub is_64: bool,
 }
 
@@ -94,7 +104,6 @@ impl std::fmt::Debug for ElfFile {
         f.debug_struct("ElfFile")
             .field("build_id", &self.build_id)
             .field("sections", &self.sections.len())
-            .field("symbols", &self.symbols.len())
             .finish()
     }
 }
@@ -112,8 +121,6 @@ const WANTED: &[&str] = &[
     ".debug_info",
     ".debug_line",
     ".debug_line_str",
-    ".debug_loc",
-    ".debug_loclists",
     ".debug_ranges",
     ".debug_rnglists",
     ".debug_str",
@@ -132,7 +139,6 @@ impl ElfFile {
         if !matches!(file.format(), object::BinaryFormat::Elf) {
             return None;
         }
-        let base = bytes.as_ptr() as usize;
         let build_id = file.build_id().ok().flatten().map(hex);
         let debuglink = file
             .gnu_debuglink()
@@ -161,28 +167,19 @@ impl ElfFile {
             if !WANTED.contains(&name) || section.kind() == SectionKind::UninitializedData {
                 continue;
             }
-            let Some(data) = section_data(&section, &bytes, base) else {
+            let Ok(range) = section.compressed_file_range() else {
                 continue;
             };
-            if name == ".debug_info" && !data.is_empty() {
+            if name == ".debug_info" && range.uncompressed_size > 0 {
                 has_dwarf = true;
             }
-            sections.push((
-                name.to_string(),
-                LoadedSection {
-                    address: section.address(),
-                    data,
-                },
-            ));
+            sections.push(LazySection {
+                name: name.to_string(),
+                address: section.address(),
+                range,
+                loaded: OnceLock::new(),
+            });
         }
-
-        let mut symbols = Vec::new();
-        collect_symbols(file.symbols(), &mut symbols);
-        collect_symbols(file.dynamic_symbols(), &mut symbols);
-        // Stable: equal (address, rank) keep symbol-table order.
-        symbols.sort_by(|a, b| a.address.cmp(&b.address).then(a.rank.cmp(&b.rank)));
-        symbols.dedup_by(|b, a| a.address == b.address && a.name == b.name);
-
         let is_64 = file.is_64();
         drop(file);
         Some(ElfFile {
@@ -192,16 +189,41 @@ impl ElfFile {
             segments,
             has_dwarf,
             sections,
-            symbols,
+            symbols: OnceLock::new(),
             is_64,
         })
     }
 
     pub fn section(&self, name: &str) -> Option<&LoadedSection> {
-        self.sections
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| s)
+        let lazy = self.sections.iter().find(|s| s.name == name)?;
+        lazy.loaded
+            .get_or_init(|| {
+                section_data(lazy.range, &self.bytes).map(|data| LoadedSection {
+                    address: lazy.address,
+                    data,
+                })
+            })
+            .as_ref()
+    }
+
+    /// Function symbols (.symtab then .dynsym), parsed on first use.
+    pub fn symbols(&self) -> &[FunctionSymbol] {
+        self.symbols.get_or_init(|| {
+            let mut symbols = Vec::new();
+            if let Ok(file) = object::File::parse(&*self.bytes) {
+                collect_symbols(file.symbols(), &mut symbols);
+                collect_symbols(file.dynamic_symbols(), &mut symbols);
+            }
+            // Stable: equal (address, rank) keep symbol-table order.
+            symbols.sort_by(|a, b| a.address.cmp(&b.address).then(a.rank.cmp(&b.rank)));
+            symbols.dedup_by(|b, a| a.address == b.address && a.name == b.name);
+            symbols
+        })
+    }
+
+    /// Whether the object has any function symbols.
+    pub fn has_symbols(&self) -> bool {
+        !self.symbols().is_empty()
     }
 
     /// Link-time address of the first PT_LOAD, rounded down to the page.
@@ -216,14 +238,15 @@ impl ElfFile {
 
     /// The function symbol covering link-time address `addr`.
     pub fn symbol_for(&self, addr: u64) -> Option<&FunctionSymbol> {
-        let idx = self.symbols.partition_point(|s| s.address <= addr);
+        let symbols = self.symbols();
+        let idx = symbols.partition_point(|s| s.address <= addr);
         if idx == 0 {
             return None;
         }
         // All symbols at the greatest address <= addr; the first is the best alias.
-        let at = self.symbols[idx - 1].address;
-        let first = self.symbols[..idx].partition_point(|s| s.address < at);
-        let candidates = &self.symbols[first..idx];
+        let at = symbols[idx - 1].address;
+        let first = symbols[..idx].partition_point(|s| s.address < at);
+        let candidates = &symbols[first..idx];
         if let Some(s) = candidates
             .iter()
             .find(|s| s.size > 0 && addr < s.address + s.size)
@@ -233,7 +256,7 @@ impl ElfFile {
         // Size-0 symbols (hand-written assembly) cover up to the next symbol,
         // but only inside executable code.
         let zero = candidates.iter().find(|s| s.size == 0)?;
-        let next = self.symbols.get(idx).map(|s| s.address).unwrap_or(u64::MAX);
+        let next = symbols.get(idx).map(|s| s.address).unwrap_or(u64::MAX);
         (addr < next && self.is_executable_vaddr(addr)).then_some(zero)
     }
 
@@ -260,33 +283,26 @@ impl ElfFile {
     }
 }
 
-fn section_data(
-    section: &object::Section<'_, '_>,
-    bytes: &Bytes,
-    base: usize,
-) -> Option<SectionData> {
-    let compressed = section.compressed_file_range().ok()?;
-    if compressed.format != object::CompressionFormat::None {
-        let limit = compressed
-            .compressed_size
-            .saturating_mul(MAX_RATIO)
-            .min(MAX_SECTION);
-        if compressed.uncompressed_size > limit {
-            return None;
-        }
+fn section_data(range: object::CompressedFileRange, bytes: &Bytes) -> Option<SectionData> {
+    if range.format == object::CompressionFormat::None {
+        let start = usize::try_from(range.offset).ok()?;
+        let len = usize::try_from(range.uncompressed_size).ok()?;
+        bytes.get(start..start.checked_add(len)?)?;
+        return Some(SectionData::Mapped {
+            file: bytes.clone(),
+            start,
+            len,
+        });
     }
-    let data = section.uncompressed_data().ok()?;
-    Some(match data {
-        std::borrow::Cow::Borrowed(slice) => {
-            let start = (slice.as_ptr() as usize).checked_sub(base)?;
-            SectionData::Mapped {
-                file: bytes.clone(),
-                start,
-                len: slice.len(),
-            }
-        }
-        std::borrow::Cow::Owned(v) => SectionData::Owned(Arc::from(v)),
-    })
+    let limit = range
+        .compressed_size
+        .saturating_mul(MAX_RATIO)
+        .min(MAX_SECTION);
+    if range.uncompressed_size > limit {
+        return None;
+    }
+    let data = range.data(&**bytes).ok()?.decompress().ok()?;
+    Some(SectionData::Owned(Arc::new(data.into_owned())))
 }
 
 fn collect_symbols<'data, 'file, I, S>(iter: I, out: &mut Vec<FunctionSymbol>)

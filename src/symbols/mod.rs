@@ -95,7 +95,8 @@ type DwarfReader = gimli::EndianReader<gimli::RunTimeEndian, SectionData>;
 struct LoadedModule {
     binary: Option<(PathBuf, ElfFile)>,
     debug: Option<(PathBuf, ElfFile)>,
-    dwarf: Option<addr2line::Context<DwarfReader>>,
+    /// Built on the first lookup in this module.
+    dwarf: OnceCell<Option<addr2line::Context<DwarfReader>>>,
     /// Runtime address minus link-time address.
     bias: u64,
     problem: Option<String>,
@@ -109,12 +110,27 @@ impl LoadedModule {
         from(&self.debug, rel).or_else(|| from(&self.binary, rel))
     }
 
+    /// The file DWARF comes from: the debug file, else the binary.
+    fn dwarf_file(&self) -> Option<&ElfFile> {
+        [&self.debug, &self.binary]
+            .into_iter()
+            .flatten()
+            .map(|(_, e)| e)
+            .find(|e| e.has_dwarf)
+    }
+
+    fn dwarf(&self) -> Option<&addr2line::Context<DwarfReader>> {
+        self.dwarf
+            .get_or_init(|| self.dwarf_file().and_then(load_dwarf))
+            .as_ref()
+    }
+
     fn kind(&self) -> SymbolKind {
-        if self.dwarf.is_some() {
+        if self.dwarf_file().is_some() {
             SymbolKind::Dwarf
         } else if [&self.debug, &self.binary]
             .iter()
-            .any(|f| f.as_ref().is_some_and(|(_, e)| !e.symbols.is_empty()))
+            .any(|f| f.as_ref().is_some_and(|(_, e)| e.has_symbols()))
         {
             SymbolKind::SymbolTable
         } else {
@@ -176,7 +192,7 @@ impl<'a> Symbolizer<'a> {
         };
         let rel = address.wrapping_sub(loaded.bias);
         let mut frames: Vec<SymbolFrame> = Vec::new();
-        if let Some(ctx) = &loaded.dwarf
+        if let Some(ctx) = loaded.dwarf()
             && let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads()
         {
             // Inline depth is bounded by the DWARF, but a damaged file
@@ -221,7 +237,7 @@ impl<'a> Symbolizer<'a> {
             }
             if last.file.is_none() {
                 // Assembly has line rows but no function DIE.
-                if let Some(Ok(Some(loc))) = loaded.dwarf.as_ref().map(|c| c.find_location(rel)) {
+                if let Some(Ok(Some(loc))) = loaded.dwarf().map(|c| c.find_location(rel)) {
                     last.file = loc.file.map(str::to_string);
                     last.line = loc.line;
                     last.column = loc.column.filter(|c| *c > 0);
@@ -274,16 +290,10 @@ impl<'a> Symbolizer<'a> {
             Some((_, e)) if e.has_dwarf => None,
             _ => self.find_debug_file(module, binary.as_ref(), &mut problems),
         };
-        let dwarf_source = match (&debug, &binary) {
-            (Some((_, d)), _) if d.has_dwarf => Some(d),
-            (_, Some((_, b))) if b.has_dwarf => Some(b),
-            _ => None,
-        };
-        let dwarf = dwarf_source.and_then(load_dwarf);
         LoadedModule {
             binary,
             debug,
-            dwarf,
+            dwarf: OnceCell::new(),
             bias,
             problem: (!problems.is_empty()).then(|| problems.join("; ")),
         }

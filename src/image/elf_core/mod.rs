@@ -559,7 +559,13 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             name: None,
             registers: status.registers.clone(),
             float,
-            signal: Some(status.cursig),
+            // gdb writes a NT_SIGINFO per thread (SIGSTOP for the threads it
+            // stopped) while pr_cursig may be 0; the siginfo is the precise one.
+            signal: siginfo
+                .as_ref()
+                .map(|i| i.signo)
+                .filter(|s| *s != 0)
+                .or(Some(status.cursig)),
             pending_signals: Some(status.sigpend),
             blocked_signals: Some(status.sighold),
             user_time_us: Some(status.utime_us),
