@@ -611,6 +611,7 @@ fn verify_json_matches_its_schema() {
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
     assert_eq!(doc["schema"], "ckdump-verify/1");
     assert_eq!(doc["findings"][0]["location"]["offset"], 0x9e000);
+    assert_eq!(doc["findings"][0]["location"]["address"], "0x7ffdd6ead000");
     assert_eq!(doc["findings"][2]["severity"], "warning");
     // A location only names what it knows.
     assert_eq!(
