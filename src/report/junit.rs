@@ -63,7 +63,7 @@ pub fn render(report: &VerifyReport, fail_on: Severity) -> String {
                 escape(&failing[0].message),
                 check.code,
                 escape(&body.join("\n")),
-                escape(check.summary)
+                escape(failing[0].hint)
             );
         }
         let below: Vec<String> = findings

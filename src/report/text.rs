@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{FrameReport, Hex, InspectReport, ThreadReport, VerifyReport};
+use super::{FrameReport, Hex, InspectReport, ModuleReport, ThreadReport, VerifyReport};
 use crate::verify::Finding;
 
 /// What to include in the text report.
@@ -13,8 +13,40 @@ pub struct TextOptions {
     pub show_modules: bool,
     /// Registers of every listed thread, not only the crashing one.
     pub show_registers_all_threads: bool,
+    /// ANSI colors for a terminal.
     pub color: bool,
 }
+
+/// ANSI styling, or none; only section headings and alarms are styled so
+/// the columns stay aligned.
+#[derive(Clone, Copy)]
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn heading(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    fn alarm(self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+    fn caution(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+}
+
+/// Longest symbol column wider than this overflows instead of pushing every
+/// other line to the right (C++ names can be hundreds of characters).
+const MAX_SYMBOL_WIDTH: usize = 48;
+const MAX_LOCATION_WIDTH: usize = 32;
 
 fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -26,8 +58,10 @@ fn human_size(bytes: u64) -> String {
     }
     if unit == 0 {
         format!("{bytes} B")
-    } else {
+    } else if v < 10.0 {
         format!("{v:.1} {}", UNITS[unit])
+    } else {
+        format!("{v:.0} {}", UNITS[unit])
     }
 }
 
@@ -47,26 +81,65 @@ fn frame_location(f: &FrameReport) -> String {
     }
 }
 
+/// `module!function+offset`; an unknown function is `module+offset` (what
+/// Breakpad prints, enough to symbolize later) or `??` outside any module.
 fn frame_symbol(f: &FrameReport) -> String {
-    let module = f.module.as_deref().unwrap_or("?");
-    match (&f.function, f.function_offset) {
-        (Some(func), Some(off)) if !f.inlined => format!("{module}!{func}+{off}"),
-        (Some(func), _) => format!("{module}!{func}"),
-        (None, _) => match f.module_offset {
-            Some(off) => format!("{module}+{off}  ??"),
-            None => "??".to_string(),
+    let module = f.module.as_deref();
+    match (&f.function, f.function_offset, module) {
+        (Some(func), Some(off), Some(m)) if !f.inlined => {
+            format!("{m}!{func}+{off}")
+        }
+        (Some(func), _, Some(m)) => format!("{m}!{func}"),
+        (Some(func), _, None) => func.clone(),
+        (None, _, Some(m)) => match f.module_offset {
+            Some(off) => format!("{m}+{off}"),
+            None => format!("{m}!??"),
         },
+        (None, _, None) => "??".to_string(),
     }
 }
 
-fn write_thread(out: &mut String, t: &ThreadReport) {
+/// Column widths shared by every thread so all stacks line up.
+struct FrameColumns {
+    symbol: usize,
+    location: usize,
+}
+
+impl FrameColumns {
+    fn of(threads: &[ThreadReport]) -> Self {
+        let frames = threads.iter().flat_map(|t| &t.frames);
+        let symbol = frames
+            .clone()
+            .map(|f| frame_symbol(f).chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(MAX_SYMBOL_WIDTH);
+        let location = frames
+            .map(|f| frame_location(f).chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(MAX_LOCATION_WIDTH);
+        FrameColumns { symbol, location }
+    }
+}
+
+fn write_thread(out: &mut String, t: &ThreadReport, cols: &FrameColumns, style: Style) {
     let name = t
         .name
         .as_deref()
         .map(|n| format!(" \"{n}\""))
         .unwrap_or_default();
     let state = if t.crashed { " (crashed)" } else { "" };
-    let _ = writeln!(out, "Thread {}{name}{state}", t.tid);
+    let heading = format!("Thread {}{name}{state}", t.tid);
+    let _ = writeln!(
+        out,
+        "{}",
+        if t.crashed {
+            style.alarm(&heading)
+        } else {
+            style.heading(&heading)
+        }
+    );
     if t.frames.is_empty() {
         let _ = writeln!(out, "  (no frames: the thread has no program counter)");
     }
@@ -81,31 +154,47 @@ fn write_thread(out: &mut String, t: &ThreadReport) {
         };
         let how = if f.inlined {
             "(inlined)".to_string()
+        } else if f.found_by == crate::unwind::FoundBy::Scan {
+            // A scanned frame may be a stale return address: make it loud.
+            style.caution("[scan]")
         } else {
             format!("[{}]", f.found_by.name())
         };
-        let _ = writeln!(
-            out,
-            "  {index:<4} {:#018x}  {:<48} {:<28} {how}",
+        let line = format!(
+            "  {index:<4}{:#018x}  {:<sw$}  {:<lw$}  {how}",
             f.pc.0,
             frame_symbol(f),
-            frame_location(f)
+            frame_location(f),
+            sw = cols.symbol,
+            lw = cols.location,
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out.push('\n');
 }
 
-fn write_registers(out: &mut String, t: &ThreadReport) {
+fn write_registers(out: &mut String, t: &ThreadReport, style: Style) {
     if t.registers.is_empty() {
         return;
     }
-    let _ = writeln!(out, "Registers of thread {}", t.tid);
-    for chunk in t.registers.chunks(4) {
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!("Registers of thread {}", t.tid))
+    );
+    const PER_LINE: usize = 4;
+    // Each column as wide as its longest name, so values line up.
+    let mut widths = [0usize; PER_LINE];
+    for (i, r) in t.registers.iter().enumerate() {
+        widths[i % PER_LINE] = widths[i % PER_LINE].max(r.name.chars().count());
+    }
+    for chunk in t.registers.chunks(PER_LINE) {
         let line: Vec<String> = chunk
             .iter()
-            .map(|r| format!("{:>8} {:#018x}", r.name, r.value.0))
+            .zip(widths)
+            .map(|(r, w)| format!("{:>w$} {:#018x}", r.name, r.value.0))
             .collect();
-        let _ = writeln!(out, " {}", line.join(" "));
+        let _ = writeln!(out, "  {}", line.join("  "));
     }
     if let Some(fp) = &t.float {
         let mut parts = Vec::new();
@@ -121,6 +210,12 @@ fn write_registers(out: &mut String, t: &ThreadReport) {
         if let Some(v) = fp.mxcsr {
             parts.push(format!("mxcsr {v:#010x}"));
         }
+        if let Some(v) = fp.fpsr {
+            parts.push(format!("fpsr {v:#010x}"));
+        }
+        if let Some(v) = fp.fpcr {
+            parts.push(format!("fpcr {v:#010x}"));
+        }
         if let Some(v) = fp.xsave_features {
             parts.push(format!("xstate_bv {v:#x}"));
         }
@@ -134,7 +229,9 @@ fn write_registers(out: &mut String, t: &ThreadReport) {
     out.push('\n');
 }
 
-fn write_finding(out: &mut String, f: &Finding) {
+/// `(offset 0x.., address 0x.., /path)`, leaving out a path the message
+/// already names.
+fn finding_location(f: &Finding) -> String {
     let mut at = Vec::new();
     if let Some(o) = f.location.offset {
         at.push(format!("offset {o:#x}"));
@@ -150,39 +247,175 @@ fn write_finding(out: &mut String, f: &Finding) {
     {
         at.push(p.clone());
     }
-    let at = if at.is_empty() {
+    if at.is_empty() {
         String::new()
     } else {
         format!(" ({})", at.join(", "))
-    };
+    }
+}
+
+/// `error   CKD-E1005 segment-in-file  message (offset 0x..)`.
+fn write_finding(out: &mut String, f: &Finding) {
     let _ = writeln!(
         out,
-        "{:<7} {} {}: {}{at}",
+        "{:<7} {} {}  {}{}",
         f.severity.name(),
         f.code,
         f.name,
-        f.message
+        f.message,
+        finding_location(f)
     );
 }
 
-/// The `inspect` report as text.
-pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
-    let mut out = String::new();
+/// The first characters of a build-id: enough to tell files apart.
+fn short_build_id(id: &str) -> String {
+    const SHOWN: usize = 8;
+    if id.chars().count() > SHOWN {
+        format!("{}…", id.chars().take(SHOWN).collect::<String>())
+    } else {
+        id.to_string()
+    }
+}
+
+fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, style: Style) {
+    let _ = writeln!(out, "{}", style.heading("Modules"));
+    let name_width = modules
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(32);
+    let id_width = modules
+        .iter()
+        .map(|m| {
+            m.build_id
+                .as_deref()
+                .map_or(1, |b| short_build_id(b).chars().count())
+        })
+        .max()
+        .unwrap_or(1);
+    let range_width = modules
+        .iter()
+        .map(|m| format!("{}-{}", m.base, m.end).len())
+        .max()
+        .unwrap_or(0);
+    for m in modules {
+        let id = m.build_id.as_deref().map_or("-".into(), short_build_id);
+        let main = if m.main { "  main" } else { "" };
+        let problem = match (&m.problem, show_all) {
+            (Some(_), false) => "  (problem: see --modules)",
+            _ => "",
+        };
+        let range = format!("{}-{}", m.base, m.end);
+        let line = format!(
+            "  {range:<range_width$}  {:<name_width$}  {id:<id_width$}  {:<6}{main}{problem}",
+            m.name,
+            m.symbols.name(),
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+        if show_all {
+            let _ = writeln!(out, "      path      {}", m.path);
+            if let Some(b) = &m.build_id {
+                let _ = writeln!(out, "      build-id  {b}");
+            }
+            if let Some(b) = &m.binary {
+                let _ = writeln!(out, "      binary    {b}");
+            }
+            if let Some(d) = &m.debug_file {
+                let _ = writeln!(out, "      debug     {d}");
+            }
+            if let Some(p) = &m.problem {
+                let _ = writeln!(out, "      problem   {p}");
+            }
+        }
+    }
+    out.push('\n');
+}
+
+fn write_regions(out: &mut String, regions: &[super::RegionReport], style: Style) {
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!("Memory regions ({})", regions.len()))
+    );
+    let rows: Vec<[String; 6]> = regions
+        .iter()
+        .map(|g| {
+            let captured = match g.capture.as_str() {
+                "partial" => format!("partial ({} bytes)", g.captured_bytes),
+                other => other.to_string(),
+            };
+            let file = match (&g.file, g.file_offset) {
+                (Some(f), Some(Hex(o))) => format!("{f} +{o:#x}"),
+                (Some(f), None) => f.clone(),
+                _ => String::new(),
+            };
+            [
+                format!("{}-{}", g.start, g.end),
+                human_size(g.size),
+                g.protection.clone(),
+                g.sharing.clone(),
+                captured,
+                file,
+            ]
+        })
+        .collect();
+    let header = ["range", "size", "prot", "sharing", "captured", "file"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(header.map(String::from)).chain(rows) {
+        let line = format!(
+            "  {:<w0$}  {:>w1$}  {:<w2$}  {:<w3$}  {:<w4$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out.push('\n');
+}
+
+fn write_header(out: &mut String, r: &InspectReport, style: Style) {
     let img = &r.image;
     let compression = img
         .compression
         .as_deref()
-        .map(|c| format!(", {c}-compressed"))
+        .map(|c| format!(" ({c})"))
         .unwrap_or_default();
-    let _ = writeln!(
-        out,
+    let title = format!(
         "{}: {}{compression}, {}, written by {}",
         img.path,
         img.format_name,
         human_size(img.size),
         img.writer
     );
-    let _ = writeln!(out, "  target   {} {}", img.os, img.arch);
+    let _ = writeln!(out, "{}", style.heading(&title));
+    let mut target = format!("{} {}", img.os, img.arch);
+    if let Some(v) = &img.os_version {
+        let _ = write!(target, " ({v})");
+    }
+    if img.kernel {
+        target.push_str(", kernel");
+    }
+    if let Some(n) = img.cpu_count {
+        let _ = write!(target, ", {n} CPUs");
+    }
+    let _ = writeln!(out, "  target   {target}");
+    if let Some(cpu) = &img.cpu {
+        let _ = writeln!(out, "  cpu      {cpu}");
+    }
     let mut process = Vec::new();
     if let Some(n) = &img.process_name {
         process.push(n.clone());
@@ -206,148 +439,129 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
     if let Some(e) = &img.executable {
         let _ = writeln!(out, "  exe      {e}");
     }
+    if let Some(t) = img.timestamp {
+        let _ = writeln!(out, "  time     {t} (seconds since 1970)");
+    }
     let _ = writeln!(out, "  threads  {}", img.thread_count);
     out.push('\n');
+}
 
-    match &r.crash {
-        Some(c) => {
-            let sub = c
-                .subcode_name
-                .as_deref()
-                .map(|s| format!(" / {s}"))
-                .unwrap_or_default();
-            let numbers = match c.subcode {
-                Some(code) => format!("{} {}, code {code}", c.kind, c.code),
-                None => format!("{} {:#x}", c.kind, c.code),
-            };
-            let thread = c
-                .thread
-                .map(|t| format!(" in thread {t}"))
-                .unwrap_or_default();
-            let _ = writeln!(out, "Crash: {}{sub} ({numbers}){thread}", c.name);
-            let _ = writeln!(out, "  {}", c.description);
-            if let Some(a) = c.address {
-                let access = c
-                    .access
-                    .as_deref()
-                    .map(|a| format!(" ({a})"))
-                    .unwrap_or_default();
-                let _ = writeln!(out, "  fault address {a}{access}");
-            }
-            if let Some(pid) = c.sender_pid {
-                let uid = c
-                    .sender_uid
-                    .map(|u| format!(" uid {u}"))
-                    .unwrap_or_default();
-                let _ = writeln!(out, "  sent by pid {pid}{uid}");
-            }
-            for i in &c.instructions {
-                let mark = if i.current { "=>" } else { "  " };
-                let _ = writeln!(
-                    out,
-                    "  {mark} {:#x}  {:<24} {}",
-                    i.address.0, i.bytes, i.text
-                );
-            }
-            out.push('\n');
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "No crash recorded (the process was dumped while running or stopped).\n"
-            );
-        }
+fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
+    let Some(c) = &r.crash else {
+        let _ = writeln!(
+            out,
+            "No crash recorded (the process was dumped while running or stopped).\n"
+        );
+        return;
+    };
+    let sub = c
+        .subcode_name
+        .as_deref()
+        .map(|s| format!(" / {s}"))
+        .unwrap_or_default();
+    let numbers = match c.subcode {
+        Some(code) => format!("{} {}, code {code}", c.kind, c.code),
+        None if c.kind == "signal" => format!("{} {}", c.kind, c.code),
+        None => format!("{} {:#x}", c.kind, c.code),
+    };
+    let thread = c
+        .thread
+        .map(|t| format!(" in thread {t}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.alarm(&format!("Crash: {}{sub} ({numbers}){thread}", c.name))
+    );
+    let _ = writeln!(out, "  {}", c.description);
+    if let Some(a) = c.address {
+        let access = c
+            .access
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  fault address {a}{access}");
     }
+    if let Some(pid) = c.sender_pid {
+        let uid = c
+            .sender_uid
+            .map(|u| format!(" uid {u}"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  sent by pid {pid}{uid}");
+    }
+    if let Some(level) = &c.interrupt_level {
+        let _ = writeln!(out, "  context  {level}");
+    }
+    if !c.parameters.is_empty() {
+        let params: Vec<String> = c.parameters.iter().map(Hex::to_string).collect();
+        let _ = writeln!(out, "  parameters  {}", params.join(" "));
+    }
+    let bytes_width = c
+        .instructions
+        .iter()
+        .map(|i| i.bytes.len())
+        .max()
+        .unwrap_or(0);
+    for i in &c.instructions {
+        let mark = if i.current { "=>" } else { "  " };
+        let _ = writeln!(
+            out,
+            "  {mark} {:#x}  {:<bytes_width$}  {}",
+            i.address.0, i.bytes, i.text
+        );
+    }
+    out.push('\n');
+}
 
+/// The `inspect` report as text.
+pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
+    let style = Style { on: opts.color };
+    let mut out = String::new();
+    write_header(&mut out, r, style);
+    write_crash(&mut out, r, style);
+
+    let cols = FrameColumns::of(&r.threads);
     for t in &r.threads {
-        write_thread(&mut out, t);
+        write_thread(&mut out, t, &cols, style);
     }
     for t in r
         .threads
         .iter()
         .filter(|t| t.crashed || opts.show_registers_all_threads)
     {
-        write_registers(&mut out, t);
+        write_registers(&mut out, t, style);
     }
 
-    let _ = writeln!(out, "Modules");
-    for m in &r.modules {
-        let id = m
-            .build_id
-            .as_deref()
-            .map(|b| b.chars().take(16).collect::<String>())
-            .unwrap_or_else(|| "-".into());
-        let symbols = match (&m.debug_file, &m.binary) {
-            (Some(d), _) => format!("{} ({})", m.symbols.name(), d),
-            (None, Some(b)) => format!("{} ({})", m.symbols.name(), b),
-            _ => m.symbols.name().to_string(),
-        };
-        let _ = writeln!(
-            out,
-            "  {:#014x}-{:#014x}  {:<24} {:<16}  {symbols}",
-            m.base.0, m.end.0, m.name, id
-        );
-        if opts.show_modules {
-            let _ = writeln!(out, "      path   {}", m.path);
-            if let Some(b) = &m.build_id {
-                let _ = writeln!(out, "      build-id {b}");
-            }
-            if let Some(b) = &m.binary {
-                let _ = writeln!(out, "      binary {b}");
-            }
-            if let Some(p) = &m.problem {
-                let _ = writeln!(out, "      problem {p}");
-            }
-        }
-    }
-    out.push('\n');
+    write_modules(&mut out, &r.modules, opts.show_modules, style);
 
     if let (true, Some(regions)) = (opts.show_regions, &r.regions) {
-        let _ = writeln!(out, "Memory regions ({})", regions.len());
-        let _ = writeln!(
-            out,
-            "  {:<18} {:<18} {:>10} prot sharing  captured            file",
-            "start", "end", "size"
-        );
-        for g in regions {
-            let captured = match g.capture.as_str() {
-                "partial" => format!("partial ({} B)", g.captured_bytes),
-                other => other.to_string(),
-            };
-            let file = match (&g.file, g.file_offset) {
-                (Some(f), Some(Hex(o))) => format!("{f} @ {o:#x}"),
-                (Some(f), None) => f.clone(),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "  {:#018x} {:#018x} {:>10} {:<4} {:<8}  {:<18}  {file}",
-                g.start.0,
-                g.end.0,
-                human_size(g.size),
-                g.protection,
-                g.sharing,
-                captured
-            );
-        }
-        out.push('\n');
+        write_regions(&mut out, regions, style);
     }
 
     if !r.findings.is_empty() {
         let _ = writeln!(
             out,
-            "Findings while reading ({}; run `ckdump verify` for all checks)",
-            r.findings.len()
+            "{}",
+            style.heading(&format!(
+                "Findings while reading ({}; run `ckdump verify` for all checks)",
+                r.findings.len()
+            ))
         );
         for f in &r.findings {
             out.push_str("  ");
             write_finding(&mut out, f);
         }
+        out.push('\n');
+    }
+    // One blank line between sections, none at the end.
+    while out.ends_with("\n\n") {
+        out.pop();
     }
     out
 }
 
-/// The `verify` report as text.
+/// The `verify` report as text: one line per finding with its hint, then a
+/// tally.
 pub fn render_verify(r: &VerifyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "ckdump verify {}", r.path);
@@ -363,8 +577,17 @@ pub fn render_verify(r: &VerifyReport) -> String {
         .count();
     let _ = writeln!(
         out,
-        "{} errors, {} warnings, {} notes; {passed} of {applicable} checks passed",
-        r.counts.errors, r.counts.warnings, r.counts.notes
+        "{} {}, {} {}, {} {}; {passed} of {applicable} checks passed",
+        r.counts.errors,
+        plural(r.counts.errors, "error", "errors"),
+        r.counts.warnings,
+        plural(r.counts.warnings, "warning", "warnings"),
+        r.counts.notes,
+        plural(r.counts.notes, "note", "notes"),
     );
     out
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
 }

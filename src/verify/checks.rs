@@ -2,11 +2,12 @@
 //! regions, modules and memory are all they look at, so every format gets
 //! them for free.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::memory::Bytes;
-use crate::model::{FaultCode, Image};
-use crate::verify::{self, Finding, Severity};
+use crate::model::{Image, Region};
+use crate::verify::{self, Check, Finding, Severity};
 
 /// Options for the model checks.
 #[derive(Debug, Clone, Default)]
@@ -15,50 +16,108 @@ pub struct CheckOptions {
     pub sysroot: Option<PathBuf>,
 }
 
+/// At most this many findings per check; a corrupt image with 100 000
+/// overlapping regions gets a summary line instead of 100 000 lines.
+const MAX_FINDINGS_PER_CHECK: usize = 32;
+
+/// Page size used to round host file sizes: mappings cover whole pages.
+const PAGE_SIZE: u64 = 4096;
+
+/// Collects findings, capping each check.
+#[derive(Default)]
+struct Findings {
+    list: Vec<Finding>,
+    dropped: HashMap<&'static str, (&'static Check, usize)>,
+}
+
+impl Findings {
+    fn push(&mut self, check: &'static Check, finding: Finding) {
+        let kept = self.list.iter().filter(|f| f.code == check.code).count();
+        if kept < MAX_FINDINGS_PER_CHECK {
+            self.list.push(finding);
+        } else {
+            self.dropped.entry(check.code).or_insert((check, 0)).1 += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        let mut dropped: Vec<_> = self.dropped.into_values().collect();
+        dropped.sort_by_key(|(c, _)| c.code);
+        for (check, n) in dropped {
+            self.list.push(Finding::new(
+                check,
+                format!("{n} more findings of this check not listed"),
+            ));
+        }
+        self.list
+    }
+}
+
 /// Runs every model check on `image`.
 pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out = Findings::default();
     threads(image, &mut out);
     regions(image, &mut out);
     mapped_files(image, options, &mut out);
-    out
+    out.finish()
 }
 
-fn threads(image: &Image, out: &mut Vec<Finding>) {
-    if image.threads.is_empty() {
-        out.push(Finding::new(
-            &verify::NO_THREADS,
-            "the image holds no threads",
-        ));
+/// `r-x region 0x1000-0x2000 of /usr/lib/libc.so.6` or `rw- anonymous region …`.
+fn describe_region(r: &Region) -> String {
+    match &r.file {
+        Some(f) => format!(
+            "{} region {:#x}-{:#x} of {}",
+            r.protection.rwx(),
+            r.start,
+            r.end,
+            f.path
+        ),
+        None => format!(
+            "{} anonymous region {:#x}-{:#x}",
+            r.protection.rwx(),
+            r.start,
+            r.end
+        ),
     }
-    if let Some(tid) = image.fault.as_ref().and_then(|f| f.thread)
+}
+
+fn threads(image: &Image, out: &mut Findings) {
+    if image.threads.is_empty() {
+        out.push(
+            &verify::NO_THREADS,
+            Finding::new(&verify::NO_THREADS, "the image holds no threads"),
+        );
+    }
+    let fault = image.fault.as_ref();
+    if let Some(tid) = fault.and_then(|f| f.thread)
         && image.thread(tid).is_none()
     {
-        out.push(Finding::new(
+        out.push(
             &verify::FAULT_THREAD,
-            format!("the fault record names thread {tid}, which is not in the image"),
-        ));
+            Finding::new(
+                &verify::FAULT_THREAD,
+                format!("the fault record names thread {tid}, which is not in the image"),
+            ),
+        );
     }
     let memory = &*image.memory;
+    let pointer_size = image.target.arch.pointer_size();
     for t in &image.threads {
         if let Some(sp) = t.registers.sp() {
             let problem = match image.region_at(sp) {
                 None => Some("is not in any mapping".to_string()),
-                Some(r) if !r.protection.write => Some(format!(
-                    "lies in a {} region{}, not a writable stack",
-                    r.protection.rwx(),
-                    r.file
-                        .as_ref()
-                        .map(|f| format!(" of {}", f.path))
-                        .unwrap_or_default()
-                )),
-                Some(_) if memory.read_u64(sp).is_err() => {
-                    Some("points at stack memory whose bytes are not in the image".to_string())
+                Some(r) if !(r.protection.write && r.protection.read) => {
+                    Some(format!("lies in {}", describe_region(r)))
                 }
+                Some(r) if memory.read_pointer(sp, pointer_size).is_err() => Some(format!(
+                    "lies in {}, but its page is not in the image",
+                    describe_region(r)
+                )),
                 Some(_) => None,
             };
             if let Some(p) = problem {
                 out.push(
+                    &verify::THREAD_SP,
                     Finding::new(
                         &verify::THREAD_SP,
                         format!("thread {}: sp {sp:#x} {p}", t.tid),
@@ -69,99 +128,158 @@ fn threads(image: &Image, out: &mut Vec<Finding>) {
         }
         if let Some(pc) = t.registers.pc() {
             let problem = match image.region_at(pc) {
+                // gdb's cores leave unmodified file-backed text out of the
+                // program headers; the module's file mapping stands in, and
+                // its protection is unknown here.
+                None if image.module_at(pc).is_some() => None,
                 None => Some("is not in any mapping".to_string()),
                 Some(r) if !r.protection.execute => Some(format!(
-                    "lies in a {} region, not executable code",
-                    r.protection.rwx()
+                    "lies in {}, which is not executable",
+                    describe_region(r)
                 )),
                 Some(_) => None,
             };
             if let Some(p) = problem {
-                let fault = image.fault.as_ref();
-                // A jump to a bad address is the crash itself, not damage.
-                let is_the_crash = fault.is_some_and(|f| {
-                    f.thread == Some(t.tid)
-                        && (f.address == Some(pc)
-                            || matches!(f.code, FaultCode::Signal { signo: 11, .. }))
-                });
                 let mut f = Finding::new(
                     &verify::THREAD_PC,
                     format!("thread {}: pc {pc:#x} {p}", t.tid),
                 )
                 .at_address(pc);
-                if is_the_crash {
+                // A jump to a bad address is the crash itself, not damage:
+                // the fault then names the pc it could not fetch from.
+                if fault.is_some_and(|f| f.thread == Some(t.tid) && f.address == Some(pc)) {
                     f = f.with_severity(Severity::Warning);
                 }
-                out.push(f);
+                out.push(&verify::THREAD_PC, f);
             }
         }
     }
 }
 
-fn regions(image: &Image, out: &mut Vec<Finding>) {
+fn regions(image: &Image, out: &mut Findings) {
+    for r in image.regions.iter().filter(|r| r.end < r.start) {
+        out.push(
+            &verify::REGIONS_OVERLAP,
+            Finding::new(
+                &verify::REGIONS_OVERLAP,
+                format!("region {:#x}-{:#x} ends before it starts", r.start, r.end),
+            )
+            .at_address(r.start),
+        );
+    }
     for pair in image.regions.windows(2) {
-        let (a, b) = (&pair[0], &pair[1]);
-        if b.start < a.end {
-            out.push(
-                Finding::new(
-                    &verify::REGIONS_OVERLAP,
-                    format!(
-                        "region {:#x}-{:#x} overlaps {:#x}-{:#x}",
-                        a.start, a.end, b.start, b.end
-                    ),
-                )
-                .at_address(b.start),
-            );
-        }
+        let [a, b] = pair else { continue };
+        let message = if b.start < a.start {
+            format!(
+                "regions are not sorted: {:#x}-{:#x} follows {:#x}-{:#x}",
+                b.start, b.end, a.start, a.end
+            )
+        } else if b.start < a.end {
+            format!(
+                "region {:#x}-{:#x} overlaps {:#x}-{:#x}",
+                a.start, a.end, b.start, b.end
+            )
+        } else {
+            continue;
+        };
+        out.push(
+            &verify::REGIONS_OVERLAP,
+            Finding::new(&verify::REGIONS_OVERLAP, message).at_address(b.start),
+        );
     }
 }
 
-/// Paths that name no file on disk.
+/// Paths that name no file on disk: `[vdso]`, `[stack]`, `/dev/zero`,
+/// shared memory (`/SYSV0000…`), memfds, hugetlb and aio mappings.
 fn is_pseudo(path: &str) -> bool {
-    !path.starts_with('/')
-        || path.starts_with("/dev/")
-        || path.starts_with("/memfd:")
-        || path.starts_with("/SYSV")
-        || path.starts_with("/[")
+    const PREFIXES: [&str; 7] = [
+        "/dev/",
+        "/memfd:",
+        "/SYSV",
+        "/anon_hugepage",
+        "/dmabuf:",
+        "/[",
+        "/proc/",
+    ];
+    !path.starts_with('/') || PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
-fn mapped_files(image: &Image, options: &CheckOptions, out: &mut Vec<Finding>) {
-    for m in &image.modules {
-        if let Some(deleted) = m.path.strip_suffix(" (deleted)") {
-            out.push(
-                Finding::new(
+/// Where the dump's `path` is on this host.
+fn host_path(options: &CheckOptions, path: &str) -> PathBuf {
+    match &options.sysroot {
+        Some(root) => crate::symbols::locate::under_root(root, path),
+        None => PathBuf::from(path),
+    }
+}
+
+fn mapped_files(image: &Image, options: &CheckOptions, out: &mut Findings) {
+    // Modules first (they carry build-ids), then any other mapped file, each
+    // path once.
+    let mut seen = HashSet::new();
+    let files = image
+        .modules
+        .iter()
+        .map(|m| (m.path.as_str(), m.build_id.as_deref()))
+        .chain(
+            image
+                .regions
+                .iter()
+                .filter_map(|r| r.file.as_ref())
+                .map(|f| (f.path.as_str(), None)),
+        )
+        .filter(|(path, _)| seen.insert(*path));
+    for (path, build_id) in files {
+        if let Some(deleted) = path.strip_suffix(" (deleted)") {
+            if !is_pseudo(deleted) {
+                out.push(
                     &verify::MAPPED_FILE_MISSING,
-                    format!("{deleted} was deleted before the dump was taken"),
-                )
-                .about_path(deleted),
-            );
+                    Finding::new(
+                        &verify::MAPPED_FILE_MISSING,
+                        format!("{deleted} was deleted before the dump was taken"),
+                    )
+                    .about_path(deleted),
+                );
+            }
             continue;
         }
-        if is_pseudo(&m.path) {
+        if is_pseudo(path) {
             continue;
         }
-        let host = match &options.sysroot {
-            Some(root) => crate::symbols::locate::under_root(root, &m.path),
-            None => PathBuf::from(&m.path),
+        let host = host_path(options, path);
+        let where_ = match &options.sysroot {
+            Some(root) => format!("under the sysroot {}", root.display()),
+            None => "on this host".to_string(),
         };
-        let Ok(meta) = std::fs::metadata(&host) else {
-            out.push(
-                Finding::new(
+        let size = match std::fs::metadata(&host) {
+            Ok(meta) if meta.is_file() => meta.len(),
+            Ok(_) => {
+                out.push(
                     &verify::MAPPED_FILE_MISSING,
-                    format!(
-                        "{} is not on this host ({} is missing)",
-                        m.path,
-                        host.display()
-                    ),
-                )
-                .about_path(&m.path),
-            );
-            continue;
+                    Finding::new(
+                        &verify::MAPPED_FILE_MISSING,
+                        format!("{path} is not a regular file {where_}"),
+                    )
+                    .about_path(path),
+                );
+                continue;
+            }
+            Err(_) => {
+                out.push(
+                    &verify::MAPPED_FILE_MISSING,
+                    Finding::new(
+                        &verify::MAPPED_FILE_MISSING,
+                        format!("{path} is not {where_}"),
+                    )
+                    .about_path(path),
+                );
+                continue;
+            }
         };
-        if let (Some(want), Some(have)) = (&m.build_id, file_build_id(&host))
-            && *want != have
+        if let (Some(want), Some(have)) = (build_id, file_build_id(&host))
+            && !want.eq_ignore_ascii_case(&have)
         {
             out.push(
+                &verify::MAPPED_FILE_BUILD_ID,
                 Finding::new(
                     &verify::MAPPED_FILE_BUILD_ID,
                     format!(
@@ -169,50 +287,57 @@ fn mapped_files(image: &Image, options: &CheckOptions, out: &mut Vec<Finding>) {
                         host.display()
                     ),
                 )
-                .about_path(&m.path),
+                .about_path(path),
             );
+            // The wrong file: its size says nothing more.
             continue;
         }
-        let page_end = meta.len().div_ceil(4096) * 4096;
-        for r in image
-            .regions
-            .iter()
-            .filter(|r| r.file.as_ref().is_some_and(|f| f.path == m.path))
-        {
-            let offset = r.file.as_ref().map(|f| f.offset).unwrap_or(0);
-            // Only the file's own pages must exist; a mapping may run past
-            // the end into anonymous zero pages (bss) only within one page.
-            if offset >= page_end {
-                out.push(
-                    Finding::new(
-                        &verify::MAPPED_FILE_SIZE,
-                        format!(
-                            "{} maps offset {offset:#x} at {:#x}, but the file on this host has only {} bytes",
-                            m.path,
-                            r.start,
-                            meta.len()
-                        ),
-                    )
-                    .at_address(r.start)
-                    .about_path(&m.path),
-                );
-            }
+        check_file_size(image, path, size, out);
+    }
+}
+
+/// Every mapping of `path` must lie inside the host file, rounded up to a
+/// page (the kernel maps the last partial page whole).
+fn check_file_size(image: &Image, path: &str, size: u64, out: &mut Findings) {
+    let page_end = size.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE);
+    for r in &image.regions {
+        let Some(file) = r.file.as_ref().filter(|f| f.path == path) else {
+            continue;
+        };
+        // An inaccessible mapping is the loader's reservation of the gap
+        // between segments; it may run past the file's end harmlessly.
+        let p = r.protection;
+        if !(p.read || p.write || p.execute) {
+            continue;
+        }
+        let end = file.offset.saturating_add(r.size());
+        if end > page_end {
+            out.push(
+                &verify::MAPPED_FILE_SIZE,
+                Finding::new(
+                    &verify::MAPPED_FILE_SIZE,
+                    format!(
+                        "{path}: mapping {:#x}-{:#x} covers file offsets {:#x}-{end:#x}, but the file here has {size} bytes",
+                        r.start, r.end, file.offset
+                    ),
+                )
+                .at_address(r.start)
+                .about_path(path),
+            );
         }
     }
 }
 
-/// The GNU build-id of an ELF file on disk, if it has one.
+/// The GNU build-id of an ELF file on disk, if it has one. `object` parses
+/// lazily: only the header and the note sections/segments are read, however
+/// large the file.
 fn file_build_id(path: &Path) -> Option<String> {
+    use object::Object;
     let file = std::fs::File::open(path).ok()?;
     let bytes = Bytes::map_file(&file).ok()?;
-    let parsed = goblin::elf::Elf::parse(&bytes).ok()?;
-    for notes in parsed.iter_note_headers(&bytes).into_iter().flatten() {
-        let Ok(note) = notes else { break };
-        if note.n_type == goblin::elf::note::NT_GNU_BUILD_ID && note.name == "GNU" {
-            return Some(crate::symbols::hex(note.desc));
-        }
-    }
-    None
+    let elf = object::File::parse(&*bytes).ok()?;
+    let id = elf.build_id().ok()??;
+    Some(crate::symbols::hex(id))
 }
 
 #[cfg(test)]
@@ -220,8 +345,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::memory::NoMemory;
+    use crate::memory::{Memory, NoMemory, Segment, SegmentMemory};
     use crate::model::*;
+
+    const LIBC_PATH: &str = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+    const LIBC_BUILD_ID: &str = "93ac61ec5a8eb1396f9fbd350e3169a558528a40";
 
     fn image(modules: Vec<Module>, regions: Vec<Region>, threads: Vec<Thread>) -> Image {
         Image {
@@ -250,13 +378,13 @@ mod tests {
         }
     }
 
-    fn libc(build_id: &str) -> Module {
+    fn module(path: &str, build_id: Option<&str>) -> Module {
         Module {
-            name: "libc.so.6".into(),
-            path: "/usr/lib/x86_64-linux-gnu/libc.so.6".into(),
+            name: path.rsplit('/').next().unwrap_or(path).into(),
+            path: path.into(),
             base: 0x7000_0000,
             size: 0x1000,
-            build_id: Some(build_id.into()),
+            build_id: build_id.map(String::from),
             load_bias: None,
             sources: vec![ModuleSource::FileMappings],
             is_main: false,
@@ -264,16 +392,17 @@ mod tests {
         }
     }
 
-    fn region(start: u64, end: u64, rwx: (bool, bool, bool)) -> Region {
+    fn region(start: u64, end: u64, rwx: &str) -> Region {
+        let b = rwx.as_bytes();
         Region {
             start,
             end,
             protection: Protection {
-                read: rwx.0,
-                write: rwx.1,
-                execute: rwx.2,
+                read: b.first() == Some(&b'r'),
+                write: b.get(1) == Some(&b'w'),
+                execute: b.get(2) == Some(&b'x'),
             },
-            sharing: Sharing::Unknown,
+            sharing: Sharing::Private,
             file: None,
             capture: Capture::Full,
             image_offset: None,
@@ -281,43 +410,345 @@ mod tests {
         }
     }
 
-    #[test]
-    fn stack_and_pc_checks_name_the_thread() {
-        let mut regs = RegisterSet::new(Arch::X86_64);
-        regs.set_named("rsp", 0x1000);
-        regs.set_named("rip", 0x5000);
-        let t = Thread {
-            tid: 77,
+    fn file_region(start: u64, end: u64, rwx: &str, path: &str, offset: u64) -> Region {
+        Region {
+            file: Some(RegionFile {
+                path: path.into(),
+                offset,
+            }),
+            ..region(start, end, rwx)
+        }
+    }
+
+    fn thread(tid: u64, sp: u64, pc: u64) -> Thread {
+        let mut registers = RegisterSet::new(Arch::X86_64);
+        registers.set_named("rsp", sp);
+        registers.set_named("rip", pc);
+        Thread {
+            tid,
             name: None,
-            registers: regs,
+            registers,
             float: None,
             signal: None,
             pending_signals: None,
             blocked_signals: None,
             user_time_us: None,
             system_time_us: None,
+        }
+    }
+
+    fn segv(thread: u64, address: u64) -> Fault {
+        Fault {
+            code: FaultCode::Signal {
+                signo: 11,
+                code: 1,
+                errno: 0,
+                sender_pid: None,
+                sender_uid: None,
+            },
+            address: Some(address),
+            thread: Some(thread),
+            parameters: vec![],
+            interrupt_level: None,
+        }
+    }
+
+    /// Memory holding `len` zero bytes at `address`.
+    fn memory_at(address: u64, len: u64) -> Arc<dyn Memory> {
+        Arc::new(SegmentMemory::new(vec![Segment {
+            address,
+            size: len,
+            captured: len,
+            offset: 0,
+            bytes: Bytes::from_vec(vec![0; len as usize]),
+        }]))
+    }
+
+    fn summary(findings: &[Finding]) -> Vec<(&'static str, Severity, &str)> {
+        findings
+            .iter()
+            .map(|f| (f.code, f.severity, f.message.as_str()))
+            .collect()
+    }
+
+    /// A sysroot with nothing in it: no mapped-file checks can pass or
+    /// fail against the host's own files.
+    fn empty_root() -> (tempfile::TempDir, CheckOptions) {
+        let root = tempfile::tempdir().unwrap();
+        let opts = CheckOptions {
+            sysroot: Some(root.path().to_path_buf()),
         };
-        let img = image(
-            vec![],
-            vec![
-                region(0x0, 0x2000, (true, false, true)),
-                region(0x1800, 0x3000, (true, true, false)),
-            ],
-            vec![t],
-        );
-        let f = run(&img, &CheckOptions::default());
-        let msgs: Vec<(&str, &str)> = f.iter().map(|f| (f.code, f.message.as_str())).collect();
+        (root, opts)
+    }
+
+    #[test]
+    fn no_threads_and_a_missing_fault_thread() {
+        let mut img = image(vec![], vec![], vec![]);
+        img.fault = Some(segv(5, 0x10));
         assert_eq!(
-            msgs,
+            summary(&run(&img, &CheckOptions::default())),
+            [
+                ("CKD-E2003", Severity::Error, "the image holds no threads"),
+                (
+                    "CKD-E2004",
+                    Severity::Error,
+                    "the fault record names thread 5, which is not in the image"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn stack_pointer_must_be_in_present_writable_memory() {
+        let regions = vec![
+            file_region(0x1000, 0x3000, "r-x", "/usr/lib/libc.so.6", 0),
+            region(0x10000, 0x12000, "rw-"),
+            region(0x20000, 0x22000, "rw-"),
+        ];
+        let threads = vec![
+            // In code.
+            thread(11147, 0x1ff8, 0x1000),
+            // Nowhere.
+            thread(11148, 0x8000, 0x1000),
+            // Writable, but the page was not saved.
+            thread(11149, 0x20ff0, 0x1000),
+            // Fine.
+            thread(11150, 0x11ff0, 0x1000),
+        ];
+        let mut img = image(vec![], regions, threads);
+        img.memory = memory_at(0x10000, 0x2000);
+        let f: Vec<_> = run(&img, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.code == "CKD-E2001")
+            .collect();
+        assert_eq!(
+            summary(&f),
             [
                 (
                     "CKD-E2001",
-                    "thread 77: sp 0x1000 lies in a r-x region, not a writable stack"
+                    Severity::Error,
+                    "thread 11147: sp 0x1ff8 lies in r-x region 0x1000-0x3000 of /usr/lib/libc.so.6"
                 ),
-                ("CKD-E2002", "thread 77: pc 0x5000 is not in any mapping"),
-                ("CKD-E2005", "region 0x0-0x2000 overlaps 0x1800-0x3000"),
+                (
+                    "CKD-E2001",
+                    Severity::Error,
+                    "thread 11148: sp 0x8000 is not in any mapping"
+                ),
+                (
+                    "CKD-E2001",
+                    Severity::Error,
+                    "thread 11149: sp 0x20ff0 lies in rw- anonymous region 0x20000-0x22000, but its page is not in the image"
+                ),
             ]
         );
+        assert_eq!(f[0].location.address, Some(0x1ff8));
+    }
+
+    #[test]
+    fn program_counter_must_be_executable_unless_it_is_the_fault() {
+        let regions = vec![
+            region(0x1000, 0x2000, "r-x"),
+            region(0x10000, 0x12000, "rw-"),
+        ];
+        let threads = vec![
+            thread(1, 0x11000, 0x10010),
+            thread(2, 0x11000, 0x0),
+            thread(3, 0x11000, 0x50),
+            thread(4, 0x11000, 0x1010),
+        ];
+        // A module whose text has no region (gdb cores): not judged.
+        let mut libc = module(LIBC_PATH, None);
+        libc.base = 0x7000_0000;
+        libc.size = 0x1000;
+        let mut threads = threads;
+        threads.push(thread(5, 0x11000, 0x7000_0010));
+        let mut img = image(vec![libc], regions, threads);
+        img.memory = memory_at(0x10000, 0x2000);
+        // Thread 2 jumped to 0: the fault names that very pc.
+        img.fault = Some(segv(2, 0x0));
+        let f: Vec<_> = run(&img, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.code == "CKD-E2002")
+            .collect();
+        assert_eq!(
+            summary(&f),
+            [
+                (
+                    "CKD-E2002",
+                    Severity::Error,
+                    "thread 1: pc 0x10010 lies in rw- anonymous region 0x10000-0x12000, which is not executable"
+                ),
+                (
+                    "CKD-E2002",
+                    Severity::Warning,
+                    "thread 2: pc 0x0 is not in any mapping"
+                ),
+                (
+                    "CKD-E2002",
+                    Severity::Error,
+                    "thread 3: pc 0x50 is not in any mapping"
+                ),
+            ]
+        );
+        // The faulting thread with a different fault address stays an error.
+        img.fault = Some(segv(2, 0x8));
+        let f: Vec<_> = run(&img, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.code == "CKD-E2002")
+            .collect();
+        assert_eq!(f[1].severity, Severity::Error);
+    }
+
+    #[test]
+    fn regions_must_be_sorted_and_disjoint() {
+        let img = image(
+            vec![],
+            vec![
+                region(0x1000, 0x3000, "r--"),
+                region(0x2000, 0x4000, "r--"),
+                region(0x8000, 0x9000, "r--"),
+                region(0x6000, 0x7000, "r--"),
+                region(0xb000, 0xa000, "r--"),
+            ],
+            vec![thread(1, 0x8000, 0x1000)],
+        );
+        let f: Vec<_> = run(&img, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.code == "CKD-E2005")
+            .collect();
+        assert_eq!(
+            summary(&f),
+            [
+                (
+                    "CKD-E2005",
+                    Severity::Error,
+                    "region 0xb000-0xa000 ends before it starts"
+                ),
+                (
+                    "CKD-E2005",
+                    Severity::Error,
+                    "region 0x1000-0x3000 overlaps 0x2000-0x4000"
+                ),
+                (
+                    "CKD-E2005",
+                    Severity::Error,
+                    "regions are not sorted: 0x6000-0x7000 follows 0x8000-0x9000"
+                ),
+            ]
+        );
+        assert_eq!(f[1].location.address, Some(0x2000));
+    }
+
+    #[test]
+    fn findings_per_check_are_capped() {
+        // 100 regions all starting at 0: 99 overlaps.
+        let regions = (0..100).map(|_| region(0, 0x1000, "rw-")).collect();
+        let img = image(vec![], regions, vec![thread(1, 0x10, 0x10)]);
+        let f: Vec<_> = run(&img, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.code == "CKD-E2005")
+            .collect();
+        assert_eq!(f.len(), MAX_FINDINGS_PER_CHECK + 1);
+        assert_eq!(
+            f.last().map(|f| f.message.as_str()),
+            Some("67 more findings of this check not listed")
+        );
+    }
+
+    #[test]
+    fn pseudo_and_deleted_files() {
+        let (_root, opts) = empty_root();
+        let modules = vec![
+            module("[vdso]", None),
+            module("/dev/zero", None),
+            module("/memfd:jit (deleted)", None),
+            module("/SYSV00000000 (deleted)", None),
+            module("/opt/app/bin/server (deleted)", None),
+        ];
+        let regions = vec![file_region(0x1000, 0x2000, "r--", "/[aio] (deleted)", 0)];
+        let img = image(modules, regions, vec![thread(1, 0x10, 0x10)]);
+        let f: Vec<_> = run(&img, &opts)
+            .into_iter()
+            .filter(|f| f.code.ends_with("3001"))
+            .collect();
+        assert_eq!(
+            summary(&f),
+            [(
+                "CKD-W3001",
+                Severity::Warning,
+                "/opt/app/bin/server was deleted before the dump was taken"
+            )]
+        );
+        assert_eq!(f[0].location.path.as_deref(), Some("/opt/app/bin/server"));
+    }
+
+    #[test]
+    fn missing_files_name_the_path() {
+        let (root, opts) = empty_root();
+        // A mapped data file that is no module is checked too.
+        let regions = vec![file_region(
+            0x1000,
+            0x2000,
+            "r--",
+            "/usr/lib/locale/locale-archive",
+            0,
+        )];
+        let img = image(
+            vec![module(LIBC_PATH, Some(LIBC_BUILD_ID))],
+            regions,
+            vec![thread(1, 0x10, 0x10)],
+        );
+        let f: Vec<_> = run(&img, &opts)
+            .into_iter()
+            .filter(|f| f.code.contains('3'))
+            .collect();
+        let under = format!("under the sysroot {}", root.path().display());
+        assert_eq!(
+            summary(&f),
+            [
+                (
+                    "CKD-W3001",
+                    Severity::Warning,
+                    format!("{LIBC_PATH} is not {under}").as_str()
+                ),
+                (
+                    "CKD-W3001",
+                    Severity::Warning,
+                    format!("/usr/lib/locale/locale-archive is not {under}").as_str()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn mapping_past_the_end_of_the_host_file() {
+        let (root, opts) = empty_root();
+        let dir = root.path().join("opt/app");
+        std::fs::create_dir_all(&dir).unwrap();
+        // 5000 bytes: two pages once rounded up.
+        std::fs::write(dir.join("data.bin"), vec![0u8; 5000]).unwrap();
+        let path = "/opt/app/data.bin";
+        let regions = vec![
+            file_region(0x10000, 0x12000, "r--", path, 0),
+            file_region(0x12000, 0x13000, "r--", path, 0x1000),
+            // The loader's reservation of a gap may run past the end.
+            file_region(0x13000, 0x20000, "---", path, 0x2000),
+            file_region(0x20000, 0x21000, "rw-", path, 0x3000),
+        ];
+        let img = image(vec![], regions, vec![thread(1, 0x10, 0x10)]);
+        let f: Vec<_> = run(&img, &opts)
+            .into_iter()
+            .filter(|f| f.code.contains('3'))
+            .collect();
+        assert_eq!(
+            summary(&f),
+            [(
+                "CKD-E3003",
+                Severity::Error,
+                "/opt/app/data.bin: mapping 0x20000-0x21000 covers file offsets 0x3000-0x4000, but the file here has 5000 bytes"
+            )]
+        );
+        assert_eq!(f[0].location.address, Some(0x20000));
     }
 
     #[test]
@@ -325,55 +756,56 @@ mod tests {
         let shared = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/generated/linux-cores/libs/libc.so.6");
         if !shared.exists() {
-            eprintln!("notice: ../shared is absent; skipping");
+            eprintln!(
+                "notice: ../shared is absent; skipping mapped_file_identity_against_a_sysroot"
+            );
             return;
         }
-        let root = tempfile::tempdir().unwrap();
+        let (root, opts) = empty_root();
         let dir = root.path().join("usr/lib/x86_64-linux-gnu");
         std::fs::create_dir_all(&dir).unwrap();
         std::os::unix::fs::symlink(&shared, dir.join("libc.so.6")).unwrap();
-        let opts = CheckOptions {
-            sysroot: Some(root.path().to_path_buf()),
-        };
+        // The core's libc mappings (eu-readelf -n of core.kernel-sigsegv):
+        // the last one ends at offset 0x1d5000 of a 1926232-byte file.
+        let regions = vec![
+            file_region(0x7f44_83b2_e000, 0x7f44_83b5_4000, "r--", LIBC_PATH, 0),
+            file_region(
+                0x7f44_83d0_1000,
+                0x7f44_83d0_3000,
+                "rw-",
+                LIBC_PATH,
+                0x1d_3000,
+            ),
+        ];
         let good = image(
-            vec![libc("93ac61ec5a8eb1396f9fbd350e3169a558528a40")],
-            vec![],
-            vec![],
+            vec![module(LIBC_PATH, Some(LIBC_BUILD_ID))],
+            regions.clone(),
+            vec![thread(1, 0x10, 0x10)],
         );
-        let f = run(&good, &opts);
-        assert!(
-            f.iter()
-                .all(|f| !f.code.starts_with("CKD-E3") && !f.code.starts_with("CKD-W3")),
-            "{f:?}"
-        );
-        let bad = image(
-            vec![libc("00112233445566778899aabbccddeeff00112233")],
-            vec![],
-            vec![],
-        );
-        let f = run(&bad, &opts);
-        let ids: Vec<_> = f.iter().filter(|f| f.code == "CKD-E3002").collect();
-        assert_eq!(ids.len(), 1, "{f:?}");
-        assert!(ids[0].message.contains(
-            "has build-id 93ac61ec5a8eb1396f9fbd350e3169a558528a40, the dump recorded 0011"
-        ));
-        let empty = tempfile::tempdir().unwrap();
-        let f = run(
-            &good,
-            &CheckOptions {
-                sysroot: Some(empty.path().to_path_buf()),
-            },
-        );
-        let files: Vec<_> = f
-            .iter()
-            .filter(|f| f.code.contains("-W3") || f.code.contains("-E3"))
+        let f: Vec<_> = run(&good, &opts)
+            .into_iter()
+            .filter(|f| f.code.contains('3'))
             .collect();
-        assert_eq!(files.len(), 1, "{f:?}");
-        assert_eq!(files[0].code, "CKD-W3001");
-        assert!(
-            files[0]
-                .message
-                .starts_with("/usr/lib/x86_64-linux-gnu/libc.so.6 is not on this host")
+        assert_eq!(summary(&f), []);
+
+        let wrong = "00112233445566778899aabbccddeeff00112233";
+        let bad = image(
+            vec![module(LIBC_PATH, Some(wrong))],
+            regions,
+            vec![thread(1, 0x10, 0x10)],
         );
+        let f: Vec<_> = run(&bad, &opts)
+            .into_iter()
+            .filter(|f| f.code.contains('3'))
+            .collect();
+        let message = format!(
+            "{} has build-id {LIBC_BUILD_ID}, the dump recorded {wrong}",
+            dir.join("libc.so.6").display()
+        );
+        assert_eq!(
+            summary(&f),
+            [("CKD-E3002", Severity::Error, message.as_str())]
+        );
+        assert_eq!(f[0].location.path.as_deref(), Some(LIBC_PATH));
     }
 }

@@ -54,12 +54,27 @@ pub struct Location {
     /// Byte offset in the (decompressed) image file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
-    /// Virtual address in the saved address space.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Virtual address in the saved address space; serialized as a `"0x…"`
+    /// string like every address in the reports (kernel addresses do not
+    /// fit a JSON number's 53 bits).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_hex_address"
+    )]
     pub address: Option<u64>,
     /// A file outside the image the finding is about (a mapped library).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+}
+
+fn serialize_hex_address<S: serde::Serializer>(
+    address: &Option<u64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match address {
+        Some(a) => s.serialize_str(&format!("{a:#x}")),
+        None => s.serialize_none(),
+    }
 }
 
 /// One problem found in an image.
