@@ -267,6 +267,7 @@ fn inspect_report() -> InspectReport {
                     "symbols/.build-id/ef/4ea17280cefee9d9850ed7430c51485a809748.debug".into(),
                 ),
                 problem: None,
+                pe: None,
             },
             ModuleReport {
                 name: "libc.so.6".into(),
@@ -280,6 +281,7 @@ fn inspect_report() -> InspectReport {
                 binary: Some("/usr/lib/x86_64-linux-gnu/libc.so.6".into()),
                 debug_file: None,
                 problem: None,
+                pe: None,
             },
             ModuleReport {
                 name: "libstdc++.so.6".into(),
@@ -296,6 +298,7 @@ fn inspect_report() -> InspectReport {
                     "no file with this name under --sysroot or --symbols; frames show offsets"
                         .into(),
                 ),
+                pe: None,
             },
         ],
         regions: Some(vec![
@@ -309,6 +312,7 @@ fn inspect_report() -> InspectReport {
                 file_offset: Some(Hex(0)),
                 capture: "full".into(),
                 captured_bytes: 0x1000,
+                windows: None,
             },
             RegionReport {
                 start: Hex(LIBC.1),
@@ -320,6 +324,7 @@ fn inspect_report() -> InspectReport {
                 file_offset: Some(Hex(0)),
                 capture: "partial".into(),
                 captured_bytes: 4096,
+                windows: None,
             },
             RegionReport {
                 start: Hex(0x7fcf_90e6_6000),
@@ -331,6 +336,7 @@ fn inspect_report() -> InspectReport {
                 file_offset: Some(Hex(0x2_6000)),
                 capture: "absent".into(),
                 captured_bytes: 0,
+                windows: None,
             },
             RegionReport {
                 start: Hex(0x7ffd_d6ea_d000),
@@ -342,6 +348,7 @@ fn inspect_report() -> InspectReport {
                 file_offset: None,
                 capture: "full".into(),
                 captured_bytes: 0x2_1000,
+                windows: None,
             },
         ]),
         notes: vec![

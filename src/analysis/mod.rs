@@ -4,7 +4,9 @@
 //! for every format alike; nothing in this module knows file formats.
 
 pub mod disasm;
+pub mod ntstatus;
 pub mod signals;
+pub mod windows;
 
 use crate::model::{Capture, FaultCode, Image, InterruptLevel, Sharing, Thread};
 use crate::progress::Progress;
@@ -110,6 +112,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
                 debug_file: status
                     .and_then(|s| s.debug_file.as_ref().map(|p| p.display().to_string())),
                 problem: status.and_then(|s| s.problem.clone()),
+                pe: m.pe.clone(),
             }
         })
         .collect();
@@ -236,16 +239,36 @@ fn crash_summary(
                     *sender_uid,
                 )
             }
-            FaultCode::Exception { code, .. } => (
-                "exception",
-                *code as u64,
-                format!("{code:#010x}"),
-                None,
-                None,
-                "exception".to_string(),
-                None,
-                None,
-            ),
+            FaultCode::Exception { code, .. } => {
+                let (name, mut desc) = match ntstatus::exception_name(*code) {
+                    Some((n, d)) => (n.to_string(), d.to_string()),
+                    None => (
+                        format!("{code:#010x}"),
+                        "application-defined exception".to_string(),
+                    ),
+                };
+                // STATUS_STACK_BUFFER_OVERRUN carries the FAST_FAIL_* code.
+                let (sub, sub_name) = match (*code, fault.parameters.first()) {
+                    (0xC000_0409, Some(p)) => (
+                        Some(*p as i64),
+                        ntstatus::fast_fail_name(*p).map(str::to_string),
+                    ),
+                    _ => (None, None),
+                };
+                if let (0xC000_0006, Some(status)) = (*code, fault.parameters.get(2)) {
+                    desc.push_str(&format!(" (I/O status {status:#010x})"));
+                }
+                (
+                    "exception",
+                    *code as u64,
+                    name,
+                    sub,
+                    sub_name,
+                    desc,
+                    None,
+                    None,
+                )
+            }
             FaultCode::Bugcheck { code } => (
                 "bugcheck",
                 *code as u64,
@@ -270,16 +293,41 @@ fn crash_summary(
 
     // Read / write / execute: execute when the fault is at the pc itself,
     // else what the faulting instruction does with its memory operand.
-    let is_memory_fault = matches!(fault.code, FaultCode::Signal { signo: 7 | 11, .. });
+    let is_memory_fault = matches!(
+        fault.code,
+        FaultCode::Signal { signo: 7 | 11, .. }
+            | FaultCode::Exception {
+                code: 0xC000_0005 | 0xC000_0006,
+                ..
+            }
+    );
+    // Windows says read / write / execute in parameter 0.
+    let windows_access = match fault.code {
+        FaultCode::Exception {
+            code: 0xC000_0005 | 0xC000_0006,
+            ..
+        } => fault
+            .parameters
+            .first()
+            .and_then(|p| ntstatus::access_kind(*p)),
+        _ => None,
+    };
     let access = match (fault.address, pc) {
         _ if !is_memory_fault => None,
+        _ if windows_access.is_some() => windows_access.map(str::to_string),
         (Some(a), Some(p)) if a == p => Some("execute".to_string()),
         (_, Some(p)) => disasm::memory_access(arch, symbolizer, p).map(str::to_string),
         _ => None,
     };
 
     if is_memory_fault && let Some(addr) = fault.address {
-        if addr < 4096 {
+        let non_canonical = arch == crate::model::Arch::X86_64
+            && (0x0000_8000_0000_0000..0xffff_8000_0000_0000).contains(&addr);
+        if non_canonical {
+            description.push_str(&format!(
+                " — address {addr:#x} is non-canonical (a wild or poisoned pointer)"
+            ));
+        } else if addr < 4096 {
             description.push_str(&format!(
                 " — address {addr:#x} is in the first page: a null pointer dereference"
             ));
@@ -360,7 +408,18 @@ fn region_reports(image: &Image) -> Vec<RegionReport> {
                 file_offset: r.file.as_ref().map(|f| Hex(f.offset)),
                 capture: capture.to_string(),
                 captured_bytes,
+                windows: r.windows.map(windows_region),
             }
         })
         .collect()
+}
+
+fn windows_region(w: crate::model::WindowsRegion) -> crate::report::WindowsRegionReport {
+    crate::report::WindowsRegionReport {
+        allocation_base: Hex(w.allocation_base),
+        allocation_protection: windows::page_protection(w.allocation_protection),
+        state: windows::memory_state(w.state).to_string(),
+        protection: windows::page_protection(w.protection),
+        kind: windows::memory_kind(w.kind).to_string(),
+    }
 }

@@ -154,6 +154,9 @@ pub struct ModuleReport {
     pub binary: Option<String>,
     pub debug_file: Option<String>,
     pub problem: Option<String>,
+    /// Windows / Breakpad identity (minidumps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pe: Option<crate::model::PeIdentity>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,6 +173,22 @@ pub struct RegionReport {
     /// "full", "absent" or "partial".
     pub capture: String,
     pub captured_bytes: u64,
+    /// VirtualQueryEx-style attributes (minidumps with a MemoryInfoList).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsRegionReport>,
+}
+
+/// A region as Windows describes it, with names decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowsRegionReport {
+    pub allocation_base: Hex,
+    /// `PAGE_READWRITE`-style names joined with ` | `.
+    pub allocation_protection: String,
+    /// `MEM_COMMIT`, `MEM_RESERVE` or `MEM_FREE`.
+    pub state: String,
+    pub protection: String,
+    /// `MEM_IMAGE`, `MEM_MAPPED` or `MEM_PRIVATE`.
+    pub kind: String,
 }
 
 /// The whole `inspect` result.
