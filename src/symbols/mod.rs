@@ -8,6 +8,7 @@
 
 mod elf_file;
 pub mod locate;
+pub mod symbol_path;
 
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
