@@ -196,13 +196,12 @@ impl SymbolPath {
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
+            && len > self.limits.max_bytes
         {
-            if len > self.limits.max_bytes {
-                return Err(format!(
-                    "{len} bytes is over the {} byte limit",
-                    self.limits.max_bytes
-                ));
-            }
+            return Err(format!(
+                "{len} bytes is over the {} byte limit",
+                self.limits.max_bytes
+            ));
         }
         let parent = dest.parent().ok_or("bad cache path")?;
         std::fs::create_dir_all(parent)
