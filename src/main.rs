@@ -102,10 +102,12 @@ enum Command {
 
 #[derive(clap::Args)]
 struct SymbolArgs {
-    /// Directory with binaries and debug files (.build-id tree or flat);
-    /// repeatable. CKDUMP_SYMBOL_PATH (colon-separated) is searched after.
-    #[arg(long = "symbols", short = 's', value_name = "DIR")]
-    dirs: Vec<PathBuf>,
+    /// Where binaries and debug files are: a directory (.build-id tree,
+    /// symbol store, or flat), or `srv*CACHE*URL` for a symbol server;
+    /// repeatable. CKDUMP_SYMBOL_PATH (colon-separated) and _NT_SYMBOL_PATH
+    /// are searched after.
+    #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
+    dirs: Vec<String>,
     /// Root of a copy of the crashed machine's files; mapped files are
     /// looked up under it first.
     #[arg(long, value_name = "DIR")]

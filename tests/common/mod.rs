@@ -26,6 +26,7 @@ pub fn ckdump(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ckdump"))
         .args(args)
         .env_remove("CKDUMP_SYMBOL_PATH")
+        .env_remove("_NT_SYMBOL_PATH")
         .output()
         .expect("run ckdump")
 }
