@@ -94,6 +94,10 @@ enum Command {
         /// Check mapped files against this root instead of the host's `/`.
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,
+        /// Also check that every module on a stack has symbols in these
+        /// places (dirs or srv*CACHE*URL; repeatable).
+        #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
+        symbols: Vec<String>,
         /// No progress bars.
         #[arg(long, short = 'q')]
         quiet: bool,
@@ -209,6 +213,7 @@ fn main() -> ExitCode {
             format,
             fail_on,
             sysroot,
+            symbols,
             quiet,
         } => {
             let progress = Progress::new(quiet);
@@ -222,11 +227,16 @@ fn main() -> ExitCode {
                 Err(e) => return unreadable(&e),
             };
             let mut findings = img.findings.clone();
+            let with_symbols = !symbols.is_empty();
+            let symbols = with_symbols.then(|| SymbolConfig::from_args(symbols, sysroot.clone()));
             findings.extend(verify::checks::run(
                 &img,
-                &verify::checks::CheckOptions { sysroot },
+                &verify::checks::CheckOptions { sysroot, symbols },
             ));
-            let format_name = analysis::summarize(&img).format;
+            let mut format_name = analysis::summarize(&img).format;
+            if with_symbols {
+                format_name.push_str(",with-symbols");
+            }
             let report = report::verify_report(
                 &image.display().to_string(),
                 Some(analysis::summarize(&img)),

@@ -208,3 +208,51 @@ fn help_has_examples_and_bad_arguments_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no thread 1; the image has threads"));
 }
+
+#[test]
+fn verify_with_symbols_reports_modules_without_symbols() {
+    let core = fixture("core.threads.kernel.zst");
+    let empty = tempfile::tempdir().unwrap();
+    let out = ckdump(&[
+        "verify",
+        &core,
+        "--symbols",
+        empty.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let missing: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "CKD-W4001")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        missing,
+        ["no symbols found for /tmp/ckdump-testdata/bin/threads"]
+    );
+
+    let symbols = root().join("symbols").display().to_string();
+    let out = ckdump(&["verify", &core, "--symbols", &symbols, "--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "CKD-W4001")
+        .unwrap();
+    assert_eq!(check["status"], "passed");
+
+    // Without --symbols the check did not run.
+    let out = ckdump(&["verify", &core, "--format", "json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "CKD-W4001")
+        .unwrap();
+    assert_eq!(check["status"], "not_applicable");
+}

@@ -14,6 +14,8 @@ use crate::verify::{self, Check, Finding, Severity};
 pub struct CheckOptions {
     /// Where the crashed machine's files are; the host's `/` when None.
     pub sysroot: Option<PathBuf>,
+    /// When given, modules with code on a stack must have symbols there.
+    pub symbols: Option<crate::symbols::SymbolConfig>,
 }
 
 /// At most this many findings per check; a corrupt image with 100 000
@@ -59,7 +61,44 @@ pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     threads(image, &mut out);
     regions(image, &mut out);
     mapped_files(image, options, &mut out);
+    if let Some(config) = &options.symbols {
+        symbols(image, config, &mut out);
+    }
     out.finish()
+}
+
+/// Modules that have a pc on some thread's stack but no symbols.
+fn symbols(image: &Image, config: &crate::symbols::SymbolConfig, out: &mut Findings) {
+    let symbolizer = crate::symbols::Symbolizer::new(image, config);
+    let limits = crate::unwind::WalkLimits::default();
+    let mut on_stack = vec![false; image.modules.len()];
+    for t in &image.threads {
+        for f in crate::unwind::walk(&t.registers, &*image.memory, &symbolizer, &limits) {
+            if let Some(i) = image.modules.iter().position(|m| m.contains(f.pc)) {
+                on_stack[i] = true;
+            }
+        }
+    }
+    for status in symbolizer.modules() {
+        let Some(m) = image.modules.get(status.module) else {
+            continue;
+        };
+        if on_stack[status.module] && status.kind == crate::symbols::SymbolKind::None {
+            let why = status
+                .problem
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            out.push(
+                &verify::SYMBOLS_MISSING,
+                Finding::new(
+                    &verify::SYMBOLS_MISSING,
+                    format!("no symbols found for {}{why}", m.path),
+                )
+                .about_path(&m.path),
+            );
+        }
+    }
 }
 
 /// `r-x region 0x1000-0x2000 of /usr/lib/libc.so.6` or `rw- anonymous region …`.
@@ -477,6 +516,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let opts = CheckOptions {
             sysroot: Some(root.path().to_path_buf()),
+            symbols: None,
         };
         (root, opts)
     }

@@ -197,6 +197,11 @@ checks! {
     MAPPED_FILE_SIZE = "CKD-E3003", "mapped-file-size", Error, "*",
         "Every file-backed mapping lies inside the host file's size.",
         "The host file is shorter than the mapping recorded in the image; it is not the file the process used.";
+
+    // --- 4xxx: symbols (checked when verify is given --symbols) ---
+    SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",
+        "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",
+        "Add the directory or symbol server that holds them with --symbols, or install the -dbg / -dbgsym package.";
 }
 
 /// Looks a check up by code.
