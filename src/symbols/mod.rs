@@ -493,7 +493,32 @@ impl<'a> Symbolizer<'a> {
     }
 }
 
+/// The compressed debug sections a lookup needs, largest first.
+const DWARF_SECTIONS: &[&str] = &[
+    ".debug_info",
+    ".debug_line",
+    ".debug_abbrev",
+    ".debug_rnglists",
+    ".debug_ranges",
+    ".debug_str",
+    ".debug_aranges",
+    ".debug_line_str",
+    ".debug_addr",
+    ".debug_str_offsets",
+];
+
 fn load_dwarf(file: &ElfFile) -> Option<addr2line::Context<DwarfReader>> {
+    // Inflating zlib-compressed debug sections dominates a cold lookup;
+    // .debug_info on one core while the rest inflate on the other.
+    std::thread::scope(|scope| {
+        let (first, rest) = DWARF_SECTIONS.split_at(1);
+        scope.spawn(move || {
+            for name in rest {
+                let _ = file.section(name);
+            }
+        });
+        let _ = file.section(first[0]);
+    });
     let endian = gimli::RunTimeEndian::Little;
     let dwarf = gimli::Dwarf::load(|id| -> Result<DwarfReader, gimli::Error> {
         let data = file
