@@ -127,6 +127,9 @@ fn fixtures() -> Vec<(PathBuf, Vec<u8>)> {
             "corpus/lldb/elf-core/linux-i386.core",
             "corpus/lldb/elf-core/thread_crash/linux-x86_64.core",
             "corpus/elfutils/testfile_aarch64_core.bz2",
+            "corpus/breakpad/minidump2.dmp",
+            "corpus/rust-minidump/linux-mini.dmp",
+            "corpus/lldb/windows-sigsegv/sigsegv.dmp",
         ] {
             let p = shared.join(rel);
             if p.exists() {

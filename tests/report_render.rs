@@ -379,6 +379,9 @@ fn inspect_report() -> InspectReport {
                 value: 4096,
             },
         ],
+        streams: vec![],
+        annotations: vec![],
+        texts: vec![],
         findings: vec![
             Finding::new(
                 &verify::ELF_SEGMENT_ABSENT,
@@ -483,16 +486,23 @@ fn inspect_text_marks_inline_scan_and_unknown_frames() {
     assert!(colored.contains("\x1b[1;31mCrash: SIGSEGV"));
 }
 
+fn applies_to_elf(c: &ckdump::verify::Check) -> bool {
+    c.formats == "*" || c.formats.split(',').any(|f| f == "elf-core")
+}
+
 #[test]
 fn verify_text_matches_golden() {
     let text = report::text::render_verify(&verify_report());
     assert_golden("verify.golden.txt", &text);
     assert!(text.lines().any(|l| l
         == "error   CKD-E1005 segment-in-file  PT_LOAD 12 ends at file offset 0xa2000, past the end of the file (0x9f09c bytes) — <cut> (offset 0x9e000, address 0x7ffdd6ead000)"));
+    // Checks for other formats, and the symbols check (no --symbols), do
+    // not apply to this ELF core.
+    let applicable = CHECKS.iter().filter(|c| applies_to_elf(c)).count();
     assert!(text.ends_with(&format!(
         "1 error, 2 warnings, 1 note; {} of {} checks passed\n",
-        CHECKS.len() - 5,
-        CHECKS.len() - 1
+        applicable - 4,
+        applicable
     )));
 }
 
@@ -523,7 +533,7 @@ fn verify_report_statuses_and_counts() {
             .collect::<Vec<_>>(),
         CHECKS
             .iter()
-            .filter(|c| c.formats != "*")
+            .filter(|c| c.formats != "*" && !c.formats.split(',').any(|f| f == "minidump"))
             .map(|c| c.code)
             .collect::<Vec<_>>()
     );
@@ -791,8 +801,9 @@ fn junit_has_one_case_per_check() {
     // Only the error fails at --fail-on error; the lowered pc finding and
     // the others go to system-out.
     assert_eq!(failed, ["CKD-E1005"]);
-    // CKD-W4001 needs --symbols, which this run did not have: skipped.
-    assert_eq!(doc.suite, (CHECKS.len(), 1, 1));
+    // Checks of other formats and CKD-W4001 (needs --symbols) are skipped.
+    let skipped = CHECKS.iter().filter(|c| !applies_to_elf(c)).count();
+    assert_eq!(doc.suite, (CHECKS.len(), 1, skipped));
     let out = |code: &str| {
         doc.cases
             .iter()
@@ -812,12 +823,16 @@ fn junit_has_one_case_per_check() {
     let doc = parse_junit(&xml);
     let failed: Vec<&str> = doc.cases.iter().filter_map(|c| c.1.as_deref()).collect();
     assert_eq!(failed, ["CKD-E1005", "CKD-E2002", "CKD-W3001"]);
-    assert_eq!(doc.suite, (CHECKS.len(), 3, 1));
+    let skipped = CHECKS.iter().filter(|c| !applies_to_elf(c)).count();
+    assert_eq!(doc.suite, (CHECKS.len(), 3, skipped));
 
     // Checks for other formats are skipped.
     let r = report::verify_report("x.dmp", Some(image_summary()), vec![], "minidump");
     let doc = parse_junit(&report::junit::render(&r, Severity::Error));
-    let skipped = CHECKS.iter().filter(|c| c.formats != "*").count();
+    let skipped = CHECKS
+        .iter()
+        .filter(|c| c.formats != "*" && !c.formats.split(',').any(|f| f == "minidump"))
+        .count();
     assert_eq!(doc.cases.iter().filter(|c| c.2).count(), skipped);
     assert_eq!(doc.suite, (CHECKS.len(), 0, skipped));
 }

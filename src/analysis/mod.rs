@@ -126,6 +126,25 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         regions: options.regions.then(|| region_reports(image)),
         notes: image.details.notes.clone(),
         auxv: image.details.auxv.clone(),
+        streams: image.details.streams.clone(),
+        annotations: image
+            .details
+            .annotations
+            .iter()
+            .map(|(key, value)| crate::report::Annotation {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        texts: image
+            .details
+            .texts
+            .iter()
+            .map(|(name, text)| crate::report::EmbeddedText {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect(),
         findings: image.findings.clone(),
     }
 }
@@ -240,7 +259,12 @@ fn crash_summary(
                 )
             }
             FaultCode::Exception { code, .. } => {
-                let (name, mut desc) = match ntstatus::exception_name(*code) {
+                let named = if image.target.os == crate::model::Os::MacOs {
+                    ntstatus::mach_exception_name(*code)
+                } else {
+                    ntstatus::exception_name(*code)
+                };
+                let (name, mut desc) = match named {
                     Some((n, d)) => (n.to_string(), d.to_string()),
                     None => (
                         format!("{code:#010x}"),

@@ -101,6 +101,31 @@ pub fn exception_name(code: u32) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// Name and meaning of a Mach exception type (macOS / iOS minidumps), and
+/// Crashpad's simulated exception for dumps taken without a crash.
+pub fn mach_exception_name(code: u32) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        1 => ("EXC_BAD_ACCESS", "bad memory access"),
+        2 => ("EXC_BAD_INSTRUCTION", "illegal or undefined instruction"),
+        3 => ("EXC_ARITHMETIC", "arithmetic exception"),
+        4 => ("EXC_EMULATION", "emulation instruction"),
+        5 => ("EXC_SOFTWARE", "software-generated exception"),
+        6 => ("EXC_BREAKPOINT", "trace or breakpoint"),
+        7 => ("EXC_SYSCALL", "system call"),
+        8 => ("EXC_MACH_SYSCALL", "Mach system call"),
+        9 => ("EXC_RPC_ALERT", "RPC alert"),
+        10 => ("EXC_CRASH", "abnormal process exit (often abort())"),
+        11 => ("EXC_RESOURCE", "resource limit exceeded"),
+        12 => ("EXC_GUARD", "guarded resource violation"),
+        13 => ("EXC_CORPSE_NOTIFY", "corpse notification"),
+        0x4350_7378 => (
+            "kMachExceptionSimulated",
+            "dump requested by Crashpad without a crash",
+        ),
+        _ => return None,
+    })
+}
+
 /// Name of a FAST_FAIL_* code (parameter 0 of STATUS_STACK_BUFFER_OVERRUN).
 pub fn fast_fail_name(code: u64) -> Option<&'static str> {
     const NAMES: &[&str] = &[

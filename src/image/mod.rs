@@ -7,6 +7,7 @@
 mod decompress;
 pub mod elf_core;
 pub mod linux_modules;
+pub mod minidump;
 
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,7 @@ pub(crate) struct ImageBytes {
 }
 
 const ELF_MAGIC: &[u8] = b"\x7fELF";
+const MDMP_MAGIC: &[u8] = b"MDMP";
 
 /// Which compression wrapper, if any, the first bytes announce.
 pub(crate) fn compression_by_magic(head: &[u8]) -> Option<Compression> {
@@ -67,6 +69,11 @@ pub(crate) fn compression_by_magic(head: &[u8]) -> Option<Compression> {
 /// Opens the image at `path`.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
     let unwrapped = load(path, options)?;
+    if unwrapped.bytes.starts_with(MDMP_MAGIC) {
+        let mut image = minidump::read(path, unwrapped.bytes, unwrapped.compression)?;
+        image.findings.splice(0..0, unwrapped.findings);
+        return Ok(image);
+    }
     if !unwrapped.bytes.starts_with(ELF_MAGIC) {
         return Err(unknown_format(path, &unwrapped.bytes));
     }
@@ -83,7 +90,7 @@ pub(crate) fn load(path: &Path, options: &OpenOptions) -> Result<ImageBytes> {
         return Err(Error::new(path, ErrorKind::Empty));
     }
     let head = &head[..head_len];
-    if head.starts_with(ELF_MAGIC) {
+    if head.starts_with(ELF_MAGIC) || head.starts_with(MDMP_MAGIC) {
         let bytes = Bytes::map_file(&file).map_err(|e| Error::new(path, ErrorKind::Io(e)))?;
         return Ok(ImageBytes {
             bytes,

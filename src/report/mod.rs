@@ -204,8 +204,31 @@ pub struct InspectReport {
     pub regions: Option<Vec<RegionReport>>,
     pub notes: Vec<NoteRecord>,
     pub auxv: Vec<AuxvEntry>,
+    /// Container streams (minidumps), known or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<crate::model::StreamRecord>,
+    /// Key/value annotations (Crashpad, Breakpad).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<Annotation>,
+    /// Text the writer embedded (Linux /proc files, comments).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<EmbeddedText>,
     /// Structural problems met while reading (full list: `ckdump verify`).
     pub findings: Vec<Finding>,
+}
+
+/// One annotation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Annotation {
+    pub key: String,
+    pub value: String,
+}
+
+/// A text block the writer embedded.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbeddedText {
+    pub name: String,
+    pub text: String,
 }
 
 /// How one registered check came out.

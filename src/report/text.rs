@@ -277,6 +277,14 @@ fn short_build_id(id: &str) -> String {
     }
 }
 
+/// The identity a person looks a module up by: GNU build-id, else the
+/// PDB / Breakpad debug id.
+fn module_id(m: &ModuleReport) -> Option<&str> {
+    m.build_id
+        .as_deref()
+        .or_else(|| m.pe.as_ref().and_then(|p| p.debug_id.as_deref()))
+}
+
 fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, style: Style) {
     let _ = writeln!(out, "{}", style.heading("Modules"));
     let name_width = modules
@@ -287,11 +295,7 @@ fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, sty
         .min(32);
     let id_width = modules
         .iter()
-        .map(|m| {
-            m.build_id
-                .as_deref()
-                .map_or(1, |b| short_build_id(b).chars().count())
-        })
+        .map(|m| module_id(m).map_or(1, |b| short_build_id(b).chars().count()))
         .max()
         .unwrap_or(1);
     let range_width = modules
@@ -300,7 +304,7 @@ fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, sty
         .max()
         .unwrap_or(0);
     for m in modules {
-        let id = m.build_id.as_deref().map_or("-".into(), short_build_id);
+        let id = module_id(m).map_or("-".into(), short_build_id);
         let main = if m.main { "  main" } else { "" };
         let problem = match (&m.problem, show_all) {
             (Some(_), false) => "  (problem: see --modules)",
@@ -538,6 +542,29 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         write_regions(&mut out, regions, style);
     }
 
+    if !r.annotations.is_empty() {
+        let _ = writeln!(out, "{}", style.heading("Annotations"));
+        for a in &r.annotations {
+            let _ = writeln!(out, "  {} = {}", printable(&a.key), printable(&a.value));
+        }
+        out.push('\n');
+    }
+    if !r.streams.is_empty() && opts.show_modules {
+        let _ = writeln!(out, "{}", style.heading("Streams"));
+        for st in &r.streams {
+            let name = st
+                .name
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("unknown {:#x}", st.kind));
+            let _ = writeln!(
+                out,
+                "  {:<28} {:>10} bytes at {:#x}",
+                name, st.size, st.offset
+            );
+        }
+        out.push('\n');
+    }
+
     if !r.findings.is_empty() {
         let _ = writeln!(
             out,
@@ -590,4 +617,12 @@ pub fn render_verify(r: &VerifyReport) -> String {
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
+}
+
+/// Text from an image with control characters replaced, so a crafted
+/// annotation cannot drive the terminal.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }

@@ -198,6 +198,29 @@ checks! {
         "Every file-backed mapping lies inside the host file's size.",
         "The host file is shorter than the mapping recorded in the image; it is not the file the process used.";
 
+    // --- 5xxx: minidump structure ---
+    MDMP_STREAM_BOUNDS = "CKD-E5001", "streams-in-file", Error, "minidump",
+        "Every stream's RVA and size lie inside the file.",
+        "The minidump is truncated; streams past the cut are missing from the report.";
+    MDMP_STREAM_OVERLAP = "CKD-E5002", "streams-disjoint", Error, "minidump",
+        "No two streams share bytes.",
+        "Overlapping streams mean a corrupt directory; their contents cannot both be right.";
+    MDMP_STREAM_DUPLICATE = "CKD-W5003", "single-streams-once", Warning, "minidump",
+        "Single-instance streams (thread list, module list, exception, system info…) appear once.",
+        "Only the first copy is read; the writer is buggy or the file was edited.";
+    MDMP_MEMORY_OVERLAP = "CKD-E5004", "memory-ranges-disjoint", Error, "minidump",
+        "Captured memory ranges do not overlap.",
+        "Overlapping memory descriptors make reads in the overlap ambiguous.";
+    MDMP_THREAD_CONTEXT = "CKD-E5005", "thread-contexts-present", Error, "minidump",
+        "Every thread has a CPU context of the size its CPU needs.",
+        "A thread without a context cannot be unwound; the dump is damaged.";
+    MDMP_MODULE_OVERLAP = "CKD-E5006", "modules-disjoint", Error, "minidump",
+        "Module address ranges do not overlap.",
+        "Overlapping modules make every address in the overlap ambiguous; the module list is corrupt.";
+    MDMP_MEMORY_UNCOMMITTED = "CKD-W5007", "memory-in-committed-regions", Warning, "minidump",
+        "Captured memory lies in committed regions of the MemoryInfoList.",
+        "The memory list and the memory info list disagree; one of them is stale or corrupt.";
+
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",
         "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",

@@ -1,0 +1,595 @@
+//! Minidumps (MDMP): Windows Error Reporting / MiniDumpWriteDump, Breakpad,
+//! Crashpad and minidump-writer dumps, read into the common model.
+//!
+//! The `minidump` crate parses the structures (it is the well-kept parser
+//! rust-minidump's tools use); this module only maps them onto the model and
+//! keeps the file's bytes zero-copy for memory reads.
+
+mod streams;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use minidump::{
+    Minidump, MinidumpException, MinidumpLinuxMaps, MinidumpMemoryInfoList, MinidumpMiscInfo,
+    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadList, MinidumpThreadNames, Module,
+};
+use minidump::{MinidumpContext, MinidumpRawContext};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::memory::{Bytes, Segment, SegmentMemory};
+use crate::model::{
+    Arch, AuxvEntry, Capture, Compression, Fault, FaultCode, FloatState, FormatDetails, Image,
+    ImageFormat, Module as ImageModule, ModuleSource, Os, PeIdentity, Process, Protection, Region,
+    RegionFile, RegisterSet, Sharing, StreamRecord, Target, Thread, WindowsRegion,
+};
+
+/// Largest text stream kept for display (Linux /proc files, comments).
+const MAX_TEXT: usize = 64 * 1024;
+
+/// Reads a minidump from its (decompressed, mapped) bytes.
+pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Result<Image> {
+    let data: &[u8] = &bytes;
+    let dump = Minidump::read(data).map_err(|e| {
+        Error::new(
+            path,
+            ErrorKind::Malformed {
+                offset: 0,
+                what: format!("minidump header: {e}"),
+            },
+        )
+    })?;
+    let mut details = FormatDetails::default();
+    let mut findings = Vec::new();
+
+    for dir in dump.all_streams() {
+        details.streams.push(StreamRecord {
+            kind: dir.stream_type,
+            name: streams::stream_name(dir.stream_type),
+            size: u64::from(dir.location.data_size),
+            offset: u64::from(dir.location.rva),
+        });
+    }
+    streams::check_directory(&details.streams, data.len() as u64, &mut findings);
+
+    let system: Option<MinidumpSystemInfo> = dump.get_stream().ok();
+    let misc: Option<MinidumpMiscInfo> = dump.get_stream().ok();
+    let (os, arch) = match &system {
+        Some(s) => (os_of(s), arch_of(s)),
+        None => (Os::Unknown, None),
+    };
+    let arch = arch.unwrap_or(Arch::X86_64);
+
+    // Memory: every captured range, zero-copy over the file.
+    let base_ptr = data.as_ptr() as usize;
+    let mut segments = Vec::new();
+    let mut captured: Vec<(u64, u64)> = Vec::new();
+    if let Some(list) = dump.get_memory() {
+        for mem in list.iter() {
+            let slice = mem.bytes();
+            let offset = (slice.as_ptr() as usize).saturating_sub(base_ptr) as u64;
+            captured.push((mem.base_address(), mem.size()));
+            segments.push(Segment {
+                address: mem.base_address(),
+                size: mem.size(),
+                captured: slice.len() as u64,
+                offset,
+                bytes: bytes.clone(),
+            });
+        }
+    }
+    streams::check_memory(&captured, &mut findings);
+    let memory = SegmentMemory::new(segments);
+
+    // Threads.
+    let names: Option<MinidumpThreadNames> = dump.get_stream().ok();
+    let mut threads = Vec::new();
+    if let (Ok(list), Some(sys)) = (dump.get_stream::<MinidumpThreadList>(), &system) {
+        for t in &list.threads {
+            let tid = u64::from(t.raw.thread_id);
+            let context = t.context(sys, misc.as_ref());
+            let (registers, float) = match context.as_deref() {
+                Some(c) => registers_of(c, arch),
+                None => (RegisterSet::new(arch), None),
+            };
+            threads.push(Thread {
+                tid,
+                name: names
+                    .as_ref()
+                    .and_then(|n| n.get_name(t.raw.thread_id))
+                    .map(|n| n.into_owned()),
+                registers,
+                float,
+                signal: None,
+                pending_signals: None,
+                blocked_signals: None,
+                user_time_us: None,
+                system_time_us: None,
+            });
+        }
+    }
+
+    // The exception, with its own context (the registers at the crash).
+    let mut fault = None;
+    if let Ok(exc) = dump.get_stream::<MinidumpException>() {
+        let rec = &exc.raw.exception_record;
+        let tid = u64::from(exc.raw.thread_id);
+        let count = (rec.number_parameters as usize).min(rec.exception_information.len());
+        let parameters: Vec<u64> = rec.exception_information[..count].to_vec();
+        let is_windows = matches!(os, Os::Windows);
+        // Mach exceptions (macOS / iOS) are exception codes too, not signals.
+        let exception_like = is_windows || matches!(os, Os::MacOs);
+        let code = if exception_like {
+            FaultCode::Exception {
+                code: rec.exception_code,
+                flags: rec.exception_flags,
+            }
+        } else {
+            // Breakpad and Crashpad store the signal number as the code and
+            // si_code in the flags.
+            FaultCode::Signal {
+                signo: rec.exception_code as i32,
+                code: rec.exception_flags as i32,
+                errno: 0,
+                sender_pid: None,
+                sender_uid: None,
+            }
+        };
+        let address = match (is_windows, rec.exception_code, parameters.get(1)) {
+            (true, 0xC000_0005 | 0xC000_0006, Some(a)) => Some(*a),
+            _ => Some(rec.exception_address),
+        };
+        // 32-bit writers sign-extend addresses into the 64-bit fields.
+        let address = address.map(|a| {
+            if arch.pointer_size() == 4 {
+                a & 0xffff_ffff
+            } else {
+                a
+            }
+        });
+        if let Some(sys) = &system
+            && let Some(c) = exc.context(sys, misc.as_ref())
+        {
+            let (regs, float) = registers_of(&c, arch);
+            if let Some(t) = threads.iter_mut().find(|t| t.tid == tid)
+                && !regs.is_empty()
+            {
+                t.registers = regs;
+                if float.is_some() {
+                    t.float = float;
+                }
+            }
+        }
+        if rec.exception_record != 0 {
+            details.texts.push((
+                "nested exception".into(),
+                format!(
+                    "the exception record chains to another at {:#x}",
+                    rec.exception_record
+                ),
+            ));
+        }
+        // Breakpad's "dump requested" (no crash): code 0xFFFFFFFF on Linux.
+        let requested = !exception_like && rec.exception_code == 0xFFFF_FFFF;
+        if requested {
+            details.texts.push((
+                "exception".into(),
+                "dump requested while the process was running (no crash)".into(),
+            ));
+        } else {
+            fault = Some(Fault {
+                code,
+                address,
+                thread: Some(tid),
+                parameters,
+                interrupt_level: None,
+            });
+        }
+    }
+    streams::check_threads(&threads, fault.as_ref(), arch, &mut findings);
+
+    // Modules.
+    let mut modules = Vec::new();
+    if let Ok(list) = dump.get_stream::<MinidumpModuleList>() {
+        for (i, m) in list.iter().enumerate() {
+            let path = m.code_file().into_owned();
+            let name = path.rsplit(['/', '\\']).next().unwrap_or(&path).to_string();
+            let build_id = match &m.codeview_info {
+                Some(minidump::CodeView::Elf(elf)) => Some(crate::symbols::hex(&elf.build_id)),
+                _ => None,
+            };
+            let is_windows_module = matches!(os, Os::Windows);
+            let code_id = if is_windows_module {
+                Some(format!(
+                    "{:08X}{:x}",
+                    m.raw.time_date_stamp, m.raw.size_of_image
+                ))
+            } else {
+                m.code_identifier().map(|c| c.to_string())
+            };
+            modules.push(ImageModule {
+                name,
+                path,
+                base: m.base_address(),
+                size: m.size(),
+                build_id,
+                load_bias: if is_windows_module {
+                    Some(m.base_address())
+                } else {
+                    None
+                },
+                sources: vec![ModuleSource::ModuleList],
+                is_main: i == 0,
+                pe: Some(PeIdentity {
+                    code_id,
+                    debug_file: m
+                        .debug_file()
+                        .map(|d| d.rsplit(['/', '\\']).next().unwrap_or(&d).to_string()),
+                    debug_id: m.debug_identifier().map(|d| d.breakpad().to_string()),
+                    version: m.version().map(|v| v.into_owned()),
+                    timestamp: Some(m.raw.time_date_stamp),
+                }),
+            });
+        }
+    }
+    streams::check_modules(&modules, &mut findings);
+
+    // Regions: MemoryInfoList (Windows), else /proc/PID/maps (Linux).
+    let mut regions = Vec::new();
+    if let Ok(infos) = dump.get_stream::<MinidumpMemoryInfoList>() {
+        for info in infos.iter() {
+            let raw = &info.raw;
+            let (read, write, execute) = crate::analysis::windows::rights(raw.protection);
+            let start = raw.base_address;
+            let end = start.saturating_add(raw.region_size);
+            let file = modules
+                .iter()
+                .find(|m| m.contains(start) && raw._type == 0x100_0000)
+                .map(|m| RegionFile {
+                    path: m.path.clone(),
+                    offset: start - m.base,
+                });
+            regions.push(Region {
+                start,
+                end,
+                protection: Protection {
+                    read,
+                    write,
+                    execute,
+                },
+                sharing: match raw._type {
+                    0x20000 => Sharing::Private,
+                    0x40000 | 0x100_0000 => Sharing::Shared,
+                    _ => Sharing::Unknown,
+                },
+                file,
+                capture: capture_of(&captured, start, end),
+                image_offset: None,
+                windows: Some(WindowsRegion {
+                    allocation_base: raw.allocation_base,
+                    allocation_protection: raw.allocation_protection,
+                    state: raw.state,
+                    protection: raw.protection,
+                    kind: raw._type,
+                }),
+            });
+        }
+        streams::check_memory_in_committed(&captured, &regions, &mut findings);
+    } else if let Ok(maps) = dump.get_stream::<MinidumpLinuxMaps>() {
+        use procfs_core::process::{MMPermissions, MMapPath};
+        for info in maps.iter() {
+            let map = &info.map;
+            let (start, end) = map.address;
+            if end <= start {
+                continue;
+            }
+            let file = match &map.pathname {
+                MMapPath::Path(p) => Some(RegionFile {
+                    path: p.display().to_string(),
+                    offset: map.offset,
+                }),
+                MMapPath::Vdso => Some(RegionFile {
+                    path: "[vdso]".into(),
+                    offset: 0,
+                }),
+                MMapPath::Stack => Some(RegionFile {
+                    path: "[stack]".into(),
+                    offset: 0,
+                }),
+                MMapPath::Heap => Some(RegionFile {
+                    path: "[heap]".into(),
+                    offset: 0,
+                }),
+                _ => None,
+            };
+            regions.push(Region {
+                start,
+                end,
+                protection: Protection {
+                    read: map.perms.contains(MMPermissions::READ),
+                    write: map.perms.contains(MMPermissions::WRITE),
+                    execute: map.perms.contains(MMPermissions::EXECUTE),
+                },
+                sharing: if map.perms.contains(MMPermissions::SHARED) {
+                    Sharing::Shared
+                } else {
+                    Sharing::Private
+                },
+                file,
+                capture: capture_of(&captured, start, end),
+                image_offset: None,
+                windows: None,
+            });
+        }
+    } else {
+        // Only what was captured is known.
+        for (start, size) in &captured {
+            regions.push(Region {
+                start: *start,
+                end: start.saturating_add(*size),
+                protection: Protection {
+                    read: true,
+                    write: false,
+                    execute: false,
+                },
+                sharing: Sharing::Unknown,
+                file: None,
+                capture: Capture::Full,
+                image_offset: None,
+                windows: None,
+            });
+        }
+    }
+    regions.sort_by_key(|r| r.start);
+
+    // Process and producer.
+    let mut process = Process {
+        pid: misc
+            .as_ref()
+            .and_then(|m| m.raw.process_id())
+            .map(|p| u64::from(*p)),
+        ..Default::default()
+    };
+    let producer = streams::producer(&details.streams);
+    streams::collect_texts(&dump, &mut details, &mut process, MAX_TEXT);
+    if let Some(m) = modules.first() {
+        process.executable = Some(m.path.clone());
+        process.name = Some(m.name.clone());
+    }
+    if process.pid.is_none() {
+        process.pid = linux_status_pid(&details.texts);
+    }
+    let auxv = dump
+        .get_raw_stream(0x4767_0008)
+        .ok()
+        .map(|raw| auxv_of(raw, arch));
+    if let Some(a) = auxv {
+        details.auxv = a;
+    }
+
+    let target = Target {
+        os,
+        arch,
+        kernel: false,
+        cpu_count: system
+            .as_ref()
+            .map(|s| u32::from(s.raw.number_of_processors)),
+        os_version: system.as_ref().map(os_version),
+        cpu: system.as_ref().map(cpu_description),
+    };
+    Ok(Image {
+        path: path.to_path_buf(),
+        format: ImageFormat::Minidump,
+        compression,
+        size: data.len() as u64,
+        target,
+        producer,
+        process: Some(process),
+        threads,
+        modules,
+        regions,
+        fault,
+        timestamp: Some(u64::from(dump.header.time_date_stamp)),
+        memory: Arc::new(memory),
+        details,
+        findings,
+    })
+}
+
+fn os_of(s: &MinidumpSystemInfo) -> Os {
+    use minidump::system_info::Os as M;
+    match s.os {
+        M::Windows => Os::Windows,
+        M::Linux | M::Android => Os::Linux,
+        M::MacOs | M::Ios => Os::MacOs,
+        _ => Os::Unknown,
+    }
+}
+
+fn arch_of(s: &MinidumpSystemInfo) -> Option<Arch> {
+    use minidump::system_info::Cpu as C;
+    Some(match s.cpu {
+        C::X86 => Arch::X86,
+        C::X86_64 => Arch::X86_64,
+        C::Arm64 => Arch::Aarch64,
+        C::Arm => Arch::Arm,
+        _ => return None,
+    })
+}
+
+/// `5.1.2600 Service Pack 2`, `10.0.22000 282` as minidump-stackwalk prints.
+fn os_version(s: &MinidumpSystemInfo) -> String {
+    let base = format!(
+        "{}.{}.{}",
+        s.raw.major_version, s.raw.minor_version, s.raw.build_number
+    );
+    match s.csd_version() {
+        Some(csd) if !csd.is_empty() => format!("{base} {csd}"),
+        _ => base,
+    }
+}
+
+/// `GenuineIntel family 6 model 13 stepping 8`.
+fn cpu_description(s: &MinidumpSystemInfo) -> String {
+    let level = s.raw.processor_level;
+    let rev = s.raw.processor_revision;
+    match arch_of(s) {
+        Some(Arch::X86 | Arch::X86_64) => match s.cpu_info() {
+            // The crate already spells out family/model/stepping for x86.
+            Some(info) if info.contains("family") => info.into_owned(),
+            vendor => {
+                let vendor = vendor.map(|v| format!("{v} ")).unwrap_or_default();
+                format!(
+                    "{vendor}family {level} model {} stepping {}",
+                    rev >> 8,
+                    rev & 0xff
+                )
+            }
+        },
+        _ => s.cpu_info().map(|c| c.into_owned()).unwrap_or_default(),
+    }
+}
+
+fn capture_of(captured: &[(u64, u64)], start: u64, end: u64) -> Capture {
+    let mut bytes = 0u64;
+    for (b, size) in captured {
+        let lo = (*b).max(start);
+        let hi = b.saturating_add(*size).min(end);
+        if hi > lo {
+            bytes += hi - lo;
+        }
+    }
+    if bytes == 0 {
+        Capture::Absent
+    } else if bytes >= end - start {
+        Capture::Full
+    } else {
+        Capture::Partial { bytes }
+    }
+}
+
+fn registers_of(c: &MinidumpContext, arch: Arch) -> (RegisterSet, Option<FloatState>) {
+    let mut r = RegisterSet::new(arch);
+    let mut float = None;
+    match &c.raw {
+        MinidumpRawContext::Amd64(x) => {
+            for (name, v) in [
+                ("rax", x.rax),
+                ("rbx", x.rbx),
+                ("rcx", x.rcx),
+                ("rdx", x.rdx),
+                ("rsi", x.rsi),
+                ("rdi", x.rdi),
+                ("rbp", x.rbp),
+                ("rsp", x.rsp),
+                ("r8", x.r8),
+                ("r9", x.r9),
+                ("r10", x.r10),
+                ("r11", x.r11),
+                ("r12", x.r12),
+                ("r13", x.r13),
+                ("r14", x.r14),
+                ("r15", x.r15),
+                ("rip", x.rip),
+                ("rflags", u64::from(x.eflags)),
+                ("cs", u64::from(x.cs)),
+                ("ss", u64::from(x.ss)),
+                ("ds", u64::from(x.ds)),
+                ("es", u64::from(x.es)),
+                ("fs", u64::from(x.fs)),
+                ("gs", u64::from(x.gs)),
+            ] {
+                r.set_named(name, v);
+            }
+            float = Some(FloatState {
+                mxcsr: Some(x.mx_csr),
+                ..Default::default()
+            });
+        }
+        MinidumpRawContext::X86(x) => {
+            for (name, v) in [
+                ("eax", x.eax),
+                ("ebx", x.ebx),
+                ("ecx", x.ecx),
+                ("edx", x.edx),
+                ("esi", x.esi),
+                ("edi", x.edi),
+                ("ebp", x.ebp),
+                ("esp", x.esp),
+                ("eip", x.eip),
+                ("eflags", x.eflags),
+                ("cs", x.cs),
+                ("ss", x.ss),
+                ("ds", x.ds),
+                ("es", x.es),
+                ("fs", x.fs),
+                ("gs", x.gs),
+            ] {
+                r.set_named(name, u64::from(v));
+            }
+            float = Some(FloatState {
+                fcw: Some(x.float_save.control_word as u16),
+                fsw: Some(x.float_save.status_word as u16),
+                ftw: Some(x.float_save.tag_word as u16),
+                ..Default::default()
+            });
+        }
+        MinidumpRawContext::Arm64(x) => {
+            for (i, v) in x.iregs.iter().enumerate() {
+                r.set(i as u16, *v);
+            }
+            r.set_named("sp", x.sp);
+            r.set_named("pc", x.pc);
+            r.set_named("pstate", u64::from(x.cpsr));
+            float = Some(FloatState {
+                fpsr: Some(x.fpsr),
+                fpcr: Some(x.fpcr),
+                ..Default::default()
+            });
+        }
+        MinidumpRawContext::OldArm64(x) => {
+            for (i, v) in x.iregs.iter().enumerate() {
+                r.set(i as u16, *v);
+            }
+            r.set_named("sp", x.sp);
+            r.set_named("pc", x.pc);
+            r.set_named("pstate", u64::from(x.cpsr));
+        }
+        MinidumpRawContext::Arm(x) => {
+            for (i, v) in x.iregs.iter().enumerate() {
+                r.set(i as u16, u64::from(*v));
+            }
+            r.set_named("cpsr", u64::from(x.cpsr));
+        }
+        _ => {}
+    }
+    (r, float)
+}
+
+fn auxv_of(raw: &[u8], arch: Arch) -> Vec<AuxvEntry> {
+    let width = arch.pointer_size() as usize;
+    raw.chunks_exact(width * 2)
+        .take(1024)
+        .map(|pair| {
+            let word = |b: &[u8]| {
+                let mut buf = [0u8; 8];
+                buf[..width].copy_from_slice(&b[..width]);
+                u64::from_le_bytes(buf)
+            };
+            AuxvEntry {
+                key: word(&pair[..width]),
+                value: word(&pair[width..]),
+            }
+        })
+        .take_while(|e| e.key != 0)
+        .collect()
+}
+
+fn linux_status_pid(texts: &[(String, String)]) -> Option<u64> {
+    let status = texts.iter().find(|(n, _)| n == "/proc/PID/status")?;
+    status
+        .1
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -1,0 +1,298 @@
+//! Stream names, structural checks, and the text / annotation streams.
+
+use minidump::{Minidump, MinidumpBreakpadInfo, MinidumpCrashpadInfo};
+
+use crate::model::{
+    Arch, Fault, FormatDetails, Module, Process, Producer, Region, StreamRecord, Thread,
+};
+use crate::verify::{self, Finding};
+
+/// Symbolic names of the stream types ckdump knows (minidumpapiset.h,
+/// Breakpad's and Crashpad's extensions).
+pub fn stream_name(kind: u32) -> Option<&'static str> {
+    Some(match kind {
+        0 => "UnusedStream",
+        3 => "ThreadListStream",
+        4 => "ModuleListStream",
+        5 => "MemoryListStream",
+        6 => "ExceptionStream",
+        7 => "SystemInfoStream",
+        8 => "ThreadExListStream",
+        9 => "Memory64ListStream",
+        10 => "CommentStreamA",
+        11 => "CommentStreamW",
+        12 => "HandleDataStream",
+        13 => "FunctionTableStream",
+        14 => "UnloadedModuleListStream",
+        15 => "MiscInfoStream",
+        16 => "MemoryInfoListStream",
+        17 => "ThreadInfoListStream",
+        18 => "HandleOperationListStream",
+        19 => "TokenStream",
+        20 => "JavaScriptDataStream",
+        21 => "SystemMemoryInfoStream",
+        22 => "ProcessVmCountersStream",
+        23 => "IptTraceStream",
+        24 => "ThreadNamesStream",
+        0x4767_0001 => "BreakpadInfoStream",
+        0x4767_0002 => "AssertionInfoStream",
+        0x4767_0003 => "LinuxCpuInfo",
+        0x4767_0004 => "LinuxProcStatus",
+        0x4767_0005 => "LinuxLsbRelease",
+        0x4767_0006 => "LinuxCmdLine",
+        0x4767_0007 => "LinuxEnviron",
+        0x4767_0008 => "LinuxAuxv",
+        0x4767_0009 => "LinuxMaps",
+        0x4767_000A => "LinuxDsoDebug",
+        0x4350_0001 => "CrashpadInfoStream",
+        0x4d7a_0001 => "MozMacosCrashInfoStream",
+        0x4d7a_0002 => "MozMacosBootargsStream",
+        0x4d7a_0003 => "MozLinuxLimits",
+        0x4d7a_0004 => "MozSoftErrors",
+        _ => return None,
+    })
+}
+
+/// Streams that may appear only once.
+const SINGLE: &[u32] = &[3, 4, 5, 6, 7, 9, 14, 15, 16, 17, 24];
+
+/// Every stream inside the file, no two overlapping, single-instance
+/// streams once.
+pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Finding>) {
+    for s in streams {
+        if s.offset.saturating_add(s.size) > file_len {
+            out.push(
+                Finding::new(
+                    &verify::MDMP_STREAM_BOUNDS,
+                    format!(
+                        "{} ({:#x}) at {:#x}, {} bytes, runs past the end of the file ({file_len} bytes)",
+                        s.name.unwrap_or("stream"),
+                        s.kind,
+                        s.offset,
+                        s.size
+                    ),
+                )
+                .at_offset(s.offset),
+            );
+        }
+    }
+    let mut sorted: Vec<&StreamRecord> = streams
+        .iter()
+        .filter(|s| s.size > 0 && s.kind != 0)
+        .collect();
+    sorted.sort_by_key(|s| s.offset);
+    for pair in sorted.windows(2) {
+        if pair[1].offset < pair[0].offset.saturating_add(pair[0].size) {
+            out.push(
+                Finding::new(
+                    &verify::MDMP_STREAM_OVERLAP,
+                    format!(
+                        "{} at {:#x} overlaps {} at {:#x}",
+                        pair[1].name.unwrap_or("stream"),
+                        pair[1].offset,
+                        pair[0].name.unwrap_or("stream"),
+                        pair[0].offset
+                    ),
+                )
+                .at_offset(pair[1].offset),
+            );
+        }
+    }
+    for kind in SINGLE {
+        let n = streams.iter().filter(|s| s.kind == *kind).count();
+        if n > 1 {
+            out.push(Finding::new(
+                &verify::MDMP_STREAM_DUPLICATE,
+                format!(
+                    "{} appears {n} times; only the first is read",
+                    stream_name(*kind).unwrap_or("stream")
+                ),
+            ));
+        }
+    }
+}
+
+/// Memory descriptors must not overlap one another.
+pub fn check_memory(captured: &[(u64, u64)], out: &mut Vec<Finding>) {
+    let mut sorted = captured.to_vec();
+    sorted.sort();
+    for pair in sorted.windows(2) {
+        if pair[1].0 < pair[0].0.saturating_add(pair[0].1) {
+            out.push(
+                Finding::new(
+                    &verify::MDMP_MEMORY_OVERLAP,
+                    format!(
+                        "memory range {:#x}+{:#x} overlaps {:#x}+{:#x}",
+                        pair[1].0, pair[1].1, pair[0].0, pair[0].1
+                    ),
+                )
+                .at_address(pair[1].0),
+            );
+        }
+    }
+}
+
+/// Threads have a context; the exception's thread is among them.
+pub fn check_threads(
+    threads: &[Thread],
+    fault: Option<&Fault>,
+    _arch: Arch,
+    out: &mut Vec<Finding>,
+) {
+    for t in threads {
+        if t.registers.pc().is_none() {
+            out.push(Finding::new(
+                &verify::MDMP_THREAD_CONTEXT,
+                format!("thread {} has no usable CPU context", t.tid),
+            ));
+        }
+    }
+    if let Some(tid) = fault.and_then(|f| f.thread)
+        && !threads.iter().any(|t| t.tid == tid)
+        && !threads.is_empty()
+    {
+        // FAULT_THREAD (model check) reports it; nothing extra here.
+    }
+}
+
+/// Module address ranges are disjoint.
+pub fn check_modules(modules: &[Module], out: &mut Vec<Finding>) {
+    let mut sorted: Vec<&Module> = modules.iter().collect();
+    sorted.sort_by_key(|m| m.base);
+    for pair in sorted.windows(2) {
+        if pair[1].base < pair[0].base.saturating_add(pair[0].size) {
+            out.push(
+                Finding::new(
+                    &verify::MDMP_MODULE_OVERLAP,
+                    format!(
+                        "{} at {:#x} overlaps {} at {:#x}",
+                        pair[1].name, pair[1].base, pair[0].name, pair[0].base
+                    ),
+                )
+                .at_address(pair[1].base),
+            );
+        }
+    }
+}
+
+/// Captured memory should lie in committed regions.
+pub fn check_memory_in_committed(
+    captured: &[(u64, u64)],
+    regions: &[Region],
+    out: &mut Vec<Finding>,
+) {
+    for (base, size) in captured {
+        let committed = regions
+            .iter()
+            .any(|r| r.contains(*base) && r.windows.is_some_and(|w| w.state == 0x1000));
+        if !committed && *size > 0 {
+            out.push(
+                Finding::new(
+                    &verify::MDMP_MEMORY_UNCOMMITTED,
+                    format!("captured memory at {base:#x} ({size} bytes) lies outside every committed region"),
+                )
+                .at_address(*base),
+            );
+        }
+    }
+}
+
+/// Who wrote the dump, as far as the streams tell.
+pub fn producer(streams: &[StreamRecord]) -> Producer {
+    let has = |k: u32| streams.iter().any(|s| s.kind == k);
+    if has(0x4350_0001) {
+        Producer::Other("Crashpad".into())
+    } else if has(0x4767_0001) {
+        Producer::Other("Breakpad".into())
+    } else if has(0x4767_0009) || has(0x4767_0004) {
+        Producer::Other("Breakpad-format writer (Linux streams)".into())
+    } else {
+        Producer::Other("MiniDumpWriteDump".into())
+    }
+}
+
+fn text_of(raw: &[u8], max: usize) -> String {
+    let cut = &raw[..raw.len().min(max)];
+    String::from_utf8_lossy(cut)
+        .replace('\0', " ")
+        .trim_end()
+        .to_string()
+}
+
+/// Comments, Linux /proc streams, Breakpad info and Crashpad annotations.
+pub fn collect_texts(
+    dump: &Minidump<&[u8]>,
+    details: &mut FormatDetails,
+    process: &mut Process,
+    max: usize,
+) {
+    for (kind, name) in [
+        (10u32, "comment"),
+        (0x4767_0003, "/proc/cpuinfo"),
+        (0x4767_0004, "/proc/PID/status"),
+        (0x4767_0005, "/etc/lsb-release"),
+        (0x4767_0006, "/proc/PID/cmdline"),
+        (0x4767_0007, "/proc/PID/environ"),
+        (0x4767_0009, "/proc/PID/maps"),
+    ] {
+        if let Ok(raw) = dump.get_raw_stream(kind) {
+            let text = text_of(raw, max);
+            if kind == 0x4767_0006 {
+                process.args = Some(text.clone());
+            }
+            details.texts.push((name.to_string(), text));
+        }
+    }
+    if let Ok(raw) = dump.get_raw_stream(11) {
+        // UTF-16LE comment.
+        let units: Vec<u16> = raw
+            .chunks_exact(2)
+            .take(max / 2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        details.texts.push((
+            "comment".into(),
+            String::from_utf16_lossy(&units)
+                .trim_end_matches('\0')
+                .to_string(),
+        ));
+    }
+    if let Ok(info) = dump.get_stream::<MinidumpBreakpadInfo>() {
+        let mut parts = Vec::new();
+        if let Some(t) = info.dump_thread_id {
+            parts.push(format!("dump thread {t:#x}"));
+        }
+        if let Some(t) = info.requesting_thread_id {
+            parts.push(format!("requesting thread {t:#x}"));
+        }
+        details
+            .texts
+            .push(("Breakpad info".into(), parts.join(", ")));
+    }
+    if let Ok(info) = dump.get_stream::<MinidumpCrashpadInfo>() {
+        for (k, v) in &info.simple_annotations {
+            details.annotations.push((k.clone(), v.clone()));
+        }
+        for m in &info.module_list {
+            for (k, v) in &m.simple_annotations {
+                details
+                    .annotations
+                    .push((format!("module {}: {k}", m.module_index), v.clone()));
+            }
+            for v in &m.list_annotations {
+                details
+                    .annotations
+                    .push((format!("module {} list", m.module_index), v.clone()));
+            }
+            for (k, v) in &m.annotation_objects {
+                let value = match v {
+                    minidump::MinidumpAnnotation::String(s) => s.clone(),
+                    other => format!("{other:?}"),
+                };
+                details
+                    .annotations
+                    .push((format!("module {}: {k}", m.module_index), value));
+            }
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Conformance over the minidumps in ../shared/corpus (MANIFEST.md values)
+//! and ../shared/generated: the reader, exception decoding and regions.
+
+mod common;
+
+use serde_json::Value;
+
+use common::*;
+
+fn dump(rel: &str) -> Option<Value> {
+    let path = shared()?.join(rel);
+    Some(inspect_json(&path, &["--regions"]))
+}
+
+fn tids(r: &Value) -> Vec<u64> {
+    let mut t: Vec<u64> = r["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tid"].as_u64().unwrap())
+        .collect();
+    t.sort();
+    t
+}
+
+fn register(thread: &Value, name: &str) -> u64 {
+    let r = thread["registers"].as_array().unwrap();
+    let v = r
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no {name}"));
+    u64::from_str_radix(v["value"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn module<'a>(r: &'a Value, name: &str) -> &'a Value {
+    r["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no module {name}"))
+}
+
+#[test]
+fn breakpad_minidump2() {
+    let Some(r) = dump("corpus/breakpad/minidump2.dmp") else {
+        return;
+    };
+    let img = &r["image"];
+    assert_eq!(img["os"], "Windows");
+    assert_eq!(img["arch"], "i386");
+    assert_eq!(img["os_version"], "5.1.2600 Service Pack 2");
+    assert_eq!(img["cpu"], "GenuineIntel family 6 model 13 stepping 8");
+    assert_eq!(img["pid"], 3932);
+    assert_eq!(img["timestamp"], 1171480435);
+    let c = &r["crash"];
+    assert_eq!(c["name"], "EXCEPTION_ACCESS_VIOLATION");
+    assert_eq!(c["access"], "write");
+    assert_eq!(c["address"], "0x45");
+    assert_eq!(c["thread"], 0xbf4);
+    assert_eq!(tids(&r), [0xbf4, 0x11c0]);
+    let crashed = thread(&r, 0xbf4);
+    assert_eq!(register(crashed, "eip"), 0x40429e);
+    assert_eq!(register(crashed, "esp"), 0x12fe84);
+    // The crashing thread carries the exception's context, not the one the
+    // thread list recorded while Breakpad's handler ran (eip 0x7c90eb94).
+    assert_ne!(register(crashed, "eip"), 0x7c90eb94);
+    let mods = r["modules"].as_array().unwrap();
+    assert_eq!(mods.len(), 13);
+    let main = &mods[0];
+    assert_eq!(main["path"], "c:\\test_app.exe");
+    assert_eq!(main["base"], "0x400000");
+    assert_eq!(main["main"], true);
+    assert_eq!(main["pe"]["code_id"], "45D35F6C2d000");
+    assert_eq!(main["pe"]["debug_file"], "test_app.pdb");
+    assert_eq!(main["pe"]["debug_id"], "5A9832E5287241C1838ED98914E9B7FF1");
+    assert_eq!(module(&r, "kernel32.dll")["base"], "0x7c800000");
+    assert_eq!(
+        module(&r, "kernel32.dll")["pe"]["debug_file"],
+        "kernel32.pdb"
+    );
+    let user32 = mods.iter().find(|m| m["base"] == "0x77d40000").unwrap();
+    assert_eq!(user32["pe"]["version"], "5.1.2600.2622");
+}
+
+#[test]
+fn windows_exceptions_decode() {
+    let Some(r) = dump("corpus/breakpad/tiny-exe-fastfail.dmp") else {
+        return;
+    };
+    assert_eq!(r["crash"]["code"], 0xc0000409u64);
+    assert_eq!(r["crash"]["name"], "STATUS_STACK_BUFFER_OVERRUN");
+    assert_eq!(r["crash"]["subcode_name"], "FAST_FAIL_FATAL_APP_EXIT");
+    assert_eq!(r["threads"].as_array().unwrap().len(), 4);
+    assert_eq!(r["image"]["os_version"], "10.0.19042");
+
+    let r = dump("corpus/breakpad/write_av_non_canonical.dmp").unwrap();
+    assert_eq!(r["crash"]["name"], "EXCEPTION_ACCESS_VIOLATION");
+    assert_eq!(r["threads"].as_array().unwrap().len(), 2);
+    let crashed = thread(&r, r["crash"]["thread"].as_u64().unwrap());
+    assert_eq!(register(crashed, "rip"), 0x7ff738721331);
+
+    let r = dump("corpus/breakpad/minidump_32bit_crash_addr.dmp").unwrap();
+    assert_eq!(r["crash"]["address"], "0x45");
+
+    let r = dump("corpus/breakpad/stack_exhaustion.dmp").unwrap();
+    assert_eq!(r["crash"]["name"], "EXCEPTION_STACK_OVERFLOW");
+
+    let r = dump("corpus/rust-minidump/invalid-parameter.dmp").unwrap();
+    assert_eq!(r["crash"]["code"], 0xc000000du64);
+    assert_eq!(r["threads"].as_array().unwrap().len(), 6);
+    assert_eq!(r["modules"].as_array().unwrap().len(), 31);
+
+    let r = dump("corpus/kdlibcpp/targetapp_minidump/target_minidump.dmp").unwrap();
+    assert_eq!(r["crash"]["name"], "EXCEPTION_BREAKPOINT");
+    assert_eq!(r["threads"].as_array().unwrap().len(), 2);
+
+    let r = dump("corpus/breakpad/tiny-exe-with-cet-xsave.dmp").unwrap();
+    assert!(r["crash"].is_null());
+    assert_eq!(r["image"]["os_version"], "10.0.22000 282");
+    assert!(
+        r["image"]["cpu"]
+            .as_str()
+            .unwrap()
+            .ends_with("family 6 model 140 stepping 1")
+    );
+}
+
+#[test]
+fn lldb_windows_sigsegv_disassembles_from_captured_memory() {
+    let Some(r) = dump("corpus/lldb/windows-sigsegv/sigsegv.dmp") else {
+        return;
+    };
+    assert_eq!(tids(&r), [10860]);
+    let c = &r["crash"];
+    assert_eq!(c["code"], 0xc0000005u64);
+    let crashed = thread(&r, 10860);
+    assert_eq!(register(crashed, "rip"), 0x7ff7a13110d9);
+    let insn = c["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["current"] == true)
+        .unwrap();
+    assert_eq!(insn["text"], "mov dword ptr [0], 0");
+    assert_eq!(r["modules"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        r["modules"][0]["pe"]["debug_id"],
+        "7DD47A9FC2E8499AA78EC14AE2C965A21"
+    );
+}
+
+#[test]
+fn lldb_fizzbuzz_and_thread_names() {
+    let Some(r) = dump("corpus/lldb/minidump/fizzbuzz_no_heap.dmp") else {
+        return;
+    };
+    assert_eq!(r["image"]["pid"], 4440);
+    assert_eq!(r["threads"].as_array().unwrap().len(), 1);
+    assert_eq!(r["crash"]["code"], 0xc0000005u64);
+    assert_eq!(r["modules"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        module(&r, "fizzbuzz.exe")["pe"]["debug_id"],
+        "0F45B7919A9646F9BF8F2D6076EA421A11"
+    );
+    assert_eq!(
+        module(&r, "ntdll.dll")["pe"]["debug_id"],
+        "BBB0846A402C4052A16B67650BBFE6B02"
+    );
+
+    let r = dump("corpus/breakpad/thread_name_list.dmp").unwrap();
+    assert_eq!(r["threads"].as_array().unwrap().len(), 6);
+    assert!(
+        r["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"].is_string())
+    );
+    assert!(
+        r["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["kind"] == 0x18)
+    );
+}
+
+#[test]
+fn linux_minidumps() {
+    let Some(r) = dump("corpus/lldb/unittests-minidump/linux-x86_64.dmp") else {
+        return;
+    };
+    assert_eq!(tids(&r), [16001]);
+    assert_eq!(r["image"]["pid"], 16001);
+    assert_eq!(r["crash"]["code"], 11);
+    let t = thread(&r, 16001);
+    assert_eq!(register(t, "rax"), 0);
+    assert_eq!(register(t, "rcx"), 0x10);
+    assert_eq!(register(t, "rdi"), 0x7ffceb349cf0);
+    assert_eq!(register(t, "rbp"), 0x7ffceb34a210);
+
+    let r = dump("corpus/lldb/unittests-minidump/linux-i386.dmp").unwrap();
+    let t = thread(&r, 157700);
+    for (name, v) in [
+        ("eax", 0u64),
+        ("ebx", 0xf7778000),
+        ("ecx", 1),
+        ("edx", 0xff9dd4a3),
+        ("edi", 0x080482a8),
+        ("esi", 0xff9dd55c),
+        ("ebp", 0xff9dd53c),
+        ("esp", 0xff9dd52c),
+        ("eip", 0x080482a0),
+        ("eflags", 0x00010282),
+        ("cs", 0x23),
+        ("gs", 0x63),
+        ("ss", 0x2b),
+        ("ds", 0x2b),
+        ("es", 0x2b),
+    ] {
+        assert_eq!(register(t, name), v, "{name}");
+    }
+
+    let r = dump("corpus/rust-minidump/linux-mini.dmp").unwrap();
+    assert_eq!(r["crash"]["name"], "SIGSEGV");
+    assert_eq!(r["crash"]["address"], "0x45");
+    assert_eq!(r["regions"].as_array().unwrap().len(), 35);
+    let insn = r["crash"]["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["current"] == true)
+        .unwrap();
+    assert_eq!(insn["text"], "mov dword ptr [0x45], 5");
+
+    let r = dump("corpus/symbolic/linux/mini.dmp").unwrap();
+    assert_eq!(r["image"]["timestamp"], 1522061032);
+    assert_eq!(r["image"]["cpu_count"], 4);
+    assert_eq!(tids(&r), [1304]);
+    assert_eq!(register(thread(&r, 1304), "rip"), 0x401d72);
+
+    let r = dump("corpus/lldb/minidump-new/linux-x86_64_not_crashed.dmp").unwrap();
+    assert!(r["crash"].is_null(), "a requested dump is no crash");
+    assert_eq!(r["image"]["pid"], 29939);
+
+    let r = dump("generated/linux-minidumps/crashme-sigsegv.dmp").unwrap();
+    assert_eq!(r["crash"]["name"], "SIGSEGV");
+    assert_eq!(r["crash"]["subcode_name"], "SEGV_MAPERR");
+    assert_eq!(r["crash"]["address"], "0x10");
+    assert_eq!(r["threads"].as_array().unwrap().len(), 4);
+    assert!(
+        r["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "worker-0")
+    );
+}
+
+#[test]
+fn crashpad_annotations() {
+    let Some(r) = dump("corpus/rust-minidump/simple-crashpad.dmp") else {
+        return;
+    };
+    let ann = r["annotations"].as_array().unwrap();
+    assert!(
+        ann.iter()
+            .any(|a| a["key"] == "hello" && a["value"] == "world")
+    );
+    assert!(ann.iter().any(|a| a["value"] == "abort() called"));
+
+    let r = dump("corpus/breakpad/minidump_crashpad_annotation.dmp").unwrap();
+    assert_eq!(r["threads"].as_array().unwrap().len(), 7);
+    assert_eq!(r["modules"].as_array().unwrap().len(), 354);
+    let keys: Vec<&str> = r["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["key"].as_str().unwrap())
+        .collect();
+    for name in [
+        "exceptionReason",
+        "exceptionName",
+        "firstexception_bt",
+        "firstexception",
+        "CounterAnnotation",
+    ] {
+        assert!(keys.iter().any(|k| k.ends_with(name)), "{name} in {keys:?}");
+    }
+}
+
+#[test]
+fn windows_regions_from_memory_info_list() {
+    let Some(r) = dump("corpus/kdlibcpp/targetapp_minidump/target_minidump.dmp") else {
+        return;
+    };
+    let regions = r["regions"].as_array().unwrap();
+    assert!(!regions.is_empty());
+    let tid = r["crash"]["thread"].as_u64().unwrap();
+    let stack = regions
+        .iter()
+        .find(|g| {
+            let rsp = register(thread(&r, tid), "rsp");
+            let s = u64::from_str_radix(g["start"].as_str().unwrap().trim_start_matches("0x"), 16)
+                .unwrap();
+            let e = u64::from_str_radix(g["end"].as_str().unwrap().trim_start_matches("0x"), 16)
+                .unwrap();
+            s <= rsp && rsp < e
+        })
+        .unwrap();
+    assert_eq!(stack["windows"]["state"], "MEM_COMMIT");
+    assert_eq!(stack["windows"]["kind"], "MEM_PRIVATE");
+    assert_eq!(stack["windows"]["protection"], "PAGE_READWRITE");
+    assert_ne!(stack["capture"], "absent");
+    let image = regions
+        .iter()
+        .find(|g| g["windows"]["kind"] == "MEM_IMAGE")
+        .unwrap();
+    assert!(image["file"].as_str().is_some());
+}
