@@ -319,3 +319,96 @@ fn windows_regions_from_memory_info_list() {
         .unwrap();
     assert!(image["file"].as_str().is_some());
 }
+
+fn functions(thread: &Value) -> Vec<String> {
+    physical_functions(thread)
+}
+
+#[test]
+fn breakpad_symbols_give_the_crashing_stack() {
+    let Some(shared) = shared() else { return };
+    let path = shared.join("corpus/breakpad/minidump2.dmp");
+    let syms = shared.join("corpus/breakpad/symbols");
+    let r = inspect_json(&path, &["--symbols", syms.to_str().unwrap()]);
+    let t = thread(&r, 0xbf4);
+    let names = functions(t);
+    assert_eq!(
+        names[..3],
+        [
+            "`anonymous namespace'::CrashFunction",
+            "main",
+            "__tmainCRTStartup"
+        ]
+    );
+    let frames = t["frames"].as_array().unwrap();
+    let lines: Vec<u64> = frames
+        .iter()
+        .take(3)
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [58, 65, 327]);
+    assert_eq!(frames[0]["file"], "c:\\test_app.cc");
+    assert_eq!(frames[3]["module"], "kernel32.dll");
+    assert_eq!(
+        r["modules"][0]["symbols"], "breakpad",
+        "test_app.exe found by debug file + id in the store"
+    );
+}
+
+#[test]
+fn breakpad_inline_records_both_syntaxes() {
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("corpus/breakpad/symbols/linux_inline/BBA6FA10B8AAB33D00000000000000000");
+    let mut results = Vec::new();
+    for name in ["linux_inline.old.sym", "linux_inline.new.sym"] {
+        let file = std::fs::File::open(dir.join(name)).unwrap();
+        let bytes = ckdump::memory::Bytes::map_file(&file).unwrap();
+        let sym = ckdump::symbols::breakpad::BreakpadSymbols::parse(&bytes).unwrap();
+        let frames = sym.lookup(0x161b6);
+        let got: Vec<(Option<String>, Option<u32>, bool)> = frames
+            .iter()
+            .map(|f| (f.function.clone(), f.line, f.inlined))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("func()".to_string()), Some(27), true),
+                (Some("bar()".to_string()), Some(32), true),
+                (Some("foo()".to_string()), Some(39), true),
+                (Some("main".to_string()), Some(42), false),
+            ],
+            "{name}"
+        );
+        assert_eq!(frames[3].function_offset, Some(0x161b6 - 0x15b30));
+        results.push(got);
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
+fn linux_minidump_with_breakpad_symbols_matches_minidump_stackwalk() {
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("generated/linux-minidumps");
+    let r = inspect_json(
+        &dir.join("crashme-sigsegv.dmp"),
+        &["--symbols", dir.join("symbols").to_str().unwrap()],
+    );
+    let names = functions(thread(&r, 11668));
+    // reference/crashme-sigsegv.stackwalk.txt, thread 0.
+    assert_eq!(
+        names[..6],
+        [
+            "crash_here",
+            "crash_here",
+            "crash_here",
+            "crash_here",
+            "do_work",
+            "main"
+        ]
+    );
+    let lines: Vec<u64> = thread(&r, 11668)["frames"].as_array().unwrap()[..6]
+        .iter()
+        .map(|f| f["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [35, 37, 37, 37, 42, 52]);
+}

@@ -6,6 +6,7 @@
 //! answers lookups with the inline chain DWARF describes, falling back to
 //! ELF symbol tables.
 
+pub mod breakpad;
 mod elf_file;
 pub mod locate;
 pub mod symbol_path;
@@ -99,6 +100,8 @@ pub enum SymbolKind {
     Dwarf,
     /// Only ELF .symtab / .dynsym: function names.
     SymbolTable,
+    /// A Breakpad `.sym` file: functions, lines, inline frames.
+    Breakpad,
     None,
 }
 
@@ -107,6 +110,7 @@ impl SymbolKind {
         match self {
             SymbolKind::Dwarf => "dwarf",
             SymbolKind::SymbolTable => "symtab",
+            SymbolKind::Breakpad => "breakpad",
             SymbolKind::None => "none",
         }
     }
@@ -143,6 +147,10 @@ struct LoadedModule {
     debug: Option<(PathBuf, ElfFile)>,
     /// Built on the first lookup in this module.
     dwarf: OnceCell<Option<addr2line::Context<DwarfReader>>>,
+    /// A Breakpad `.sym` file found by debug file + debug id.
+    breakpad: Option<(PathBuf, breakpad::BreakpadSymbols)>,
+    /// Module base: Breakpad addresses are relative to it.
+    base: u64,
     /// Runtime address minus link-time address.
     bias: u64,
     problem: Option<String>,
@@ -174,6 +182,8 @@ impl LoadedModule {
     fn kind(&self) -> SymbolKind {
         if self.dwarf_file().is_some() {
             SymbolKind::Dwarf
+        } else if self.breakpad.is_some() {
+            SymbolKind::Breakpad
         } else if [&self.debug, &self.binary]
             .iter()
             .any(|f| f.as_ref().is_some_and(|(_, e)| e.has_symbols()))
@@ -266,6 +276,14 @@ impl<'a> Symbolizer<'a> {
                 }
             }
         }
+        if frames.is_empty()
+            && let Some((_, sym)) = &loaded.breakpad
+        {
+            let found = sym.lookup(address.wrapping_sub(loaded.base));
+            if !found.is_empty() {
+                return found;
+            }
+        }
         let symbol = loaded.symbol_for(rel);
         if frames.is_empty() {
             if symbol.is_none() {
@@ -300,7 +318,11 @@ impl<'a> Symbolizer<'a> {
                 Some(l) => ModuleSymbols {
                     module,
                     binary: l.binary.as_ref().map(|(p, _)| p.clone()),
-                    debug_file: l.debug.as_ref().map(|(p, _)| p.clone()),
+                    debug_file: l
+                        .debug
+                        .as_ref()
+                        .map(|(p, _)| p.clone())
+                        .or_else(|| l.breakpad.as_ref().map(|(p, _)| p.clone())),
                     kind: l.kind(),
                     problem: l.problem.clone(),
                 },
@@ -336,12 +358,53 @@ impl<'a> Symbolizer<'a> {
             Some((_, e)) if e.has_dwarf => None,
             _ => self.find_debug_file(module, binary.as_ref(), &mut problems),
         };
+        let breakpad = self.find_breakpad(module, &mut problems);
         LoadedModule {
             binary,
             debug,
             dwarf: OnceCell::new(),
+            breakpad,
+            base: module.base,
             bias,
             problem: (!problems.is_empty()).then(|| problems.join("; ")),
+        }
+    }
+
+    /// `NAME/DEBUGID/NAME.sym` in the symbol path (servers included),
+    /// accepted only when its MODULE line carries the module's debug id.
+    fn find_breakpad(
+        &self,
+        module: &Module,
+        problems: &mut Vec<String>,
+    ) -> Option<(PathBuf, breakpad::BreakpadSymbols)> {
+        let pe = module.pe.as_ref()?;
+        let (file, id) = (pe.debug_file.as_deref()?, pe.debug_id.as_deref()?);
+        if file.contains(['/', '\\']) || id.is_empty() {
+            return None;
+        }
+        let rel = breakpad::sym_relative_path(file, id);
+        let accept = |p: &Path| {
+            std::fs::read(p)
+                .ok()
+                .and_then(|b| {
+                    let first = b.split(|c| *c == b'\n').next()?.to_vec();
+                    String::from_utf8(first).ok()
+                })
+                .is_some_and(|l| {
+                    l.split_whitespace()
+                        .nth(3)
+                        .is_some_and(|x| x.eq_ignore_ascii_case(id))
+                })
+        };
+        let path = self.config.path.find(&rel, &accept, problems)?;
+        let file = std::fs::File::open(&path).ok()?;
+        let bytes = Bytes::map_file(&file).ok()?;
+        match breakpad::BreakpadSymbols::parse(&bytes) {
+            Ok(sym) => Some((path, sym)),
+            Err(e) => {
+                problems.push(format!("{}: {e}", path.display()));
+                None
+            }
         }
     }
 
@@ -566,10 +629,17 @@ impl CodeInfo for Symbolizer<'_> {
     }
 
     fn is_code(&self, pc: u64) -> bool {
-        if let Some(loaded) = self.module_index(pc).and_then(|i| self.load(i))
-            && let Some((_, bin)) = &loaded.binary
-        {
-            return bin.is_executable_vaddr(pc.wrapping_sub(loaded.bias));
+        if let Some(loaded) = self.module_index(pc).and_then(|i| self.load(i)) {
+            if let Some((_, bin)) = &loaded.binary {
+                return bin.is_executable_vaddr(pc.wrapping_sub(loaded.bias));
+            }
+            // No binary to ask: inside a module counts as code unless the
+            // image records the region's real permissions (a MemoryInfoList
+            // or a mapping table), which then decide.
+            return match self.image.region_at(pc) {
+                Some(r) if r.windows.is_some() || r.file.is_some() => r.protection.execute,
+                _ => true,
+            };
         }
         self.image
             .region_at(pc)
