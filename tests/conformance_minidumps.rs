@@ -412,3 +412,42 @@ fn linux_minidump_with_breakpad_symbols_matches_minidump_stackwalk() {
         .collect();
     assert_eq!(lines, [35, 37, 37, 37, 42, 52]);
 }
+
+#[test]
+fn wine_minidumps_with_pdb_symbols() {
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("generated/windows");
+    let bin = dir.join("bin");
+    // With the CodeView record (PDB by GUID+age) and without it (wine):
+    // then the binary is found by name + timestamp + size and its debug
+    // directory names the PDB.
+    for dump in ["crash_selfdump_cv.dmp", "crash_selfdump.dmp"] {
+        let r = inspect_json(
+            &dir.join("dumps").join(dump),
+            &["--symbols", bin.to_str().unwrap()],
+        );
+        let crash = &r["crash"];
+        assert_eq!(crash["name"], "EXCEPTION_ACCESS_VIOLATION", "{dump}");
+        assert_eq!(crash["address"], "0xdead0006", "{dump}");
+        assert_eq!(crash["access"], "write", "{dump}");
+        let t = thread(&r, crash["thread"].as_u64().unwrap());
+        let names = physical_functions(t);
+        // reference/crash_selfdump_cv.stackwalk_syms.txt and winedbg.
+        assert_eq!(
+            names[..3],
+            ["walk_list(node*, int)", "level2(int)", "level1(int)"],
+            "{dump}"
+        );
+        let lines: Vec<u64> = t["frames"].as_array().unwrap()[..3]
+            .iter()
+            .map(|f| f["line"].as_u64().unwrap())
+            .collect();
+        assert_eq!(lines, [10, 13, 14], "{dump}");
+        let main = &r["modules"][0];
+        assert_eq!(main["symbols"], "pdb", "{dump}");
+        assert!(
+            main["debug_file"].as_str().unwrap().ends_with("crash.pdb"),
+            "{dump}"
+        );
+    }
+}

@@ -9,6 +9,8 @@
 pub mod breakpad;
 mod elf_file;
 pub mod locate;
+pub mod pdb_symbols;
+pub mod pe_file;
 pub mod symbol_path;
 
 use std::cell::OnceCell;
@@ -102,6 +104,8 @@ pub enum SymbolKind {
     SymbolTable,
     /// A Breakpad `.sym` file: functions, lines, inline frames.
     Breakpad,
+    /// A PDB: procedures, lines, inline sites.
+    Pdb,
     None,
 }
 
@@ -111,6 +115,7 @@ impl SymbolKind {
             SymbolKind::Dwarf => "dwarf",
             SymbolKind::SymbolTable => "symtab",
             SymbolKind::Breakpad => "breakpad",
+            SymbolKind::Pdb => "pdb",
             SymbolKind::None => "none",
         }
     }
@@ -149,8 +154,12 @@ struct LoadedModule {
     dwarf: OnceCell<Option<addr2line::Context<DwarfReader>>>,
     /// A Breakpad `.sym` file found by debug file + debug id.
     breakpad: Option<(PathBuf, breakpad::BreakpadSymbols)>,
-    /// Module base: Breakpad addresses are relative to it.
+    /// Module base: Breakpad and PDB addresses are relative to it.
     base: u64,
+    /// The PE binary from the symbol path (Windows modules).
+    pe: Option<(PathBuf, pe_file::PeFile)>,
+    /// The PDB matching the module's (or its binary's) CodeView identity.
+    pdb: Option<(PathBuf, pdb_symbols::PdbSymbols)>,
     /// Runtime address minus link-time address.
     bias: u64,
     problem: Option<String>,
@@ -182,6 +191,8 @@ impl LoadedModule {
     fn kind(&self) -> SymbolKind {
         if self.dwarf_file().is_some() {
             SymbolKind::Dwarf
+        } else if self.pdb.is_some() {
+            SymbolKind::Pdb
         } else if self.breakpad.is_some() {
             SymbolKind::Breakpad
         } else if [&self.debug, &self.binary]
@@ -277,6 +288,15 @@ impl<'a> Symbolizer<'a> {
             }
         }
         if frames.is_empty()
+            && let Some((_, pdb)) = &loaded.pdb
+            && let Ok(rva) = u32::try_from(address.wrapping_sub(loaded.base))
+        {
+            let found = pdb.lookup(rva);
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        if frames.is_empty()
             && let Some((_, sym)) = &loaded.breakpad
         {
             let found = sym.lookup(address.wrapping_sub(loaded.base));
@@ -317,11 +337,16 @@ impl<'a> Symbolizer<'a> {
             .map(|module| match self.load(module) {
                 Some(l) => ModuleSymbols {
                     module,
-                    binary: l.binary.as_ref().map(|(p, _)| p.clone()),
+                    binary: l
+                        .binary
+                        .as_ref()
+                        .map(|(p, _)| p.clone())
+                        .or_else(|| l.pe.as_ref().map(|(p, _)| p.clone())),
                     debug_file: l
                         .debug
                         .as_ref()
                         .map(|(p, _)| p.clone())
+                        .or_else(|| l.pdb.as_ref().map(|(p, _)| p.clone()))
                         .or_else(|| l.breakpad.as_ref().map(|(p, _)| p.clone())),
                     kind: l.kind(),
                     problem: l.problem.clone(),
@@ -359,7 +384,11 @@ impl<'a> Symbolizer<'a> {
             _ => self.find_debug_file(module, binary.as_ref(), &mut problems),
         };
         let breakpad = self.find_breakpad(module, &mut problems);
+        let pe = self.find_pe(module, &mut problems);
+        let pdb = self.find_pdb(module, pe.as_ref().map(|(_, p)| p), &mut problems);
         LoadedModule {
+            pe,
+            pdb,
             binary,
             debug,
             dwarf: OnceCell::new(),
@@ -368,6 +397,60 @@ impl<'a> Symbolizer<'a> {
             bias,
             problem: (!problems.is_empty()).then(|| problems.join("; ")),
         }
+    }
+
+    /// `NAME/TIMESTAMPSIZE/NAME` or flat `NAME` in the symbol path, accepted
+    /// when its timestamp and size are the module's.
+    fn find_pe(
+        &self,
+        module: &Module,
+        problems: &mut Vec<String>,
+    ) -> Option<(PathBuf, pe_file::PeFile)> {
+        let code_id = module.pe.as_ref()?.code_id.clone()?;
+        let name = module.name.as_str();
+        if module.build_id.is_some() || name.is_empty() || name.contains(['/', '\\']) {
+            return None;
+        }
+        let accept =
+            |p: &Path| open_pe(p).is_some_and(|pe| pe.code_id().eq_ignore_ascii_case(&code_id));
+        for rel in [format!("{name}/{code_id}/{name}"), name.to_string()] {
+            if let Some(path) = self.config.path.find(&rel, &accept, problems) {
+                return open_pe(&path).map(|pe| (path, pe));
+            }
+        }
+        None
+    }
+
+    /// `NAME.pdb/DEBUGID/NAME.pdb` or flat, by the module's CodeView record,
+    /// or — when the dump has none (wine) — by the binary's.
+    fn find_pdb(
+        &self,
+        module: &Module,
+        binary: Option<&pe_file::PeFile>,
+        problems: &mut Vec<String>,
+    ) -> Option<(PathBuf, pdb_symbols::PdbSymbols)> {
+        let from_dump = module
+            .pe
+            .as_ref()
+            .and_then(|p| Some((p.debug_file.clone()?, p.debug_id.clone()?)))
+            .filter(|(f, _)| f.to_ascii_lowercase().ends_with(".pdb"));
+        let from_binary = binary
+            .and_then(|b| b.pdb.as_ref())
+            .map(|p| (p.name.clone(), p.debug_id.clone()));
+        let (name, id) = from_dump.or(from_binary)?;
+        if name.contains(['/', '\\']) {
+            return None;
+        }
+        let accept = |p: &Path| pdb_symbols::PdbSymbols::open(p).is_ok_and(|pdb| pdb.matches(&id));
+        for rel in [format!("{name}/{id}/{name}"), name.clone()] {
+            if let Some(path) = self.config.path.find(&rel, &accept, problems) {
+                match pdb_symbols::PdbSymbols::open(&path) {
+                    Ok(pdb) => return Some((path, pdb)),
+                    Err(e) => problems.push(format!("{}: {e}", path.display())),
+                }
+            }
+        }
+        None
     }
 
     /// `NAME/DEBUGID/NAME.sym` in the symbol path (servers included),
@@ -569,6 +652,11 @@ const DWARF_SECTIONS: &[&str] = &[
     ".debug_addr",
     ".debug_str_offsets",
 ];
+
+fn open_pe(path: &Path) -> Option<pe_file::PeFile> {
+    let file = std::fs::File::open(path).ok()?;
+    pe_file::PeFile::parse(Bytes::map_file(&file).ok()?)
+}
 
 fn load_dwarf(file: &ElfFile) -> Option<addr2line::Context<DwarfReader>> {
     // Inflating zlib-compressed debug sections dominates a cold lookup;
