@@ -45,7 +45,6 @@ const EPILOG_BYTES: usize = 64;
 
 /// A parsed UNWIND_INFO header with its code slots.
 struct UnwindInfo {
-    flags: u8,
     size_of_prolog: u8,
     frame_register: usize,
     /// Already scaled by 16.
@@ -179,29 +178,14 @@ fn unwind_function(
         return Some(());
     }
 
-    // The establisher frame: offsets of saved registers are relative to the
-    // fixed allocation's base, which is fp - offset once fp is set up.
     let in_prolog = pc_offset < u64::from(primary.size_of_prolog);
-    let fp_established = primary.frame_register != 0
-        && (!in_prolog
-            || primary.flags & UNW_FLAG_CHAININFO != 0
-            || codes(&primary.slots).any(|(offset, op, _, _)| {
-                op == UWOP_SET_FPREG && u64::from(offset) <= pc_offset
-            }));
-    let frame_base = if fp_established {
-        context
-            .get(primary.frame_register)?
-            .checked_sub(primary.frame_offset)?
-    } else {
-        context.rsp()?
-    };
-
     let mut info = primary;
     // Only the pc's own function may be inside its prolog; chained parents
     // are always in their body.
     let mut limit = in_prolog.then_some(pc_offset);
     let mut links = 0;
     loop {
+        let frame_base = frame_base(context, &info, limit)?;
         apply_codes(context, &info, limit, frame_base, memory)?;
         if context.pc_is_exact {
             // A machine frame restored rip and rsp itself.
@@ -218,6 +202,27 @@ fn unwind_function(
         limit = None;
     }
     context.ret(memory, 0)
+}
+
+/// The establisher frame that save offsets of `info` count from: the base
+/// of the fixed allocation, which is fp - offset once the frame register is
+/// set up, else the current rsp. `limit` is the pc's offset while in the
+/// prolog.
+fn frame_base(context: &Context, info: &UnwindInfo, limit: Option<u64>) -> Option<u64> {
+    let fp_established = info.frame_register != 0
+        && match limit {
+            None => true,
+            Some(limit) => codes(&info.slots).any(|(offset, op, _, _)| {
+                op == UWOP_SET_FPREG && u64::from(offset) <= limit
+            }),
+        };
+    if fp_established {
+        context
+            .get(info.frame_register)?
+            .checked_sub(info.frame_offset)
+    } else {
+        context.rsp()
+    }
 }
 
 /// Iterates the unwind codes of `slots`: (prolog offset, op, op info, the
@@ -371,7 +376,6 @@ fn read_unwind_info(code: &dyn CodeInfo, image_base: u64, rva: u32) -> Option<Un
         None
     };
     Some(UnwindInfo {
-        flags,
         size_of_prolog: header[1],
         frame_register: usize::from(header[3] & 0x0f),
         frame_offset: u64::from(header[3] >> 4) * 16,
