@@ -6,6 +6,7 @@
 
 mod cfi;
 mod frame_pointer;
+mod pe_x64;
 mod scan;
 mod signal;
 #[cfg(test)]
@@ -64,6 +65,16 @@ pub struct UnwindTables<'a> {
     pub got: Option<Section<'a>>,
 }
 
+/// A Windows x64 RUNTIME_FUNCTION (.pdata entry): RVAs relative to
+/// `image_base`, the module's runtime base address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeFunction {
+    pub image_base: u64,
+    pub begin: u32,
+    pub end: u32,
+    pub unwind_info: u32,
+}
+
 /// What the walker needs to know about code, answered by the symbols layer.
 pub trait CodeInfo {
     /// Unwind tables of the module whose code contains `pc`.
@@ -73,6 +84,17 @@ pub trait CodeInfo {
     /// Reads code bytes at `address` (from the image, or from the module's
     /// file when the image left them out); returns how many were read.
     fn read_code(&self, address: u64, buf: &mut [u8]) -> usize;
+    /// Windows x64: the RUNTIME_FUNCTION (.pdata entry) covering `pc`: the image base and the entry's
+    /// begin / end / unwind-info RVAs. The unwind info itself is read with `read_code(image_base + rva, …)`.
+    fn runtime_function(&self, _pc: u64) -> Option<RuntimeFunction> {
+        None
+    }
+    /// Windows x64: whether `pc` lies in a module whose unwinding .pdata
+    /// describes, so that a pc there without a RUNTIME_FUNCTION is in a leaf
+    /// function (return address at rsp).
+    fn has_runtime_functions(&self, _pc: u64) -> bool {
+        false
+    }
 }
 
 /// A frame as the walker found it, before symbolization.
@@ -231,6 +253,14 @@ impl Unwinder {
             pc != 0 && aligned && sp_ok && code.is_code(pc)
         };
 
+        // PE unwind tables describe Windows x64 code; modules without them
+        // fall through to DWARF CFI and the heuristics.
+        if let Some(step) =
+            pe_x64::step(&frame.registers, frame.pc_is_exact, is_first, memory, code)
+            && accept(&step)
+        {
+            return Some(step);
+        }
         let cfi = self
             .cfi
             .step(&frame.registers, frame.pc_is_exact, memory, code);
