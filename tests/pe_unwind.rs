@@ -278,7 +278,18 @@ fn threads_exe_restores_r12_to_r15() {
     // Function 0x10c0..0x1462: push r15, r14, r13, r12, rsi, rdi, rbp, rbx;
     // sub rsp,88. A pc in its body.
     let sp = 0x30_0000;
-    let saved = [0xb1, 0xb2, 0xd1, 0x51, 0x12, 0x13, 0x14, 0x15, 0x7b62_7e49, 0];
+    let saved = [
+        0xb1,
+        0xb2,
+        0xd1,
+        0x51,
+        0x12,
+        0x13,
+        0x14,
+        0x15,
+        0x7b62_7e49,
+        0,
+    ];
     let memory = stack(sp, &with_gap(11, &saved));
     let regs = registers(&[("rip", 0x1_4000_1200), ("rsp", sp)]);
     let frames = walk(&regs, &memory, &code, &WalkLimits::default());
@@ -287,7 +298,16 @@ fn threads_exe_restores_r12_to_r15() {
     assert_eq!(caller.sp, Some(sp + 88 + 8 * 8 + 8));
     let r = |name: &str| caller.registers.get_named(name);
     assert_eq!(
-        [r("rbx"), r("rbp"), r("rdi"), r("rsi"), r("r12"), r("r13"), r("r14"), r("r15")],
+        [
+            r("rbx"),
+            r("rbp"),
+            r("rdi"),
+            r("rsi"),
+            r("r12"),
+            r("r13"),
+            r("r14"),
+            r("r15")
+        ],
         [0xb1, 0xb2, 0xd1, 0x51, 0x12, 0x13, 0x14, 0x15].map(Some)
     );
 }
@@ -494,7 +514,9 @@ fn random_xdata_never_panics() {
         state
     };
     let sp = 0x50_0000u64;
-    let words: Vec<u64> = (0..512).map(|i| 0x1000_1000 + (i * 0x37) % 0x1000).collect();
+    let words: Vec<u64> = (0..512)
+        .map(|i| 0x1000_1000 + (i * 0x37) % 0x1000)
+        .collect();
     let memory = stack(sp, &words);
     for round in 0..2000 {
         let mut record = vec![0u8; 0x200];
@@ -507,10 +529,7 @@ fn random_xdata_never_panics() {
         }
         let chained = (next() % 0x3f0) as u32;
         let code = synthetic(
-            vec![
-                [0x1000, 0x1800, 0x3000],
-                [0x1800, 0x2000, 0x3000 + chained],
-            ],
+            vec![[0x1000, 0x1800, 0x3000], [0x1800, 0x2000, 0x3000 + chained]],
             &[(0x3000, &record)],
         );
         let pc = 0x1000_1000 + next() % 0x1000;

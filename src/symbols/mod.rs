@@ -734,6 +734,26 @@ impl CodeInfo for Symbolizer<'_> {
             .is_some_and(|r| r.protection.execute)
     }
 
+    fn runtime_function(&self, pc: u64) -> Option<crate::unwind::RuntimeFunction> {
+        let loaded = self.load(self.module_index(pc)?)?;
+        let (_, pe) = loaded.pe.as_ref()?;
+        let rva = u32::try_from(pc.checked_sub(loaded.base)?).ok()?;
+        let f = pe.runtime_function(rva)?;
+        Some(crate::unwind::RuntimeFunction {
+            image_base: loaded.base,
+            begin: f.begin,
+            end: f.end,
+            unwind_info: f.unwind_info,
+        })
+    }
+
+    fn has_runtime_functions(&self, pc: u64) -> bool {
+        self.module_index(pc)
+            .and_then(|i| self.load(i))
+            .and_then(|l| l.pe.as_ref())
+            .is_some_and(|(_, pe)| !pe.pdata.is_empty())
+    }
+
     fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
         let n = self.image.memory.read_available(address, buf);
         if n == buf.len() {
@@ -743,9 +763,16 @@ impl CodeInfo for Symbolizer<'_> {
             .module_index(address)
             .and_then(|i| self.load(i))
             .and_then(|l| {
-                l.binary
+                let elf = l
+                    .binary
                     .as_ref()
-                    .map(|(_, b)| b.read_vaddr(address.wrapping_sub(l.bias), buf))
+                    .map(|(_, b)| b.read_vaddr(address.wrapping_sub(l.bias), buf));
+                let pe = || {
+                    let (_, pe) = l.pe.as_ref()?;
+                    let rva = u32::try_from(address.checked_sub(l.base)?).ok()?;
+                    Some(pe.read_rva(rva, buf))
+                };
+                elf.or_else(pe)
             })
             .unwrap_or(0);
         n.max(from_file)

@@ -112,7 +112,8 @@ impl Context {
     fn into_step(self) -> Option<Step> {
         let mut caller = RegisterSet::new(Arch::X86_64);
         for &windows in &NONVOLATILE {
-            if let (Some(value), Some(&dwarf)) = (self.get(windows), DWARF_OF_WINDOWS.get(windows)) {
+            if let (Some(value), Some(&dwarf)) = (self.get(windows), DWARF_OF_WINDOWS.get(windows))
+            {
                 caller.set(dwarf, value);
             }
         }
@@ -212,9 +213,8 @@ fn frame_base(context: &Context, info: &UnwindInfo, limit: Option<u64>) -> Optio
     let fp_established = info.frame_register != 0
         && match limit {
             None => true,
-            Some(limit) => codes(&info.slots).any(|(offset, op, _, _)| {
-                op == UWOP_SET_FPREG && u64::from(offset) <= limit
-            }),
+            Some(limit) => codes(&info.slots)
+                .any(|(offset, op, _, _)| op == UWOP_SET_FPREG && u64::from(offset) <= limit),
         };
     if fp_established {
         context
@@ -555,7 +555,10 @@ mod tests {
         // alloc large (2 slots), save nonvol far (3), push (1)
         let slots = [(9, 0x01), (1, 0), (5, 0x35), (0, 0), (0, 0), (1, 0x50)];
         let ops: Vec<u8> = codes(&slots).map(|c| c.1).collect();
-        assert_eq!(ops, vec![UWOP_ALLOC_LARGE, UWOP_SAVE_NONVOL_FAR, UWOP_PUSH_NONVOL]);
+        assert_eq!(
+            ops,
+            vec![UWOP_ALLOC_LARGE, UWOP_SAVE_NONVOL_FAR, UWOP_PUSH_NONVOL]
+        );
         // A truncated multi-slot code ends the iteration early.
         assert_eq!(codes(&[(9, 0x11), (0, 0)]).count(), 0);
     }
