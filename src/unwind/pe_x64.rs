@@ -112,7 +112,8 @@ impl Context {
     fn into_step(self) -> Option<Step> {
         let mut caller = RegisterSet::new(Arch::X86_64);
         for &windows in &NONVOLATILE {
-            if let (Some(value), Some(&dwarf)) = (self.get(windows), DWARF_OF_WINDOWS.get(windows)) {
+            if let (Some(value), Some(&dwarf)) = (self.get(windows), DWARF_OF_WINDOWS.get(windows))
+            {
                 caller.set(dwarf, value);
             }
         }
@@ -212,9 +213,8 @@ fn frame_base(context: &Context, info: &UnwindInfo, limit: Option<u64>) -> Optio
     let fp_established = info.frame_register != 0
         && match limit {
             None => true,
-            Some(limit) => codes(&info.slots).any(|(offset, op, _, _)| {
-                op == UWOP_SET_FPREG && u64::from(offset) <= limit
-            }),
+            Some(limit) => codes(&info.slots)
+                .any(|(offset, op, _, _)| op == UWOP_SET_FPREG && u64::from(offset) <= limit),
         };
     if fp_established {
         context
@@ -438,18 +438,18 @@ fn decode_epilog(
     let mut ops = Vec::new();
     let mut i = 0usize;
     // Optional stack release.
-    match (byte(0)?, byte(1)?, byte(2)?) {
-        (0x48, 0x83, 0xc4) => {
+    match (byte(0), byte(1), byte(2)) {
+        (Some(0x48), Some(0x83), Some(0xc4)) => {
             let imm = byte(3)? as i8;
             ops.push(EpilogOp::AddRsp(u64::try_from(imm).ok()?));
             i = 4;
         }
-        (0x48, 0x81, 0xc4) => {
+        (Some(0x48), Some(0x81), Some(0xc4)) => {
             let imm = i32::from_le_bytes(bytes.get(3..7)?.try_into().ok()?);
             ops.push(EpilogOp::AddRsp(u64::try_from(imm).ok()?));
             i = 7;
         }
-        (rex @ (0x48 | 0x49), 0x8d, modrm) if frame_register != 0 => {
+        (Some(rex @ (0x48 | 0x49)), Some(0x8d), Some(modrm)) if frame_register != 0 => {
             // lea rsp, [base + disp8/disp32]: ModRM reg field is rsp (4).
             let mode = modrm >> 6;
             let mut at = 3;
@@ -555,7 +555,10 @@ mod tests {
         // alloc large (2 slots), save nonvol far (3), push (1)
         let slots = [(9, 0x01), (1, 0), (5, 0x35), (0, 0), (0, 0), (1, 0x50)];
         let ops: Vec<u8> = codes(&slots).map(|c| c.1).collect();
-        assert_eq!(ops, vec![UWOP_ALLOC_LARGE, UWOP_SAVE_NONVOL_FAR, UWOP_PUSH_NONVOL]);
+        assert_eq!(
+            ops,
+            vec![UWOP_ALLOC_LARGE, UWOP_SAVE_NONVOL_FAR, UWOP_PUSH_NONVOL]
+        );
         // A truncated multi-slot code ends the iteration early.
         assert_eq!(codes(&[(9, 0x11), (0, 0)]).count(), 0);
     }
