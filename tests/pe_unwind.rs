@@ -542,3 +542,99 @@ fn random_xdata_never_panics() {
         assert!(!frames.is_empty() && frames.len() <= 256);
     }
 }
+
+/// Little-endian reads for the minidump test; panics are fine in a test.
+fn le32(data: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(data[at..at + 4].try_into().unwrap())
+}
+fn le64(data: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(data[at..at + 8].try_into().unwrap())
+}
+
+/// The exception context and memory list of a minidump: just enough
+/// parsing for this test (the real reader lives elsewhere).
+fn minidump_crash(path: &Path) -> (RegisterSet, SegmentMemory) {
+    let data = std::fs::read(path).unwrap();
+    assert_eq!(&data[..4], b"MDMP");
+    let count = le32(&data, 8) as usize;
+    let directory = le32(&data, 12) as usize;
+    let mut registers = None;
+    let mut segments = Vec::new();
+    for i in 0..count {
+        let entry = directory + 12 * i;
+        let (kind, rva) = (le32(&data, entry), le32(&data, entry + 8) as usize);
+        match kind {
+            // ExceptionStream: thread id, pad, MINIDUMP_EXCEPTION (152 bytes),
+            // then the context's location.
+            6 => {
+                let context = le32(&data, rva + 164) as usize;
+                // CONTEXT_AMD64: rax..r15 from 0x78, rip at 0xf8.
+                let names = [
+                    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10",
+                    "r11", "r12", "r13", "r14", "r15", "rip",
+                ];
+                let values: Vec<(&str, u64)> = names
+                    .iter()
+                    .enumerate()
+                    .map(|(n, &name)| (name, le64(&data, context + 0x78 + 8 * n)))
+                    .collect();
+                registers = Some(self::registers(&values));
+            }
+            // MemoryListStream: count, then (start, size, rva) descriptors.
+            5 => {
+                for j in 0..le32(&data, rva) as usize {
+                    let d = rva + 4 + 16 * j;
+                    let (start, size, at) = (
+                        le64(&data, d),
+                        le32(&data, d + 8),
+                        le32(&data, d + 12) as usize,
+                    );
+                    segments.push(Segment {
+                        address: start,
+                        size: u64::from(size),
+                        captured: u64::from(size),
+                        offset: 0,
+                        bytes: Bytes::from_vec(data[at..at + size as usize].to_vec()),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    (registers.unwrap(), SegmentMemory::new(segments))
+}
+
+/// wine's self-dump of crash.exe: the crashed thread's real stack walks to
+/// the frames minidump-stackwalk printed (reference
+/// crash_selfdump_cv.stackwalk_syms.txt, frames 0-4), all from unwind
+/// tables here where minidump-stackwalk had to scan for frame 1.
+#[test]
+fn wine_minidump_crash_thread_matches_reference() {
+    let Some(exe) = windows_bin("crash.exe") else {
+        return;
+    };
+    let dump = exe.parent().unwrap().join("../dumps/crash_selfdump_cv.dmp");
+    let (regs, memory) = minidump_crash(&dump);
+    let mut code = PeCode::load(&exe);
+    // kernel32.dll's range from the dump's module list.
+    code.foreign_code.push((0x7b60_0000, 0x7b79_5000));
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    let head: Vec<(u64, Option<u64>)> = frames.iter().take(5).map(|f| (f.pc, f.sp)).collect();
+    assert_eq!(
+        head,
+        vec![
+            (0x1_4000_1028, Some(0x11fd38)),
+            (0x1_4000_1070, Some(0x11fd40)),
+            (0x1_4000_108c, Some(0x11fda0)),
+            (0x1_4000_12fb, Some(0x11fdd0)),
+            (0x7b62_7e49, Some(0x11fe40)),
+        ]
+    );
+    assert!(frames[1..5].iter().all(|f| f.found_by == FoundBy::Cfi));
+    // start's pushes restore the reference's rbx, rsi, rdi in frame 4.
+    let r = |name: &str| frames[4].registers.get_named(name);
+    assert_eq!([r("rbx"), r("rsi"), r("rdi")], [Some(0), Some(0), Some(0)]);
+    // Frames 1-3 carry frame 0's non-volatiles (reference frame 0 values).
+    assert_eq!(frames[3].registers.get_named("rdi"), Some(0x7b60_dbb4));
+    assert_eq!(frames[3].registers.get_named("rsi"), Some(0x12));
+}

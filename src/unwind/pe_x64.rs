@@ -438,18 +438,18 @@ fn decode_epilog(
     let mut ops = Vec::new();
     let mut i = 0usize;
     // Optional stack release.
-    match (byte(0)?, byte(1)?, byte(2)?) {
-        (0x48, 0x83, 0xc4) => {
+    match (byte(0), byte(1), byte(2)) {
+        (Some(0x48), Some(0x83), Some(0xc4)) => {
             let imm = byte(3)? as i8;
             ops.push(EpilogOp::AddRsp(u64::try_from(imm).ok()?));
             i = 4;
         }
-        (0x48, 0x81, 0xc4) => {
+        (Some(0x48), Some(0x81), Some(0xc4)) => {
             let imm = i32::from_le_bytes(bytes.get(3..7)?.try_into().ok()?);
             ops.push(EpilogOp::AddRsp(u64::try_from(imm).ok()?));
             i = 7;
         }
-        (rex @ (0x48 | 0x49), 0x8d, modrm) if frame_register != 0 => {
+        (Some(rex @ (0x48 | 0x49)), Some(0x8d), Some(modrm)) if frame_register != 0 => {
             // lea rsp, [base + disp8/disp32]: ModRM reg field is rsp (4).
             let mode = modrm >> 6;
             let mut at = 3;
