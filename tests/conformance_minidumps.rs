@@ -434,10 +434,23 @@ fn wine_minidumps_with_pdb_symbols() {
         let names = physical_functions(t);
         // reference/crash_selfdump_cv.stackwalk_syms.txt and winedbg.
         assert_eq!(
-            names[..3],
-            ["walk_list(node*, int)", "level2(int)", "level1(int)"],
+            names[..4],
+            [
+                "walk_list(node*, int)",
+                "level2(int)",
+                "level1(int)",
+                "start()"
+            ],
             "{dump}"
         );
+        // Callers come from the binary's .pdata/.xdata unwind codes.
+        let found: Vec<&str> = t["frames"].as_array().unwrap()[1..4]
+            .iter()
+            .map(|f| f["found_by"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, ["cfi", "cfi", "cfi"], "{dump}");
+        assert_eq!(t["frames"][4]["module"], "kernel32.dll", "{dump}");
+        assert_eq!(t["frames"][4]["pc"], "0x7b627e49", "{dump}");
         let lines: Vec<u64> = t["frames"].as_array().unwrap()[..3]
             .iter()
             .map(|f| f["line"].as_u64().unwrap())
