@@ -139,6 +139,12 @@ fn threads(image: &Image, out: &mut Findings) {
             ),
         );
     }
+    // An image that records no mappings (a minidump without a
+    // MemoryInfoList) cannot say whether sp and pc lie in the right kind of
+    // memory; judging them against nothing would only produce noise.
+    if image.regions.is_empty() {
+        return;
+    }
     let memory = &*image.memory;
     let pointer_size = image.target.arch.pointer_size();
     for t in &image.threads {

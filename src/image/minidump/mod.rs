@@ -321,25 +321,10 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 windows: None,
             });
         }
-    } else {
-        // Only what was captured is known.
-        for (start, size) in &captured {
-            regions.push(Region {
-                start: *start,
-                end: start.saturating_add(*size),
-                protection: Protection {
-                    read: true,
-                    write: false,
-                    execute: false,
-                },
-                sharing: Sharing::Unknown,
-                file: None,
-                capture: Capture::Full,
-                image_offset: None,
-                windows: None,
-            });
-        }
     }
+    // Without a MemoryInfoList or maps stream the dump does not describe
+    // its address space; captured ranges alone say nothing about
+    // protection, so no regions are invented (checks that need them skip).
     regions.sort_by_key(|r| r.start);
 
     // Process and producer.
