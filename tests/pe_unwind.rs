@@ -551,9 +551,9 @@ fn le64(data: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(data[at..at + 8].try_into().unwrap())
 }
 
-/// The exception context and memory list of a minidump: just enough
-/// parsing for this test (the real reader lives elsewhere).
-fn minidump_crash(path: &Path) -> (RegisterSet, SegmentMemory) {
+/// The exception context (if any) and memory list of a minidump: just
+/// enough parsing for these tests (the real reader lives elsewhere).
+fn minidump_crash(path: &Path) -> (Option<RegisterSet>, SegmentMemory) {
     let data = std::fs::read(path).unwrap();
     assert_eq!(&data[..4], b"MDMP");
     let count = le32(&data, 8) as usize;
@@ -601,7 +601,7 @@ fn minidump_crash(path: &Path) -> (RegisterSet, SegmentMemory) {
             _ => {}
         }
     }
-    (registers.unwrap(), SegmentMemory::new(segments))
+    (registers, SegmentMemory::new(segments))
 }
 
 /// wine's self-dump of crash.exe: the crashed thread's real stack walks to
@@ -615,6 +615,7 @@ fn wine_minidump_crash_thread_matches_reference() {
     };
     let dump = exe.parent().unwrap().join("../dumps/crash_selfdump_cv.dmp");
     let (regs, memory) = minidump_crash(&dump);
+    let regs = regs.unwrap();
     let mut code = PeCode::load(&exe);
     // kernel32.dll's range from the dump's module list.
     code.foreign_code.push((0x7b60_0000, 0x7b79_5000));
@@ -637,4 +638,73 @@ fn wine_minidump_crash_thread_matches_reference() {
     // Frames 1-3 carry frame 0's non-volatiles (reference frame 0 values).
     assert_eq!(frames[3].registers.get_named("rdi"), Some(0x7b60_dbb4));
     assert_eq!(frames[3].registers.get_named("rsi"), Some(0x12));
+}
+
+/// wine's self-dump of threads.exe. minidump-stackwalk reached the
+/// threads.exe frames by scanning through kernelbase/ntdll (whose tables
+/// this test does not have); from the first threads.exe frame it found,
+/// the walk here must reproduce the rest of the reference
+/// (threads_selfdump_cv.stackwalk_syms.txt) from the unwind tables.
+#[test]
+fn wine_threads_minidump_frames_match_reference() {
+    let Some(exe) = windows_bin("threads.exe") else {
+        return;
+    };
+    let dump = exe
+        .parent()
+        .unwrap()
+        .join("../dumps/threads_selfdump_cv.dmp");
+    let (_, memory) = minidump_crash(&dump);
+    let mut code = PeCode::load(&exe);
+    code.foreign_code.push((0x7b60_0000, 0x7b79_5000));
+    // (pc, sp) up to kernel32's frame, after checking every frame but the
+    // first came from the unwind tables.
+    let walk_from = |rip: u64, rsp: u64| -> Vec<(u64, u64)> {
+        let frames = walk(
+            &registers(&[("rip", rip), ("rsp", rsp)]),
+            &memory,
+            &code,
+            &WalkLimits::default(),
+        );
+        let end = frames.iter().position(|f| f.pc == 0x7b62_7e49).unwrap();
+        assert!(frames[1..=end].iter().all(|f| f.found_by == FoundBy::Cfi));
+        frames[..=end]
+            .iter()
+            .map(|f| (f.pc, f.sp.unwrap()))
+            .collect()
+    };
+    // Thread 0 (crashed), reference frames 4-7: raise_it <- do_work <-
+    // start (eight pushes) <- kernel32.
+    assert_eq!(
+        walk_from(0x1_4000_1096, 0x11fd30),
+        vec![
+            (0x1_4000_1096, 0x11fd30),
+            (0x1_4000_10ae, 0x11fd70),
+            (0x1_4000_1416, 0x11fda0),
+            (0x7b62_7e49, 0x11fe40),
+        ]
+    );
+    let frames = walk(
+        &registers(&[("rip", 0x1_4000_1096), ("rsp", 0x11fd30)]),
+        &memory,
+        &code,
+        &WalkLimits::default(),
+    );
+    // start's pops give the reference's frame 7 registers, all zero.
+    let r = |name: &str| frames[3].registers.get_named(name);
+    for name in ["rbx", "rsi", "rdi", "rbp", "r12", "r13", "r14", "r15"] {
+        assert_eq!(r(name), Some(0), "{name}");
+    }
+    // Thread 1, reference frames 5-9: deep <- deep <- deep <- worker <-
+    // kernel32.
+    assert_eq!(
+        walk_from(0x1_4000_1031, 0x149fd80),
+        vec![
+            (0x1_4000_1031, 0x149fd80),
+            (0x1_4000_1014, 0x149fdb0),
+            (0x1_4000_1014, 0x149fde0),
+            (0x1_4000_104e, 0x149fe10),
+            (0x7b62_7e49, 0x149fe40),
+        ]
+    );
 }
