@@ -347,6 +347,87 @@ fn frame_register_locates_the_frame() {
     assert_eq!(frames[1].registers.get_named("rbp"), Some(0xbbbb));
 }
 
+/// mcrash.exe 0x5040: eight pushes then `sub rsp,184` (UWOP_ALLOC_LARGE,
+/// 16-bit form); 0x1890: push rsi, rbx; sub rsp,120; movups of xmm6-8
+/// (UWOP_SAVE_XMM128, skipped), with the pc between two of the saves.
+#[test]
+fn mcrash_alloc_large_and_xmm_saves() {
+    let Some(path) = windows_bin("mcrash.exe") else {
+        return;
+    };
+    let mut code = PeCode::load(&path);
+    code.foreign_code.push((0x7b60_0000, 0x7b79_5000));
+    let sp = 0x60_0000u64;
+    let pushed = [
+        0xb1,
+        0x51,
+        0xd1,
+        0xb2,
+        0x12,
+        0x13,
+        0x14,
+        0x15,
+        0x7b62_7e49,
+        0,
+    ];
+    let memory = stack(sp, &with_gap(23, &pushed));
+    let regs = registers(&[("rip", 0x1_4000_5053), ("rsp", sp)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x7b62_7e49, Some(sp + 184 + 72), FoundBy::Cfi, false)
+    );
+    let r = |name: &str| frames[1].registers.get_named(name);
+    assert_eq!(
+        [
+            r("rbx"),
+            r("rsi"),
+            r("rdi"),
+            r("rbp"),
+            r("r12"),
+            r("r13"),
+            r("r14"),
+            r("r15")
+        ],
+        [0xb1, 0x51, 0xd1, 0xb2, 0x12, 0x13, 0x14, 0x15].map(Some)
+    );
+
+    let memory = stack(sp, &with_gap(15, &[0xb0b0, 0x5050, 0x7b62_7e49, 0]));
+    let regs = registers(&[("rip", 0x1_4000_189b), ("rsp", sp)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x7b62_7e49, Some(sp + 120 + 24), FoundBy::Cfi, false)
+    );
+    assert_eq!(frames[1].registers.get_named("rbx"), Some(0xb0b0));
+    assert_eq!(frames[1].registers.get_named("rsi"), Some(0x5050));
+}
+
+/// Version 2 records list UWOP_EPILOG codes (two slots) before the prolog
+/// codes; they are skipped.
+#[test]
+fn version2_epilog_codes_are_skipped() {
+    let record: &[u8] = &[
+        0x02, 2, 4, 0x00, //
+        0x04, 0x16, // epilog: size 4, at the end
+        0x00, 0x00, // second slot of the epilog code
+        2, 0x30, // push rbx
+        1, 0x50, // push rbp
+    ];
+    let mut code = synthetic(vec![[0x1000, 0x1100, 0x3000]], &[(0x3000, record)]);
+    code.foreign_code.push((0x2000_0000, 0x2000_1000));
+    let sp = 0x50_0000u64;
+    let memory = stack(sp, &[0xb0b0, 0xbbbb, 0x2000_0040, 0]);
+    let regs = registers(&[("rip", 0x1000_1010), ("rsp", sp)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x2000_0040, Some(sp + 24), FoundBy::Cfi, false)
+    );
+    assert_eq!(frames[1].registers.get_named("rbx"), Some(0xb0b0));
+    assert_eq!(frames[1].registers.get_named("rbp"), Some(0xbbbb));
+}
+
 /// A hand-built module for the codes no fixture has: image at 0x10000000,
 /// .text 0x1000..0x2000, unwind records from 0x3000.
 fn synthetic(functions: Vec<[u32; 3]>, records: &[(u32, &[u8])]) -> PeCode {
