@@ -789,3 +789,21 @@ fn wine_threads_minidump_frames_match_reference() {
         ]
     );
 }
+
+/// An unreadable record (version 3) gives no PE step: the walker falls
+/// back to the frame-pointer chain.
+#[test]
+fn bad_record_falls_back_to_frame_pointer() {
+    let record: &[u8] = &[0x03, 0, 1, 0, 0, 0x30, 0, 0];
+    let mut code = synthetic(vec![[0x1000, 0x1100, 0x3000]], &[(0x3000, record)]);
+    code.foreign_code.push((0x2000_0000, 0x2000_1000));
+    let sp = 0x50_0000u64;
+    // rbp = sp + 16: frame record (caller rbp, return address).
+    let memory = stack(sp, &[0, 0, 0x7777, 0x2000_0040, 0]);
+    let regs = registers(&[("rip", 0x1000_1010), ("rsp", sp), ("rbp", sp + 16)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x2000_0040, Some(sp + 32), FoundBy::FramePointer, false)
+    );
+}
