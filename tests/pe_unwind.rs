@@ -347,6 +347,87 @@ fn frame_register_locates_the_frame() {
     assert_eq!(frames[1].registers.get_named("rbp"), Some(0xbbbb));
 }
 
+/// mcrash.exe 0x5040: eight pushes then `sub rsp,184` (UWOP_ALLOC_LARGE,
+/// 16-bit form); 0x1890: push rsi, rbx; sub rsp,120; movups of xmm6-8
+/// (UWOP_SAVE_XMM128, skipped), with the pc between two of the saves.
+#[test]
+fn mcrash_alloc_large_and_xmm_saves() {
+    let Some(path) = windows_bin("mcrash.exe") else {
+        return;
+    };
+    let mut code = PeCode::load(&path);
+    code.foreign_code.push((0x7b60_0000, 0x7b79_5000));
+    let sp = 0x60_0000u64;
+    let pushed = [
+        0xb1,
+        0x51,
+        0xd1,
+        0xb2,
+        0x12,
+        0x13,
+        0x14,
+        0x15,
+        0x7b62_7e49,
+        0,
+    ];
+    let memory = stack(sp, &with_gap(23, &pushed));
+    let regs = registers(&[("rip", 0x1_4000_5053), ("rsp", sp)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x7b62_7e49, Some(sp + 184 + 72), FoundBy::Cfi, false)
+    );
+    let r = |name: &str| frames[1].registers.get_named(name);
+    assert_eq!(
+        [
+            r("rbx"),
+            r("rsi"),
+            r("rdi"),
+            r("rbp"),
+            r("r12"),
+            r("r13"),
+            r("r14"),
+            r("r15")
+        ],
+        [0xb1, 0x51, 0xd1, 0xb2, 0x12, 0x13, 0x14, 0x15].map(Some)
+    );
+
+    let memory = stack(sp, &with_gap(15, &[0xb0b0, 0x5050, 0x7b62_7e49, 0]));
+    let regs = registers(&[("rip", 0x1_4000_189b), ("rsp", sp)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x7b62_7e49, Some(sp + 120 + 24), FoundBy::Cfi, false)
+    );
+    assert_eq!(frames[1].registers.get_named("rbx"), Some(0xb0b0));
+    assert_eq!(frames[1].registers.get_named("rsi"), Some(0x5050));
+}
+
+/// Version 2 records list UWOP_EPILOG codes (two slots) before the prolog
+/// codes; they are skipped.
+#[test]
+fn version2_epilog_codes_are_skipped() {
+    let record: &[u8] = &[
+        0x02, 2, 4, 0x00, //
+        0x04, 0x16, // epilog: size 4, at the end
+        0x00, 0x00, // second slot of the epilog code
+        2, 0x30, // push rbx
+        1, 0x50, // push rbp
+    ];
+    let mut code = synthetic(vec![[0x1000, 0x1100, 0x3000]], &[(0x3000, record)]);
+    code.foreign_code.push((0x2000_0000, 0x2000_1000));
+    let sp = 0x50_0000u64;
+    let memory = stack(sp, &[0xb0b0, 0xbbbb, 0x2000_0040, 0]);
+    let regs = registers(&[("rip", 0x1000_1010), ("rsp", sp)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x2000_0040, Some(sp + 24), FoundBy::Cfi, false)
+    );
+    assert_eq!(frames[1].registers.get_named("rbx"), Some(0xb0b0));
+    assert_eq!(frames[1].registers.get_named("rbp"), Some(0xbbbb));
+}
+
 /// A hand-built module for the codes no fixture has: image at 0x10000000,
 /// .text 0x1000..0x2000, unwind records from 0x3000.
 fn synthetic(functions: Vec<[u32; 3]>, records: &[(u32, &[u8])]) -> PeCode {
@@ -551,9 +632,9 @@ fn le64(data: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(data[at..at + 8].try_into().unwrap())
 }
 
-/// The exception context and memory list of a minidump: just enough
-/// parsing for this test (the real reader lives elsewhere).
-fn minidump_crash(path: &Path) -> (RegisterSet, SegmentMemory) {
+/// The exception context (if any) and memory list of a minidump: just
+/// enough parsing for these tests (the real reader lives elsewhere).
+fn minidump_crash(path: &Path) -> (Option<RegisterSet>, SegmentMemory) {
     let data = std::fs::read(path).unwrap();
     assert_eq!(&data[..4], b"MDMP");
     let count = le32(&data, 8) as usize;
@@ -601,7 +682,7 @@ fn minidump_crash(path: &Path) -> (RegisterSet, SegmentMemory) {
             _ => {}
         }
     }
-    (registers.unwrap(), SegmentMemory::new(segments))
+    (registers, SegmentMemory::new(segments))
 }
 
 /// wine's self-dump of crash.exe: the crashed thread's real stack walks to
@@ -615,6 +696,7 @@ fn wine_minidump_crash_thread_matches_reference() {
     };
     let dump = exe.parent().unwrap().join("../dumps/crash_selfdump_cv.dmp");
     let (regs, memory) = minidump_crash(&dump);
+    let regs = regs.unwrap();
     let mut code = PeCode::load(&exe);
     // kernel32.dll's range from the dump's module list.
     code.foreign_code.push((0x7b60_0000, 0x7b79_5000));
@@ -637,4 +719,91 @@ fn wine_minidump_crash_thread_matches_reference() {
     // Frames 1-3 carry frame 0's non-volatiles (reference frame 0 values).
     assert_eq!(frames[3].registers.get_named("rdi"), Some(0x7b60_dbb4));
     assert_eq!(frames[3].registers.get_named("rsi"), Some(0x12));
+}
+
+/// wine's self-dump of threads.exe. minidump-stackwalk reached the
+/// threads.exe frames by scanning through kernelbase/ntdll (whose tables
+/// this test does not have); from the first threads.exe frame it found,
+/// the walk here must reproduce the rest of the reference
+/// (threads_selfdump_cv.stackwalk_syms.txt) from the unwind tables.
+#[test]
+fn wine_threads_minidump_frames_match_reference() {
+    let Some(exe) = windows_bin("threads.exe") else {
+        return;
+    };
+    let dump = exe
+        .parent()
+        .unwrap()
+        .join("../dumps/threads_selfdump_cv.dmp");
+    let (_, memory) = minidump_crash(&dump);
+    let mut code = PeCode::load(&exe);
+    code.foreign_code.push((0x7b60_0000, 0x7b79_5000));
+    // (pc, sp) up to kernel32's frame, after checking every frame but the
+    // first came from the unwind tables.
+    let walk_from = |rip: u64, rsp: u64| -> Vec<(u64, u64)> {
+        let frames = walk(
+            &registers(&[("rip", rip), ("rsp", rsp)]),
+            &memory,
+            &code,
+            &WalkLimits::default(),
+        );
+        let end = frames.iter().position(|f| f.pc == 0x7b62_7e49).unwrap();
+        assert!(frames[1..=end].iter().all(|f| f.found_by == FoundBy::Cfi));
+        frames[..=end]
+            .iter()
+            .map(|f| (f.pc, f.sp.unwrap()))
+            .collect()
+    };
+    // Thread 0 (crashed), reference frames 4-7: raise_it <- do_work <-
+    // start (eight pushes) <- kernel32.
+    assert_eq!(
+        walk_from(0x1_4000_1096, 0x11fd30),
+        vec![
+            (0x1_4000_1096, 0x11fd30),
+            (0x1_4000_10ae, 0x11fd70),
+            (0x1_4000_1416, 0x11fda0),
+            (0x7b62_7e49, 0x11fe40),
+        ]
+    );
+    let frames = walk(
+        &registers(&[("rip", 0x1_4000_1096), ("rsp", 0x11fd30)]),
+        &memory,
+        &code,
+        &WalkLimits::default(),
+    );
+    // start's pops give the reference's frame 7 registers, all zero.
+    let r = |name: &str| frames[3].registers.get_named(name);
+    for name in ["rbx", "rsi", "rdi", "rbp", "r12", "r13", "r14", "r15"] {
+        assert_eq!(r(name), Some(0), "{name}");
+    }
+    // Thread 1, reference frames 5-9: deep <- deep <- deep <- worker <-
+    // kernel32.
+    assert_eq!(
+        walk_from(0x1_4000_1031, 0x149fd80),
+        vec![
+            (0x1_4000_1031, 0x149fd80),
+            (0x1_4000_1014, 0x149fdb0),
+            (0x1_4000_1014, 0x149fde0),
+            (0x1_4000_104e, 0x149fe10),
+            (0x7b62_7e49, 0x149fe40),
+        ]
+    );
+}
+
+/// An unreadable record (version 3) gives no PE step: the walker falls
+/// back to the frame-pointer chain.
+#[test]
+fn bad_record_falls_back_to_frame_pointer() {
+    let record: &[u8] = &[0x03, 0, 1, 0, 0, 0x30, 0, 0];
+    let mut code = synthetic(vec![[0x1000, 0x1100, 0x3000]], &[(0x3000, record)]);
+    code.foreign_code.push((0x2000_0000, 0x2000_1000));
+    let sp = 0x50_0000u64;
+    // rbp = sp + 16: frame record (caller rbp, return address).
+    let memory = stack(sp, &[0, 0, 0x7777, 0x2000_0040, 0]);
+    let regs = registers(&[("rip", 0x1000_1010), ("rsp", sp), ("rbp", sp + 16)]);
+    let frames = walk(&regs, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames)[1],
+        (0x2000_0040, Some(sp + 32), FoundBy::FramePointer, false)
+    );
 }

@@ -175,11 +175,15 @@ fn unwind_function(
     let pc_offset = pc.checked_sub(begin)?;
     let primary = read_unwind_info(code, function.image_base, function.unwind_info)?;
 
-    if pc < end && unwind_epilog(context, pc, begin, end, &primary, memory, code).is_some() {
+    let in_prolog = pc_offset < u64::from(primary.size_of_prolog);
+    // Epilogs follow the prolog; past the function's end lies another one.
+    if !in_prolog
+        && pc < end
+        && unwind_epilog(context, pc, begin, end, &primary, memory, code).is_some()
+    {
         return Some(());
     }
 
-    let in_prolog = pc_offset < u64::from(primary.size_of_prolog);
     let mut info = primary;
     // Only the pc's own function may be inside its prolog; chained parents
     // are always in their body.
