@@ -11,8 +11,8 @@
 #      read_value under crash_here x4) the writer builds the crash context from the ptrace'd
 #      registers and siginfo, detaches (SIGSTOP) and dumps every thread
 #      live.dmp: a running `threads wait 3` (no exception stream)
-#   3. Breakpad .sym files with dump_syms (if installed: `cargo install dump_syms`) for the program
-#      and for libc (with its libc6-dbg debug file) into ../../symbols/NAME/DEBUGID/NAME.sym
+#   3. Breakpad .sym files with dump_syms --inlines (if installed: `cargo install dump_syms`, about
+#      15 minutes) for the program and for libc into ../../symbols/NAME/DEBUGID/NAME.sym
 #   4. reference/: the writer's and the program's output, gdb's backtrace of the same crash, the
 #      eu-readelf build ids, and expected.json (../windows/fixtures.py summary of each dump)
 #
@@ -58,10 +58,10 @@ mkdir -p "$REF"
 DUMP_SYMS=$(command -v dump_syms || echo "$HOME/.cargo/bin/dump_syms")
 LIBC=$(ldd "$PROG" | awk '$1 == "libc.so.6" { print $3 }')
 if [ -x "$DUMP_SYMS" ]; then
-  symstore() { # symstore FILE [DEBUGFILE]: put dump_syms' output at NAME/DEBUGID/NAME.sym
+  symstore() { # symstore FILE: put dump_syms' output at NAME/DEBUGID/NAME.sym
     local sym=$STAGE/$(basename "$1").sym
-    "$DUMP_SYMS" "${2:-$1}" >"$sym"
-    # MODULE Linux x86_64 DEBUGID NAME
+    "$DUMP_SYMS" --inlines "$1" >"$sym"
+    # first line: MODULE Linux x86_64 DEBUGID NAME
     read -r _ _ _ id name <"$sym"
     rm -rf "${SYMS:?}/$name"
     mkdir -p "$SYMS/$name/$id"
@@ -70,10 +70,10 @@ if [ -x "$DUMP_SYMS" ]; then
   }
   : >"$REF/breakpad-modules.txt"
   symstore "$PROG"
-  # libc6-dbg keeps libc's DWARF under /usr/lib/debug/.build-id; dump_syms reads it beside the ELF
-  bid=$(eu-readelf -n "$LIBC" | awk '/Build ID:/ { print $3 }')
-  dbg=/usr/lib/debug/.build-id/${bid:0:2}/${bid:2}.debug
-  if [ -f "$dbg" ]; then symstore "$LIBC" "$dbg"; else symstore "$LIBC"; fi
+  # libc from the ELF itself: PUBLIC symbols and STACK CFI (1.1 MB). Its DWARF (libc6-dbg) is
+  # already in symbols/.build-id for the DWARF route; a .sym from the debug file would add 2.7 MB
+  # and no CFI (the debug file's .eh_frame is NOBITS).
+  symstore "$LIBC"
 else
   echo "gen.sh: dump_syms not installed (cargo install dump_syms): no .sym files written" >&2
 fi

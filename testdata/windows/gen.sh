@@ -18,6 +18,7 @@
 #      (wine's dbghelp leaves MINIDUMP_MODULE.CvRecord empty) - fixtures.py add-cv
 #   5. binaries and PDBs into ../../symbols in symbol-store layout:
 #        NAME.pdb/<GUID><AGE>/NAME.pdb   NAME.exe/<TIMESTAMP %08X><SizeOfImage %x>/NAME.exe
+#      and, when dump_syms is installed, Breakpad symbols NAME.pdb/<GUID><AGE>/NAME.sym
 #   6. reference/: llvm-pdbutil dump --symbols -l --il (lines, inlinee lines) per PDB, llvm-readobj
 #      --coff-debug-directory per PE, and expected.json (fixtures.py expected)
 #
@@ -31,6 +32,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SYMS=$ROOT/symbols
 STAGE=/tmp/ckdump-win
 PROGS=(wcrash wthreads winline)
+DUMP_SYMS=$(command -v dump_syms || echo "${CARGO_HOME:-$HOME/.cargo}/bin/dump_syms")
 
 # ---- 1. tools ---------------------------------------------------------------------------------
 need=()
@@ -122,10 +124,20 @@ done
 for exe in "$STAGE"/build64/*.exe "$STAGE"/build32/*.exe; do
   read -r name pdbname guidage tssize < <(python3 "$HERE/fixtures.py" pe-ident "$exe")
   pdb="$(dirname "$exe")/$pdbname"
+  # the PDB must carry the GUID and age the PE's RSDS record names
+  pg=$(llvm-pdbutil dump --summary "$pdb" | sed -n 's/.*GUID: {\(.*\)}/\1/p' | tr -d -)
+  pa=$(llvm-pdbutil dump --summary "$pdb" | sed -n 's/.*Age: //p')
+  [ "$pg$(printf %X "$pa")" = "$guidage" ] || { echo "GUID/age mismatch: $exe $guidage vs $pdb $pg $pa" >&2; exit 1; }
   for old in "$SYMS/$name" "$SYMS/$pdbname"; do rm -rf "$old"; done
   mkdir -p "$SYMS/$name/$tssize" "$SYMS/$pdbname/$guidage"
   cp "$exe" "$SYMS/$name/$tssize/$name"
   cp "$pdb" "$SYMS/$pdbname/$guidage/$pdbname"
+  # Breakpad symbols beside the PDB (NAME.pdb/GUIDAGE/NAME.sym), if dump_syms is installed
+  # (cargo install dump_syms): FUNC/line/INLINE from the PDB, STACK CFI (x64 .pdata) from the PE
+  if [ -x "$DUMP_SYMS" ]; then
+    (cd "$(dirname "$exe")" && "$DUMP_SYMS" --inlines "$name") >"$SYMS/$pdbname/$guidage/${pdbname%.pdb}.sym" \
+      || echo "WARNING: dump_syms failed on $exe" >&2
+  fi
   # ---- 6. reference outputs of the LLVM tools
   base=${name%.exe}
   llvm-pdbutil dump --symbols -l --il "$pdb" >"$REF/$base.pdbutil.txt"
