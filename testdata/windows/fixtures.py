@@ -93,7 +93,7 @@ def md_summary(path):
     if 7 in streams:
         rva, _ = streams[7]
         arch, = struct.unpack_from('<H', d, rva)
-        platform, = struct.unpack_from('<I', d, rva + 24)
+        platform, = struct.unpack_from('<I', d, rva + 20)
         out['cpu_arch'] = arch
         out['platform_id'] = f'0x{platform:x}'
     if 6 in streams:
