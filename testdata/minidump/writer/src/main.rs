@@ -18,7 +18,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 fn fail(what: &str) -> ! {
-    eprintln!("ckdump-mdwriter: {what}: {}", std::io::Error::last_os_error());
+    eprintln!(
+        "ckdump-mdwriter: {what}: {}",
+        std::io::Error::last_os_error()
+    );
     std::process::exit(1);
 }
 
@@ -62,7 +65,10 @@ fn live(mut cmd: Command, out: &str) {
     }
     let mut f = std::fs::File::create(out).unwrap_or_else(|_| fail("create output"));
     let res = MinidumpWriterConfig::new(pid, pid).write(&mut f);
-    eprintln!("live dump of pid {pid}: {:?}", res.as_ref().map(|b| b.len()));
+    eprintln!(
+        "live dump of pid {pid}: {:?}",
+        res.as_ref().map(|b| b.len())
+    );
     child.kill().ok();
     child.wait().ok();
     if res.is_err() {
@@ -96,7 +102,15 @@ fn crash(mut cmd: Command, out: &str) {
         let mut deliver = 0;
         if libc::WIFSTOPPED(status) {
             let sig = libc::WSTOPSIG(status);
-            if [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGABRT].contains(&sig) {
+            if [
+                libc::SIGSEGV,
+                libc::SIGBUS,
+                libc::SIGFPE,
+                libc::SIGILL,
+                libc::SIGABRT,
+            ]
+            .contains(&sig)
+            {
                 eprintln!("child {pid} stopped by signal {sig}");
                 break;
             }
@@ -104,7 +118,12 @@ fn crash(mut cmd: Command, out: &str) {
                 deliver = sig; // pass other signals on
             }
         }
-        unsafe { ptrace_ok(libc::ptrace(libc::PTRACE_CONT, pid, 0, deliver as libc::c_long), "PTRACE_CONT") };
+        unsafe {
+            ptrace_ok(
+                libc::ptrace(libc::PTRACE_CONT, pid, 0, deliver as libc::c_long),
+                "PTRACE_CONT",
+            )
+        };
         unsafe { libc::waitpid(pid, &mut status, 0) };
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             eprintln!("child ended without a fatal signal: status {status:#x}");
@@ -116,9 +135,18 @@ fn crash(mut cmd: Command, out: &str) {
     let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
     let mut fp: libc::user_fpregs_struct = unsafe { std::mem::zeroed() };
     unsafe {
-        ptrace_ok(libc::ptrace(libc::PTRACE_GETSIGINFO, pid, 0, &mut si as *mut _), "GETSIGINFO");
-        ptrace_ok(libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _), "GETREGS");
-        ptrace_ok(libc::ptrace(libc::PTRACE_GETFPREGS, pid, 0, &mut fp as *mut _), "GETFPREGS");
+        ptrace_ok(
+            libc::ptrace(libc::PTRACE_GETSIGINFO, pid, 0, &mut si as *mut _),
+            "GETSIGINFO",
+        );
+        ptrace_ok(
+            libc::ptrace(libc::PTRACE_GETREGS, pid, 0, &mut regs as *mut _),
+            "GETREGS",
+        );
+        ptrace_ok(
+            libc::ptrace(libc::PTRACE_GETFPREGS, pid, 0, &mut fp as *mut _),
+            "GETFPREGS",
+        );
     }
     let mut ctx: CrashContext = unsafe { std::mem::zeroed() };
     ctx.pid = pid;
@@ -131,15 +159,29 @@ fn crash(mut cmd: Command, out: &str) {
         use libc::*;
         let g = &mut ctx.context.uc_mcontext.gregs;
         for (reg, val) in [
-            (REG_R8, regs.r8), (REG_R9, regs.r9), (REG_R10, regs.r10), (REG_R11, regs.r11),
-            (REG_R12, regs.r12), (REG_R13, regs.r13), (REG_R14, regs.r14), (REG_R15, regs.r15),
-            (REG_RDI, regs.rdi), (REG_RSI, regs.rsi), (REG_RBP, regs.rbp), (REG_RBX, regs.rbx),
-            (REG_RDX, regs.rdx), (REG_RAX, regs.rax), (REG_RCX, regs.rcx), (REG_RSP, regs.rsp),
-            (REG_RIP, regs.rip), (REG_EFL, regs.eflags),
+            (REG_R8, regs.r8),
+            (REG_R9, regs.r9),
+            (REG_R10, regs.r10),
+            (REG_R11, regs.r11),
+            (REG_R12, regs.r12),
+            (REG_R13, regs.r13),
+            (REG_R14, regs.r14),
+            (REG_R15, regs.r15),
+            (REG_RDI, regs.rdi),
+            (REG_RSI, regs.rsi),
+            (REG_RBP, regs.rbp),
+            (REG_RBX, regs.rbx),
+            (REG_RDX, regs.rdx),
+            (REG_RAX, regs.rax),
+            (REG_RCX, regs.rcx),
+            (REG_RSP, regs.rsp),
+            (REG_RIP, regs.rip),
+            (REG_EFL, regs.eflags),
         ] {
             g[reg as usize] = val as i64;
         }
-        g[REG_CSGSFS as usize] = (regs.cs as i64) | ((regs.gs as i64) << 16) | ((regs.fs as i64) << 32);
+        g[REG_CSGSFS as usize] =
+            (regs.cs as i64) | ((regs.gs as i64) << 16) | ((regs.fs as i64) << 32);
     }
     let f = &mut ctx.float_state;
     f.cwd = fp.cwd;
@@ -157,12 +199,20 @@ fn crash(mut cmd: Command, out: &str) {
         si.si_signo, si.si_code, ctx.siginfo.ssi_addr, regs.rip, regs.rsp
     );
     // detach with SIGSTOP: the process stays stopped, and the writer attaches to every thread
-    unsafe { ptrace_ok(libc::ptrace(libc::PTRACE_DETACH, pid, 0, libc::SIGSTOP as libc::c_long), "DETACH") };
+    unsafe {
+        ptrace_ok(
+            libc::ptrace(libc::PTRACE_DETACH, pid, 0, libc::SIGSTOP as libc::c_long),
+            "DETACH",
+        )
+    };
     let mut file = std::fs::File::create(out).unwrap_or_else(|_| fail("create output"));
     let mut cfg = MinidumpWriterConfig::new(pid, pid);
     cfg.set_crash_context(CrashContextExt { inner: ctx });
     let res = cfg.write(&mut file);
-    eprintln!("crash dump of pid {pid}: {:?}", res.as_ref().map(|b| b.len()));
+    eprintln!(
+        "crash dump of pid {pid}: {:?}",
+        res.as_ref().map(|b| b.len())
+    );
     unsafe { libc::kill(pid, libc::SIGKILL) };
     child.wait().ok();
     echo.join().ok();
