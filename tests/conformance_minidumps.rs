@@ -411,6 +411,13 @@ fn linux_minidump_with_breakpad_symbols_matches_minidump_stackwalk() {
         .map(|f| f["line"].as_u64().unwrap())
         .collect();
     assert_eq!(lines, [35, 37, 37, 37, 42, 52]);
+    // crashme's binary is not at hand: its callers come from the .sym's
+    // STACK CFI records.
+    let found: Vec<&str> = thread(&r, 11668)["frames"].as_array().unwrap()[1..6]
+        .iter()
+        .map(|f| f["found_by"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["cfi"; 5]);
 }
 
 #[test]

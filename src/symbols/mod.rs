@@ -747,6 +747,12 @@ impl CodeInfo for Symbolizer<'_> {
         })
     }
 
+    fn breakpad_cfi(&self, pc: u64) -> Option<Vec<(String, String)>> {
+        let loaded = self.load(self.module_index(pc)?)?;
+        let (_, sym) = loaded.breakpad.as_ref()?;
+        sym.cfi_rules(pc.checked_sub(loaded.base)?)
+    }
+
     fn has_runtime_functions(&self, pc: u64) -> bool {
         self.module_index(pc)
             .and_then(|i| self.load(i))

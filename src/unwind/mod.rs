@@ -4,6 +4,7 @@
 //! answers "which unwind tables cover this pc" and "is this code", and the
 //! walker tries, per frame, CFI, then frame pointers, then scanning.
 
+mod breakpad_cfi;
 mod cfi;
 mod frame_pointer;
 mod pe_x64;
@@ -94,6 +95,11 @@ pub trait CodeInfo {
     /// function (return address at rsp).
     fn has_runtime_functions(&self, _pc: u64) -> bool {
         false
+    }
+    /// Breakpad STACK CFI rules in effect at `pc` (from a `.sym` file), as
+    /// (register, postfix expression) pairs including `.cfa` and `.ra`.
+    fn breakpad_cfi(&self, _pc: u64) -> Option<Vec<(String, String)>> {
+        None
     }
 }
 
@@ -276,6 +282,14 @@ impl Unwinder {
                 trampoline?;
             }
             Outcome::Unknown => {}
+        }
+        // Without the binary's CFI, a Breakpad .sym may carry STACK CFI.
+        if trampoline.is_none()
+            && let Some(step) =
+                breakpad_cfi::step(&frame.registers, frame.pc_is_exact, memory, code)
+            && accept(&step)
+        {
+            return Some(step);
         }
         if let Some(kind) = trampoline
             && let Some(step) = signal::restore(kind, &frame.registers, memory)
