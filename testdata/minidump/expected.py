@@ -62,6 +62,9 @@ for name, writer in (('crash.dmp', 'crash.writer.txt'), ('live.dmp', 'live.write
     if m:
         s['ptrace'] = {'signo': int(m.group(1)), 'si_code': int(m.group(2)), 'si_addr': m.group(3),
                        'rip': m.group(4), 'rsp': m.group(5)}
+    sw = fx.stackwalk_frames(path, os.path.join(here, '..', '..', 'symbols'))
+    if sw is not None:
+        s['stackwalk'] = sw
     out['dumps'][name] = s
 out['gdb_crash_backtrace'] = gdb_crash_frames(read('crash.gdb.txt'))
 bp = read('breakpad-modules.txt')

@@ -13,7 +13,8 @@
 #      live.dmp: a running `threads wait 3` (no exception stream)
 #   3. Breakpad .sym files with dump_syms --inlines (if installed: `cargo install dump_syms`, about
 #      15 minutes) for the program and for libc into ../../symbols/NAME/DEBUGID/NAME.sym
-#   4. reference/: the writer's and the program's output, gdb's backtrace of the same crash, the
+#   4. reference/: the writer's and the program's output, gdb's backtrace of the same crash,
+#      minidump-stackwalk with the .sym files (if installed: cargo install minidump-stackwalk), the
 #      eu-readelf build ids, and expected.json (../windows/fixtures.py summary of each dump)
 #
 # The program runs from the FIXED path /tmp/ckdump-md/bin/threads with an empty environment.
@@ -89,6 +90,12 @@ done >"$REF/build-ids.txt"
 [ "$(eu-readelf -n "$PROG" | grep 'Build ID')" = "$(eu-readelf -n "$ROOT/testdata/bin/threads" | grep 'Build ID')" ] \
   && echo "same build id as testdata/bin/threads (debug file in symbols/.build-id)" >>"$REF/build-ids.txt" \
   || echo "build id differs from testdata/bin/threads" >>"$REF/build-ids.txt"
+MSW=$(command -v minidump-stackwalk || echo "$HOME/.cargo/bin/minidump-stackwalk")
+if [ -x "$MSW" ]; then # cargo install minidump-stackwalk
+  for d in crash live; do
+    "$MSW" --symbols-path "$SYMS" "$HERE/$d.dmp" >"$REF/$d.stackwalk.txt" 2>/dev/null || true
+  done
+fi
 python3 "$HERE/expected.py" "$HERE" "$FIX" >"$HERE/expected.json"
 
 [ "${KEEP_STAGE:-0}" = 1 ] || rm -rf "$STAGE"

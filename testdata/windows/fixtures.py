@@ -173,6 +173,39 @@ def cmd_add_cv(src, dst):
             print(f'  {os.path.basename(dst)}: {name}: RSDS record added ({len(cv)} bytes)')
     open(dst, 'wb').write(bytes(d))
 
+# --------------------------------------------------------------------- minidump-stackwalk ----
+def stackwalk_tool():
+    import shutil
+    t = shutil.which('minidump-stackwalk')
+    home = os.path.join(os.environ.get('CARGO_HOME', os.path.expanduser('~/.cargo')), 'bin', 'minidump-stackwalk')
+    return t or (home if os.path.exists(home) else None)
+
+
+def stackwalk_frames(dump, syms):
+    """Crashing-thread frames as minidump-stackwalk (rust-minidump) prints them with the Breakpad
+    symbols in SYMS; inline frames come first, innermost first, marked inline=True. None when the
+    tool is not installed."""
+    import subprocess
+    tool = stackwalk_tool()
+    if not tool:
+        return None
+    r = subprocess.run([tool, '--json', '--symbols-path', syms, dump], capture_output=True, check=False)
+    if r.returncode != 0:
+        return None
+    j = json.loads(r.stdout)
+    out = []
+    for f in (j.get('crashing_thread') or {}).get('frames', []):
+        for inl in f.get('inlines') or []:
+            out.append({'function': inl.get('function'), 'file': inl.get('file'), 'line': inl.get('line'),
+                        'module': f.get('module'), 'inline': True})
+        out.append({'function': f.get('function'), 'file': f.get('file'), 'line': f.get('line'),
+                    'module': f.get('module'), 'module_offset': f.get('module_offset'),
+                    'trust': f.get('trust'), 'inline': False})
+    return {'thread_id': (j.get('crashing_thread') or {}).get('thread_id'),
+            'crash_reason': (j.get('crash_info') or {}).get('type'),
+            'crash_address': (j.get('crash_info') or {}).get('address'), 'frames': out}
+
+
 # ------------------------------------------------------------------------ winedbg backtrace ----
 BT = re.compile(r'^(?:=>| +)(\d+) 0x([0-9a-f]+) (?:(\S+?)(?:\+0x([0-9a-f]+))?(?:\(.*?\))?)?'
                 r'(?: \[(.*?):(\d+)\])? in (\S+)')
@@ -232,6 +265,9 @@ def cmd_expected(here, syms):
                 if os.path.exists(load):
                     t = open(load, encoding='utf-8', errors='replace').read()
                     summ['winedbg_backtrace'] = winedbg_frames(t)
+                sw = stackwalk_frames(os.path.join(here, 'dumps', dmp), syms)
+                if sw is not None:
+                    summ['stackwalk'] = sw
                 entry['dumps'][dmp] = summ
         progs[p] = entry
     json.dump({'generator': 'testdata/windows/gen.sh', 'programs': progs}, sys.stdout, indent=1)

@@ -19,7 +19,7 @@
 #   5. binaries and PDBs into ../../symbols in symbol-store layout:
 #        NAME.pdb/<GUID><AGE>/NAME.pdb   NAME.exe/<TIMESTAMP %08X><SizeOfImage %x>/NAME.exe
 #      and, when dump_syms is installed, Breakpad symbols NAME.pdb/<GUID><AGE>/NAME.sym
-#   6. reference/: llvm-pdbutil dump --symbols -l --il (lines, inlinee lines) per PDB, llvm-readobj
+#   6. reference/: minidump-stackwalk (if installed) of each *_cv.dmp with ../../symbols, llvm-pdbutil dump --symbols -l --il (lines, inlinee lines) per PDB, llvm-readobj
 #      --coff-debug-directory per PE, and expected.json (fixtures.py expected)
 #
 # Programs run from the FIXED folder /tmp/ckdump-win/run (Z:\tmp\ckdump-win\run in wine) and are
@@ -32,7 +32,9 @@ ROOT=$(cd "$HERE/../.." && pwd)
 SYMS=$ROOT/symbols
 STAGE=/tmp/ckdump-win
 PROGS=(wcrash wthreads winline)
-DUMP_SYMS=$(command -v dump_syms || echo "${CARGO_HOME:-$HOME/.cargo}/bin/dump_syms")
+CARGO_BIN=${CARGO_HOME:-$HOME/.cargo}/bin
+export PATH="$PATH:$CARGO_BIN"
+DUMP_SYMS=$(command -v dump_syms || echo "$CARGO_BIN/dump_syms")
 
 # ---- 1. tools ---------------------------------------------------------------------------------
 need=()
@@ -143,6 +145,13 @@ for exe in "$STAGE"/build64/*.exe "$STAGE"/build32/*.exe; do
   llvm-pdbutil dump --symbols -l --il "$pdb" >"$REF/$base.pdbutil.txt"
   llvm-readobj --coff-debug-directory "$exe" >"$REF/$base.readobj.txt"
 done
+# minidump-stackwalk (cargo install minidump-stackwalk), if installed: the Breakpad-symbol view
+MSW=$(command -v minidump-stackwalk || echo "$CARGO_BIN/minidump-stackwalk")
+if [ -x "$MSW" ]; then
+  for d in "$OUT"/*_cv.dmp; do
+    "$MSW" --symbols-path "$SYMS" "$d" >"$REF/$(basename "${d%.dmp}").stackwalk.txt" 2>/dev/null || true
+  done
+fi
 python3 "$HERE/fixtures.py" expected "$HERE" "$SYMS" >"$HERE/expected.json"
 
 [ "${KEEP_STAGE:-0}" = 1 ] || rm -rf "$STAGE"
