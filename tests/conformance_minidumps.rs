@@ -99,6 +99,9 @@ fn windows_exceptions_decode() {
     assert_eq!(r["threads"].as_array().unwrap().len(), 2);
     let crashed = thread(&r, r["crash"]["thread"].as_u64().unwrap());
     assert_eq!(register(crashed, "rip"), 0x7ff738721331);
+    // Windows says 0xffffffffffffffff; the instruction's operand says which.
+    assert_eq!(r["crash"]["address"], "0xfefefefefefefefe");
+    assert_eq!(r["crash"]["access"], "write");
 
     let r = dump("corpus/breakpad/minidump_32bit_crash_addr.dmp").unwrap();
     assert_eq!(r["crash"]["address"], "0x45");

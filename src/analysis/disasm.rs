@@ -157,6 +157,51 @@ pub fn memory_access(arch: Arch, code: &dyn CodeInfo, pc: u64) -> Option<&'stati
     access
 }
 
+/// The address the memory operand of the instruction at `pc` refers to,
+/// computed from the thread's registers (base + index × scale + disp).
+/// Windows reports 0xffffffffffffffff for a non-canonical access; this
+/// recovers the address the program really used.
+pub fn memory_operand_address(
+    arch: Arch,
+    code: &dyn CodeInfo,
+    pc: u64,
+    registers: &crate::model::RegisterSet,
+) -> Option<u64> {
+    if arch != Arch::X86_64 {
+        return None;
+    }
+    let cs = engine(arch, true)?;
+    let mut buf = [0u8; MAX_INSN];
+    let n = code.read_code(pc, &mut buf);
+    let insns = cs.disasm_count(&buf[..n], pc, 1).ok()?;
+    let insn = insns.iter().next()?;
+    let detail = cs.insn_detail(insn).ok()?;
+    let arch_detail = detail.arch_detail();
+    let x86 = arch_detail.x86()?;
+    let value = |reg: capstone::RegId| -> Option<u64> {
+        if reg.0 == 0 {
+            return Some(0);
+        }
+        let name = cs.reg_name(reg)?;
+        match name.as_str() {
+            // rip-relative operands count from the next instruction.
+            "rip" => Some(pc + insn.len() as u64),
+            n => registers.get_named(n),
+        }
+    };
+    x86.operands().find_map(|op| match op.op_type {
+        arch::x86::X86OperandType::Mem(mem) => {
+            let base = value(mem.base())?;
+            let index = value(mem.index())?;
+            Some(
+                base.wrapping_add(index.wrapping_mul(mem.scale() as u64))
+                    .wrapping_add(mem.disp() as u64),
+            )
+        }
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

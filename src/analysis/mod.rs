@@ -336,7 +336,7 @@ fn crash_summary(
             .and_then(|p| ntstatus::access_kind(*p)),
         _ => None,
     };
-    let access = match (fault.address, pc) {
+    let mut access = match (fault.address, pc) {
         _ if !is_memory_fault => None,
         _ if windows_access.is_some() => windows_access.map(str::to_string),
         (Some(a), Some(p)) if a == p => Some("execute".to_string()),
@@ -344,7 +344,19 @@ fn crash_summary(
         _ => None,
     };
 
-    if is_memory_fault && let Some(addr) = fault.address {
+    // Windows reports a non-canonical access as 0xffffffffffffffff; the
+    // faulting instruction's operand says which address it really was.
+    let mut fault_address = fault.address;
+    if windows_access.is_some()
+        && fault.address == Some(u64::MAX)
+        && let (Some(pc), Some(t)) = (pc, thread)
+        && let Some(real) = disasm::memory_operand_address(arch, symbolizer, pc, &t.registers)
+    {
+        fault_address = Some(real);
+        // #GP does not tell read from write; the instruction does.
+        access = disasm::memory_access(arch, symbolizer, pc).map(str::to_string);
+    }
+    if is_memory_fault && let Some(addr) = fault_address {
         let non_canonical = arch == crate::model::Arch::X86_64
             && (0x0000_8000_0000_0000..0xffff_8000_0000_0000).contains(&addr);
         if non_canonical {
@@ -378,7 +390,7 @@ fn crash_summary(
         subcode,
         subcode_name,
         description,
-        address: fault.address.map(Hex),
+        address: fault_address.map(Hex),
         access,
         thread: fault.thread,
         parameters: fault.parameters.iter().copied().map(Hex).collect(),
