@@ -131,30 +131,22 @@ pub fn around(
 /// Whether the instruction at `pc` reads or writes memory through its
 /// memory operand: "read", "write" or None when it has none / is unknown.
 pub fn memory_access(arch: Arch, code: &dyn CodeInfo, pc: u64) -> Option<&'static str> {
-    if !matches!(arch, Arch::X86_64 | Arch::X86) {
-        return None;
-    }
-    let cs = engine(arch, true)?;
-    let mut buf = [0u8; MAX_INSN];
-    let n = code.read_code(pc, &mut buf);
-    let insns = cs.disasm_count(&buf[..n], pc, 1).ok()?;
-    let insn = insns.iter().next()?;
-    let detail = cs.insn_detail(insn).ok()?;
-    let arch_detail = detail.arch_detail();
-    let x86 = arch_detail.x86()?;
-    let mut access = None;
-    for op in x86.operands() {
-        if let arch::x86::X86OperandType::Mem(_) = op.op_type {
-            match op.access {
-                Some(capstone::AccessType::WriteOnly) | Some(capstone::AccessType::ReadWrite) => {
-                    return Some("write");
+    with_x86_detail(arch, code, pc, |_, _, x86| {
+        let mut access = None;
+        for op in x86.operands() {
+            if let arch::x86::X86OperandType::Mem(_) = op.op_type {
+                match op.access {
+                    Some(capstone::AccessType::WriteOnly)
+                    | Some(capstone::AccessType::ReadWrite) => {
+                        return Some("write");
+                    }
+                    Some(capstone::AccessType::ReadOnly) => access = Some("read"),
+                    None => {}
                 }
-                Some(capstone::AccessType::ReadOnly) => access = Some("read"),
-                None => {}
             }
         }
-    }
-    access
+        access
+    })
 }
 
 /// The address the memory operand of the instruction at `pc` refers to,
@@ -170,6 +162,43 @@ pub fn memory_operand_address(
     if arch != Arch::X86_64 {
         return None;
     }
+    with_x86_detail(arch, code, pc, |cs, insn, x86| {
+        let value = |reg: capstone::RegId| -> Option<u64> {
+            if reg.0 == 0 {
+                return Some(0);
+            }
+            let name = cs.reg_name(reg)?;
+            match name.as_str() {
+                // rip-relative operands count from the next instruction.
+                "rip" => Some(pc + insn.len() as u64),
+                n => registers.get_named(n),
+            }
+        };
+        x86.operands().find_map(|op| match op.op_type {
+            arch::x86::X86OperandType::Mem(mem) => {
+                let base = value(mem.base())?;
+                let index = value(mem.index())?;
+                Some(
+                    base.wrapping_add(index.wrapping_mul(mem.scale() as u64))
+                        .wrapping_add(mem.disp() as u64),
+                )
+            }
+            _ => None,
+        })
+    })
+}
+
+/// Decodes the one x86 instruction at `pc` with operand details and hands
+/// it to `f`.
+fn with_x86_detail<T>(
+    arch: Arch,
+    code: &dyn CodeInfo,
+    pc: u64,
+    f: impl FnOnce(&Capstone, &Insn, &arch::x86::X86InsnDetail) -> Option<T>,
+) -> Option<T> {
+    if !matches!(arch, Arch::X86_64 | Arch::X86) {
+        return None;
+    }
     let cs = engine(arch, true)?;
     let mut buf = [0u8; MAX_INSN];
     let n = code.read_code(pc, &mut buf);
@@ -178,28 +207,7 @@ pub fn memory_operand_address(
     let detail = cs.insn_detail(insn).ok()?;
     let arch_detail = detail.arch_detail();
     let x86 = arch_detail.x86()?;
-    let value = |reg: capstone::RegId| -> Option<u64> {
-        if reg.0 == 0 {
-            return Some(0);
-        }
-        let name = cs.reg_name(reg)?;
-        match name.as_str() {
-            // rip-relative operands count from the next instruction.
-            "rip" => Some(pc + insn.len() as u64),
-            n => registers.get_named(n),
-        }
-    };
-    x86.operands().find_map(|op| match op.op_type {
-        arch::x86::X86OperandType::Mem(mem) => {
-            let base = value(mem.base())?;
-            let index = value(mem.index())?;
-            Some(
-                base.wrapping_add(index.wrapping_mul(mem.scale() as u64))
-                    .wrapping_add(mem.disp() as u64),
-            )
-        }
-        _ => None,
-    })
+    f(&cs, insn, x86)
 }
 
 #[cfg(test)]
