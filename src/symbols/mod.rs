@@ -259,12 +259,18 @@ impl<'a> Symbolizer<'a> {
         };
         let rel = address.wrapping_sub(loaded.bias);
         let mut frames: Vec<SymbolFrame> = Vec::new();
+        // The containing function comes from an assembler unit.
+        let mut assembler = false;
         if let Some(ctx) = loaded.dwarf()
             && let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads()
         {
             // Inline depth is bounded by the DWARF, but a damaged file
             // could loop; 64 levels is far beyond real code.
             while let Ok(Some(frame)) = iter.next() {
+                assembler = frame
+                    .function
+                    .as_ref()
+                    .is_some_and(|f| f.language == Some(gimli::DW_LANG_Mips_Assembler));
                 let function = frame
                     .function
                     .as_ref()
@@ -314,7 +320,10 @@ impl<'a> Symbolizer<'a> {
         if let Some(last) = frames.last_mut() {
             last.inlined = false;
             if let Some(sym) = symbol {
-                if last.function.is_none() {
+                // gas names an assembly function's DIE after its label
+                // (`clone3`); the symbol table's best alias is the name the
+                // author exported and eu-stack prints (`__clone3`).
+                if last.function.is_none() || assembler {
                     last.function = Some(demangle(&sym.name));
                 }
                 last.function_offset = Some(rel - sym.address);

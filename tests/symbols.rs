@@ -1,0 +1,282 @@
+//! The symbolizer through the library API, frame by frame against eu-stack:
+//! for every pc eu-stack printed (pc for frame #0, pc - 1 for the others,
+//! as it marks them), the inline chain, each function name and its
+//! file:line:column must be eu-stack's.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use ckdump::symbols::{SymbolConfig, SymbolFrame, SymbolKind, Symbolizer};
+use ckdump::{OpenOptions, open};
+use common::*;
+
+/// One eu-stack frame: adjusted pc, function name (None when eu-stack had
+/// none), and its source location `(file, line, column)` when printed.
+#[derive(Debug)]
+struct EuFrame {
+    pc: u64,
+    function: Option<String>,
+    location: Option<(String, u32, Option<u32>)>,
+}
+
+/// Parses `eu-stack -v` output into frames, per thread in order.
+fn eu_frames(text: &str) -> Vec<Vec<EuFrame>> {
+    let mut threads: Vec<Vec<EuFrame>> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("TID ") {
+            threads.push(Vec::new());
+        } else if line.starts_with('#') {
+            // "#3  0x00005574753b72d4 - 1 crash_here - crashme"
+            let rest = line.split_once(' ').unwrap().1.trim_start();
+            let (pc, rest) = rest.split_once(' ').unwrap();
+            let mut pc = u64::from_str_radix(pc.trim_start_matches("0x"), 16).unwrap();
+            let mut rest = rest.trim_start();
+            if let Some(r) = rest.strip_prefix("- 1 ") {
+                pc -= 1;
+                rest = r;
+            }
+            // The module name follows the last " - " (C++ names hold none).
+            let function = rest
+                .rsplit_once(" - ")
+                .map(|(f, _)| f.trim().to_string())
+                .filter(|f| !f.is_empty());
+            threads.last_mut().unwrap().push(EuFrame {
+                pc,
+                function,
+                location: None,
+            });
+        } else if let Some(loc) = line.strip_prefix("    ") {
+            // "    ../csu/libc-start.c:360:3" or "    …/clone3.S:81"
+            let mut parts = loc.rsplitn(3, ':');
+            let (a, b, c) = (parts.next(), parts.next(), parts.next());
+            let location = match (a, b, c) {
+                (Some(col), Some(line), Some(file)) if line.parse::<u32>().is_ok() => (
+                    file.to_string(),
+                    line.parse().unwrap(),
+                    Some(col.parse().unwrap()),
+                ),
+                (Some(line), Some(file), rest) => {
+                    let file = match rest {
+                        Some(r) => format!("{r}:{file}"),
+                        None => file.to_string(),
+                    };
+                    (file, line.parse().unwrap(), None)
+                }
+                _ => panic!("location {loc}"),
+            };
+            let frame = threads.last_mut().unwrap().last_mut().unwrap();
+            frame.location = Some(location);
+        }
+    }
+    threads
+}
+
+/// eu-stack prints the line table's own file name; addr2line joins the
+/// compilation directory in front of relative names (`./csu/../csu/x.c`
+/// for `../csu/x.c`), so the relative name must end the joined one.
+fn same_file(got: &str, want: &str) -> bool {
+    if want.starts_with('/') {
+        return got == want;
+    }
+    got.ends_with(want.trim_start_matches("./"))
+}
+
+/// Checks every eu-stack frame of `reference` against the symbolizer.
+fn check_against_eu_stack(image_path: &Path, reference: &Path, config: &SymbolConfig) {
+    let image = open(image_path, &OpenOptions::default()).unwrap();
+    let symbolizer = Symbolizer::new(&image, config);
+    let text = std::fs::read_to_string(reference).unwrap();
+    let threads = eu_frames(&text);
+    assert!(!threads.is_empty(), "{}", reference.display());
+    let mut checked = 0;
+    for frames in &threads {
+        let mut i = 0;
+        while i < frames.len() {
+            let pc = frames[i].pc;
+            let got: Vec<SymbolFrame> = symbolizer.lookup(pc);
+            let ctx = format!("{} frame at {pc:#x}: {got:?}", reference.display());
+            if frames[i].function.is_none() {
+                // eu-stack found no name (libstdc++ without symbols).
+                assert!(
+                    got.iter().all(|f| f.function.is_none()),
+                    "{ctx}: eu-stack has no name"
+                );
+                i += 1;
+                continue;
+            }
+            assert!(!got.is_empty(), "{ctx}: nothing found");
+            for (k, g) in got.iter().enumerate() {
+                let want = frames
+                    .get(i + k)
+                    .unwrap_or_else(|| panic!("{ctx}: longer inline chain than eu-stack"));
+                assert_eq!(want.pc, pc, "{ctx}: inline chain length");
+                assert_eq!(g.function, want.function, "{ctx}: frame {k}");
+                assert_eq!(g.inlined, k + 1 < got.len(), "{ctx}: frame {k}");
+                match &want.location {
+                    Some((file, line, column)) => {
+                        let gf = g.file.as_deref().unwrap_or("");
+                        assert!(same_file(gf, file), "{ctx}: file {gf} vs {file}");
+                        assert_eq!(g.line, Some(*line), "{ctx}: frame {k}");
+                        assert_eq!(g.column, *column, "{ctx}: frame {k}");
+                    }
+                    None => assert_eq!(g.line, None, "{ctx}: eu-stack has no line"),
+                }
+                checked += 1;
+            }
+            i += got.len();
+        }
+    }
+    assert!(
+        checked > 3,
+        "{}: only {checked} frames",
+        reference.display()
+    );
+}
+
+fn linux_cores() -> Option<PathBuf> {
+    Some(shared()?.join("generated/linux-cores"))
+}
+
+#[test]
+fn shared_cores_symbolize_like_eu_stack() {
+    let Some(dir) = linux_cores() else { return };
+    let config = SymbolConfig::from_dirs(vec![dir.join("libs"), dir.clone()], None);
+    for core in [
+        "core.kernel-sigsegv",
+        "core.kernel-sigsegv-filter0x3f",
+        "core.gdb-generate-core-file",
+        "core.gcore-live",
+    ] {
+        check_against_eu_stack(
+            &dir.join(format!("{core}.zst")),
+            &dir.join(format!("reference/{core}.eu-stack.txt")),
+            &config,
+        );
+    }
+}
+
+#[test]
+fn shared_core_modules_report_their_files() {
+    let Some(dir) = linux_cores() else { return };
+    let config = SymbolConfig::from_dirs(vec![dir.join("libs"), dir.clone()], None);
+    let image = open(
+        &dir.join("core.kernel-sigsegv.zst"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let symbolizer = Symbolizer::new(&image, &config);
+    let status = symbolizer.modules();
+    let by_name = |name: &str| {
+        let i = image.modules.iter().position(|m| m.name == name).unwrap();
+        status[i].clone()
+    };
+    let crashme = by_name("crashme");
+    assert_eq!(crashme.binary, Some(dir.join("crashme")));
+    assert_eq!(crashme.kind, SymbolKind::Dwarf);
+    let libc = by_name("libc.so.6");
+    assert_eq!(libc.kind, SymbolKind::Dwarf);
+    // The libc debug file by GNU build-id (readelf -n libs/libc.so.6).
+    let id = image
+        .modules
+        .iter()
+        .find(|m| m.name == "libc.so.6")
+        .and_then(|m| m.build_id.clone())
+        .unwrap();
+    assert_eq!(
+        libc.debug_file,
+        Some(dir.join(format!("libs/.build-id/{}/{}.debug", &id[..2], &id[2..])))
+    );
+}
+
+fn fixture(name: &str) -> PathBuf {
+    root().join("testdata/cores").join(name)
+}
+
+/// `--sysroot testdata/sysroot`, symbols dirs `symbols` and `testdata/bin`.
+fn fixture_config() -> SymbolConfig {
+    SymbolConfig::from_dirs(
+        vec![root().join("symbols"), root().join("testdata/bin")],
+        Some(root().join("testdata/sysroot")),
+    )
+}
+
+#[test]
+fn fixtures_symbolize_like_eu_stack() {
+    let config = fixture_config();
+    for core in [
+        "core.threads.kernel",
+        "core.threads-dwarf4.kernel",
+        "core.threads-nocfi.kernel",
+        "core.sighandler.kernel",
+        "core.illegal.kernel",
+        "core.nofp.kernel",
+        "core.cxx_throw.kernel",
+    ] {
+        check_against_eu_stack(
+            &fixture(&format!("{core}.zst")),
+            &root().join(format!("testdata/reference/{core}.eu-stack.txt")),
+            &config,
+        );
+    }
+}
+
+#[test]
+fn inlined_crash_frame_in_threads_core() {
+    let image = open(&fixture("core.threads.kernel.zst"), &OpenOptions::default()).unwrap();
+    let symbolizer = Symbolizer::new(&image, &fixture_config());
+    // The kernel writes the crashing thread first.
+    let pc = image.threads[0].registers.pc().unwrap();
+    let frames = symbolizer.lookup(pc);
+    let summary: Vec<(Option<&str>, Option<u32>, bool)> = frames
+        .iter()
+        .map(|f| (f.function.as_deref(), f.line, f.inlined))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (Some("read_value"), Some(73), true),
+            (Some("crash_here"), Some(80), false)
+        ]
+    );
+    assert_eq!(
+        frames[1].file.as_deref(),
+        Some("/usr/src/ckdump-testdata/threads.c")
+    );
+}
+
+#[test]
+fn debuglink_only_debug_file_is_found() {
+    let image = open(
+        &fixture("core.cxx_throw.kernel.zst"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let symbolizer = Symbolizer::new(&image, &fixture_config());
+    let main = image.modules.iter().position(|m| m.is_main).unwrap();
+    let status = &symbolizer.modules()[main];
+    // The sysroot holds the program at its path in the dump.
+    assert_eq!(
+        status.binary,
+        Some(root().join("testdata/sysroot/tmp/ckdump-testdata/bin/cxx_throw"))
+    );
+    assert_eq!(
+        status.debug_file,
+        Some(root().join("symbols/debuglink/cxx_throw.debug"))
+    );
+    assert_eq!(status.kind, SymbolKind::Dwarf);
+}
+
+#[test]
+fn dwarf_inside_the_binary() {
+    let image = open(&fixture("core.illegal.kernel"), &OpenOptions::default()).unwrap();
+    let symbolizer = Symbolizer::new(&image, &fixture_config());
+    let main = image.modules.iter().position(|m| m.is_main).unwrap();
+    let status = &symbolizer.modules()[main];
+    assert_eq!(
+        status.binary,
+        Some(root().join("testdata/sysroot/tmp/ckdump-testdata/bin/illegal"))
+    );
+    assert_eq!(status.debug_file, None);
+    assert_eq!(status.kind, SymbolKind::Dwarf);
+}
