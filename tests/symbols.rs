@@ -280,3 +280,36 @@ fn dwarf_inside_the_binary() {
     assert_eq!(status.debug_file, None);
     assert_eq!(status.kind, SymbolKind::Dwarf);
 }
+
+#[test]
+fn binary_with_another_build_id_is_rejected() {
+    // A flat dir whose `libc.so.6` is really the `threads` program.
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        root().join("testdata/bin/threads"),
+        dir.path().join("libc.so.6"),
+    )
+    .unwrap();
+    let mut config = SymbolConfig::from_dirs(vec![dir.path().to_path_buf()], None);
+    config.use_host = false;
+    let image = open(&fixture("core.illegal.kernel"), &OpenOptions::default()).unwrap();
+    let libc = image
+        .modules
+        .iter()
+        .position(|m| m.name == "libc.so.6")
+        .unwrap();
+    let status = &Symbolizer::new(&image, &config).modules()[libc];
+    assert_eq!(status.binary, None);
+    assert_eq!(status.kind, SymbolKind::None);
+    assert_eq!(
+        status.problem.as_deref(),
+        Some(
+            format!(
+                "{}: build-id ef4ea17280cefee9d9850ed7430c51485a809748 differs from \
+                 the dump's 93ac61ec5a8eb1396f9fbd350e3169a558528a40",
+                dir.path().join("libc.so.6").display()
+            )
+            .as_str()
+        )
+    );
+}

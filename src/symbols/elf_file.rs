@@ -81,7 +81,8 @@ pub struct FunctionSymbol {
     pub address: u64,
     pub size: u64,
     pub name: String,
-    /// Lower is preferred among aliases: strong global 0, others 1.
+    /// Lower is preferred among aliases: strong global 0, strong global
+    /// of an old symbol version 1, others 2.
     pub rank: u8,
 }
 
@@ -325,12 +326,20 @@ where
         if name.is_empty() || name.starts_with('$') || name.starts_with(".L") {
             continue;
         }
-        // Among aliases a strong global wins; otherwise the first in table
-        // order (what eu-stack prints: `__clone3`, `__libc_pause`).
-        let rank = if sym.is_global() && !sym.is_weak() {
-            0
-        } else {
-            1
+        // .symver names in .symtab carry their version: `x@@V` is the
+        // default version, i.e. plain `x` to a caller, as gdb shows it;
+        // `x@V` is an old version kept for old binaries, shown as it is.
+        let (name, old_version) = match name.split_once("@@") {
+            Some((base, _)) if !base.is_empty() => (base, false),
+            _ => (name, name.contains('@')),
+        };
+        // Among aliases a strong global wins (the default version before
+        // an old one); otherwise the first in table order (what eu-stack
+        // prints: `__clone3`, `__libc_pause`).
+        let rank = match (sym.is_global() && !sym.is_weak(), old_version) {
+            (true, false) => 0,
+            (true, true) => 1,
+            (false, _) => 2,
         };
         out.push(FunctionSymbol {
             address: sym.address(),
@@ -338,5 +347,55 @@ where
             name: name.to_string(),
             rank,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::symbols::locate::open_elf;
+
+    fn repo_file(rel: &str) -> super::ElfFile {
+        open_elf(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+    }
+
+    fn name_at(elf: &super::ElfFile, addr: u64) -> Option<&str> {
+        elf.symbol_for(addr).map(|s| s.name.as_str())
+    }
+
+    #[test]
+    fn symtab_aliases_resolve_like_eu_stack() {
+        // glibc 2.36's debug file (build-id 93ac…), addresses from readelf -s.
+        let libc = repo_file("symbols/.build-id/93/ac61ec5a8eb1396f9fbd350e3169a558528a40.debug");
+        // clone3.S: `__clone3` and `clone3` both LOCAL; table order wins.
+        assert_eq!(name_at(&libc, 0x1098c0 + 0x2b), Some("__clone3"));
+        // A strong GLOBAL beats the LOCAL aliases listed before it, and the
+        // default version `clock_nanosleep@@GLIBC_2.17` beats the older
+        // `clock_nanosleep@GLIBC_2.2.5` listed before it.
+        assert_eq!(name_at(&libc, 0xcf4e0 + 0x65), Some("clock_nanosleep"));
+        // LOCAL `__libc_pause` before WEAK `pause`: weak is no stronger.
+        assert_eq!(name_at(&libc, 0xd3dc0), Some("__libc_pause"));
+        // One past a sized function's end is not inside it.
+        assert_ne!(name_at(&libc, 0x1098c0 + 71), Some("__clone3"));
+
+        let threads = repo_file("testdata/bin/threads");
+        assert_eq!(name_at(&threads, 0x1130 + 0x21), Some("_start"));
+        // `_init` has size 0: it covers up to the next symbol, in code.
+        assert_eq!(name_at(&threads, 0x1004), Some("_init"));
+        assert_eq!(name_at(&threads, 0x10), None);
+    }
+
+    #[test]
+    fn compressed_debug_sections_are_inflated() {
+        let libc = repo_file("symbols/.build-id/93/ac61ec5a8eb1396f9fbd350e3169a558528a40.debug");
+        assert!(libc.has_dwarf);
+        let info = libc.section(".debug_info").unwrap();
+        // DWARF unit header: a 32-bit length then version 5.
+        assert_eq!(info.data.get(4..6), Some(&[5u8, 0][..]));
+        assert_eq!(
+            libc.build_id.as_deref(),
+            Some("93ac61ec5a8eb1396f9fbd350e3169a558528a40")
+        );
     }
 }
