@@ -474,3 +474,41 @@ fn wine_minidumps_with_pdb_symbols() {
         );
     }
 }
+
+#[test]
+fn verify_reports_a_damaged_codeview_record_and_lists_unloaded_modules() {
+    let Some(shared) = shared() else { return };
+    let mut bytes = std::fs::read(shared.join("corpus/breakpad/minidump2.dmp")).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"RSDS").unwrap();
+    bytes[at..at + 4].copy_from_slice(b"XXXX");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad-cv.dmp");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = ckdump(&[
+        "verify",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--fail-on",
+        "warning",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cv: Vec<&Value> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "CKD-W5008")
+        .collect();
+    assert_eq!(cv.len(), 1, "{doc}");
+    assert!(
+        cv[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("CodeView record")
+    );
+
+    let r = dump("corpus/kdlibcpp/targetapp_minidump/target_minidump.dmp").unwrap();
+    let texts = r["texts"].as_array().unwrap();
+    assert!(texts.iter().any(|t| t["name"] == "handles"), "{texts:?}");
+}

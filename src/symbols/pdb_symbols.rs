@@ -2,8 +2,11 @@
 //! `pdb` crate and `pdb-addr2line` (which turns S_INLINESITE binary
 //! annotations into inline frames — no need to write that by hand).
 
+use std::cell::Cell;
 use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
+use std::sync::Once;
 
 use crate::memory::Bytes;
 use crate::symbols::SymbolFrame;
@@ -19,6 +22,30 @@ self_cell::self_cell!(
         dependent: PdbContext,
     }
 );
+
+thread_local! {
+    static IN_PDB_PARSER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` so that a panic inside the `pdb` crate (it has index
+/// arithmetic that a damaged file can trip, e.g. in C13 line subsections)
+/// becomes `None` instead of taking ckdump down, without printing the
+/// panic message.
+fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_PDB_PARSER.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    IN_PDB_PARSER.with(|g| g.set(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_PDB_PARSER.with(|g| g.set(false));
+    result.ok()
+}
 
 /// A PDB opened for lookups.
 pub struct PdbSymbols {
@@ -36,10 +63,16 @@ pub enum PdbSymbolError {
     Pdb(#[from] pdb::Error),
     #[error("not a usable PDB: {0}")]
     Context(#[from] pdb_addr2line::Error),
+    #[error("not a usable PDB: the parser failed on damaged data")]
+    Damaged,
 }
 
 impl PdbSymbols {
     pub fn open(path: &Path) -> Result<PdbSymbols, PdbSymbolError> {
+        guarded(|| Self::open_unguarded(path)).unwrap_or(Err(PdbSymbolError::Damaged))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<PdbSymbols, PdbSymbolError> {
         let file = std::fs::File::open(path)?;
         let bytes = Bytes::map_file(&file)?;
         let mut pdb = pdb::PDB::open(Cursor::new(bytes))?;
@@ -68,6 +101,10 @@ impl PdbSymbols {
 
     /// Frames for an RVA, innermost inlined first, the procedure last.
     pub fn lookup(&self, rva: u32) -> Vec<SymbolFrame> {
+        guarded(|| self.lookup_unguarded(rva)).unwrap_or_default()
+    }
+
+    fn lookup_unguarded(&self, rva: u32) -> Vec<SymbolFrame> {
         self.cell.with_dependent(|_, ctx| {
             let Ok(Some(found)) = ctx.find_frames(rva) else {
                 return Vec::new();

@@ -220,6 +220,9 @@ checks! {
     MDMP_MEMORY_UNCOMMITTED = "CKD-W5007", "memory-in-committed-regions", Warning, "minidump",
         "Captured memory lies in committed regions of the MemoryInfoList.",
         "The memory list and the memory info list disagree; one of them is stale or corrupt.";
+    MDMP_CODEVIEW = "CKD-W5008", "codeview-records-valid", Warning, "minidump",
+        "Every module's CodeView record is a readable RSDS, NB10 or ELF build-id record.",
+        "A damaged CodeView record hides the module's PDB identity; symbols are found only through the binary.";
 
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",

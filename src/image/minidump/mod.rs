@@ -194,6 +194,21 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         for (i, m) in list.iter().enumerate() {
             let path = m.code_file().into_owned();
             let name = path.rsplit(['/', '\\']).next().unwrap_or(&path).to_string();
+            let parsed = matches!(
+                &m.codeview_info,
+                Some(
+                    minidump::CodeView::Pdb70(_)
+                        | minidump::CodeView::Pdb20(_)
+                        | minidump::CodeView::Elf(_)
+                )
+            );
+            streams::check_codeview(
+                &name,
+                m.base_address(),
+                m.raw.cv_record.data_size,
+                parsed,
+                &mut findings,
+            );
             let build_id = match &m.codeview_info {
                 Some(minidump::CodeView::Elf(elf)) => Some(crate::symbols::hex(&elf.build_id)),
                 _ => None,

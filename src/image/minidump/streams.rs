@@ -1,6 +1,9 @@
 //! Stream names, structural checks, and the text / annotation streams.
 
-use minidump::{Minidump, MinidumpBreakpadInfo, MinidumpCrashpadInfo};
+use minidump::{
+    Minidump, MinidumpBreakpadInfo, MinidumpCrashpadInfo, MinidumpHandleDataStream,
+    MinidumpUnloadedModuleList,
+};
 
 use crate::model::{
     Arch, Fault, FormatDetails, Module, Process, Producer, Region, StreamRecord, Thread,
@@ -155,6 +158,25 @@ pub fn check_threads(
     }
 }
 
+/// A module that points at a CodeView record the parser could not read.
+pub fn check_codeview(
+    name: &str,
+    base: u64,
+    record_size: u32,
+    parsed: bool,
+    out: &mut Vec<Finding>,
+) {
+    if record_size > 0 && !parsed {
+        out.push(
+            Finding::new(
+                &verify::MDMP_CODEVIEW,
+                format!("{name} at {base:#x}: its {record_size}-byte CodeView record is not RSDS, NB10 or an ELF build-id"),
+            )
+            .at_address(base),
+        );
+    }
+}
+
 /// Module address ranges are disjoint.
 pub fn check_modules(modules: &[Module], out: &mut Vec<Finding>) {
     let mut sorted: Vec<&Module> = modules.iter().collect();
@@ -255,6 +277,33 @@ pub fn collect_texts(
             String::from_utf16_lossy(&units)
                 .trim_end_matches('\0')
                 .to_string(),
+        ));
+    }
+    if let Ok(list) = dump.get_stream::<MinidumpUnloadedModuleList>() {
+        let lines: Vec<String> = list
+            .iter()
+            .take(1024)
+            .map(|m| {
+                format!(
+                    "{:#x}-{:#x} {}",
+                    m.raw.base_of_image,
+                    m.raw
+                        .base_of_image
+                        .saturating_add(u64::from(m.raw.size_of_image)),
+                    m.name
+                )
+            })
+            .collect();
+        if !lines.is_empty() {
+            details
+                .texts
+                .push(("unloaded modules".into(), lines.join("\n")));
+        }
+    }
+    if let Ok(handles) = dump.get_stream::<MinidumpHandleDataStream>() {
+        details.texts.push((
+            "handles".into(),
+            format!("{} open handles recorded", handles.handles.len()),
         ));
     }
     if let Ok(info) = dump.get_stream::<MinidumpBreakpadInfo>() {
