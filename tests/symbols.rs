@@ -313,3 +313,92 @@ fn binary_with_another_build_id_is_rejected() {
         )
     );
 }
+
+/// Link-time address of `name` in the libc shipped with the shared cores.
+const LIBC_CLOCK_NANOSLEEP: u64 = 0xcf4e0;
+
+#[test]
+fn code_and_unwind_tables_come_from_the_binary() {
+    let Some(dir) = linux_cores() else { return };
+    let mut config = SymbolConfig::from_dirs(vec![dir.join("libs"), dir.clone()], None);
+    config.use_host = false;
+    // The default coredump_filter leaves libc's text out of the core; the
+    // 0x3f filter keeps it: both must give the same bytes.
+    // Without host files, so that the image itself does not fill the gap.
+    let bare = OpenOptions {
+        use_host_files: false,
+        ..OpenOptions::default()
+    };
+    let plain = open(&dir.join("core.kernel-sigsegv.zst"), &bare).unwrap();
+    let full = open(
+        &dir.join("core.kernel-sigsegv-filter0x3f.zst"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let libc_base = |image: &ckdump::Image| {
+        image
+            .modules
+            .iter()
+            .find(|m| m.name == "libc.so.6")
+            .map(|m| m.base)
+            .unwrap()
+    };
+    // libc's first PT_LOAD has p_vaddr 0, so base == load bias.
+    let pc = libc_base(&plain) + LIBC_CLOCK_NANOSLEEP;
+    let mut in_core = [0u8; 32];
+    assert_eq!(plain.memory.read_available(pc, &mut in_core), 0);
+
+    let symbolizer = Symbolizer::new(&plain, &config);
+    use ckdump::unwind::CodeInfo;
+    let mut from_file = [0u8; 32];
+    assert_eq!(symbolizer.read_code(pc, &mut from_file), 32);
+    let mut want = [0u8; 32];
+    let full_pc = libc_base(&full) + LIBC_CLOCK_NANOSLEEP;
+    assert_eq!(full.memory.read_available(full_pc, &mut want), 32);
+    assert_eq!(from_file, want);
+    assert!(symbolizer.is_code(pc));
+    // .rodata of libc is mapped but not executable.
+    assert!(!symbolizer.is_code(libc_base(&plain) + 0x1a1b2c));
+
+    // Section addresses from `readelf -S libs/libc.so.6`; the debug file's
+    // .eh_frame is NOBITS and must not be used.
+    let tables = symbolizer.unwind_tables(pc).unwrap();
+    assert_eq!(tables.load_bias, libc_base(&plain));
+    let eh = tables.eh_frame.unwrap();
+    assert_eq!((eh.address, eh.data.len()), (0x1a8f40, 0x256d0));
+    let hdr = tables.eh_frame_hdr.unwrap();
+    assert_eq!((hdr.address, hdr.data.len()), (0x1a1b2c, 0x7414));
+    let text = tables.text.unwrap();
+    assert_eq!(text.address, 0x26380);
+    assert_eq!(tables.got.unwrap().address, 0x1d2d60);
+}
+
+#[test]
+fn vdso_symbols_come_from_the_dumps_memory() {
+    let image = open(&fixture("core.threads.kernel.zst"), &OpenOptions::default()).unwrap();
+    let index = image
+        .modules
+        .iter()
+        .position(|m| m.sources.contains(&ckdump::model::ModuleSource::Vdso))
+        .unwrap();
+    let vdso = &image.modules[index];
+    // Find `__vdso_clock_gettime` in the vDSO's own .dynsym with goblin.
+    let mut elf_bytes = vec![0u8; vdso.size.min(1 << 20) as usize];
+    let n = image.memory.read_available(vdso.base, &mut elf_bytes);
+    elf_bytes.truncate(n);
+    let elf = goblin::elf::Elf::parse(&elf_bytes).unwrap();
+    let sym = elf
+        .dynsyms
+        .iter()
+        .find(|s| elf.dynstrtab.get_at(s.st_name) == Some("__vdso_clock_gettime"))
+        .unwrap();
+    let symbolizer = Symbolizer::new(&image, &fixture_config());
+    let frames = symbolizer.lookup(vdso.base + sym.st_value + 1);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0].function.as_deref(), Some("__vdso_clock_gettime"));
+    assert_eq!(frames[0].function_offset, Some(1));
+    let status = &symbolizer.modules()[index];
+    assert_eq!(status.kind, SymbolKind::SymbolTable);
+    use ckdump::unwind::CodeInfo;
+    assert!(symbolizer.unwind_tables(vdso.base + sym.st_value).is_some());
+}
