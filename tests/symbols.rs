@@ -243,6 +243,11 @@ fn inlined_crash_frame_in_threads_core() {
         frames[1].file.as_deref(),
         Some("/usr/src/ckdump-testdata/threads.c")
     );
+    // Offset from crash_here's DW_AT_low_pc, 0x1328 (`readelf -s`: the
+    // symbol agrees); the PIE's first PT_LOAD is at 0, so base == bias.
+    let base = image.modules.iter().find(|m| m.is_main).unwrap().base;
+    assert_eq!(frames[1].function_offset, Some(pc - base - 0x1328));
+    assert_eq!(frames[0].function_offset, None);
 }
 
 #[test]
@@ -401,4 +406,40 @@ fn vdso_symbols_come_from_the_dumps_memory() {
     assert_eq!(status.kind, SymbolKind::SymbolTable);
     use ckdump::unwind::CodeInfo;
     assert!(symbolizer.unwind_tables(vdso.base + sym.st_value).is_some());
+}
+
+#[test]
+fn debuglink_file_with_another_crc_is_rejected() {
+    // The right debug file with one byte appended: same build-id, other CRC.
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("debuglink");
+    std::fs::create_dir(&sub).unwrap();
+    let mut bytes = std::fs::read(root().join("symbols/debuglink/cxx_throw.debug")).unwrap();
+    bytes.push(0);
+    std::fs::write(sub.join("cxx_throw.debug"), bytes).unwrap();
+    let mut config = SymbolConfig::from_dirs(
+        vec![dir.path().to_path_buf()],
+        Some(root().join("testdata/sysroot")),
+    );
+    config.use_host = false;
+    let image = open(
+        &fixture("core.cxx_throw.kernel.zst"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let main = image.modules.iter().position(|m| m.is_main).unwrap();
+    let status = &Symbolizer::new(&image, &config).modules()[main];
+    assert_eq!(status.debug_file, None);
+    // The stripped binary keeps .symtab.
+    assert_eq!(status.kind, SymbolKind::SymbolTable);
+    assert_eq!(
+        status.problem.as_deref(),
+        Some(
+            format!(
+                "{}: CRC differs from the binary's .gnu_debuglink",
+                sub.join("cxx_throw.debug").display()
+            )
+            .as_str()
+        )
+    );
 }

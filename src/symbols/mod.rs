@@ -261,12 +261,15 @@ impl<'a> Symbolizer<'a> {
         let mut frames: Vec<SymbolFrame> = Vec::new();
         // The containing function comes from an assembler unit.
         let mut assembler = false;
+        // The containing function's DIE, for its entry address.
+        let mut function_die = None;
         if let Some(ctx) = loaded.dwarf()
             && let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads()
         {
             // Inline depth is bounded by the DWARF, but a damaged file
             // could loop; 64 levels is far beyond real code.
             while let Ok(Some(frame)) = iter.next() {
+                function_die = frame.dw_die_offset;
                 assembler = frame
                     .function
                     .as_ref()
@@ -325,8 +328,18 @@ impl<'a> Symbolizer<'a> {
                 // author exported and eu-stack prints (`__clone3`).
                 if last.function.is_none() || assembler {
                     last.function = Some(demangle(&sym.name));
+                    function_die = None;
                 }
-                last.function_offset = Some(rel - sym.address);
+                last.function_offset = rel.checked_sub(sym.address);
+            }
+            // A function named by DWARF is measured from its own entry: a
+            // symbol there may be another part of it (`foo.cold`).
+            if last.function.is_some()
+                && let Some(die) = function_die
+                && let Some(entry) = loaded.dwarf().and_then(|c| function_entry(c, rel, die))
+                && let Some(offset) = rel.checked_sub(entry)
+            {
+                last.function_offset = Some(offset);
             }
             if last.file.is_none() {
                 // Assembly has line rows but no function DIE.
@@ -602,6 +615,15 @@ impl<'a> Symbolizer<'a> {
             let Some(elf) = locate::open_elf(&path) else {
                 continue;
             };
+            if let (Some(want), Some(have)) = (&bin.build_id, &elf.build_id)
+                && want != have
+            {
+                problems.push(format!(
+                    "{}: build-id {have} differs from the binary's {want}",
+                    path.display()
+                ));
+                continue;
+            }
             if locate::crc32(&elf.bytes) == *crc {
                 return Some((path, elf));
             }
@@ -689,6 +711,27 @@ fn load_dwarf(file: &ElfFile) -> Option<addr2line::Context<DwarfReader>> {
     })
     .ok()?;
     addr2line::Context::from_dwarf(dwarf).ok()
+}
+
+/// Entry address of the function DIE at `die` in the unit covering `rel`:
+/// DW_AT_entry_pc, else DW_AT_low_pc, else the first of its DW_AT_ranges
+/// (compilers list the entry part first).
+fn function_entry(
+    ctx: &addr2line::Context<DwarfReader>,
+    rel: u64,
+    die: gimli::UnitOffset<usize>,
+) -> Option<u64> {
+    let unit = ctx.find_dwarf_and_unit(rel).skip_all_loads()?;
+    let entry = unit.entry(die).ok()?;
+    for attr in [gimli::DW_AT_entry_pc, gimli::DW_AT_low_pc] {
+        if let Some(value) = entry.attr_value(attr)
+            && let Ok(Some(address)) = unit.attr_address(value)
+        {
+            return Some(address);
+        }
+    }
+    let mut ranges = unit.die_ranges(&entry).ok()?;
+    ranges.next().ok().flatten().map(|r| r.begin)
 }
 
 /// Demangles Rust and C++ (Itanium) names; others are returned as they are.
