@@ -206,6 +206,9 @@ fn fixtures_symbolize_like_eu_stack() {
     let config = fixture_config();
     for core in [
         "core.threads.kernel",
+        "core.threads.gdb",
+        "core.threads.gcore",
+        "core.threads-m32.kernel",
         "core.threads-dwarf4.kernel",
         "core.threads-nocfi.kernel",
         "core.sighandler.kernel",
