@@ -47,11 +47,86 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
     result.ok()
 }
 
+/// One x86 frame data record (the "New FPO" FrameData stream, or an old
+/// FPO record), with its start as an image RVA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameDataRecord {
+    pub rva: u32,
+    pub code_size: u32,
+    pub prolog_size: u16,
+    pub locals_size: u32,
+    pub params_size: u32,
+    pub saved_regs_size: u16,
+    /// Absent in old FPO records.
+    pub max_stack_size: Option<u32>,
+    /// The postfix program (`$T0 .raSearch = $eip $T0 ^ = ...`), if any.
+    pub program: Option<String>,
+    pub has_seh: bool,
+    pub uses_base_pointer: bool,
+    pub is_function_start: bool,
+}
+
+/// Upper bound on frame data records kept (each is tens of bytes on disk,
+/// so a real stream never comes near; a forged count cannot exhaust memory).
+const MAX_FRAME_RECORDS: usize = 1 << 20;
+
 /// A PDB opened for lookups.
 pub struct PdbSymbols {
     cell: PdbCell,
     guid: String,
     age: u32,
+    /// Sorted by `rva`; nested records (one per prolog step) share ranges.
+    frame_data: Vec<FrameDataRecord>,
+}
+
+/// Reads the frame data stream through the PDB's address map; an absent or
+/// damaged stream gives no records (x64 PDBs have none).
+fn read_frame_data<S: for<'s> pdb::Source<'s> + 'static>(
+    pdb: &mut pdb::PDB<'static, S>,
+) -> Vec<FrameDataRecord> {
+    let (Ok(map), Ok(table)) = (pdb.address_map(), pdb.frame_table()) else {
+        return Vec::new();
+    };
+    let strings = pdb.string_table().ok();
+    let mut out = Vec::new();
+    let mut iter = table.iter();
+    while out.len() < MAX_FRAME_RECORDS {
+        let Ok(Some(f)) = pdb::FallibleIterator::next(&mut iter) else {
+            break;
+        };
+        let Some(rva) = f.code_start.to_rva(&map) else {
+            continue;
+        };
+        let program = match (f.program, &strings) {
+            (Some(r), Some(t)) => r.to_string_lossy(t).ok().map(|c| c.into_owned()),
+            _ => None,
+        };
+        out.push(FrameDataRecord {
+            rva: rva.0,
+            code_size: f.code_size,
+            prolog_size: f.prolog_size,
+            locals_size: f.locals_size,
+            params_size: f.params_size,
+            saved_regs_size: f.saved_regs_size,
+            max_stack_size: f.max_stack_size,
+            program,
+            has_seh: f.has_structured_eh,
+            uses_base_pointer: f.uses_base_pointer,
+            is_function_start: f.is_function_start,
+        });
+    }
+    // Stable: records at one RVA keep their stream order.
+    out.sort_by_key(|r| r.rva);
+    out
+}
+
+/// Undecorates MSVC C++ names (`?name@@...`); anything else is kept as is.
+fn undecorate(name: String) -> String {
+    if name.starts_with('?') {
+        msvc_demangler::demangle(&name, msvc_demangler::DemangleFlags::llvm()).unwrap_or(name)
+    } else {
+        name
+    }
 }
 
 /// Why a PDB could not be used.
@@ -82,15 +157,44 @@ impl PdbSymbols {
             .debug_information()
             .map(|d| d.age().unwrap_or(info.age))
             .unwrap_or(info.age);
+        let frame_data = read_frame_data(&mut pdb);
         let data = pdb_addr2line::ContextPdbData::try_from_pdb(pdb)?;
         let cell = PdbCell::try_new(data, |data| data.make_context())?;
-        Ok(PdbSymbols { cell, guid, age })
+        Ok(PdbSymbols {
+            cell,
+            guid,
+            age,
+            frame_data,
+        })
     }
 
     /// GUID + age as symbol stores and Breakpad spell it
     /// (`5A9832E5287241C1838ED98914E9B7FF1`).
     pub fn debug_id(&self) -> String {
         format!("{}{:X}", self.guid, self.age)
+    }
+
+    /// The GUID as 32 upper-case hex digits.
+    pub fn guid(&self) -> &str {
+        &self.guid
+    }
+
+    pub fn age(&self) -> u32 {
+        self.age
+    }
+
+    /// The x86 frame data record describing `rva`: of the records covering
+    /// it, the one starting last (records nest, one per prolog step, and
+    /// the innermost holds the state at `rva`).
+    pub fn frame_data(&self, rva: u32) -> Option<FrameDataRecord> {
+        let end = self.frame_data.partition_point(|r| r.rva <= rva);
+        self.frame_data[..end]
+            .iter()
+            .rev()
+            // Nesting is a few levels deep; bound the backward scan anyway.
+            .take(256)
+            .find(|r| rva - r.rva < r.code_size)
+            .cloned()
     }
 
     /// Whether this PDB belongs to a module with `debug_id` (GUID must
@@ -115,7 +219,7 @@ impl PdbSymbols {
                 .into_iter()
                 .enumerate()
                 .map(|(i, f)| SymbolFrame {
-                    function: f.function,
+                    function: f.function.map(undecorate),
                     function_offset: (i + 1 == n).then(|| u64::from(rva - found.start_rva)),
                     file: f.file.map(|c| c.into_owned()),
                     line: f.line,

@@ -2,6 +2,8 @@
 //! PDB they were linked with, the x64 `.pdata` function table, and their
 //! bytes by RVA (code the minidump did not capture).
 
+use std::path::{Path, PathBuf};
+
 use crate::memory::Bytes;
 
 /// A section: RVA range and where its bytes are in the file.
@@ -19,9 +21,15 @@ struct PeSection {
 pub struct PdbIdentity {
     /// File name part of the recorded PDB path.
     pub name: String,
-    /// GUID + age, upper-case hex (`7DD47A9FC2E8499AA78EC14AE2C965A21`).
+    /// The GUID as 32 upper-case hex digits (Data1..3 as numbers, then bytes).
+    pub guid: String,
+    pub age: u32,
+    /// GUID + age, upper-case hex, age unpadded (`7DD47A9FC2E8499AA78EC14AE2C965A21`).
     pub debug_id: String,
 }
+
+/// An x64 RUNTIME_FUNCTION; the name the unwinder's API uses.
+pub type RuntimeFunction = PdataEntry;
 
 /// One `.pdata` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +85,12 @@ impl PeFile {
                 let path = String::from_utf8_lossy(cv.filename)
                     .trim_end_matches('\0')
                     .to_string();
+                let guid = guid_text(&cv.signature);
                 PdbIdentity {
                     name: path.rsplit(['/', '\\']).next().unwrap_or(&path).to_string(),
-                    debug_id: format!("{}{:X}", guid_text(&cv.signature), cv.age),
+                    debug_id: format!("{guid}{:X}", cv.age),
+                    guid,
+                    age: cv.age,
                 }
             });
         let mut pdata: Vec<PdataEntry> = pe
@@ -113,6 +124,25 @@ impl PeFile {
     /// `TIMESTAMPSIZE` as symbol stores key binaries.
     pub fn code_id(&self) -> String {
         format!("{:08X}{:x}", self.timestamp, self.size_of_image)
+    }
+
+    /// The PDB this image was linked with, from its CodeView RSDS record.
+    pub fn pdb_identity(&self) -> Option<PdbIdentity> {
+        self.pdb.clone()
+    }
+
+    /// IMAGE_FILE_MACHINE_* (0x8664 x64, 0x14c x86, 0xaa64 arm64).
+    pub fn machine(&self) -> u16 {
+        self.machine
+    }
+
+    /// The preferred load address from the optional header.
+    pub fn image_base(&self) -> u64 {
+        self.image_base
+    }
+
+    pub fn size_of_image(&self) -> u32 {
+        self.size_of_image
     }
 
     /// The `.pdata` entry covering `rva`.
@@ -150,6 +180,52 @@ impl PeFile {
             .iter()
             .any(|s| s.executable && rva >= s.rva && rva - s.rva < s.virtual_size.max(s.file_size))
     }
+}
+
+/// The file-name part of a name taken from a dump or a CodeView record,
+/// or `None` when it is empty or a directory reference: these names come
+/// from crashed machines and must not walk out of a symbol directory.
+fn safe_file_name(name: &str) -> Option<&str> {
+    let file = name.rsplit(['/', '\\']).next()?;
+    (!file.is_empty() && file != "." && file != "..").then_some(file)
+}
+
+/// Store layout `NAME/KEY/NAME`, then flat `NAME`, each also with the name
+/// lower-cased when that differs (Windows names are case-insensitive, while
+/// stores on Linux are not, and `KERNEL32.dll` is usually kept as
+/// `kernel32.dll`).
+fn store_candidates(dir: &Path, name: &str, key: &str) -> Vec<PathBuf> {
+    let Some(name) = safe_file_name(name) else {
+        return Vec::new();
+    };
+    let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric());
+    let lower = name.to_ascii_lowercase();
+    let names: Vec<&str> = if lower == name {
+        vec![name]
+    } else {
+        vec![name, &lower]
+    };
+    let mut out = Vec::new();
+    if key_ok {
+        out.extend(names.iter().map(|n| dir.join(n).join(key).join(n)));
+    }
+    out.extend(names.iter().map(|n| dir.join(n)));
+    out
+}
+
+/// Where a symbol directory may hold a PDB: `NAME.pdb/GUIDAGE/NAME.pdb`,
+/// then flat `NAME.pdb`. `pdb_name` may be a full path (only its file part
+/// is used); `debug_id` is GUID + age as [`PdbIdentity::debug_id`].
+pub fn pdb_candidates(dir: &Path, pdb_name: &str, debug_id: &str) -> Vec<PathBuf> {
+    // Stores spell GUID and age in upper-case hex.
+    store_candidates(dir, pdb_name, &debug_id.to_ascii_uppercase())
+}
+
+/// Where a symbol directory may hold a binary: `NAME.exe/TIMESTAMPSIZE/NAME.exe`
+/// (the key is [`PeFile::code_id`], kept as given: its size part is
+/// lower-case hex), then flat `NAME.exe`.
+pub fn binary_candidates(dir: &Path, name: &str, code_id: &str) -> Vec<PathBuf> {
+    store_candidates(dir, name, code_id)
 }
 
 #[cfg(test)]
