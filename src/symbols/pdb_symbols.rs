@@ -120,12 +120,20 @@ fn read_frame_data<S: for<'s> pdb::Source<'s> + 'static>(
     out
 }
 
-/// Undecorates MSVC C++ names (`?name@@...`); anything else is kept as is.
+/// Longest decorated name handed to the demangler: it recurses on nesting,
+/// and real decorated names are far shorter.
+const MAX_DECORATED_LEN: usize = 1024;
+
+/// Undecorates MSVC C++ names (`?name@@...`) with `msvc-demangler`;
+/// anything else, or a decoration it cannot read, is kept as is. Runs
+/// inside `guarded` (from `lookup`), so a demangler panic costs one name.
 fn undecorate(name: String) -> String {
-    if name.starts_with('?') {
-        msvc_demangler::demangle(&name, msvc_demangler::DemangleFlags::llvm()).unwrap_or(name)
-    } else {
-        name
+    if !name.starts_with('?') || name.len() > MAX_DECORATED_LEN {
+        return name;
+    }
+    match msvc_demangler::demangle(&name, msvc_demangler::DemangleFlags::llvm()) {
+        Ok(plain) if !plain.trim().is_empty() => plain,
+        _ => name,
     }
 }
 
@@ -228,5 +236,26 @@ impl PdbSymbols {
                 })
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_decorated_names_are_undecorated() {
+        assert_eq!(
+            undecorate("?foo@@YAXH@Z".to_string()),
+            "void __cdecl foo(int)"
+        );
+        // C and stdcall publics and already readable names stay as they are.
+        assert_eq!(undecorate("_CloseHandle@4".to_string()), "_CloseHandle@4");
+        assert_eq!(
+            undecorate("walk_list(node*, int)".to_string()),
+            "walk_list(node*, int)"
+        );
+        // A damaged decoration keeps the raw name.
+        assert_eq!(undecorate("?@@".to_string()), "?@@");
     }
 }
