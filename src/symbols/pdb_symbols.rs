@@ -120,6 +120,15 @@ fn read_frame_data<S: for<'s> pdb::Source<'s> + 'static>(
     out
 }
 
+/// CodeView ends a variadic argument list with a no-type entry, which the
+/// type formatter prints as `<NoType>`; C spells it `...`.
+fn varargs(name: String) -> String {
+    match name.strip_suffix("<NoType>)") {
+        Some(head) if head.ends_with(", ") || head.ends_with('(') => format!("{head}...)"),
+        _ => name,
+    }
+}
+
 /// Longest decorated name handed to the demangler: it recurses on nesting,
 /// and real decorated names are far shorter.
 const MAX_DECORATED_LEN: usize = 1024;
@@ -227,8 +236,11 @@ impl PdbSymbols {
                 .into_iter()
                 .enumerate()
                 .map(|(i, f)| SymbolFrame {
-                    function: f.function.map(undecorate),
-                    function_offset: (i + 1 == n).then(|| u64::from(rva - found.start_rva)),
+                    function: f.function.map(undecorate).map(varargs),
+                    // Checked: a damaged address map could put the start after `rva`.
+                    function_offset: (i + 1 == n)
+                        .then(|| rva.checked_sub(found.start_rva).map(u64::from))
+                        .flatten(),
                     file: f.file.map(|c| c.into_owned()),
                     line: f.line,
                     column: None,
@@ -256,6 +268,12 @@ mod tests {
             "walk_list(node*, int)"
         );
         // A damaged decoration keeps the raw name.
+        assert_eq!(
+            varargs("printf(char const*, <NoType>)".into()),
+            "printf(char const*, ...)"
+        );
+        assert_eq!(varargs("f(<NoType>)".into()), "f(...)");
+        assert_eq!(varargs("g(int)".into()), "g(int)");
         assert_eq!(undecorate("?@@".to_string()), "?@@");
     }
 }
