@@ -83,6 +83,11 @@ fn debug_ids_of_pe_and_pdb_match_guid_check() {
         assert_eq!(p.guid(), guid);
         assert_eq!(p.age(), 1);
         assert!(p.matches(&id.debug_id));
+        assert!(p.matches(&format!("{}2", guid.to_lowercase())));
+        assert!(!p.matches(guid));
+        assert!(!p.matches("00000000000000000000000000000000"));
+        // Ids come from dumps: a multi-byte character across byte 32 is a mismatch.
+        assert!(!p.matches(&format!("a{}", "é".repeat(20))));
     }
 }
 

@@ -3,6 +3,7 @@
 //! annotations into inline frames — no need to write that by hand).
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -66,31 +67,47 @@ pub struct FrameDataRecord {
     pub is_function_start: bool,
 }
 
-/// Upper bound on frame data records kept (each is tens of bytes on disk,
-/// so a real stream never comes near; a forged count cannot exhaust memory).
+/// Upper bound on frame data records kept (each is 32 bytes on disk, so a
+/// real stream never comes near; a forged count cannot exhaust memory).
 const MAX_FRAME_RECORDS: usize = 1 << 20;
+
+/// Upper bound on the bytes of distinct frame programs kept: records share
+/// a handful of programs, but forged string offsets could each name a long
+/// overlapping tail of the string table.
+const MAX_PROGRAM_BYTES: usize = 16 << 20;
+
+/// The frame data records, sorted by RVA, with their programs shared.
+#[derive(Default)]
+struct FrameTable {
+    /// Sorted by `rva` (stable: records at one RVA keep stream order);
+    /// `program` is left `None` here and filled from `programs` on lookup.
+    records: Vec<(FrameDataRecord, Option<usize>)>,
+    programs: Vec<String>,
+}
 
 /// A PDB opened for lookups.
 pub struct PdbSymbols {
     cell: PdbCell,
     guid: String,
     age: u32,
-    /// Sorted by `rva`; nested records (one per prolog step) share ranges.
-    frame_data: Vec<FrameDataRecord>,
+    /// x86 frame data; nested records (one per prolog step) share ranges.
+    frame_data: FrameTable,
 }
 
 /// Reads the frame data stream through the PDB's address map; an absent or
 /// damaged stream gives no records (x64 PDBs have none).
 fn read_frame_data<S: for<'s> pdb::Source<'s> + 'static>(
     pdb: &mut pdb::PDB<'static, S>,
-) -> Vec<FrameDataRecord> {
+) -> FrameTable {
     let (Ok(map), Ok(table)) = (pdb.address_map(), pdb.frame_table()) else {
-        return Vec::new();
+        return FrameTable::default();
     };
     let strings = pdb.string_table().ok();
-    let mut out = Vec::new();
+    let mut out = FrameTable::default();
+    let mut by_offset: HashMap<u32, usize> = HashMap::new();
+    let mut program_bytes = 0usize;
     let mut iter = table.iter();
-    while out.len() < MAX_FRAME_RECORDS {
+    while out.records.len() < MAX_FRAME_RECORDS {
         let Ok(Some(f)) = pdb::FallibleIterator::next(&mut iter) else {
             break;
         };
@@ -98,10 +115,21 @@ fn read_frame_data<S: for<'s> pdb::Source<'s> + 'static>(
             continue;
         };
         let program = match (f.program, &strings) {
-            (Some(r), Some(t)) => r.to_string_lossy(t).ok().map(|c| c.into_owned()),
+            (Some(r), Some(t)) => match by_offset.get(&r.0) {
+                Some(&i) => Some(i),
+                None if program_bytes < MAX_PROGRAM_BYTES => {
+                    r.to_string_lossy(t).ok().map(|text| {
+                        program_bytes += text.len();
+                        out.programs.push(text.into_owned());
+                        by_offset.insert(r.0, out.programs.len() - 1);
+                        out.programs.len() - 1
+                    })
+                }
+                None => None,
+            },
             _ => None,
         };
-        out.push(FrameDataRecord {
+        let record = FrameDataRecord {
             rva: rva.0,
             code_size: f.code_size,
             prolog_size: f.prolog_size,
@@ -109,14 +137,14 @@ fn read_frame_data<S: for<'s> pdb::Source<'s> + 'static>(
             params_size: f.params_size,
             saved_regs_size: f.saved_regs_size,
             max_stack_size: f.max_stack_size,
-            program,
+            program: None,
             has_seh: f.has_structured_eh,
             uses_base_pointer: f.uses_base_pointer,
             is_function_start: f.is_function_start,
-        });
+        };
+        out.records.push((record, program));
     }
-    // Stable: records at one RVA keep their stream order.
-    out.sort_by_key(|r| r.rva);
+    out.records.sort_by_key(|(r, _)| r.rva);
     out
 }
 
@@ -204,20 +232,27 @@ impl PdbSymbols {
     /// it, the one starting last (records nest, one per prolog step, and
     /// the innermost holds the state at `rva`).
     pub fn frame_data(&self, rva: u32) -> Option<FrameDataRecord> {
-        let end = self.frame_data.partition_point(|r| r.rva <= rva);
-        self.frame_data[..end]
+        let table = &self.frame_data;
+        let end = table.records.partition_point(|(r, _)| r.rva <= rva);
+        let (record, program) = table.records[..end]
             .iter()
             .rev()
             // Nesting is a few levels deep; bound the backward scan anyway.
             .take(256)
-            .find(|r| rva - r.rva < r.code_size)
-            .cloned()
+            .find(|(r, _)| rva - r.rva < r.code_size)?;
+        let mut record = record.clone();
+        record.program = program.and_then(|i| table.programs.get(i)).cloned();
+        Some(record)
     }
 
     /// Whether this PDB belongs to a module with `debug_id` (GUID must
     /// match; the age may be bumped by incremental links).
     pub fn matches(&self, debug_id: &str) -> bool {
-        debug_id.len() > 32 && debug_id[..32].eq_ignore_ascii_case(&self.guid)
+        // `get`: the id comes from a dump and may not be ASCII.
+        debug_id.len() > 32
+            && debug_id
+                .get(..32)
+                .is_some_and(|g| g.eq_ignore_ascii_case(&self.guid))
     }
 
     /// Frames for an RVA, innermost inlined first, the procedure last.
