@@ -335,6 +335,12 @@ fn image_bytes_by_rva() {
     let mut big = [0u8; 64];
     assert_eq!(f.read_rva(0x1600 - 16, &mut big), 16);
     assert_eq!(f.read_rva(0x9_0000, &mut big), 0);
+    // The headers are mapped at RVA 0 (SizeOfHeaders 0x400 for lld-link).
+    let mut mz = [0u8; 2];
+    assert_eq!(f.read_rva(0, &mut mz), 2);
+    assert_eq!(&mz, b"MZ");
+    assert_eq!(f.read_rva(0x3f0, &mut big), 16);
+    assert_eq!(f.read_rva(0x400, &mut big), 0);
     assert!(f.is_executable_rva(0x1000));
     assert!(f.is_executable_rva(0x15e5));
     assert!(!f.is_executable_rva(0x237c));
@@ -482,6 +488,7 @@ fn damaged_pdbs_are_errors_or_fewer_answers_never_panics() {
         ("crash", 0x2545_f491_4f6c_dd1d),
     ] {
         let bytes = std::fs::read(dir.join(format!("{name}.pdb"))).unwrap();
+        let mut opened = 0;
         for (i, case) in damaged_versions(&bytes, seed).iter().enumerate() {
             let path = tmp.path().join("case.pdb");
             std::fs::write(&path, case).unwrap();
@@ -507,11 +514,15 @@ fn damaged_pdbs_are_errors_or_fewer_answers_never_panics() {
             if case.len() < bytes.len() {
                 assert!(result.is_err(), "{name} truncated to {} opened", case.len());
             }
+            opened += usize::from(result.is_ok());
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "{name} case {i} too slow"
             );
         }
+        // Many bit flips land in data the open does not check, so lookups
+        // and frame data really ran over damaged streams.
+        assert!(opened >= 10, "{name}: only {opened} damaged cases opened");
     }
 }
 

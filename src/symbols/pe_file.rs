@@ -43,6 +43,7 @@ pub struct PdataEntry {
 pub struct PeFile {
     bytes: Bytes,
     sections: Vec<PeSection>,
+    size_of_headers: u32,
     pub timestamp: u32,
     pub size_of_image: u32,
     pub image_base: u64,
@@ -112,6 +113,7 @@ impl PeFile {
         Some(PeFile {
             timestamp: pe.header.coff_header.time_date_stamp,
             size_of_image: optional.windows_fields.size_of_image,
+            size_of_headers: optional.windows_fields.size_of_headers,
             image_base: pe.image_base,
             machine: pe.header.coff_header.machine,
             pdb,
@@ -152,27 +154,32 @@ impl PeFile {
         (rva < e.end).then_some(*e)
     }
 
-    /// Copies image bytes at `rva` (file-backed part of a section only).
+    /// Copies image bytes at `rva`: the headers (mapped at RVA 0) and the
+    /// file-backed part of each section; a truncated file gives what it
+    /// has. Returns how many bytes were copied.
     pub fn read_rva(&self, rva: u32, buf: &mut [u8]) -> usize {
-        for s in &self.sections {
-            let size = s.virtual_size.max(s.file_size);
-            if rva >= s.rva && rva - s.rva < size {
+        let section = self
+            .sections
+            .iter()
+            .find(|s| rva >= s.rva && rva - s.rva < s.virtual_size.max(s.file_size));
+        let (file_offset, available) = match section {
+            Some(s) => {
                 let rel = rva - s.rva;
-                if rel >= s.file_size {
-                    return 0;
-                }
-                let n = ((s.file_size - rel) as usize).min(buf.len());
-                let start = s.file_offset as usize + rel as usize;
-                return match self.bytes.get(start..start + n) {
-                    Some(src) => {
-                        buf[..n].copy_from_slice(src);
-                        n
-                    }
-                    None => 0,
-                };
+                (
+                    u64::from(s.file_offset) + u64::from(rel),
+                    s.file_size.saturating_sub(rel),
+                )
             }
-        }
-        0
+            None if rva < self.size_of_headers => (u64::from(rva), self.size_of_headers - rva),
+            None => return 0,
+        };
+        let Ok(start) = usize::try_from(file_offset) else {
+            return 0;
+        };
+        let src = self.bytes.get(start..).unwrap_or_default();
+        let n = src.len().min(available as usize).min(buf.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        n
     }
 
     pub fn is_executable_rva(&self, rva: u32) -> bool {
