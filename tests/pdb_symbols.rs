@@ -250,6 +250,78 @@ fn inline_sites_become_inlined_frames() {
     // mcrash (mingw) has no inline sites: pdbtest-mcrash.txt lists no inline=true.
 }
 
+/// The stacks winedbg printed for the same programs under wine (it reads the
+/// PDBs itself): reference/{crash,threads,mcrash}_winedbg_auto.txt.
+#[test]
+fn agrees_with_winedbg_frames() {
+    let Some(dir) = bin_dir() else { return };
+    let p = pdb(&dir, "crash");
+    // walk_list+0x28 crash.c:10, level2+0x40 :13, level1+0xc :14, start+0x25b :20
+    for (rva, name, off, line) in [
+        (0x1028, "walk_list(node*, int)", 0x28, 10),
+        (0x1070, "level2(int)", 0x40, 13),
+        (0x108c, "level1(int)", 0xc, 14),
+        (0x12fb, "start()", 0x25b, 20),
+    ] {
+        assert_eq!(
+            frames(&p, rva),
+            [fr(name, Some(off), "crash.c", Some(line), false)]
+        );
+    }
+    // raise_it+0x36 threads.c:14, do_work+0xe :15, and at 0x1416 `out()`
+    // win.h:43 inlined into start+0x356 threads.c:24.
+    let p = pdb(&dir, "threads");
+    assert_eq!(
+        frames(&p, 0x1096),
+        [fr(
+            "raise_it(int)",
+            Some(0x36),
+            "threads.c",
+            Some(14),
+            false
+        )]
+    );
+    assert_eq!(
+        frames(&p, 0x10ae),
+        [fr("do_work()", Some(0xe), "threads.c", Some(15), false)]
+    );
+    assert_eq!(
+        frames(&p, 0x1416),
+        [
+            fr("out(char const*)", None, "win.h", Some(43), true),
+            fr("start()", Some(0x356), "threads.c", Some(24), false),
+        ]
+    );
+    // parse+0x9 mcrash.c:14, run+0x1e :15, main+0x52 :19; winedbg has no
+    // name for +0x13ae (CRT code before any public function) and neither do we.
+    let p = pdb(&dir, "mcrash");
+    assert_eq!(
+        frames(&p, 0x1549),
+        [fr(
+            "parse(char const*)",
+            Some(0x9),
+            "mcrash.c",
+            Some(14),
+            false
+        )]
+    );
+    assert_eq!(
+        frames(&p, 0x152e),
+        [fr("run(int)", Some(0x1e), "mcrash.c", Some(15), false)]
+    );
+    assert_eq!(
+        frames(&p, 0x15b2),
+        [fr(
+            "main(int, char**)",
+            Some(0x52),
+            "mcrash.c",
+            Some(19),
+            false
+        )]
+    );
+    assert!(p.lookup(0x13ae).is_empty());
+}
+
 #[test]
 fn public_symbols_when_no_procedure_covers() {
     let Some(dir) = bin_dir() else { return };
