@@ -91,6 +91,34 @@ fn debug_ids_of_pe_and_pdb_match_guid_check() {
     }
 }
 
+/// crash.exe with its RSDS record (llvm-readobj: PointerToRawData 0xB38,
+/// SizeOfData 0x3C) rewritten as a PDB 2.0 `NB10` record: signature
+/// 0x3A1B2C3D, age 0x1F, then a name with garbage after its NUL.
+#[test]
+fn pdb20_codeview_records() {
+    let Some(dir) = bin_dir() else { return };
+    let mut bytes = std::fs::read(dir.join("crash.exe")).unwrap();
+    assert_eq!(&bytes[0xb38..0xb3c], b"RSDS");
+    let mut record = Vec::new();
+    record.extend_from_slice(b"NB10");
+    record.extend_from_slice(&0u32.to_le_bytes());
+    record.extend_from_slice(&0x3a1b_2c3du32.to_le_bytes());
+    record.extend_from_slice(&0x1fu32.to_le_bytes());
+    record.extend_from_slice(b"C:\\vc6\\Legacy.pdb\0junk");
+    record.resize(0x3c, 0);
+    bytes[0xb38..0xb38 + 0x3c].copy_from_slice(&record);
+    let f = PeFile::parse(Bytes::from_vec(bytes)).unwrap();
+    let id = f.pdb_identity().unwrap();
+    assert_eq!(id.name, "Legacy.pdb");
+    assert_eq!(id.guid, "3A1B2C3D");
+    assert_eq!(id.age, 0x1f);
+    assert_eq!(id.debug_id, "3A1B2C3D1F");
+    assert_eq!(
+        pdb_candidates(Path::new("/s"), &id.name, &id.debug_id)[0],
+        Path::new("/s/Legacy.pdb/3A1B2C3D1F/Legacy.pdb")
+    );
+}
+
 #[test]
 fn pe_headers_and_code_ids() {
     let Some(dir) = bin_dir() else { return };

@@ -62,6 +62,23 @@ fn guid_text(sig: &[u8; 16]) -> String {
     format!("{d1:08X}{d2:04X}{d3:04X}{rest}")
 }
 
+/// The identity from a CodeView record's fields; the file name ends at the
+/// first NUL (the record's tail may hold padding or garbage).
+fn pdb_identity(filename: &[u8], guid: String, age: u32) -> PdbIdentity {
+    let path = filename.split(|&b| b == 0).next().unwrap_or_default();
+    let path = String::from_utf8_lossy(path);
+    PdbIdentity {
+        name: path
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        debug_id: format!("{guid}{age:X}"),
+        guid,
+        age,
+    }
+}
+
 impl PeFile {
     pub fn parse(bytes: Bytes) -> Option<PeFile> {
         let pe = goblin::pe::PE::parse(&bytes).ok()?;
@@ -78,21 +95,16 @@ impl PeFile {
                     != 0,
             })
             .collect();
-        let pdb = pe
-            .debug_data
-            .as_ref()
+        let debug = pe.debug_data.as_ref();
+        let pdb = debug
             .and_then(|d| d.codeview_pdb70_debug_info.as_ref())
-            .map(|cv| {
-                let path = String::from_utf8_lossy(cv.filename)
-                    .trim_end_matches('\0')
-                    .to_string();
-                let guid = guid_text(&cv.signature);
-                PdbIdentity {
-                    name: path.rsplit(['/', '\\']).next().unwrap_or(&path).to_string(),
-                    debug_id: format!("{guid}{:X}", cv.age),
-                    guid,
-                    age: cv.age,
-                }
+            .map(|cv| pdb_identity(cv.filename, guid_text(&cv.signature), cv.age))
+            .or_else(|| {
+                // PDB 2.0 (`NB10`, VC6-era binaries): stores key these by the
+                // 32-bit signature (a timestamp) in place of the GUID.
+                debug
+                    .and_then(|d| d.codeview_pdb20_debug_info.as_ref())
+                    .map(|cv| pdb_identity(cv.filename, format!("{:08X}", cv.signature), cv.age))
             });
         let mut pdata: Vec<PdataEntry> = pe
             .exception_data
