@@ -2,6 +2,8 @@
 //! PDB they were linked with, the x64 `.pdata` function table, and their
 //! bytes by RVA (code the minidump did not capture).
 
+use std::path::{Path, PathBuf};
+
 use crate::memory::Bytes;
 
 /// A section: RVA range and where its bytes are in the file.
@@ -19,9 +21,15 @@ struct PeSection {
 pub struct PdbIdentity {
     /// File name part of the recorded PDB path.
     pub name: String,
-    /// GUID + age, upper-case hex (`7DD47A9FC2E8499AA78EC14AE2C965A21`).
+    /// The GUID as 32 upper-case hex digits (Data1..3 as numbers, then bytes).
+    pub guid: String,
+    pub age: u32,
+    /// GUID + age, upper-case hex, age unpadded (`7DD47A9FC2E8499AA78EC14AE2C965A21`).
     pub debug_id: String,
 }
+
+/// An x64 RUNTIME_FUNCTION; the name the unwinder's API uses.
+pub type RuntimeFunction = PdataEntry;
 
 /// One `.pdata` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +43,7 @@ pub struct PdataEntry {
 pub struct PeFile {
     bytes: Bytes,
     sections: Vec<PeSection>,
+    size_of_headers: u32,
     pub timestamp: u32,
     pub size_of_image: u32,
     pub image_base: u64,
@@ -53,6 +62,23 @@ fn guid_text(sig: &[u8; 16]) -> String {
     format!("{d1:08X}{d2:04X}{d3:04X}{rest}")
 }
 
+/// The identity from a CodeView record's fields; the file name ends at the
+/// first NUL (the record's tail may hold padding or garbage).
+fn pdb_identity(filename: &[u8], guid: String, age: u32) -> PdbIdentity {
+    let path = filename.split(|&b| b == 0).next().unwrap_or_default();
+    let path = String::from_utf8_lossy(path);
+    PdbIdentity {
+        name: path
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        debug_id: format!("{guid}{age:X}"),
+        guid,
+        age,
+    }
+}
+
 impl PeFile {
     pub fn parse(bytes: Bytes) -> Option<PeFile> {
         let pe = goblin::pe::PE::parse(&bytes).ok()?;
@@ -69,18 +95,16 @@ impl PeFile {
                     != 0,
             })
             .collect();
-        let pdb = pe
-            .debug_data
-            .as_ref()
+        let debug = pe.debug_data.as_ref();
+        let pdb = debug
             .and_then(|d| d.codeview_pdb70_debug_info.as_ref())
-            .map(|cv| {
-                let path = String::from_utf8_lossy(cv.filename)
-                    .trim_end_matches('\0')
-                    .to_string();
-                PdbIdentity {
-                    name: path.rsplit(['/', '\\']).next().unwrap_or(&path).to_string(),
-                    debug_id: format!("{}{:X}", guid_text(&cv.signature), cv.age),
-                }
+            .map(|cv| pdb_identity(cv.filename, guid_text(&cv.signature), cv.age))
+            .or_else(|| {
+                // PDB 2.0 (`NB10`, VC6-era binaries): stores key these by the
+                // 32-bit signature (a timestamp) in place of the GUID.
+                debug
+                    .and_then(|d| d.codeview_pdb20_debug_info.as_ref())
+                    .map(|cv| pdb_identity(cv.filename, format!("{:08X}", cv.signature), cv.age))
             });
         let mut pdata: Vec<PdataEntry> = pe
             .exception_data
@@ -101,6 +125,7 @@ impl PeFile {
         Some(PeFile {
             timestamp: pe.header.coff_header.time_date_stamp,
             size_of_image: optional.windows_fields.size_of_image,
+            size_of_headers: optional.windows_fields.size_of_headers,
             image_base: pe.image_base,
             machine: pe.header.coff_header.machine,
             pdb,
@@ -115,6 +140,25 @@ impl PeFile {
         format!("{:08X}{:x}", self.timestamp, self.size_of_image)
     }
 
+    /// The PDB this image was linked with, from its CodeView RSDS record.
+    pub fn pdb_identity(&self) -> Option<PdbIdentity> {
+        self.pdb.clone()
+    }
+
+    /// IMAGE_FILE_MACHINE_* (0x8664 x64, 0x14c x86, 0xaa64 arm64).
+    pub fn machine(&self) -> u16 {
+        self.machine
+    }
+
+    /// The preferred load address from the optional header.
+    pub fn image_base(&self) -> u64 {
+        self.image_base
+    }
+
+    pub fn size_of_image(&self) -> u32 {
+        self.size_of_image
+    }
+
     /// The `.pdata` entry covering `rva`.
     pub fn runtime_function(&self, rva: u32) -> Option<PdataEntry> {
         let i = self.pdata.partition_point(|p| p.begin <= rva);
@@ -122,27 +166,32 @@ impl PeFile {
         (rva < e.end).then_some(*e)
     }
 
-    /// Copies image bytes at `rva` (file-backed part of a section only).
+    /// Copies image bytes at `rva`: the headers (mapped at RVA 0) and the
+    /// file-backed part of each section; a truncated file gives what it
+    /// has. Returns how many bytes were copied.
     pub fn read_rva(&self, rva: u32, buf: &mut [u8]) -> usize {
-        for s in &self.sections {
-            let size = s.virtual_size.max(s.file_size);
-            if rva >= s.rva && rva - s.rva < size {
+        let section = self
+            .sections
+            .iter()
+            .find(|s| rva >= s.rva && rva - s.rva < s.virtual_size.max(s.file_size));
+        let (file_offset, available) = match section {
+            Some(s) => {
                 let rel = rva - s.rva;
-                if rel >= s.file_size {
-                    return 0;
-                }
-                let n = ((s.file_size - rel) as usize).min(buf.len());
-                let start = s.file_offset as usize + rel as usize;
-                return match self.bytes.get(start..start + n) {
-                    Some(src) => {
-                        buf[..n].copy_from_slice(src);
-                        n
-                    }
-                    None => 0,
-                };
+                (
+                    u64::from(s.file_offset) + u64::from(rel),
+                    s.file_size.saturating_sub(rel),
+                )
             }
-        }
-        0
+            None if rva < self.size_of_headers => (u64::from(rva), self.size_of_headers - rva),
+            None => return 0,
+        };
+        let Ok(start) = usize::try_from(file_offset) else {
+            return 0;
+        };
+        let src = self.bytes.get(start..).unwrap_or_default();
+        let n = src.len().min(available as usize).min(buf.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        n
     }
 
     pub fn is_executable_rva(&self, rva: u32) -> bool {
@@ -150,6 +199,52 @@ impl PeFile {
             .iter()
             .any(|s| s.executable && rva >= s.rva && rva - s.rva < s.virtual_size.max(s.file_size))
     }
+}
+
+/// The file-name part of a name taken from a dump or a CodeView record,
+/// or `None` when it is empty or a directory reference: these names come
+/// from crashed machines and must not walk out of a symbol directory.
+fn safe_file_name(name: &str) -> Option<&str> {
+    let file = name.rsplit(['/', '\\']).next()?;
+    (!file.is_empty() && file != "." && file != "..").then_some(file)
+}
+
+/// Store layout `NAME/KEY/NAME`, then flat `NAME`, each also with the name
+/// lower-cased when that differs (Windows names are case-insensitive, while
+/// stores on Linux are not, and `KERNEL32.dll` is usually kept as
+/// `kernel32.dll`).
+fn store_candidates(dir: &Path, name: &str, key: &str) -> Vec<PathBuf> {
+    let Some(name) = safe_file_name(name) else {
+        return Vec::new();
+    };
+    let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric());
+    let lower = name.to_ascii_lowercase();
+    let names: Vec<&str> = if lower == name {
+        vec![name]
+    } else {
+        vec![name, &lower]
+    };
+    let mut out = Vec::new();
+    if key_ok {
+        out.extend(names.iter().map(|n| dir.join(n).join(key).join(n)));
+    }
+    out.extend(names.iter().map(|n| dir.join(n)));
+    out
+}
+
+/// Where a symbol directory may hold a PDB: `NAME.pdb/GUIDAGE/NAME.pdb`,
+/// then flat `NAME.pdb`. `pdb_name` may be a full path (only its file part
+/// is used); `debug_id` is GUID + age as [`PdbIdentity::debug_id`].
+pub fn pdb_candidates(dir: &Path, pdb_name: &str, debug_id: &str) -> Vec<PathBuf> {
+    // Stores spell GUID and age in upper-case hex.
+    store_candidates(dir, pdb_name, &debug_id.to_ascii_uppercase())
+}
+
+/// Where a symbol directory may hold a binary: `NAME.exe/TIMESTAMPSIZE/NAME.exe`
+/// (the key is [`PeFile::code_id`], kept as given: its size part is
+/// lower-case hex), then flat `NAME.exe`.
+pub fn binary_candidates(dir: &Path, name: &str, code_id: &str) -> Vec<PathBuf> {
+    store_candidates(dir, name, code_id)
 }
 
 #[cfg(test)]
