@@ -213,6 +213,8 @@ pub struct Symbolizer<'a> {
     /// (base, end, module index) sorted by base.
     ranges: Vec<(u64, u64, usize)>,
     loaded: Vec<OnceCell<LoadedModule>>,
+    /// Where `.gnu_debuglink` names are looked up among the symbols dirs.
+    debuglink_dirs: OnceCell<Vec<PathBuf>>,
 }
 
 /// Largest in-memory ELF image (the vDSO) we read out of a dump.
@@ -232,6 +234,7 @@ impl<'a> Symbolizer<'a> {
             config: config.clone(),
             ranges,
             loaded: (0..image.modules.len()).map(|_| OnceCell::new()).collect(),
+            debuglink_dirs: OnceCell::new(),
         }
     }
 
@@ -594,19 +597,7 @@ impl<'a> Symbolizer<'a> {
                 dirs.push(locate::under_root(Path::new("/usr/lib/debug"), &parent));
             }
         }
-        for dir in &self.config.dirs {
-            dirs.push(dir.clone());
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                let mut subs: Vec<PathBuf> = entries
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir() && !p.ends_with(".build-id"))
-                    .take(256)
-                    .collect();
-                subs.sort();
-                dirs.extend(subs);
-            }
-        }
+        dirs.extend(self.debuglink_dirs().iter().cloned());
         for dir in dirs {
             let path = dir.join(name);
             if path == *bin_path {
@@ -633,6 +624,28 @@ impl<'a> Symbolizer<'a> {
             ));
         }
         None
+    }
+
+    /// Each symbols dir and its subdirectories (`symbols/debuglink/`),
+    /// listed once per symbolizer rather than once per module.
+    fn debuglink_dirs(&self) -> &[PathBuf] {
+        self.debuglink_dirs.get_or_init(|| {
+            let mut dirs = Vec::new();
+            for dir in &self.config.dirs {
+                dirs.push(dir.clone());
+                if let Ok(entries) = std::fs::read_dir(dir) {
+                    let mut subs: Vec<PathBuf> = entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_dir() && !p.ends_with(".build-id"))
+                        .take(256)
+                        .collect();
+                    subs.sort();
+                    dirs.extend(subs);
+                }
+            }
+            dirs
+        })
     }
 
     /// The first candidate that is ELF and carries the module's build-id.
