@@ -7,8 +7,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use ckdump::memory::NoMemory;
+use ckdump::model::{Arch, FormatDetails, ImageFormat, Module, ModuleSource, Os, Producer, Target};
 use ckdump::symbols::{SymbolConfig, SymbolFrame, SymbolKind, Symbolizer};
-use ckdump::{OpenOptions, open};
+use ckdump::{Image, OpenOptions, open};
 use common::*;
 
 /// One eu-stack frame: adjusted pc, function name (None when eu-stack had
@@ -85,7 +89,11 @@ fn same_file(got: &str, want: &str) -> bool {
 /// Checks every eu-stack frame of `reference` against the symbolizer.
 fn check_against_eu_stack(image_path: &Path, reference: &Path, config: &SymbolConfig) {
     let image = open(image_path, &OpenOptions::default()).unwrap();
-    let symbolizer = Symbolizer::new(&image, config);
+    check_image_against_eu_stack(&image, reference, config);
+}
+
+fn check_image_against_eu_stack(image: &Image, reference: &Path, config: &SymbolConfig) {
+    let symbolizer = Symbolizer::new(image, config);
     let text = std::fs::read_to_string(reference).unwrap();
     let threads = eu_frames(&text);
     assert!(!threads.is_empty(), "{}", reference.display());
@@ -445,4 +453,162 @@ fn debuglink_file_with_another_crc_is_rejected() {
             .as_str()
         )
     );
+}
+
+/// An image built by hand, without any reader: one module per file of the
+/// NT_FILE table in `eu-readelf -n` output (base = lowest start, size up to
+/// the highest end), no build-ids, no load bias (the symbolizer derives it
+/// from the binary's first PT_LOAD), no memory.
+fn image_from_nt_file(readelf_n: &Path) -> Image {
+    let text = std::fs::read_to_string(readelf_n).unwrap();
+    let mut modules: Vec<Module> = Vec::new();
+    for line in text.lines() {
+        // "      5574753b6000-5574753b7000 00000000 4096        /tmp/…/crashme"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [range, _offset, _size, path] = fields[..] else {
+            continue;
+        };
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        else {
+            continue;
+        };
+        if !path.starts_with('/') {
+            continue;
+        }
+        match modules.iter_mut().find(|m| m.path == path) {
+            Some(m) => {
+                let top = (m.base + m.size).max(end);
+                m.base = m.base.min(start);
+                m.size = top - m.base;
+            }
+            None => modules.push(Module {
+                name: path.rsplit('/').next().unwrap().to_string(),
+                path: path.to_string(),
+                base: start,
+                size: end - start,
+                build_id: None,
+                load_bias: None,
+                sources: vec![ModuleSource::FileMappings],
+                is_main: modules.is_empty(),
+                pe: None,
+            }),
+        }
+    }
+    assert!(!modules.is_empty(), "{}: no NT_FILE", readelf_n.display());
+    Image {
+        path: readelf_n.to_path_buf(),
+        format: ImageFormat::ElfCore,
+        compression: None,
+        size: 0,
+        target: Target {
+            os: Os::Linux,
+            arch: Arch::X86_64,
+            kernel: false,
+            cpu_count: None,
+            os_version: None,
+            cpu: None,
+        },
+        producer: Producer::Unknown,
+        process: None,
+        threads: Vec::new(),
+        modules,
+        regions: Vec::new(),
+        fault: None,
+        timestamp: None,
+        memory: Arc::new(NoMemory),
+        details: FormatDetails::default(),
+        findings: Vec::new(),
+    }
+}
+
+#[test]
+fn hand_built_image_symbolizes_like_eu_stack() {
+    // The symbolizer needs only the model: modules from eu-readelf's
+    // NT_FILE listing, no reader involved.
+    let Some(dir) = linux_cores() else { return };
+    let image = image_from_nt_file(&dir.join("reference/core.kernel-sigsegv.eu-readelf-n.txt"));
+    assert_eq!(
+        image
+            .modules
+            .iter()
+            .map(|m| (m.name.as_str(), m.base, m.size))
+            .collect::<Vec<_>>(),
+        [
+            ("crashme", 0x5574753b6000, 0x5000),
+            ("libc.so.6", 0x7f4483b2e000, 0x1d5000),
+            ("ld-linux-x86-64.so.2", 0x7f4483d25000, 0x35000),
+        ]
+    );
+    let mut config = SymbolConfig::from_dirs(vec![dir.join("libs"), dir.clone()], None);
+    config.use_host = false;
+    check_image_against_eu_stack(
+        &image,
+        &dir.join("reference/core.kernel-sigsegv.eu-stack.txt"),
+        &config,
+    );
+    let status = Symbolizer::new(&image, &config).modules();
+    assert_eq!(
+        status.iter().map(|s| s.kind).collect::<Vec<_>>(),
+        [SymbolKind::Dwarf; 3]
+    );
+    assert_eq!(status[0].binary, Some(dir.join("crashme")));
+    assert_eq!(status[1].binary, Some(dir.join("libs/libc.so.6")));
+}
+
+/// Runs objcopy with `args`; false (with a notice) when it is not installed.
+fn objcopy(args: &[&Path]) -> bool {
+    match std::process::Command::new("objcopy").args(args).status() {
+        Ok(status) => {
+            assert!(status.success(), "objcopy {args:?}");
+            true
+        }
+        Err(e) => {
+            eprintln!("notice: objcopy unavailable ({e}); skipping");
+            false
+        }
+    }
+}
+
+#[test]
+fn debug_file_split_by_objcopy_is_found_through_debuglink() {
+    let Some(dir) = linux_cores() else { return };
+    // crashme split the way distributions do: a stripped binary naming
+    // `crashme.debug` and its CRC in .gnu_debuglink, no .build-id tree.
+    let tmp = tempfile::tempdir().unwrap();
+    let (binary, debug) = (tmp.path().join("crashme"), tmp.path().join("crashme.debug"));
+    let original = dir.join("crashme");
+    let keep_debug: &Path = "--only-keep-debug".as_ref();
+    if !objcopy(&[keep_debug, &original, &debug]) {
+        return;
+    }
+    let link = format!("--add-gnu-debuglink={}", debug.display());
+    let strip: &Path = "--strip-debug".as_ref();
+    assert!(objcopy(&[strip, link.as_ref(), &original, &binary]));
+
+    let mut image = image_from_nt_file(&dir.join("reference/core.kernel-sigsegv.eu-readelf-n.txt"));
+    image.modules.truncate(1);
+    // `readelf -n crashme`: the binary, its stripped copy and the debug
+    // file all carry this build-id.
+    image.modules[0].build_id = Some("c0deeffdeb886f78e4e650db4ec68ffc3366fa6d".into());
+    let mut config = SymbolConfig::from_dirs(vec![tmp.path().to_path_buf()], None);
+    config.use_host = false;
+    let symbolizer = Symbolizer::new(&image, &config);
+    let status = &symbolizer.modules()[0];
+    assert_eq!(status.binary.as_deref(), Some(binary.as_path()));
+    assert_eq!(status.debug_file.as_deref(), Some(debug.as_path()));
+    assert_eq!(status.kind, SymbolKind::Dwarf);
+    assert_eq!(status.problem, None);
+
+    // Frame #0 of the crashing thread (eu-stack): crash_here at 35:19.
+    let frames = symbolizer.lookup(0x5574753b72a0);
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0].function.as_deref(), Some("crash_here"));
+    assert_eq!(
+        frames[0].file.as_deref(),
+        Some("/tmp/probe-linux/crashme.c")
+    );
+    assert_eq!((frames[0].line, frames[0].column), (Some(35), Some(19)));
 }

@@ -250,7 +250,9 @@ impl ElfFile {
         let candidates = &symbols[first..idx];
         if let Some(s) = candidates
             .iter()
-            .find(|s| s.size > 0 && addr < s.address + s.size)
+            // addr >= s.address here; subtracting cannot overflow where a
+            // hostile st_size added to st_value could.
+            .find(|s| s.size > 0 && addr - s.address < s.size)
         {
             return Some(s);
         }
@@ -384,6 +386,29 @@ mod tests {
         // `_init` has size 0: it covers up to the next symbol, in code.
         assert_eq!(name_at(&threads, 0x1004), Some("_init"));
         assert_eq!(name_at(&threads, 0x10), None);
+    }
+
+    #[test]
+    fn hostile_symbol_size_does_not_overflow() {
+        // st_value + st_size past u64::MAX: covers everything above it.
+        let symbols = vec![super::FunctionSymbol {
+            address: 0xffff_ffff_ffff_f000,
+            size: u64::MAX,
+            name: "huge".into(),
+            rank: 0,
+        }];
+        let elf = super::ElfFile {
+            bytes: crate::memory::Bytes::from_vec(Vec::new()),
+            build_id: None,
+            debuglink: None,
+            segments: Vec::new(),
+            has_dwarf: false,
+            sections: Vec::new(),
+            symbols: std::sync::OnceLock::from(symbols),
+            is_64: true,
+        };
+        assert_eq!(name_at(&elf, u64::MAX), Some("huge"));
+        assert_eq!(name_at(&elf, 0x1000), None);
     }
 
     #[test]

@@ -213,6 +213,8 @@ pub struct Symbolizer<'a> {
     /// (base, end, module index) sorted by base.
     ranges: Vec<(u64, u64, usize)>,
     loaded: Vec<OnceCell<LoadedModule>>,
+    /// Where `.gnu_debuglink` names are looked up among the symbols dirs.
+    debuglink_dirs: OnceCell<Vec<PathBuf>>,
 }
 
 /// Largest in-memory ELF image (the vDSO) we read out of a dump.
@@ -232,6 +234,7 @@ impl<'a> Symbolizer<'a> {
             config: config.clone(),
             ranges,
             loaded: (0..image.modules.len()).map(|_| OnceCell::new()).collect(),
+            debuglink_dirs: OnceCell::new(),
         }
     }
 
@@ -489,17 +492,11 @@ impl<'a> Symbolizer<'a> {
         }
         let rel = breakpad::sym_relative_path(file, id);
         let accept = |p: &Path| {
-            std::fs::read(p)
-                .ok()
-                .and_then(|b| {
-                    let first = b.split(|c| *c == b'\n').next()?.to_vec();
-                    String::from_utf8(first).ok()
-                })
-                .is_some_and(|l| {
-                    l.split_whitespace()
-                        .nth(3)
-                        .is_some_and(|x| x.eq_ignore_ascii_case(id))
-                })
+            first_line(p).is_some_and(|l| {
+                l.split_whitespace()
+                    .nth(3)
+                    .is_some_and(|x| x.eq_ignore_ascii_case(id))
+            })
         };
         let path = self.config.path.find(&rel, &accept, problems)?;
         let file = std::fs::File::open(&path).ok()?;
@@ -586,27 +583,21 @@ impl<'a> Symbolizer<'a> {
             dirs.push(parent.to_path_buf());
             dirs.push(parent.join(".debug"));
         }
-        if self.config.use_host
-            && let Some(parent) = Path::new(&module.path).parent()
+        // gdb's debug-file-directory: /usr/lib/debug/<the module's dir>,
+        // on the sysroot (the crashed machine's copy) and on this host.
+        if let Some(parent) = Path::new(&module.path)
+            .parent()
+            .filter(|_| module.path.starts_with('/'))
         {
-            dirs.push(locate::under_root(
-                Path::new("/usr/lib/debug"),
-                &parent.to_string_lossy(),
-            ));
-        }
-        for dir in &self.config.dirs {
-            dirs.push(dir.clone());
-            if let Ok(entries) = std::fs::read_dir(dir) {
-                let mut subs: Vec<PathBuf> = entries
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir() && !p.ends_with(".build-id"))
-                    .take(256)
-                    .collect();
-                subs.sort();
-                dirs.extend(subs);
+            let parent = parent.to_string_lossy();
+            if let Some(root) = &self.config.sysroot {
+                dirs.push(locate::under_root(&root.join("usr/lib/debug"), &parent));
+            }
+            if self.config.use_host {
+                dirs.push(locate::under_root(Path::new("/usr/lib/debug"), &parent));
             }
         }
+        dirs.extend(self.debuglink_dirs().iter().cloned());
         for dir in dirs {
             let path = dir.join(name);
             if path == *bin_path {
@@ -633,6 +624,28 @@ impl<'a> Symbolizer<'a> {
             ));
         }
         None
+    }
+
+    /// Each symbols dir and its subdirectories (`symbols/debuglink/`),
+    /// listed once per symbolizer rather than once per module.
+    fn debuglink_dirs(&self) -> &[PathBuf] {
+        self.debuglink_dirs.get_or_init(|| {
+            let mut dirs = Vec::new();
+            for dir in &self.config.dirs {
+                dirs.push(dir.clone());
+                if let Ok(entries) = std::fs::read_dir(dir) {
+                    let mut subs: Vec<PathBuf> = entries
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.is_dir() && !p.ends_with(".build-id"))
+                        .take(256)
+                        .collect();
+                    subs.sort();
+                    dirs.extend(subs);
+                }
+            }
+            dirs
+        })
     }
 
     /// The first candidate that is ELF and carries the module's build-id.
@@ -683,6 +696,20 @@ const DWARF_SECTIONS: &[&str] = &[
     ".debug_addr",
     ".debug_str_offsets",
 ];
+
+/// The first line of a text file, read through a bounded window: a `.sym`
+/// file runs to hundreds of megabytes and only its MODULE line is needed.
+fn first_line(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut head)
+        .ok()?;
+    let line = head.split(|c| *c == b'\n').next()?;
+    String::from_utf8(line.to_vec()).ok()
+}
 
 fn open_pe(path: &Path) -> Option<pe_file::PeFile> {
     let file = std::fs::File::open(path).ok()?;
