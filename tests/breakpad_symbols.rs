@@ -38,6 +38,9 @@ fn brief(frames: &[SymbolFrame]) -> Vec<(String, Option<String>, Option<u32>, bo
         .collect()
 }
 
+/// (function, line, inlined, function offset).
+type Summary = (Option<String>, Option<u32>, bool, Option<u64>);
+
 fn s(x: &str) -> Option<String> {
     Some(x.to_string())
 }
@@ -66,13 +69,12 @@ fn linux_inline_old_and_new_syntax() {
         assert_eq!(sym.malformed_lines(), 0);
     }
     let (a, b) = (old.lookup(0x161b6), new.lookup(0x161b6));
-    let names_lines =
-        |frames: &[SymbolFrame]| -> Vec<(Option<String>, Option<u32>, bool, Option<u64>)> {
-            frames
-                .iter()
-                .map(|f| (f.function.clone(), f.line, f.inlined, f.function_offset))
-                .collect()
-        };
+    let names_lines = |frames: &[SymbolFrame]| -> Vec<Summary> {
+        frames
+            .iter()
+            .map(|f| (f.function.clone(), f.line, f.inlined, f.function_offset))
+            .collect()
+    };
     let expected = vec![
         (s("func()"), Some(27), true, None),
         (s("bar()"), Some(32), true, None),

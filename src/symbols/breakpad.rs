@@ -264,6 +264,11 @@ impl BreakpadSymbols {
         let mut saw_module = false;
         for (index, (base, line)) in lines(data).enumerate() {
             let number = index + 1;
+            // A byte-order mark some editors add.
+            let (base, line) = match line.strip_prefix(b"\xef\xbb\xbf") {
+                Some(rest) if index == 0 => (base + 3, rest),
+                _ => (base, line),
+            };
             let mut f = Fields { line, base, pos: 0 };
             let Some(keyword) = f.next_field() else {
                 continue;
@@ -312,9 +317,14 @@ impl BreakpadSymbols {
         self.malformed += 1;
         if self.problems.len() < MAX_KEPT_PROBLEMS {
             let error = match record {
-                "line" | "INLINE" => BreakpadError::Orphan {
+                "line" => BreakpadError::Orphan {
                     line,
                     record,
+                    parent: "FUNC",
+                },
+                "orphan INLINE" => BreakpadError::Orphan {
+                    line,
+                    record: "INLINE",
                     parent: "FUNC",
                 },
                 "STACK CFI delta" => BreakpadError::Orphan {
@@ -324,8 +334,6 @@ impl BreakpadSymbols {
                 },
                 _ => BreakpadError::Malformed { line, record },
             };
-            // Orphans are reported as such only when they parsed; a garbled
-            // line (also landing here) reads better as malformed.
             self.problems.push(error);
         }
     }
@@ -436,7 +444,7 @@ impl BreakpadSymbols {
         let end = self.inline_ranges.len();
         let Some(func) = self.functions.last_mut() else {
             self.inline_ranges.truncate(start);
-            return Err("INLINE");
+            return Err("orphan INLINE");
         };
         self.inlines.push(InlineRecord {
             depth,
@@ -953,4 +961,61 @@ pub fn sym_relative_path(debug_file: &str, debug_id: &str) -> String {
 /// The `.sym` path under one symbol directory.
 pub fn sym_path(dir: &Path, debug_file: &str, debug_id: &str) -> PathBuf {
     dir.join(sym_relative_path(debug_file, debug_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_numbers_and_paths() {
+        assert_eq!(
+            parse_rules(".cfa: $rsp 8 + .ra: .cfa -8 + ^"),
+            [
+                (".cfa".to_string(), "$rsp 8 +".to_string()),
+                (".ra".to_string(), ".cfa -8 + ^".to_string())
+            ]
+        );
+        assert_eq!(
+            parse_rules("junk .cfa: sp"),
+            [(".cfa".to_string(), "sp".to_string())]
+        );
+        assert_eq!(number("16"), Some(16));
+        assert_eq!(number("-8"), Some(8u64.wrapping_neg()));
+        assert_eq!(number("0x1F"), Some(0x1f));
+        assert_eq!(number("$rsp"), None);
+        assert_eq!(number("-"), None);
+        assert_eq!(number("99999999999999999999"), None);
+        assert_eq!(
+            sym_relative_path("test_app.pdb", "ABC1"),
+            "test_app.pdb/ABC1/test_app.sym"
+        );
+        assert_eq!(
+            sym_relative_path("libc.so.6", "EC61"),
+            "libc.so.6/EC61/libc.so.6.sym"
+        );
+    }
+
+    #[test]
+    fn bom_orphans_and_spans() {
+        let text =
+            b"\xef\xbb\xbfMODULE mac arm64 ID1 a b\nINLINE 0 1 0 10 4\nFUNC 10 4 0 f g\n10 4 3 9\n";
+        let sym = BreakpadSymbols::parse(Bytes::from_vec(text.to_vec())).unwrap();
+        assert_eq!(sym.module().os, "mac");
+        assert_eq!(sym.module().name, "a b");
+        assert_eq!(
+            sym.problems(),
+            [BreakpadError::Orphan {
+                line: 2,
+                record: "INLINE",
+                parent: "FUNC"
+            }]
+        );
+        // An unknown file id leaves the file out, the line stays.
+        let f = sym.lookup(0x12);
+        assert_eq!(
+            (f[0].function.as_deref(), f[0].file.as_deref(), f[0].line),
+            (Some("f g"), None, Some(3))
+        );
+    }
 }
