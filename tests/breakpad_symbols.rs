@@ -191,6 +191,9 @@ fn test_app_functions_lines_and_stack_win() {
     assert_eq!(sym.win_frame(0x42ae).unwrap().address, 0x42ae);
     assert_eq!(sym.win_frame(0x41b0 + 0x86 - 1).unwrap().address, 0x41b0);
     assert!(sym.win_frame(0).is_none());
+    // FUNC 41b0 86 8 main: 8 bytes of parameters.
+    assert_eq!(sym.parameter_size(0x41ff), Some(8));
+    assert_eq!(sym.parameter_size(0x429e), Some(0));
 }
 
 /// Reads a 32-bit value from a minidump's memory list.
@@ -711,6 +714,31 @@ fn truncated_and_garbled_sym_text_never_panics() {
             exercise(&sym);
         }
     }
+}
+
+#[test]
+fn public_symbols_as_breakpad_bounds_them() {
+    let sym = parse_text(
+        b"MODULE Linux x86_64 ID m\n\
+          PUBLIC 0 0 at_zero\n\
+          PUBLIC m 100 4 first\n\
+          PUBLIC m 100 0 alias\n\
+          FUNC m 200 10 0 f\n\
+          FUNC 200 10 0 folded_twin\n\
+          PUBLIC 300 c later\n",
+    )
+    .unwrap();
+    let name = |rva: u64| sym.lookup(rva).first().and_then(|f| f.function.clone());
+    assert_eq!(name(0x50), None, "PUBLIC 0 is dropped");
+    assert_eq!(name(0x150), s("first"), "first of one address wins");
+    assert_eq!(sym.lookup(0x150)[0].function_offset, Some(0x50));
+    assert_eq!(name(0x205), s("f"));
+    // Past f's end: the FUNC at 0x200 bounds PUBLIC 0x100.
+    assert_eq!(name(0x250), None);
+    assert_eq!(name(0x310), s("later"));
+    assert_eq!(sym.parameter_size(0x310), Some(0xc));
+    assert_eq!(sym.parameter_size(0x150), Some(4));
+    assert_eq!(sym.parameter_size(0x250), None);
 }
 
 #[test]

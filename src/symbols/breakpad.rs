@@ -94,6 +94,7 @@ struct InlineRecord {
 struct Function {
     address: u64,
     size: u64,
+    parameter_size: u32,
     name: Span,
     /// Index ranges into `lines` / `inlines` (records follow their FUNC).
     lines: (usize, usize),
@@ -138,7 +139,8 @@ pub struct BreakpadSymbols {
     lines: Vec<LineRecord>,
     inlines: Vec<InlineRecord>,
     inline_ranges: Vec<(u64, u64)>,
-    publics: Vec<(u64, Span)>,
+    /// Address, parameter size, name.
+    publics: Vec<(u64, u32, Span)>,
     cfi: Vec<CfiInit>,
     cfi_deltas: Vec<(u64, Span)>,
     stack_win: Vec<StackWin>,
@@ -392,13 +394,14 @@ impl BreakpadSymbols {
         }
         let address = hex(first)?;
         let size = hex(f.next_field()?)?;
-        let _param_size = hex(f.next_field()?)?;
+        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
         let name = f.rest();
         address.checked_add(size)?;
         let (lines, inlines) = (self.lines.len(), self.inlines.len());
         self.functions.push(Function {
             address,
             size,
+            parameter_size,
             name,
             lines: (lines, lines),
             inlines: (inlines, inlines),
@@ -463,9 +466,12 @@ impl BreakpadSymbols {
             first = f.next_field()?;
         }
         let address = hex(first)?;
-        let _param_size = hex(f.next_field()?)?;
+        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
         let name = f.rest();
-        self.publics.push((address, name));
+        // Breakpad drops PUBLICs at 0 (seen in ntdll.pdb dumps): bogus.
+        if address != 0 {
+            self.publics.push((address, parameter_size, name));
+        }
         Some(())
     }
 
@@ -560,7 +566,11 @@ impl BreakpadSymbols {
         // Enclosing ranges first, so the innermost is found first walking back.
         self.functions
             .sort_by_key(|f| (f.address, std::cmp::Reverse(f.size)));
+        // Of several records at one address (`m`: identical code folded)
+        // the first in the file is used, as Breakpad's resolver does.
+        self.functions.dedup_by_key(|f| f.address);
         self.publics.sort_by_key(|p| p.0);
+        self.publics.dedup_by_key(|p| p.0);
         self.cfi.sort_by_key(|c| c.address);
         self.stack_win
             .sort_by_key(|w| (w.kind, w.address, std::cmp::Reverse(w.code_size)));
@@ -622,20 +632,41 @@ impl BreakpadSymbols {
             .find(|f| rva - f.address < f.size)
     }
 
+    /// The PUBLIC symbol nearest below `rva`, unless a FUNC starts between
+    /// it and `rva` (that FUNC bounds the PUBLIC, as in Breakpad).
+    fn public_at(&self, rva: u64) -> Option<&(u64, u32, Span)> {
+        let i = self.publics.partition_point(|p| p.0 <= rva);
+        let public = self.publics.get(i.checked_sub(1)?)?;
+        let f = self.functions.partition_point(|f| f.address <= rva);
+        match f.checked_sub(1).and_then(|f| self.functions.get(f)) {
+            Some(func) if func.address >= public.0 => None,
+            _ => Some(public),
+        }
+    }
+
+    /// The stack parameter size the FUNC (or else PUBLIC) holding `rva`
+    /// declares: what Breakpad's x86 walker uses when no STACK WIN record
+    /// covers an address.
+    pub fn parameter_size(&self, rva: u64) -> Option<u32> {
+        match self.function_at(rva) {
+            Some(func) => Some(func.parameter_size),
+            None => self.public_at(rva).map(|p| p.1),
+        }
+    }
+
     /// Frames for a module-relative address, innermost inlined first, the
     /// containing function last; a PUBLIC symbol when no FUNC holds it.
     pub fn lookup(&self, rva: u64) -> Vec<SymbolFrame> {
         let Some(func) = self.function_at(rva) else {
-            // A PUBLIC symbol covers up to the next one.
-            let i = self.publics.partition_point(|p| p.0 <= rva);
-            return match i.checked_sub(1).and_then(|i| self.publics.get(i)) {
-                Some((address, name)) => vec![SymbolFrame {
-                    function: Some(self.text(*name).into_owned()),
-                    function_offset: Some(rva - address),
-                    ..Default::default()
-                }],
-                None => Vec::new(),
-            };
+            return self
+                .public_at(rva)
+                .map_or_else(Vec::new, |(address, _, name)| {
+                    vec![SymbolFrame {
+                        function: Some(self.text(*name).into_owned()),
+                        function_offset: Some(rva - address),
+                        ..Default::default()
+                    }]
+                });
         };
         let lines = self
             .lines
