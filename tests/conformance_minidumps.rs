@@ -366,7 +366,7 @@ fn breakpad_inline_records_both_syntaxes() {
     for name in ["linux_inline.old.sym", "linux_inline.new.sym"] {
         let file = std::fs::File::open(dir.join(name)).unwrap();
         let bytes = ckdump::memory::Bytes::map_file(&file).unwrap();
-        let sym = ckdump::symbols::breakpad::BreakpadSymbols::parse(&bytes).unwrap();
+        let sym = ckdump::symbols::breakpad::BreakpadSymbols::parse(bytes).unwrap();
         let frames = sym.lookup(0x161b6);
         let got: Vec<(Option<String>, Option<u32>, bool)> = frames
             .iter()

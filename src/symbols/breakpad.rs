@@ -1,23 +1,75 @@
 //! Breakpad text symbol files (`.sym`, as `dump_syms` writes them), so a
 //! team that already produces them can switch without regenerating.
 //!
-//! Parsed once into sorted vectors; lookups are binary searches. Both
-//! INLINE / INLINE_ORIGIN syntaxes are read (the old one has no call-site
-//! file in INLINE and a file id in INLINE_ORIGIN).
+//! The file stays mapped; every line is parsed once into sorted vectors of
+//! small records whose names are byte ranges into the mapping (no copies of
+//! the text). Lookups are binary searches. Both INLINE / INLINE_ORIGIN
+//! syntaxes are read: the old one has no call-site file in INLINE and a
+//! file id in INLINE_ORIGIN.
+//!
+//! A damaged file gives what it can: malformed lines are skipped and
+//! counted (the first few are kept with their line numbers); only a file
+//! without a MODULE line is rejected.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::memory::Bytes;
 use crate::symbols::SymbolFrame;
 
-/// The MODULE line.
+/// The MODULE line: `MODULE os arch debug_id name`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ModuleRecord {
     pub os: String,
     pub arch: String,
     pub debug_id: String,
     pub name: String,
+}
+
+/// A STACK WIN record: `STACK WIN type rva code_size prologue_size
+/// epilogue_size parameter_size saved_register_size local_size
+/// max_stack_size has_program_string program_string|allocates_base_pointer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackWinRecord {
+    /// 4 = FrameData, 0 = FPO (1..3 are kept but never returned by lookups).
+    pub kind: u32,
+    pub address: u64,
+    pub code_size: u64,
+    pub prologue_size: u32,
+    pub epilogue_size: u32,
+    pub parameter_size: u32,
+    pub saved_register_size: u32,
+    pub local_size: u32,
+    pub max_stack_size: u32,
+    /// The postfix program (FrameData records with has_program_string = 1).
+    pub program: Option<String>,
+    /// The last field when there is no program string.
+    pub allocates_base_pointer: bool,
+}
+
+/// Why a `.sym` file (or one of its lines) was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BreakpadError {
+    #[error("line {line}: not a Breakpad symbol file (no MODULE record)")]
+    NoModule { line: usize },
+    #[error("line {line}: MODULE record needs os, arch, debug id and name")]
+    BadModule { line: usize },
+    #[error("line {line}: malformed {record} record")]
+    Malformed { line: usize, record: &'static str },
+    #[error("line {line}: {record} record outside a {parent}")]
+    Orphan {
+        line: usize,
+        record: &'static str,
+        parent: &'static str,
+    },
+}
+
+/// Byte range of a name inside the mapped file.
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    end: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -28,276 +80,653 @@ struct LineRecord {
     file: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct InlineRecord {
     depth: u32,
     call_line: u32,
     call_file: Option<u32>,
     origin: u32,
-    ranges: Vec<(u64, u64)>,
+    /// Index range into `inline_ranges`.
+    ranges: (usize, usize),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Function {
     address: u64,
     size: u64,
-    name: String,
-    lines: Vec<LineRecord>,
-    inlines: Vec<InlineRecord>,
+    parameter_size: u32,
+    name: Span,
+    /// Index ranges into `lines` / `inlines` (records follow their FUNC).
+    lines: (usize, usize),
+    inlines: (usize, usize),
 }
+
+#[derive(Debug, Clone, Copy)]
+struct CfiInit {
+    address: u64,
+    size: u64,
+    rules: Span,
+    /// Index range into `cfi_deltas` (deltas follow their INIT).
+    deltas: (usize, usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct StackWin {
+    kind: u32,
+    address: u64,
+    code_size: u64,
+    sizes: [u32; 6],
+    program: Option<Span>,
+    allocates_base_pointer: bool,
+}
+
+/// How many malformed lines are kept with their line numbers.
+const MAX_KEPT_PROBLEMS: usize = 32;
+/// How far a lookup walks back over earlier (possibly enclosing) ranges.
+const MAX_BACK_SCAN: usize = 64;
 
 /// A parsed `.sym` file.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct BreakpadSymbols {
+    bytes: Bytes,
     module: ModuleRecord,
-    files: HashMap<u32, String>,
-    origins: HashMap<u32, String>,
+    code_id: Option<Span>,
+    files: Vec<(u32, Span)>,
+    /// INLINE_ORIGIN id and the text after the id (old syntax: `file name`).
+    origins: Vec<(u32, Span)>,
+    old_inline_syntax: bool,
     functions: Vec<Function>,
-    publics: Vec<(u64, String)>,
-    /// STACK CFI INIT address, size, rules; then deltas (address, rules).
-    cfi_init: Vec<(u64, u64, String)>,
-    cfi_delta: Vec<(u64, String)>,
+    lines: Vec<LineRecord>,
+    inlines: Vec<InlineRecord>,
+    inline_ranges: Vec<(u64, u64)>,
+    /// Address, parameter size, name.
+    publics: Vec<(u64, u32, Span)>,
+    cfi: Vec<CfiInit>,
+    cfi_deltas: Vec<(u64, Span)>,
+    stack_win: Vec<StackWin>,
+    problems: Vec<BreakpadError>,
+    malformed: usize,
 }
 
-/// Why a `.sym` file was rejected.
-#[derive(Debug, thiserror::Error)]
-pub enum BreakpadError {
-    #[error("line 1: not a Breakpad symbol file (no MODULE record)")]
-    NoModule,
+fn hex(s: &[u8]) -> Option<u64> {
+    u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
 }
 
-fn hex(s: &str) -> Option<u64> {
-    u64::from_str_radix(s, 16).ok()
+fn dec(s: &[u8]) -> Option<u32> {
+    std::str::from_utf8(s).ok()?.parse().ok()
 }
 
-fn dec(s: &str) -> Option<u32> {
-    s.parse().ok()
-}
-
-/// Splits off the first `n` whitespace-separated fields; the rest (which may
-/// contain spaces, like a C++ name) is returned whole.
-fn fields(line: &str, n: usize) -> Option<(Vec<&str>, &str)> {
-    let mut out = Vec::with_capacity(n);
-    let mut rest = line.trim_start();
-    for _ in 0..n {
-        let end = rest.find(' ').unwrap_or(rest.len());
-        if end == 0 {
-            return None;
-        }
-        out.push(&rest[..end]);
-        rest = rest[end..].trim_start();
+/// Line numbers: dump_syms has written negative ones for bad debug info;
+/// they mean "unknown", like 0.
+fn line_number(s: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(s).ok()?;
+    match text.parse::<u32>() {
+        Ok(n) => Some(n),
+        Err(_) => text.parse::<i64>().ok().map(|_| 0),
     }
-    Some((out, rest))
+}
+
+/// Splits one line into space-separated fields, remembering offsets so the
+/// remainder (a name that may contain spaces) becomes a `Span`.
+struct Fields<'a> {
+    line: &'a [u8],
+    /// Offset of `line` in the file.
+    base: usize,
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn skip_spaces(&mut self) {
+        while self
+            .line
+            .get(self.pos)
+            .is_some_and(|c| *c == b' ' || *c == b'\t')
+        {
+            self.pos += 1;
+        }
+    }
+
+    fn next_field(&mut self) -> Option<&'a [u8]> {
+        self.skip_spaces();
+        let start = self.pos;
+        while self
+            .line
+            .get(self.pos)
+            .is_some_and(|c| *c != b' ' && *c != b'\t')
+        {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| self.line.get(start..self.pos))?
+    }
+
+    /// Everything after the fields read so far (leading spaces skipped).
+    fn rest(&mut self) -> Span {
+        self.skip_spaces();
+        Span {
+            start: self.base + self.pos,
+            end: self.base + self.line.len(),
+        }
+    }
+
+    fn is_empty(&mut self) -> bool {
+        self.skip_spaces();
+        self.pos >= self.line.len()
+    }
+}
+
+/// Lines of the file with their offsets, `\r\n` tolerated.
+fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut offset = 0usize;
+    data.split(|c| *c == b'\n').map(move |line| {
+        let start = offset;
+        offset += line.len() + 1;
+        (start, line.strip_suffix(b"\r").unwrap_or(line))
+    })
+}
+
+/// Sorts the records each owner references by index range, in place.
+fn sort_ranges<T>(
+    items: &mut [T],
+    ranges: impl Iterator<Item = (usize, usize)>,
+    key: fn(&T) -> u64,
+) {
+    for (start, end) in ranges {
+        if let Some(slice) = items.get_mut(start..end) {
+            slice.sort_by_key(key);
+        }
+    }
 }
 
 impl BreakpadSymbols {
-    /// Parses a `.sym` file. Malformed lines are skipped (dump_syms output
-    /// is regular; a damaged file still gives what it can).
-    pub fn parse(bytes: &Bytes) -> Result<Self, BreakpadError> {
-        let text = String::from_utf8_lossy(bytes);
-        let mut sym = BreakpadSymbols::default();
-        let mut lines = text.lines();
-        let first = lines.next().ok_or(BreakpadError::NoModule)?;
-        let (f, name) = fields(first, 4).ok_or(BreakpadError::NoModule)?;
-        if f[0] != "MODULE" {
-            return Err(BreakpadError::NoModule);
-        }
-        sym.module = ModuleRecord {
-            os: f[1].into(),
-            arch: f[2].into(),
-            debug_id: f[3].into(),
-            name: name.into(),
+    /// Parses a `.sym` file kept mapped in `bytes`.
+    pub fn parse(bytes: Bytes) -> Result<Self, BreakpadError> {
+        let mut sym = BreakpadSymbols {
+            bytes,
+            module: ModuleRecord::default(),
+            code_id: None,
+            files: Vec::new(),
+            origins: Vec::new(),
+            old_inline_syntax: false,
+            functions: Vec::new(),
+            lines: Vec::new(),
+            inlines: Vec::new(),
+            inline_ranges: Vec::new(),
+            publics: Vec::new(),
+            cfi: Vec::new(),
+            cfi_deltas: Vec::new(),
+            stack_win: Vec::new(),
+            problems: Vec::new(),
+            malformed: 0,
         };
-        // The old syntax is told by its INLINE records (one field fewer);
-        // INLINE_ORIGIN lines come first in the file, so look ahead.
-        let old_inline_syntax = text
-            .lines()
-            .find(|l| l.starts_with("INLINE "))
-            .map(|l| l.split_whitespace().count() % 2 == 0);
-        for line in lines {
-            let keyword = line.split(' ').next().unwrap_or("");
-            match keyword {
-                "FILE" => {
-                    if let Some((f, name)) = fields(line, 2)
-                        && let Some(id) = dec(f[1])
-                    {
-                        sym.files.insert(id, name.to_string());
+        // Cloning the handle (an Arc) lets the loop borrow the text while
+        // filling `sym`.
+        let bytes = sym.bytes.clone();
+        let data: &[u8] = &bytes;
+        let mut inline_parity: Option<bool> = None;
+        let mut saw_module = false;
+        for (index, (base, line)) in lines(data).enumerate() {
+            let number = index + 1;
+            // A byte-order mark some editors add.
+            let (base, line) = match line.strip_prefix(b"\xef\xbb\xbf") {
+                Some(rest) if index == 0 => (base + 3, rest),
+                _ => (base, line),
+            };
+            let mut f = Fields { line, base, pos: 0 };
+            let Some(keyword) = f.next_field() else {
+                continue;
+            };
+            if !saw_module {
+                if keyword != b"MODULE" {
+                    return Err(BreakpadError::NoModule { line: number });
+                }
+                sym.parse_module(&mut f, number)?;
+                saw_module = true;
+                continue;
+            }
+            let result = match keyword {
+                b"MODULE" => Err("MODULE"),
+                b"INFO" => sym.parse_info(&mut f),
+                b"FILE" => sym.parse_named(&mut f, false).ok_or("FILE"),
+                b"INLINE_ORIGIN" => sym.parse_named(&mut f, true).ok_or("INLINE_ORIGIN"),
+                b"FUNC" => sym.parse_func(&mut f).ok_or("FUNC"),
+                b"INLINE" => match sym.parse_inline(&mut f) {
+                    Ok(old) => {
+                        inline_parity.get_or_insert(old);
+                        Ok(())
                     }
+                    Err(e) => Err(e),
+                },
+                b"PUBLIC" => sym.parse_public(&mut f).ok_or("PUBLIC"),
+                b"STACK" => sym.parse_stack(&mut f),
+                _ => {
+                    f.pos = 0;
+                    sym.parse_line_record(&mut f)
                 }
-                "INLINE_ORIGIN" => {
-                    // Old: INLINE_ORIGIN id file name; new: INLINE_ORIGIN id name.
-                    let Some((f, rest)) = fields(line, 2) else {
-                        continue;
-                    };
-                    let Some(id) = dec(f[1]) else { continue };
-                    let name = match fields(rest, 1) {
-                        Some((g, tail))
-                            if old_inline_syntax == Some(true) && dec(g[0]).is_some() =>
-                        {
-                            tail
-                        }
-                        _ => rest,
-                    };
-                    sym.origins.insert(id, name.to_string());
-                }
-                "FUNC" => {
-                    let skip = usize::from(line.starts_with("FUNC m "));
-                    let Some((f, name)) = fields(line, 4 + skip) else {
-                        continue;
-                    };
-                    let (Some(address), Some(size)) = (hex(f[1 + skip]), hex(f[2 + skip])) else {
-                        continue;
-                    };
-                    sym.functions.push(Function {
+            };
+            if let Err(record) = result {
+                sym.note_problem(number, record);
+            }
+        }
+        if !saw_module {
+            return Err(BreakpadError::NoModule { line: 1 });
+        }
+        sym.old_inline_syntax = inline_parity.unwrap_or(false);
+        sym.finish();
+        Ok(sym)
+    }
+
+    fn note_problem(&mut self, line: usize, record: &'static str) {
+        self.malformed += 1;
+        if self.problems.len() < MAX_KEPT_PROBLEMS {
+            let error = match record {
+                "line" => BreakpadError::Orphan {
+                    line,
+                    record,
+                    parent: "FUNC",
+                },
+                "orphan INLINE" => BreakpadError::Orphan {
+                    line,
+                    record: "INLINE",
+                    parent: "FUNC",
+                },
+                "STACK CFI delta" => BreakpadError::Orphan {
+                    line,
+                    record,
+                    parent: "STACK CFI INIT",
+                },
+                _ => BreakpadError::Malformed { line, record },
+            };
+            self.problems.push(error);
+        }
+    }
+
+    fn parse_module(&mut self, f: &mut Fields, line: usize) -> Result<(), BreakpadError> {
+        let bad = BreakpadError::BadModule { line };
+        let mut field = || {
+            f.next_field()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+        };
+        let (Some(os), Some(arch), Some(debug_id)) = (field(), field(), field()) else {
+            return Err(bad);
+        };
+        let name = f.rest();
+        self.module = ModuleRecord {
+            os,
+            arch,
+            debug_id,
+            name: self.text(name).into_owned(),
+        };
+        Ok(())
+    }
+
+    fn parse_info(&mut self, f: &mut Fields) -> Result<(), &'static str> {
+        // INFO CODE_ID id [file]; other INFO lines (GENERATOR, …) are fine.
+        if f.next_field() == Some(b"CODE_ID") {
+            let id = f.next_field().ok_or("INFO CODE_ID")?;
+            let start = f.base + f.pos - id.len();
+            self.code_id = Some(Span {
+                start,
+                end: f.base + f.pos,
+            });
+        }
+        Ok(())
+    }
+
+    /// FILE id name / INLINE_ORIGIN id rest.
+    fn parse_named(&mut self, f: &mut Fields, origin: bool) -> Option<()> {
+        let id = dec(f.next_field()?)?;
+        if f.is_empty() {
+            return None;
+        }
+        let rest = f.rest();
+        if origin {
+            self.origins.push((id, rest));
+        } else {
+            self.files.push((id, rest));
+        }
+        Some(())
+    }
+
+    fn parse_func(&mut self, f: &mut Fields) -> Option<()> {
+        let mut first = f.next_field()?;
+        if first == b"m" {
+            first = f.next_field()?;
+        }
+        let address = hex(first)?;
+        let size = hex(f.next_field()?)?;
+        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
+        let name = f.rest();
+        address.checked_add(size)?;
+        let (lines, inlines) = (self.lines.len(), self.inlines.len());
+        self.functions.push(Function {
+            address,
+            size,
+            parameter_size,
+            name,
+            lines: (lines, lines),
+            inlines: (inlines, inlines),
+        });
+        Some(())
+    }
+
+    /// Returns whether the record used the old syntax.
+    fn parse_inline(&mut self, f: &mut Fields) -> Result<bool, &'static str> {
+        let mut nums: Vec<&[u8]> = Vec::new();
+        while let Some(field) = f.next_field() {
+            nums.push(field);
+        }
+        // Old: depth line origin (addr size)+ = odd count;
+        // new: depth line file origin (addr size)+ = even count.
+        let old = nums.len() % 2 == 1;
+        let head = if old { 3 } else { 4 };
+        if nums.len() < head + 2 {
+            return Err("INLINE");
+        }
+        let num = |i: usize| nums.get(i).and_then(|s| dec(s));
+        let (Some(depth), Some(call_line)) = (num(0), nums.get(1).and_then(|s| line_number(s)))
+        else {
+            return Err("INLINE");
+        };
+        let (call_file, origin) = if old {
+            (None, num(2))
+        } else {
+            (Some(num(2).ok_or("INLINE")?), num(3))
+        };
+        let origin = origin.ok_or("INLINE")?;
+        let start = self.inline_ranges.len();
+        for pair in nums.get(head..).unwrap_or_default().chunks_exact(2) {
+            let (Some(a), Some(s)) = (
+                pair.first().and_then(|x| hex(x)),
+                pair.get(1).and_then(|x| hex(x)),
+            ) else {
+                self.inline_ranges.truncate(start);
+                return Err("INLINE");
+            };
+            self.inline_ranges.push((a, s));
+        }
+        let end = self.inline_ranges.len();
+        let Some(func) = self.functions.last_mut() else {
+            self.inline_ranges.truncate(start);
+            return Err("orphan INLINE");
+        };
+        self.inlines.push(InlineRecord {
+            depth,
+            call_line,
+            call_file,
+            origin,
+            ranges: (start, end),
+        });
+        func.inlines.1 = self.inlines.len();
+        Ok(old)
+    }
+
+    fn parse_public(&mut self, f: &mut Fields) -> Option<()> {
+        let mut first = f.next_field()?;
+        if first == b"m" {
+            first = f.next_field()?;
+        }
+        let address = hex(first)?;
+        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
+        let name = f.rest();
+        // Breakpad drops PUBLICs at 0 (seen in ntdll.pdb dumps): bogus.
+        if address != 0 {
+            self.publics.push((address, parameter_size, name));
+        }
+        Some(())
+    }
+
+    fn parse_stack(&mut self, f: &mut Fields) -> Result<(), &'static str> {
+        match f.next_field() {
+            Some(b"CFI") => {
+                let first = f.next_field().ok_or("STACK CFI")?;
+                if first == b"INIT" {
+                    let address = f.next_field().and_then(hex).ok_or("STACK CFI INIT")?;
+                    let size = f.next_field().and_then(hex).ok_or("STACK CFI INIT")?;
+                    let rules = f.rest();
+                    let d = self.cfi_deltas.len();
+                    self.cfi.push(CfiInit {
                         address,
                         size,
-                        name: name.to_string(),
-                        lines: Vec::new(),
-                        inlines: Vec::new(),
+                        rules,
+                        deltas: (d, d),
                     });
+                } else {
+                    let address = hex(first).ok_or("STACK CFI")?;
+                    let rules = f.rest();
+                    let init = self.cfi.last_mut().ok_or("STACK CFI delta")?;
+                    self.cfi_deltas.push((address, rules));
+                    init.deltas.1 = self.cfi_deltas.len();
                 }
-                "INLINE" => {
-                    let nums: Vec<&str> = line.split_whitespace().skip(1).collect();
-                    // Old: depth line origin (addr size)+ = odd count;
-                    // new: depth line file origin (addr size)+ = even count.
-                    let old = nums.len() % 2 == 1;
-                    let head = if old { 3 } else { 4 };
-                    if nums.len() < head + 2 {
-                        continue;
-                    }
-                    let (Some(depth), Some(call_line)) = (dec(nums[0]), dec(nums[1])) else {
-                        continue;
-                    };
-                    let (call_file, origin) = if old {
-                        (None, dec(nums[2]))
-                    } else {
-                        (dec(nums[2]), dec(nums[3]))
-                    };
-                    let Some(origin) = origin else { continue };
-                    let ranges = nums[head..]
-                        .chunks_exact(2)
-                        .filter_map(|p| Some((hex(p[0])?, hex(p[1])?)))
-                        .collect();
-                    if let Some(func) = sym.functions.last_mut() {
-                        func.inlines.push(InlineRecord {
-                            depth,
-                            call_line,
-                            call_file,
-                            origin,
-                            ranges,
-                        });
-                    }
-                }
-                "PUBLIC" => {
-                    let skip = usize::from(line.starts_with("PUBLIC m "));
-                    let Some((f, name)) = fields(line, 3 + skip) else {
-                        continue;
-                    };
-                    if let Some(address) = hex(f[1 + skip]) {
-                        sym.publics.push((address, name.to_string()));
-                    }
-                }
-                "STACK" => {
-                    if let Some(rest) = line.strip_prefix("STACK CFI INIT ") {
-                        if let Some((f, rules)) = fields(rest, 2)
-                            && let (Some(a), Some(s)) = (hex(f[0]), hex(f[1]))
-                        {
-                            sym.cfi_init.push((a, s, rules.to_string()));
-                        }
-                    } else if let Some(rest) = line.strip_prefix("STACK CFI ")
-                        && let Some((f, rules)) = fields(rest, 1)
-                        && let Some(a) = hex(f[0])
-                    {
-                        sym.cfi_delta.push((a, rules.to_string()));
-                    }
-                }
-                "MODULE" | "INFO" | "" => {}
-                _ => {
-                    // A line record: address size line file.
-                    let mut it = line.split_whitespace();
-                    let rec = (|| {
-                        Some(LineRecord {
-                            address: hex(it.next()?)?,
-                            size: hex(it.next()?)?,
-                            line: dec(it.next()?)?,
-                            file: dec(it.next()?)?,
-                        })
-                    })();
-                    if let (Some(rec), Some(func)) = (rec, sym.functions.last_mut()) {
-                        func.lines.push(rec);
-                    }
+                Ok(())
+            }
+            Some(b"WIN") => self.parse_stack_win(f).ok_or("STACK WIN"),
+            _ => Err("STACK"),
+        }
+    }
+
+    fn parse_stack_win(&mut self, f: &mut Fields) -> Option<()> {
+        let kind = u32::try_from(hex(f.next_field()?)?).ok()?;
+        let address = hex(f.next_field()?)?;
+        let code_size = hex(f.next_field()?)?;
+        let mut sizes = [0u32; 6];
+        for s in &mut sizes {
+            *s = u32::try_from(hex(f.next_field()?)?).ok()?;
+        }
+        let has_program = hex(f.next_field()?)? != 0;
+        let (program, allocates_base_pointer) = if has_program {
+            (Some(f.rest()), false)
+        } else {
+            (None, hex(f.next_field()?)? != 0)
+        };
+        self.stack_win.push(StackWin {
+            kind,
+            address,
+            code_size,
+            sizes,
+            program,
+            allocates_base_pointer,
+        });
+        Some(())
+    }
+
+    /// `address size line file`, belonging to the last FUNC.
+    fn parse_line_record(&mut self, f: &mut Fields) -> Result<(), &'static str> {
+        let rec = (|| {
+            Some(LineRecord {
+                address: hex(f.next_field()?)?,
+                size: hex(f.next_field()?)?,
+                line: line_number(f.next_field()?)?,
+                file: dec(f.next_field()?)?,
+            })
+        })()
+        .ok_or("unknown")?;
+        let func = self.functions.last_mut().ok_or("line")?;
+        self.lines.push(rec);
+        func.lines.1 = self.lines.len();
+        Ok(())
+    }
+
+    /// Sorts everything for binary searches.
+    fn finish(&mut self) {
+        sort_ranges(
+            &mut self.lines,
+            self.functions.iter().map(|f| f.lines),
+            |l| l.address,
+        );
+        sort_ranges(
+            &mut self.inlines,
+            self.functions.iter().map(|f| f.inlines),
+            |i| u64::from(i.depth),
+        );
+        sort_ranges(
+            &mut self.cfi_deltas,
+            self.cfi.iter().map(|c| c.deltas),
+            |d| d.0,
+        );
+        // Enclosing ranges first, so the innermost is found first walking back.
+        self.functions
+            .sort_by_key(|f| (f.address, std::cmp::Reverse(f.size)));
+        // Of several records at one address (`m`: identical code folded)
+        // the first in the file is used, as Breakpad's resolver does.
+        self.functions.dedup_by_key(|f| f.address);
+        self.publics.sort_by_key(|p| p.0);
+        self.publics.dedup_by_key(|p| p.0);
+        self.cfi.sort_by_key(|c| c.address);
+        self.stack_win
+            .sort_by_key(|w| (w.kind, w.address, std::cmp::Reverse(w.code_size)));
+        self.files.sort_by_key(|f| f.0);
+        self.origins.sort_by_key(|o| o.0);
+        if self.old_inline_syntax {
+            // Old INLINE_ORIGIN: `id file_id name`; drop the file id.
+            let data: &[u8] = &self.bytes;
+            for (_, span) in &mut self.origins {
+                let line = data.get(span.start..span.end).unwrap_or_default();
+                let mut f = Fields {
+                    line,
+                    base: span.start,
+                    pos: 0,
+                };
+                if f.next_field().and_then(dec).is_some() && !f.is_empty() {
+                    *span = f.rest();
                 }
             }
         }
-        sym.functions.sort_by_key(|f| f.address);
-        for f in &mut sym.functions {
-            f.lines.sort_by_key(|l| l.address);
-            f.inlines.sort_by_key(|i| i.depth);
-        }
-        sym.publics.sort_by_key(|p| p.0);
-        sym.cfi_init.sort_by_key(|c| c.0);
-        sym.cfi_delta.sort_by_key(|c| c.0);
-        Ok(sym)
+    }
+
+    fn text(&self, span: Span) -> Cow<'_, str> {
+        String::from_utf8_lossy(self.bytes.get(span.start..span.end).unwrap_or_default())
+    }
+
+    fn by_id(&self, table: &[(u32, Span)], id: u32) -> Option<String> {
+        let i = table.binary_search_by_key(&id, |e| e.0).ok()?;
+        table.get(i).map(|(_, s)| self.text(*s).into_owned())
     }
 
     pub fn module(&self) -> &ModuleRecord {
         &self.module
     }
 
+    /// The `INFO CODE_ID` value, if the file has one.
+    pub fn code_id(&self) -> Option<String> {
+        self.code_id.map(|s| self.text(s).into_owned())
+    }
+
+    /// How many lines were skipped as malformed.
+    pub fn malformed_lines(&self) -> usize {
+        self.malformed
+    }
+
+    /// The first skipped lines, with their line numbers.
+    pub fn problems(&self) -> &[BreakpadError] {
+        &self.problems
+    }
+
+    /// The innermost FUNC whose range holds `rva`.
     fn function_at(&self, rva: u64) -> Option<&Function> {
-        let i = self.functions.partition_point(|f| f.address <= rva);
-        let f = self.functions.get(i.checked_sub(1)?)?;
-        (rva - f.address < f.size.max(1)).then_some(f)
+        let end = self.functions.partition_point(|f| f.address <= rva);
+        let start = end.saturating_sub(MAX_BACK_SCAN);
+        self.functions
+            .get(start..end)?
+            .iter()
+            .rev()
+            .find(|f| rva - f.address < f.size)
+    }
+
+    /// The PUBLIC symbol nearest below `rva`, unless a FUNC starts between
+    /// it and `rva` (that FUNC bounds the PUBLIC, as in Breakpad).
+    fn public_at(&self, rva: u64) -> Option<&(u64, u32, Span)> {
+        let i = self.publics.partition_point(|p| p.0 <= rva);
+        let public = self.publics.get(i.checked_sub(1)?)?;
+        let f = self.functions.partition_point(|f| f.address <= rva);
+        match f.checked_sub(1).and_then(|f| self.functions.get(f)) {
+            Some(func) if func.address >= public.0 => None,
+            _ => Some(public),
+        }
+    }
+
+    /// The stack parameter size the FUNC (or else PUBLIC) holding `rva`
+    /// declares: what Breakpad's x86 walker uses when no STACK WIN record
+    /// covers an address.
+    pub fn parameter_size(&self, rva: u64) -> Option<u32> {
+        match self.function_at(rva) {
+            Some(func) => Some(func.parameter_size),
+            None => self.public_at(rva).map(|p| p.1),
+        }
     }
 
     /// Frames for a module-relative address, innermost inlined first, the
-    /// containing function last.
+    /// containing function last; a PUBLIC symbol when no FUNC holds it.
     pub fn lookup(&self, rva: u64) -> Vec<SymbolFrame> {
         let Some(func) = self.function_at(rva) else {
-            // PUBLIC symbols cover up to the next one.
-            let i = self.publics.partition_point(|p| p.0 <= rva);
-            return match i.checked_sub(1).and_then(|i| self.publics.get(i)) {
-                Some((address, name)) => vec![SymbolFrame {
-                    function: Some(name.clone()),
-                    function_offset: Some(rva - address),
-                    ..Default::default()
-                }],
-                None => Vec::new(),
-            };
+            return self
+                .public_at(rva)
+                .map_or_else(Vec::new, |(address, _, name)| {
+                    vec![SymbolFrame {
+                        function: Some(self.text(*name).into_owned()),
+                        function_offset: Some(rva - address),
+                        ..Default::default()
+                    }]
+                });
         };
-        let file = |id: u32| self.files.get(&id).cloned();
-        let line = func
+        let lines = self
             .lines
-            .iter()
-            .rev()
-            .find(|l| l.address <= rva && rva - l.address < l.size.max(1));
-        // Inline records covering rva, outermost (depth 0) first.
-        let chain: Vec<&InlineRecord> = func
+            .get(func.lines.0..func.lines.1)
+            .unwrap_or_default();
+        let line = {
+            let i = lines.partition_point(|l| l.address <= rva);
+            i.checked_sub(1)
+                .and_then(|i| lines.get(i))
+                .filter(|l| rva - l.address < l.size)
+        };
+        // For each depth, the first INLINE at that depth covering rva;
+        // the chain stops at the first depth without one.
+        let inlines = self
             .inlines
-            .iter()
-            .filter(|i| i.ranges.iter().any(|(a, s)| *a <= rva && rva - a < *s))
-            .collect();
+            .get(func.inlines.0..func.inlines.1)
+            .unwrap_or_default();
+        let mut chain: Vec<&InlineRecord> = Vec::new();
+        for inl in inlines {
+            let wanted = chain.len() as u64;
+            if u64::from(inl.depth) != wanted {
+                if u64::from(inl.depth) > wanted {
+                    break;
+                }
+                continue;
+            }
+            let ranges = self
+                .inline_ranges
+                .get(inl.ranges.0..inl.ranges.1)
+                .unwrap_or_default();
+            if ranges.iter().any(|(a, s)| *a <= rva && rva - a < *s) {
+                chain.push(inl);
+            }
+        }
         let mut frames = Vec::with_capacity(chain.len() + 1);
         // The innermost frame has the line record's location; every outer
-        // frame is at the call site recorded by the next-deeper INLINE.
-        let mut location = (line.and_then(|l| file(l.file)), line.map(|l| l.line));
+        // frame is at the call site the next-deeper INLINE records (the old
+        // syntax has no call-site file: the file stays the same).
+        let mut file = line.and_then(|l| self.by_id(&self.files, l.file));
+        let mut line_no = line.map(|l| l.line).filter(|n| *n != 0);
         for inl in chain.iter().rev() {
             frames.push(SymbolFrame {
-                function: self.origins.get(&inl.origin).cloned(),
+                function: self.by_id(&self.origins, inl.origin),
                 function_offset: None,
-                file: location.0.clone(),
-                line: location.1,
+                file: file.clone(),
+                line: line_no,
                 column: None,
                 inlined: true,
             });
-            let call_file = inl.call_file.and_then(file).or_else(|| location.0.clone());
-            location = (call_file, Some(inl.call_line));
+            if let Some(id) = inl.call_file {
+                file = self.by_id(&self.files, id);
+            }
+            line_no = Some(inl.call_line).filter(|n| *n != 0);
         }
+        let name = self.text(func.name);
         frames.push(SymbolFrame {
-            function: Some(func.name.clone()),
+            function: (!name.is_empty()).then(|| name.into_owned()),
             function_offset: Some(rva - func.address),
-            file: location.0,
-            line: location.1,
+            file,
+            line: line_no,
             column: None,
             inlined: false,
         });
@@ -307,9 +736,9 @@ impl BreakpadSymbols {
     /// STACK CFI rules in effect at `rva`: the INIT record's rules with
     /// every delta up to `rva` applied, as (register, expression) pairs.
     pub fn cfi_rules(&self, rva: u64) -> Option<Vec<(String, String)>> {
-        let i = self.cfi_init.partition_point(|c| c.0 <= rva);
-        let (start, size, init) = self.cfi_init.get(i.checked_sub(1)?)?;
-        if rva - start >= *size {
+        let i = self.cfi.partition_point(|c| c.address <= rva);
+        let init = self.cfi.get(i.checked_sub(1)?)?;
+        if rva - init.address >= init.size {
             return None;
         }
         let mut rules: Vec<(String, String)> = Vec::new();
@@ -321,15 +750,59 @@ impl BreakpadSymbols {
                 }
             }
         };
-        apply(init);
-        let from = self.cfi_delta.partition_point(|d| d.0 < *start);
-        for (addr, text) in &self.cfi_delta[from..] {
-            if *addr > rva {
+        apply(&self.text(init.rules));
+        let deltas = self
+            .cfi_deltas
+            .get(init.deltas.0..init.deltas.1)
+            .unwrap_or_default();
+        for (address, text) in deltas {
+            if *address > rva {
                 break;
             }
-            apply(text);
+            apply(&self.text(*text));
         }
         Some(rules)
+    }
+
+    /// The innermost STACK WIN record of one type holding `rva`.
+    fn win_of_kind(&self, kind: u32, rva: u64) -> Option<&StackWin> {
+        let lo = self.stack_win.partition_point(|w| w.kind < kind);
+        let hi = self
+            .stack_win
+            .partition_point(|w| (w.kind, w.address) <= (kind, rva));
+        let records = self
+            .stack_win
+            .get(lo.max(hi.saturating_sub(MAX_BACK_SCAN))..hi)?;
+        records.iter().rev().find(|w| rva - w.address < w.code_size)
+    }
+
+    /// The STACK WIN record covering `rva`: FrameData (type 4) first, then
+    /// FPO (type 0), as Breakpad's resolver prefers them.
+    pub fn win_frame(&self, rva: u64) -> Option<StackWinRecord> {
+        let w = self
+            .win_of_kind(4, rva)
+            .or_else(|| self.win_of_kind(0, rva))?;
+        let [
+            prologue_size,
+            epilogue_size,
+            parameter_size,
+            saved_register_size,
+            local_size,
+            max_stack_size,
+        ] = w.sizes;
+        Some(StackWinRecord {
+            kind: w.kind,
+            address: w.address,
+            code_size: w.code_size,
+            prologue_size,
+            epilogue_size,
+            parameter_size,
+            saved_register_size,
+            local_size,
+            max_stack_size,
+            program: w.program.map(|s| self.text(s).into_owned()),
+            allocates_base_pointer: w.allocates_base_pointer,
+        })
     }
 }
 
@@ -349,66 +822,174 @@ fn parse_rules(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Evaluates a Breakpad postfix expression: numbers, `$reg` / `.cfa`
-/// values, `+ - * / % @` (align) and `^` (dereference). Bounded.
+/// Postfix programs are short; anything longer is garbage.
+const MAX_TOKENS: usize = 1024;
+const MAX_STACK: usize = 64;
+
+fn number(token: &str) -> Option<u64> {
+    let (negative, digits) = match token.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, token),
+    };
+    let value = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        Some(h) => u64::from_str_radix(h, 16).ok()?,
+        None if digits.bytes().next().is_some_and(|c| c.is_ascii_digit()) => {
+            digits.parse::<u64>().ok()?
+        }
+        None => return None,
+    };
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
+}
+
+/// One binary operator, or None for a division by zero / bad alignment.
+fn binary(op: &str, a: u64, b: u64) -> Option<u64> {
+    Some(match op {
+        "+" => a.wrapping_add(b),
+        "-" => a.wrapping_sub(b),
+        "*" => a.wrapping_mul(b),
+        "/" => a.checked_div(b)?,
+        "%" => a.checked_rem(b)?,
+        // `a b @`: a rounded down to a multiple of b (a power of two).
+        "@" => {
+            if !b.is_power_of_two() {
+                return None;
+            }
+            a & !(b - 1)
+        }
+        _ => return None,
+    })
+}
+
+fn mask(value: u64, pointer_size: u8) -> u64 {
+    if pointer_size == 4 {
+        value & 0xffff_ffff
+    } else {
+        value
+    }
+}
+
+/// An operand: a value, or a name resolved when used (STACK WIN `=` needs
+/// the name itself).
+#[derive(Clone, Copy)]
+enum Operand<'a> {
+    Value(u64),
+    Name(&'a str),
+}
+
+/// Shared evaluator: `assign` is Some for STACK WIN programs.
+fn run<'a>(
+    expr: &'a str,
+    registers: &HashMap<String, u64>,
+    mut assign: Option<&mut HashMap<String, u64>>,
+    read_memory: &dyn Fn(u64) -> Option<u64>,
+    pointer_size: u8,
+) -> Option<Vec<Operand<'a>>> {
+    let resolve = |op: Operand, assigned: &Option<&mut HashMap<String, u64>>| -> Option<u64> {
+        match op {
+            Operand::Value(v) => Some(v),
+            Operand::Name(n) => {
+                let own = assigned.as_ref().and_then(|m| m.get(n).copied());
+                own.or_else(|| registers.get(n).copied())
+            }
+        }
+    };
+    let mut stack: Vec<Operand<'a>> = Vec::new();
+    for (count, token) in expr.split_whitespace().enumerate() {
+        if count >= MAX_TOKENS {
+            return None;
+        }
+        match token {
+            "+" | "-" | "*" | "/" | "%" | "@" => {
+                let b = resolve(stack.pop()?, &assign)?;
+                let a = resolve(stack.pop()?, &assign)?;
+                stack.push(Operand::Value(mask(binary(token, a, b)?, pointer_size)));
+            }
+            "^" => {
+                let a = resolve(stack.pop()?, &assign)?;
+                stack.push(Operand::Value(mask(read_memory(a)?, pointer_size)));
+            }
+            "=" => {
+                let target = assign.as_mut()?;
+                let value = stack.pop()?;
+                let Operand::Name(name) = stack.pop()? else {
+                    return None;
+                };
+                // Breakpad only lets programs assign `$` variables.
+                if !name.starts_with('$') {
+                    return None;
+                }
+                let value = match value {
+                    Operand::Value(v) => v,
+                    Operand::Name(n) => target
+                        .get(n)
+                        .copied()
+                        .or_else(|| registers.get(n).copied())?,
+                };
+                target.insert(name.to_string(), value);
+            }
+            t => match number(t) {
+                Some(v) => stack.push(Operand::Value(mask(v, pointer_size))),
+                None => stack.push(Operand::Name(t)),
+            },
+        }
+        if stack.len() > MAX_STACK {
+            return None;
+        }
+    }
+    Some(stack)
+}
+
+/// Evaluates a Breakpad postfix expression (a STACK CFI rule): numbers
+/// (decimal, `0x` hex, negative), register names (`$rsp`, `.cfa`, `x29`),
+/// `+ - * / % @` (align down) and `^` (dereference through `read_memory`).
+/// Arithmetic wraps at the pointer width. Bounded in tokens and depth.
 pub fn evaluate_postfix(
     expr: &str,
     registers: &HashMap<String, u64>,
     read_memory: &dyn Fn(u64) -> Option<u64>,
+    pointer_size: u8,
 ) -> Option<u64> {
-    let mut stack: Vec<u64> = Vec::new();
-    for token in expr.split_whitespace().take(256) {
-        match token {
-            "+" | "-" | "*" | "/" | "%" | "@" => {
-                let b = stack.pop()?;
-                let a = stack.pop()?;
-                stack.push(match token {
-                    "+" => a.wrapping_add(b),
-                    "-" => a.wrapping_sub(b),
-                    "*" => a.wrapping_mul(b),
-                    "/" => a.checked_div(b)?,
-                    "%" => a.checked_rem(b)?,
-                    _ => {
-                        if b == 0 || !b.is_power_of_two() {
-                            return None;
-                        }
-                        a & !(b - 1)
-                    }
-                });
-            }
-            "^" => {
-                let a = stack.pop()?;
-                stack.push(read_memory(a)?);
-            }
-            t => {
-                let value = if let Some(n) = t.strip_prefix('-') {
-                    n.parse::<u64>().ok().map(|v| v.wrapping_neg())
-                } else if let Some(h) = t.strip_prefix("0x") {
-                    u64::from_str_radix(h, 16).ok()
-                } else {
-                    t.parse::<u64>().ok()
-                };
-                stack.push(match value {
-                    Some(v) => v,
-                    None => *registers.get(t)?,
-                });
-            }
-        }
-        if stack.len() > 64 {
-            return None;
-        }
+    let stack = run(expr, registers, None, read_memory, pointer_size)?;
+    match stack.as_slice() {
+        [Operand::Value(v)] => Some(*v),
+        [Operand::Name(n)] => registers.get(*n).copied(),
+        _ => None,
     }
-    (stack.len() == 1).then(|| stack[0])
 }
 
-/// `DIR/NAME/DEBUGID/NAME.sym`, where NAME is the debug file and the `.sym`
+/// Runs a STACK WIN program string (x86, 32-bit): `$T0 $ebp = $eip $T0 4 +
+/// ^ = …`, assigning into `registers`. The caller provides `.cbSavedRegs`,
+/// `.cbParams`, `.cbLocals`, `.raSearchStart` / `.raSearch` and the
+/// current `$ebp`, `$esp`, ... as entries of `registers`. None when the
+/// program reads something unknown or is malformed; then `registers` may
+/// hold the assignments made before the failure.
+pub fn evaluate_win_program(
+    program: &str,
+    registers: &mut HashMap<String, u64>,
+    read_memory: &dyn Fn(u64) -> Option<u64>,
+) -> Option<()> {
+    let stack = run(program, &HashMap::new(), Some(registers), read_memory, 4)?;
+    stack.is_empty().then_some(())
+}
+
+/// `NAME/DEBUGID/NAME.sym`, where NAME is the debug file and the `.sym`
 /// replaces a `.pdb` extension (Breakpad's store layout).
 pub fn sym_relative_path(debug_file: &str, debug_id: &str) -> String {
-    let stem = debug_file.strip_suffix(".pdb").unwrap_or(debug_file);
+    let stem = debug_file
+        .strip_suffix(".pdb")
+        .or_else(|| debug_file.strip_suffix(".PDB"))
+        .unwrap_or(debug_file);
     format!("{debug_file}/{debug_id}/{stem}.sym")
 }
 
-/// The `.sym` path under one directory.
+/// The `.sym` path under one symbol directory.
 pub fn sym_path(dir: &Path, debug_file: &str, debug_id: &str) -> PathBuf {
     dir.join(sym_relative_path(debug_file, debug_id))
 }
@@ -418,13 +999,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn postfix_and_rules() {
-        let regs: HashMap<String, u64> = [("$rsp".to_string(), 0x1000u64)].into_iter().collect();
-        let mem = |a: u64| (a == 0x1008).then_some(0xdead);
-        assert_eq!(evaluate_postfix("$rsp 16 +", &regs, &mem), Some(0x1010));
-        assert_eq!(evaluate_postfix("$rsp 8 + ^", &regs, &mem), Some(0xdead));
-        assert_eq!(evaluate_postfix("$rsp 0 /", &regs, &mem), None);
-        assert_eq!(evaluate_postfix("+", &regs, &mem), None);
+    fn rules_numbers_and_paths() {
         assert_eq!(
             parse_rules(".cfa: $rsp 8 + .ra: .cfa -8 + ^"),
             [
@@ -433,12 +1008,45 @@ mod tests {
             ]
         );
         assert_eq!(
+            parse_rules("junk .cfa: sp"),
+            [(".cfa".to_string(), "sp".to_string())]
+        );
+        assert_eq!(number("16"), Some(16));
+        assert_eq!(number("-8"), Some(8u64.wrapping_neg()));
+        assert_eq!(number("0x1F"), Some(0x1f));
+        assert_eq!(number("$rsp"), None);
+        assert_eq!(number("-"), None);
+        assert_eq!(number("99999999999999999999"), None);
+        assert_eq!(
             sym_relative_path("test_app.pdb", "ABC1"),
             "test_app.pdb/ABC1/test_app.sym"
         );
         assert_eq!(
             sym_relative_path("libc.so.6", "EC61"),
             "libc.so.6/EC61/libc.so.6.sym"
+        );
+    }
+
+    #[test]
+    fn bom_orphans_and_spans() {
+        let text =
+            b"\xef\xbb\xbfMODULE mac arm64 ID1 a b\nINLINE 0 1 0 10 4\nFUNC 10 4 0 f g\n10 4 3 9\n";
+        let sym = BreakpadSymbols::parse(Bytes::from_vec(text.to_vec())).unwrap();
+        assert_eq!(sym.module().os, "mac");
+        assert_eq!(sym.module().name, "a b");
+        assert_eq!(
+            sym.problems(),
+            [BreakpadError::Orphan {
+                line: 2,
+                record: "INLINE",
+                parent: "FUNC"
+            }]
+        );
+        // An unknown file id leaves the file out, the line stays.
+        let f = sym.lookup(0x12);
+        assert_eq!(
+            (f[0].function.as_deref(), f[0].file.as_deref(), f[0].line),
+            (Some("f g"), None, Some(3))
         );
     }
 }

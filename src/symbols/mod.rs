@@ -501,7 +501,7 @@ impl<'a> Symbolizer<'a> {
         let path = self.config.path.find(&rel, &accept, problems)?;
         let file = std::fs::File::open(&path).ok()?;
         let bytes = Bytes::map_file(&file).ok()?;
-        match breakpad::BreakpadSymbols::parse(&bytes) {
+        match breakpad::BreakpadSymbols::parse(bytes) {
             Ok(sym) => Some((path, sym)),
             Err(e) => {
                 problems.push(format!("{}: {e}", path.display()));

@@ -45,9 +45,9 @@ pub(super) fn step(
             .find(|(r, _)| r == name)
             .map(|(_, e)| e.as_str())
     };
-    let cfa = evaluate_postfix(rule(".cfa")?, &values, &read)?;
+    let cfa = evaluate_postfix(rule(".cfa")?, &values, &read, width)?;
     values.insert(".cfa".into(), cfa);
-    let ra = evaluate_postfix(rule(".ra")?, &values, &read)?;
+    let ra = evaluate_postfix(rule(".ra")?, &values, &read, width)?;
 
     // Registers no rule mentions keep their values (callee-saved ones the
     // function did not touch); the rules override the rest.
@@ -56,7 +56,7 @@ pub(super) fn step(
         if reg == ".cfa" || reg == ".ra" {
             continue;
         }
-        let Some(value) = evaluate_postfix(expr, &values, &read) else {
+        let Some(value) = evaluate_postfix(expr, &values, &read, width) else {
             continue;
         };
         let name = reg.trim_start_matches('$');
