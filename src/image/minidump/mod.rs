@@ -96,7 +96,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             bytes: bytes.clone(),
         })
         .collect();
-    streams::check_memory(&captured, &mut findings);
+    streams::check_memory(data, &descriptors, &mut findings);
     let memory = SegmentMemory::new(segments);
 
     // Threads.

@@ -249,23 +249,35 @@ pub fn context_size(arch: Arch) -> u32 {
     }
 }
 
-/// Memory descriptors must not overlap one another.
-pub fn check_memory(captured: &[(u64, u64)], out: &mut Vec<Finding>) {
-    let mut sorted = captured.to_vec();
-    sorted.sort();
+/// Memory descriptors must not overlap one another. The same range twice
+/// with the same bytes is tolerated: wine's dbghelp writes the code around
+/// the pc once per thread, so threads parked at one pc repeat it.
+pub fn check_memory(data: &[u8], captured: &[Captured], out: &mut Vec<Finding>) {
+    let bytes_of = |c: &Captured| {
+        let start = usize::try_from(c.rva).ok()?;
+        let len = usize::try_from(c.in_file).ok()?;
+        data.get(start..start.checked_add(len)?)
+    };
+    let mut sorted: Vec<&Captured> = captured.iter().filter(|c| c.size > 0).collect();
+    sorted.sort_by_key(|c| (c.address, c.size));
     for pair in sorted.windows(2) {
-        if pair[1].0 < pair[0].0.saturating_add(pair[0].1) {
-            out.push(
-                Finding::new(
-                    &verify::MDMP_MEMORY_OVERLAP,
-                    format!(
-                        "memory range {:#x}+{:#x} overlaps {:#x}+{:#x}",
-                        pair[1].0, pair[1].1, pair[0].0, pair[0].1
-                    ),
-                )
-                .at_address(pair[1].0),
-            );
+        let (a, b) = (pair[0], pair[1]);
+        if b.address >= a.address.saturating_add(a.size) {
+            continue;
         }
+        if a.address == b.address && a.size == b.size && bytes_of(a) == bytes_of(b) {
+            continue;
+        }
+        out.push(
+            Finding::new(
+                &verify::MDMP_MEMORY_OVERLAP,
+                format!(
+                    "memory range {:#x}+{:#x} overlaps {:#x}+{:#x}",
+                    b.address, b.size, a.address, a.size
+                ),
+            )
+            .at_address(b.address),
+        );
     }
 }
 
