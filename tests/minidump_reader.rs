@@ -176,6 +176,25 @@ fn windows_exceptions() {
 }
 
 #[test]
+fn cet_shadow_stack_pointer_from_the_xstate_context() {
+    let Some(img) = dump("corpus/breakpad/tiny-exe-with-cet-xsave.dmp") else {
+        return;
+    };
+    assert_eq!(img.target.os_version.as_deref(), Some("10.0.22000 282"));
+    assert_eq!(img.target.cpu.as_deref(), Some("family 6 model 140 stepping 1"));
+    assert_eq!(img.threads.len(), 1);
+    assert!(img.fault.is_none());
+    let float = img.threads[0].float.as_ref().unwrap();
+    // XSTATE_BV has only CET_U (bit 11); PL3_SSP sits beside U_CET = 1.
+    assert_eq!(float.xsave_features, Some(0x800));
+    assert_eq!(float.shadow_stack_pointer, Some(0xcbc83fefc8));
+    // An ordinary context (no XSTATE) has neither.
+    let plain = dump("corpus/breakpad/write_av_non_canonical.dmp").unwrap();
+    let float = plain.threads[0].float.as_ref().unwrap();
+    assert_eq!(float.shadow_stack_pointer, None);
+}
+
+#[test]
 fn lldb_windows_dumps() {
     let Some(img) = dump("corpus/lldb/windows-sigsegv/sigsegv.dmp") else {
         return;

@@ -123,10 +123,13 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                     .find(|i| i.raw.thread_id == t.raw.thread_id)
             });
             let context = t.context(sys, misc.as_ref());
-            let (registers, float) = match context.as_deref() {
+            let (registers, mut float) = match context.as_deref() {
                 Some(c) => registers_of(c, arch),
                 None => (RegisterSet::new(arch), None),
             };
+            if arch == Arch::X86_64 {
+                add_xstate(data, &t.raw.thread_context, misc.as_ref(), &mut float);
+            }
             threads.push(Thread {
                 tid,
                 name: names
@@ -189,7 +192,10 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         if let Some(sys) = &system
             && let Some(c) = exc.context(sys, misc.as_ref())
         {
-            let (regs, float) = registers_of(&c, arch);
+            let (regs, mut float) = registers_of(&c, arch);
+            if arch == Arch::X86_64 {
+                add_xstate(data, &exc.raw.thread_context, misc.as_ref(), &mut float);
+            }
             if let Some(t) = threads.iter_mut().find(|t| t.tid == tid)
                 && !regs.is_empty()
             {
@@ -639,6 +645,64 @@ fn amd64_float(save: &[u8; 512], mx_csr: u32) -> FloatState {
         mxcsr_mask: Some(u32_at(28)),
         vector,
         ..Default::default()
+    }
+}
+
+/// XSTATE_BV and the CET shadow-stack pointer of an AMD64 context saved
+/// with XSTATE. The CONTEXT is followed by a CONTEXT_EX (three chunks of
+/// {i32 offset, u32 length}, relative to the CONTEXT_EX: all, legacy,
+/// xstate); the xstate chunk starts at the XSAVE header, and the MiscInfo's
+/// feature offsets count from the start of the (absent) 512-byte legacy
+/// area before it. XSTATE_CET_U (feature 11) holds {U_CET, PL3_SSP}.
+fn add_xstate(
+    data: &[u8],
+    location: &minidump::format::MINIDUMP_LOCATION_DESCRIPTOR,
+    misc: Option<&MinidumpMiscInfo>,
+    float: &mut Option<FloatState>,
+) {
+    const CONTEXT_AMD64_SIZE: u64 = 1232;
+    const XSTATE_CET_U: usize = 11;
+    let start = u64::from(location.rva);
+    let end = start.saturating_add(u64::from(location.data_size));
+    let ex = start + CONTEXT_AMD64_SIZE;
+    let read = |at: u64, len: u64| -> Option<&[u8]> {
+        if at < start || at.saturating_add(len) > end {
+            return None;
+        }
+        data.get(usize::try_from(at).ok()?..usize::try_from(at + len).ok()?)
+    };
+    let Some(chunk) = read(ex + 16, 8) else {
+        return;
+    };
+    let offset = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    let Ok(offset) = u64::try_from(offset) else {
+        return;
+    };
+    let header = ex.saturating_add(offset);
+    let Some(mask) = read(header, 8) else {
+        return;
+    };
+    let mut word = [0u8; 8];
+    word.copy_from_slice(mask);
+    let mask = u64::from_le_bytes(word);
+    let state = float.get_or_insert_with(FloatState::default);
+    state.xsave_features = Some(mask);
+    if mask & (1 << XSTATE_CET_U) == 0 {
+        return;
+    }
+    let Some(feature) = misc
+        .and_then(|m| m.raw.xstate_data())
+        .and_then(|x| x.features.get(XSTATE_CET_U).copied())
+    else {
+        return;
+    };
+    if feature.size < 16 {
+        return;
+    }
+    let at = (header + u64::from(feature.offset)).checked_sub(512);
+    if let Some(bytes) = at.and_then(|at| read(at + 8, 8)) {
+        word.copy_from_slice(bytes);
+        state.shadow_stack_pointer = Some(u64::from_le_bytes(word));
     }
 }
 
