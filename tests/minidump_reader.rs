@@ -14,7 +14,10 @@ fn shared() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("notice: {} is absent; minidump reader tests skipped", dir.display());
+        eprintln!(
+            "notice: {} is absent; minidump reader tests skipped",
+            dir.display()
+        );
         None
     }
 }
@@ -25,7 +28,9 @@ fn dump(rel: &str) -> Option<Image> {
 }
 
 fn reg(image: &Image, tid: u64, name: &str) -> u64 {
-    let t = image.thread(tid).unwrap_or_else(|| panic!("thread {tid:#x}"));
+    let t = image
+        .thread(tid)
+        .unwrap_or_else(|| panic!("thread {tid:#x}"));
     t.registers
         .get_named(name)
         .unwrap_or_else(|| panic!("{name} of {tid:#x}"))
@@ -57,7 +62,10 @@ fn breakpad_minidump2_every_manifest_value() {
     assert_eq!(img.target.os, Os::Windows);
     assert_eq!(img.target.arch, Arch::X86);
     assert!(!img.target.kernel);
-    assert_eq!(img.target.os_version.as_deref(), Some("5.1.2600 Service Pack 2"));
+    assert_eq!(
+        img.target.os_version.as_deref(),
+        Some("5.1.2600 Service Pack 2")
+    );
     assert_eq!(
         img.target.cpu.as_deref(),
         Some("GenuineIntel family 6 model 13 stepping 8")
@@ -100,7 +108,11 @@ fn breakpad_minidump2_every_manifest_value() {
         pe.debug_id.as_deref(),
         Some("5A9832E5287241C1838ED98914E9B7FF1")
     );
-    let kernel32 = img.modules.iter().find(|m| m.name == "kernel32.dll").unwrap();
+    let kernel32 = img
+        .modules
+        .iter()
+        .find(|m| m.name == "kernel32.dll")
+        .unwrap();
     assert_eq!(kernel32.base, 0x7c800000);
     assert_eq!(
         kernel32.pe.as_ref().unwrap().debug_file.as_deref(),
@@ -181,7 +193,10 @@ fn cet_shadow_stack_pointer_from_the_xstate_context() {
         return;
     };
     assert_eq!(img.target.os_version.as_deref(), Some("10.0.22000 282"));
-    assert_eq!(img.target.cpu.as_deref(), Some("family 6 model 140 stepping 1"));
+    assert_eq!(
+        img.target.cpu.as_deref(),
+        Some("family 6 model 140 stepping 1")
+    );
     assert_eq!(img.threads.len(), 1);
     assert!(img.fault.is_none());
     let float = img.threads[0].float.as_ref().unwrap();
@@ -219,7 +234,10 @@ fn lldb_windows_dumps() {
     assert_eq!(img.threads.len(), 1);
     assert_eq!(exception(&img).0, 0xC000_0005);
     assert_eq!(img.modules.len(), 6);
-    assert_eq!(img.target.os_version.as_deref(), Some("6.1.7601 Service Pack 1"));
+    assert_eq!(
+        img.target.os_version.as_deref(),
+        Some("6.1.7601 Service Pack 1")
+    );
     let id = |name: &str| {
         img.modules
             .iter()
@@ -256,7 +274,10 @@ fn symbolic_windows_mini() {
     assert_eq!(reg(&img, 1636, "eip"), 0x2a2a3d);
     assert_eq!(img.modules.len(), 17);
     let m = &img.modules[0];
-    assert_eq!((m.name.as_str(), m.base, m.size), ("crash.exe", 0x2a0000, 0x9000));
+    assert_eq!(
+        (m.name.as_str(), m.base, m.size),
+        ("crash.exe", 0x2a0000, 0x9000)
+    );
     let pe = m.pe.as_ref().unwrap();
     assert_eq!(pe.code_id.as_deref(), Some("5AB380779000"));
     assert_eq!(
@@ -314,7 +335,10 @@ fn linux_breakpad_dumps() {
         assert_eq!(reg(&img, tid, name), value, "{name}");
     }
     assert_eq!(img.producer, Producer::Other("Breakpad".into()));
-    assert_eq!(img.process.as_ref().unwrap().args.as_deref(), Some("./linux-i386"));
+    assert_eq!(
+        img.process.as_ref().unwrap().args.as_deref(),
+        Some("./linux-i386")
+    );
     assert!(!img.details.auxv.is_empty());
 }
 
@@ -325,7 +349,10 @@ fn linux_mini_sigsegv_at_0x45_and_its_maps() {
     };
     assert_eq!(img.timestamp, Some(1522061032));
     assert_eq!(img.target.cpu_count, Some(4));
-    assert_eq!(img.target.cpu.as_deref(), Some("family 6 model 70 stepping 1"));
+    assert_eq!(
+        img.target.cpu.as_deref(),
+        Some("family 6 model 70 stepping 1")
+    );
     let fault = img.fault.as_ref().unwrap();
     assert!(matches!(fault.code, FaultCode::Signal { signo: 11, .. }));
     assert_eq!(fault.address, Some(0x45));
@@ -355,7 +382,11 @@ fn crashpad_annotations() {
     assert_eq!(img.target.os, Os::MacOs);
     let ann = &img.details.annotations;
     assert!(ann.contains(&("hello".into(), "world".into())), "{ann:?}");
-    assert!(ann.iter().any(|(k, v)| k == "module 16 list" && v == "abort() called"), "{ann:?}");
+    assert!(
+        ann.iter()
+            .any(|(k, v)| k == "module 16 list" && v == "abort() called"),
+        "{ann:?}"
+    );
 
     let img = dump("corpus/breakpad/minidump_crashpad_annotation.dmp").unwrap();
     assert_eq!(img.threads.len(), 7);
@@ -384,10 +415,43 @@ fn minidump_writer_linux_dump_matches_its_raw_dump() {
     };
     // crashme-sigsegv.raw-dump.txt: 18 streams, time 0x6b038974.
     assert_eq!(img.details.streams.len(), 18);
+    // In directory order.
+    let kinds: Vec<u32> = img.details.streams.iter().map(|s| s.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            3,
+            4,
+            5,
+            6,
+            7,
+            0x10,
+            0x4767_0003,
+            0x4767_0004,
+            0x4767_0005,
+            0x4767_0006,
+            0x4767_0007,
+            0x4767_0008,
+            0x4767_0009,
+            0x4767_000a,
+            0x4d7a_0003,
+            0x18,
+            0xc,
+            0x4d7a_0004
+        ]
+    );
+    let maps = &img.details.streams[12];
+    assert_eq!(
+        (maps.name, maps.size, maps.offset),
+        (Some("LinuxMaps"), 2658, 0xb300)
+    );
     assert_eq!(img.timestamp, Some(0x6b038974));
     assert_eq!(img.producer, Producer::Other("minidump-writer".into()));
     assert_eq!(img.target.cpu_count, Some(2));
-    assert_eq!(img.target.cpu.as_deref(), Some("family 25 model 17 stepping 1"));
+    assert_eq!(
+        img.target.cpu.as_deref(),
+        Some("family 25 model 17 stepping 1")
+    );
     let process = img.process.as_ref().unwrap();
     assert_eq!(process.pid, Some(11668));
     assert_eq!(process.args.as_deref(), Some("./crashme"));
@@ -446,12 +510,48 @@ fn wine_dumps_match_their_stream_listing() {
     };
     // (file, pid, exception thread, threads, code, parameters) from
     // reference/mdmp_streams.txt.
-    let cases: [(&str, u64, u64, usize, u32, &[u64]); 5] = [
-        ("crash_aedebug.dmp", 0x108, 0x10c, 2, 0xc000_0005, &[1, 0xdead0006]),
-        ("crash_selfdump_cv.dmp", 0x12c, 0x130, 1, 0xc000_0005, &[1, 0xdead0006]),
-        ("mcrash_selfdump.dmp", 0x20, 0x24, 1, 0xc000_0005, &[0, 0x10]),
-        ("threads_selfdump.dmp", 0x164, 0x168, 5, 0xe000_1234, &[0x1111, 0x2222, 7]),
-        ("crash_selfdump_full.dmp.xz", 0x15c, 0x160, 1, 0xc000_0005, &[1, 0xdead0006]),
+    type Case = (&'static str, u64, u64, usize, u32, &'static [u64]);
+    let cases: [Case; 5] = [
+        (
+            "crash_aedebug.dmp",
+            0x108,
+            0x10c,
+            2,
+            0xc000_0005,
+            &[1, 0xdead0006],
+        ),
+        (
+            "crash_selfdump_cv.dmp",
+            0x12c,
+            0x130,
+            1,
+            0xc000_0005,
+            &[1, 0xdead0006],
+        ),
+        (
+            "mcrash_selfdump.dmp",
+            0x20,
+            0x24,
+            1,
+            0xc000_0005,
+            &[0, 0x10],
+        ),
+        (
+            "threads_selfdump.dmp",
+            0x164,
+            0x168,
+            5,
+            0xe000_1234,
+            &[0x1111, 0x2222, 7],
+        ),
+        (
+            "crash_selfdump_full.dmp.xz",
+            0x15c,
+            0x160,
+            1,
+            0xc000_0005,
+            &[1, 0xdead0006],
+        ),
     ];
     for (file, pid, tid, threads, code, params) in cases {
         let img = open(&dir.join(file), &OpenOptions::default()).unwrap();
@@ -461,7 +561,10 @@ fn wine_dumps_match_their_stream_listing() {
         let fault = img.fault.as_ref().unwrap();
         assert_eq!(fault.thread, Some(tid), "{file}");
         assert_eq!(fault.parameters, params, "{file}");
-        assert_eq!(img.target.os_version.as_deref(), Some("6.1.7601 Service Pack 1"));
+        assert_eq!(
+            img.target.os_version.as_deref(),
+            Some("6.1.7601 Service Pack 1")
+        );
         assert_eq!(img.target.cpu_count, Some(2));
         assert_eq!(img.modules.len(), 8, "{file}");
         assert_eq!(img.modules[0].base, 0x140000000);
@@ -470,7 +573,12 @@ fn wine_dumps_match_their_stream_listing() {
             Producer::Other("Windows MiniDumpWriteDump".into())
         );
         // 0xFFF0 is wine's private stream: listed, unnamed.
-        let unknown = img.details.streams.iter().find(|s| s.kind == 0xfff0).unwrap();
+        let unknown = img
+            .details
+            .streams
+            .iter()
+            .find(|s| s.kind == 0xfff0)
+            .unwrap();
         assert_eq!((unknown.name, unknown.size), (None, 868));
         assert!(img.findings.is_empty(), "{file}: {:?}", img.findings);
     }
@@ -480,7 +588,11 @@ fn wine_dumps_match_their_stream_listing() {
     assert_eq!(reg(&img, 0x130, "rip"), 0x140001028);
     assert_eq!(reg(&img, 0x130, "rcx"), 0xdead0006);
     // The full dump's Memory64List: the crashing stack is readable.
-    let full = open(&dir.join("crash_selfdump_full.dmp.xz"), &OpenOptions::default()).unwrap();
+    let full = open(
+        &dir.join("crash_selfdump_full.dmp.xz"),
+        &OpenOptions::default(),
+    )
+    .unwrap();
     let sp = full.crashing_thread().unwrap().registers.sp().unwrap();
     assert_eq!(full.memory.read_u64(sp).unwrap(), 0x140001070);
 }
@@ -501,7 +613,16 @@ fn truncation_and_bit_flips_do_not_panic() {
         let orig = std::fs::read(root.join(rel)).unwrap();
         let path = tmp.path().join("damaged.dmp");
         let mut variants: Vec<Vec<u8>> = Vec::new();
-        for cut in [8, 31, 32, 64, 200, orig.len() / 3, orig.len() / 2, orig.len() - 1] {
+        for cut in [
+            8,
+            31,
+            32,
+            64,
+            200,
+            orig.len() / 3,
+            orig.len() / 2,
+            orig.len() - 1,
+        ] {
             variants.push(orig[..cut.min(orig.len())].to_vec());
         }
         // Deterministic bit flips spread over the header, the directory
@@ -512,7 +633,11 @@ fn truncation_and_bit_flips_do_not_panic() {
             x ^= x >> 7;
             x ^= x << 17;
             let mut v = orig.clone();
-            let at = if x % 3 == 0 { (x as usize >> 8) % 256 } else { (x as usize >> 8) % v.len() };
+            let at = if x.is_multiple_of(3) {
+                (x as usize >> 8) % 256
+            } else {
+                (x as usize >> 8) % v.len()
+            };
             v[at] ^= 1 << (x % 8);
             variants.push(v);
         }
@@ -525,7 +650,10 @@ fn truncation_and_bit_flips_do_not_panic() {
                 }
                 Err(e) => {
                     let s = e.to_string();
-                    assert!(s.starts_with(&path.display().to_string()) && !s.contains('\n'), "{s}");
+                    assert!(
+                        s.starts_with(&path.display().to_string()) && !s.contains('\n'),
+                        "{s}"
+                    );
                 }
             }
         }
@@ -534,4 +662,89 @@ fn truncation_and_bit_flips_do_not_panic() {
         let img = open(&path, &OpenOptions::default()).unwrap();
         assert!(!img.findings.is_empty(), "{rel}");
     }
+}
+
+fn codes(image: &Image) -> Vec<&'static str> {
+    let mut c: Vec<&str> = image.findings.iter().map(|f| f.code).collect();
+    c.dedup();
+    c
+}
+
+fn put_u32(bytes: &mut [u8], at: usize, v: u32) {
+    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Each structural check on a copy of a clean dump damaged in one place.
+#[test]
+fn structural_findings_on_damaged_copies() {
+    let Some(root) = shared() else {
+        return;
+    };
+    let orig = std::fs::read(root.join("generated/linux-minidumps/crashme-sigsegv.dmp")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("damaged.dmp");
+    let open_bytes = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        open(&path, &OpenOptions::default()).unwrap()
+    };
+    // Directory at 0x20, 12-byte entries {type, size, rva}: [0] ThreadList
+    // at 0xf8, [1] ModuleList, [2] MemoryList at 0x9934, [17] MozSoftErrors.
+    let dir = |i: usize| 0x20 + 12 * i;
+
+    // A thread whose stack descriptor is empty (thread 1: list at 0xf8,
+    // 4-byte count, 48-byte MINIDUMP_THREADs, stack size at +32).
+    let mut b = orig.clone();
+    put_u32(&mut b, 0xf8 + 4 + 48 + 32, 0);
+    let img = open_bytes(&b);
+    assert_eq!(codes(&img), vec!["CKD-W5011"]);
+    assert_eq!(img.findings[0].message, "thread 11669 has no stack memory");
+
+    // A context shorter than CONTEXT_AMD64 (context size at +40).
+    let mut b = orig.clone();
+    put_u32(&mut b, 0xf8 + 4 + 40, 100);
+    let img = open_bytes(&b);
+    assert!(codes(&img).contains(&"CKD-E5005"), "{:?}", img.findings);
+
+    // The module list cut to one byte cannot be read.
+    let mut b = orig.clone();
+    put_u32(&mut b, dir(1) + 4, 1);
+    let img = open_bytes(&b);
+    assert_eq!(codes(&img), vec!["CKD-E5009"]);
+    assert!(img.modules.is_empty());
+    assert_eq!(img.threads.len(), 4);
+
+    // MozSoftErrors retyped as a second exception stream.
+    let mut b = orig.clone();
+    put_u32(&mut b, dir(17), 6);
+    let img = open_bytes(&b);
+    assert!(codes(&img).contains(&"CKD-W5003"), "{:?}", img.findings);
+
+    // Two streams sharing bytes: MemoryList pointed at the ThreadList.
+    let mut b = orig.clone();
+    put_u32(&mut b, dir(2) + 8, 0xf8);
+    let img = open_bytes(&b);
+    assert!(codes(&img).contains(&"CKD-E5002"), "{:?}", img.findings);
+
+    // The second memory descriptor moved onto the first.
+    let mut b = orig.clone();
+    let first: [u8; 8] = b[0x9934 + 4..0x9934 + 12].try_into().unwrap();
+    b[0x9934 + 20..0x9934 + 28].copy_from_slice(&first);
+    let img = open_bytes(&b);
+    assert!(codes(&img).contains(&"CKD-E5004"), "{:?}", img.findings);
+
+    // Cut short: streams and memory past the end, what remains still read.
+    let img = open_bytes(&orig[..0xa000]);
+    let c = codes(&img);
+    assert!(c.contains(&"CKD-E5001"), "{c:?}");
+    assert_eq!(img.threads.len(), 4);
+    assert!(img.fault.is_some());
+
+    // Only a header that is not one is an error.
+    std::fs::write(&path, b"MDMP\x93\xa7").unwrap();
+    let e = open(&path, &OpenOptions::default()).err().unwrap();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&path.display().to_string()) && !msg.contains('\n'),
+        "{msg}"
+    );
 }

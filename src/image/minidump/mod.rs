@@ -11,8 +11,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use minidump::{
-    Minidump, MinidumpException, MinidumpThreadInfoList, MinidumpLinuxMaps, MinidumpMemoryInfoList, MinidumpMiscInfo,
-    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadList, MinidumpThreadNames, Module,
+    Minidump, MinidumpException, MinidumpLinuxMaps, MinidumpMemoryInfoList, MinidumpMiscInfo,
+    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadInfoList, MinidumpThreadList,
+    MinidumpThreadNames, Module,
 };
 use minidump::{MinidumpContext, MinidumpRawContext};
 
@@ -21,7 +22,7 @@ use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, Compression, Fault, FaultCode, FloatState, FormatDetails, Image,
     ImageFormat, Module as ImageModule, ModuleSource, Os, PeIdentity, Process, Protection, Region,
-    RegionFile, RegisterSet, Sharing, StreamRecord, Target, Thread, WindowsRegion,
+    RegionFile, RegisterSet, Sharing, Target, Thread, WindowsRegion,
 };
 
 /// Largest text stream kept for display (Linux /proc files, comments).
@@ -42,14 +43,9 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     let mut details = FormatDetails::default();
     let mut findings = Vec::new();
 
-    for dir in dump.all_streams() {
-        details.streams.push(StreamRecord {
-            kind: dir.stream_type,
-            name: streams::stream_name(dir.stream_type),
-            size: u64::from(dir.location.data_size),
-            offset: u64::from(dir.location.rva),
-        });
-    }
+    // The directory in file order, duplicates included (the crate keeps
+    // one stream per type, in no particular order).
+    details.streams = streams::directory(data);
     streams::check_directory(&details.streams, data.len() as u64, &mut findings);
 
     let listed: Vec<u32> = details.streams.iter().map(|s| s.kind).collect();
@@ -114,7 +110,13 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         for t in &list.threads {
             let tid = u64::from(t.raw.thread_id);
             let stack = &t.raw.stack.memory;
-            streams::check_stack(tid, stack.data_size, stack.rva, data.len() as u64, &mut findings);
+            streams::check_stack(
+                tid,
+                stack.data_size,
+                stack.rva,
+                data.len() as u64,
+                &mut findings,
+            );
             context_sizes.push((tid, t.raw.thread_context.data_size));
             // ThreadInfoList times are FILETIME durations (100 ns units).
             let info = infos.as_ref().and_then(|l| {
@@ -231,7 +233,13 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             });
         }
     }
-    streams::check_threads(&threads, &context_sizes, fault.as_ref(), arch, &mut findings);
+    streams::check_threads(
+        &threads,
+        &context_sizes,
+        fault.as_ref(),
+        arch,
+        &mut findings,
+    );
 
     // Modules.
     let mut modules = Vec::new();

@@ -56,6 +56,28 @@ pub fn stream_name(kind: u32) -> Option<&'static str> {
     })
 }
 
+/// The stream directory as the file lists it. The header's count is
+/// bounded by what fits in the file.
+pub fn directory(data: &[u8]) -> Vec<StreamRecord> {
+    let count = u32_at(data, 8).unwrap_or(0) as usize;
+    let Some(rva) = u32_at(data, 12).map(|r| r as usize) else {
+        return Vec::new();
+    };
+    let fits = data.len().saturating_sub(rva) / 12;
+    (0..count.min(fits))
+        .filter_map(|i| {
+            let o = rva.checked_add(i * 12)?;
+            let kind = u32_at(data, o)?;
+            Some(StreamRecord {
+                kind,
+                name: stream_name(kind),
+                size: u64::from(u32_at(data, o + 4)?),
+                offset: u64::from(u32_at(data, o + 8)?),
+            })
+        })
+        .collect()
+}
+
 /// Streams that may appear only once.
 const SINGLE: &[u32] = &[3, 4, 5, 6, 7, 9, 14, 15, 16, 17, 24];
 
@@ -107,7 +129,7 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
             out.push(Finding::new(
                 &verify::MDMP_STREAM_DUPLICATE,
                 format!(
-                    "{} appears {n} times; only the first is read",
+                    "{} appears {n} times; only the last is read",
                     stream_name(*kind).unwrap_or("stream")
                 ),
             ));
@@ -148,7 +170,8 @@ pub fn memory_descriptors(
 ) -> Vec<Captured> {
     let file_len = data.len() as u64;
     let body = |kind: u32| -> Option<&[u8]> {
-        let s = streams.iter().find(|s| s.kind == kind)?;
+        // The last copy, as the crate reads for every other stream.
+        let s = streams.iter().rev().find(|s| s.kind == kind)?;
         let start = usize::try_from(s.offset).ok()?;
         let end = usize::try_from(s.offset.saturating_add(s.size).min(file_len)).ok()?;
         data.get(start..end)
@@ -502,7 +525,10 @@ pub fn collect_texts(
     }
     if let Ok(raw) = dump.get_raw_stream(0x4767_000A) {
         // MDRawDebug: version, map count, r_map, r_brk, r_ldbase, dynamic.
-        let word = |o: usize| raw.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let word = |o: usize| {
+            raw.get(o..o + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
         if let (Some(version), Some(count)) = (word(0), word(4)) {
             details.texts.push((
                 "DSO debug".into(),
