@@ -454,6 +454,11 @@ fn minidump_writer_linux_dump_matches_its_raw_dump() {
     );
     let process = img.process.as_ref().unwrap();
     assert_eq!(process.pid, Some(11668));
+    // From LinuxProcStatus.
+    assert_eq!(process.ppid, Some(11667));
+    assert_eq!(process.name.as_deref(), Some("crashme"));
+    assert_eq!(process.state, Some('t'));
+    assert_eq!((process.uid, process.gid), (Some(0), Some(0)));
     assert_eq!(process.args.as_deref(), Some("./crashme"));
     // Exception: code 0xb (SIGSEGV), flags 1 (SEGV_MAPERR), address 0x10.
     let fault = img.fault.as_ref().unwrap();

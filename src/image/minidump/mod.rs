@@ -421,9 +421,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         process.executable = Some(m.path.clone());
         process.name = Some(m.name.clone());
     }
-    if process.pid.is_none() {
-        process.pid = linux_status_pid(&details.texts);
-    }
+    linux_status(&details.texts, &mut process);
     let auxv = dump
         .get_raw_stream(0x4767_0008)
         .ok()
@@ -733,11 +731,26 @@ fn auxv_of(raw: &[u8], arch: Arch) -> Vec<AuxvEntry> {
         .collect()
 }
 
-fn linux_status_pid(texts: &[(String, String)]) -> Option<u64> {
-    let status = texts.iter().find(|(n, _)| n == "/proc/PID/status")?;
-    status
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("Pid:"))
-        .and_then(|v| v.trim().parse().ok())
+/// pid, ppid, uid, gid, name and state from the LinuxProcStatus text
+/// (`Key:\tvalue` lines of /proc/PID/status).
+fn linux_status(texts: &[(String, String)], process: &mut Process) {
+    let Some((_, status)) = texts.iter().find(|(n, _)| n == "/proc/PID/status") else {
+        return;
+    };
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    // Uid / Gid list real, effective, saved, fs: the first is the real id.
+    let number = |key: &str| field(key)?.split_whitespace().next()?.parse().ok();
+    process.pid = process.pid.or_else(|| number("Pid"));
+    process.ppid = process.ppid.or_else(|| number("PPid"));
+    process.uid = process.uid.or_else(|| number("Uid"));
+    process.gid = process.gid.or_else(|| number("Gid"));
+    if let Some(name) = field("Name").filter(|n| !n.is_empty()) {
+        process.name = Some(name.to_string());
+    }
+    process.state = field("State").and_then(|s| s.chars().next());
 }
