@@ -358,6 +358,18 @@ fn linux_mini_sigsegv_at_0x45_and_its_maps() {
     assert_eq!(fault.address, Some(0x45));
     assert_eq!(fault.thread, Some(1304));
     assert_eq!(reg(&img, 1304, "rip"), 0x401d72);
+    // A 'BpEL' CodeView record: the whole GNU build-id, and the Breakpad
+    // debug id symbolic's snapshot expects.
+    let crash = &img.modules[0];
+    assert_eq!(crash.name, "crash");
+    assert_eq!(
+        crash.build_id.as_deref(),
+        Some("f1c3bcc0279865fe3058404b2831d9e64135386c")
+    );
+    assert_eq!(
+        crash.pe.as_ref().unwrap().debug_id.as_deref(),
+        Some("C0BCC3F19827FE653058404B2831D9E60")
+    );
 
     let img = dump("corpus/rust-minidump/linux-mini.dmp").unwrap();
     let fault = img.fault.as_ref().unwrap();
