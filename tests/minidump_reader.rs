@@ -765,3 +765,34 @@ fn structural_findings_on_damaged_copies() {
         "{msg}"
     );
 }
+
+/// A full-memory dump cut after 2 MiB: the Memory64List runs past the end,
+/// yet every range still in the file stays readable (the crate alone would
+/// drop the whole list).
+#[test]
+fn truncated_memory64_list_keeps_the_bytes_it_has() {
+    use std::io::Read;
+    let Some(root) = shared() else {
+        return;
+    };
+    let xz = std::fs::File::open(root.join("generated/windows/dumps/crash_selfdump_full.dmp.xz"))
+        .unwrap();
+    let mut head = Vec::new();
+    xz2::read::XzDecoder::new(xz)
+        .take(2 << 20)
+        .read_to_end(&mut head)
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("cut.dmp");
+    std::fs::write(&path, &head).unwrap();
+    let img = open(&path, &OpenOptions::default()).unwrap();
+    let codes: Vec<&str> = img.findings.iter().map(|f| f.code).collect();
+    // The streams themselves lie before the cut; only memory is missing.
+    assert_eq!(codes, vec!["CKD-E5010"]);
+    assert_eq!(img.threads.len(), 1);
+    // The crashing stack (range 0x22000+0xfe000 at file offset 0x5ebf)
+    // is inside the first 2 MiB.
+    let sp = img.crashing_thread().unwrap().registers.sp().unwrap();
+    assert_eq!(sp, 0x11fd38);
+    assert_eq!(img.memory.read_u64(sp).unwrap(), 0x140001070);
+}
