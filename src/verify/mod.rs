@@ -223,6 +223,15 @@ checks! {
     MDMP_CODEVIEW = "CKD-W5008", "codeview-records-valid", Warning, "minidump",
         "Every module's CodeView record is a readable RSDS, NB10 or ELF build-id record.",
         "A damaged CodeView record hides the module's PDB identity; symbols are found only through the binary.";
+    MDMP_STREAM_UNREADABLE = "CKD-E5009", "streams-readable", Error, "minidump",
+        "Every stream of a known type that the directory lists can be parsed.",
+        "What the stream holds (threads, modules, memory, the exception) is missing from the report; the stream is damaged or cut.";
+    MDMP_MEMORY_BOUNDS = "CKD-E5010", "memory-in-file", Error, "minidump",
+        "Every memory descriptor's bytes lie inside the file.",
+        "The dump is truncated or its memory list is corrupt; reads past the cut fail.";
+    MDMP_THREAD_STACK = "CKD-W5011", "thread-stacks-present", Warning, "minidump",
+        "Every thread's stack descriptor is non-empty and lies inside the file.",
+        "Without its stack a thread unwinds no further than its registers.";
 
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use minidump::{
     Minidump, MinidumpException, MinidumpLinuxMaps, MinidumpMemoryInfoList, MinidumpMiscInfo,
-    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadList, MinidumpThreadNames, Module,
+    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadInfoList, MinidumpThreadList,
+    MinidumpThreadNames, Module,
 };
 use minidump::{MinidumpContext, MinidumpRawContext};
 
@@ -21,7 +22,7 @@ use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, Compression, Fault, FaultCode, FloatState, FormatDetails, Image,
     ImageFormat, Module as ImageModule, ModuleSource, Os, PeIdentity, Process, Protection, Region,
-    RegionFile, RegisterSet, Sharing, StreamRecord, Target, Thread, WindowsRegion,
+    RegionFile, RegisterSet, Sharing, Target, Thread, WindowsRegion,
 };
 
 /// Largest text stream kept for display (Linux /proc files, comments).
@@ -42,18 +43,32 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     let mut details = FormatDetails::default();
     let mut findings = Vec::new();
 
-    for dir in dump.all_streams() {
-        details.streams.push(StreamRecord {
-            kind: dir.stream_type,
-            name: streams::stream_name(dir.stream_type),
-            size: u64::from(dir.location.data_size),
-            offset: u64::from(dir.location.rva),
-        });
-    }
+    // The directory in file order, duplicates included (the crate keeps
+    // one stream per type, in no particular order).
+    details.streams = streams::directory(data);
     streams::check_directory(&details.streams, data.len() as u64, &mut findings);
 
-    let system: Option<MinidumpSystemInfo> = dump.get_stream().ok();
-    let misc: Option<MinidumpMiscInfo> = dump.get_stream().ok();
+    let listed: Vec<u32> = details.streams.iter().map(|s| s.kind).collect();
+    let has_stream = |kind: u32| listed.contains(&kind);
+    let unreadable = |kind: u32, e: &minidump::Error, findings: &mut Vec<_>| {
+        if has_stream(kind) {
+            streams::unreadable(kind, e, findings);
+        }
+    };
+    let system: Option<MinidumpSystemInfo> = match dump.get_stream() {
+        Ok(s) => Some(s),
+        Err(e) => {
+            unreadable(7, &e, &mut findings);
+            None
+        }
+    };
+    let misc: Option<MinidumpMiscInfo> = match dump.get_stream() {
+        Ok(m) => Some(m),
+        Err(e) => {
+            unreadable(15, &e, &mut findings);
+            None
+        }
+    };
     let (os, arch) = match &system {
         Some(s) => (os_of(s), arch_of(s)),
         None => (Os::Unknown, None),
@@ -61,37 +76,62 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     let arch = arch.unwrap_or(Arch::X86_64);
 
     // Memory: every captured range, zero-copy over the file.
-    let base_ptr = data.as_ptr() as usize;
-    let mut segments = Vec::new();
-    let mut captured: Vec<(u64, u64)> = Vec::new();
-    if let Some(list) = dump.get_memory() {
-        for mem in list.iter() {
-            let slice = mem.bytes();
-            let offset = (slice.as_ptr() as usize).saturating_sub(base_ptr) as u64;
-            captured.push((mem.base_address(), mem.size()));
-            segments.push(Segment {
-                address: mem.base_address(),
-                size: mem.size(),
-                captured: slice.len() as u64,
-                offset,
-                bytes: bytes.clone(),
-            });
-        }
-    }
-    streams::check_memory(&captured, &mut findings);
+    let descriptors = streams::memory_descriptors(data, &details.streams, &mut findings);
+    let captured: Vec<(u64, u64)> = descriptors
+        .iter()
+        .filter(|d| d.in_file > 0)
+        .map(|d| (d.address, d.in_file))
+        .collect();
+    let segments: Vec<Segment> = descriptors
+        .iter()
+        .map(|d| Segment {
+            address: d.address,
+            size: d.size,
+            captured: d.in_file,
+            offset: d.rva,
+            bytes: bytes.clone(),
+        })
+        .collect();
+    streams::check_memory(data, &descriptors, &mut findings);
     let memory = SegmentMemory::new(segments);
 
     // Threads.
     let names: Option<MinidumpThreadNames> = dump.get_stream().ok();
+    let infos: Option<MinidumpThreadInfoList> = dump.get_stream().ok();
     let mut threads = Vec::new();
-    if let (Ok(list), Some(sys)) = (dump.get_stream::<MinidumpThreadList>(), &system) {
+    let mut context_sizes = Vec::new();
+    let thread_list = dump.get_stream::<MinidumpThreadList>();
+    if let Err(e) = &thread_list
+        && has_stream(3)
+    {
+        streams::unreadable(3, e, &mut findings);
+    }
+    if let (Ok(list), Some(sys)) = (thread_list, &system) {
         for t in &list.threads {
             let tid = u64::from(t.raw.thread_id);
+            let stack = &t.raw.stack.memory;
+            streams::check_stack(
+                tid,
+                stack.data_size,
+                stack.rva,
+                data.len() as u64,
+                &mut findings,
+            );
+            context_sizes.push((tid, t.raw.thread_context.data_size));
+            // ThreadInfoList times are FILETIME durations (100 ns units).
+            let info = infos.as_ref().and_then(|l| {
+                l.thread_infos
+                    .iter()
+                    .find(|i| i.raw.thread_id == t.raw.thread_id)
+            });
             let context = t.context(sys, misc.as_ref());
-            let (registers, float) = match context.as_deref() {
+            let (registers, mut float) = match context.as_deref() {
                 Some(c) => registers_of(c, arch),
                 None => (RegisterSet::new(arch), None),
             };
+            if arch == Arch::X86_64 {
+                add_xstate(data, &t.raw.thread_context, misc.as_ref(), &mut float);
+            }
             threads.push(Thread {
                 tid,
                 name: names
@@ -103,15 +143,19 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 signal: None,
                 pending_signals: None,
                 blocked_signals: None,
-                user_time_us: None,
-                system_time_us: None,
+                user_time_us: info.map(|i| i.raw.user_time / 10),
+                system_time_us: info.map(|i| i.raw.kernel_time / 10),
             });
         }
     }
 
     // The exception, with its own context (the registers at the crash).
     let mut fault = None;
-    if let Ok(exc) = dump.get_stream::<MinidumpException>() {
+    let exception = dump.get_stream::<MinidumpException>();
+    if let Err(e) = &exception {
+        unreadable(6, e, &mut findings);
+    }
+    if let Ok(exc) = exception {
         let rec = &exc.raw.exception_record;
         let tid = u64::from(exc.raw.thread_id);
         let count = (rec.number_parameters as usize).min(rec.exception_information.len());
@@ -150,7 +194,10 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         if let Some(sys) = &system
             && let Some(c) = exc.context(sys, misc.as_ref())
         {
-            let (regs, float) = registers_of(&c, arch);
+            let (regs, mut float) = registers_of(&c, arch);
+            if arch == Arch::X86_64 {
+                add_xstate(data, &exc.raw.thread_context, misc.as_ref(), &mut float);
+            }
             if let Some(t) = threads.iter_mut().find(|t| t.tid == tid)
                 && !regs.is_empty()
             {
@@ -186,11 +233,21 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             });
         }
     }
-    streams::check_threads(&threads, fault.as_ref(), arch, &mut findings);
+    streams::check_threads(
+        &threads,
+        &context_sizes,
+        fault.as_ref(),
+        arch,
+        &mut findings,
+    );
 
     // Modules.
     let mut modules = Vec::new();
-    if let Ok(list) = dump.get_stream::<MinidumpModuleList>() {
+    let module_list = dump.get_stream::<MinidumpModuleList>();
+    if let Err(e) = &module_list {
+        unreadable(4, e, &mut findings);
+    }
+    if let Ok(list) = module_list {
         for (i, m) in list.iter().enumerate() {
             let path = m.code_file().into_owned();
             let name = path.rsplit(['/', '\\']).next().unwrap_or(&path).to_string();
@@ -249,8 +306,11 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     }
     streams::check_modules(&modules, &mut findings);
 
-    // Regions: MemoryInfoList (Windows), else /proc/PID/maps (Linux).
-    let mut regions = Vec::new();
+    // Regions: /proc/PID/maps (Linux) when present, as it names files and
+    // offsets; else MemoryInfoList (Windows, or minidump-writer's copy of
+    // the maps without file names). The committed-memory check uses the
+    // MemoryInfoList either way.
+    let mut info_regions = Vec::new();
     if let Ok(infos) = dump.get_stream::<MinidumpMemoryInfoList>() {
         for info in infos.iter() {
             let raw = &info.raw;
@@ -264,7 +324,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                     path: m.path.clone(),
                     offset: start - m.base,
                 });
-            regions.push(Region {
+            info_regions.push(Region {
                 start,
                 end,
                 protection: Protection {
@@ -289,8 +349,10 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 }),
             });
         }
-        streams::check_memory_in_committed(&captured, &regions, &mut findings);
-    } else if let Ok(maps) = dump.get_stream::<MinidumpLinuxMaps>() {
+        streams::check_memory_in_committed(&captured, &info_regions, &mut findings);
+    }
+    let mut regions = Vec::new();
+    if let Ok(maps) = dump.get_stream::<MinidumpLinuxMaps>() {
         use procfs_core::process::{MMPermissions, MMapPath};
         for info in maps.iter() {
             let map = &info.map;
@@ -337,6 +399,9 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             });
         }
     }
+    if regions.is_empty() {
+        regions = info_regions;
+    }
     // Without a MemoryInfoList or maps stream the dump does not describe
     // its address space; captured ranges alone say nothing about
     // protection, so no regions are invented (checks that need them skip).
@@ -350,15 +415,13 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             .map(|p| u64::from(*p)),
         ..Default::default()
     };
-    let producer = streams::producer(&details.streams);
+    let producer = streams::producer(&details.streams, matches!(os, Os::Windows));
     streams::collect_texts(&dump, &mut details, &mut process, MAX_TEXT);
     if let Some(m) = modules.first() {
         process.executable = Some(m.path.clone());
         process.name = Some(m.name.clone());
     }
-    if process.pid.is_none() {
-        process.pid = linux_status_pid(&details.texts);
-    }
+    linux_status(&details.texts, &mut process);
     let auxv = dump
         .get_raw_stream(0x4767_0008)
         .ok()
@@ -501,10 +564,7 @@ fn registers_of(c: &MinidumpContext, arch: Arch) -> (RegisterSet, Option<FloatSt
             ] {
                 r.set_named(name, v);
             }
-            float = Some(FloatState {
-                mxcsr: Some(x.mx_csr),
-                ..Default::default()
-            });
+            float = Some(amd64_float(&x.float_save, x.mx_csr));
         }
         MinidumpRawContext::X86(x) => {
             for (name, v) in [
@@ -566,6 +626,92 @@ fn registers_of(c: &MinidumpContext, arch: Arch) -> (RegisterSet, Option<FloatSt
     (r, float)
 }
 
+/// The x87/SSE fields of the 512-byte FXSAVE image (XMM_SAVE_AREA32) the
+/// crate leaves as raw bytes.
+fn amd64_float(save: &[u8; 512], mx_csr: u32) -> FloatState {
+    let u16_at = |o: usize| u16::from_le_bytes([save[o], save[o + 1]]);
+    let u32_at = |o: usize| u32::from_le_bytes([save[o], save[o + 1], save[o + 2], save[o + 3]]);
+    let vector = (0..16)
+        .map(|i| {
+            let o = 160 + i * 16;
+            let mut v = [0u8; 16];
+            v.copy_from_slice(&save[o..o + 16]);
+            format!("{:032x}", u128::from_le_bytes(v))
+        })
+        .collect();
+    FloatState {
+        fcw: Some(u16_at(0)),
+        fsw: Some(u16_at(2)),
+        ftw: Some(u16::from(save[4])),
+        fop: Some(u16_at(6)),
+        fip: Some(u64::from(u32_at(8))),
+        fdp: Some(u64::from(u32_at(16))),
+        // The CONTEXT's own MxCsr is the authoritative copy.
+        mxcsr: Some(mx_csr),
+        mxcsr_mask: Some(u32_at(28)),
+        vector,
+        ..Default::default()
+    }
+}
+
+/// XSTATE_BV and the CET shadow-stack pointer of an AMD64 context saved
+/// with XSTATE. The CONTEXT is followed by a CONTEXT_EX (three chunks of
+/// {i32 offset, u32 length}, relative to the CONTEXT_EX: all, legacy,
+/// xstate); the xstate chunk starts at the XSAVE header, and the MiscInfo's
+/// feature offsets count from the start of the (absent) 512-byte legacy
+/// area before it. XSTATE_CET_U (feature 11) holds {U_CET, PL3_SSP}.
+fn add_xstate(
+    data: &[u8],
+    location: &minidump::format::MINIDUMP_LOCATION_DESCRIPTOR,
+    misc: Option<&MinidumpMiscInfo>,
+    float: &mut Option<FloatState>,
+) {
+    const CONTEXT_AMD64_SIZE: u64 = 1232;
+    const XSTATE_CET_U: usize = 11;
+    let start = u64::from(location.rva);
+    let end = start.saturating_add(u64::from(location.data_size));
+    let ex = start + CONTEXT_AMD64_SIZE;
+    let read = |at: u64, len: u64| -> Option<&[u8]> {
+        if at < start || at.saturating_add(len) > end {
+            return None;
+        }
+        data.get(usize::try_from(at).ok()?..usize::try_from(at + len).ok()?)
+    };
+    let Some(chunk) = read(ex + 16, 8) else {
+        return;
+    };
+    let offset = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+    let Ok(offset) = u64::try_from(offset) else {
+        return;
+    };
+    let header = ex.saturating_add(offset);
+    let Some(mask) = read(header, 8) else {
+        return;
+    };
+    let mut word = [0u8; 8];
+    word.copy_from_slice(mask);
+    let mask = u64::from_le_bytes(word);
+    let state = float.get_or_insert_with(FloatState::default);
+    state.xsave_features = Some(mask);
+    if mask & (1 << XSTATE_CET_U) == 0 {
+        return;
+    }
+    let Some(feature) = misc
+        .and_then(|m| m.raw.xstate_data())
+        .and_then(|x| x.features.get(XSTATE_CET_U).copied())
+    else {
+        return;
+    };
+    if feature.size < 16 {
+        return;
+    }
+    let at = (header + u64::from(feature.offset)).checked_sub(512);
+    if let Some(bytes) = at.and_then(|at| read(at + 8, 8)) {
+        word.copy_from_slice(bytes);
+        state.shadow_stack_pointer = Some(u64::from_le_bytes(word));
+    }
+}
+
 fn auxv_of(raw: &[u8], arch: Arch) -> Vec<AuxvEntry> {
     let width = arch.pointer_size() as usize;
     raw.chunks_exact(width * 2)
@@ -585,11 +731,26 @@ fn auxv_of(raw: &[u8], arch: Arch) -> Vec<AuxvEntry> {
         .collect()
 }
 
-fn linux_status_pid(texts: &[(String, String)]) -> Option<u64> {
-    let status = texts.iter().find(|(n, _)| n == "/proc/PID/status")?;
-    status
-        .1
-        .lines()
-        .find_map(|l| l.strip_prefix("Pid:"))
-        .and_then(|v| v.trim().parse().ok())
+/// pid, ppid, uid, gid, name and state from the LinuxProcStatus text
+/// (`Key:\tvalue` lines of /proc/PID/status).
+fn linux_status(texts: &[(String, String)], process: &mut Process) {
+    let Some((_, status)) = texts.iter().find(|(n, _)| n == "/proc/PID/status") else {
+        return;
+    };
+    let field = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    // Uid / Gid list real, effective, saved, fs: the first is the real id.
+    let number = |key: &str| field(key)?.split_whitespace().next()?.parse().ok();
+    process.pid = process.pid.or_else(|| number("Pid"));
+    process.ppid = process.ppid.or_else(|| number("PPid"));
+    process.uid = process.uid.or_else(|| number("Uid"));
+    process.gid = process.gid.or_else(|| number("Gid"));
+    if let Some(name) = field("Name").filter(|n| !n.is_empty()) {
+        process.name = Some(name.to_string());
+    }
+    process.state = field("State").and_then(|s| s.chars().next());
 }

@@ -2,7 +2,7 @@
 
 use minidump::{
     Minidump, MinidumpBreakpadInfo, MinidumpCrashpadInfo, MinidumpHandleDataStream,
-    MinidumpUnloadedModuleList,
+    MinidumpMiscInfo, MinidumpThreadInfoList, MinidumpUnloadedModuleList,
 };
 
 use crate::model::{
@@ -56,6 +56,28 @@ pub fn stream_name(kind: u32) -> Option<&'static str> {
     })
 }
 
+/// The stream directory as the file lists it. The header's count is
+/// bounded by what fits in the file.
+pub fn directory(data: &[u8]) -> Vec<StreamRecord> {
+    let count = u32_at(data, 8).unwrap_or(0) as usize;
+    let Some(rva) = u32_at(data, 12).map(|r| r as usize) else {
+        return Vec::new();
+    };
+    let fits = data.len().saturating_sub(rva) / 12;
+    (0..count.min(fits))
+        .filter_map(|i| {
+            let o = rva.checked_add(i * 12)?;
+            let kind = u32_at(data, o)?;
+            Some(StreamRecord {
+                kind,
+                name: stream_name(kind),
+                size: u64::from(u32_at(data, o + 4)?),
+                offset: u64::from(u32_at(data, o + 8)?),
+            })
+        })
+        .collect()
+}
+
 /// Streams that may appear only once.
 const SINGLE: &[u32] = &[3, 4, 5, 6, 7, 9, 14, 15, 16, 17, 24];
 
@@ -107,7 +129,7 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
             out.push(Finding::new(
                 &verify::MDMP_STREAM_DUPLICATE,
                 format!(
-                    "{} appears {n} times; only the first is read",
+                    "{} appears {n} times; only the last is read",
                     stream_name(*kind).unwrap_or("stream")
                 ),
             ));
@@ -115,33 +137,194 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
     }
 }
 
-/// Memory descriptors must not overlap one another.
-pub fn check_memory(captured: &[(u64, u64)], out: &mut Vec<Finding>) {
-    let mut sorted = captured.to_vec();
-    sorted.sort();
-    for pair in sorted.windows(2) {
-        if pair[1].0 < pair[0].0.saturating_add(pair[0].1) {
-            out.push(
-                Finding::new(
-                    &verify::MDMP_MEMORY_OVERLAP,
-                    format!(
-                        "memory range {:#x}+{:#x} overlaps {:#x}+{:#x}",
-                        pair[1].0, pair[1].1, pair[0].0, pair[0].1
-                    ),
-                )
-                .at_address(pair[1].0),
-            );
+/// One captured memory range: its address and size in the process, where
+/// its bytes start in the file, and how many of them the file holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Captured {
+    pub address: u64,
+    pub size: u64,
+    pub rva: u64,
+    pub in_file: u64,
+}
+
+fn u32_at(data: &[u8], o: usize) -> Option<u32> {
+    let b = data.get(o..o.checked_add(4)?)?;
+    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+fn u64_at(data: &[u8], o: usize) -> Option<u64> {
+    let b = data.get(o..o.checked_add(8)?)?;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    Some(u64::from_le_bytes(w))
+}
+
+/// The memory descriptors of MemoryListStream and Memory64ListStream, read
+/// here rather than through the crate because the crate drops a whole
+/// Memory64List when one range runs past the file's end, and a truncated
+/// full dump should keep every byte it still has.
+pub fn memory_descriptors(
+    data: &[u8],
+    streams: &[StreamRecord],
+    out: &mut Vec<Finding>,
+) -> Vec<Captured> {
+    let file_len = data.len() as u64;
+    let body = |kind: u32| -> Option<&[u8]> {
+        // The last copy, as the crate reads for every other stream.
+        let s = streams.iter().rev().find(|s| s.kind == kind)?;
+        let start = usize::try_from(s.offset).ok()?;
+        let end = usize::try_from(s.offset.saturating_add(s.size).min(file_len)).ok()?;
+        data.get(start..end)
+    };
+    let mut found = Vec::new();
+    if let Some(b) = body(5) {
+        // MINIDUMP_MEMORY_LIST: u32 count, then 16-byte descriptors
+        // {u64 start, u32 data size, u32 rva}.
+        let count = u32_at(b, 0).unwrap_or(0) as usize;
+        for i in 0..count.min(b.len() / 16) {
+            let o = 4 + i * 16;
+            let (Some(address), Some(size), Some(rva)) =
+                (u64_at(b, o), u32_at(b, o + 8), u32_at(b, o + 12))
+            else {
+                break;
+            };
+            found.push((address, u64::from(size), u64::from(rva)));
         }
+    }
+    if let Some(b) = body(9) {
+        // MINIDUMP_MEMORY64_LIST: u64 count, u64 base rva, then 16-byte
+        // descriptors {u64 start, u64 size}; the bytes follow one another.
+        let count = u64_at(b, 0).unwrap_or(0);
+        let mut rva = u64_at(b, 8).unwrap_or(0);
+        let fits = (b.len().saturating_sub(16) / 16) as u64;
+        for i in 0..count.min(fits) as usize {
+            let o = 16 + i * 16;
+            let (Some(address), Some(size)) = (u64_at(b, o), u64_at(b, o + 8)) else {
+                break;
+            };
+            found.push((address, size, rva));
+            rva = rva.saturating_add(size);
+        }
+    }
+    let mut result = Vec::with_capacity(found.len());
+    let mut cut = 0usize;
+    let mut first_cut = None;
+    for (address, size, rva) in found {
+        let in_file = file_len.saturating_sub(rva).min(size);
+        if in_file < size {
+            cut += 1;
+            first_cut.get_or_insert((address, size, rva));
+        }
+        result.push(Captured {
+            address,
+            size,
+            rva,
+            in_file,
+        });
+    }
+    if let Some((address, size, rva)) = first_cut {
+        out.push(
+            Finding::new(
+                &verify::MDMP_MEMORY_BOUNDS,
+                format!(
+                    "{cut} memory range(s) run past the end of the file ({file_len} bytes), the first {address:#x}+{size:#x} at file offset {rva:#x}"
+                ),
+            )
+            .at_address(address),
+        );
+    }
+    result
+}
+
+/// A stream the directory lists that could not be parsed.
+pub fn unreadable(kind: u32, error: &dyn std::fmt::Display, out: &mut Vec<Finding>) {
+    out.push(Finding::new(
+        &verify::MDMP_STREAM_UNREADABLE,
+        format!(
+            "{} ({kind:#x}) cannot be read: {error}",
+            stream_name(kind).unwrap_or("stream")
+        ),
+    ));
+}
+
+/// A thread's stack descriptor: non-empty and inside the file.
+pub fn check_stack(tid: u64, size: u32, rva: u32, file_len: u64, out: &mut Vec<Finding>) {
+    let problem = if size == 0 {
+        "has no stack memory".to_string()
+    } else if u64::from(rva).saturating_add(u64::from(size)) > file_len {
+        format!("stack ({size} bytes at file offset {rva:#x}) runs past the end of the file")
+    } else {
+        return;
+    };
+    out.push(Finding::new(
+        &verify::MDMP_THREAD_STACK,
+        format!("thread {tid} {problem}"),
+    ));
+}
+
+/// Size of the CONTEXT record each CPU needs (minidumpapiset.h / Breakpad).
+pub fn context_size(arch: Arch) -> u32 {
+    match arch {
+        Arch::X86 => 716,
+        Arch::X86_64 => 1232,
+        Arch::Aarch64 => 912,
+        Arch::Arm => 368,
+    }
+}
+
+/// Memory descriptors must not overlap one another. The same range twice
+/// with the same bytes is tolerated: wine's dbghelp writes the code around
+/// the pc once per thread, so threads parked at one pc repeat it.
+pub fn check_memory(data: &[u8], captured: &[Captured], out: &mut Vec<Finding>) {
+    let bytes_of = |c: &Captured| {
+        let start = usize::try_from(c.rva).ok()?;
+        let len = usize::try_from(c.in_file).ok()?;
+        data.get(start..start.checked_add(len)?)
+    };
+    let mut sorted: Vec<&Captured> = captured.iter().filter(|c| c.size > 0).collect();
+    sorted.sort_by_key(|c| (c.address, c.size));
+    for pair in sorted.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if b.address >= a.address.saturating_add(a.size) {
+            continue;
+        }
+        if a.address == b.address && a.size == b.size && bytes_of(a) == bytes_of(b) {
+            continue;
+        }
+        out.push(
+            Finding::new(
+                &verify::MDMP_MEMORY_OVERLAP,
+                format!(
+                    "memory range {:#x}+{:#x} overlaps {:#x}+{:#x}",
+                    b.address, b.size, a.address, a.size
+                ),
+            )
+            .at_address(b.address),
+        );
     }
 }
 
 /// Threads have a context; the exception's thread is among them.
 pub fn check_threads(
     threads: &[Thread],
+    context_sizes: &[(u64, u32)],
     fault: Option<&Fault>,
-    _arch: Arch,
+    arch: Arch,
     out: &mut Vec<Finding>,
 ) {
+    let need = context_size(arch);
+    for (tid, size) in context_sizes {
+        // XSTATE contexts (CONTEXT_EX) are larger; only a short one is wrong.
+        if *size != 0 && *size < need {
+            out.push(Finding::new(
+                &verify::MDMP_THREAD_CONTEXT,
+                format!(
+                    "thread {tid}: its {size}-byte CPU context is shorter than the {need} bytes a {} context needs",
+                    arch.name()
+                ),
+            ));
+        }
+    }
     for t in threads {
         if t.registers.pc().is_none() {
             out.push(Finding::new(
@@ -219,17 +402,28 @@ pub fn check_memory_in_committed(
     }
 }
 
-/// Who wrote the dump, as far as the streams tell.
-pub fn producer(streams: &[StreamRecord]) -> Producer {
+/// Who wrote the dump, as far as the streams tell. The header names no
+/// writer, so this is a heuristic over the extension streams:
+/// - Crashpad writes its info stream (0x43500001);
+/// - minidump-writer (Rust) writes Mozilla's streams (MozLinuxLimits
+///   0x4d7a0003) and, on Linux, ThreadNames / MemoryInfoList / HandleData
+///   next to the Linux /proc streams, which Breakpad's Linux writer never does;
+/// - Breakpad writes BreakpadInfo (Windows, macOS) or the Linux streams;
+/// - a Windows dump with none of these comes from dbghelp's
+///   MiniDumpWriteDump (WER, procdump, debuggers and wine all use it).
+pub fn producer(streams: &[StreamRecord], windows: bool) -> Producer {
     let has = |k: u32| streams.iter().any(|s| s.kind == k);
+    let linux_streams = (0x4767_0003..=0x4767_000A).any(has);
     if has(0x4350_0001) {
         Producer::Other("Crashpad".into())
-    } else if has(0x4767_0001) {
+    } else if has(0x4d7a_0003) || (linux_streams && (has(24) || has(16) || has(12))) {
+        Producer::Other("minidump-writer".into())
+    } else if has(0x4767_0001) || linux_streams {
         Producer::Other("Breakpad".into())
-    } else if has(0x4767_0009) || has(0x4767_0004) {
-        Producer::Other("Breakpad-format writer (Linux streams)".into())
+    } else if windows {
+        Producer::Other("Windows MiniDumpWriteDump".into())
     } else {
-        Producer::Other("MiniDumpWriteDump".into())
+        Producer::Unknown
     }
 }
 
@@ -306,6 +500,42 @@ pub fn collect_texts(
             format!("{} open handles recorded", handles.handles.len()),
         ));
     }
+    if let Ok(misc) = dump.get_stream::<MinidumpMiscInfo>() {
+        let mut parts = Vec::new();
+        if let Some(t) = misc.raw.process_create_time() {
+            parts.push(format!("created {t} (seconds since 1970)"));
+        }
+        if let Some(t) = misc.raw.process_user_time() {
+            parts.push(format!("user time {t} s"));
+        }
+        if let Some(t) = misc.raw.process_kernel_time() {
+            parts.push(format!("kernel time {t} s"));
+        }
+        if !parts.is_empty() {
+            details
+                .texts
+                .push(("process times".into(), parts.join(", ")));
+        }
+    }
+    if let Ok(list) = dump.get_stream::<MinidumpThreadInfoList>() {
+        details.texts.push((
+            "thread info".into(),
+            format!("{} thread info entries", list.thread_infos.len()),
+        ));
+    }
+    if let Ok(raw) = dump.get_raw_stream(0x4767_000A) {
+        // MDRawDebug: version, map count, r_map, r_brk, r_ldbase, dynamic.
+        let word = |o: usize| {
+            raw.get(o..o + 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        if let (Some(version), Some(count)) = (word(0), word(4)) {
+            details.texts.push((
+                "DSO debug".into(),
+                format!("r_debug version {version}, {count} link-map entries"),
+            ));
+        }
+    }
     if let Ok(info) = dump.get_stream::<MinidumpBreakpadInfo>() {
         let mut parts = Vec::new();
         if let Some(t) = info.dump_thread_id {
@@ -314,9 +544,11 @@ pub fn collect_texts(
         if let Some(t) = info.requesting_thread_id {
             parts.push(format!("requesting thread {t:#x}"));
         }
-        details
-            .texts
-            .push(("Breakpad info".into(), parts.join(", ")));
+        if !parts.is_empty() {
+            details
+                .texts
+                .push(("Breakpad info".into(), parts.join(", ")));
+        }
     }
     if let Ok(info) = dump.get_stream::<MinidumpCrashpadInfo>() {
         for (k, v) in &info.simple_annotations {
