@@ -96,6 +96,8 @@ fn frame(
         column: file.and_then(|f| f.2),
         inlined,
         found_by,
+        sp: None,
+        registers: Vec::new(),
     }
 }
 

@@ -185,6 +185,15 @@ fn thread_report(
             column: None,
             inlined: false,
             found_by: frame.found_by,
+            sp: frame.sp.map(Hex),
+            registers: frame
+                .registers
+                .iter()
+                .map(|(name, value)| RegisterValue {
+                    name: name.to_string(),
+                    value: Hex(value),
+                })
+                .collect(),
         };
         if symbols.is_empty() {
             frames.push(base);

@@ -117,6 +117,12 @@ pub struct FrameReport {
     /// This line is a function inlined into the next line's function.
     pub inlined: bool,
     pub found_by: FoundBy,
+    /// Stack pointer of the physical frame.
+    pub sp: Option<Hex>,
+    /// Registers known in the physical frame: all of them for frame 0, the
+    /// ones the unwinder recovered (or carried over as callee-saved) for
+    /// callers, as minidump-stackwalk lists them per frame.
+    pub registers: Vec<RegisterValue>,
 }
 
 #[derive(Debug, Clone, Serialize)]

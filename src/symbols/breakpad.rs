@@ -644,6 +644,28 @@ impl BreakpadSymbols {
         }
     }
 
+    /// The module-relative range of the FUNC holding `rva`, or of the
+    /// PUBLIC symbol holding it up to the next PUBLIC or FUNC.
+    pub fn function_range(&self, rva: u64) -> Option<(u64, u64)> {
+        if let Some(f) = self.function_at(rva) {
+            return Some((f.address, f.address.checked_add(f.size)?));
+        }
+        let public = self.public_at(rva)?;
+        let next_public = self
+            .publics
+            .get(self.publics.partition_point(|p| p.0 <= rva))
+            .map(|p| p.0);
+        let next_function = self
+            .functions
+            .get(self.functions.partition_point(|f| f.address <= rva))
+            .map(|f| f.address);
+        let end = match (next_public, next_function) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some((public.0, end))
+    }
+
     /// The stack parameter size the FUNC (or else PUBLIC) holding `rva`
     /// declares: what Breakpad's x86 walker uses when no STACK WIN record
     /// covers an address.

@@ -215,6 +215,8 @@ pub struct Symbolizer<'a> {
     loaded: Vec<OnceCell<LoadedModule>>,
     /// Where `.gnu_debuglink` names are looked up among the symbols dirs.
     debuglink_dirs: OnceCell<Vec<PathBuf>>,
+    /// Runtime range of the function holding AT_ENTRY, when known.
+    entry_function: OnceCell<Option<(u64, u64)>>,
 }
 
 /// Largest in-memory ELF image (the vDSO) we read out of a dump.
@@ -235,6 +237,7 @@ impl<'a> Symbolizer<'a> {
             ranges,
             loaded: (0..image.modules.len()).map(|_| OnceCell::new()).collect(),
             debuglink_dirs: OnceCell::new(),
+            entry_function: OnceCell::new(),
         }
     }
 
@@ -252,6 +255,30 @@ impl<'a> Symbolizer<'a> {
         let cell = self.loaded.get(index)?;
         let module = self.image.modules.get(index)?;
         Some(cell.get_or_init(|| self.locate(module)))
+    }
+
+    /// The symbol-table function holding the entry point the auxiliary
+    /// vector records (AT_ENTRY), as a runtime address range.
+    fn entry_function_range(&self) -> Option<(u64, u64)> {
+        const AT_ENTRY: u64 = 9;
+        let entry = self
+            .image
+            .details
+            .auxv
+            .iter()
+            .find(|a| a.key == AT_ENTRY)?
+            .value;
+        let loaded = self.load(self.module_index(entry)?)?;
+        if let Some(symbol) = loaded.symbol_for(entry.wrapping_sub(loaded.bias)) {
+            let start = symbol.address.wrapping_add(loaded.bias);
+            return Some((start, start.checked_add(symbol.size.max(1))?));
+        }
+        let (_, sym) = loaded.breakpad.as_ref()?;
+        let (start, end) = sym.function_range(entry.checked_sub(loaded.base)?)?;
+        Some((
+            loaded.base.checked_add(start)?,
+            loaded.base.checked_add(end)?,
+        ))
     }
 
     /// Frames for `address` (already `pc - 1` for return addresses),
@@ -830,6 +857,45 @@ impl CodeInfo for Symbolizer<'_> {
         let loaded = self.load(self.module_index(pc)?)?;
         let (_, sym) = loaded.breakpad.as_ref()?;
         sym.cfi_rules(pc.checked_sub(loaded.base)?)
+    }
+
+    fn win_frame_info(&self, pc: u64) -> Option<crate::unwind::WinFrameInfo> {
+        let loaded = self.load(self.module_index(pc)?)?;
+        let rva = pc.checked_sub(loaded.base)?;
+        if let Some((_, pdb)) = &loaded.pdb
+            && let Some(r) = pdb.frame_data(u32::try_from(rva).ok()?)
+        {
+            return Some(crate::unwind::WinFrameInfo {
+                parameter_size: r.params_size,
+                saved_register_size: u32::from(r.saved_regs_size),
+                local_size: r.locals_size,
+                program: r.program,
+                allocates_base_pointer: r.uses_base_pointer,
+            });
+        }
+        let (_, sym) = loaded.breakpad.as_ref()?;
+        let w = sym.win_frame(rva)?;
+        Some(crate::unwind::WinFrameInfo {
+            parameter_size: w.parameter_size,
+            saved_register_size: w.saved_register_size,
+            local_size: w.local_size,
+            program: w.program,
+            allocates_base_pointer: w.allocates_base_pointer,
+        })
+    }
+
+    fn in_function(&self, pc: u64) -> Option<bool> {
+        let loaded = self.load(self.module_index(pc)?)?;
+        if loaded.kind() == SymbolKind::None {
+            return None;
+        }
+        Some(self.lookup(pc).iter().any(|f| f.function.is_some()))
+    }
+
+    fn is_entry_function(&self, pc: u64) -> bool {
+        self.entry_function
+            .get_or_init(|| self.entry_function_range())
+            .is_some_and(|(start, end)| (start..end).contains(&pc))
     }
 
     fn has_runtime_functions(&self, pc: u64) -> bool {

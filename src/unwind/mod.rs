@@ -12,6 +12,7 @@ mod scan;
 mod signal;
 #[cfg(test)]
 mod tests;
+mod win_x86;
 
 use serde::Serialize;
 
@@ -76,6 +77,19 @@ pub struct RuntimeFunction {
     pub unwind_info: u32,
 }
 
+/// Windows x86 frame data for one code range: a PDB FrameData or FPO
+/// record, or the Breakpad STACK WIN record copied from one. Sizes in bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WinFrameInfo {
+    pub parameter_size: u32,
+    pub saved_register_size: u32,
+    pub local_size: u32,
+    /// The postfix program recovering the caller's registers (FrameData).
+    pub program: Option<String>,
+    /// FPO: the function uses ebp for itself, having saved the caller's.
+    pub allocates_base_pointer: bool,
+}
+
 /// What the walker needs to know about code, answered by the symbols layer.
 pub trait CodeInfo {
     /// Unwind tables of the module whose code contains `pc`.
@@ -100,6 +114,22 @@ pub trait CodeInfo {
     /// (register, postfix expression) pairs including `.cfa` and `.ra`.
     fn breakpad_cfi(&self, _pc: u64) -> Option<Vec<(String, String)>> {
         None
+    }
+    /// Windows x86: the frame data covering `pc` (from the module's PDB, or
+    /// STACK WIN records of its `.sym`).
+    fn win_frame_info(&self, _pc: u64) -> Option<WinFrameInfo> {
+        None
+    }
+    /// Whether symbols place `pc` inside a function: `None` when the
+    /// module has no symbols to say.
+    fn in_function(&self, _pc: u64) -> Option<bool> {
+        None
+    }
+    /// Whether `pc` lies in the function holding the program's entry point
+    /// (`_start`): nothing called it, so the walk ends there, as gdb's
+    /// does with `backtrace past-entry` off.
+    fn is_entry_function(&self, _pc: u64) -> bool {
+        false
     }
 }
 
@@ -206,7 +236,17 @@ impl Unwinder {
         let mut seen: Vec<(u64, u64)> = vec![(pc, sp)];
         while frames.len() < limits.max_frames {
             let Some(current) = frames.last() else { break };
-            let Some(step) = self.step(current, frames.len() == 1, memory, code, limits) else {
+            let lookup_pc = if current.pc_is_exact {
+                current.pc
+            } else {
+                current.pc.saturating_sub(1)
+            };
+            if code.is_entry_function(lookup_pc) {
+                break;
+            }
+            let callee = frames.len().checked_sub(2).and_then(|i| frames.get(i));
+            let callee = callee.map(|f| &f.registers);
+            let Some(step) = self.step(current, callee, memory, code, limits) else {
                 break;
             };
             let (Some(next_pc), Some(next_sp)) = (step.registers.pc(), step.registers.sp()) else {
@@ -232,11 +272,12 @@ impl Unwinder {
     fn step(
         &mut self,
         frame: &RawFrame,
-        is_first: bool,
+        callee: Option<&RegisterSet>,
         memory: &dyn Memory,
         code: &dyn CodeInfo,
         limits: &WalkLimits,
     ) -> Option<Step> {
+        let is_first = callee.is_none();
         let arch = frame.registers.arch;
         let sp = frame.registers.sp()?;
         // A trampoline is entered by the handler's return, so `pc` is its
@@ -263,6 +304,13 @@ impl Unwinder {
         // fall through to DWARF CFI and the heuristics.
         if let Some(step) =
             pe_x64::step(&frame.registers, frame.pc_is_exact, is_first, memory, code)
+            && accept(&step)
+        {
+            return Some(step);
+        }
+        // x86 PE modules have no unwind tables; their PDB (or .sym) frame
+        // data describes frames that frame pointers and CFI cannot.
+        if let Some(step) = win_x86::step(&frame.registers, frame.pc_is_exact, callee, memory, code)
             && accept(&step)
         {
             return Some(step);

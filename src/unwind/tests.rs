@@ -267,6 +267,7 @@ fn x86_call_forms_before_a_return_address() {
         &[0xff, 0x90, 0x00, 0x01, 0x00, 0x00],       // call *0x100(%rax)
         &[0xff, 0x14, 0x25, 0x00, 0x10, 0x00, 0x00], // call *0x1000 (SIB, no base)
         &[0xff, 0x94, 0xc8, 0x00, 0x01, 0x00, 0x00], // call *0x100(%rax,%rcx,8)
+        &[0x0f, 0x05],                               // syscall (wine's dispatcher)
     ];
     let not_calls: &[&[u8]] = &[
         &[0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90], // nops
@@ -282,11 +283,20 @@ fn x86_call_forms_before_a_return_address() {
         scan::follows_call(Arch::X86_64, 0x1100, &code)
     };
     for bytes in calls {
-        assert!(check(bytes), "{bytes:02x?}");
+        assert_eq!(check(bytes), Some(true), "{bytes:02x?}");
     }
     for bytes in not_calls {
-        assert!(!check(bytes), "{bytes:02x?}");
+        assert_eq!(check(bytes), Some(false), "{bytes:02x?}");
     }
+    // Code that cannot be read is not judged.
+    let code = FakeCode::new(&[(0x1000, 0x2000)], &[]);
+    assert_eq!(scan::follows_call(Arch::X86_64, 0x1100, &code), None);
+    // sysenter-era i386 code has no syscall instruction.
+    let code = FakeCode::new(
+        &[(0x1000, 0x2000)],
+        &[(0x10f8, &[0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x0f, 0x05])],
+    );
+    assert_eq!(scan::follows_call(Arch::X86, 0x1100, &code), Some(false));
 }
 
 #[test]
@@ -295,11 +305,11 @@ fn aarch64_call_forms_before_a_return_address() {
         let code = FakeCode::new(&[(0x1000, 0x2000)], &[(0x10fc, &instruction.to_le_bytes())]);
         scan::follows_call(Arch::Aarch64, 0x1100, &code)
     };
-    assert!(check(0x97ff_ffc0)); // bl -0x100
-    assert!(check(0xd63f_0020)); // blr x1
-    assert!(!check(0xd61f_0020)); // br x1
-    assert!(!check(0xd65f_03c0)); // ret
-    assert!(!check(0x1400_0010)); // b
+    assert_eq!(check(0x97ff_ffc0), Some(true)); // bl -0x100
+    assert_eq!(check(0xd63f_0020), Some(true)); // blr x1
+    assert_eq!(check(0xd61f_0020), Some(false)); // br x1
+    assert_eq!(check(0xd65f_03c0), Some(false)); // ret
+    assert_eq!(check(0x1400_0010), Some(false)); // b
 }
 
 /// Code at 0x1000..0x2000 where 0x1100 follows `call 0x1100`.
