@@ -869,7 +869,8 @@ impl CodeInfo for Symbolizer<'_> {
                 parameter_size: r.params_size,
                 saved_register_size: u32::from(r.saved_regs_size),
                 local_size: r.locals_size,
-                program: r.program,
+                // The PDB's strings end in a space; .sym lines do not.
+                program: r.program.map(|p| p.trim_end().to_string()),
                 allocates_base_pointer: r.uses_base_pointer,
             });
         }
