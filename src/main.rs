@@ -116,6 +116,11 @@ struct SymbolArgs {
     /// looked up under it first.
     #[arg(long, value_name = "DIR")]
     sysroot: Option<PathBuf>,
+    /// Use only the symbols given here (and in the environment): do not
+    /// look in /usr/lib/debug or at this machine's own files, for a
+    /// report that does not depend on the host.
+    #[arg(long)]
+    no_host_symbols: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -182,7 +187,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(EXIT_UNREADABLE);
             }
             let options = InspectOptions {
-                symbols: SymbolConfig::from_args(symbols.dirs, symbols.sysroot),
+                symbols: SymbolConfig {
+                    use_host: !symbols.no_host_symbols,
+                    ..SymbolConfig::from_args(symbols.dirs, symbols.sysroot)
+                },
                 thread,
                 regions,
                 disasm_context: disasm,

@@ -144,3 +144,54 @@ fn minidump_writer_dumps_with_breakpad_symbols() {
     let live = inspect_with_symbols("testdata/minidump/live.dmp");
     assert!(live["crash"].is_null(), "a live dump is no crash");
 }
+
+#[test]
+fn no_host_symbols_uses_only_the_given_store() {
+    // A store with only the Breakpad files: with --no-host-symbols libc's
+    // .sym (PUBLIC records of the stripped library) names its frames,
+    // whatever debug files this machine has in /usr/lib/debug.
+    let dump = root().join("testdata/minidump/crash.dmp");
+    let store = tempfile::tempdir().unwrap();
+    for module in ["libc.so.6", "threads"] {
+        for id in std::fs::read_dir(root().join("symbols").join(module)).unwrap() {
+            let id = id.unwrap().path();
+            let leaf = store.path().join(module).join(id.file_name().unwrap());
+            std::fs::create_dir_all(&leaf).unwrap();
+            let sym = format!("{module}.sym");
+            std::fs::copy(id.join(&sym), leaf.join(&sym)).unwrap();
+        }
+    }
+    let r = inspect_json(
+        &dump,
+        &[
+            "--symbols",
+            store.path().to_str().unwrap(),
+            "--no-host-symbols",
+        ],
+    );
+    let libc = r["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "libc.so.6")
+        .unwrap();
+    assert_eq!(libc["symbols"], "breakpad");
+    let crashed = thread(&r, r["crash"]["thread"].as_u64().unwrap());
+    let libc_frames: Vec<&str> = crashed["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["module"] == "libc.so.6")
+        .map(|f| f["function"].as_str().unwrap())
+        .collect();
+    // testdata/minidump/reference/crash.stackwalk.txt, frames 7 and 8.
+    assert_eq!(libc_frames, ["__libc_init_first", "__libc_start_main"]);
+    assert!(
+        crashed["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["module"] == "libc.so.6")
+            .all(|f| f["line"].is_null())
+    );
+}
