@@ -796,3 +796,64 @@ fn truncated_memory64_list_keeps_the_bytes_it_has() {
     assert_eq!(sp, 0x11fd38);
     assert_eq!(img.memory.read_u64(sp).unwrap(), 0x140001070);
 }
+
+/// Rewrites `bytes`' ThreadList (stream 3) as a ThreadExList (stream 8)
+/// appended to the file: each 48-byte MINIDUMP_THREAD gains an empty
+/// 16-byte backing-store descriptor.
+fn thread_list_as_thread_ex_list(bytes: &mut Vec<u8>) {
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let streams = u32_at(bytes, 8) as usize;
+    let dir = u32_at(bytes, 12) as usize;
+    let entry = (0..streams)
+        .map(|i| dir + 12 * i)
+        .find(|&e| u32_at(bytes, e) == 3)
+        .expect("a ThreadList");
+    let list = u32_at(bytes, entry + 8) as usize;
+    let count = u32_at(bytes, list) as usize;
+    let mut ex = (count as u32).to_le_bytes().to_vec();
+    for i in 0..count {
+        let t = list + 4 + 48 * i;
+        ex.extend_from_slice(&bytes[t..t + 48]);
+        ex.extend_from_slice(&[0u8; 16]);
+    }
+    let at = bytes.len() as u32;
+    let size = ex.len() as u32;
+    bytes.extend_from_slice(&ex);
+    bytes[entry..entry + 4].copy_from_slice(&8u32.to_le_bytes());
+    bytes[entry + 4..entry + 8].copy_from_slice(&size.to_le_bytes());
+    bytes[entry + 8..entry + 12].copy_from_slice(&at.to_le_bytes());
+}
+
+#[test]
+fn thread_ex_list_gives_the_same_threads_and_stacks() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/windows/dumps/wthreads_selfdump_cv.dmp");
+    let mut bytes = std::fs::read(&path).unwrap();
+    thread_list_as_thread_ex_list(&mut bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let ex_path = dir.path().join("wthreads_ex.dmp");
+    std::fs::write(&ex_path, &bytes).unwrap();
+
+    let original = open(&path, &OpenOptions::default()).unwrap();
+    let ex = open(&ex_path, &OpenOptions::default()).unwrap();
+    assert!(ex.details.streams.iter().any(|s| s.kind == 8));
+    assert!(!ex.details.streams.iter().any(|s| s.kind == 3));
+    assert!(original.threads.len() > 1);
+    let ids = |i: &Image| i.threads.iter().map(|t| t.tid).collect::<Vec<_>>();
+    assert_eq!(ids(&ex), ids(&original));
+    for (a, b) in original.threads.iter().zip(&ex.threads) {
+        assert_eq!(a.registers, b.registers, "thread {}", a.tid);
+        assert!(b.registers.pc().is_some(), "thread {}", a.tid);
+    }
+    // The same walks, frame for frame.
+    let frames = |img: &Image| {
+        let r = analysis::inspect(img, &InspectOptions::default());
+        r.threads
+            .iter()
+            .map(|t| t.frames.iter().map(|f| f.pc.0).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let walked = frames(&ex);
+    assert_eq!(walked, frames(&original));
+    assert!(walked.iter().all(|f| f.len() > 1), "{walked:x?}");
+}

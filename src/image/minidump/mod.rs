@@ -28,6 +28,64 @@ use crate::model::{
 /// Largest text stream kept for display (Linux /proc files, comments).
 const MAX_TEXT: usize = 64 * 1024;
 
+/// The fields of a thread the model needs, from a ThreadList or a
+/// ThreadExList entry.
+struct RawThread {
+    id: u32,
+    stack_size: u32,
+    stack_rva: u32,
+    context: minidump::format::MINIDUMP_LOCATION_DESCRIPTOR,
+}
+
+/// The bytes a location descriptor names, when they lie inside the file.
+fn location_bytes<'d>(
+    data: &'d [u8],
+    location: &minidump::format::MINIDUMP_LOCATION_DESCRIPTOR,
+) -> Option<&'d [u8]> {
+    let start = usize::try_from(location.rva).ok()?;
+    let len = usize::try_from(location.data_size).ok()?;
+    data.get(start..start.checked_add(len)?)
+}
+
+/// MINIDUMP_THREAD_EX entries: MINIDUMP_THREAD (id, suspend count,
+/// priority class, priority, TEB, stack descriptor, context location: 48
+/// bytes) followed by the backing-store descriptor (16 bytes). Entries past
+/// the stream's end are dropped.
+fn thread_ex_list(data: &[u8], offset: u64, size: u64) -> Vec<RawThread> {
+    const ENTRY: usize = 64;
+    let Some(stream) = usize::try_from(offset)
+        .ok()
+        .zip(usize::try_from(size).ok())
+        .and_then(|(o, n)| data.get(o..o.checked_add(n)?))
+    else {
+        return Vec::new();
+    };
+    let u32_at = |b: &[u8], at: usize| {
+        b.get(at..at + 4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let Some(count) = u32_at(stream, 0) else {
+        return Vec::new();
+    };
+    stream
+        .get(4..)
+        .unwrap_or_default()
+        .chunks_exact(ENTRY)
+        .take(count as usize)
+        .filter_map(|e| {
+            Some(RawThread {
+                id: u32_at(e, 0)?,
+                stack_size: u32_at(e, 32)?,
+                stack_rva: u32_at(e, 36)?,
+                context: minidump::format::MINIDUMP_LOCATION_DESCRIPTOR {
+                    data_size: u32_at(e, 40)?,
+                    rva: u32_at(e, 44)?,
+                },
+            })
+        })
+        .collect()
+}
+
 /// Reads a minidump from its (decompressed, mapped) bytes.
 pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Result<Image> {
     let data: &[u8] = &bytes;
@@ -106,37 +164,56 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     {
         streams::unreadable(3, e, &mut findings);
     }
-    if let (Ok(list), Some(sys)) = (thread_list, &system) {
-        for t in &list.threads {
-            let tid = u64::from(t.raw.thread_id);
-            let stack = &t.raw.stack.memory;
+    let raw_threads: Vec<RawThread> = match &thread_list {
+        Ok(list) => list
+            .threads
+            .iter()
+            .map(|t| RawThread {
+                id: t.raw.thread_id,
+                stack_size: t.raw.stack.memory.data_size,
+                stack_rva: t.raw.stack.memory.rva,
+                context: t.raw.thread_context,
+            })
+            .collect(),
+        // Without a ThreadList, a ThreadExList (threads with a backing
+        // store, which the crate does not read) gives the same fields.
+        Err(_) => details
+            .streams
+            .iter()
+            .find(|s| s.kind == 8)
+            .map(|s| thread_ex_list(data, s.offset, s.size))
+            .unwrap_or_default(),
+    };
+    if let Some(sys) = &system {
+        for t in &raw_threads {
+            let tid = u64::from(t.id);
             streams::check_stack(
                 tid,
-                stack.data_size,
-                stack.rva,
+                t.stack_size,
+                t.stack_rva,
                 data.len() as u64,
                 &mut findings,
             );
-            context_sizes.push((tid, t.raw.thread_context.data_size));
+            context_sizes.push((tid, t.context.data_size));
             // ThreadInfoList times are FILETIME durations (100 ns units).
-            let info = infos.as_ref().and_then(|l| {
-                l.thread_infos
-                    .iter()
-                    .find(|i| i.raw.thread_id == t.raw.thread_id)
+            let info = infos
+                .as_ref()
+                .and_then(|l| l.thread_infos.iter().find(|i| i.raw.thread_id == t.id));
+            let context = location_bytes(data, &t.context).and_then(|b| {
+                MinidumpContext::read(b, minidump::Endian::Little, sys, misc.as_ref()).ok()
             });
-            let context = t.context(sys, misc.as_ref());
-            let (registers, mut float) = match context.as_deref() {
+            let (registers, mut float) = match &context {
                 Some(c) => registers_of(c, arch),
                 None => (RegisterSet::new(arch), None),
             };
             if arch == Arch::X86_64 {
-                add_xstate(data, &t.raw.thread_context, misc.as_ref(), &mut float);
+                add_xstate(data, &t.context, misc.as_ref(), &mut float);
             }
             threads.push(Thread {
                 tid,
                 name: names
                     .as_ref()
-                    .and_then(|n| n.get_name(t.raw.thread_id))
+                    .and_then(|n| n.get_name(t.id))
                     .map(|n| n.into_owned()),
                 registers,
                 float,
