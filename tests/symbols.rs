@@ -7,10 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use std::sync::Arc;
-
-use ckdump::memory::NoMemory;
-use ckdump::model::{Arch, FormatDetails, ImageFormat, Module, ModuleSource, Os, Producer, Target};
+use ckdump::model::{Arch, ImageFormat, Module, ModuleSource, Os};
 use ckdump::symbols::{SymbolConfig, SymbolFrame, SymbolKind, Symbolizer};
 use ckdump::{Image, OpenOptions, open};
 use common::*;
@@ -498,30 +495,13 @@ fn image_from_nt_file(readelf_n: &Path) -> Image {
         }
     }
     assert!(!modules.is_empty(), "{}: no NT_FILE", readelf_n.display());
-    Image {
-        path: readelf_n.to_path_buf(),
-        format: ImageFormat::ElfCore,
-        compression: None,
-        size: 0,
-        target: Target {
-            os: Os::Linux,
-            arch: Arch::X86_64,
-            kernel: false,
-            cpu_count: None,
-            os_version: None,
-            cpu: None,
-        },
-        producer: Producer::Unknown,
-        process: None,
-        threads: Vec::new(),
+    image_with_modules(
+        readelf_n,
+        ImageFormat::ElfCore,
+        Os::Linux,
+        Arch::X86_64,
         modules,
-        regions: Vec::new(),
-        fault: None,
-        timestamp: None,
-        memory: Arc::new(NoMemory),
-        details: FormatDetails::default(),
-        findings: Vec::new(),
-    }
+    )
 }
 
 #[test]

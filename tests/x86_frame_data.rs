@@ -8,62 +8,43 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use ckdump::Image;
-use ckdump::memory::{Bytes, NoMemory};
-use ckdump::model::{
-    Arch, FormatDetails, ImageFormat, Module, ModuleSource, Os, PeIdentity, Producer, Target,
-};
+use ckdump::memory::Bytes;
+use ckdump::model::{Arch, ImageFormat, Module, ModuleSource, Os, PeIdentity};
 use ckdump::symbols::pe_file::PeFile;
 use ckdump::symbols::{SymbolConfig, Symbolizer};
 use ckdump::unwind::{CodeInfo, WinFrameInfo};
-use common::root;
+use common::{image_with_modules, root};
 
 const BASE: u64 = 0x40_0000;
 
 fn image(name: &str, pe: &PeFile) -> Image {
     let identity = pe.pdb_identity().expect("RSDS record");
-    Image {
-        path: format!("{name}.dmp").into(),
-        format: ImageFormat::Minidump,
-        compression: None,
-        size: 0,
-        target: Target {
-            os: Os::Windows,
-            arch: Arch::X86,
-            kernel: false,
-            cpu_count: None,
-            os_version: None,
-            cpu: None,
-        },
-        producer: Producer::Unknown,
-        process: None,
-        threads: Vec::new(),
-        modules: vec![Module {
-            name: format!("{name}.exe"),
-            path: format!("C:\\{name}.exe"),
-            base: BASE,
-            size: u64::from(pe.size_of_image()),
-            build_id: None,
-            load_bias: None,
-            sources: vec![ModuleSource::FileMappings],
-            is_main: true,
-            pe: Some(PeIdentity {
-                code_id: Some(pe.code_id()),
-                debug_file: Some(format!("{name}.pdb")),
-                debug_id: Some(identity.debug_id.clone()),
-                version: None,
-                timestamp: None,
-            }),
-        }],
-        regions: Vec::new(),
-        fault: None,
-        timestamp: None,
-        memory: Arc::new(NoMemory),
-        details: FormatDetails::default(),
-        findings: Vec::new(),
-    }
+    let modules = vec![Module {
+        name: format!("{name}.exe"),
+        path: format!("C:\\{name}.exe"),
+        base: BASE,
+        size: u64::from(pe.size_of_image()),
+        build_id: None,
+        load_bias: None,
+        sources: vec![ModuleSource::FileMappings],
+        is_main: true,
+        pe: Some(PeIdentity {
+            code_id: Some(pe.code_id()),
+            debug_file: Some(format!("{name}.pdb")),
+            debug_id: Some(identity.debug_id.clone()),
+            version: None,
+            timestamp: None,
+        }),
+    }];
+    image_with_modules(
+        Path::new(&format!("{name}.dmp")),
+        ImageFormat::Minidump,
+        Os::Windows,
+        Arch::X86,
+        modules,
+    )
 }
 
 /// A symbol store holding only `file` (the PDB or the .sym) of `name`.

@@ -144,3 +144,39 @@ pub fn parse_gdb_bt(text: &str) -> Vec<(u64, Vec<String>)> {
     }
     threads
 }
+
+/// An Image built by hand, without any reader: only modules, no threads,
+/// regions or memory (for symbolizer tests on real binaries).
+pub fn image_with_modules(
+    path: &Path,
+    format: ckdump::model::ImageFormat,
+    os: ckdump::model::Os,
+    arch: ckdump::model::Arch,
+    modules: Vec<ckdump::model::Module>,
+) -> ckdump::Image {
+    use ckdump::model::{FormatDetails, Producer, Target};
+    ckdump::Image {
+        path: path.to_path_buf(),
+        format,
+        compression: None,
+        size: 0,
+        target: Target {
+            os,
+            arch,
+            kernel: false,
+            cpu_count: None,
+            os_version: None,
+            cpu: None,
+        },
+        producer: Producer::Unknown,
+        process: None,
+        threads: Vec::new(),
+        modules,
+        regions: Vec::new(),
+        fault: None,
+        timestamp: None,
+        memory: std::sync::Arc::new(ckdump::memory::NoMemory),
+        details: FormatDetails::default(),
+        findings: Vec::new(),
+    }
+}
