@@ -388,6 +388,8 @@ fn inspect_report() -> InspectReport {
         streams: vec![],
         annotations: vec![],
         texts: vec![],
+        processes: vec![],
+        image_files: vec![],
         findings: vec![
             Finding::new(
                 &verify::ELF_SEGMENT_ABSENT,
