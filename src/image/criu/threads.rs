@@ -112,13 +112,15 @@ fn x86_registers(g: &UserX86RegsEntry, arch: Arch) -> Result<RegisterSet, String
     Ok(r)
 }
 
-/// `ax` → `rax` / `eax`, `flags` → `rflags` / `eflags`; segment names stay.
+/// `ax` → `rax` / `eax`, `flags` → `rflags` / `eflags`, `orig_ax` →
+/// `orig_rax` / `orig_eax`; segment names stay.
 fn x86_name(short: &str, arch: Arch) -> String {
     let prefix = if arch == Arch::X86_64 { "r" } else { "e" };
     match short {
-        "ax" | "bx" | "cx" | "dx" | "si" | "di" | "bp" | "sp" | "ip" | "flags" | "orig_ax" => {
+        "ax" | "bx" | "cx" | "dx" | "si" | "di" | "bp" | "sp" | "ip" | "flags" => {
             format!("{prefix}{short}")
         }
+        "orig_ax" => format!("orig_{prefix}ax"),
         other => other.to_string(),
     }
 }
