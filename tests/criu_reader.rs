@@ -777,3 +777,77 @@ fn damage_sweep_never_panics() {
     }
     assert!(cases > 1000, "{cases}");
 }
+
+fn schema(name: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("schema").join(name)).unwrap();
+    jsonschema::validator_for(&serde_json::from_str::<Value>(&text).unwrap()).unwrap()
+}
+
+fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
+}
+
+#[test]
+fn json_matches_the_schemas_and_verify_gates_on_damage() {
+    let Some(shared) = shared() else { return };
+    let inspect = schema("inspect.schema.json");
+    for &(dump, _) in DUMPS {
+        let dir = criu_dir(&shared).join("images").join(dump);
+        let doc = inspect_json(&dir, &["--regions", "--disasm", "2"]);
+        assert_valid(&inspect, &doc, dump);
+        assert!(!doc["image_files"].as_array().unwrap().is_empty());
+    }
+    // A clean dump checked against its own files passes every check.
+    let root = sysroot(&shared);
+    let dir = criu_dir(&shared).join("images/crashme");
+    let out = ckdump(&[
+        "verify",
+        dir.to_str().unwrap(),
+        "--sysroot",
+        root.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&schema("verify.schema.json"), &doc, "verify");
+    assert_eq!(doc["findings"], serde_json::json!([]), "{doc}");
+    assert_eq!(out.status.code(), Some(0));
+    let criu_checks = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["code"].as_str().unwrap().starts_with("CKD-E6"))
+        .filter(|c| c["status"] == "passed")
+        .count();
+    assert_eq!(criu_checks, 8);
+
+    // A cut pages file fails verify with its code.
+    let damaged = copy_of(&shared, "crashme");
+    let pages = damaged.path().join("pages-1.img");
+    let len = std::fs::metadata(&pages).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pages)
+        .unwrap()
+        .set_len(len - 100)
+        .unwrap();
+    let out = ckdump(&[
+        "verify",
+        damaged.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"CKD-E6005"), "{codes:?}");
+}
