@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 pub enum ErrorKind {
     #[error("no such file; check the path")]
     NotFound,
-    #[error("is a directory, not a dump file")]
+    #[error("is a directory, not a dump file (a CRIU image directory holds inventory.img)")]
     IsDirectory,
     #[error("cannot read: {0}")]
     Io(#[from] std::io::Error),
