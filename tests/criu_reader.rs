@@ -851,3 +851,58 @@ fn json_matches_the_schemas_and_verify_gates_on_damage() {
         .collect();
     assert!(codes.contains(&"CKD-E6005"), "{codes:?}");
 }
+
+/// A pre-dump chain: the child marks one entry's pages as in-parent and
+/// leaves them out of its pages file; reads find them in `parent/`.
+#[test]
+fn in_parent_pages_are_read_from_the_parent_snapshot() {
+    let Some(shared) = shared() else { return };
+    let parent = copy_of(&shared, "crashme");
+    let child = copy_of(&shared, "crashme");
+    std::os::unix::fs::symlink(parent.path(), child.path().join("parent")).unwrap();
+    // Entry #1 (after the head) is 0x5581df80e000, 1 page, at offset 0 of
+    // pages-1.img; its flags field (tag 4) ends the entry: PE_PRESENT (4)
+    // becomes PE_PARENT (1).
+    let path = child.path().join("pagemap-119.img");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let head_len = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let at = 12 + head_len;
+    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let end = at + 4 + len;
+    assert_eq!(&bytes[end - 2..end], &[0x20, 0x04]);
+    bytes[end - 1] = 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let pages_path = child.path().join("pages-1.img");
+    let pages = std::fs::read(&pages_path).unwrap();
+    std::fs::write(&pages_path, &pages[4096..]).unwrap();
+
+    let image = open(child.path());
+    assert!(image.findings.is_empty(), "{:?}", image.findings);
+    let mut buf = vec![0u8; 4096];
+    image.memory.read_exact(0x5581df80e000, &mut buf).unwrap();
+    assert!(buf == pages[..4096]);
+    // Pages after it moved up by one page in the child's file.
+    image.memory.read_exact(0x5581df810000, &mut buf).unwrap();
+    assert!(buf == pages[4096..8192]);
+    let text = image
+        .regions
+        .iter()
+        .find(|r| r.start == 0x5581df80e000)
+        .unwrap();
+    assert_eq!(text.capture, Capture::Full);
+    assert_eq!(
+        annotation(&image, "criu.pages_elsewhere").as_deref(),
+        Some("1 in the parent snapshot, 0 lazy")
+    );
+
+    // Without the parent the page is not captured, and a note says why.
+    std::fs::remove_file(child.path().join("parent")).unwrap();
+    let image = open(child.path());
+    assert_eq!(codes(&image), ["CKD-N6009"], "{:?}", image.findings);
+    assert_eq!(
+        image.memory.read_u64(0x5581df80e000),
+        Err(MemoryError::NotCaptured {
+            address: 0x5581df80e000
+        })
+    );
+}

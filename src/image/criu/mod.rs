@@ -42,6 +42,8 @@ const LISTED_FINDINGS: usize = 8;
 const MAX_ARGS: usize = 4096;
 /// files.img entries listed as annotations.
 const MAX_LISTED_FILES: usize = 1024;
+/// Parent snapshots followed for in-parent pages (pre-dump chains).
+const MAX_PARENT_DEPTH: usize = 8;
 
 // mmap prot and flags bits, and the VMA status bits CRIU records.
 const PROT_READ: u32 = 0x1;
@@ -100,6 +102,20 @@ impl Findings {
         }
         self.push(check, f);
     }
+    /// Takes the findings of a parent snapshot's reader, naming its files
+    /// relative to this directory.
+    fn absorb(&mut self, other: Findings, prefix: &str) {
+        for mut f in other.finish() {
+            let check = verify::CHECKS.iter().find(|c| c.code == f.code);
+            f.location.path = f.location.path.map(|p| format!("{prefix}{p}"));
+            f.message = format!("{prefix}: {}", f.message);
+            match check {
+                Some(c) => self.push(c, f),
+                None => self.list.push(f),
+            }
+        }
+    }
+
     fn finish(mut self) -> Vec<Finding> {
         let mut extra: Vec<_> = self
             .counts
@@ -204,22 +220,32 @@ impl Reader {
     /// Every entry of `name` decoded as `M`; entries that do not decode
     /// are reported and skipped.
     fn entries<M: Message + Default>(&mut self, name: &str, magic: u32, why: &str) -> Vec<M> {
-        let Some(file) = self.image(name, magic, why) else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(file.entries.len());
-        let mut problems = Vec::new();
+        let mut out = Vec::new();
+        self.each(name, magic, why, |m| out.push(m));
+        out
+    }
+
+    /// Decodes the entries of `name` one by one into `f`, so that only what
+    /// the caller keeps is held (a file of empty entries decodes to many
+    /// default messages, each larger than its four bytes).
+    fn each<M: Message + Default>(
+        &mut self,
+        name: &str,
+        magic: u32,
+        why: &str,
+        mut f: impl FnMut(M),
+    ) {
+        if self.image(name, magic, why).is_none() {
+            return;
+        }
+        let Reader { files, findings } = self;
+        let Some(file) = files.get(name) else { return };
         for i in 0..file.entries.len() {
             match file.decode::<M>(i) {
-                Ok(m) => out.push(m),
-                Err(p) => problems.push(p),
+                Ok(m) => f(m),
+                Err(p) => findings.add(&verify::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message),
             }
         }
-        for p in problems {
-            self.findings
-                .add(&verify::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message);
-        }
-        out
     }
 
     /// The first entry of a one-entry image.
@@ -473,7 +499,8 @@ fn read_pagemap(
             ));
         }
         let end = end.unwrap_or(u64::MAX);
-        if problem.is_none() && !inside_vmas(vmas, vaddr, end) {
+        // Without an mm image there are no VMAs to hold the entries to.
+        if problem.is_none() && !vmas.is_empty() && !inside_vmas(vmas, vaddr, end) {
             problem = Some(format!(
                 "{vaddr:#x}-{end:#x} is not inside the process's VMAs"
             ));
@@ -576,8 +603,47 @@ fn split_at_file_end(runs: Vec<PageRun>, file_len: u64) -> Vec<PageRun> {
     out
 }
 
+/// The address space of the parent snapshot (`DIR/parent`, as criu
+/// pre-dump and incremental dumps leave it) for pages marked in-parent;
+/// its own in-parent pages come from its parent in turn.
+fn parent_memory(
+    dir: &Path,
+    pid: u32,
+    page_size: u64,
+    depth: usize,
+    findings: &mut Findings,
+) -> Option<PagemapMemory> {
+    let pdir = dir.join("parent");
+    if depth >= MAX_PARENT_DEPTH || !pdir.join(format!("pagemap-{pid}.img")).is_file() {
+        return None;
+    }
+    let mut pr = Reader::load(&pdir).ok()?;
+    let mm_name = format!("mm-{pid}.img");
+    let mm: Option<MmEntry> = if pr.files.contains_key(&mm_name) {
+        pr.first(&mm_name, magic::MM, "the parent's memory map")
+    } else {
+        None
+    };
+    let mut vmas: Vec<(u64, u64)> = mm
+        .iter()
+        .flat_map(|m| &m.vmas)
+        .filter_map(|v| Some((v.start?, v.end?)))
+        .filter(|(s, e)| s < e)
+        .collect();
+    vmas.sort_unstable();
+    let (runs, pages, in_parent, _) = read_pagemap(&mut pr, pid, &vmas, page_size);
+    let mut memory = PagemapMemory::new(runs, pages, vmas);
+    if in_parent > 0 {
+        memory.parent =
+            parent_memory(&pdir, pid, page_size, depth + 1, &mut pr.findings).map(Box::new);
+    }
+    findings.absorb(pr.findings, "parent/");
+    Some(memory)
+}
+
 fn address_space(
     r: &mut Reader,
+    dir: &Path,
     pid: u32,
     mm: Option<&MmEntry>,
     files: &HashMap<u32, RegFile>,
@@ -606,7 +672,10 @@ fn address_space(
         .map(|v| (v.start.unwrap_or_default(), v.end.unwrap_or_default()))
         .collect();
     let (runs, pages, parent_pages, lazy_pages) = read_pagemap(r, pid, &ranges, page_size);
-    let memory = PagemapMemory::new(runs, pages, ranges.clone());
+    let mut memory = PagemapMemory::new(runs, pages, ranges.clone());
+    if parent_pages > 0 {
+        memory.parent = parent_memory(dir, pid, page_size, 0, &mut r.findings).map(Box::new);
+    }
 
     let mut regions = Vec::with_capacity(vmas.len());
     let mut mappings = Vec::new();
@@ -831,16 +900,26 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
     // --- files.img (and reg-files.img of older dumps) ---
     let mut files: HashMap<u32, RegFile> = HashMap::new();
     if r.files.contains_key("files.img") {
-        for f in r.entries::<FileEntry>("files.img", magic::FILES, "open and mapped files") {
-            if let Some(reg) = f.reg.filter(|_| f.r#type == FD_TYPE_REG) {
-                files.insert(f.id, reg_file(reg));
-            }
-        }
+        r.each(
+            "files.img",
+            magic::FILES,
+            "open and mapped files",
+            |f: FileEntry| {
+                if let Some(reg) = f.reg.filter(|_| f.r#type == FD_TYPE_REG) {
+                    files.insert(f.id, reg_file(reg));
+                }
+            },
+        );
     }
     if r.files.contains_key("reg-files.img") {
-        for reg in r.entries::<RegFileEntry>("reg-files.img", magic::REG_FILES, "regular files") {
-            files.entry(reg.id).or_insert_with(|| reg_file(reg));
-        }
+        r.each(
+            "reg-files.img",
+            magic::REG_FILES,
+            "regular files",
+            |reg: RegFileEntry| {
+                files.entry(reg.id).or_insert_with(|| reg_file(reg));
+            },
+        );
     }
     if !r.files.contains_key("files.img") && !r.files.contains_key("reg-files.img") {
         r.findings.add(
@@ -905,13 +984,13 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
     let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
         .filter(|p| p.is_power_of_two() && *p >= 1024)
         .unwrap_or(4096);
-    let mut space = address_space(&mut r, pid, mm.as_ref(), &files, page_size);
+    let mut space = address_space(&mut r, dir, pid, mm.as_ref(), &files, page_size);
     // Other tasks' pagemaps are checked too, though only the root's memory
     // is the image's address space.
     for t in tasks.iter().skip(1) {
         let Some(tp) = t.pid else { continue };
         let tmm: Option<MmEntry> = r.first(&format!("mm-{tp}.img"), magic::MM, "the memory map");
-        let _ = address_space(&mut r, tp, tmm.as_ref(), &files, page_size);
+        let _ = address_space(&mut r, dir, tp, tmm.as_ref(), &files, page_size);
     }
     let modules = find_modules(&mut space, &auxv, &files, arch, options);
 
@@ -1081,15 +1160,24 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
                 space.parent_pages, space.lazy_pages
             ),
         ));
-        let mut f = Finding::new(
-            &verify::CRIU_PAGES_ELSEWHERE,
-            format!(
-                "pagemap-{pid}.img keeps {} pages in the parent snapshot and {} for lazy restore; reads of them fail",
-                space.parent_pages, space.lazy_pages
-            ),
-        );
-        f = f.about_path(format!("pagemap-{pid}.img"));
-        r.findings.push(&verify::CRIU_PAGES_ELSEWHERE, f);
+        let parent_read = space.memory.parent.is_some();
+        let unreadable = space.lazy_pages + if parent_read { 0 } else { space.parent_pages };
+        if unreadable > 0 {
+            let parent = if parent_read {
+                "(read from parent/)"
+            } else {
+                "(no parent/ snapshot beside it)"
+            };
+            let f = Finding::new(
+                &verify::CRIU_PAGES_ELSEWHERE,
+                format!(
+                    "pagemap-{pid}.img keeps {} pages in the parent snapshot {parent} and {} for lazy restore; {unreadable} pages cannot be read",
+                    space.parent_pages, space.lazy_pages
+                ),
+            )
+            .about_path(format!("pagemap-{pid}.img"));
+            r.findings.push(&verify::CRIU_PAGES_ELSEWHERE, f);
+        }
     }
     if let Some(ids) = &ids {
         annotations.push(("criu.ids".into(), describe_ids(ids)));
@@ -1179,7 +1267,7 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
     if r.files.contains_key(&fdinfo_name) {
         let fds: Vec<FdinfoEntry> = r.entries(&fdinfo_name, magic::FDINFO, "open descriptors");
         let mut missing = Vec::new();
-        for fd in fds {
+        for (i, fd) in fds.into_iter().enumerate() {
             let what = match files.get(&fd.id) {
                 Some(f) => f.path.clone(),
                 None if fd.r#type == FD_TYPE_REG => {
@@ -1188,14 +1276,20 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
                 }
                 None => format!("{} id {}", fd_type_name(fd.r#type), fd.id),
             };
-            annotations.push((format!("criu.fd.{}", fd.fd), what));
+            if i < MAX_LISTED_FILES {
+                annotations.push((format!("criu.fd.{}", fd.fd), what));
+            }
         }
         if !missing.is_empty() {
             r.findings.add(
                 &verify::CRIU_REFERENCES,
                 &fdinfo_name,
                 None,
-                format!("descriptors {missing:?} name regular files that files.img does not list"),
+                format!(
+                    "{} descriptors name regular files that files.img does not list, first {:?}",
+                    missing.len(),
+                    &missing[..missing.len().min(8)]
+                ),
             );
         }
     }

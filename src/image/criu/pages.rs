@@ -47,6 +47,8 @@ pub struct PagemapMemory {
     vmas: Vec<(u64, u64)>,
     /// Bytes of original files for file-backed pages CRIU did not dump.
     pub files: SegmentMemory,
+    /// The parent snapshot's address space, for pages marked in-parent.
+    pub parent: Option<Box<PagemapMemory>>,
 }
 
 impl PagemapMemory {
@@ -58,6 +60,7 @@ impl PagemapMemory {
             pages,
             vmas,
             files: SegmentMemory::default(),
+            parent: None,
         }
     }
 
@@ -65,13 +68,19 @@ impl PagemapMemory {
         &self.runs
     }
 
-    /// Bytes of `[start, end)` that the pages file holds.
+    /// Bytes of `[start, end)` that the pages file (or, for in-parent
+    /// pages, a parent snapshot that is present) holds.
     pub fn captured_bytes(&self, start: u64, end: u64) -> u64 {
         let first = self.runs.partition_point(|r| r.end <= start);
+        let has_parent = self.parent.is_some();
         self.runs[first..]
             .iter()
             .take_while(|r| r.start < end)
-            .filter(|r| matches!(r.source, PageSource::Image { .. }))
+            .filter(|r| match r.source {
+                PageSource::Image { .. } => true,
+                PageSource::Parent => has_parent,
+                PageSource::Lazy | PageSource::Missing => false,
+            })
             .map(|r| r.end.min(end).saturating_sub(r.start.max(start)))
             .sum()
     }
@@ -102,6 +111,12 @@ impl Memory for PagemapMemory {
                     buf[..n].copy_from_slice(src);
                     return Ok(n);
                 }
+            }
+            if run.source == PageSource::Parent
+                && let Some(parent) = &self.parent
+            {
+                let n = (run.end - address).min(buf.len() as u64) as usize;
+                return parent.read(address, &mut buf[..n]);
             }
             return Err(MemoryError::NotCaptured { address });
         }
