@@ -1461,3 +1461,6 @@ fn describe_ids(ids: &TaskKobjIdsEntry) -> String {
     }
     parts.join(" ")
 }
+
+#[cfg(test)]
+mod tests;
