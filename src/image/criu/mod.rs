@@ -933,17 +933,16 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
 
     // --- cores of every task (comm, state) and of the root's threads ---
     let mut cores: HashMap<u32, CoreEntry> = HashMap::new();
+    // Every thread's core is checked; the root's threads and every
+    // task's leader are kept.
     for t in &tasks {
         let is_root = t.pid == root.pid;
-        let tids: Vec<u32> = if is_root {
-            t.threads.clone()
-        } else {
-            t.pid.into_iter().collect()
-        };
-        for tid in tids {
+        for &tid in &t.threads {
             let name = format!("core-{tid}.img");
             let why = format!("thread {tid}'s registers and state");
-            if let Some(core) = r.first::<CoreEntry>(&name, magic::CORE, &why) {
+            if let Some(core) = r.first::<CoreEntry>(&name, magic::CORE, &why)
+                && (is_root || Some(tid) == t.pid)
+            {
                 cores.insert(tid, core);
             }
         }
