@@ -988,6 +988,14 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
     // is the image's address space.
     for t in tasks.iter().skip(1) {
         let Some(tp) = t.pid else { continue };
+        // Zombies and dead tasks have no memory; CRIU writes no mm for them.
+        let state = cores
+            .get(&tp)
+            .and_then(|c| c.tc.as_ref())
+            .map(|tc| tc.task_state);
+        if matches!(state, Some(2 | 6)) {
+            continue;
+        }
         let tmm: Option<MmEntry> = r.first(&format!("mm-{tp}.img"), magic::MM, "the memory map");
         let _ = address_space(&mut r, dir, tp, tmm.as_ref(), &files, page_size);
     }

@@ -213,3 +213,99 @@ fn pagemap_problems_are_findings() {
     assert!(image.findings[2].message.contains("1 pages past the cut"));
     assert!(image.findings[3].message.contains("1 for lazy restore"));
 }
+
+#[test]
+fn a_tree_of_tasks_is_listed_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    aarch64_dump(dir.path());
+    let task = |pid: u32, ppid: u32, threads: Vec<u32>| {
+        PstreeEntry {
+            pid: Some(pid),
+            ppid,
+            pgid: 7,
+            sid: 1,
+            threads,
+        }
+        .encode_to_vec()
+    };
+    // A child of the root with two threads, a grandchild whose parent is
+    // not in the tree, and a thread id listed twice.
+    write_image(
+        dir.path(),
+        "pstree.img",
+        magic::PSTREE,
+        &[
+            task(7, 1, vec![7]),
+            task(8, 7, vec![8, 9]),
+            task(10, 99, vec![10, 9]),
+        ],
+    );
+    let child = CoreEntry {
+        mtype: Some(MARCH_AARCH64),
+        tc: Some(TaskCoreEntry {
+            task_state: 6,
+            exit_code: 3,
+            comm: "child".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut alive = child.clone();
+    if let Some(tc) = alive.tc.as_mut() {
+        tc.task_state = 1;
+        tc.exit_code = 0;
+    }
+    for (tid, core) in [(8, &child), (9, &child), (10, &alive)] {
+        write_image(
+            dir.path(),
+            &format!("core-{tid}.img"),
+            magic::CORE,
+            &[core.encode_to_vec()],
+        );
+    }
+    let image = read(dir.path(), &OpenOptions::default()).unwrap();
+    let tree: Vec<(u64, u64, Option<&str>, Option<&str>, Option<u32>)> = image
+        .details
+        .processes
+        .iter()
+        .map(|p| {
+            (
+                p.pid,
+                p.ppid,
+                p.name.as_deref(),
+                p.state.as_deref(),
+                p.exit_code,
+            )
+        })
+        .collect();
+    assert_eq!(
+        tree,
+        [
+            (7, 1, Some("armtask"), Some("stopped"), Some(0)),
+            (8, 7, Some("child"), Some("zombie"), Some(3)),
+            (10, 99, Some("child"), Some("alive"), Some(0)),
+        ]
+    );
+    // Only the root's threads are the image's threads.
+    assert_eq!(image.threads.len(), 1);
+    let messages: Vec<&str> = image.findings.iter().map(|f| f.message.as_str()).collect();
+    assert!(
+        messages.contains(&"thread 9 is listed twice"),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("task 10 names parent 99")),
+        "{messages:?}"
+    );
+    // A zombie has no memory to miss; a live task without its mm image
+    // is reported, not fatal.
+    assert!(!messages.iter().any(|m| m.starts_with("mm-8.img")));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("mm-10.img is missing")),
+        "{messages:?}"
+    );
+}
