@@ -264,26 +264,23 @@ fn a_tree_of_tasks_is_listed_and_checked() {
         );
     }
     let image = read(dir.path(), &OpenOptions::default()).unwrap();
-    let tree: Vec<(u64, u64, Option<&str>, Option<&str>, Option<u32>)> = image
+    let tree: Vec<String> = image
         .details
         .processes
         .iter()
         .map(|p| {
-            (
-                p.pid,
-                p.ppid,
-                p.name.as_deref(),
-                p.state.as_deref(),
-                p.exit_code,
+            format!(
+                "{} {} {:?} {:?} {:?}",
+                p.pid, p.ppid, p.name, p.state, p.exit_code
             )
         })
         .collect();
     assert_eq!(
         tree,
         [
-            (7, 1, Some("armtask"), Some("stopped"), Some(0)),
-            (8, 7, Some("child"), Some("zombie"), Some(3)),
-            (10, 99, Some("child"), Some("alive"), Some(0)),
+            r#"7 1 Some("armtask") Some("stopped") Some(0)"#,
+            r#"8 7 Some("child") Some("zombie") Some(3)"#,
+            r#"10 99 Some("child") Some("alive") Some(0)"#,
         ]
     );
     // Only the root's threads are the image's threads.
