@@ -895,7 +895,6 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
     let tasks = process_tree(&mut r, dir)?;
     let root = tasks[0].clone();
     let pid = root.pid.unwrap_or_default();
-    let mut annotations: Vec<(String, String)> = Vec::new();
 
     // --- files.img (and reg-files.img of older dumps) ---
     let mut files: HashMap<u32, RegFile> = HashMap::new();
@@ -1128,7 +1127,126 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
         })
         .collect();
 
-    // --- what has no common home: annotations ---
+    let annotations = annotations(
+        &mut r,
+        &TaskFacts {
+            dir,
+            pid,
+            inventory: inventory.as_ref(),
+            ids: ids.as_ref(),
+            leader,
+            mm: mm.as_ref(),
+            executable: executable.as_deref(),
+            files: &files,
+        },
+        &space,
+    );
+
+    // --- the listing of every file ---
+    let mut listing = Vec::with_capacity(r.files.len());
+    let mut unknown = Vec::new();
+    let mut size: u64 = 0;
+    for (name, f) in &r.files {
+        size = size.saturating_add(f.bytes.len() as u64);
+        let magic = f.header.magic();
+        let kind = f.magic_name();
+        if magic.is_some() && kind.is_none() {
+            unknown.push(name.clone());
+        }
+        listing.push(ImageFileRecord {
+            name: name.clone(),
+            size: f.bytes.len() as u64,
+            magic,
+            kind,
+            entries: f.has_entries().then_some(f.entries.len() as u64),
+        });
+    }
+    if !unknown.is_empty() {
+        r.findings.push(
+            &verify::CRIU_UNKNOWN_IMAGE,
+            Finding::new(
+                &verify::CRIU_UNKNOWN_IMAGE,
+                format!(
+                    "{} image files have a magic ckdump does not know: {}",
+                    unknown.len(),
+                    unknown.join(", ")
+                ),
+            ),
+        );
+    }
+    let producer = Producer::Other(match inventory.as_ref().and_then(|i| i.img_version) {
+        Some(2) => "CRIU (images v1.1)".to_string(),
+        Some(v) => format!("CRIU (image version {v})"),
+        None => "CRIU".to_string(),
+    });
+    let details = FormatDetails {
+        auxv,
+        annotations,
+        processes,
+        files: listing,
+        ..FormatDetails::default()
+    };
+    let AddressSpace {
+        regions, memory, ..
+    } = space;
+    Ok(Image {
+        path: dir.to_path_buf(),
+        format: ImageFormat::CriuImages,
+        compression: None,
+        size,
+        target: Target {
+            os: Os::Linux,
+            arch,
+            kernel: false,
+            cpu_count: None,
+            os_version: None,
+            cpu: None,
+        },
+        producer,
+        process: Some(process),
+        threads: threads_out,
+        modules,
+        regions,
+        fault: None,
+        timestamp: None,
+        memory: Arc::new(memory),
+        details,
+        findings: r.findings.finish(),
+    })
+}
+
+/// What the root task's images say that the model has no field for.
+struct TaskFacts<'a> {
+    dir: &'a Path,
+    pid: u32,
+    inventory: Option<&'a InventoryEntry>,
+    ids: Option<&'a TaskKobjIdsEntry>,
+    leader: Option<&'a CoreEntry>,
+    mm: Option<&'a MmEntry>,
+    executable: Option<&'a str>,
+    files: &'a HashMap<u32, RegFile>,
+}
+
+/// The `criu.*` annotations: inventory, ids, task state, credentials, mm
+/// fields, signal dispositions, cwd/root, descriptors, time namespace,
+/// seccomp and the regular files; reads the images they come from.
+fn annotations(r: &mut Reader, facts: &TaskFacts, space: &AddressSpace) -> Vec<(String, String)> {
+    let TaskFacts {
+        dir,
+        pid,
+        inventory,
+        ids,
+        leader,
+        mm,
+        executable,
+        files,
+    } = *facts;
+    let tc = leader.and_then(|c| c.tc.as_ref());
+    let creds = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
+    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
+    let mut annotations: Vec<(String, String)> = Vec::new();
     if let Some(inv) = &inventory {
         if let Some(v) = inv.img_version {
             annotations.push(("criu.img_version".into(), v.to_string()));
@@ -1222,7 +1340,7 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
             annotations.push((format!("criu.{k}"), format!("{v:#x}")));
         }
         if let Some(id) = m.exe_file_id {
-            let path = executable.clone().unwrap_or_else(|| "?".into());
+            let path = executable.unwrap_or("?");
             annotations.push(("criu.exe_file".into(), format!("{path} (file id {id})")));
         }
     }
@@ -1363,77 +1481,7 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
         annotations.push((format!("criu.file.{id}"), text));
     }
 
-    // --- the listing of every file ---
-    let mut listing = Vec::with_capacity(r.files.len());
-    let mut unknown = Vec::new();
-    let mut size: u64 = 0;
-    for (name, f) in &r.files {
-        size = size.saturating_add(f.bytes.len() as u64);
-        let magic = f.header.magic();
-        let kind = f.magic_name();
-        if magic.is_some() && kind.is_none() {
-            unknown.push(name.clone());
-        }
-        listing.push(ImageFileRecord {
-            name: name.clone(),
-            size: f.bytes.len() as u64,
-            magic,
-            kind,
-            entries: f.has_entries().then_some(f.entries.len() as u64),
-        });
-    }
-    if !unknown.is_empty() {
-        r.findings.push(
-            &verify::CRIU_UNKNOWN_IMAGE,
-            Finding::new(
-                &verify::CRIU_UNKNOWN_IMAGE,
-                format!(
-                    "{} image files have a magic ckdump does not know: {}",
-                    unknown.len(),
-                    unknown.join(", ")
-                ),
-            ),
-        );
-    }
-    let producer = Producer::Other(match inventory.as_ref().and_then(|i| i.img_version) {
-        Some(2) => "CRIU (images v1.1)".to_string(),
-        Some(v) => format!("CRIU (image version {v})"),
-        None => "CRIU".to_string(),
-    });
-    let details = FormatDetails {
-        auxv,
-        annotations,
-        processes,
-        files: listing,
-        ..FormatDetails::default()
-    };
-    let AddressSpace {
-        regions, memory, ..
-    } = space;
-    Ok(Image {
-        path: dir.to_path_buf(),
-        format: ImageFormat::CriuImages,
-        compression: None,
-        size,
-        target: Target {
-            os: Os::Linux,
-            arch,
-            kernel: false,
-            cpu_count: None,
-            os_version: None,
-            cpu: None,
-        },
-        producer,
-        process: Some(process),
-        threads: threads_out,
-        modules,
-        regions,
-        fault: None,
-        timestamp: None,
-        memory: Arc::new(memory),
-        details,
-        findings: r.findings.finish(),
-    })
+    annotations
 }
 
 fn caps(words: &[u32]) -> String {
