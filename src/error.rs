@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 pub enum ErrorKind {
     #[error("no such file; check the path")]
     NotFound,
-    #[error("is a directory, not a dump file")]
+    #[error("is a directory, not a dump file (a CRIU image directory holds inventory.img)")]
     IsDirectory,
     #[error("cannot read: {0}")]
     Io(#[from] std::io::Error),
     #[error("empty file (0 bytes); the dump was never written")]
     Empty,
     #[error(
-        "not a recognised dump format (first bytes {magic}); ckdump reads ELF core files, optionally zstd/xz/bzip2/gzip-compressed"
+        "not a recognised dump format (first bytes {magic}); ckdump reads ELF core files and minidumps, optionally zstd/xz/bzip2/gzip-compressed, and CRIU image directories"
     )]
     UnknownFormat { magic: String },
     #[error("{what} at offset {offset:#x}")]

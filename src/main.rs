@@ -22,8 +22,8 @@ const EXIT_FINDINGS: u8 = 1;
     name = "ckdump",
     version,
     about = "Open, inspect and verify saved process state: crash dumps, core files, checkpoints",
-    long_about = "ckdump opens a saved state of a process — today Linux ELF core files, plain or \
-                  zstd/xz/bzip2/gzip-compressed — and reports the crash, every thread's \
+    long_about = "ckdump opens a saved state of a process — Linux ELF core files and minidumps, \
+                  plain or zstd/xz/bzip2/gzip-compressed, and CRIU image directories — and reports the crash, every thread's \
                   symbolized stack, registers, modules and memory map (`inspect`), or checks it \
                   for damage and restore readiness with stable finding codes (`verify`).",
     after_help = "Examples:\n  \
@@ -47,7 +47,8 @@ enum Command {
         ckdump inspect core --thread 4242 --disasm 5\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash")]
     Inspect {
-        /// The image: an ELF core file, optionally compressed.
+        /// The image: an ELF core file or minidump (optionally compressed),
+        /// or a CRIU image directory.
         image: PathBuf,
         #[command(flatten)]
         symbols: SymbolArgs,

@@ -315,6 +315,7 @@ fn inspect_report() -> InspectReport {
                 capture: "full".into(),
                 captured_bytes: 0x1000,
                 windows: None,
+                linux: None,
             },
             RegionReport {
                 start: Hex(LIBC.1),
@@ -327,6 +328,7 @@ fn inspect_report() -> InspectReport {
                 capture: "partial".into(),
                 captured_bytes: 4096,
                 windows: None,
+                linux: None,
             },
             RegionReport {
                 start: Hex(0x7fcf_90e6_6000),
@@ -339,6 +341,7 @@ fn inspect_report() -> InspectReport {
                 capture: "absent".into(),
                 captured_bytes: 0,
                 windows: None,
+                linux: None,
             },
             RegionReport {
                 start: Hex(0x7ffd_d6ea_d000),
@@ -351,6 +354,7 @@ fn inspect_report() -> InspectReport {
                 capture: "full".into(),
                 captured_bytes: 0x2_1000,
                 windows: None,
+                linux: None,
             },
         ]),
         notes: vec![
@@ -384,6 +388,8 @@ fn inspect_report() -> InspectReport {
         streams: vec![],
         annotations: vec![],
         texts: vec![],
+        processes: vec![],
+        image_files: vec![],
         findings: vec![
             Finding::new(
                 &verify::ELF_SEGMENT_ABSENT,

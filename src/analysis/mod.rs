@@ -4,6 +4,7 @@
 //! for every format alike; nothing in this module knows file formats.
 
 pub mod disasm;
+pub mod mmap;
 pub mod ntstatus;
 pub mod signals;
 pub mod windows;
@@ -145,6 +146,8 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
                 text: text.clone(),
             })
             .collect(),
+        processes: image.details.processes.clone(),
+        image_files: image.details.files.clone(),
         findings: image.findings.clone(),
     }
 }
@@ -454,6 +457,16 @@ fn region_reports(image: &Image) -> Vec<RegionReport> {
                 capture: capture.to_string(),
                 captured_bytes,
                 windows: r.windows.map(windows_region),
+                linux: r.linux.map(|l| crate::report::LinuxRegionReport {
+                    flags: mmap::mmap_flags(l.mmap_flags),
+                    status: l.vma_status.map(mmap::vma_status),
+                    madvise: l.madvise.map(Hex),
+                    label: l
+                        .vma_status
+                        .and_then(|s| mmap::special_mapping(s, l.mmap_flags))
+                        .filter(|_| r.file.is_none())
+                        .map(str::to_string),
+                }),
             }
         })
         .collect()

@@ -4,6 +4,7 @@
 //! compression wrapper if there is one, and hands the bytes to the reader
 //! that fills the common [`Image`] model.
 
+pub mod criu;
 mod decompress;
 pub mod elf_core;
 pub mod linux_modules;
@@ -68,6 +69,11 @@ pub(crate) fn compression_by_magic(head: &[u8]) -> Option<Compression> {
 
 /// Opens the image at `path`.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
+    // A CRIU dump is a directory of images; a file inside one that starts
+    // with a CRIU magic opens the whole directory.
+    if let Some(dir) = criu::image_directory(path) {
+        return criu::read(&dir, options);
+    }
     let unwrapped = load(path, options)?;
     if unwrapped.bytes.starts_with(MDMP_MAGIC) {
         let mut image = minidump::read(path, unwrapped.bytes, unwrapped.compression)?;

@@ -309,6 +309,22 @@ pub struct Region {
     pub image_offset: Option<u64>,
     /// VirtualQueryEx-style attributes (minidump MemoryInfoList).
     pub windows: Option<WindowsRegion>,
+    /// mmap flags and the like, where the image records them (CRIU VMAs).
+    pub linux: Option<LinuxRegion>,
+}
+
+/// A Linux mapping's attributes beyond its protection, raw values; names
+/// are decoded by analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LinuxRegion {
+    /// `mmap` flags: MAP_SHARED 0x1, MAP_PRIVATE 0x2, MAP_ANONYMOUS 0x20,
+    /// MAP_GROWSDOWN 0x100…
+    pub mmap_flags: u32,
+    /// CRIU's VMA status bits (VMA_AREA_REGULAR 0x1, VMA_FILE_PRIVATE
+    /// 0x40, VMA_ANON_PRIVATE 0x200…) when the image is a CRIU dump.
+    pub vma_status: Option<u32>,
+    /// madvise() advice bits as a bitmap of MADV_* numbers.
+    pub madvise: Option<u64>,
 }
 
 /// A region as Windows describes it (MEMORY_BASIC_INFORMATION), raw values;
@@ -405,6 +421,35 @@ pub struct AuxvEntry {
     pub value: u64,
 }
 
+/// One task of a saved process tree (CRIU's pstree).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessRecord {
+    pub pid: u64,
+    pub ppid: u64,
+    pub pgid: u64,
+    pub sid: u64,
+    /// comm of the thread-group leader.
+    pub name: Option<String>,
+    /// As the writer recorded it (`alive`, `stopped`, `zombie`, `dead`).
+    pub state: Option<String>,
+    pub exit_code: Option<u32>,
+    pub threads: Vec<u64>,
+}
+
+/// One file of a multi-file image (a CRIU image directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageFileRecord {
+    pub name: String,
+    pub size: u64,
+    /// The per-file magic number, None for raw data files.
+    pub magic: Option<u32>,
+    /// Symbolic name of the magic (`CORE`, `PAGEMAP`), None if unknown.
+    pub kind: Option<&'static str>,
+    /// Entries in the file, None where they are not counted (raw data,
+    /// entries with payloads).
+    pub entries: Option<u64>,
+}
+
 /// What has no common home yet: per-format records kept for display.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FormatDetails {
@@ -417,6 +462,11 @@ pub struct FormatDetails {
     /// Text the writer embedded (Linux /proc files in Breakpad dumps,
     /// comments), by name.
     pub texts: Vec<(String, String)>,
+    /// The whole saved process tree, root first (CRIU); the root is also
+    /// `Image::process`, its threads `Image::threads`.
+    pub processes: Vec<ProcessRecord>,
+    /// The files a multi-file image is made of.
+    pub files: Vec<ImageFileRecord>,
 }
 
 /// One stream of a container format, known or not.

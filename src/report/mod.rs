@@ -182,6 +182,21 @@ pub struct RegionReport {
     /// VirtualQueryEx-style attributes (minidumps with a MemoryInfoList).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowsRegionReport>,
+    /// mmap flags and CRIU VMA status (CRIU images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linux: Option<LinuxRegionReport>,
+}
+
+/// A Linux mapping's attributes, names decoded as `crit` spells them.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinuxRegionReport {
+    /// `MAP_PRIVATE | MAP_ANON`.
+    pub flags: String,
+    /// `VMA_AREA_REGULAR | VMA_ANON_PRIVATE` (CRIU).
+    pub status: Option<String>,
+    pub madvise: Option<Hex>,
+    /// `[heap]`, `[stack]`, `[vdso]`, `[vvar]` for special anonymous mappings.
+    pub label: Option<String>,
 }
 
 /// A region as Windows describes it, with names decoded.
@@ -219,6 +234,12 @@ pub struct InspectReport {
     /// Text the writer embedded (Linux /proc files, comments).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub texts: Vec<EmbeddedText>,
+    /// The saved process tree, root first (CRIU).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<crate::model::ProcessRecord>,
+    /// The files of a multi-file image (a CRIU directory).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_files: Vec<crate::model::ImageFileRecord>,
     /// Structural problems met while reading (full list: `ckdump verify`).
     pub findings: Vec<Finding>,
 }

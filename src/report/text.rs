@@ -336,6 +336,58 @@ fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, sty
     out.push('\n');
 }
 
+/// The saved process tree (CRIU): one line per task, children indented.
+fn write_processes(out: &mut String, tasks: &[crate::model::ProcessRecord], style: Style) {
+    if tasks.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!("Process tree ({})", tasks.len()))
+    );
+    let _ = writeln!(
+        out,
+        "  {:>7} {:>7} {:>7} {:>7}  {:<8} comm / threads",
+        "pid", "ppid", "pgid", "sid", "state"
+    );
+    // Depth by following ppid up the list, bounded against cycles.
+    let depth = |t: &crate::model::ProcessRecord| {
+        let mut d = 0;
+        let mut ppid = t.ppid;
+        while d < 32 {
+            match tasks.iter().find(|p| p.pid == ppid && p.pid != t.pid) {
+                Some(p) => {
+                    d += 1;
+                    ppid = p.ppid;
+                }
+                None => break,
+            }
+        }
+        d
+    };
+    for t in tasks {
+        let threads = t
+            .threads
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let _ = writeln!(
+            out,
+            "  {:>7} {:>7} {:>7} {:>7}  {:<8} {}{} [{threads}]",
+            t.pid,
+            t.ppid,
+            t.pgid,
+            t.sid,
+            t.state.as_deref().unwrap_or("?"),
+            "  ".repeat(depth(t)),
+            printable(t.name.as_deref().unwrap_or("?")),
+        );
+    }
+    out.push('\n');
+}
+
 fn write_regions(out: &mut String, regions: &[super::RegionReport], style: Style) {
     let _ = writeln!(
         out,
@@ -352,7 +404,11 @@ fn write_regions(out: &mut String, regions: &[super::RegionReport], style: Style
             let file = match (&g.file, g.file_offset) {
                 (Some(f), Some(Hex(o))) => format!("{f} +{o:#x}"),
                 (Some(f), None) => f.clone(),
-                _ => String::new(),
+                _ => g
+                    .linux
+                    .as_ref()
+                    .and_then(|l| l.label.clone())
+                    .unwrap_or_default(),
             };
             [
                 format!("{}-{}", g.start, g.end),
@@ -536,6 +592,7 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         write_registers(&mut out, t, style);
     }
 
+    write_processes(&mut out, &r.processes, style);
     write_modules(&mut out, &r.modules, opts.show_modules, style);
 
     if let (true, Some(regions)) = (opts.show_regions, &r.regions) {
@@ -546,6 +603,28 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         let _ = writeln!(out, "{}", style.heading("Annotations"));
         for a in &r.annotations {
             let _ = writeln!(out, "  {} = {}", printable(&a.key), printable(&a.value));
+        }
+        out.push('\n');
+    }
+    if !r.image_files.is_empty() && opts.show_modules {
+        let _ = writeln!(out, "{}", style.heading("Image files"));
+        for f in &r.image_files {
+            let kind = match (f.kind, f.magic) {
+                (Some(k), _) => k.to_string(),
+                (None, Some(m)) => format!("unknown {m:#x}"),
+                (None, None) => "raw".to_string(),
+            };
+            let entries = f
+                .entries
+                .map(|n| format!("{n} {}", plural(n as usize, "entry", "entries")))
+                .unwrap_or_default();
+            let line = format!(
+                "  {:<24} {:<14} {:>10} bytes  {entries}",
+                printable(&f.name),
+                kind,
+                f.size
+            );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         out.push('\n');
     }

@@ -452,6 +452,7 @@ mod tests {
             capture: Capture::Full,
             image_offset: None,
             windows: None,
+            linux: None,
         }
     }
 

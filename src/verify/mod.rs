@@ -233,6 +233,38 @@ checks! {
         "Every thread's stack descriptor is non-empty and lies inside the file.",
         "Without its stack a thread unwinds no further than its registers.";
 
+    // --- 6xxx: CRIU image directories ---
+    CRIU_IMAGE_HEADER = "CKD-E6001", "criu-image-magic", Error, "criu-images",
+        "Every image file starts with the magic its name calls for (common magic, then the image's own).",
+        "The file is damaged or is not the image its name says; what it holds is missing from the report.";
+    CRIU_ENTRY_BOUNDS = "CKD-E6002", "criu-entries-in-file", Error, "criu-images",
+        "Every entry's length prefix fits inside its image file.",
+        "The image file is cut short or a length is damaged; entries past that point are missing. Re-copy the directory.";
+    CRIU_ENTRY_DECODE = "CKD-E6003", "criu-entries-decode", Error, "criu-images",
+        "Every entry decodes as its image's protobuf message and has the fields ckdump needs (addresses, ids).",
+        "The entry is damaged; the thread, mapping or task it describes is missing or incomplete in the report.";
+    CRIU_IMAGE_MISSING = "CKD-E6004", "criu-images-present", Error, "criu-images",
+        "Every image the process tree calls for (core-TID, ids, mm, pagemap, pages, files) is in the directory.",
+        "The directory is incomplete (a partial copy, or the dump failed); criu restore will fail too.";
+    CRIU_PAGES_SIZE = "CKD-E6005", "criu-pages-match-pagemap", Error, "criu-images",
+        "pages-N.img holds exactly the pages its pagemap lists as present, no fewer and no more.",
+        "Fewer: the pages file is cut short and memory past the cut is missing. More: a pagemap entry is lost, so every page after it would be read from the wrong offset.";
+    CRIU_PAGEMAP_LAYOUT = "CKD-E6006", "criu-pagemap-consistent", Error, "criu-images",
+        "Pagemap entries are page-aligned, non-empty, sorted, disjoint and inside the process's VMAs.",
+        "The pagemap is damaged; memory in the listed ranges cannot be trusted.";
+    CRIU_PROCESS_TREE = "CKD-E6007", "criu-process-tree", Error, "criu-images",
+        "pstree.img lists tasks with unique pids and thread ids, and every parent it names is in the tree.",
+        "The process tree is damaged; tasks or threads may be missing from the report and from a restore.";
+    CRIU_REFERENCES = "CKD-E6008", "criu-references-resolve", Error, "criu-images",
+        "Every file id an entry names (exe_file_id, file-backed VMAs, descriptors, cwd and root) is in files.img.",
+        "files.img is incomplete or damaged; mappings and descriptors that name the missing ids have no path.";
+    CRIU_PAGES_ELSEWHERE = "CKD-N6009", "criu-pages-elsewhere", Note, "criu-images",
+        "Pages kept in a parent snapshot (pre-dump) or left for lazy restore are not in this directory.",
+        "Reads of those pages fail; inspect the parent directory, or dump without --lazy-pages for a self-contained image.";
+    CRIU_UNKNOWN_IMAGE = "CKD-N6010", "criu-unknown-image", Note, "criu-images",
+        "Image files whose magic ckdump does not know are listed.",
+        "Nothing to do; the file is kept and listed by --format json.";
+
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",
         "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",

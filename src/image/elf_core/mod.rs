@@ -631,6 +631,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             capture,
             image_offset: (in_file > 0).then_some(ph.p_offset),
             windows: None,
+            linux: None,
         });
         segments.push(Segment {
             address: start,

@@ -424,6 +424,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                     protection: raw.protection,
                     kind: raw._type,
                 }),
+                linux: None,
             });
         }
         streams::check_memory_in_committed(&captured, &info_regions, &mut findings);
@@ -473,6 +474,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 capture: capture_of(&captured, start, end),
                 image_offset: None,
                 windows: None,
+                linux: None,
             });
         }
     }

@@ -1,0 +1,1521 @@
+//! CRIU image directories (`criu dump -D DIR`): the process tree, every
+//! thread's registers, the memory map and the dumped pages, read into the
+//! common model so the walker, symbolizer and renderers work unchanged.
+//!
+//! A directory is many small protobuf images plus raw page files. The
+//! root task of pstree.img becomes the image's process: its threads get
+//! registers and stacks, its pagemap is the address space. Other tasks are
+//! listed in [`FormatDetails::processes`]. Damage anywhere past a readable
+//! pstree.img is reported as findings, never as an error.
+
+pub mod image_file;
+mod magic;
+pub mod pages;
+mod proto;
+mod threads;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use prost::Message;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::image::OpenOptions;
+use crate::image::linux_modules::{self, AbsentRange, FileMapping};
+use crate::memory::{Bytes, Memory};
+use crate::model::{
+    Arch, AuxvEntry, Capture, FormatDetails, Image, ImageFileRecord, ImageFormat, LinuxRegion,
+    Module, Os, Process, ProcessRecord, Producer, Protection, Region, RegionFile, Sharing, Target,
+    Thread,
+};
+use crate::verify::{self, Check, Finding};
+
+use image_file::{Header, ImageFile};
+use pages::{PE_LAZY, PE_PARENT, PE_PRESENT, PageRun, PageSource, PagemapMemory};
+use proto::*;
+
+/// Bounds on what a hostile directory can make ckdump do.
+const MAX_FILES: usize = 100_000;
+/// Findings of one kind listed before the rest are summarized.
+const LISTED_FINDINGS: usize = 8;
+const MAX_ARGS: usize = 4096;
+/// files.img entries listed as annotations.
+const MAX_LISTED_FILES: usize = 1024;
+/// Parent snapshots followed for in-parent pages (pre-dump chains).
+const MAX_PARENT_DEPTH: usize = 8;
+
+// mmap prot and flags bits, and the VMA status bits CRIU records.
+const PROT_READ: u32 = 0x1;
+const PROT_WRITE: u32 = 0x2;
+const PROT_EXEC: u32 = 0x4;
+const MAP_SHARED: u32 = 0x1;
+const MAP_PRIVATE: u32 = 0x2;
+const VMA_FILE_PRIVATE: u32 = 1 << 6;
+const VMA_FILE_SHARED: u32 = 1 << 7;
+
+/// The image directory `path` names, if it is one: a directory holding
+/// inventory.img, or a file inside one that starts with a CRIU magic.
+pub fn image_directory(path: &Path) -> Option<PathBuf> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_dir() {
+        return path
+            .join("inventory.img")
+            .is_file()
+            .then(|| path.to_path_buf());
+    }
+    let mut head = [0u8; 8];
+    let n = std::io::Read::read(&mut std::fs::File::open(path).ok()?, &mut head).ok()?;
+    if image_file::header(&head[..n]) == Header::Raw {
+        return None;
+    }
+    let dir = path.parent()?;
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    dir.join("inventory.img")
+        .is_file()
+        .then(|| dir.to_path_buf())
+}
+
+/// Collects findings, listing at most [`LISTED_FINDINGS`] per check.
+#[derive(Default)]
+struct Findings {
+    list: Vec<Finding>,
+    counts: HashMap<&'static str, (&'static Check, usize)>,
+}
+
+impl Findings {
+    fn push(&mut self, check: &'static Check, finding: Finding) {
+        let e = self.counts.entry(check.code).or_insert((check, 0));
+        e.1 += 1;
+        if e.1 <= LISTED_FINDINGS {
+            self.list.push(finding);
+        }
+    }
+    fn add(&mut self, check: &'static Check, file: &str, offset: Option<u64>, msg: String) {
+        let mut f = Finding::new(check, msg).about_path(file.to_string());
+        if let Some(o) = offset {
+            f = f.at_offset(o);
+        }
+        self.push(check, f);
+    }
+    /// Takes the findings of a parent snapshot's reader, naming its files
+    /// relative to this directory.
+    fn absorb(&mut self, other: Findings, prefix: &str) {
+        for mut f in other.finish() {
+            let check = verify::CHECKS.iter().find(|c| c.code == f.code);
+            f.location.path = f.location.path.map(|p| format!("{prefix}{p}"));
+            f.message = format!("{prefix}: {}", f.message);
+            match check {
+                Some(c) => self.push(c, f),
+                None => self.list.push(f),
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        let mut extra: Vec<_> = self
+            .counts
+            .into_values()
+            .filter(|(_, n)| *n > LISTED_FINDINGS)
+            .collect();
+        extra.sort_by_key(|(c, _)| c.code);
+        for (check, n) in extra {
+            self.list.push(Finding::new(
+                check,
+                format!(
+                    "{} more findings of this check not listed",
+                    n - LISTED_FINDINGS
+                ),
+            ));
+        }
+        self.list
+    }
+}
+
+/// The directory's files and what was found wrong with them.
+struct Reader {
+    files: BTreeMap<String, ImageFile>,
+    findings: Findings,
+}
+
+impl Reader {
+    fn load(dir: &Path) -> Result<Self> {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::new(dir, ErrorKind::Io(e)))?;
+        let mut findings = Findings::default();
+        let mut files = BTreeMap::new();
+        for entry in entries.flatten().take(MAX_FILES) {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            if !(name.ends_with(".img") || name == "stats-dump" || name == "stats-restore") {
+                continue;
+            }
+            let path = entry.path();
+            // Follows symlinks, as criu does; directories are skipped.
+            if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            let bytes = std::fs::File::open(&path).and_then(|f| Bytes::map_file(&f));
+            match bytes {
+                Ok(bytes) => {
+                    let file = ImageFile::parse(&name, bytes);
+                    if let Some(p) = &file.problem {
+                        findings.add(
+                            &verify::CRIU_ENTRY_BOUNDS,
+                            &name,
+                            Some(p.offset),
+                            format!("{name}: {}", p.message),
+                        );
+                    }
+                    files.insert(name, file);
+                }
+                Err(e) => findings.add(
+                    &verify::CRIU_IMAGE_MISSING,
+                    &name,
+                    None,
+                    format!("{name} cannot be read: {e}"),
+                ),
+            }
+        }
+        Ok(Reader { files, findings })
+    }
+
+    /// The file `name` if present with image magic `magic`; a finding
+    /// (saying `why` it is needed) otherwise.
+    fn image(&mut self, name: &str, magic: u32, why: &str) -> Option<&ImageFile> {
+        let Some(file) = self.files.get(name) else {
+            self.findings.add(
+                &verify::CRIU_IMAGE_MISSING,
+                name,
+                None,
+                format!("{name} is missing: {why}"),
+            );
+            return None;
+        };
+        if file.header.magic() != Some(magic) {
+            let found = match (file.header, file.header.magic().and_then(m_name)) {
+                (Header::Raw, _) => format!(
+                    "starts with {}",
+                    hex_bytes(file.bytes.get(..8).unwrap_or(&file.bytes))
+                ),
+                (_, Some(other)) => format!("is a {other} image"),
+                (_, None) => "has an unknown magic".into(),
+            };
+            let expected = magic::lookup(magic).map_or("?", |(n, _)| n);
+            self.findings.add(
+                &verify::CRIU_IMAGE_HEADER,
+                name,
+                Some(0),
+                format!("{name} {found}, not the {expected} image expected; {why} is unknown"),
+            );
+            return None;
+        }
+        self.files.get(name)
+    }
+
+    /// Every entry of `name` decoded as `M`; entries that do not decode
+    /// are reported and skipped.
+    fn entries<M: Message + Default>(&mut self, name: &str, magic: u32, why: &str) -> Vec<M> {
+        let mut out = Vec::new();
+        self.each(name, magic, why, |m| out.push(m));
+        out
+    }
+
+    /// Decodes the entries of `name` one by one into `f`, so that only what
+    /// the caller keeps is held (a file of empty entries decodes to many
+    /// default messages, each larger than its four bytes).
+    fn each<M: Message + Default>(
+        &mut self,
+        name: &str,
+        magic: u32,
+        why: &str,
+        mut f: impl FnMut(M),
+    ) {
+        if self.image(name, magic, why).is_none() {
+            return;
+        }
+        let Reader { files, findings } = self;
+        let Some(file) = files.get(name) else { return };
+        for i in 0..file.entries.len() {
+            match file.decode::<M>(i) {
+                Ok(m) => f(m),
+                Err(p) => findings.add(&verify::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message),
+            }
+        }
+    }
+
+    /// The first entry of a one-entry image.
+    fn first<M: Message + Default>(&mut self, name: &str, magic: u32, why: &str) -> Option<M> {
+        let file = self.image(name, magic, why)?;
+        if file.entries.is_empty() {
+            if file.problem.is_none() {
+                let msg = format!("{name} holds no entry; {why} is unknown");
+                let offset = file.bytes.len() as u64;
+                self.findings
+                    .add(&verify::CRIU_ENTRY_DECODE, name, Some(offset), msg);
+            }
+            return None;
+        }
+        match file.decode::<M>(0) {
+            Ok(m) => Some(m),
+            Err(p) => {
+                self.findings
+                    .add(&verify::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message);
+                None
+            }
+        }
+    }
+}
+
+fn m_name(magic: u32) -> Option<&'static str> {
+    magic::lookup(magic).map(|(n, _)| n)
+}
+
+fn hex_bytes(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A file of files.img as ckdump uses it.
+#[derive(Debug, Clone)]
+struct RegFile {
+    path: String,
+    size: Option<u64>,
+    mode: Option<u32>,
+    flags: u32,
+    build_id: Option<String>,
+}
+
+fn build_id_hex(words: &[u32]) -> Option<String> {
+    (!words.is_empty()).then(|| {
+        words
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
+
+fn reg_file(r: RegFileEntry) -> RegFile {
+    RegFile {
+        build_id: build_id_hex(&r.build_id),
+        path: r.name,
+        size: r.size,
+        mode: r.mode,
+        flags: r.flags,
+    }
+}
+
+fn task_state_name(state: u32) -> String {
+    match state {
+        1 => "alive".into(),
+        2 => "dead".into(),
+        3 => "stopped".into(),
+        6 => "zombie".into(),
+        other => format!("state {other}"),
+    }
+}
+
+/// The tasks of pstree.img, checked.
+fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry>> {
+    let mut tasks: Vec<PstreeEntry> = r.entries("pstree.img", magic::PSTREE, "the process tree");
+    let before = tasks.len();
+    tasks.retain(|t| t.pid.is_some_and(|p| p != 0));
+    if tasks.len() < before {
+        r.findings.add(
+            &verify::CRIU_PROCESS_TREE,
+            "pstree.img",
+            None,
+            format!("{} pstree entries have no pid", before - tasks.len()),
+        );
+    }
+    if tasks.is_empty() {
+        let why = r
+            .findings
+            .list
+            .iter()
+            .rev()
+            .find(|f| f.location.path.as_deref() == Some("pstree.img"))
+            .map_or_else(|| "it lists no tasks".to_string(), |f| f.message.clone());
+        return Err(Error::new(
+            dir,
+            ErrorKind::Malformed {
+                offset: 0,
+                what: format!("CRIU image directory without a usable pstree.img ({why})"),
+            },
+        ));
+    }
+    let mut pids = HashSet::new();
+    let mut tids = HashSet::new();
+    let mut dupes = Vec::new();
+    for t in &mut tasks {
+        let pid = t.pid.unwrap_or_default();
+        if !pids.insert(pid) {
+            dupes.push(format!("pid {pid} is listed twice"));
+        }
+        if t.threads.is_empty() {
+            // Images from before threads were recorded: the leader alone.
+            t.threads.push(pid);
+        }
+        if !t.threads.contains(&pid) {
+            dupes.push(format!("task {pid} does not list itself among its threads"));
+        }
+        for &tid in &t.threads {
+            if !tids.insert(tid) {
+                dupes.push(format!("thread {tid} is listed twice"));
+            }
+        }
+    }
+    let root = tasks[0].pid.unwrap_or_default();
+    for t in tasks.iter().skip(1) {
+        if !pids.contains(&t.ppid) {
+            dupes.push(format!(
+                "task {} names parent {}, which is not in the tree (root {root})",
+                t.pid.unwrap_or_default(),
+                t.ppid
+            ));
+        }
+    }
+    for d in dupes {
+        r.findings
+            .add(&verify::CRIU_PROCESS_TREE, "pstree.img", None, d);
+    }
+    Ok(tasks)
+}
+
+/// A task's memory: VMAs as regions, its pages, its auxv.
+struct AddressSpace {
+    regions: Vec<Region>,
+    memory: PagemapMemory,
+    mappings: Vec<FileMapping>,
+    parent_pages: u64,
+    lazy_pages: u64,
+}
+
+/// Reads pagemap-PID.img and its pages file into runs; checks both.
+fn read_pagemap(
+    r: &mut Reader,
+    pid: u32,
+    vmas: &[(u64, u64)],
+    page_size: u64,
+) -> (Vec<PageRun>, Bytes, u64, u64) {
+    let name = format!("pagemap-{pid}.img");
+    let empty = Bytes::from_vec(Vec::new());
+    let Some(file) = r.image(&name, magic::PAGEMAP, "the process's memory") else {
+        return (Vec::new(), empty, 0, 0);
+    };
+    let file = file.clone();
+    let head = match file.decode::<PagemapHead>(0) {
+        Ok(h) => h.pages_id,
+        Err(p) => {
+            r.findings
+                .add(&verify::CRIU_ENTRY_DECODE, &name, Some(p.offset), p.message);
+            None
+        }
+    };
+    let pages_name = head.map(|id| format!("pages-{id}.img"));
+    let pages = match &pages_name {
+        Some(n) => match r.files.get(n) {
+            Some(f) => f.bytes.clone(),
+            None => {
+                r.findings.add(
+                    &verify::CRIU_IMAGE_MISSING,
+                    n,
+                    None,
+                    format!("{n} is missing: {name} stores the process's pages in it"),
+                );
+                empty.clone()
+            }
+        },
+        None => empty.clone(),
+    };
+    let pages_name = pages_name.unwrap_or_else(|| "pages-?.img".into());
+    let mut runs = Vec::new();
+    let mut cursor: u64 = 0;
+    let (mut parent, mut lazy) = (0u64, 0u64);
+    let mut last_end = 0u64;
+    for i in 1..file.entries.len() {
+        let e = match file.decode::<PagemapEntry>(i) {
+            Ok(e) => e,
+            Err(p) => {
+                // The pages of an undecodable entry cannot be skipped: every
+                // later offset in the pages file is unknown from here on.
+                r.findings.add(
+                    &verify::CRIU_ENTRY_DECODE,
+                    &name,
+                    Some(p.offset),
+                    format!("{}; memory after it is not read", p.message),
+                );
+                break;
+            }
+        };
+        let offset = file.entries[i].start as u64;
+        let nr = e.nr_pages.unwrap_or(u64::from(e.compat_nr_pages));
+        let flags = e.flags.unwrap_or(if e.in_parent == Some(true) {
+            PE_PARENT
+        } else {
+            PE_PRESENT
+        });
+        let len = nr.checked_mul(page_size);
+        let (Some(vaddr), Some(len)) = (e.vaddr, len) else {
+            r.findings.add(
+                &verify::CRIU_ENTRY_DECODE,
+                &name,
+                Some(offset),
+                format!("{name} entry #{i} has no vaddr or an impossible size ({nr} pages); memory after it is not read"),
+            );
+            break;
+        };
+        let in_file = flags & PE_PARENT == 0 && flags & PE_PRESENT != 0;
+        let source = if flags & PE_PARENT != 0 {
+            parent += nr;
+            PageSource::Parent
+        } else if in_file {
+            PageSource::Image { offset: cursor }
+        } else if flags & PE_LAZY != 0 {
+            lazy += nr;
+            PageSource::Lazy
+        } else {
+            // Neither here, in the parent, nor lazy: nothing holds them.
+            PageSource::Missing
+        };
+        let end = vaddr.checked_add(len);
+        let mut problem = None;
+        if nr == 0 {
+            problem = Some("lists 0 pages".to_string());
+        } else if vaddr % page_size != 0 {
+            problem = Some(format!("vaddr {vaddr:#x} is not page-aligned"));
+        } else if end.is_none() {
+            problem = Some(format!("{nr} pages from {vaddr:#x} wrap the address space"));
+        } else if vaddr < last_end {
+            problem = Some(format!(
+                "{vaddr:#x} lies before the end of the previous entry ({last_end:#x}): entries overlap or are out of order"
+            ));
+        }
+        let end = end.unwrap_or(u64::MAX);
+        // Without an mm image there are no VMAs to hold the entries to.
+        if problem.is_none() && !vmas.is_empty() && !inside_vmas(vmas, vaddr, end) {
+            problem = Some(format!(
+                "{vaddr:#x}-{end:#x} is not inside the process's VMAs"
+            ));
+        }
+        if in_file {
+            cursor = cursor.saturating_add(len);
+        }
+        match problem {
+            Some(p) => r.findings.push(
+                &verify::CRIU_PAGEMAP_LAYOUT,
+                Finding::new(
+                    &verify::CRIU_PAGEMAP_LAYOUT,
+                    format!("{name} entry #{i}: {p}"),
+                )
+                .at_offset(offset)
+                .at_address(vaddr)
+                .about_path(name.clone()),
+            ),
+            None => {
+                last_end = end;
+                runs.push(PageRun {
+                    start: vaddr,
+                    end,
+                    source,
+                });
+            }
+        }
+    }
+    let have = pages.len() as u64;
+    if cursor > have {
+        let lost = cursor - have;
+        r.findings.add(
+            &verify::CRIU_PAGES_SIZE,
+            &pages_name,
+            Some(have),
+            format!(
+                "{name} lists {} present pages ({cursor} bytes) but {pages_name} holds {have} bytes: {} pages past the cut are missing",
+                cursor / page_size,
+                lost.div_ceil(page_size)
+            ),
+        );
+        runs = split_at_file_end(runs, have);
+    } else if cursor < have && head.is_some() {
+        r.findings.add(
+            &verify::CRIU_PAGES_SIZE,
+            &pages_name,
+            Some(cursor),
+            format!(
+                "{pages_name} holds {have} bytes, {} more than the {} present pages {name} lists: a pagemap entry is missing and pages after it would be read from the wrong offset",
+                have - cursor,
+                cursor / page_size
+            ),
+        );
+    }
+    (runs, pages, parent, lazy)
+}
+
+/// Whether `[start, end)` lies inside the union of the (sorted) VMAs.
+fn inside_vmas(vmas: &[(u64, u64)], start: u64, end: u64) -> bool {
+    let mut at = start;
+    let first = vmas.partition_point(|v| v.1 <= start);
+    for &(s, e) in &vmas[first..] {
+        if s > at {
+            return false;
+        }
+        at = at.max(e);
+        if at >= end {
+            return true;
+        }
+    }
+    at >= end
+}
+
+/// Runs whose bytes lie past the end of a cut pages file become Missing.
+fn split_at_file_end(runs: Vec<PageRun>, file_len: u64) -> Vec<PageRun> {
+    let mut out = Vec::with_capacity(runs.len() + 1);
+    for run in runs {
+        let PageSource::Image { offset } = run.source else {
+            out.push(run);
+            continue;
+        };
+        let len = run.end - run.start;
+        if offset.saturating_add(len) <= file_len {
+            out.push(run);
+        } else if offset >= file_len {
+            out.push(PageRun {
+                source: PageSource::Missing,
+                ..run
+            });
+        } else {
+            let split = run.start + (file_len - offset);
+            out.push(PageRun { end: split, ..run });
+            out.push(PageRun {
+                start: split,
+                end: run.end,
+                source: PageSource::Missing,
+            });
+        }
+    }
+    out
+}
+
+/// The address space of the parent snapshot (`DIR/parent`, as criu
+/// pre-dump and incremental dumps leave it) for pages marked in-parent;
+/// its own in-parent pages come from its parent in turn.
+fn parent_memory(
+    dir: &Path,
+    pid: u32,
+    page_size: u64,
+    depth: usize,
+    findings: &mut Findings,
+) -> Option<PagemapMemory> {
+    let pdir = dir.join("parent");
+    if depth >= MAX_PARENT_DEPTH || !pdir.join(format!("pagemap-{pid}.img")).is_file() {
+        return None;
+    }
+    let mut pr = Reader::load(&pdir).ok()?;
+    let mm_name = format!("mm-{pid}.img");
+    let mm: Option<MmEntry> = if pr.files.contains_key(&mm_name) {
+        pr.first(&mm_name, magic::MM, "the parent's memory map")
+    } else {
+        None
+    };
+    let mut vmas: Vec<(u64, u64)> = mm
+        .iter()
+        .flat_map(|m| &m.vmas)
+        .filter_map(|v| Some((v.start?, v.end?)))
+        .filter(|(s, e)| s < e)
+        .collect();
+    vmas.sort_unstable();
+    let (runs, pages, in_parent, _) = read_pagemap(&mut pr, pid, &vmas, page_size);
+    let mut memory = PagemapMemory::new(runs, pages, vmas);
+    if in_parent > 0 {
+        memory.parent =
+            parent_memory(&pdir, pid, page_size, depth + 1, &mut pr.findings).map(Box::new);
+    }
+    findings.absorb(pr.findings, "parent/");
+    Some(memory)
+}
+
+fn address_space(
+    r: &mut Reader,
+    dir: &Path,
+    pid: u32,
+    mm: Option<&MmEntry>,
+    files: &HashMap<u32, RegFile>,
+    page_size: u64,
+) -> AddressSpace {
+    let mm_name = format!("mm-{pid}.img");
+    let mut vmas: Vec<&VmaEntry> = Vec::new();
+    let mut bad = 0usize;
+    for v in mm.map(|m| m.vmas.as_slice()).unwrap_or_default() {
+        match (v.start, v.end) {
+            (Some(s), Some(e)) if s < e => vmas.push(v),
+            _ => bad += 1,
+        }
+    }
+    if bad > 0 {
+        r.findings.add(
+            &verify::CRIU_ENTRY_DECODE,
+            &mm_name,
+            None,
+            format!("{bad} VMAs in {mm_name} lack a start or end, or end before they start; they are left out"),
+        );
+    }
+    vmas.sort_by_key(|v| v.start);
+    let ranges: Vec<(u64, u64)> = vmas
+        .iter()
+        .map(|v| (v.start.unwrap_or_default(), v.end.unwrap_or_default()))
+        .collect();
+    let (runs, pages, parent_pages, lazy_pages) = read_pagemap(r, pid, &ranges, page_size);
+    let mut memory = PagemapMemory::new(runs, pages, ranges.clone());
+    if parent_pages > 0 {
+        memory.parent = parent_memory(dir, pid, page_size, 0, &mut r.findings).map(Box::new);
+    }
+
+    let mut regions = Vec::with_capacity(vmas.len());
+    let mut mappings = Vec::new();
+    let mut unresolved = Vec::new();
+    for v in &vmas {
+        let (start, end) = (v.start.unwrap_or_default(), v.end.unwrap_or_default());
+        let file_backed = v.status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED) != 0;
+        let file = if file_backed {
+            let found = u32::try_from(v.shmid).ok().and_then(|id| files.get(&id));
+            if found.is_none() {
+                unresolved.push(format!("{start:#x}-{end:#x} (file id {})", v.shmid));
+            }
+            found.map(|f| RegionFile {
+                path: f.path.clone(),
+                offset: v.pgoff,
+            })
+        } else {
+            None
+        };
+        if let Some(f) = &file {
+            mappings.push(FileMapping {
+                start,
+                end,
+                file_offset: f.offset,
+                path: f.path.clone(),
+                executable: Some(v.prot & PROT_EXEC != 0),
+            });
+        }
+        let captured = memory.captured_bytes(start, end);
+        let capture = if captured == 0 {
+            Capture::Absent
+        } else if captured >= end - start {
+            Capture::Full
+        } else {
+            Capture::Partial { bytes: captured }
+        };
+        regions.push(Region {
+            start,
+            end,
+            protection: Protection {
+                read: v.prot & PROT_READ != 0,
+                write: v.prot & PROT_WRITE != 0,
+                execute: v.prot & PROT_EXEC != 0,
+            },
+            sharing: if v.flags & MAP_SHARED != 0 {
+                Sharing::Shared
+            } else if v.flags & MAP_PRIVATE != 0 {
+                Sharing::Private
+            } else {
+                Sharing::Unknown
+            },
+            file,
+            capture,
+            // The bytes live in pages-N.img, not in one image file.
+            image_offset: None,
+            windows: None,
+            linux: Some(LinuxRegion {
+                mmap_flags: v.flags,
+                vma_status: Some(v.status),
+                madvise: v.madv,
+            }),
+        });
+    }
+    if !unresolved.is_empty() {
+        r.findings.add(
+            &verify::CRIU_REFERENCES,
+            &mm_name,
+            None,
+            format!(
+                "{} file-backed VMAs name files that files.img does not list: {}",
+                unresolved.len(),
+                unresolved
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    AddressSpace {
+        regions,
+        memory,
+        mappings,
+        parent_pages,
+        lazy_pages,
+    }
+}
+
+/// File-backed parts of the address space that the dump does not hold
+/// (CRIU never dumps unmodified file pages).
+fn absent_file_ranges(space: &AddressSpace) -> Vec<AbsentRange> {
+    let mut out = Vec::new();
+    for m in &space.mappings {
+        let mut at = m.start;
+        let runs = space.memory.runs();
+        let first = runs.partition_point(|r| r.end <= m.start);
+        for run in runs[first..].iter().take_while(|r| r.start < m.end) {
+            if run.start > at {
+                out.push(absent(m, at, run.start));
+            }
+            at = at.max(run.end);
+        }
+        if at < m.end {
+            out.push(absent(m, at, m.end));
+        }
+    }
+    out
+}
+
+fn absent(m: &FileMapping, start: u64, end: u64) -> AbsentRange {
+    AbsentRange {
+        start,
+        end,
+        file_offset: m.file_offset.saturating_add(start - m.start),
+        path: m.path.clone(),
+    }
+}
+
+/// Modules from the file-backed VMAs, with the build-ids CRIU recorded.
+fn find_modules(
+    space: &mut AddressSpace,
+    auxv: &[AuxvEntry],
+    files: &HashMap<u32, RegFile>,
+    arch: Arch,
+    options: &OpenOptions,
+) -> Vec<Module> {
+    let recorded: HashMap<&str, &str> = files
+        .values()
+        .filter_map(|f| Some((f.path.as_str(), f.build_id.as_deref()?)))
+        .collect();
+    let with_ids = |mut modules: Vec<Module>| {
+        for m in &mut modules {
+            if m.build_id.is_none() {
+                m.build_id = recorded.get(m.path.as_str()).map(|s| s.to_string());
+            }
+        }
+        modules
+    };
+    let discover = |memory: &PagemapMemory| {
+        linux_modules::discover_modules(memory, &space.mappings, auxv, arch.pointer_size())
+    };
+    let modules = with_ids(discover(&space.memory));
+    if !options.use_host_files {
+        return modules;
+    }
+    // With the original files (build-id checked) behind the undumped
+    // pages, the ELF headers become readable: load biases, the in-memory
+    // build-ids and the dynamic linker's list follow.
+    let absent = absent_file_ranges(space);
+    let filled = linux_modules::add_host_file_fallbacks(
+        &mut space.memory.files,
+        &modules,
+        &absent,
+        options.sysroot.as_deref(),
+    );
+    if filled == 0 {
+        return modules;
+    }
+    with_ids(discover(&space.memory))
+}
+
+/// Space-separated command line from `[start, end)` of the process memory.
+fn read_args(memory: &dyn Memory, start: u64, end: u64) -> Option<String> {
+    let len = usize::try_from(end.checked_sub(start)?).ok()?.min(MAX_ARGS);
+    if len == 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; len];
+    let n = memory.read_available(start, &mut buf);
+    if n == 0 {
+        return None;
+    }
+    let text: Vec<String> = buf[..n]
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    Some(text.join(" "))
+}
+
+fn fd_type_name(t: i32) -> String {
+    const NAMES: [&str; 21] = [
+        "UND",
+        "REG",
+        "PIPE",
+        "FIFO",
+        "INETSK",
+        "UNIXSK",
+        "EVENTFD",
+        "EVENTPOLL",
+        "INOTIFY",
+        "SIGNALFD",
+        "PACKETSK",
+        "TTY",
+        "FANOTIFY",
+        "NETLINKSK",
+        "NS",
+        "TUNF",
+        "EXT",
+        "TIMERFD",
+        "MEMFD",
+        "BPFMAP",
+        "PIDFD",
+    ];
+    usize::try_from(t)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .map_or_else(|| format!("type {t}"), |s| s.to_string())
+}
+
+/// Reads the CRIU image directory `dir` into the common model.
+pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
+    let mut r = Reader::load(dir)?;
+    let inventory: Option<InventoryEntry> =
+        r.first("inventory.img", magic::INVENTORY, "the dump's version");
+    let tasks = process_tree(&mut r, dir)?;
+    let root = tasks[0].clone();
+    let pid = root.pid.unwrap_or_default();
+
+    // --- files.img (and reg-files.img of older dumps) ---
+    let mut files: HashMap<u32, RegFile> = HashMap::new();
+    if r.files.contains_key("files.img") {
+        r.each(
+            "files.img",
+            magic::FILES,
+            "open and mapped files",
+            |f: FileEntry| {
+                if let Some(reg) = f.reg.filter(|_| f.r#type == FD_TYPE_REG) {
+                    files.insert(f.id, reg_file(reg));
+                }
+            },
+        );
+    }
+    if r.files.contains_key("reg-files.img") {
+        r.each(
+            "reg-files.img",
+            magic::REG_FILES,
+            "regular files",
+            |reg: RegFileEntry| {
+                files.entry(reg.id).or_insert_with(|| reg_file(reg));
+            },
+        );
+    }
+    if !r.files.contains_key("files.img") && !r.files.contains_key("reg-files.img") {
+        r.findings.add(
+            &verify::CRIU_IMAGE_MISSING,
+            "files.img",
+            None,
+            "files.img is missing: mapped and open files have no paths".into(),
+        );
+    }
+    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
+
+    // --- cores of every task (comm, state) and of the root's threads ---
+    let mut cores: HashMap<u32, CoreEntry> = HashMap::new();
+    // Every thread's core is checked; the root's threads and every
+    // task's leader are kept.
+    for t in &tasks {
+        let is_root = t.pid == root.pid;
+        for &tid in &t.threads {
+            let name = format!("core-{tid}.img");
+            let why = format!("thread {tid}'s registers and state");
+            if let Some(core) = r.first::<CoreEntry>(&name, magic::CORE, &why)
+                && (is_root || Some(tid) == t.pid)
+            {
+                cores.insert(tid, core);
+            }
+        }
+    }
+    let leader = cores.get(&pid);
+    let arch_source = leader.or_else(|| root.threads.iter().find_map(|t| cores.get(t)));
+    let arch = match arch_source.map(threads::arch_of) {
+        Some(Ok(a)) => a,
+        Some(Err(e)) => {
+            return Err(Error::new(dir, ErrorKind::Unsupported(e)));
+        }
+        None => Arch::X86_64,
+    };
+    let tc = leader.and_then(|c| c.tc.as_ref());
+
+    // --- ids, mm, address space ---
+    let ids: Option<TaskKobjIdsEntry> = if r.files.contains_key(&format!("ids-{pid}.img")) {
+        r.first(&format!("ids-{pid}.img"), magic::IDS, "the task's ids")
+    } else {
+        leader
+            .and_then(|c| c.ids.clone())
+            .or_else(|| inventory.as_ref().and_then(|i| i.root_ids.clone()))
+    };
+    let mm: Option<MmEntry> = r.first(&format!("mm-{pid}.img"), magic::MM, "the memory map");
+    let auxv: Vec<AuxvEntry> = mm
+        .as_ref()
+        .map(|m| {
+            m.mm_saved_auxv
+                .chunks_exact(2)
+                .map(|p| AuxvEntry {
+                    key: p[0],
+                    value: p[1],
+                })
+                .take_while(|e| e.key != 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
+        .filter(|p| p.is_power_of_two() && *p >= 1024)
+        .unwrap_or(4096);
+    let mut space = address_space(&mut r, dir, pid, mm.as_ref(), &files, page_size);
+    // Other tasks' pagemaps are checked too, though only the root's memory
+    // is the image's address space.
+    for t in tasks.iter().skip(1) {
+        let Some(tp) = t.pid else { continue };
+        // Zombies and dead tasks have no memory; CRIU writes no mm for them.
+        let state = cores
+            .get(&tp)
+            .and_then(|c| c.tc.as_ref())
+            .map(|tc| tc.task_state);
+        if matches!(state, Some(2 | 6)) {
+            continue;
+        }
+        let tmm: Option<MmEntry> = r.first(&format!("mm-{tp}.img"), magic::MM, "the memory map");
+        let _ = address_space(&mut r, dir, tp, tmm.as_ref(), &files, page_size);
+    }
+    let modules = find_modules(&mut space, &auxv, &files, arch, options);
+
+    // --- threads ---
+    let mut threads_out = Vec::new();
+    for &tid in &root.threads {
+        let Some(core) = cores.get(&tid) else {
+            continue;
+        };
+        let name = format!("core-{tid}.img");
+        match threads::arch_of(core) {
+            Ok(a) if a == arch => {}
+            Ok(a) => {
+                r.findings.add(
+                    &verify::CRIU_ENTRY_DECODE,
+                    &name,
+                    None,
+                    format!("{name} is for {} but the task is {}", a.name(), arch.name()),
+                );
+                continue;
+            }
+            Err(e) => {
+                r.findings.add(
+                    &verify::CRIU_ENTRY_DECODE,
+                    &name,
+                    None,
+                    format!("{name}: {e}"),
+                );
+                continue;
+            }
+        }
+        let registers = match threads::registers(core, arch) {
+            Ok(regs) => regs,
+            Err(e) => {
+                r.findings.add(
+                    &verify::CRIU_ENTRY_DECODE,
+                    &name,
+                    None,
+                    format!("{name}: {e}"),
+                );
+                continue;
+            }
+        };
+        let thread_core = core.thread_core.as_ref();
+        let is_leader = tid == pid;
+        let leader_tc = core.tc.as_ref().filter(|_| is_leader);
+        let comm = thread_core
+            .and_then(|t| t.comm.clone())
+            .or_else(|| leader_tc.map(|t| t.comm.clone()));
+        let pending: Vec<Vec<u8>> = thread_core
+            .and_then(|t| t.signals_p.as_ref())
+            .map(|q| q.signals.iter().map(|s| s.siginfo.clone()).collect())
+            .unwrap_or_default();
+        threads_out.push(Thread {
+            tid: u64::from(tid),
+            name: comm,
+            registers,
+            float: threads::float_state(core, arch),
+            signal: leader_tc
+                .filter(|t| t.task_state == 3)
+                .and_then(|t| t.stop_signo)
+                .and_then(|s| i32::try_from(s).ok()),
+            pending_signals: Some(threads::signal_mask(&pending)),
+            blocked_signals: thread_core
+                .and_then(|t| t.blk_sigset)
+                .or_else(|| leader_tc.map(|t| t.blk_sigset)),
+            user_time_us: None,
+            system_time_us: None,
+        });
+    }
+
+    // --- the process and the tree ---
+    let creds = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
+    let exe = mm.as_ref().and_then(|m| m.exe_file_id);
+    let executable = exe.and_then(file_path);
+    if let Some(id) = exe
+        && executable.is_none()
+    {
+        r.findings.add(
+            &verify::CRIU_REFERENCES,
+            &format!("mm-{pid}.img"),
+            None,
+            format!("exe_file_id {id} is not in files.img: the executable's path is unknown"),
+        );
+    }
+    let process = Process {
+        pid: Some(u64::from(pid)),
+        ppid: Some(u64::from(root.ppid)),
+        pgid: Some(u64::from(root.pgid)),
+        sid: Some(u64::from(root.sid)),
+        uid: creds.map(|c| u64::from(c.uid)),
+        gid: creds.map(|c| u64::from(c.gid)),
+        name: tc.map(|t| t.comm.clone()),
+        args: mm
+            .as_ref()
+            .and_then(|m| read_args(&space.memory, m.mm_arg_start, m.mm_arg_end)),
+        state: tc.and_then(|t| match t.task_state {
+            3 => Some('T'),
+            6 => Some('Z'),
+            2 => Some('X'),
+            _ => None,
+        }),
+        nice: leader
+            .and_then(|c| c.thread_core.as_ref())
+            .and_then(|t| t.sched_nice)
+            .map(i64::from),
+        executable: executable
+            .clone()
+            .or_else(|| modules.iter().find(|m| m.is_main).map(|m| m.path.clone())),
+    };
+    let processes: Vec<ProcessRecord> = tasks
+        .iter()
+        .map(|t| {
+            let tp = t.pid.unwrap_or_default();
+            let tc = cores.get(&tp).and_then(|c| c.tc.as_ref());
+            ProcessRecord {
+                pid: u64::from(tp),
+                ppid: u64::from(t.ppid),
+                pgid: u64::from(t.pgid),
+                sid: u64::from(t.sid),
+                name: tc.map(|c| c.comm.clone()),
+                state: tc.map(|c| task_state_name(c.task_state)),
+                exit_code: tc.map(|c| c.exit_code),
+                threads: t.threads.iter().map(|&x| u64::from(x)).collect(),
+            }
+        })
+        .collect();
+
+    let annotations = annotations(
+        &mut r,
+        &TaskFacts {
+            dir,
+            pid,
+            inventory: inventory.as_ref(),
+            ids: ids.as_ref(),
+            leader,
+            mm: mm.as_ref(),
+            executable: executable.as_deref(),
+            files: &files,
+        },
+        &space,
+    );
+
+    // --- the listing of every file ---
+    let mut listing = Vec::with_capacity(r.files.len());
+    let mut unknown = Vec::new();
+    let mut size: u64 = 0;
+    for (name, f) in &r.files {
+        size = size.saturating_add(f.bytes.len() as u64);
+        let magic = f.header.magic();
+        let kind = f.magic_name();
+        if magic.is_some() && kind.is_none() {
+            unknown.push(name.clone());
+        }
+        listing.push(ImageFileRecord {
+            name: name.clone(),
+            size: f.bytes.len() as u64,
+            magic,
+            kind,
+            entries: f.has_entries().then_some(f.entries.len() as u64),
+        });
+    }
+    if !unknown.is_empty() {
+        r.findings.push(
+            &verify::CRIU_UNKNOWN_IMAGE,
+            Finding::new(
+                &verify::CRIU_UNKNOWN_IMAGE,
+                format!(
+                    "{} image files have a magic ckdump does not know: {}",
+                    unknown.len(),
+                    unknown.join(", ")
+                ),
+            ),
+        );
+    }
+    let producer = Producer::Other(match inventory.as_ref().and_then(|i| i.img_version) {
+        Some(2) => "CRIU (images v1.1)".to_string(),
+        Some(v) => format!("CRIU (image version {v})"),
+        None => "CRIU".to_string(),
+    });
+    let details = FormatDetails {
+        auxv,
+        annotations,
+        processes,
+        files: listing,
+        ..FormatDetails::default()
+    };
+    let AddressSpace {
+        regions, memory, ..
+    } = space;
+    Ok(Image {
+        path: dir.to_path_buf(),
+        format: ImageFormat::CriuImages,
+        compression: None,
+        size,
+        target: Target {
+            os: Os::Linux,
+            arch,
+            kernel: false,
+            cpu_count: None,
+            os_version: None,
+            cpu: None,
+        },
+        producer,
+        process: Some(process),
+        threads: threads_out,
+        modules,
+        regions,
+        fault: None,
+        timestamp: None,
+        memory: Arc::new(memory),
+        details,
+        findings: r.findings.finish(),
+    })
+}
+
+/// What the root task's images say that the model has no field for.
+struct TaskFacts<'a> {
+    dir: &'a Path,
+    pid: u32,
+    inventory: Option<&'a InventoryEntry>,
+    ids: Option<&'a TaskKobjIdsEntry>,
+    leader: Option<&'a CoreEntry>,
+    mm: Option<&'a MmEntry>,
+    executable: Option<&'a str>,
+    files: &'a HashMap<u32, RegFile>,
+}
+
+/// The `criu.*` annotations: inventory, ids, task state, credentials, mm
+/// fields, signal dispositions, cwd/root, descriptors, time namespace,
+/// seccomp and the regular files; reads the images they come from.
+fn annotations(r: &mut Reader, facts: &TaskFacts, space: &AddressSpace) -> Vec<(String, String)> {
+    let TaskFacts {
+        dir,
+        pid,
+        inventory,
+        ids,
+        leader,
+        mm,
+        executable,
+        files,
+    } = *facts;
+    let tc = leader.and_then(|c| c.tc.as_ref());
+    let creds = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
+    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
+    let mut annotations: Vec<(String, String)> = Vec::new();
+    if let Some(inv) = &inventory {
+        if let Some(v) = inv.img_version {
+            annotations.push(("criu.img_version".into(), v.to_string()));
+        }
+        let lsm = match inv.lsmtype {
+            Some(0) | None => "none".to_string(),
+            Some(1) => "SELinux".to_string(),
+            Some(2) => "AppArmor".to_string(),
+            Some(o) => format!("type {o}"),
+        };
+        annotations.push(("criu.lsm".into(), lsm));
+        if let Some(ids) = &inv.root_ids {
+            annotations.push(("criu.root_ids".into(), describe_ids(ids)));
+        }
+        if let Some(m) = inv.pre_dump_mode {
+            annotations.push(("criu.pre_dump_mode".into(), m.to_string()));
+        }
+        if let Some(u) = inv.dump_uptime {
+            annotations.push(("criu.dump_uptime_us".into(), u.to_string()));
+        }
+        if let Some(id) = &inv.dump_criu_run_id {
+            annotations.push(("criu.run_id".into(), id.clone()));
+        }
+        if let Some(p) = inv.plugins_entry.as_ref().filter(|p| !p.plugins.is_empty()) {
+            annotations.push(("criu.plugins".into(), p.plugins.join(", ")));
+        }
+    }
+    if let Ok(target) = std::fs::read_link(dir.join("parent")) {
+        annotations.push(("criu.parent".into(), target.display().to_string()));
+    }
+    if space.parent_pages > 0 || space.lazy_pages > 0 {
+        annotations.push((
+            "criu.pages_elsewhere".into(),
+            format!(
+                "{} in the parent snapshot, {} lazy",
+                space.parent_pages, space.lazy_pages
+            ),
+        ));
+        let parent_read = space.memory.parent.is_some();
+        let unreadable = space.lazy_pages + if parent_read { 0 } else { space.parent_pages };
+        if unreadable > 0 {
+            let parent = if parent_read {
+                "(read from parent/)"
+            } else {
+                "(no parent/ snapshot beside it)"
+            };
+            let f = Finding::new(
+                &verify::CRIU_PAGES_ELSEWHERE,
+                format!(
+                    "pagemap-{pid}.img keeps {} pages in the parent snapshot {parent} and {} for lazy restore; {unreadable} pages cannot be read",
+                    space.parent_pages, space.lazy_pages
+                ),
+            )
+            .about_path(format!("pagemap-{pid}.img"));
+            r.findings.push(&verify::CRIU_PAGES_ELSEWHERE, f);
+        }
+    }
+    if let Some(ids) = &ids {
+        annotations.push(("criu.ids".into(), describe_ids(ids)));
+    }
+    if let Some(t) = tc {
+        annotations.push(("criu.task_state".into(), task_state_name(t.task_state)));
+        annotations.push(("criu.exit_code".into(), t.exit_code.to_string()));
+        annotations.push(("criu.personality".into(), format!("{:#x}", t.personality)));
+        annotations.push(("criu.blk_sigset".into(), format!("{:#x}", t.blk_sigset)));
+    }
+    if let Some(c) = creds {
+        annotations.push((
+            "criu.creds".into(),
+            format!(
+                "uid {} gid {} euid {} egid {} suid {} sgid {} fsuid {} fsgid {} cap_eff {} cap_prm {} cap_bnd {} secbits {:#x}",
+                c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.fsuid, c.fsgid,
+                caps(&c.cap_eff), caps(&c.cap_prm), caps(&c.cap_bnd), c.secbits
+            ),
+        ));
+    }
+    if let Some(m) = &mm {
+        for (k, v) in [
+            ("mm_start_code", m.mm_start_code),
+            ("mm_end_code", m.mm_end_code),
+            ("mm_start_data", m.mm_start_data),
+            ("mm_end_data", m.mm_end_data),
+            ("mm_start_stack", m.mm_start_stack),
+            ("mm_start_brk", m.mm_start_brk),
+            ("mm_brk", m.mm_brk),
+            ("mm_arg_start", m.mm_arg_start),
+            ("mm_arg_end", m.mm_arg_end),
+            ("mm_env_start", m.mm_env_start),
+            ("mm_env_end", m.mm_env_end),
+        ] {
+            annotations.push((format!("criu.{k}"), format!("{v:#x}")));
+        }
+        if let Some(id) = m.exe_file_id {
+            let path = executable.unwrap_or("?");
+            annotations.push(("criu.exe_file".into(), format!("{path} (file id {id})")));
+        }
+    }
+    // Signal dispositions: in the leader's core, or sigacts-PID.img before
+    // CRIU moved them there. Only handled or ignored signals are listed.
+    let mut sigactions = tc.map(|t| t.sigactions.clone()).unwrap_or_default();
+    let sigacts_name = format!("sigacts-{pid}.img");
+    if sigactions.is_empty() && r.files.contains_key(&sigacts_name) {
+        sigactions = r.entries(&sigacts_name, magic::SIGACT, "signal dispositions");
+    }
+    for (i, sa) in sigactions.iter().enumerate() {
+        if sa.sigaction != 0 {
+            annotations.push((
+                format!("criu.sigaction.{}", i + 1),
+                format!(
+                    "handler {:#x} flags {:#x} restorer {:#x} mask {:#x}",
+                    sa.sigaction, sa.flags, sa.restorer, sa.mask
+                ),
+            ));
+        }
+    }
+    let fs_name = format!("fs-{pid}.img");
+    if r.files.contains_key(&fs_name)
+        && let Some(fs) = r.first::<FsEntry>(&fs_name, magic::FS, "cwd and root")
+    {
+        for (key, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
+            match file_path(id) {
+                Some(p) => annotations.push((format!("criu.{key}"), p)),
+                None => r.findings.add(
+                    &verify::CRIU_REFERENCES,
+                    &fs_name,
+                    None,
+                    format!("the {key} (file id {id}) is not in files.img"),
+                ),
+            }
+        }
+        if let Some(u) = fs.umask {
+            annotations.push(("criu.umask".into(), format!("{u:04o}")));
+        }
+    }
+    let per_id = inventory
+        .as_ref()
+        .and_then(|i| i.fdinfo_per_id)
+        .unwrap_or(false);
+    let fdinfo_name = match (&ids, per_id) {
+        (Some(ids), true) => format!("fdinfo-{}.img", ids.files_id),
+        _ => format!("fdinfo-{pid}.img"),
+    };
+    if r.files.contains_key(&fdinfo_name) {
+        let fds: Vec<FdinfoEntry> = r.entries(&fdinfo_name, magic::FDINFO, "open descriptors");
+        let mut missing = Vec::new();
+        for (i, fd) in fds.into_iter().enumerate() {
+            let what = match files.get(&fd.id) {
+                Some(f) => f.path.clone(),
+                None if fd.r#type == FD_TYPE_REG => {
+                    missing.push(fd.fd);
+                    format!("file id {} (not in files.img)", fd.id)
+                }
+                None => format!("{} id {}", fd_type_name(fd.r#type), fd.id),
+            };
+            if i < MAX_LISTED_FILES {
+                annotations.push((format!("criu.fd.{}", fd.fd), what));
+            }
+        }
+        if !missing.is_empty() {
+            r.findings.add(
+                &verify::CRIU_REFERENCES,
+                &fdinfo_name,
+                None,
+                format!(
+                    "{} descriptors name regular files that files.img does not list, first {:?}",
+                    missing.len(),
+                    &missing[..missing.len().min(8)]
+                ),
+            );
+        }
+    }
+    let time_ns = ids.as_ref().and_then(|i| i.time_ns_id);
+    let timens_name = time_ns
+        .map(|id| format!("timens-{id}.img"))
+        .filter(|n| r.files.contains_key(n))
+        .or_else(|| r.files.keys().find(|k| k.starts_with("timens-")).cloned());
+    if let Some(name) = timens_name
+        && let Some(t) = r.first::<TimensEntry>(&name, magic::TIMENS, "time namespace offsets")
+    {
+        for (key, ts) in [("monotonic", t.monotonic), ("boottime", t.boottime)] {
+            if let Some(ts) = ts {
+                annotations.push((
+                    format!("criu.timens.{key}"),
+                    format!("{}.{:09} s", ts.tv_sec, ts.tv_nsec),
+                ));
+            }
+        }
+    }
+    if r.files.contains_key("seccomp.img") {
+        let entries: Vec<SeccompEntry> =
+            r.entries("seccomp.img", magic::SECCOMP, "seccomp filters");
+        let filters: usize = entries.iter().map(|e| e.seccomp_filters.len()).sum();
+        let instructions: usize = entries
+            .iter()
+            .flat_map(|e| &e.seccomp_filters)
+            .map(|f| f.filter.len() / 8)
+            .sum();
+        annotations.push((
+            "criu.seccomp".into(),
+            format!("{filters} filters, {instructions} BPF instructions"),
+        ));
+    }
+    if let Some(mode) = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.seccomp_mode)
+        .filter(|m| *m != 0)
+    {
+        let name = match mode {
+            1 => "strict",
+            2 => "filter",
+            _ => "unknown",
+        };
+        annotations.push(("criu.seccomp_mode".into(), name.into()));
+    }
+    let mut ids_sorted: Vec<&u32> = files.keys().collect();
+    ids_sorted.sort();
+    for id in ids_sorted.into_iter().take(MAX_LISTED_FILES) {
+        let f = &files[id];
+        let mut text = f.path.clone();
+        if let Some(size) = f.size {
+            text.push_str(&format!(" size {size}"));
+        }
+        if let Some(mode) = f.mode {
+            text.push_str(&format!(" mode {mode:o}"));
+        }
+        if f.flags != 0 {
+            text.push_str(&format!(" flags {:#o}", f.flags));
+        }
+        if let Some(b) = &f.build_id {
+            text.push_str(&format!(" build-id {b}"));
+        }
+        annotations.push((format!("criu.file.{id}"), text));
+    }
+
+    annotations
+}
+
+fn caps(words: &[u32]) -> String {
+    let v = words
+        .iter()
+        .take(2)
+        .enumerate()
+        .fold(0u64, |acc, (i, w)| acc | u64::from(*w) << (32 * i));
+    format!("{v:#x}")
+}
+
+fn describe_ids(ids: &TaskKobjIdsEntry) -> String {
+    let mut parts = vec![
+        format!("vm {}", ids.vm_id),
+        format!("files {}", ids.files_id),
+        format!("fs {}", ids.fs_id),
+        format!("sighand {}", ids.sighand_id),
+    ];
+    for (name, v) in [
+        ("pid_ns", ids.pid_ns_id),
+        ("net_ns", ids.net_ns_id),
+        ("ipc_ns", ids.ipc_ns_id),
+        ("uts_ns", ids.uts_ns_id),
+        ("mnt_ns", ids.mnt_ns_id),
+        ("user_ns", ids.user_ns_id),
+        ("cgroup_ns", ids.cgroup_ns_id),
+        ("time_ns", ids.time_ns_id),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{name} {v}"));
+        }
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! The address space of a CRIU dump: pagemap entries name runs of pages
+//! whose bytes sit one after another in pages-N.img.
+//!
+//! Reads are served straight from the mapped pages file. Pages the dump
+//! left elsewhere (a parent snapshot, a lazy-pages server) or a cut pages
+//! file are "not captured"; addresses outside every VMA are "unmapped".
+//! Unmodified file-backed pages are never dumped by CRIU, so an optional
+//! set of fallback segments (original files, identity-checked by the
+//! caller) can supply them.
+
+use crate::memory::{Bytes, Memory, MemoryError, SegmentMemory};
+
+/// pagemap_entry.flags bits.
+pub const PE_PARENT: u32 = 1 << 0;
+pub const PE_LAZY: u32 = 1 << 1;
+pub const PE_PRESENT: u32 = 1 << 2;
+
+/// Where a run of pages' bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageSource {
+    /// In the pages file at this offset.
+    Image { offset: u64 },
+    /// In the parent snapshot (pre-dump / incremental dumps).
+    Parent,
+    /// Left for lazy restore, not written to the directory.
+    Lazy,
+    /// The pagemap places them past the end of the pages file.
+    Missing,
+}
+
+/// `[start, end)` of virtual memory and where its bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRun {
+    pub start: u64,
+    pub end: u64,
+    pub source: PageSource,
+}
+
+/// A dumped address space.
+#[derive(Debug)]
+pub struct PagemapMemory {
+    /// Sorted by start and disjoint (the reader drops overlapping entries).
+    runs: Vec<PageRun>,
+    pages: Bytes,
+    /// Sorted, disjoint VMA ranges: inside one but outside every run is
+    /// "not captured".
+    vmas: Vec<(u64, u64)>,
+    /// Bytes of original files for file-backed pages CRIU did not dump.
+    pub files: SegmentMemory,
+    /// The parent snapshot's address space, for pages marked in-parent.
+    pub parent: Option<Box<PagemapMemory>>,
+}
+
+impl PagemapMemory {
+    pub fn new(mut runs: Vec<PageRun>, pages: Bytes, mut vmas: Vec<(u64, u64)>) -> Self {
+        runs.sort_by_key(|r| r.start);
+        vmas.sort_unstable();
+        PagemapMemory {
+            runs,
+            pages,
+            vmas,
+            files: SegmentMemory::default(),
+            parent: None,
+        }
+    }
+
+    pub fn runs(&self) -> &[PageRun] {
+        &self.runs
+    }
+
+    /// Bytes of `[start, end)` that the pages file (or, for in-parent
+    /// pages, a parent snapshot that is present) holds.
+    pub fn captured_bytes(&self, start: u64, end: u64) -> u64 {
+        let first = self.runs.partition_point(|r| r.end <= start);
+        let has_parent = self.parent.is_some();
+        self.runs[first..]
+            .iter()
+            .take_while(|r| r.start < end)
+            .filter(|r| match r.source {
+                PageSource::Image { .. } => true,
+                PageSource::Parent => has_parent,
+                PageSource::Lazy | PageSource::Missing => false,
+            })
+            .map(|r| r.end.min(end).saturating_sub(r.start.max(start)))
+            .sum()
+    }
+
+    fn vma_end(&self, address: u64) -> Option<u64> {
+        let i = self.vmas.partition_point(|v| v.1 <= address);
+        self.vmas.get(i).filter(|v| v.0 <= address).map(|v| v.1)
+    }
+}
+
+impl Memory for PagemapMemory {
+    fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let i = self.runs.partition_point(|r| r.end <= address);
+        let run = self.runs.get(i).filter(|r| r.start <= address);
+        if let Some(run) = run {
+            // Dumped pages are the truth for their addresses; an original
+            // file must never stand in for a page the process modified.
+            if let PageSource::Image { offset } = run.source {
+                let rel = address - run.start;
+                let n = (run.end - address).min(buf.len() as u64) as usize;
+                let src = usize::try_from(offset.saturating_add(rel))
+                    .ok()
+                    .and_then(|at| self.pages.get(at..at.checked_add(n)?));
+                if let Some(src) = src {
+                    buf[..n].copy_from_slice(src);
+                    return Ok(n);
+                }
+            }
+            if run.source == PageSource::Parent
+                && let Some(parent) = &self.parent
+            {
+                let n = (run.end - address).min(buf.len() as u64) as usize;
+                return parent.read(address, &mut buf[..n]);
+            }
+            return Err(MemoryError::NotCaptured { address });
+        }
+        let Some(vma_end) = self.vma_end(address) else {
+            return Err(MemoryError::Unmapped { address });
+        };
+        // Not dumped: an original file may hold the bytes, up to the next
+        // dumped page or the end of the mapping.
+        let next = self.runs.get(i).map_or(u64::MAX, |r| r.start);
+        let limit = (next.min(vma_end) - address).min(buf.len() as u64) as usize;
+        match self.files.read(address, &mut buf[..limit]) {
+            Ok(n) if n > 0 => Ok(n.min(limit)),
+            _ => Err(MemoryError::NotCaptured { address }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::Segment;
+
+    #[test]
+    fn runs_vmas_and_fallbacks() {
+        let pages = Bytes::from_vec((0..8192u32).map(|i| (i / 4096) as u8 + 1).collect());
+        let runs = vec![
+            PageRun {
+                start: 0x10000,
+                end: 0x11000,
+                source: PageSource::Image { offset: 4096 },
+            },
+            PageRun {
+                start: 0x12000,
+                end: 0x13000,
+                source: PageSource::Parent,
+            },
+        ];
+        let mut mem = PagemapMemory::new(runs, pages, vec![(0x10000, 0x14000)]);
+        assert_eq!(mem.captured_bytes(0x10000, 0x14000), 0x1000);
+        let file = Bytes::from_vec(vec![9u8; 0x4000]);
+        mem.files.add_fallback(Segment {
+            address: 0x10000,
+            size: 0x4000,
+            captured: 0x4000,
+            offset: 0,
+            bytes: file,
+        });
+        let m: &dyn Memory = &mem;
+        assert_eq!(m.read_u32(0x10ffc).unwrap(), 0x0202_0202);
+        // A page in the parent is not captured even with a file behind it.
+        assert_eq!(
+            m.read_u32(0x12000),
+            Err(MemoryError::NotCaptured { address: 0x12000 })
+        );
+        // Not dumped: the file supplies it, but never past the next run.
+        let mut buf = [0u8; 0x2000];
+        assert_eq!(m.read(0x11000, &mut buf), Ok(0x1000));
+        assert_eq!(buf[0], 9);
+        assert_eq!(
+            m.read_u32(0x20000),
+            Err(MemoryError::Unmapped { address: 0x20000 })
+        );
+    }
+}
