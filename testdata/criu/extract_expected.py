@@ -445,6 +445,14 @@ def main():
         fds = {f["fd"]: f for f in s["fds"]}
         check(fds[3]["path"] == "/tmp/mt.log" and fds[3]["pos"] == 12, "mt: fd 3 %s" % fds.get(3))
 
+        # compel writes a syscall instruction at the start of the first executable VMA to set
+        # up the parasite and puts the original bytes back: that page became a private copy and
+        # is in the pages, equal to the file.
+        xv = [v for v in mm["vmas"] if v["prot"] & 4][0]
+        xpage = imgs.read(pid, xv["start"], PAGE)
+        check(xpage == open(binmt, "rb").read()[xv["pgoff"]:xv["pgoff"] + PAGE],
+              "mt: first executable page not dumped or differs from bin/mt")
+        s["first_exec_page"] = {"addr": hexs(xv["start"]), "dumped": True, "equals_file": True}
         thr = []
         fn = lambda frames: [f.get("symbol", "").split("+")[0] for f in frames]
         for t, g in threads:

@@ -27,7 +27,8 @@
 #   5. reference/: `crit show` of every image, `crit x DIR ps|fds|mems` (the Debian criu
 #      package's crit decodes images on any kernel)
 #   6. archive/mt-checkpoint.tar.zst and .tar.gz: images/mt as a Podman-style checkpoint
-#      archive (checkpoint/ + config.dump, spec.dump, network.status, stats-dump)
+#      archive (checkpoint/ + config.dump, spec.dump, network.status, stats-dump); if
+#      checkpointctl is installed ($CHECKPOINTCTL), its show/inspect/memparse of the archive
 #   7. expected.json and the generated part of README.md (extract_expected.py)
 #
 # Scratch files live in $STAGE (default /tmp/ckdump-criu; KEEP_STAGE=1 keeps it), the kernel
@@ -499,6 +500,21 @@ tar -C "$A" "${TAR_OPTS[@]}" -cf "$STAGE/mt-checkpoint.tar" checkpoint config.du
 zstd -q -19 -f "$STAGE/mt-checkpoint.tar" -o "$TD/archive/mt-checkpoint.tar.zst"
 gzip -9 -n -c "$STAGE/mt-checkpoint.tar" > "$TD/archive/mt-checkpoint.tar.gz"
 tar -tvf "$STAGE/mt-checkpoint.tar" > "$TD/reference/archive-listing.txt"
+# checkpointctl's view of the archive, when it is installed (optional; not in Debian 12: build
+# v1.1.0, the last release whose go.mod accepts Debian's Go 1.19, from its git tag with the
+# vendored modules: `GOFLAGS=-mod=vendor go build`).  Run on relative names so that the output
+# does not depend on $STAGE.
+CHECKPOINTCTL=${CHECKPOINTCTL:-$(command -v checkpointctl || true)}
+if [ -n "$CHECKPOINTCTL" ]; then
+    (cd "$STAGE" && {
+        "$CHECKPOINTCTL" show mt-checkpoint.tar
+        "$CHECKPOINTCTL" inspect mt-checkpoint.tar --all
+        "$CHECKPOINTCTL" memparse mt-checkpoint.tar
+    }) > "$TD/reference/archive.checkpointctl.txt" 2>&1 || die "checkpointctl failed on the archive"
+else
+    echo "gen.sh: note: no checkpointctl, reference/archive.checkpointctl.txt not written" >&2
+    rm -f "$TD/reference/archive.checkpointctl.txt"
+fi
 # The metadata files also lie beside the archives, for tests that want them without untarring.
 mkdir -p "$TD/archive/metadata"
 cp "$A/config.dump" "$A/spec.dump" "$A/network.status" "$TD/archive/metadata/"
