@@ -530,4 +530,5 @@ log "expected.json and README"
     --sysroot "$ROOT/testdata/sysroot"
 
 log "done"
-du -sh --apparent-size "$TD"/images/* "$TD"/bin "$TD"/reference "$TD"/archive "$TD"
+du -sh --apparent-size "$TD"/images/* "$TD"/bin "$TD"/reference "$TD"/archive
+du -sh --apparent-size "$TD"
