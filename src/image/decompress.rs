@@ -25,7 +25,7 @@ fn output_limit() -> u64 {
         .unwrap_or(DEFAULT_LIMIT)
 }
 
-fn decoder(kind: Compression, file: File) -> std::io::Result<Box<dyn Read>> {
+pub(super) fn decoder(kind: Compression, file: File) -> std::io::Result<Box<dyn Read>> {
     let input = BufReader::new(file);
     Ok(match kind {
         Compression::Zstd => {

@@ -4,6 +4,7 @@
 //! compression wrapper if there is one, and hands the bytes to the reader
 //! that fills the common [`Image`] model.
 
+pub mod checkpoint_archive;
 pub mod criu;
 mod decompress;
 pub mod elf_core;
@@ -73,6 +74,11 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
     // with a CRIU magic opens the whole directory.
     if let Some(dir) = criu::image_directory(path) {
         return criu::read(&dir, options);
+    }
+    // A tar stream (plain or compressed) is a container checkpoint archive
+    // or nothing ckdump reads; the archive reader says which.
+    if let Some(compression) = checkpoint_archive::detect(path) {
+        return checkpoint_archive::read(path, compression, options);
     }
     let unwrapped = load(path, options)?;
     if unwrapped.bytes.starts_with(MDMP_MAGIC) {

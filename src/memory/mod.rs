@@ -8,9 +8,15 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 /// The bytes of an image or a module file: an mmap where possible, owned
-/// bytes when they had to be decompressed or synthesized.
+/// bytes when they had to be decompressed or synthesized. A `Bytes` may be
+/// a window on a larger source ([`Bytes::slice`]): a tar member is a window
+/// on the archive's map, sharing it without a copy.
 #[derive(Clone)]
-pub struct Bytes(Arc<ByteSource>);
+pub struct Bytes {
+    source: Arc<ByteSource>,
+    start: usize,
+    len: usize,
+}
 
 enum ByteSource {
     Mapped(memmap2::Mmap),
@@ -19,10 +25,37 @@ enum ByteSource {
 
 impl Bytes {
     pub fn from_mmap(map: memmap2::Mmap) -> Self {
-        Bytes(Arc::new(ByteSource::Mapped(map)))
+        let len = map.len();
+        Bytes {
+            source: Arc::new(ByteSource::Mapped(map)),
+            start: 0,
+            len,
+        }
     }
     pub fn from_vec(v: Vec<u8>) -> Self {
-        Bytes(Arc::new(ByteSource::Owned(v)))
+        let len = v.len();
+        Bytes {
+            source: Arc::new(ByteSource::Owned(v)),
+            start: 0,
+            len,
+        }
+    }
+    /// The bytes `range` of these, sharing the same source (no copy); None
+    /// when the range does not lie inside.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Option<Bytes> {
+        if range.start > range.end || range.end > self.len {
+            return None;
+        }
+        Some(Bytes {
+            source: Arc::clone(&self.source),
+            start: self.start + range.start,
+            len: range.end - range.start,
+        })
+    }
+    /// Whether `self` and `other` are windows on the same mapped or owned
+    /// buffer (tests use it to prove a read was zero-copy).
+    pub fn shares_source_with(&self, other: &Bytes) -> bool {
+        Arc::ptr_eq(&self.source, &other.source)
     }
     /// Maps a file read-only. Empty files become an empty owned buffer
     /// because a zero-length mmap is an error on Linux.
@@ -41,10 +74,12 @@ impl Bytes {
 impl Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match &*self.0 {
+        let all: &[u8] = match &*self.source {
             ByteSource::Mapped(m) => m,
             ByteSource::Owned(v) => v,
-        }
+        };
+        // start + len never exceed the source: `slice` checks every window.
+        &all[self.start..self.start + self.len]
     }
 }
 
@@ -305,6 +340,21 @@ mod tests {
         let mut buf = [0u8; 32];
         assert_eq!(mem.read_available(0x5000, &mut buf), 8);
         assert!(mem.read_u64(0x5008).is_err());
+    }
+
+    #[test]
+    fn slices_share_the_source_and_are_bounded() {
+        let data = Bytes::from_vec((0u8..100).collect());
+        let mid = data.slice(10..20).unwrap();
+        assert_eq!(&mid[..], &(10u8..20).collect::<Vec<_>>()[..]);
+        let inner = mid.slice(2..5).unwrap();
+        assert_eq!(&inner[..], &[12, 13, 14]);
+        assert!(inner.shares_source_with(&data));
+        assert!(mid.slice(5..11).is_none());
+        assert!(data.slice(100..100).unwrap().is_empty());
+        #[allow(clippy::reversed_empty_ranges)]
+        let backwards = data.slice(5..4);
+        assert!(backwards.is_none());
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! unwinding, fault decoding, verification, rendering) works on the model
 //! alone and never asks which file format it came from.
 
+mod container;
 mod registers;
 
+pub use container::{
+    ArchiveInfo, ContainerInfo, ContainerInterface, ContainerMount, DumpStatistics,
+};
 pub use registers::{FloatState, RegisterSet, register_names};
 
 use std::path::PathBuf;
@@ -467,6 +471,8 @@ pub struct FormatDetails {
     pub processes: Vec<ProcessRecord>,
     /// The files a multi-file image is made of.
     pub files: Vec<ImageFileRecord>,
+    /// The container around the processes (container checkpoint archives).
+    pub container: Option<ContainerInfo>,
 }
 
 /// One stream of a container format, known or not.

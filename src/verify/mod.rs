@@ -265,6 +265,26 @@ checks! {
         "Image files whose magic ckdump does not know are listed.",
         "Nothing to do; the file is kept and listed by --format json.";
 
+    // --- 61xx: container checkpoint archives (Podman, CRI-O, kubelet) ---
+    ARCHIVE_MEMBER_PATH = "CKD-E6101", "archive-member-paths", Error, "container-checkpoint",
+        "Every archive member's name is relative and stays inside the archive: no absolute path, no `..` component.",
+        "The archive was crafted or damaged; such members are never read. Do not extract it with a tool that honours those paths, and take a new checkpoint.";
+    ARCHIVE_LINK_ESCAPE = "CKD-E6102", "archive-links-contained", Error, "container-checkpoint",
+        "Every symbolic or hard link member points at a path inside the archive.",
+        "A link leading out of the archive (to /etc/passwd, ../..) is never followed by ckdump; extracting or restoring this archive is unsafe.";
+    ARCHIVE_TRUNCATED = "CKD-E6103", "archive-complete", Error, "container-checkpoint",
+        "The tar stream is whole: every header is intact, every member's data is present, and the end-of-archive marker follows the last member.",
+        "The archive was cut short (an interrupted export or copy, a full disk); members past the cut are missing. Copy or export it again.";
+    ARCHIVE_DUPLICATE_MEMBER = "CKD-E6104", "archive-members-unique", Error, "container-checkpoint",
+        "Each member name appears once in the archive.",
+        "Extraction keeps the last copy, which is the one ckdump reads; a tool that reads the first sees other data. Re-export the checkpoint.";
+    ARCHIVE_MEMBER_TYPE = "CKD-W6105", "archive-member-types", Warning, "container-checkpoint",
+        "Members are regular files, directories or links; devices, FIFOs and sparse files are listed and not read.",
+        "Container engines write none of these; the archive was made or edited by another tool, and those members are ignored.";
+    CONTAINER_METADATA = "CKD-W6106", "container-metadata", Warning, "container-checkpoint",
+        "config.dump and spec.dump are present and are JSON objects; network.status, stats-dump and deleted.files decode when present.",
+        "The container's name, image, runtime or times are missing from the report, and `podman container restore --import` will likely refuse the archive.";
+
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",
         "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",

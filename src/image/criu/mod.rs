@@ -12,7 +12,11 @@ pub mod image_file;
 mod magic;
 pub mod pages;
 mod proto;
+mod source;
+pub mod stats;
 mod threads;
+
+pub use source::{ImageDirectory, ImageSet};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -143,25 +147,19 @@ struct Reader {
 }
 
 impl Reader {
-    fn load(dir: &Path) -> Result<Self> {
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::new(dir, ErrorKind::Io(e)))?;
+    fn load(set: &dyn ImageSet) -> Result<Self> {
+        let names = set
+            .names(MAX_FILES)
+            .map_err(|e| Error::new(set.path(), ErrorKind::Io(e)))?;
         let mut findings = Findings::default();
         let mut files = BTreeMap::new();
-        for entry in entries.flatten().take(MAX_FILES) {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
+        for name in names {
             if !(name.ends_with(".img") || name == "stats-dump" || name == "stats-restore") {
                 continue;
             }
-            let path = entry.path();
-            // Follows symlinks, as criu does; directories are skipped.
-            if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-                continue;
-            }
-            let bytes = std::fs::File::open(&path).and_then(|f| Bytes::map_file(&f));
-            match bytes {
-                Ok(bytes) => {
+            match set.read(&name) {
+                Ok(None) => continue,
+                Ok(Some(bytes)) => {
                     let file = ImageFile::parse(&name, bytes);
                     if let Some(p) = &file.problem {
                         findings.add(
@@ -607,17 +605,17 @@ fn split_at_file_end(runs: Vec<PageRun>, file_len: u64) -> Vec<PageRun> {
 /// pre-dump and incremental dumps leave it) for pages marked in-parent;
 /// its own in-parent pages come from its parent in turn.
 fn parent_memory(
-    dir: &Path,
+    set: &dyn ImageSet,
     pid: u32,
     page_size: u64,
     depth: usize,
     findings: &mut Findings,
 ) -> Option<PagemapMemory> {
-    let pdir = dir.join("parent");
-    if depth >= MAX_PARENT_DEPTH || !pdir.join(format!("pagemap-{pid}.img")).is_file() {
+    let pset = set.parent()?;
+    if depth >= MAX_PARENT_DEPTH || !pset.has_file(&format!("pagemap-{pid}.img")) {
         return None;
     }
-    let mut pr = Reader::load(&pdir).ok()?;
+    let mut pr = Reader::load(pset.as_ref()).ok()?;
     let mm_name = format!("mm-{pid}.img");
     let mm: Option<MmEntry> = if pr.files.contains_key(&mm_name) {
         pr.first(&mm_name, magic::MM, "the parent's memory map")
@@ -635,7 +633,8 @@ fn parent_memory(
     let mut memory = PagemapMemory::new(runs, pages, vmas);
     if in_parent > 0 {
         memory.parent =
-            parent_memory(&pdir, pid, page_size, depth + 1, &mut pr.findings).map(Box::new);
+            parent_memory(pset.as_ref(), pid, page_size, depth + 1, &mut pr.findings)
+                .map(Box::new);
     }
     findings.absorb(pr.findings, "parent/");
     Some(memory)
@@ -643,7 +642,7 @@ fn parent_memory(
 
 fn address_space(
     r: &mut Reader,
-    dir: &Path,
+    set: &dyn ImageSet,
     pid: u32,
     mm: Option<&MmEntry>,
     files: &HashMap<u32, RegFile>,
@@ -674,7 +673,7 @@ fn address_space(
     let (runs, pages, parent_pages, lazy_pages) = read_pagemap(r, pid, &ranges, page_size);
     let mut memory = PagemapMemory::new(runs, pages, ranges.clone());
     if parent_pages > 0 {
-        memory.parent = parent_memory(dir, pid, page_size, 0, &mut r.findings).map(Box::new);
+        memory.parent = parent_memory(set, pid, page_size, 0, &mut r.findings).map(Box::new);
     }
 
     let mut regions = Vec::with_capacity(vmas.len());
@@ -889,7 +888,14 @@ fn fd_type_name(t: i32) -> String {
 
 /// Reads the CRIU image directory `dir` into the common model.
 pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
-    let mut r = Reader::load(dir)?;
+    read_set(&ImageDirectory::new(dir), options)
+}
+
+/// Reads the CRIU image set `set` (a directory, or an archive's
+/// `checkpoint/`) into the common model.
+pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
+    let dir = set.path();
+    let mut r = Reader::load(set)?;
     let inventory: Option<InventoryEntry> =
         r.first("inventory.img", magic::INVENTORY, "the dump's version");
     let tasks = process_tree(&mut r, dir)?;
@@ -982,7 +988,7 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
     let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
         .filter(|p| p.is_power_of_two() && *p >= 1024)
         .unwrap_or(4096);
-    let mut space = address_space(&mut r, dir, pid, mm.as_ref(), &files, page_size);
+    let mut space = address_space(&mut r, set, pid, mm.as_ref(), &files, page_size);
     // Other tasks' pagemaps are checked too, though only the root's memory
     // is the image's address space.
     for t in tasks.iter().skip(1) {
@@ -996,7 +1002,7 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
             continue;
         }
         let tmm: Option<MmEntry> = r.first(&format!("mm-{tp}.img"), magic::MM, "the memory map");
-        let _ = address_space(&mut r, dir, tp, tmm.as_ref(), &files, page_size);
+        let _ = address_space(&mut r, set, tp, tmm.as_ref(), &files, page_size);
     }
     let modules = find_modules(&mut space, &auxv, &files, arch, options);
 
@@ -1130,7 +1136,7 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
     let annotations = annotations(
         &mut r,
         &TaskFacts {
-            dir,
+            set,
             pid,
             inventory: inventory.as_ref(),
             ids: ids.as_ref(),
@@ -1217,7 +1223,7 @@ pub fn read(dir: &Path, options: &OpenOptions) -> Result<Image> {
 
 /// What the root task's images say that the model has no field for.
 struct TaskFacts<'a> {
-    dir: &'a Path,
+    set: &'a dyn ImageSet,
     pid: u32,
     inventory: Option<&'a InventoryEntry>,
     ids: Option<&'a TaskKobjIdsEntry>,
@@ -1232,7 +1238,7 @@ struct TaskFacts<'a> {
 /// seccomp and the regular files; reads the images they come from.
 fn annotations(r: &mut Reader, facts: &TaskFacts, space: &AddressSpace) -> Vec<(String, String)> {
     let TaskFacts {
-        dir,
+        set,
         pid,
         inventory,
         ids,
@@ -1274,8 +1280,8 @@ fn annotations(r: &mut Reader, facts: &TaskFacts, space: &AddressSpace) -> Vec<(
             annotations.push(("criu.plugins".into(), p.plugins.join(", ")));
         }
     }
-    if let Ok(target) = std::fs::read_link(dir.join("parent")) {
-        annotations.push(("criu.parent".into(), target.display().to_string()));
+    if let Some(target) = set.parent_link() {
+        annotations.push(("criu.parent".into(), target));
     }
     if space.parent_pages > 0 || space.lazy_pages > 0 {
         annotations.push((

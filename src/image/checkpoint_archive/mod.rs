@@ -1,0 +1,447 @@
+//! Container checkpoint archives: `podman container checkpoint --export`,
+//! CRI-O's and the kubelet's checkpoint tars. A tar (plain, gzip or zstd;
+//! xz and bzip2 too) holding `checkpoint/` — CRIU's images — beside the
+//! engine's metadata (config.dump, spec.dump, network.status, stats-dump,
+//! rootfs-diff.tar, deleted.files).
+//!
+//! The archive is read in place, never unpacked to disk: a plain tar is
+//! mapped and every member is a window on the map; a compressed one is
+//! decompressed into memory (streaming, bounded) and its members are
+//! windows on that buffer. The CRIU reader then reads `checkpoint/` through
+//! [`criu::ImageSet`] exactly as it reads a directory, and the container
+//! metadata goes beside the process view in [`ContainerInfo`].
+
+pub mod members;
+pub mod metadata;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::image::criu::{self, ImageSet};
+use crate::image::{OpenOptions, check_path, compression_by_magic, decompress};
+use crate::memory::{Bytes, NoMemory};
+use crate::model::{
+    Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord,
+    ImageFormat, Os, Producer, Target,
+};
+use crate::verify::{self, Finding};
+
+use members::{MemberKind, Members};
+use metadata::CHECKPOINT_DIR;
+
+/// Default ceiling on a decompressed archive held in memory: larger than
+/// the checkpoints of most containers, small enough that a decompression
+/// bomb fails cleanly. [`decompress::LIMIT_ENV`] overrides it.
+const DEFAULT_MEMORY_LIMIT: u64 = 16 << 30;
+const TAR_MAGIC_OFFSET: usize = 257;
+const TAR_HEADER: usize = 512;
+
+fn memory_limit() -> u64 {
+    std::env::var(decompress::LIMIT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(DEFAULT_MEMORY_LIMIT)
+}
+
+/// Whether a 512-byte block is a tar header: ustar (POSIX, "ustar\0") or
+/// GNU ("ustar  ") magic at offset 257.
+fn is_tar_header(block: &[u8]) -> bool {
+    block
+        .get(TAR_MAGIC_OFFSET..TAR_MAGIC_OFFSET + 5)
+        .is_some_and(|m| m == b"ustar")
+}
+
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> usize {
+    let mut done = 0;
+    while done < buf.len() {
+        match r.read(&mut buf[done..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => done += n,
+        }
+    }
+    done
+}
+
+/// The archive's compression when `path` holds a tar stream (plain or
+/// compressed), judged by content: the tar magic in the first header,
+/// after decompressing that header if the file starts with a compression
+/// magic. None for anything else.
+pub fn detect(path: &Path) -> Option<Option<Compression>> {
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = [0u8; TAR_HEADER];
+    let n = read_up_to(&mut file, &mut head);
+    if is_tar_header(&head[..n]) {
+        return Some(None);
+    }
+    let kind = compression_by_magic(&head[..n])?;
+    let file = std::fs::File::open(path).ok()?;
+    let mut decoder = decompress::decoder(kind, file).ok()?;
+    let n = read_up_to(&mut decoder, &mut head);
+    is_tar_header(&head[..n]).then_some(Some(kind))
+}
+
+/// Decompresses the whole stream into memory, growing with the data
+/// (never sized from anything the stream claims) and stopping at `limit`.
+/// A stream that breaks off keeps what came before, with a finding.
+fn decompress_to_memory(
+    path: &Path,
+    file: std::fs::File,
+    kind: Compression,
+    limit: u64,
+    options: &OpenOptions,
+) -> Result<(Vec<u8>, Option<Finding>)> {
+    let decompression_error = |reason: String| {
+        Error::new(
+            path,
+            ErrorKind::Decompression {
+                compression: kind.name(),
+                reason,
+            },
+        )
+    };
+    let compressed_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = decompress::decoder(kind, file).map_err(|e| decompression_error(e.to_string()))?;
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    // A first guess from the real input size, not from any header.
+    let guess = usize::try_from(compressed_len.saturating_mul(4))
+        .unwrap_or(usize::MAX)
+        .min(limit_usize)
+        .min(1 << 30);
+    let mut out: Vec<u8> = Vec::with_capacity(guess);
+    let bar = options.progress.bytes(
+        None,
+        &format!("decompressing {} ({})", path.display(), kind.name()),
+    );
+    let mut buf = vec![0u8; 1 << 20];
+    let mut broken = None;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                broken = Some(e);
+                break;
+            }
+        };
+        if out.len().saturating_add(n) > limit_usize {
+            bar.finish_and_clear();
+            return Err(decompression_error(format!(
+                "the archive decompresses to more than {limit} bytes, the limit for archives read in memory (raise {} if it really is that large)",
+                decompress::LIMIT_ENV
+            )));
+        }
+        if out.capacity() - out.len() < n {
+            // Double, but never past the limit.
+            let want = out
+                .len()
+                .saturating_mul(2)
+                .max(out.len() + n)
+                .min(limit_usize);
+            out.reserve_exact(want - out.len());
+        }
+        out.extend_from_slice(&buf[..n]);
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    let finding = match broken {
+        None => None,
+        Some(e) if out.is_empty() => return Err(decompression_error(e.to_string())),
+        Some(e) => Some(
+            Finding::new(
+                &verify::COMPRESSED_TRUNCATED,
+                format!(
+                    "{} stream ends early ({e}); {} bytes of tar decompressed before the damage from a {compressed_len}-byte file",
+                    kind.name(),
+                    out.len()
+                ),
+            )
+            .at_offset(out.len() as u64)
+            .about_path(path.display().to_string()),
+        ),
+    };
+    Ok((out, finding))
+}
+
+/// A directory of the archive as a CRIU image set.
+struct ArchiveImageSet<'a> {
+    archive: &'a Path,
+    members: &'a Members,
+    /// Member path of the directory (`checkpoint`).
+    dir: String,
+}
+
+impl ArchiveImageSet<'_> {
+    fn member(&self, name: &str) -> String {
+        format!("{}/{name}", self.dir)
+    }
+}
+
+impl ImageSet for ArchiveImageSet<'_> {
+    fn path(&self) -> &Path {
+        self.archive
+    }
+
+    fn names(&self, limit: usize) -> std::io::Result<Vec<String>> {
+        let mut names = self.members.children(&self.dir);
+        names.truncate(limit);
+        Ok(names)
+    }
+
+    fn read(&self, name: &str) -> std::io::Result<Option<Bytes>> {
+        Ok(self.members.file(&self.member(name)).cloned())
+    }
+
+    fn has_file(&self, name: &str) -> bool {
+        self.members.file(&self.member(name)).is_some()
+    }
+
+    fn parent(&self) -> Option<Box<dyn ImageSet + '_>> {
+        // `parent` is a directory member or a symlink to another directory
+        // of the archive (`../pre-checkpoint`); links out were refused.
+        let dir = self.members.directory(&self.member("parent"))?;
+        Some(Box::new(ArchiveImageSet {
+            archive: self.archive,
+            members: self.members,
+            dir,
+        }))
+    }
+
+    fn parent_link(&self) -> Option<String> {
+        match &self.members.get(&self.member("parent"))?.kind {
+            MemberKind::Symlink(target) => Some(target.clone()),
+            MemberKind::Directory => Some(self.member("parent")),
+            _ => None,
+        }
+    }
+}
+
+/// What to call the archive: `tar`, `tar.zst`…
+fn kind_name(compression: Option<Compression>) -> String {
+    match compression {
+        None => "tar".into(),
+        Some(Compression::Gzip) => "tar.gz".into(),
+        Some(Compression::Zstd) => "tar.zst".into(),
+        Some(Compression::Xz) => "tar.xz".into(),
+        Some(Compression::Bzip2) => "tar.bz2".into(),
+    }
+}
+
+/// Whether the archive looks like a container checkpoint at all.
+fn is_checkpoint(members: &Members) -> bool {
+    let prefix = format!("{CHECKPOINT_DIR}/");
+    members
+        .list
+        .iter()
+        .any(|m| m.name == CHECKPOINT_DIR || m.name.starts_with(&prefix))
+        || metadata::MARKER_FILES
+            .iter()
+            .any(|n| members.get(n).is_some())
+}
+
+/// An image for an archive whose CRIU images cannot be read (cut before
+/// pstree.img): the container metadata and the findings, no process.
+fn image_without_processes(path: &Path) -> Image {
+    Image {
+        path: path.to_path_buf(),
+        format: ImageFormat::ContainerCheckpoint,
+        compression: None,
+        size: 0,
+        target: Target {
+            os: Os::Linux,
+            arch: Arch::X86_64,
+            kernel: false,
+            cpu_count: None,
+            os_version: None,
+            cpu: None,
+        },
+        producer: Producer::Other("CRIU".into()),
+        process: None,
+        threads: Vec::new(),
+        modules: Vec::new(),
+        regions: Vec::new(),
+        fault: None,
+        timestamp: None,
+        memory: std::sync::Arc::new(NoMemory),
+        details: FormatDetails::default(),
+        findings: Vec::new(),
+    }
+}
+
+/// Opens the checkpoint archive at `path` (`compression` as [`detect`]
+/// found it).
+pub fn read(path: &Path, compression: Option<Compression>, options: &OpenOptions) -> Result<Image> {
+    read_with_limit(path, compression, memory_limit(), options)
+}
+
+/// [`read`] with an explicit ceiling on the decompressed size.
+pub fn read_with_limit(
+    path: &Path,
+    compression: Option<Compression>,
+    limit: u64,
+    options: &OpenOptions,
+) -> Result<Image> {
+    let file = check_path(path)?;
+    let file_size = file
+        .metadata()
+        .map_err(|e| Error::new(path, ErrorKind::Io(e)))?
+        .len();
+    let mut findings = Vec::new();
+    let bytes = match compression {
+        None => Bytes::map_file(&file).map_err(|e| Error::new(path, ErrorKind::Io(e)))?,
+        Some(kind) => {
+            let (data, broken) = decompress_to_memory(path, file, kind, limit, options)?;
+            findings.extend(broken);
+            Bytes::from_vec(data)
+        }
+    };
+    let mut members = members::walk(&bytes);
+    if !is_checkpoint(&members) {
+        let first = members
+            .list
+            .first()
+            .map(|m| format!(", the first is {}", m.name))
+            .unwrap_or_default();
+        return Err(Error::new(
+            path,
+            ErrorKind::Unsupported(format!(
+                "a {} archive of {} members{first}, but not a container checkpoint: expected checkpoint/ (CRIU images) beside config.dump and spec.dump, as `podman container checkpoint --export` and the kubelet write",
+                kind_name(compression),
+                members.headers
+            )),
+        ));
+    }
+    findings.append(&mut members.findings);
+    let mut container = metadata::container_info(&members, &mut findings);
+    container.archive = Some(ArchiveInfo {
+        kind: kind_name(compression),
+        compression,
+        members: members.headers,
+        file_size,
+        tar_size: bytes.len() as u64,
+    });
+
+    let set = ArchiveImageSet {
+        archive: path,
+        members: &members,
+        dir: CHECKPOINT_DIR.to_string(),
+    };
+    let mut image = match criu::read_set(&set, options) {
+        Ok(image) => image,
+        // Not damage: a machine ckdump does not read.
+        Err(Error {
+            kind: ErrorKind::Unsupported(why),
+            ..
+        }) => return Err(Error::new(path, ErrorKind::Unsupported(why))),
+        Err(e) => {
+            let pstree = format!("{CHECKPOINT_DIR}/pstree.img");
+            let finding = if members.file(&pstree).is_none() {
+                Finding::new(
+                    &verify::CRIU_IMAGE_MISSING,
+                    format!("{pstree} is missing: the archive holds no process tree, so no process is shown"),
+                )
+                .about_path(pstree)
+            } else {
+                Finding::new(&verify::CRIU_PROCESS_TREE, e.kind.to_string()).about_path(pstree)
+            };
+            findings.push(finding);
+            image_without_processes(path)
+        }
+    };
+    // The CRIU reader names files relative to checkpoint/.
+    for f in &mut image.findings {
+        if let Some(p) = &f.location.path {
+            f.location.path = Some(format!("{CHECKPOINT_DIR}/{p}"));
+        }
+    }
+    findings.append(&mut image.findings);
+    image.findings = findings;
+    for f in &mut image.details.files {
+        f.name = format!("{CHECKPOINT_DIR}/{}", f.name);
+    }
+    image.details.files.extend(metadata_records(&members));
+    image.timestamp = container
+        .checkpointed
+        .as_deref()
+        .and_then(metadata::epoch_seconds);
+    image.details.container = Some(container);
+    image.path = PathBuf::from(path);
+    image.format = ImageFormat::ContainerCheckpoint;
+    image.compression = compression;
+    image.size = bytes.len() as u64;
+    Ok(image)
+}
+
+/// Listing records for the regular files outside checkpoint/.
+fn metadata_records(members: &Members) -> Vec<ImageFileRecord> {
+    let prefix = format!("{CHECKPOINT_DIR}/");
+    members
+        .list
+        .iter()
+        .filter(|m| m.kind == MemberKind::File && !m.name.starts_with(&prefix))
+        .map(|m| {
+            let header = criu::image_file::header(&m.data);
+            let magic = header.magic();
+            let parsed = magic.map(|_| criu::image_file::ImageFile::parse(&m.name, m.data.clone()));
+            ImageFileRecord {
+                name: m.name.clone(),
+                size: m.data.len() as u64,
+                magic,
+                kind: parsed.as_ref().and_then(|f| f.magic_name()),
+                entries: parsed
+                    .as_ref()
+                    .filter(|f| f.has_entries())
+                    .map(|f| f.entries.len() as u64),
+            }
+        })
+        .collect()
+}
+
+/// Re-exported for the CLI and tests: what an open archive is.
+pub fn describe(info: &ArchiveInfo) -> String {
+    format!(
+        "{}, {} members, {} bytes ({} bytes of tar)",
+        info.kind, info.members, info.file_size, info.tar_size
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tar_magic_is_found_at_257() {
+        let mut block = [0u8; 512];
+        block[257..263].copy_from_slice(b"ustar\0");
+        assert!(is_tar_header(&block));
+        block[257..265].copy_from_slice(b"ustar  \0");
+        assert!(is_tar_header(&block));
+        assert!(!is_tar_header(&block[..260]));
+        assert!(!is_tar_header(&[0u8; 512]));
+    }
+
+    #[test]
+    fn decompression_stops_at_the_limit_without_a_large_allocation() {
+        // 64 MiB of zeros compresses to a few KiB of zstd.
+        let zeros = vec![0u8; 64 << 20];
+        let packed = zstd::encode_all(&zeros[..], 3).unwrap();
+        drop(zeros);
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, &packed).unwrap();
+        let file = std::fs::File::open(f.path()).unwrap();
+        let e = decompress_to_memory(
+            f.path(),
+            file,
+            Compression::Zstd,
+            1 << 20,
+            &OpenOptions::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("more than 1048576 bytes"), "{e}");
+    }
+}
