@@ -14,7 +14,7 @@ pub enum ErrorKind {
     #[error("empty file (0 bytes); the dump was never written")]
     Empty,
     #[error(
-        "not a recognised dump format (first bytes {magic}); ckdump reads ELF core files and minidumps, optionally zstd/xz/bzip2/gzip-compressed, and CRIU image directories"
+        "not a recognised dump format (first bytes {magic}); ckdump reads ELF core files and minidumps, optionally zstd/xz/bzip2/gzip-compressed, CRIU image directories, and container checkpoint archives (tar, tar.gz, tar.zst)"
     )]
     UnknownFormat { magic: String },
     #[error("{what} at offset {offset:#x}")]

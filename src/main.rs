@@ -23,13 +23,15 @@ const EXIT_FINDINGS: u8 = 1;
     version,
     about = "Open, inspect and verify saved process state: crash dumps, core files, checkpoints",
     long_about = "ckdump opens a saved state of a process — Linux ELF core files and minidumps, \
-                  plain or zstd/xz/bzip2/gzip-compressed, and CRIU image directories — and reports the crash, every thread's \
+                  plain or zstd/xz/bzip2/gzip-compressed, CRIU image directories, and container \
+                  checkpoint archives (Podman, CRI-O, kubelet; tar, tar.gz, tar.zst) read in place — and reports the crash, every thread's \
                   symbolized stack, registers, modules and memory map (`inspect`), or checks it \
                   for damage and restore readiness with stable finding codes (`verify`).",
     after_help = "Examples:\n  \
         ckdump inspect core.1234.zst\n  \
         ckdump inspect core --symbols ./symbols --sysroot /srv/crashed-rootfs --regions\n  \
         ckdump inspect core --thread 1235 --disasm 4 --format json\n  \
+        ckdump inspect /var/lib/kubelet/checkpoints/checkpoint-web_default-app.tar\n  \
         ckdump verify core --format sarif > core.sarif\n  \
         ckdump verify core --fail-on warning --format junit > verify.xml"
 )]
@@ -45,10 +47,13 @@ enum Command {
     #[command(after_help = "Examples:\n  \
         ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --symbols symbols\n  \
         ckdump inspect core --thread 4242 --disasm 5\n  \
+        ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash")]
     Inspect {
         /// The image: an ELF core file or minidump (optionally compressed),
-        /// or a CRIU image directory.
+        /// a CRIU image directory, or a container checkpoint archive (tar,
+        /// tar.gz, tar.zst, as `podman container checkpoint --export` and
+        /// the kubelet write).
         image: PathBuf,
         #[command(flatten)]
         symbols: SymbolArgs,
@@ -80,6 +85,7 @@ enum Command {
     /// read at all.
     #[command(after_help = "Examples:\n  \
         ckdump verify core.zst\n  \
+        ckdump verify checkpoint.tar.zst --sysroot /srv/container-rootfs\n  \
         ckdump verify core --sysroot /srv/rootfs --fail-on warning\n  \
         ckdump verify core --format sarif > ckdump.sarif\n  \
         ckdump verify core --format junit > ckdump-junit.xml")]
@@ -243,6 +249,10 @@ fn main() -> ExitCode {
                 &verify::checks::CheckOptions { sysroot, symbols },
             ));
             let mut format_name = analysis::summarize(&img).format;
+            // A checkpoint archive holds CRIU images: their checks apply too.
+            if img.format == ckdump::model::ImageFormat::ContainerCheckpoint {
+                format_name.push_str(",criu-images");
+            }
             if with_symbols {
                 format_name.push_str(",with-symbols");
             }

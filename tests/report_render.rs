@@ -71,6 +71,7 @@ fn image_summary() -> ImageSummary {
         executable: Some("/tmp/ckdump-testdata/bin/threads".into()),
         timestamp: None,
         thread_count: 2,
+        archive: None,
     }
 }
 
@@ -390,6 +391,7 @@ fn inspect_report() -> InspectReport {
         texts: vec![],
         processes: vec![],
         image_files: vec![],
+        container: None,
         findings: vec![
             Finding::new(
                 &verify::ELF_SEGMENT_ABSENT,

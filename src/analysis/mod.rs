@@ -60,6 +60,11 @@ pub fn summarize(image: &Image) -> ImageSummary {
         executable: process.and_then(|p| p.executable.clone()),
         timestamp: image.timestamp,
         thread_count: image.threads.len(),
+        archive: image
+            .details
+            .container
+            .as_ref()
+            .and_then(|c| c.archive.clone()),
     }
 }
 
@@ -148,6 +153,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
             .collect(),
         processes: image.details.processes.clone(),
         image_files: image.details.files.clone(),
+        container: image.details.container.clone(),
         findings: image.findings.clone(),
     }
 }

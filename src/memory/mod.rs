@@ -52,6 +52,10 @@ impl Bytes {
             len: range.end - range.start,
         })
     }
+    /// Whether the bytes are a file mapping (not a heap copy).
+    pub fn is_mapped(&self) -> bool {
+        matches!(&*self.source, ByteSource::Mapped(_))
+    }
     /// Whether `self` and `other` are windows on the same mapped or owned
     /// buffer (tests use it to prove a read was zero-copy).
     pub fn shares_source_with(&self, other: &Bytes) -> bool {

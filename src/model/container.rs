@@ -106,3 +106,16 @@ pub struct ContainerInfo {
     #[serde(skip)]
     pub archive: Option<ArchiveInfo>,
 }
+
+/// Drops fractional seconds from an RFC 3339 time, as checkpointctl shows
+/// it (`2026-11-23T05:43:20.283917402Z` -> `2026-11-23T05:43:20Z`).
+pub fn seconds_precision(time: &str) -> String {
+    match time.find('.') {
+        Some(dot) if time.len() > 19 && dot == 19 => {
+            let rest = &time[dot + 1..];
+            let zone = rest.trim_start_matches(|c: char| c.is_ascii_digit());
+            format!("{}{zone}", &time[..dot])
+        }
+        _ => time.to_string(),
+    }
+}

@@ -9,6 +9,7 @@ mod registers;
 
 pub use container::{
     ArchiveInfo, ContainerInfo, ContainerInterface, ContainerMount, DumpStatistics,
+    seconds_precision,
 };
 pub use registers::{FloatState, RegisterSet, register_names};
 

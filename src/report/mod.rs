@@ -61,6 +61,9 @@ pub struct ImageSummary {
     /// Seconds since the epoch when the state was saved.
     pub timestamp: Option<u64>,
     pub thread_count: usize,
+    /// The archive the image was read from (container checkpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<crate::model::ArchiveInfo>,
 }
 
 /// One disassembled instruction.
@@ -240,6 +243,9 @@ pub struct InspectReport {
     /// The files of a multi-file image (a CRIU directory).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub image_files: Vec<crate::model::ImageFileRecord>,
+    /// The container around the processes (container checkpoint archives).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<crate::model::ContainerInfo>,
     /// Structural problems met while reading (full list: `ckdump verify`).
     pub findings: Vec<Finding>,
 }

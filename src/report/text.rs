@@ -503,6 +503,171 @@ fn write_header(out: &mut String, r: &InspectReport, style: Style) {
         let _ = writeln!(out, "  time     {t} (seconds since 1970)");
     }
     let _ = writeln!(out, "  threads  {}", img.thread_count);
+    if let Some(a) = &img.archive {
+        let _ = writeln!(out, "  archive  {}", describe_archive(a));
+    }
+    out.push('\n');
+}
+
+/// `tar.zst, 20 members, 14.3 KiB (170 KiB of tar)`.
+fn describe_archive(a: &crate::model::ArchiveInfo) -> String {
+    let tar = if a.compression.is_some() {
+        format!(" ({} of tar)", human_size(a.tar_size))
+    } else {
+        String::new()
+    };
+    format!(
+        "{}, {} {}, {}{tar}",
+        a.kind,
+        a.members,
+        plural(a.members as usize, "member", "members"),
+        human_size(a.file_size)
+    )
+}
+
+/// Sizes as checkpointctl prints them (one decimal, binary units), so the
+/// two tools' numbers can be compared at a glance.
+fn checkpoint_size(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut unit = 0;
+    let mut div = 1024u64;
+    while bytes / div >= 1024 && unit < 5 {
+        div *= 1024;
+        unit += 1;
+    }
+    format!(
+        "{:.1} {}iB",
+        bytes as f64 / div as f64,
+        ["K", "M", "G", "T", "P", "E"][unit]
+    )
+}
+
+fn milliseconds(us: u64) -> String {
+    format!("{}.{:03} ms", us / 1000, us % 1000)
+}
+
+/// The container around the checkpointed processes.
+fn write_container(out: &mut String, c: &crate::model::ContainerInfo, style: Style) {
+    let name = printable(c.name.as_deref().unwrap_or("(unnamed)"));
+    let engine = c
+        .engine
+        .as_deref()
+        .map(|e| format!(" ({})", printable(e)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!("Container {name}{engine}"))
+    );
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "  {label:<13} {}", printable(&value));
+    };
+    if let Some(id) = &c.id {
+        line("id", id.clone());
+    }
+    if let Some(image) = &c.image {
+        line("image", image.clone());
+    }
+    if let Some(r) = &c.runtime {
+        line("runtime", r.clone());
+    }
+    if let Some(t) = &c.created {
+        line("created", crate::model::seconds_precision(t));
+    }
+    if let Some(t) = &c.checkpointed {
+        line("checkpointed", crate::model::seconds_precision(t));
+    }
+    if let Some(h) = &c.hostname {
+        line("hostname", h.clone());
+    }
+    if let Some(p) = &c.pod {
+        let ns = c
+            .namespace
+            .as_deref()
+            .map(|n| format!(" (namespace {n})"))
+            .unwrap_or_default();
+        line("pod", format!("{p}{ns}"));
+    } else if let Some(n) = &c.namespace {
+        line("namespace", n.clone());
+    }
+    if !c.args.is_empty() {
+        let cwd = c
+            .cwd
+            .as_deref()
+            .map(|d| format!("  (cwd {d})"))
+            .unwrap_or_default();
+        line("command", format!("{}{cwd}", c.args.join(" ")));
+    }
+    for i in &c.interfaces {
+        let mut parts = Vec::new();
+        if let Some(n) = &i.network {
+            parts.push(n.clone());
+        }
+        if let Some(name) = &i.interface {
+            parts.push(name.clone());
+        }
+        parts.extend(i.addresses.iter().cloned());
+        if !i.gateways.is_empty() {
+            parts.push(format!("via {}", i.gateways.join(",")));
+        }
+        if let Some(m) = &i.mac {
+            parts.push(format!("mac {m}"));
+        }
+        line("network", parts.join(" "));
+    }
+    if !c.mounts.is_empty() {
+        let mounts: Vec<String> = c
+            .mounts
+            .iter()
+            .map(|m| match &m.kind {
+                Some(k) => format!("{} ({k})", m.destination),
+                None => m.destination.clone(),
+            })
+            .collect();
+        line("mounts", mounts.join(", "));
+    }
+    line(
+        "checkpoint",
+        format!(
+            "{} (memory pages {})",
+            checkpoint_size(c.checkpoint_size),
+            checkpoint_size(c.pages_size)
+        ),
+    );
+    if let Some(s) = c.rootfs_diff_size {
+        line("rootfs diff", checkpoint_size(s));
+    }
+    if !c.deleted_files.is_empty() {
+        line(
+            "deleted",
+            format!(
+                "{} {} from the root file system",
+                c.deleted_files.len(),
+                plural(c.deleted_files.len(), "file", "files")
+            ),
+        );
+    }
+    if let Some(s) = &c.dump_statistics {
+        line(
+            "CRIU dump",
+            format!(
+                "freezing {}, frozen {}, memdump {}, memwrite {}; pages scanned {}, written {}, skipped (in parent) {}, lazy {}",
+                milliseconds(s.freezing_time_us),
+                milliseconds(s.frozen_time_us),
+                milliseconds(s.memdump_time_us),
+                milliseconds(s.memwrite_time_us),
+                s.pages_scanned,
+                s.pages_written,
+                s.pages_skipped_parent,
+                s.pages_lazy
+            ),
+        );
+    }
+    if !c.metadata_files.is_empty() {
+        line("files", c.metadata_files.join(", "));
+    }
     out.push('\n');
 }
 
@@ -578,6 +743,9 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
     let style = Style { on: opts.color };
     let mut out = String::new();
     write_header(&mut out, r, style);
+    if let Some(c) = &r.container {
+        write_container(&mut out, c, style);
+    }
     write_crash(&mut out, r, style);
 
     let cols = FrameColumns::of(&r.threads);
@@ -671,6 +839,9 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
 pub fn render_verify(r: &VerifyReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "ckdump verify {}", r.path);
+    if let Some(a) = r.image.as_ref().and_then(|i| i.archive.as_ref()) {
+        let _ = writeln!(out, "container checkpoint archive: {}", describe_archive(a));
+    }
     for f in &r.findings {
         write_finding(&mut out, f);
         let _ = writeln!(out, "        hint: {}", f.hint);

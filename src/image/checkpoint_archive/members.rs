@@ -169,8 +169,7 @@ fn normalize(raw: &[u8]) -> Result<String, String> {
 /// Resolves `target` against directory `base` (both inside the archive);
 /// Err when it leaves the archive.
 fn resolve_link(base: &str, target: &[u8]) -> Result<String, String> {
-    let text =
-        std::str::from_utf8(target).map_err(|_| "its target is not UTF-8".to_string())?;
+    let text = std::str::from_utf8(target).map_err(|_| "its target is not UTF-8".to_string())?;
     if text.starts_with('/') {
         return Err(format!("points at the absolute path {text}"));
     }
@@ -265,7 +264,10 @@ pub fn walk(bytes: &Bytes) -> Members {
         let raw_link = entry.link_name_bytes().map(|l| l.into_owned());
         // Where the member's data ends, as far as the archive holds it.
         let claimed_end = data_offset.checked_add(size);
-        let have_end = claimed_end.unwrap_or(u64::MAX).min(len).max(data_offset.min(len));
+        let have_end = claimed_end
+            .unwrap_or(u64::MAX)
+            .min(len)
+            .max(data_offset.min(len));
         next_header = have_end.div_ceil(BLOCK).saturating_mul(BLOCK);
         let shown = printable(&raw_name);
         if claimed_end.is_none_or(|e| e > len) {

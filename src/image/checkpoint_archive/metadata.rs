@@ -45,7 +45,10 @@ fn text(v: &Value, key: &str) -> Option<String> {
 fn json(members: &Members, name: &str, findings: &mut Vec<Finding>) -> Option<Value> {
     let bytes = members.file(name)?;
     let problem = if bytes.len() > MAX_JSON {
-        format!("{name} is {} bytes, more than the {MAX_JSON} read", bytes.len())
+        format!(
+            "{name} is {} bytes, more than the {MAX_JSON} read",
+            bytes.len()
+        )
     } else {
         match serde_json::from_slice::<Value>(bytes) {
             Ok(v) => return Some(v),
@@ -70,19 +73,6 @@ fn object(v: Option<Value>, name: &str, findings: &mut Vec<Finding>) -> Option<V
             None
         }
         None => None,
-    }
-}
-
-/// Drops fractional seconds from an RFC 3339 time, as checkpointctl shows
-/// it (`2026-11-23T05:43:20.283917402Z` -> `2026-11-23T05:43:20Z`).
-pub fn seconds_precision(time: &str) -> String {
-    match time.find('.') {
-        Some(dot) if time.len() > 19 && dot == 19 => {
-            let rest = &time[dot + 1..];
-            let zone = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-            format!("{}{zone}", &time[..dot])
-        }
-        _ => time.to_string(),
     }
 }
 
@@ -342,8 +332,7 @@ pub fn container_info(members: &Members, findings: &mut Vec<Finding>) -> Contain
         match stats::dump_statistics(bytes.clone()) {
             Ok(s) => info.dump_statistics = Some(s),
             Err(e) => findings.push(
-                Finding::new(&verify::CONTAINER_METADATA, format!("{name}: {e}"))
-                    .about_path(name),
+                Finding::new(&verify::CONTAINER_METADATA, format!("{name}: {e}")).about_path(name),
             ),
         }
     }
@@ -376,14 +365,17 @@ mod tests {
     #[test]
     fn times() {
         assert_eq!(
-            seconds_precision("2026-11-23T05:43:20.283917402Z"),
+            crate::model::seconds_precision("2026-11-23T05:43:20.283917402Z"),
             "2026-11-23T05:43:20Z"
         );
         assert_eq!(
-            seconds_precision("2024-01-28T00:10:45.673538606+05:30"),
+            crate::model::seconds_precision("2024-01-28T00:10:45.673538606+05:30"),
             "2024-01-28T00:10:45+05:30"
         );
-        assert_eq!(seconds_precision("0001-01-01T00:00:00Z"), "0001-01-01T00:00:00Z");
+        assert_eq!(
+            crate::model::seconds_precision("0001-01-01T00:00:00Z"),
+            "0001-01-01T00:00:00Z"
+        );
         // date -u -d 2026-11-23T05:55:54Z +%s
         assert_eq!(
             epoch_seconds("2026-11-23T05:55:54.604183377Z"),

@@ -22,8 +22,8 @@ use crate::image::criu::{self, ImageSet};
 use crate::image::{OpenOptions, check_path, compression_by_magic, decompress};
 use crate::memory::{Bytes, NoMemory};
 use crate::model::{
-    Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord,
-    ImageFormat, Os, Producer, Target,
+    Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord, ImageFormat, Os,
+    Producer, Target,
 };
 use crate::verify::{self, Finding};
 
@@ -104,7 +104,8 @@ fn decompress_to_memory(
         )
     };
     let compressed_len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = decompress::decoder(kind, file).map_err(|e| decompression_error(e.to_string()))?;
+    let mut reader =
+        decompress::decoder(kind, file).map_err(|e| decompression_error(e.to_string()))?;
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     // A first guess from the real input size, not from any header.
     let guess = usize::try_from(compressed_len.saturating_mul(4))
@@ -278,13 +279,25 @@ pub fn read(path: &Path, compression: Option<Compression>, options: &OpenOptions
     read_with_limit(path, compression, memory_limit(), options)
 }
 
-/// [`read`] with an explicit ceiling on the decompressed size.
-pub fn read_with_limit(
+/// An archive's tar stream and its members, as read in place.
+pub struct LoadedArchive {
+    /// The tar stream: the file's map, or the decompressed buffer.
+    pub bytes: Bytes,
+    pub members: Members,
+    pub compression: Option<Compression>,
+    pub file_size: u64,
+    /// A compressed stream that broke off (CKD-E1012).
+    pub findings: Vec<Finding>,
+}
+
+/// Maps (plain tar) or decompresses (compressed, at most `limit` bytes)
+/// the archive and reads its member headers.
+pub fn load(
     path: &Path,
     compression: Option<Compression>,
     limit: u64,
     options: &OpenOptions,
-) -> Result<Image> {
+) -> Result<LoadedArchive> {
     let file = check_path(path)?;
     let file_size = file
         .metadata()
@@ -299,7 +312,48 @@ pub fn read_with_limit(
             Bytes::from_vec(data)
         }
     };
-    let mut members = members::walk(&bytes);
+    let members = members::walk(&bytes);
+    Ok(LoadedArchive {
+        bytes,
+        members,
+        compression,
+        file_size,
+        findings,
+    })
+}
+
+/// [`read`] with an explicit ceiling on the decompressed size.
+pub fn read_with_limit(
+    path: &Path,
+    compression: Option<Compression>,
+    limit: u64,
+    options: &OpenOptions,
+) -> Result<Image> {
+    let LoadedArchive {
+        bytes,
+        mut members,
+        compression,
+        file_size,
+        mut findings,
+    } = load(path, compression, limit, options)?;
+    if members.list.is_empty()
+        && let Some(cut) = members
+            .findings
+            .iter()
+            .find(|f| f.code == verify::ARCHIVE_TRUNCATED.code)
+    {
+        return Err(Error::new(
+            path,
+            ErrorKind::Malformed {
+                offset: cut.location.offset.unwrap_or(0),
+                what: format!(
+                    "{} archive that ends inside its first header ({}); nothing in it can be read",
+                    kind_name(compression),
+                    cut.message
+                ),
+            },
+        ));
+    }
     if !is_checkpoint(&members) {
         let first = members
             .list
@@ -399,14 +453,6 @@ fn metadata_records(members: &Members) -> Vec<ImageFileRecord> {
             }
         })
         .collect()
-}
-
-/// Re-exported for the CLI and tests: what an open archive is.
-pub fn describe(info: &ArchiveInfo) -> String {
-    format!(
-        "{}, {} members, {} bytes ({} bytes of tar)",
-        info.kind, info.members, info.file_size, info.tar_size
-    )
 }
 
 #[cfg(test)]

@@ -633,8 +633,7 @@ fn parent_memory(
     let mut memory = PagemapMemory::new(runs, pages, vmas);
     if in_parent > 0 {
         memory.parent =
-            parent_memory(pset.as_ref(), pid, page_size, depth + 1, &mut pr.findings)
-                .map(Box::new);
+            parent_memory(pset.as_ref(), pid, page_size, depth + 1, &mut pr.findings).map(Box::new);
     }
     findings.absorb(pr.findings, "parent/");
     Some(memory)
