@@ -119,17 +119,19 @@ impl Members {
     /// `name` as a directory: itself, or where a symlink to a directory
     /// leads; None if nothing in the archive lives under it.
     pub fn directory(&self, name: &str) -> Option<String> {
-        let dir = match self.resolve(name) {
-            Some(m) if matches!(m.kind, MemberKind::Directory) => m.name.clone(),
-            Some(_) => return None,
-            // No member of that name: a directory implied by members below.
-            None if self.get(name).is_none() => name.to_string(),
-            None => return None,
-        };
+        let mut dir = name.to_string();
+        for _ in 0..MAX_LINK_HOPS {
+            match self.get(&dir).map(|m| &m.kind) {
+                Some(MemberKind::Symlink(target)) => dir = target.clone(),
+                // A directory member, or one implied by members below it.
+                Some(MemberKind::Directory) | None => break,
+                Some(_) => return None,
+            }
+        }
         let prefix = format!("{dir}/");
         self.list
             .iter()
-            .any(|m| m.name.starts_with(&prefix) || m.name == dir)
+            .any(|m| m.name.starts_with(&prefix))
             .then_some(dir)
     }
 
@@ -417,6 +419,46 @@ mod tests {
         assert!(normalize(b"a/../../x").is_err());
         assert!(normalize(b"../x").is_err());
         assert!(normalize(&[0xff, b'a']).is_err());
+    }
+
+    fn member(name: &str, kind: tar::EntryType, link: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = tar::Header::new_ustar();
+        h.set_path(name).unwrap();
+        h.set_entry_type(kind);
+        if !link.is_empty() {
+            h.set_link_name(link).unwrap();
+        }
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut out = h.as_bytes().to_vec();
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+        out
+    }
+
+    #[test]
+    fn links_to_directories_and_files_are_followed_inside() {
+        use tar::EntryType::{Regular, Symlink};
+        let mut tar = Vec::new();
+        // pre/ exists only through the file below it.
+        tar.extend(member("pre/pagemap-1.img", Regular, "", b"abc"));
+        tar.extend(member("checkpoint/parent", Symlink, "../pre", b""));
+        tar.extend(member("checkpoint/a", Symlink, "b", b""));
+        tar.extend(member("checkpoint/b", Symlink, "a", b""));
+        tar.extend(member("checkpoint/c", Symlink, "../pre/pagemap-1.img", b""));
+        tar.extend([0u8; 1024]);
+        let m = walk(&Bytes::from_vec(tar));
+        assert!(m.findings.is_empty(), "{:?}", m.findings);
+        assert_eq!(m.directory("checkpoint/parent").as_deref(), Some("pre"));
+        assert_eq!(m.directory("checkpoint").as_deref(), Some("checkpoint"));
+        assert_eq!(m.directory("checkpoint/c"), None);
+        assert_eq!(m.directory("nowhere"), None);
+        assert_eq!(m.children("pre"), ["pagemap-1.img"]);
+        assert_eq!(m.file("checkpoint/c").map(|b| &b[..]), Some(&b"abc"[..]));
+        // A cycle ends, with nothing.
+        assert!(m.file("checkpoint/a").is_none());
+        assert_eq!(m.headers, 5);
     }
 
     #[test]

@@ -363,9 +363,14 @@ pub fn read_with_limit(
         return Err(Error::new(
             path,
             ErrorKind::Unsupported(format!(
-                "a {} archive of {} members{first}, but not a container checkpoint: expected checkpoint/ (CRIU images) beside config.dump and spec.dump, as `podman container checkpoint --export` and the kubelet write",
+                "a {} archive of {} {}{first}, but not a container checkpoint: expected checkpoint/ (CRIU images) beside config.dump and spec.dump, as `podman container checkpoint --export` and the kubelet write",
                 kind_name(compression),
-                members.headers
+                members.headers,
+                if members.headers == 1 {
+                    "member"
+                } else {
+                    "members"
+                }
             )),
         ));
     }
@@ -382,7 +387,10 @@ pub fn read_with_limit(
     let set = ArchiveImageSet {
         archive: path,
         members: &members,
-        dir: CHECKPOINT_DIR.to_string(),
+        // checkpoint/ may itself be a link to another directory inside.
+        dir: members
+            .directory(CHECKPOINT_DIR)
+            .unwrap_or_else(|| CHECKPOINT_DIR.to_string()),
     };
     let mut image = match criu::read_set(&set, options) {
         Ok(image) => image,
