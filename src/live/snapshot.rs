@@ -73,7 +73,7 @@ pub struct SnapshotSummary {
     pub seconds: f64,
 }
 
-pub const SNAPSHOT_SCHEMA: &str = "https://ckdump.invalid/schema/snapshot/1";
+pub const SNAPSHOT_SCHEMA: &str = "ckdump-snapshot/1";
 
 /// How many bytes of a mapping to save, by the rules in the module docs.
 pub fn bytes_to_save(m: &Mapping, memory: &super::memory::LiveMemory) -> u64 {
