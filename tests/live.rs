@@ -232,6 +232,14 @@ fn inspect_pid_lists_every_thread_with_gdb_registers_and_leaves_it_running() {
             return;
         };
         p.assert_running();
+        let schema: Value = serde_json::from_str(
+            &std::fs::read_to_string(root().join("schema/inspect.schema.json")).unwrap(),
+        )
+        .unwrap();
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        if let Err(e) = validator.validate(&report) {
+            panic!("live inspect JSON does not match its schema: {e}");
+        }
         assert_eq!(report["image"]["format"], "live-process");
         assert_eq!(report["image"]["pid"], u64::from(p.pid));
         assert_eq!(report["image"]["process_name"], "threads");

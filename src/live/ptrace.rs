@@ -85,23 +85,24 @@ impl Session {
                 session.put_leader_first();
                 return Ok(session);
             }
-            let mut seized = Vec::new();
+            // One thread at a time, so that on any error every thread
+            // seized so far is stopped and in `tracees`, which Drop detaches.
             for tid in fresh {
                 if is_zombie(pid, tid) {
                     session.vanished.push(tid);
                     continue;
                 }
                 match seize(tid) {
-                    Ok(()) => seized.push(tid),
-                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => session.vanished.push(tid),
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
+                        session.vanished.push(tid);
+                        continue;
+                    }
                     Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
-                        // Drop detaches the threads already seized.
                         return Err(AttachError::NotPermitted { tid });
                     }
                     Err(e) => return Err(AttachError::Io(e)),
                 }
-            }
-            for tid in seized {
                 match interrupt(tid).and_then(|()| wait_for_stop(tid)) {
                     Ok(Some(pending_signal)) => session.tracees.push(Tracee {
                         tid,
@@ -109,15 +110,19 @@ impl Session {
                     }),
                     Ok(None) => session.vanished.push(tid),
                     Err(e) if e.raw_os_error() == Some(libc::ESRCH) => session.vanished.push(tid),
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                        // Still traced: detach it with the others.
+                    Err(e) => {
+                        // Still traced: detached with the others if it stops
+                        // meanwhile, else by the kernel when ckdump exits.
                         session.tracees.push(Tracee {
                             tid,
                             pending_signal: 0,
                         });
-                        return Err(AttachError::DidNotStop { tid });
+                        return Err(if e.kind() == io::ErrorKind::TimedOut {
+                            AttachError::DidNotStop { tid }
+                        } else {
+                            AttachError::Io(e)
+                        });
                     }
-                    Err(e) => return Err(AttachError::Io(e)),
                 }
             }
         }
