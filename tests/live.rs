@@ -601,3 +601,81 @@ fn threads_that_come_and_go_while_attaching_are_handled() {
     let verify = ckdump(&["verify", core.to_str().unwrap()]);
     assert_eq!(verify.status.code(), Some(0));
 }
+
+/// A program with 1 MiB of MAP_SHARED|MAP_ANONYMOUS memory filled with 7s.
+const SHARED_ANON_C: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(void) {
+    char *p = mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    memset(p, 7, 1 << 20);
+    printf("pid=%d ready\n", getpid());
+    fflush(stdout);
+    for (;;) pause();
+}
+"#;
+
+#[test]
+fn anonymous_shared_memory_is_saved_and_gdb_reads_it_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("shared_anon.c");
+    let bin = dir.path().join("shared_anon");
+    std::fs::write(&src, SHARED_ANON_C).unwrap();
+    let cc = Command::new("cc")
+        .args(["-O0", "-g", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status();
+    if !cc.is_ok_and(|s| s.success()) {
+        eprintln!("notice: no working cc; skipping the shared-memory test");
+        return;
+    }
+    let p = start(&mut Command::new(&bin));
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", p.pid)).unwrap();
+    let line = maps
+        .lines()
+        .find(|l| l.ends_with("/dev/zero (deleted)"))
+        .expect("shared anonymous mapping");
+    let start = u64::from_str_radix(line.split('-').next().unwrap(), 16).unwrap();
+    let core = dir.path().join("shared_anon.core");
+    let Some(_) = ckdump_live(&[
+        "snapshot",
+        "--pid",
+        &p.pid.to_string(),
+        "-o",
+        core.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    p.assert_running();
+    let gdb = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", &format!("x/4xb {start:#x}")])
+        .arg(&bin)
+        .arg(&core)
+        .output()
+        .expect("run gdb");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&gdb.stdout),
+        String::from_utf8_lossy(&gdb.stderr)
+    );
+    assert!(!all.to_lowercase().contains("warning"), "{all}");
+    assert!(
+        all.contains(&format!("{start:#x}:\t0x07\t0x07\t0x07\t0x07")),
+        "{all}"
+    );
+    let back = inspect_file(&core);
+    let region = back["regions"].as_array();
+    assert!(region.is_none(), "regions only with --regions");
+    let with_regions = common::inspect_json(&core, &["--regions"]);
+    let r = with_regions["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["start"] == format!("{start:#x}"))
+        .expect("the shared mapping is a region of the core");
+    assert_eq!(r["capture"], "full");
+    assert_eq!(r["size"], 1 << 20);
+}

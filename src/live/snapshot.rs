@@ -17,7 +17,9 @@
 //!   .data, .bss, RELRO, GOT — smaps "Anonymous" is not zero), whole;
 //! - of other file mappings only the first page when it is an ELF header,
 //!   so build-ids can be read from the core (bit 4 of coredump_filter);
-//!   read-only code comes from the files themselves, named in NT_FILE;
+//!   read-only code comes from the files themselves, named in NT_FILE
+//!   (which, unlike the kernel's, leaves out anonymous shared memory such
+//!   as `/dev/zero (deleted)`: no one can open those, gdb would warn);
 //! - nothing of PROT_NONE guard pages, [vvar], VM_IO / VM_PFNMAP
 //!   (device) mappings, MADV_DONTDUMP ranges, device files, or shared
 //!   file mappings beyond their ELF header.
@@ -93,10 +95,7 @@ pub fn bytes_to_save(m: &Mapping, memory: &super::memory::LiveMemory) -> u64 {
     if m.hugetlb {
         return if m.shared { 0 } else { size };
     }
-    let deleted_shmem = m.name == "/dev/zero (deleted)"
-        || m.name.starts_with("/SYSV")
-        || (m.name.starts_with("/memfd:") && m.name.ends_with(" (deleted)"));
-    if !m.is_file() || (m.shared && deleted_shmem) {
+    if !m.is_file() || (m.shared && is_anonymous_shmem(m)) {
         return size;
     }
     if !m.shared && m.anonymous > 0 {
@@ -109,6 +108,15 @@ pub fn bytes_to_save(m: &Mapping, memory: &super::memory::LiveMemory) -> u64 {
         }
     }
     0
+}
+
+/// Shared memory with no file behind it that anyone could open: shared
+/// anonymous mappings (`/dev/zero (deleted)`), SysV segments and unlinked
+/// memfds. The kernel counts them as anonymous shared memory.
+fn is_anonymous_shmem(m: &Mapping) -> bool {
+    m.name == "/dev/zero (deleted)"
+        || m.name.starts_with("/SYSV")
+        || (m.name.starts_with("/memfd:") && m.name.ends_with(" (deleted)"))
 }
 
 fn prpsinfo_desc(p: &LiveProcess) -> Vec<u8> {
@@ -145,8 +153,21 @@ fn prpsinfo_desc(p: &LiveProcess) -> Vec<u8> {
     d
 }
 
+/// NT_FILE. Anonymous shared memory is left out (the kernel lists it):
+/// its bytes are in the core, and gdb warns about every NT_FILE path it
+/// cannot open.
 fn file_note_desc(p: &LiveProcess) -> Vec<u8> {
-    let files = p.file_mappings();
+    let shmem: Vec<(u64, u64)> = p
+        .mappings
+        .iter()
+        .filter(|m| m.shared && is_anonymous_shmem(m))
+        .map(|m| (m.start, m.end))
+        .collect();
+    let files: Vec<_> = p
+        .file_mappings()
+        .into_iter()
+        .filter(|f| !shmem.contains(&(f.start, f.end)))
+        .collect();
     let mut d = Vec::new();
     d.extend_from_slice(&(files.len() as u64).to_le_bytes());
     d.extend_from_slice(&PAGE_SIZE.to_le_bytes());
