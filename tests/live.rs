@@ -4,7 +4,7 @@
 //! /proc, gdb and eu-stack. Tests skip with a notice where ptrace is not
 //! permitted (CI runs them as root).
 
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
 mod common;
 
@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 
 use common::{ckdump, physical_functions, root, thread};
 use serde_json::Value;
+
+/// x86_64 syscall numbers as /proc/PID/task/TID/syscall prints them.
+const SYS_PAUSE: &str = "34";
+const SYS_CLOCK_NANOSLEEP: &str = "230";
 
 /// A started test program, killed on drop.
 struct Program {
@@ -34,8 +38,48 @@ impl Drop for Program {
 }
 
 impl Program {
+    /// testdata/bin/threads with its main thread settled in pause(): it
+    /// prints "ready" just before, and may still be returning from that
+    /// write when the line arrives.
     fn threads() -> Program {
-        start(Command::new(root().join("testdata/bin/threads")).arg("wait"))
+        let p = start(Command::new(root().join("testdata/bin/threads")).arg("wait"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while p.syscall(u64::from(p.pid)).as_deref() != Some(SYS_PAUSE) {
+            assert!(
+                Instant::now() < deadline,
+                "main thread never reached pause()"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        p
+    }
+
+    /// The syscall number a blocked thread is in (/proc/PID/task/TID/syscall).
+    fn syscall(&self, tid: u64) -> Option<String> {
+        let text =
+            std::fs::read_to_string(format!("/proc/{}/task/{tid}/syscall", self.pid)).ok()?;
+        text.split_whitespace().next().map(str::to_string)
+    }
+
+    /// SIGSTOPs the threads program with every worker inside its
+    /// clock_nanosleep (they wake for microseconds every 200 ms).
+    fn stop_settled(&self) {
+        for _ in 0..50 {
+            self.signal(libc::SIGSTOP);
+            self.wait_for_state('T');
+            let workers_asleep = self
+                .names
+                .keys()
+                .filter(|&&t| t != u64::from(self.pid))
+                .all(|&t| self.syscall(t).as_deref() == Some(SYS_CLOCK_NANOSLEEP));
+            if workers_asleep {
+                return;
+            }
+            self.signal(libc::SIGCONT);
+            self.wait_for_state('S');
+            std::thread::sleep(Duration::from_millis(30));
+        }
+        panic!("never caught every worker asleep");
     }
 
     /// The scheduler state letter from /proc/PID/stat.
@@ -301,8 +345,7 @@ fn snapshot_reads_back_identically_and_in_gdb_and_eu_stack() {
     let p = Program::threads();
     // Stopped with SIGSTOP, the threads cannot move between the live
     // inspect and the snapshot: both must give the very same threads.
-    p.signal(libc::SIGSTOP);
-    p.wait_for_state('T');
+    p.stop_settled();
     let Some(live) = inspect_pid(p.pid) else {
         return;
     };
