@@ -25,6 +25,10 @@ pub enum ErrorKind {
     NotACore { found: String },
     #[error("{0}")]
     Unsupported(String),
+    #[error("no such process; check the pid (`ps -e`)")]
+    NoSuchProcess,
+    #[error("ptrace is not permitted: {0}")]
+    PtraceRefused(String),
     #[error("{compression} stream is corrupt or truncated: {reason}")]
     Decompression {
         compression: &'static str,

@@ -9,6 +9,8 @@
 pub mod analysis;
 pub mod error;
 pub mod image;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod memory;
 pub mod model;
 pub mod progress;

@@ -26,14 +26,18 @@ const EXIT_FINDINGS: u8 = 1;
                   plain or zstd/xz/bzip2/gzip-compressed, CRIU image directories, and container \
                   checkpoint archives (Podman, CRI-O, kubelet; tar, tar.gz, tar.zst) read in place — and reports the crash, every thread's \
                   symbolized stack, registers, modules and memory map (`inspect`), or checks it \
-                  for damage and restore readiness with stable finding codes (`verify`).",
+                  for damage and restore readiness with stable finding codes (`verify`). \
+                  It also reads live Linux processes (`inspect --pid`) and saves them as ELF \
+                  core files (`snapshot`).",
     after_help = "Examples:\n  \
         ckdump inspect core.1234.zst\n  \
         ckdump inspect core --symbols ./symbols --sysroot /srv/crashed-rootfs --regions\n  \
         ckdump inspect core --thread 1235 --disasm 4 --format json\n  \
         ckdump inspect /var/lib/kubelet/checkpoints/checkpoint-web_default-app.tar\n  \
         ckdump verify core --format sarif > core.sarif\n  \
-        ckdump verify core --fail-on warning --format junit > verify.xml"
+        ckdump verify core --fail-on warning --format junit > verify.xml\n  \
+        ckdump inspect --pid 1234\n  \
+        ckdump snapshot --pid 1234 -o app.core"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,13 +52,20 @@ enum Command {
         ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --symbols symbols\n  \
         ckdump inspect core --thread 4242 --disasm 5\n  \
         ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
-        CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash")]
+        CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
+        sudo ckdump inspect --pid $(pidof myserver) --regions")]
     Inspect {
         /// The image: an ELF core file or minidump (optionally compressed),
         /// a CRIU image directory, or a container checkpoint archive (tar,
         /// tar.gz, tar.zst, as `podman container checkpoint --export` and
         /// the kubelet write).
-        image: PathBuf,
+        #[arg(required_unless_present = "pid", conflicts_with = "pid")]
+        image: Option<PathBuf>,
+        /// Inspect a running process instead: every thread is stopped with
+        /// ptrace for the time of the report, then resumes (Linux; needs
+        /// permission to ptrace it).
+        #[arg(long, value_name = "PID")]
+        pid: Option<u64>,
         #[command(flatten)]
         symbols: SymbolArgs,
         /// Output format.
@@ -106,6 +117,33 @@ enum Command {
         #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
         symbols: Vec<String>,
         /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Save a running process as an ELF core file: stop every thread,
+    /// capture registers and the memory a restore needs, resume. gdb,
+    /// eu-stack and `ckdump inspect` read the file.
+    #[command(
+        after_help = "What is saved follows the kernel's default coredump_filter: \
+        anonymous and written-to private memory, the vDSO, and the first page of ELF \
+        mappings (for build-ids); read-only code stays in the files named in NT_FILE; \
+        guard pages, [vvar] and device mappings are described but not read.\n\n\
+        Examples:\n  \
+        sudo ckdump snapshot --pid 1234 -o app.core\n  \
+        ckdump snapshot --pid $(pidof myserver) -o srv.core --format json | jq .memory_bytes\n  \
+        ckdump inspect app.core && ckdump verify app.core"
+    )]
+    Snapshot {
+        /// The process to save.
+        #[arg(long, value_name = "PID")]
+        pid: u64,
+        /// The core file to write (replaced if it exists).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// Output format of the summary.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+        /// No progress bar.
         #[arg(long, short = 'q')]
         quiet: bool,
     },
@@ -163,6 +201,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Inspect {
             image,
+            pid,
             symbols,
             format,
             thread,
@@ -173,15 +212,29 @@ fn main() -> ExitCode {
             quiet,
         } => {
             let progress = Progress::new(quiet);
-            let open_options = ckdump::OpenOptions {
-                sysroot: symbols.sysroot.clone(),
-                progress,
-                ..Default::default()
+            // A live process stays stopped until the report is built.
+            let (img, live) = match (image, pid) {
+                (_, Some(pid)) => match attach(pid) {
+                    Ok(live) => (live.image(), Some(live)),
+                    Err(e) => return unreadable(&e),
+                },
+                (Some(image), None) => {
+                    let open_options = ckdump::OpenOptions {
+                        sysroot: symbols.sysroot.clone(),
+                        progress,
+                        ..Default::default()
+                    };
+                    match ckdump::open(&image, &open_options) {
+                        Ok(img) => (img, None),
+                        Err(e) => return unreadable(&e),
+                    }
+                }
+                (None, None) => {
+                    eprintln!("ckdump: inspect needs an image or --pid PID");
+                    return ExitCode::from(EXIT_UNREADABLE);
+                }
             };
-            let img = match ckdump::open(&image, &open_options) {
-                Ok(img) => img,
-                Err(e) => return unreadable(&e),
-            };
+            let image = img.path.clone();
             if let Some(tid) = thread
                 && img.thread(tid).is_none()
             {
@@ -208,6 +261,8 @@ fn main() -> ExitCode {
                 progress: Some(progress),
             };
             let report = analysis::inspect(&img, &options);
+            drop(img);
+            drop(live);
             let out = match format {
                 InspectFormat::Text => report::text::render_inspect(
                     &report,
@@ -279,6 +334,78 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Command::Snapshot {
+            pid,
+            output,
+            format,
+            quiet,
+        } => snapshot(pid, &output, format, quiet),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn attach(pid: u64) -> Result<ckdump::live::LiveProcess, ckdump::Error> {
+    ckdump::live::attach(pid)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn attach(pid: u64) -> Result<std::convert::Infallible, ckdump::Error> {
+    Err(ckdump::Error::new(
+        &PathBuf::from(format!("pid {pid}")),
+        ckdump::ErrorKind::Unsupported("live processes can be read on Linux only".into()),
+    ))
+}
+
+#[cfg(target_os = "linux")]
+fn snapshot(pid: u64, output: &std::path::Path, format: InspectFormat, quiet: bool) -> ExitCode {
+    let live = match ckdump::live::attach(pid) {
+        Ok(live) => live,
+        Err(e) => return unreadable(&e),
+    };
+    let result = live.snapshot(output, Progress::new(quiet));
+    // Resume the process before anything else, error or not.
+    live.detach();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => return unreadable(&e),
+    };
+    let out = match format {
+        InspectFormat::Json => report::json::render(&summary),
+        InspectFormat::Text => {
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+            let mut text = format!(
+                "{}: ELF core of pid {}, {} threads, {} mappings ({} with bytes), {:.1} MiB of memory saved in {:.2} s",
+                summary.path,
+                summary.pid,
+                summary.threads.len(),
+                summary.segments,
+                summary.segments_with_bytes,
+                mib(summary.memory_bytes),
+                summary.seconds
+            );
+            if summary.unreadable_bytes > 0 {
+                text.push_str(&format!(
+                    "; {:.1} MiB could not be read and are marked absent",
+                    mib(summary.unreadable_bytes)
+                ));
+            }
+            if !summary.vanished_threads.is_empty() {
+                text.push_str(&format!(
+                    "; {} thread(s) exited while stopping",
+                    summary.vanished_threads.len()
+                ));
+            }
+            text
+        }
+    };
+    print_out(&out);
+    ExitCode::SUCCESS
+}
+
+#[cfg(not(target_os = "linux"))]
+fn snapshot(pid: u64, _: &std::path::Path, _: InspectFormat, _: bool) -> ExitCode {
+    match attach(pid) {
+        Err(e) => unreadable(&e),
     }
 }
 

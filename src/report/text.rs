@@ -454,13 +454,23 @@ fn write_header(out: &mut String, r: &InspectReport, style: Style) {
         .as_deref()
         .map(|c| format!(" ({c})"))
         .unwrap_or_default();
-    let title = format!(
-        "{}: {}{compression}, {}, written by {}",
-        img.path,
-        img.format_name,
-        human_size(img.size),
-        img.writer
-    );
+    let title = if img.format == "live-process" {
+        format!(
+            "{}: {}, {} mapped, stopped with {}",
+            img.path,
+            img.format_name,
+            human_size(img.size),
+            img.writer
+        )
+    } else {
+        format!(
+            "{}: {}{compression}, {}, written by {}",
+            img.path,
+            img.format_name,
+            human_size(img.size),
+            img.writer
+        )
+    };
     let _ = writeln!(out, "{}", style.heading(&title));
     let mut target = format!("{} {}", img.os, img.arch);
     if let Some(v) = &img.os_version {

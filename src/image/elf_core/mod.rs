@@ -7,6 +7,7 @@
 
 mod notes;
 mod thread_state;
+pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -27,8 +28,8 @@ use crate::model::{
 };
 use crate::verify::{self, Finding, Severity};
 
-pub use notes::note_name;
 use notes::*;
+pub use notes::{CKDUMP_OWNER, CkdumpInfo, NT_CKDUMP_INFO, encode_ckdump_info, note_name};
 use thread_state::*;
 
 /// Opens the ELF core at `path` (compressed or not).
@@ -222,6 +223,7 @@ fn is_process_note(note: &RawNote) -> bool {
             | ("CORE", NT_FILE)
             | ("LINUX", NT_X86_XSAVE_LAYOUT)
             | ("GDB", _)
+            | (CKDUMP_OWNER, _)
     )
 }
 
@@ -422,6 +424,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     let mut auxv: Vec<AuxvEntry> = Vec::new();
     let mut file_note: Option<FileNote> = None;
     let mut xsave_layout: Vec<XfeatComponent> = Vec::new();
+    let mut ckdump_info: Option<CkdumpInfo> = None;
     let mut groups: Vec<ThreadNotes> = Vec::new();
     let mut details = FormatDetails::default();
     let mut unknown: BTreeMap<(String, u32), (usize, u64)> = BTreeMap::new();
@@ -506,6 +509,8 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             }
         } else if is_linux(note, NT_X86_XSAVE_LAYOUT) {
             xsave_layout = parse_xsave_layout(desc);
+        } else if note.owner == CKDUMP_OWNER && note.kind == NT_CKDUMP_INFO {
+            ckdump_info.get_or_insert_with(|| parse_ckdump_info(desc));
         }
         if !is_process_note(note)
             && let Some(g) = groups.last_mut()
@@ -554,30 +559,18 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             .find(|n| is_core(n, NT_SIGINFO))
             .and_then(|n| parse_siginfo(n.desc(file), arch.pointer_size()));
         let float = float_state(&group_notes, file, arch, &xsave_layout);
-        threads.push(Thread {
-            tid: status.pid,
-            name: None,
-            registers: status.registers.clone(),
-            float,
-            // gdb writes a NT_SIGINFO per thread (SIGSTOP for the threads it
-            // stopped) while pr_cursig may be 0; the siginfo is the precise one.
-            signal: siginfo
-                .as_ref()
-                .map(|i| i.signo)
-                .filter(|s| *s != 0)
-                .or(Some(status.cursig)),
-            pending_signals: Some(status.sigpend),
-            blocked_signals: Some(status.sighold),
-            user_time_us: Some(status.utime_us),
-            system_time_us: Some(status.stime_us),
-        });
+        threads.push(thread_of(&status, siginfo.as_ref(), float));
         statuses.push((status, siginfo));
     }
     check_thread_notes(&groups, &raw_notes, &threads, &mut findings);
 
     let plain_statuses: Vec<PrStatus> = statuses.iter().map(|(s, _)| s.clone()).collect();
     let first_siginfo = statuses.first().and_then(|(_, i)| i.as_ref());
-    let producer = detect_producer(&raw_notes, &plain_statuses, first_siginfo);
+    let producer = if ckdump_info.is_some() {
+        Producer::Ckdump
+    } else {
+        detect_producer(&raw_notes, &plain_statuses, first_siginfo)
+    };
     let fault = build_fault(&statuses);
 
     // --- regions and memory ---
@@ -690,6 +683,15 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             t.name = Some(name.clone());
         }
     }
+    // ckdump's snapshots record every thread's name in their own note.
+    if let Some(info) = &ckdump_info {
+        for (tid, name) in &info.thread_names {
+            if let Some(t) = threads.iter_mut().find(|t| t.tid == *tid) {
+                t.name = Some(name.clone());
+            }
+        }
+    }
+    let timestamp = ckdump_info.as_ref().and_then(|i| i.time);
 
     Ok(Image {
         path: path.to_path_buf(),
@@ -710,11 +712,50 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         modules,
         regions,
         fault,
-        timestamp: None,
+        timestamp,
         memory: Arc::new(memory),
         details,
         findings,
     })
+}
+
+/// The model's thread from its decoded NT_PRSTATUS (and NT_SIGINFO).
+fn thread_of(status: &PrStatus, siginfo: Option<&SigInfo>, float: Option<FloatState>) -> Thread {
+    Thread {
+        tid: status.pid,
+        name: None,
+        registers: status.registers.clone(),
+        float,
+        // gdb writes a NT_SIGINFO per thread (SIGSTOP for the threads it
+        // stopped) while pr_cursig may be 0; the siginfo is the precise one.
+        signal: siginfo
+            .map(|i| i.signo)
+            .filter(|s| *s != 0)
+            .or(Some(status.cursig)),
+        pending_signals: Some(status.sigpend),
+        blocked_signals: Some(status.sighold),
+        user_time_us: Some(status.utime_us),
+        system_time_us: Some(status.stime_us),
+    }
+}
+
+/// Decodes one thread from note descriptors exactly as a core's notes are
+/// decoded: a live process's registers go through the same code as the
+/// snapshot written of it, so both give the same thread.
+pub(crate) fn thread_from_notes(
+    arch: Arch,
+    prstatus: &[u8],
+    fpregset: Option<&[u8]>,
+    xstate: Option<&[u8]>,
+) -> Option<Thread> {
+    let status = parse_prstatus(prstatus, arch)?;
+    let find = |owner: &str, kind: u32| match (owner, kind) {
+        ("CORE", NT_FPREGSET) => fpregset,
+        ("LINUX", NT_X86_XSTATE) => xstate,
+        _ => None,
+    };
+    let float = float_from(&find, arch, &[]);
+    Some(thread_of(&status, None, float))
 }
 
 /// A thread's floating-point state from the richest note present.
@@ -730,6 +771,14 @@ fn float_state(
             .find(|n| n.owner == owner && n.kind == kind)
             .map(|n| n.desc(file))
     };
+    float_from(&find, arch, layout)
+}
+
+fn float_from<'a>(
+    find: &dyn Fn(&str, u32) -> Option<&'a [u8]>,
+    arch: Arch,
+    layout: &[XfeatComponent],
+) -> Option<FloatState> {
     let mut state = FloatState::default();
     let filled = match arch {
         Arch::Aarch64 => find("CORE", NT_FPREGSET).is_some_and(|d| apply_fpsimd(&mut state, d)),

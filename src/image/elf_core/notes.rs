@@ -39,6 +39,12 @@ pub const NT_ARM_POE: u32 = 0x40f;
 pub const NT_ARM_GCS: u32 = 0x410;
 /// gdb's target description XML (owner "GDB").
 pub const NT_GDB_TDESC: u32 = 0xff00_0000;
+/// Owner of the note `ckdump snapshot` writes about itself.
+pub const CKDUMP_OWNER: &str = "CKDUMP";
+/// ckdump's note: `key=value` lines (writer, time, thread names). The type
+/// is "CKDP" in ASCII, far from every type that binutils and elfutils
+/// decode whatever the owner, so they skip it silently.
+pub const NT_CKDUMP_INFO: u32 = 0x434b_4450;
 
 /// Symbolic name of a core note type for its owner, None when unknown.
 pub fn note_name(owner: &str, kind: u32) -> Option<&'static str> {
@@ -82,6 +88,10 @@ pub fn note_name(owner: &str, kind: u32) -> Option<&'static str> {
         }),
         "GDB" => match kind {
             NT_GDB_TDESC => Some("NT_GDB_TDESC"),
+            _ => None,
+        },
+        CKDUMP_OWNER => match kind {
+            NT_CKDUMP_INFO => Some("NT_CKDUMP_INFO"),
             _ => None,
         },
         _ => None,
@@ -226,6 +236,63 @@ impl LeFields for [u8] {
     }
 }
 
+/// What ckdump's own note records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CkdumpInfo {
+    /// `ckdump 0.1.0`.
+    pub writer: String,
+    /// Seconds since the epoch when the snapshot was taken.
+    pub time: Option<u64>,
+    /// (tid, name) from /proc/PID/task/TID/comm; ELF cores have no other
+    /// place for the names of threads other than the first.
+    pub thread_names: Vec<(u64, String)>,
+}
+
+/// Most thread names read from one note (a bound against a huge note).
+const MAX_NAMED_THREADS: usize = 1 << 16;
+
+/// Parses NT_CKDUMP_INFO; unknown keys are skipped (newer writers).
+pub fn parse_ckdump_info(desc: &[u8]) -> CkdumpInfo {
+    let text = String::from_utf8_lossy(desc);
+    let mut info = CkdumpInfo::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        match key {
+            "writer" => info.writer = value.to_string(),
+            "time" => info.time = value.parse().ok(),
+            "thread" if info.thread_names.len() < MAX_NAMED_THREADS => {
+                if let Some((tid, name)) = value.split_once(' ')
+                    && let Ok(tid) = tid.parse()
+                {
+                    info.thread_names.push((tid, name.to_string()));
+                }
+            }
+            _ => {}
+        }
+    }
+    info
+}
+
+/// Encodes NT_CKDUMP_INFO. Control characters in names become '?' so every
+/// record stays on its line.
+pub fn encode_ckdump_info(info: &CkdumpInfo) -> Vec<u8> {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
+    let mut out = format!("writer={}\n", clean(&info.writer));
+    if let Some(t) = info.time {
+        out.push_str(&format!("time={t}\n"));
+    }
+    for (tid, name) in &info.thread_names {
+        out.push_str(&format!("thread={tid} {}\n", clean(name)));
+    }
+    out.into_bytes()
+}
+
 /// Decoded NT_FILE: the page size it counts offsets in, and its entries.
 #[derive(Debug, Clone, Default)]
 pub struct FileNote {
@@ -311,6 +378,26 @@ mod tests {
         assert_eq!(out[1].owner, "LINUX");
         assert_eq!(out[1].offset, 24);
         assert_eq!(problem.offset, good_len);
+    }
+
+    #[test]
+    fn ckdump_info_round_trip() {
+        let info = CkdumpInfo {
+            writer: "ckdump 0.1.0".into(),
+            time: Some(1_700_000_000),
+            thread_names: vec![(41, "main".into()), (42, "we\nird name".into())],
+        };
+        let back = parse_ckdump_info(&encode_ckdump_info(&info));
+        assert_eq!(back.writer, "ckdump 0.1.0");
+        assert_eq!(back.time, Some(1_700_000_000));
+        assert_eq!(
+            back.thread_names,
+            vec![(41, "main".to_string()), (42, "we?ird name".to_string())]
+        );
+        assert_eq!(
+            parse_ckdump_info(b"\xff=\nthread=x y\n"),
+            CkdumpInfo::default()
+        );
     }
 
     #[test]
