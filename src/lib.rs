@@ -13,6 +13,7 @@ pub mod memory;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod seal;
 pub mod symbols;
 pub mod unwind;
 pub mod verify;
