@@ -86,9 +86,9 @@ pub struct ThreadChange {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ThreadsDiff {
-    /// "tid" when threads were matched by thread id, "position" when the
+    /// "tid" when threads were matched by thread id, "tid-order" when the
     /// images share no thread id (two runs of one program) and were paired
-    /// in order.
+    /// smallest tid with smallest tid, and so on.
     pub paired_by: &'static str,
     pub only_in_a: Vec<ThreadRef>,
     pub only_in_b: Vec<ThreadRef>,
@@ -303,10 +303,16 @@ fn threads_diff(a: &Image, b: &Image, options: &DiffOptions) -> ThreadsDiff {
         }
         "tid"
     } else {
-        pairs.extend(a.threads.iter().zip(&b.threads));
-        only_in_a.extend(a.threads.iter().skip(b.threads.len()).map(thread_ref));
-        only_in_b.extend(b.threads.iter().skip(a.threads.len()).map(thread_ref));
-        "position"
+        // Threads are created in tid order, so the n-th smallest tid of
+        // one run is the n-th thread created by the other.
+        let mut ta: Vec<&Thread> = a.threads.iter().collect();
+        let mut tb: Vec<&Thread> = b.threads.iter().collect();
+        ta.sort_by_key(|t| t.tid);
+        tb.sort_by_key(|t| t.tid);
+        pairs.extend(ta.iter().copied().zip(tb.iter().copied()));
+        only_in_a.extend(ta.iter().skip(tb.len()).map(|t| thread_ref(t)));
+        only_in_b.extend(tb.iter().skip(ta.len()).map(|t| thread_ref(t)));
+        "tid-order"
     };
     let symbolizers = options
         .symbols
@@ -384,7 +390,8 @@ fn thread_change(
                 continue;
             }
             let symbol = |image: &Image, s: &Symbolizer, v: Option<u64>| {
-                v.filter(|v| image.region_at(*v).is_some_and(|r| r.protection.execute))
+                // Only values inside a module: data pointers are not code.
+                v.filter(|v| image.module_at(*v).is_some())
                     .and_then(|v| describe_code(image, s, v))
             };
             let (a_symbol, b_symbol) = match symbolizers {
