@@ -198,7 +198,7 @@ pub struct DiffReport {
     pub b: ImageSummary,
     /// Nothing below differs.
     pub identical: bool,
-    /// Format, architecture and process facts that differ.
+    /// Architecture and process facts that differ.
     pub process: Vec<Change>,
     pub threads: ThreadsDiff,
     pub regions: RegionsDiff,
@@ -260,7 +260,9 @@ fn push_if_differs<T: PartialEq + ToString>(
 
 fn process_changes(a: &Image, b: &Image) -> Vec<Change> {
     let mut out = Vec::new();
-    push_if_differs(&mut out, "format", Some(a.format.name()), Some(b.format.name()));
+    // The container (directory, archive, core file) is not compared: the
+    // same checkpoint read from its directory and from its archive is the
+    // same saved state. Both formats are in the summaries.
     push_if_differs(&mut out, "os", Some(a.target.os.name()), Some(b.target.os.name()));
     push_if_differs(
         &mut out,
