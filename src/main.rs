@@ -28,14 +28,18 @@ const EXIT_DIFFERENT: u8 = 1;
                   plain or zstd/xz/bzip2/gzip-compressed, CRIU image directories, and container \
                   checkpoint archives (Podman, CRI-O, kubelet; tar, tar.gz, tar.zst) read in place — and reports the crash, every thread's \
                   symbolized stack, registers, modules and memory map (`inspect`), or checks it \
-                  for damage and restore readiness with stable finding codes (`verify`).",
+                  for damage and restore readiness with stable finding codes (`verify`), \
+                  seals saved states with SHA-256 manifests (`seal`), and compares two of them \
+                  (`diff`).",
     after_help = "Examples:\n  \
         ckdump inspect core.1234.zst\n  \
         ckdump inspect core --symbols ./symbols --sysroot /srv/crashed-rootfs --regions\n  \
         ckdump inspect core --thread 1235 --disasm 4 --format json\n  \
         ckdump inspect /var/lib/kubelet/checkpoints/checkpoint-web_default-app.tar\n  \
         ckdump verify core --format sarif > core.sarif\n  \
-        ckdump verify core --fail-on warning --format junit > verify.xml"
+        ckdump verify core --fail-on warning --format junit > verify.xml\n  \
+        ckdump seal /var/lib/criu/dump-1 --key-file seal.key\n  \
+        ckdump diff checkpoint-before/ checkpoint-after/"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -438,7 +442,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_diff(a: PathBuf, b: PathBuf, format: InspectFormat, symbols: SymbolArgs, quiet: bool) -> ExitCode {
+fn run_diff(
+    a: PathBuf,
+    b: PathBuf,
+    format: InspectFormat,
+    symbols: SymbolArgs,
+    quiet: bool,
+) -> ExitCode {
     let progress = Progress::new(quiet);
     let open_options = ckdump::OpenOptions {
         sysroot: symbols.sysroot.clone(),

@@ -33,7 +33,10 @@ fn diff(a: &Path, b: &Path, extra: &[&str]) -> (i32, Value) {
         .iter_errors(&doc)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "diff JSON does not match its schema: {errors:?}");
+    assert!(
+        errors.is_empty(),
+        "diff JSON does not match its schema: {errors:?}"
+    );
     (code, doc)
 }
 
@@ -136,7 +139,11 @@ fn incremental_dump_against_its_parent() {
             ("0x2e5a5000".to_string(), 1, "0x2e5a5338".to_string()),
             // The stack below tick_loop's frame: snprintf's scratch,
             // including the digits "5" -> "11" at 0x7ffc935a0a06.
-            ("0x7ffc935a0000".to_string(), 8, "0x7ffc935a0510".to_string()),
+            (
+                "0x7ffc935a0000".to_string(),
+                8,
+                "0x7ffc935a0510".to_string()
+            ),
         ]
     );
     // The values themselves, as the program's own output recorded them
@@ -164,7 +171,13 @@ fn symbols_name_changed_code_addresses() {
     let (code, doc) = diff(
         &root().join("testdata/cores/core.threads.kernel.zst"),
         &root().join("testdata/cores/core.threads.gcore.zst"),
-        &["--symbols", "symbols", "--sysroot", "testdata/sysroot", "--no-host-symbols"],
+        &[
+            "--symbols",
+            "symbols",
+            "--sysroot",
+            "testdata/sysroot",
+            "--no-host-symbols",
+        ],
     );
     assert_eq!(code, 1);
     let main = &doc["threads"]["changed"][0];
@@ -206,9 +219,8 @@ fn a_checkpoint_is_identical_to_itself_and_to_its_archive() {
 /// decoding of the pagemap (every entry of mt is PE_PRESENT, none in a
 /// parent).
 fn page_index(address: u64) -> u64 {
-    let text =
-        std::fs::read_to_string(root().join("testdata/criu/reference/mt/pagemap-134.json"))
-            .unwrap();
+    let text = std::fs::read_to_string(root().join("testdata/criu/reference/mt/pagemap-134.json"))
+        .unwrap();
     let doc: Value = serde_json::from_str(&text).unwrap();
     let mut index = 0;
     for e in doc["entries"].as_array().unwrap().iter().skip(1) {
@@ -244,7 +256,11 @@ fn one_patched_page_is_exactly_what_is_reported() {
     assert_eq!(doc["pages"]["differing"], 1);
     assert_eq!(
         differing_pages(&doc),
-        vec![("0x562b606c9000".to_string(), 2, "0x562b606c9123".to_string())]
+        vec![(
+            "0x562b606c9000".to_string(),
+            2,
+            "0x562b606c9123".to_string()
+        )]
     );
     let region = &doc["pages"]["regions"][0];
     assert_eq!(region["start"], "0x562b606c8000");
@@ -356,7 +372,12 @@ fn two_cores_of_one_program() {
         .collect();
     assert_eq!(
         pairs,
-        [(20353, 20406), (20354, 20409), (20355, 20410), (20356, 20411)]
+        [
+            (20353, 20406),
+            (20354, 20409),
+            (20355, 20410),
+            (20356, 20411)
+        ]
     );
     // The crash (SIGSEGV) vs a stopped live process (SIGSTOP from gdb).
     assert_eq!(
@@ -422,7 +443,12 @@ fn two_minidumps_of_one_program() {
         .collect();
     assert_eq!(
         names,
-        [Some("threads"), Some("worker-0"), Some("worker-1"), Some("worker-2")]
+        [
+            Some("threads"),
+            Some("worker-0"),
+            Some("worker-1"),
+            Some("worker-2")
+        ]
     );
 }
 
@@ -434,5 +460,11 @@ fn unreadable_input_exits_2() {
     let out = ckdump(&["diff", p(&images().join("mt")), p(&junk)]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with(&format!("ckdump: {}: not a recognised dump format", junk.display())), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "ckdump: {}: not a recognised dump format",
+            junk.display()
+        )),
+        "{err}"
+    );
 }

@@ -109,7 +109,11 @@ fn verify_output(out: Output) -> (i32, Vec<(String, String, String)>, Value) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|f| f["code"].as_str().unwrap().starts_with("CKD-E63") || f["code"].as_str().unwrap().starts_with("CKD-W63") || f["code"].as_str().unwrap().starts_with("CKD-N63"))
+        .filter(|f| {
+            f["code"].as_str().unwrap().starts_with("CKD-E63")
+                || f["code"].as_str().unwrap().starts_with("CKD-W63")
+                || f["code"].as_str().unwrap().starts_with("CKD-N63")
+        })
         .map(|f| {
             (
                 f["code"].as_str().unwrap().to_string(),
@@ -230,7 +234,10 @@ fn a_size_change_is_its_own_finding() {
     let (_tmp, dir) = mt_copy();
     seal_json(&dir, &[]);
     let path = dir.join("dump.log");
-    let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
     std::io::Write::write_all(&mut f, b"restore attempt\n").unwrap();
     let (code, findings, _) = verify(&dir, &[]);
     assert_eq!(code, 1);
@@ -253,7 +260,10 @@ fn deleted_and_added_files() {
         codes(&findings),
         vec![("CKD-E6303", "seccomp.img"), ("CKD-W6304", "restore.log")]
     );
-    assert_eq!(findings[1].2, "restore.log (17 bytes) was added after sealing");
+    assert_eq!(
+        findings[1].2,
+        "restore.log (17 bytes) was added after sealing"
+    );
     // Only the addition: a warning, below the default --fail-on error.
     let (_tmp2, dir2) = mt_copy();
     seal_json(&dir2, &[]);
@@ -340,7 +350,8 @@ fn hmac_round_trip_with_key_file_and_env() {
         files_compact
     );
     use hmac::{KeyInit, Mac};
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"correct horse battery staple").unwrap();
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(b"correct horse battery staple").unwrap();
     mac.update(canonical.as_bytes());
     assert_eq!(hex(&mac.finalize().into_bytes()), value);
     // And with jq + openssl, when the host has them.
@@ -362,7 +373,14 @@ fn hmac_round_trip_with_key_file_and_env() {
     let (code, findings, _) = verify(&dir, &["--key-file", p(&key)]);
     assert_eq!((code, findings.len()), (0, 0), "{findings:?}");
     let out = run_env(
-        &["verify", p(&dir), "--format", "json", "--key-env", "CKDUMP_TEST_KEY"],
+        &[
+            "verify",
+            p(&dir),
+            "--format",
+            "json",
+            "--key-env",
+            "CKDUMP_TEST_KEY",
+        ],
         "CKDUMP_TEST_KEY",
         "correct horse battery staple",
     );
@@ -371,7 +389,14 @@ fn hmac_round_trip_with_key_file_and_env() {
 
     // Wrong key.
     let out = run_env(
-        &["verify", p(&dir), "--format", "json", "--key-env", "CKDUMP_TEST_KEY"],
+        &[
+            "verify",
+            p(&dir),
+            "--format",
+            "json",
+            "--key-env",
+            "CKDUMP_TEST_KEY",
+        ],
         "CKDUMP_TEST_KEY",
         "battery staple",
     );
@@ -396,7 +421,10 @@ fn hmac_round_trip_with_key_file_and_env() {
     assert_eq!(code, 1);
     assert_eq!(
         codes(&findings),
-        vec![("CKD-E6306", findings[0].1.as_str()), ("CKD-E6301", "pages-1.img")]
+        vec![
+            ("CKD-E6306", findings[0].1.as_str()),
+            ("CKD-E6301", "pages-1.img")
+        ]
     );
     // ... or strips the HMAC: a key was given, so that is an error too.
     let stripped = format!("{}\n}}\n", &text[..hmac_at]);
@@ -530,7 +558,10 @@ fn an_archive_is_sealed_as_one_file_and_a_broken_one_still_shows_the_seal() {
     let out = run(&["verify", p(&archive), "--format", "json"]);
     assert_eq!(out.status.code(), Some(2));
     let (_, findings, doc) = verify_output(out);
-    assert_eq!(codes(&findings), vec![("CKD-E6302", "mt-checkpoint.tar.zst")]);
+    assert_eq!(
+        codes(&findings),
+        vec![("CKD-E6302", "mt-checkpoint.tar.zst")]
+    );
     assert!(doc["image"].is_null());
 }
 
@@ -569,6 +600,9 @@ fn text_output_of_seal() {
         "{}",
         lines[0]
     );
-    assert_eq!(lines[1], format!("manifest: {}/ckdump-seal.json", dir.display()));
+    assert_eq!(
+        lines[1],
+        format!("manifest: {}/ckdump-seal.json", dir.display())
+    );
     assert!(text.contains(&format!("  {MT_PAGES_SHA256}        147456  pages-1.img\n")));
 }

@@ -263,14 +263,22 @@ fn process_changes(a: &Image, b: &Image) -> Vec<Change> {
     // The container (directory, archive, core file) is not compared: the
     // same checkpoint read from its directory and from its archive is the
     // same saved state. Both formats are in the summaries.
-    push_if_differs(&mut out, "os", Some(a.target.os.name()), Some(b.target.os.name()));
+    push_if_differs(
+        &mut out,
+        "os",
+        Some(a.target.os.name()),
+        Some(b.target.os.name()),
+    );
     push_if_differs(
         &mut out,
         "arch",
         Some(a.target.arch.name()),
         Some(b.target.arch.name()),
     );
-    let (pa, pb) = (a.process.clone().unwrap_or_default(), b.process.clone().unwrap_or_default());
+    let (pa, pb) = (
+        a.process.clone().unwrap_or_default(),
+        b.process.clone().unwrap_or_default(),
+    );
     push_if_differs(&mut out, "pid", pa.pid, pb.pid);
     push_if_differs(&mut out, "ppid", pa.ppid, pb.ppid);
     push_if_differs(&mut out, "uid", pa.uid, pb.uid);
@@ -324,8 +332,7 @@ fn threads_diff(a: &Image, b: &Image, options: &DiffOptions) -> ThreadsDiff {
     let mut unchanged = 0;
     for (t, u) in pairs {
         let change = thread_change(t, u, a, b, symbolizers.as_ref());
-        if change.attributes.is_empty() && change.registers.is_empty() && change.float.is_empty()
-        {
+        if change.attributes.is_empty() && change.registers.is_empty() && change.float.is_empty() {
             unchanged += 1;
         } else {
             changed.push(change);
@@ -435,7 +442,11 @@ fn describe_code(image: &Image, symbolizer: &Symbolizer, address: u64) -> Option
         .map(|m| format!("{}+{:#x}", m.name, address - m.base))
 }
 
-fn float_changes(a: Option<&FloatState>, b: Option<&FloatState>, arch: crate::model::Arch) -> Vec<Change> {
+fn float_changes(
+    a: Option<&FloatState>,
+    b: Option<&FloatState>,
+    arch: crate::model::Arch,
+) -> Vec<Change> {
     let mut out = Vec::new();
     let (fa, fb) = match (a, b) {
         (None, None) => return out,
@@ -450,21 +461,56 @@ fn float_changes(a: Option<&FloatState>, b: Option<&FloatState>, arch: crate::mo
         }
     };
     let hex = |v: Option<u64>| v.map(|v| format!("{v:#x}"));
-    push_if_differs(&mut out, "fcw", hex(fa.fcw.map(u64::from)), hex(fb.fcw.map(u64::from)));
-    push_if_differs(&mut out, "fsw", hex(fa.fsw.map(u64::from)), hex(fb.fsw.map(u64::from)));
-    push_if_differs(&mut out, "ftw", hex(fa.ftw.map(u64::from)), hex(fb.ftw.map(u64::from)));
-    push_if_differs(&mut out, "fop", hex(fa.fop.map(u64::from)), hex(fb.fop.map(u64::from)));
+    push_if_differs(
+        &mut out,
+        "fcw",
+        hex(fa.fcw.map(u64::from)),
+        hex(fb.fcw.map(u64::from)),
+    );
+    push_if_differs(
+        &mut out,
+        "fsw",
+        hex(fa.fsw.map(u64::from)),
+        hex(fb.fsw.map(u64::from)),
+    );
+    push_if_differs(
+        &mut out,
+        "ftw",
+        hex(fa.ftw.map(u64::from)),
+        hex(fb.ftw.map(u64::from)),
+    );
+    push_if_differs(
+        &mut out,
+        "fop",
+        hex(fa.fop.map(u64::from)),
+        hex(fb.fop.map(u64::from)),
+    );
     push_if_differs(&mut out, "fip", hex(fa.fip), hex(fb.fip));
     push_if_differs(&mut out, "fdp", hex(fa.fdp), hex(fb.fdp));
-    push_if_differs(&mut out, "mxcsr", hex(fa.mxcsr.map(u64::from)), hex(fb.mxcsr.map(u64::from)));
+    push_if_differs(
+        &mut out,
+        "mxcsr",
+        hex(fa.mxcsr.map(u64::from)),
+        hex(fb.mxcsr.map(u64::from)),
+    );
     push_if_differs(
         &mut out,
         "xsave_features",
         hex(fa.xsave_features),
         hex(fb.xsave_features),
     );
-    push_if_differs(&mut out, "fpsr", hex(fa.fpsr.map(u64::from)), hex(fb.fpsr.map(u64::from)));
-    push_if_differs(&mut out, "fpcr", hex(fa.fpcr.map(u64::from)), hex(fb.fpcr.map(u64::from)));
+    push_if_differs(
+        &mut out,
+        "fpsr",
+        hex(fa.fpsr.map(u64::from)),
+        hex(fb.fpsr.map(u64::from)),
+    );
+    push_if_differs(
+        &mut out,
+        "fpcr",
+        hex(fa.fpcr.map(u64::from)),
+        hex(fb.fpcr.map(u64::from)),
+    );
     let (vector, upper) = match arch {
         crate::model::Arch::Aarch64 | crate::model::Arch::Arm => ("v", "v_upper"),
         _ => ("xmm", "ymm_upper"),
@@ -577,7 +623,12 @@ fn modules_diff(a: &Image, b: &Image) -> ModulesDiff {
         };
         used[i] = true;
         let mut changes = Vec::new();
-        push_if_differs(&mut changes, "build_id", m.build_id.clone(), n.build_id.clone());
+        push_if_differs(
+            &mut changes,
+            "build_id",
+            m.build_id.clone(),
+            n.build_id.clone(),
+        );
         push_if_differs(&mut changes, "size", Some(m.size), Some(n.size));
         push_if_differs(&mut changes, "path", Some(&m.path), Some(&n.path));
         push_if_differs(

@@ -95,7 +95,11 @@ fn held_ranges(image: &Image) -> (Vec<(u64, u64)>, bool) {
     let mut budget = PROBE_BUDGET;
     let mut out = Vec::new();
     let mut page = vec![0u8; PAGE_SIZE as usize];
-    for r in image.regions.iter().filter(|r| r.capture != Capture::Absent) {
+    for r in image
+        .regions
+        .iter()
+        .filter(|r| r.capture != Capture::Absent)
+    {
         let mut at = r.start;
         while at < r.end && budget > 0 {
             budget -= 1;

@@ -58,7 +58,11 @@ fn write_changes(out: &mut String, indent: &str, changes: &[Change]) {
 
 fn omitted(out: &mut String, n: usize) {
     if n > 0 {
-        let _ = writeln!(out, "  … {n} more not listed (see --format json for the first {})", super::MAX_LISTED);
+        let _ = writeln!(
+            out,
+            "  … {n} more not listed (see --format json for the first {})",
+            super::MAX_LISTED
+        );
     }
 }
 
@@ -138,7 +142,12 @@ pub fn render(r: &DiffReport) -> String {
             let _ = writeln!(out, "  added    {}", region(x));
         }
         for c in &g.changed {
-            let _ = writeln!(out, "  changed  {}  [{}]", region(&c.a), c.fields.join(", "));
+            let _ = writeln!(
+                out,
+                "  changed  {}  [{}]",
+                region(&c.a),
+                c.fields.join(", ")
+            );
             let _ = writeln!(out, "       ->  {}", region(&c.b));
         }
         omitted(&mut out, g.omitted);
@@ -148,10 +157,22 @@ pub fn render(r: &DiffReport) -> String {
     if !(m.added.is_empty() && m.removed.is_empty() && m.changed.is_empty()) {
         let _ = writeln!(out, "\nmodules ({} unchanged)", m.unchanged);
         for x in &m.removed {
-            let _ = writeln!(out, "  removed  {} {} at {}", printable(&x.name), or_dash(&x.build_id), x.base);
+            let _ = writeln!(
+                out,
+                "  removed  {} {} at {}",
+                printable(&x.name),
+                or_dash(&x.build_id),
+                x.base
+            );
         }
         for x in &m.added {
-            let _ = writeln!(out, "  added    {} {} at {}", printable(&x.name), or_dash(&x.build_id), x.base);
+            let _ = writeln!(
+                out,
+                "  added    {} {} at {}",
+                printable(&x.name),
+                or_dash(&x.build_id),
+                x.base
+            );
         }
         for c in &m.changed {
             let _ = writeln!(out, "  changed  {}", printable(&c.name));
@@ -200,17 +221,32 @@ pub fn render(r: &DiffReport) -> String {
                 x.compared,
                 x.first_differing
                     .iter()
-                    .map(|c| format!("{} ({} bytes from {})", c.page, c.differing_bytes, c.first_difference))
-                    .chain((x.differing as usize > x.first_differing.len()).then(|| "…".to_string()))
+                    .map(|c| format!(
+                        "{} ({} bytes from {})",
+                        c.page, c.differing_bytes, c.first_difference
+                    ))
+                    .chain(
+                        (x.differing as usize > x.first_differing.len()).then(|| "…".to_string())
+                    )
                     .collect::<Vec<_>>()
                     .join(", ")
             );
         }
         if x.only_in_a > 0 {
-            let _ = writeln!(out, "    {} only in A: {}", x.only_in_a, list(&x.first_only_in_a, x.only_in_a));
+            let _ = writeln!(
+                out,
+                "    {} only in A: {}",
+                x.only_in_a,
+                list(&x.first_only_in_a, x.only_in_a)
+            );
         }
         if x.only_in_b > 0 {
-            let _ = writeln!(out, "    {} only in B: {}", x.only_in_b, list(&x.first_only_in_b, x.only_in_b));
+            let _ = writeln!(
+                out,
+                "    {} only in B: {}",
+                x.only_in_b,
+                list(&x.first_only_in_b, x.only_in_b)
+            );
         }
     }
     omitted(&mut out, p.omitted);

@@ -143,9 +143,7 @@ pub fn check(image: &Path, options: &CheckOptions) -> Result<Option<Vec<Finding>
 }
 
 fn read_manifest(path: &Path) -> std::result::Result<Manifest, String> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| e.to_string())?
-        .len();
+    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
     if len > manifest::MAX_MANIFEST_BYTES {
         return Err(format!(
             "{len} bytes, more than any seal ckdump writes ({} MiB)",
@@ -306,7 +304,10 @@ impl Findings {
         for (check, n) in over {
             self.list.push(Finding::new(
                 check,
-                format!("{} more findings of this check not listed", n - LISTED_PER_CODE),
+                format!(
+                    "{} more findings of this check not listed",
+                    n - LISTED_PER_CODE
+                ),
             ));
         }
         self.list

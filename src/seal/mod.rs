@@ -42,8 +42,8 @@ impl Key {
     /// The key bytes of a file; one trailing newline (`\n` or `\r\n`, as
     /// `echo secret > key` leaves it) is not part of the key.
     pub fn from_file(path: &Path) -> std::result::Result<Key, String> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("key file {}: {e}", path.display()))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
         if meta.len() > 1 << 20 {
             return Err(format!(
                 "key file {} is larger than 1 MiB; is it the right file?",
