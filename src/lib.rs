@@ -7,6 +7,7 @@
 //! file format an [`Image`] came from.
 
 pub mod analysis;
+pub mod diff;
 pub mod error;
 pub mod image;
 #[cfg(target_os = "linux")]
@@ -15,6 +16,7 @@ pub mod memory;
 pub mod model;
 pub mod progress;
 pub mod report;
+pub mod seal;
 pub mod symbols;
 pub mod unwind;
 pub mod verify;

@@ -16,6 +16,8 @@ use ckdump::verify::{self, Severity};
 const EXIT_UNREADABLE: u8 = 2;
 /// Exit code for `verify` when a finding reaches --fail-on.
 const EXIT_FINDINGS: u8 = 1;
+/// Exit code for `diff` when the two images differ.
+const EXIT_DIFFERENT: u8 = 1;
 
 #[derive(Parser)]
 #[command(
@@ -26,9 +28,10 @@ const EXIT_FINDINGS: u8 = 1;
                   plain or zstd/xz/bzip2/gzip-compressed, CRIU image directories, and container \
                   checkpoint archives (Podman, CRI-O, kubelet; tar, tar.gz, tar.zst) read in place — and reports the crash, every thread's \
                   symbolized stack, registers, modules and memory map (`inspect`), or checks it \
-                  for damage and restore readiness with stable finding codes (`verify`). \
-                  It also reads live Linux processes (`inspect --pid`) and saves them as ELF \
-                  core files (`snapshot`).",
+                  for damage and restore readiness with stable finding codes (`verify`), \
+                  seals saved states with SHA-256 manifests (`seal`), and compares two of them \
+                  (`diff`). It also reads live Linux processes (`inspect --pid`) and saves them \
+                  as ELF core files (`snapshot`).",
     after_help = "Examples:\n  \
         ckdump inspect core.1234.zst\n  \
         ckdump inspect core --symbols ./symbols --sysroot /srv/crashed-rootfs --regions\n  \
@@ -37,7 +40,9 @@ const EXIT_FINDINGS: u8 = 1;
         ckdump verify core --format sarif > core.sarif\n  \
         ckdump verify core --fail-on warning --format junit > verify.xml\n  \
         ckdump inspect --pid 1234\n  \
-        ckdump snapshot --pid 1234 -o app.core"
+        ckdump snapshot --pid 1234 -o app.core\n  \
+        ckdump seal /var/lib/criu/dump-1 --key-file seal.key\n  \
+        ckdump diff checkpoint-before/ checkpoint-after/"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -116,6 +121,12 @@ enum Command {
         /// places (dirs or srv*CACHE*URL; repeatable).
         #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
         symbols: Vec<String>,
+        /// The seal manifest to check against, instead of DIR/ckdump-seal.json
+        /// or FILE.ckdump-seal.json (which are checked whenever present).
+        #[arg(long, value_name = "MANIFEST")]
+        seal: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
         /// No progress bars.
         #[arg(long, short = 'q')]
         quiet: bool,
@@ -147,6 +158,96 @@ enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// Record the SHA-256 of every file of a saved state in a manifest
+    /// (optionally with an HMAC), for `verify` to check later.
+    #[command(
+        long_about = "Record the SHA-256 of every file of a saved state in a manifest, \
+                      optionally authenticated with HMAC-SHA256, so that `ckdump verify` can \
+                      tell later whether any file was added, removed or changed.\n\n\
+                      A directory (a CRIU image directory) is sealed file by file, recursively, \
+                      into DIR/ckdump-seal.json; symbolic links are recorded with their target \
+                      and not followed (an incremental dump's `parent` link names another \
+                      snapshot: seal that one too). A single file (ELF core, minidump, \
+                      checkpoint archive) is sealed into FILE.ckdump-seal.json beside it. \
+                      The manifest is written to a temporary file and renamed into place.",
+        after_help = "Examples:\n  \
+        ckdump seal /var/lib/criu/dump-1\n  \
+        ckdump seal core.1234.zst --key-file /etc/ckdump/seal.key\n  \
+        CKDUMP_SEAL_KEY=$(cat key) ckdump seal checkpoint.tar.zst --key-env CKDUMP_SEAL_KEY\n  \
+        ckdump seal /mnt/readonly/dump --output /srv/seals/dump.json\n  \
+        ckdump verify /var/lib/criu/dump-1 --key-file /etc/ckdump/seal.key"
+    )]
+    Seal {
+        /// The saved state: a directory (CRIU images) or one file.
+        path: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Write the manifest here instead of DIR/ckdump-seal.json or
+        /// FILE.ckdump-seal.json (verify then needs --seal).
+        #[arg(long, short = 'o', value_name = "MANIFEST")]
+        output: Option<PathBuf>,
+        /// Output format: a summary, or the manifest as written.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+        /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Compare two saved states: threads, registers, regions, modules and
+    /// page contents. Exits 0 when they are identical, 1 when they differ,
+    /// 2 when one cannot be read.
+    #[command(
+        long_about = "Compare two saved states that ckdump opens — CRIU image directories, \
+                      checkpoint archives, ELF cores, minidumps, in any pairing (the checkpoint \
+                      a process was restored from against the core it crashed with). Reports \
+                      threads present in one only, register differences by name, regions \
+                      added, removed or changed (end, protection, sharing, backing file and \
+                      offset), modules whose build-id, size, path or base changed, and which \
+                      4 KiB pages differ in content among the pages both images hold, with \
+                      pages held by one image only counted apart. Threads are matched by \
+                      thread id, or in order when the images share none (two runs of one \
+                      program).\n\n\
+                      Exit status: 0 identical, 1 different, 2 an image cannot be read.",
+        after_help = "Examples:\n  \
+        ckdump diff testdata/criu/images/static testdata/criu/images/static-incr\n  \
+        ckdump diff checkpoint/ core.1234 --symbols ./symbols --sysroot /srv/rootfs\n  \
+        ckdump diff before.dmp after.dmp --format json | jq .pages"
+    )]
+    Diff {
+        /// The first saved state (A).
+        a: PathBuf,
+        /// The second saved state (B).
+        b: PathBuf,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+        /// Symbolize changed register values that point into code.
+        #[command(flatten)]
+        symbols: SymbolArgs,
+        /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct KeyArgs {
+    /// HMAC key: the bytes of this file (one trailing newline is ignored).
+    #[arg(long, value_name = "FILE", group = "hmac_key")]
+    key_file: Option<PathBuf>,
+    /// HMAC key: the value of this environment variable.
+    #[arg(long, value_name = "VAR", group = "hmac_key")]
+    key_env: Option<String>,
+}
+
+impl KeyArgs {
+    fn load(&self) -> Result<Option<ckdump::seal::Key>, String> {
+        match (&self.key_file, &self.key_env) {
+            (Some(f), _) => ckdump::seal::Key::from_file(f).map(Some),
+            (None, Some(v)) => ckdump::seal::Key::from_env(v).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -284,9 +385,26 @@ fn main() -> ExitCode {
             fail_on,
             sysroot,
             symbols,
+            seal,
+            key,
             quiet,
         } => {
             let progress = Progress::new(quiet);
+            let key = match key.load() {
+                Ok(k) => k,
+                Err(e) => return usage_error(&e),
+            };
+            // The seal first: it says whether the files are the ones sealed
+            // even when they no longer open.
+            let seal_options = ckdump::seal::CheckOptions {
+                manifest: seal,
+                key,
+                progress: Some(progress),
+            };
+            let seal_findings = match ckdump::seal::check(&image, &seal_options) {
+                Ok(f) => f,
+                Err(e) => return unreadable(&e),
+            };
             let open_options = ckdump::OpenOptions {
                 sysroot: sysroot.clone(),
                 progress,
@@ -294,9 +412,22 @@ fn main() -> ExitCode {
             };
             let img = match ckdump::open(&image, &open_options) {
                 Ok(img) => img,
-                Err(e) => return unreadable(&e),
+                Err(e) => {
+                    if let Some(found) = seal_findings {
+                        let report = report::verify_report(
+                            &image.display().to_string(),
+                            None,
+                            found,
+                            "sealed",
+                        );
+                        print_out(&render_verify(&report, format, fail_on));
+                    }
+                    return unreadable(&e);
+                }
             };
+            let sealed = seal_findings.is_some();
             let mut findings = img.findings.clone();
+            findings.extend(seal_findings.into_iter().flatten());
             let with_symbols = !symbols.is_empty();
             let symbols = with_symbols.then(|| SymbolConfig::from_args(symbols, sysroot.clone()));
             findings.extend(verify::checks::run(
@@ -311,23 +442,17 @@ fn main() -> ExitCode {
             if with_symbols {
                 format_name.push_str(",with-symbols");
             }
+            if sealed {
+                format_name.push_str(",sealed");
+            }
             let report = report::verify_report(
                 &image.display().to_string(),
                 Some(analysis::summarize(&img)),
                 findings,
                 &format_name,
             );
-            let threshold = match fail_on {
-                FailOn::Error => Severity::Error,
-                FailOn::Warning => Severity::Warning,
-            };
-            let out = match format {
-                VerifyFormat::Text => report::text::render_verify(&report),
-                VerifyFormat::Json => report::json::render(&report),
-                VerifyFormat::Sarif => report::sarif::render(&report),
-                VerifyFormat::Junit => report::junit::render(&report, threshold),
-            };
-            print_out(&out);
+            let threshold = fail_on.severity();
+            print_out(&render_verify(&report, format, fail_on));
             if report.findings.iter().any(|f| f.severity >= threshold) {
                 ExitCode::from(EXIT_FINDINGS)
             } else {
@@ -340,6 +465,40 @@ fn main() -> ExitCode {
             format,
             quiet,
         } => snapshot(pid, &output, format, quiet),
+        Command::Diff {
+            a,
+            b,
+            format,
+            symbols,
+            quiet,
+        } => run_diff(a, b, format, symbols, quiet),
+        Command::Seal {
+            path,
+            key,
+            output,
+            format,
+            quiet,
+        } => {
+            let key = match key.load() {
+                Ok(k) => k,
+                Err(e) => return usage_error(&e),
+            };
+            let options = ckdump::seal::SealOptions {
+                key,
+                output,
+                progress: Some(Progress::new(quiet)),
+            };
+            let outcome = match ckdump::seal::seal(&path, &options) {
+                Ok(o) => o,
+                Err(e) => return unreadable(&e),
+            };
+            let out = match format {
+                InspectFormat::Text => ckdump::seal::render_text(&outcome),
+                InspectFormat::Json => outcome.manifest.to_json(),
+            };
+            print_out(&out);
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -407,6 +566,72 @@ fn snapshot(pid: u64, _: &std::path::Path, _: InspectFormat, _: bool) -> ExitCod
     match attach(pid) {
         Err(e) => unreadable(&e),
     }
+}
+
+fn run_diff(
+    a: PathBuf,
+    b: PathBuf,
+    format: InspectFormat,
+    symbols: SymbolArgs,
+    quiet: bool,
+) -> ExitCode {
+    let progress = Progress::new(quiet);
+    let open_options = ckdump::OpenOptions {
+        sysroot: symbols.sysroot.clone(),
+        progress,
+        ..Default::default()
+    };
+    let image_a = match ckdump::open(&a, &open_options) {
+        Ok(img) => img,
+        Err(e) => return unreadable(&e),
+    };
+    let image_b = match ckdump::open(&b, &open_options) {
+        Ok(img) => img,
+        Err(e) => return unreadable(&e),
+    };
+    let wants_symbols = !symbols.dirs.is_empty() || symbols.sysroot.is_some();
+    let options = ckdump::diff::DiffOptions {
+        symbols: wants_symbols.then(|| SymbolConfig {
+            use_host: !symbols.no_host_symbols,
+            ..SymbolConfig::from_args(symbols.dirs, symbols.sysroot)
+        }),
+        progress: Some(progress),
+    };
+    let report = ckdump::diff::diff(&image_a, &image_b, &options);
+    let out = match format {
+        InspectFormat::Text => ckdump::diff::text::render(&report),
+        InspectFormat::Json => report::json::render(&report),
+    };
+    print_out(&out);
+    if report.identical {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DIFFERENT)
+    }
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+        }
+    }
+}
+
+fn render_verify(report: &report::VerifyReport, format: VerifyFormat, fail_on: FailOn) -> String {
+    match format {
+        VerifyFormat::Text => report::text::render_verify(report),
+        VerifyFormat::Json => report::json::render(report),
+        VerifyFormat::Sarif => report::sarif::render(report),
+        VerifyFormat::Junit => report::junit::render(report, fail_on.severity()),
+    }
+}
+
+/// A bad argument (a key that cannot be read): one line, exit 2.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("ckdump: {message}");
+    ExitCode::from(EXIT_UNREADABLE)
 }
 
 /// Prints to stdout; a closed pipe (`| head`) is not an error.

@@ -129,6 +129,29 @@ pub trait Memory: Send + Sync {
     /// Copies bytes starting at `address` into `buf`; returns how many bytes
     /// were copied contiguously (at least 1 on success, at most `buf.len()`).
     fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError>;
+
+    /// The parts of `[start, end)` whose bytes the image itself holds (not
+    /// an original file standing in for them), sorted and disjoint; None
+    /// when this address space cannot tell without reading. `diff` walks
+    /// these instead of probing every page of a huge sparse mapping.
+    fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
+        let _ = (start, end);
+        None
+    }
+}
+
+/// Sorts `ranges` and joins the ones that touch or overlap.
+pub fn merge_ranges(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.retain(|r| r.0 < r.1);
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.0 <= last.1 => last.1 = last.1.max(r.1),
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 impl dyn Memory + '_ {
@@ -286,6 +309,20 @@ impl Memory for SegmentMemory {
         } else {
             Err(MemoryError::Unmapped { address })
         }
+    }
+
+    fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
+        // Only the primary segments: fallbacks are original files, not
+        // bytes of the image.
+        let ranges = self
+            .segments
+            .iter()
+            .map(|s| {
+                let captured_end = s.address.saturating_add(s.captured);
+                (s.address.max(start), captured_end.min(end))
+            })
+            .collect();
+        Some(merge_ranges(ranges))
     }
 }
 

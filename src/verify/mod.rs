@@ -285,6 +285,32 @@ checks! {
         "config.dump and spec.dump are present and are JSON objects; network.status, stats-dump and deleted.files decode when present.",
         "The container's name, image, runtime or times are missing from the report, and `podman container restore --import` will likely refuse the archive.";
 
+    // --- 63xx: integrity seals (`ckdump seal`, checked by verify when a seal is present) ---
+    SEAL_FILE_MODIFIED = "CKD-E6301", "sealed-file-modified", Error, "sealed",
+        "Every sealed file still has the SHA-256 digest the seal recorded (and every sealed link its target).",
+        "The file changed after it was sealed (tampering, a bad copy, disk damage); do not restore from it. Compare with the original, or take a new checkpoint and seal it.";
+    SEAL_FILE_SIZE = "CKD-E6302", "sealed-file-size", Error, "sealed",
+        "Every sealed file still has the size the seal recorded.",
+        "The file grew or shrank after it was sealed (a truncated copy, an interrupted transfer, an edit); copy it again from where it was sealed.";
+    SEAL_FILE_MISSING = "CKD-E6303", "sealed-file-present", Error, "sealed",
+        "Every file the seal lists is still there and readable.",
+        "A sealed file was deleted, renamed or made unreadable; the saved state is incomplete. Copy the whole directory again.";
+    SEAL_FILE_ADDED = "CKD-W6304", "no-unsealed-files", Warning, "sealed",
+        "No file was added beside the sealed ones.",
+        "A file appeared after sealing. A restore log (`criu restore -o restore.log` writes into the image directory) is harmless; an added image file changes what a restore does: remove it or re-seal once you trust it.";
+    SEAL_MANIFEST_UNREADABLE = "CKD-E6305", "seal-manifest-valid", Error, "sealed",
+        "The seal manifest is readable JSON of a known version (ckdump-seal/1, sha256) with well-formed entries, and matches the kind of path it is checked against.",
+        "The manifest is damaged or was written by a newer ckdump; nothing it says can be trusted. Re-seal from a trusted copy of the saved state.";
+    SEAL_HMAC_MISMATCH = "CKD-E6306", "seal-hmac-valid", Error, "sealed",
+        "The manifest's HMAC-SHA256 matches the key given with --key-file or --key-env.",
+        "Either the key is not the one the seal was made with, or the manifest was edited after sealing (for instance to hide a changed file): treat the saved state as untrusted.";
+    SEAL_HMAC_MISSING = "CKD-E6307", "seal-hmac-present", Error, "sealed",
+        "When a key is given, a seal exists and carries an HMAC.",
+        "Without an HMAC anyone who can write the directory can rewrite the digests too. Seal again with --key-file or --key-env, or check without a key to compare digests only.";
+    SEAL_HMAC_UNCHECKED = "CKD-N6308", "seal-hmac-unchecked", Note, "sealed",
+        "The manifest carries an HMAC but no key was given, so only the digests were compared.",
+        "Pass the sealing key with --key-file or --key-env to check that the manifest itself is authentic.";
+
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",
         "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",

@@ -132,6 +132,28 @@ impl Memory for PagemapMemory {
             _ => Err(MemoryError::NotCaptured { address }),
         }
     }
+
+    fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
+        let first = self.runs.partition_point(|r| r.end <= start);
+        let mut out = Vec::new();
+        for run in self.runs[first..].iter().take_while(|r| r.start < end) {
+            let (lo, hi) = (run.start.max(start), run.end.min(end));
+            match run.source {
+                PageSource::Image { offset } => {
+                    // A cut pages file holds only the run's first bytes.
+                    let held = (self.pages.len() as u64).saturating_sub(offset);
+                    out.push((lo, hi.min(run.start.saturating_add(held))));
+                }
+                PageSource::Parent => {
+                    if let Some(parent) = &self.parent {
+                        out.extend(parent.captured_ranges(lo, hi)?);
+                    }
+                }
+                PageSource::Lazy | PageSource::Missing => {}
+            }
+        }
+        Some(crate::memory::merge_ranges(out))
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,254 @@
+//! The diff as text, one section per kind of difference.
+
+use std::fmt::Write;
+
+use super::{Change, DiffReport, RegionRef};
+use crate::report::ImageSummary;
+
+/// Text with control characters replaced: names come from the images.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+fn or_dash(v: &Option<String>) -> String {
+    v.as_deref().map(printable).unwrap_or_else(|| "-".into())
+}
+
+fn describe_image(i: &ImageSummary) -> String {
+    let mut s = format!("{} ({}", printable(&i.path), i.format_name);
+    if let Some(pid) = i.pid {
+        let _ = write!(s, ", pid {pid}");
+    }
+    if let Some(name) = &i.process_name {
+        let _ = write!(s, " {}", printable(name));
+    }
+    let _ = write!(
+        s,
+        ", {} thread{})",
+        i.thread_count,
+        if i.thread_count == 1 { "" } else { "s" }
+    );
+    s
+}
+
+fn region(r: &RegionRef) -> String {
+    let mut s = format!("{}-{} {} {}", r.start, r.end, r.protection, r.sharing);
+    if let Some(f) = &r.file {
+        let _ = write!(s, " {}", printable(f));
+        if let Some(off) = r.file_offset {
+            let _ = write!(s, " @{off}");
+        }
+    }
+    s
+}
+
+fn write_changes(out: &mut String, indent: &str, changes: &[Change]) {
+    for c in changes {
+        let _ = writeln!(
+            out,
+            "{indent}{:<16} {} -> {}",
+            c.field,
+            or_dash(&c.a),
+            or_dash(&c.b)
+        );
+    }
+}
+
+fn omitted(out: &mut String, n: usize) {
+    if n > 0 {
+        let _ = writeln!(
+            out,
+            "  … {n} more not listed (see --format json for the first {})",
+            super::MAX_LISTED
+        );
+    }
+}
+
+/// The human diff.
+pub fn render(r: &DiffReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "ckdump diff");
+    let _ = writeln!(out, "  A: {}", describe_image(&r.a));
+    let _ = writeln!(out, "  B: {}", describe_image(&r.b));
+    if r.identical {
+        let p = &r.pages;
+        let _ = writeln!(
+            out,
+            "identical: same process, threads, registers, regions and modules; {} pages compared, all equal",
+            p.compared
+        );
+        return out;
+    }
+
+    if !r.process.is_empty() {
+        let _ = writeln!(out, "\nprocess");
+        write_changes(&mut out, "  ", &r.process);
+    }
+
+    let t = &r.threads;
+    if !(t.only_in_a.is_empty() && t.only_in_b.is_empty() && t.changed.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\nthreads (paired by {}; {} unchanged)",
+            t.paired_by, t.unchanged
+        );
+        for th in &t.only_in_a {
+            let _ = writeln!(out, "  only in A: {} {}", th.tid, or_dash(&th.name));
+        }
+        for th in &t.only_in_b {
+            let _ = writeln!(out, "  only in B: {} {}", th.tid, or_dash(&th.name));
+        }
+        for c in &t.changed {
+            let tid = if c.tid_a == c.tid_b {
+                c.tid_a.to_string()
+            } else {
+                format!("{} / {}", c.tid_a, c.tid_b)
+            };
+            let _ = writeln!(out, "  thread {tid} {}", or_dash(&c.name));
+            write_changes(&mut out, "    ", &c.attributes);
+            for reg in &c.registers {
+                let side = |v: Option<crate::report::Hex>, sym: &Option<String>| {
+                    let mut s = v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+                    if let Some(sym) = sym {
+                        let _ = write!(s, " ({})", printable(sym));
+                    }
+                    s
+                };
+                let _ = writeln!(
+                    out,
+                    "    {:<16} {} -> {}",
+                    reg.name,
+                    side(reg.a, &reg.a_symbol),
+                    side(reg.b, &reg.b_symbol)
+                );
+            }
+            if !c.float.is_empty() {
+                let names: Vec<&str> = c.float.iter().map(|f| f.field.as_str()).collect();
+                let _ = writeln!(out, "    {:<16} {}", "float state", names.join(", "));
+            }
+        }
+        omitted(&mut out, t.omitted);
+    }
+
+    let g = &r.regions;
+    if !(g.added.is_empty() && g.removed.is_empty() && g.changed.is_empty()) {
+        let _ = writeln!(out, "\nregions ({} unchanged)", g.unchanged);
+        for x in &g.removed {
+            let _ = writeln!(out, "  removed  {}", region(x));
+        }
+        for x in &g.added {
+            let _ = writeln!(out, "  added    {}", region(x));
+        }
+        for c in &g.changed {
+            let _ = writeln!(
+                out,
+                "  changed  {}  [{}]",
+                region(&c.a),
+                c.fields.join(", ")
+            );
+            let _ = writeln!(out, "       ->  {}", region(&c.b));
+        }
+        omitted(&mut out, g.omitted);
+    }
+
+    let m = &r.modules;
+    if !(m.added.is_empty() && m.removed.is_empty() && m.changed.is_empty()) {
+        let _ = writeln!(out, "\nmodules ({} unchanged)", m.unchanged);
+        for x in &m.removed {
+            let _ = writeln!(
+                out,
+                "  removed  {} {} at {}",
+                printable(&x.name),
+                or_dash(&x.build_id),
+                x.base
+            );
+        }
+        for x in &m.added {
+            let _ = writeln!(
+                out,
+                "  added    {} {} at {}",
+                printable(&x.name),
+                or_dash(&x.build_id),
+                x.base
+            );
+        }
+        for c in &m.changed {
+            let _ = writeln!(out, "  changed  {}", printable(&c.name));
+            write_changes(&mut out, "    ", &c.changes);
+        }
+        omitted(&mut out, m.omitted);
+    }
+
+    let p = &r.pages;
+    let _ = writeln!(
+        out,
+        "\npages ({} KiB; {} held by both: {} identical, {} differ; {} only in A, {} only in B)",
+        p.page_size / 1024,
+        p.compared,
+        p.identical,
+        p.differing,
+        p.only_in_a,
+        p.only_in_b
+    );
+    for x in &p.regions {
+        let mut label = format!("{}-{}", x.start, x.end);
+        if let Some(prot) = &x.protection {
+            let _ = write!(label, " {prot}");
+        }
+        if let Some(f) = &x.file {
+            let _ = write!(label, " {}", printable(f));
+        }
+        if x.region_of == "b" {
+            label.push_str(" (region of B)");
+        } else if x.region_of == "none" {
+            label = "outside every region".into();
+        }
+        let _ = writeln!(out, "  {label}");
+        let list = |v: &[crate::report::Hex], total: u64| {
+            let mut s: Vec<String> = v.iter().map(|h| h.to_string()).collect();
+            if total as usize > v.len() {
+                s.push("…".into());
+            }
+            s.join(" ")
+        };
+        if x.differing > 0 {
+            let _ = writeln!(
+                out,
+                "    {} of {} differ: {}",
+                x.differing,
+                x.compared,
+                x.first_differing
+                    .iter()
+                    .map(|c| format!(
+                        "{} ({} bytes from {})",
+                        c.page, c.differing_bytes, c.first_difference
+                    ))
+                    .chain(
+                        (x.differing as usize > x.first_differing.len()).then(|| "…".to_string())
+                    )
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if x.only_in_a > 0 {
+            let _ = writeln!(
+                out,
+                "    {} only in A: {}",
+                x.only_in_a,
+                list(&x.first_only_in_a, x.only_in_a)
+            );
+        }
+        if x.only_in_b > 0 {
+            let _ = writeln!(
+                out,
+                "    {} only in B: {}",
+                x.only_in_b,
+                list(&x.first_only_in_b, x.only_in_b)
+            );
+        }
+    }
+    omitted(&mut out, p.omitted);
+    out
+}
