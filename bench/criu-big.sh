@@ -18,6 +18,7 @@
 #   4. host: untars the disk, checks the guest's sha256 sums, and leaves in bench/data/criu-big/:
 #        images/   the CRIU image directory (pages-1.img ~535 MiB, dump.log)
 #        bin/criu-big, guest/ (ready line, /proc/PID/{maps,status}, task list, console, sums)
+#        sysroot/  the files the process mapped, at their guest paths (criu-big, libc, ld.so)
 #        COMPLETE  written last: its presence means the directory is whole and is reused
 # bench/data/ is gitignored. Scratch in $STAGE (default /tmp/ckdump-criu-big; KEEP_STAGE=1 keeps
 # it); the kernel .deb is shared with gen.sh in $CACHE (default /tmp/ckdump-criu-cache).
@@ -25,7 +26,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT=${OUT:-$ROOT/bench/data/criu-big}
+OUT=$ROOT/bench/data/criu-big
 STAGE=${STAGE:-/tmp/ckdump-criu-big}
 CACHE=${CACHE:-/tmp/ckdump-criu-cache}
 KVER=${KVER:-6.1.0-56-cloud-amd64}
@@ -265,6 +266,12 @@ tar -C "$OUT.tmp" -xf "$STAGE/disk.raw"
 rm -f "$STAGE/disk.raw"
 (cd "$OUT.tmp/images" && sha256sum --quiet -c ../guest/sha256.txt) || die "image files differ from the guest's sha256 sums"
 install -m 0755 "$STAGE/build/criu-big" "$OUT.tmp/bin/"
+# The files the process mapped, at their guest paths: `--sysroot` for restore-readiness checks
+# and symbols (the guest ran the host's libc, copied into the initramfs).
+for f in opt/ckdump/criu-big $(cd "$ROOTFS" && find usr/lib -name 'libc.so.6' -o -name 'ld-linux-x86-64.so.2'); do
+    mkdir -p "$OUT.tmp/sysroot/$(dirname "$f")"
+    cp -L "$ROOTFS/$f" "$OUT.tmp/sysroot/$f"
+done
 grep -v '^==' "$STAGE/console.txt" > "$OUT.tmp/guest/console.txt" || true
 echo "dumped $(cat "$OUT.tmp/guest/dump-time.txt"), MIB=$MIB" > "$OUT.tmp/COMPLETE"
 rm -rf "$OUT"
