@@ -61,6 +61,32 @@ impl Bytes {
     pub fn shares_source_with(&self, other: &Bytes) -> bool {
         Arc::ptr_eq(&self.source, &other.source)
     }
+    /// Lets the process stop holding the pages of `range` (relative to
+    /// these bytes) when they are a file mapping: a reader that streams a
+    /// large file once (hashing) calls it behind its cursor, so its resident
+    /// set stays bounded instead of growing to the file size. The bytes stay
+    /// readable and unchanged: the next access faults them in again from the
+    /// page cache. Owned bytes, and ranges outside, are left alone.
+    pub fn release_resident(&self, range: std::ops::Range<usize>) {
+        if range.start >= range.end || range.end > self.len {
+            return;
+        }
+        #[cfg(unix)]
+        if let ByteSource::Mapped(map) = &*self.source {
+            // SAFETY: `map` is a read-only file mapping (map_file), never
+            // written through, so it holds no private copies: MADV_DONTNEED
+            // only drops page-table entries, and every later read sees the
+            // file's bytes exactly as before. The range lies inside the map
+            // (checked above; `start + len` never exceeds it).
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.start + range.start,
+                    range.end - range.start,
+                )
+            };
+        }
+    }
     /// Maps a file read-only. Empty files become an empty owned buffer
     /// because a zero-length mmap is an error on Linux.
     pub fn map_file(file: &std::fs::File) -> std::io::Result<Self> {
@@ -338,6 +364,57 @@ impl Memory for NoMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rss of the mapping that starts at `addr`, from /proc/self/smaps (KiB).
+    #[cfg(target_os = "linux")]
+    fn mapping_rss_kib(addr: usize) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut lines = smaps.lines();
+        while let Some(line) = lines.next() {
+            let start = line.split('-').next().unwrap();
+            if usize::from_str_radix(start, 16).ok() != Some(addr) {
+                continue;
+            }
+            for l in lines.by_ref() {
+                if let Some(v) = l.strip_prefix("Rss:") {
+                    return v.trim().trim_end_matches("kB").trim().parse().unwrap();
+                }
+            }
+        }
+        panic!("no mapping at {addr:#x} in /proc/self/smaps");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn released_pages_leave_the_resident_set_not_the_bytes() {
+        use std::io::Write;
+        let data: Vec<u8> = (0..4u32 << 20).map(|i| (i * 7 + i / 4096) as u8).collect();
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&data).unwrap();
+        let bytes = Bytes::map_file(&f).unwrap();
+        let addr = bytes.as_ptr() as usize;
+        // Read every page: all 4 MiB are resident in this mapping.
+        assert_eq!(&bytes[..], &data[..]);
+        assert_eq!(mapping_rss_kib(addr), 4096);
+        // A window of the map releases its range (the kernel may drop a
+        // whole huge mapping around it, never the far end of the map).
+        let window = bytes.slice(1 << 20..2 << 20).unwrap();
+        window.release_resident(0..1 << 20);
+        let rss = mapping_rss_kib(addr);
+        assert!((2048..=3072).contains(&rss), "rss {rss} KiB");
+        bytes.release_resident(0..bytes.len());
+        assert_eq!(mapping_rss_kib(addr), 0);
+        // Out-of-range and empty ranges are ignored.
+        bytes.release_resident(0..bytes.len() + 1);
+        window.release_resident(5..5);
+        // The bytes read the same afterwards.
+        assert_eq!(&bytes[..], &data[..]);
+        assert_eq!(&window[..], &data[1 << 20..2 << 20]);
+        // Owned bytes are left alone.
+        let owned = Bytes::from_vec(data.clone());
+        owned.release_resident(0..owned.len());
+        assert_eq!(&owned[..], &data[..]);
+    }
 
     fn seg(address: u64, size: u64, captured: u64, offset: u64, bytes: &Bytes) -> Segment {
         Segment {

@@ -19,6 +19,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::memory::Bytes;
 use crate::progress::Progress;
 
 pub use check::{CheckOptions, check};
@@ -225,11 +226,15 @@ fn hash_members(
 }
 
 /// SHA-256 of `bytes` (lower-case hex), fed in chunks so a mapped file is
-/// read once, front to back, with progress.
-pub fn sha256_streaming(bytes: &[u8], bar: &indicatif::ProgressBar) -> String {
+/// read once, front to back, with progress. Each chunk's pages are released
+/// once hashed: peak memory stays at a chunk, not the file's size.
+pub fn sha256_streaming(bytes: &Bytes, bar: &indicatif::ProgressBar) -> String {
     let mut hasher = Sha256::new();
+    let mut at = 0;
     for chunk in bytes.chunks(CHUNK) {
         hasher.update(chunk);
+        bytes.release_resident(at..at + chunk.len());
+        at += chunk.len();
         bar.inc(chunk.len() as u64);
     }
     manifest::hex(&hasher.finalize())
