@@ -327,8 +327,12 @@ fn print_out(text: &str) {
 
 /// The restore host's CPU from a copy of its /proc/cpuinfo.
 fn read_cpuinfo(path: &std::path::Path) -> Result<verify::restore::HostCpu, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read it ({e}); pass a copy of /proc/cpuinfo", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "{}: cannot read it ({e}); pass a copy of /proc/cpuinfo",
+            path.display()
+        )
+    })?;
     verify::restore::cpu_from_cpuinfo(&text, &path.display().to_string()).ok_or_else(|| {
         format!(
             "{}: no `flags` line; pass a copy of the restore host's /proc/cpuinfo",

@@ -469,7 +469,11 @@ fn write_checkpoint(out: &mut String, c: &crate::model::CheckpointInfo, style: S
     let _ = writeln!(out, "{}", style.heading("Checkpoint"));
     let mut kind = c.kind.name().to_string();
     if let Some(p) = &c.parent {
-        let there = if c.parent_present { "" } else { ", not present" };
+        let there = if c.parent_present {
+            ""
+        } else {
+            ", not present"
+        };
         kind.push_str(&format!(" (parent {p}{there})"));
     }
     let _ = writeln!(out, "  kind      {kind}");

@@ -231,7 +231,9 @@ fn file(image: &Image, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) 
         out.push(
             Finding::new(
                 &verify::MAPPED_FILE_BUILD_ID,
-                format!("{path}{uses} has build-id {have} {where_}, the checkpoint recorded {want}"),
+                format!(
+                    "{path}{uses} has build-id {have} {where_}, the checkpoint recorded {want}"
+                ),
             )
             .about_path(path),
         );

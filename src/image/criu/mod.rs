@@ -29,10 +29,10 @@ use crate::image::OpenOptions;
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::memory::{Bytes, Memory};
 use crate::model::{
-    Arch, AuxvEntry, Capture, CheckpointInfo, CheckpointKind, FormatDetails, OpenFile, PageCounts,
-    ReferencedFile, ThreadXstate, VmaPages, Image, ImageFileRecord, ImageFormat, LinuxRegion,
-    Module, Os, Process, ProcessRecord, Producer, Protection, Region, RegionFile, Sharing, Target,
-    Thread,
+    Arch, AuxvEntry, Capture, CheckpointInfo, CheckpointKind, FormatDetails, Image,
+    ImageFileRecord, ImageFormat, LinuxRegion, Module, OpenFile, Os, PageCounts, Process,
+    ProcessRecord, Producer, Protection, ReferencedFile, Region, RegionFile, Sharing, Target,
+    Thread, ThreadXstate, VmaPages,
 };
 use crate::verify::{self, Check, Finding};
 
@@ -1177,7 +1177,12 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         pages.add(&other.memory.page_counts(0, u64::MAX, page_size));
         listed_present += other.listed_present;
         listed_parent += other.parent_pages;
-        uses.extend(other.file_ids.iter().map(|&id| (id, format!("{tp}: mapping"))));
+        uses.extend(
+            other
+                .file_ids
+                .iter()
+                .map(|&id| (id, format!("{tp}: mapping"))),
+        );
         if let Some(id) = tmm.as_ref().and_then(|m| m.exe_file_id) {
             uses.push((id, format!("{tp}: exe")));
         }

@@ -81,10 +81,9 @@ impl PagemapMemory {
                 match r.source {
                     PageSource::Image { .. } => e.saturating_sub(s),
                     // Only what the parent really holds.
-                    PageSource::Parent => self
-                        .parent
-                        .as_ref()
-                        .map_or(0, |p| p.captured_bytes(s, e)),
+                    PageSource::Parent => {
+                        self.parent.as_ref().map_or(0, |p| p.captured_bytes(s, e))
+                    }
                     PageSource::Lazy | PageSource::Missing => 0,
                 }
             })
