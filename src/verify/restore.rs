@@ -243,10 +243,14 @@ fn file(image: &Image, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) 
 // --- pages ---
 
 fn describe_region(r: &Region, heap: Option<(u64, u64)>) -> String {
-    let what = match &r.file {
-        Some(f) => format!("of {}", f.path),
-        None if heap.is_some_and(|(s, _)| r.contains(s)) => "(heap)".to_string(),
-        None => "(anonymous)".to_string(),
+    let label = r
+        .linux
+        .and_then(|l| crate::analysis::mmap::special_mapping(l.vma_status?, l.mmap_flags));
+    let what = match (&r.file, label) {
+        (Some(f), _) => format!("of {}", f.path),
+        (None, _) if heap.is_some_and(|(s, _)| r.contains(s)) => "[heap]".to_string(),
+        (None, Some(label)) => label.to_string(),
+        (None, None) => "(anonymous)".to_string(),
     };
     format!(
         "{} region {:#x}-{:#x} {what}",
