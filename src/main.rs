@@ -101,7 +101,8 @@ enum Command {
     /// read at all.
     #[command(after_help = "Examples:\n  \
         ckdump verify core.zst\n  \
-        ckdump verify checkpoint.tar.zst --sysroot /srv/container-rootfs\n  \
+        ckdump verify /var/lib/criu/dump --root /\n  \
+        ckdump verify checkpoint.tar.zst --root /srv/container-rootfs --cpuinfo target-cpuinfo.txt\n  \
         ckdump verify core --sysroot /srv/rootfs --fail-on warning\n  \
         ckdump verify core --format sarif > ckdump.sarif\n  \
         ckdump verify core --format junit > ckdump-junit.xml")]
@@ -114,9 +115,23 @@ enum Command {
         /// Lowest severity that makes the exit code 1.
         #[arg(long, value_enum, default_value_t = FailOn::Error)]
         fail_on: FailOn,
-        /// Check mapped files against this root instead of the host's `/`.
+        /// A copy of the dumping machine's files (analysis side): mapped
+        /// files are compared with the dump here instead of the host's `/`,
+        /// and symbols are read from it.
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,
+        /// Check that a checkpoint would restore onto this root filesystem
+        /// (restore side: `/` for this host, or a container's rootfs): every
+        /// file it refers to present with the recorded size, mode and
+        /// build-id, and the saved CPU state supported by this host's CPU.
+        /// Without --root only the image itself is checked. --sysroot still
+        /// serves symbols.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// With --root: judge the CPU features against this copy of the
+        /// restore host's /proc/cpuinfo instead of this host's CPU.
+        #[arg(long, value_name = "FILE", requires = "root")]
+        cpuinfo: Option<PathBuf>,
         /// Also check that every module on a stack has symbols in these
         /// places (dirs or srv*CACHE*URL; repeatable).
         #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
@@ -384,11 +399,20 @@ fn main() -> ExitCode {
             format,
             fail_on,
             sysroot,
+            root,
+            cpuinfo,
             symbols,
             seal,
             key,
             quiet,
         } => {
+            let cpu = match cpuinfo.as_deref().map(read_cpuinfo).transpose() {
+                Ok(cpu) => cpu,
+                Err(message) => {
+                    eprintln!("ckdump: {message}");
+                    return ExitCode::from(EXIT_UNREADABLE);
+                }
+            };
             let progress = Progress::new(quiet);
             let key = match key.load() {
                 Ok(k) => k,
@@ -430,14 +454,22 @@ fn main() -> ExitCode {
             findings.extend(seal_findings.into_iter().flatten());
             let with_symbols = !symbols.is_empty();
             let symbols = with_symbols.then(|| SymbolConfig::from_args(symbols, sysroot.clone()));
+            let restoring = root.is_some();
             findings.extend(verify::checks::run(
                 &img,
-                &verify::checks::CheckOptions { sysroot, symbols },
+                &verify::checks::CheckOptions {
+                    sysroot,
+                    symbols,
+                    restore: verify::restore::RestoreTarget { root, cpu },
+                },
             ));
             let mut format_name = analysis::summarize(&img).format;
             // A checkpoint archive holds CRIU images: their checks apply too.
             if img.format == ckdump::model::ImageFormat::ContainerCheckpoint {
                 format_name.push_str(",criu-images");
+            }
+            if restoring && img.details.checkpoint.is_some() {
+                format_name.push_str(",criu-restore");
             }
             if with_symbols {
                 format_name.push_str(",with-symbols");
@@ -643,6 +675,22 @@ fn print_out(text: &str) {
         let _ = out.write_all(b"\n");
     }
     let _ = out.flush();
+}
+
+/// The restore host's CPU from a copy of its /proc/cpuinfo.
+fn read_cpuinfo(path: &std::path::Path) -> Result<verify::restore::HostCpu, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "{}: cannot read it ({e}); pass a copy of /proc/cpuinfo",
+            path.display()
+        )
+    })?;
+    verify::restore::cpu_from_cpuinfo(&text, &path.display().to_string()).ok_or_else(|| {
+        format!(
+            "{}: no `flags` line; pass a copy of the restore host's /proc/cpuinfo",
+            path.display()
+        )
+    })
 }
 
 fn unreadable(e: &ckdump::Error) -> ExitCode {

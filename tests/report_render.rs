@@ -317,6 +317,7 @@ fn inspect_report() -> InspectReport {
                 captured_bytes: 0x1000,
                 windows: None,
                 linux: None,
+                pages: None,
             },
             RegionReport {
                 start: Hex(LIBC.1),
@@ -330,6 +331,7 @@ fn inspect_report() -> InspectReport {
                 captured_bytes: 4096,
                 windows: None,
                 linux: None,
+                pages: None,
             },
             RegionReport {
                 start: Hex(0x7fcf_90e6_6000),
@@ -343,6 +345,7 @@ fn inspect_report() -> InspectReport {
                 captured_bytes: 0,
                 windows: None,
                 linux: None,
+                pages: None,
             },
             RegionReport {
                 start: Hex(0x7ffd_d6ea_d000),
@@ -356,6 +359,7 @@ fn inspect_report() -> InspectReport {
                 captured_bytes: 0x2_1000,
                 windows: None,
                 linux: None,
+                pages: None,
             },
         ]),
         notes: vec![
@@ -392,6 +396,7 @@ fn inspect_report() -> InspectReport {
         processes: vec![],
         image_files: vec![],
         container: None,
+        checkpoint: None,
         findings: vec![
             Finding::new(
                 &verify::ELF_SEGMENT_ABSENT,

@@ -154,6 +154,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         processes: image.details.processes.clone(),
         image_files: image.details.files.clone(),
         container: image.details.container.clone(),
+        checkpoint: image.details.checkpoint.clone(),
         findings: image.findings.clone(),
     }
 }
@@ -472,6 +473,15 @@ fn region_reports(image: &Image) -> Vec<RegionReport> {
                         .and_then(|s| mmap::special_mapping(s, l.mmap_flags))
                         .filter(|_| r.file.is_none())
                         .map(str::to_string),
+                }),
+                pages: image.details.checkpoint.as_ref().and_then(|c| {
+                    c.vmas
+                        .iter()
+                        .find(|v| v.start == r.start && v.end == r.end)
+                        .map(|v| crate::report::RegionPages {
+                            total: v.pages,
+                            counts: v.counts,
+                        })
                 }),
             }
         })

@@ -4,9 +4,13 @@
 //! unwinding, fault decoding, verification, rendering) works on the model
 //! alone and never asks which file format it came from.
 
+mod checkpoint;
 mod container;
 mod registers;
 
+pub use checkpoint::{
+    CheckpointInfo, CheckpointKind, OpenFile, PageCounts, ReferencedFile, ThreadXstate, VmaPages,
+};
 pub use container::{
     ArchiveInfo, ContainerInfo, ContainerInterface, ContainerMount, DumpStatistics,
     seconds_precision,
@@ -474,6 +478,8 @@ pub struct FormatDetails {
     pub files: Vec<ImageFileRecord>,
     /// The container around the processes (container checkpoint archives).
     pub container: Option<ContainerInfo>,
+    /// What a checkpoint (CRIU image set) says beyond the process view.
+    pub checkpoint: Option<CheckpointInfo>,
 }
 
 /// One stream of a container format, known or not.

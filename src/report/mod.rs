@@ -188,6 +188,19 @@ pub struct RegionReport {
     /// mmap flags and CRIU VMA status (CRIU images).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linux: Option<LinuxRegionReport>,
+    /// Where the region's pages are (checkpoints): how many the VMA spans
+    /// and how many of them are in the image, the parent, lazy or lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pages: Option<RegionPages>,
+}
+
+/// A checkpoint VMA's pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionPages {
+    /// Pages the VMA spans.
+    pub total: u64,
+    #[serde(flatten)]
+    pub counts: crate::model::PageCounts,
 }
 
 /// A Linux mapping's attributes, names decoded as `crit` spells them.
@@ -246,6 +259,9 @@ pub struct InspectReport {
     /// The container around the processes (container checkpoint archives).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<crate::model::ContainerInfo>,
+    /// What kind of checkpoint, its pages and files (CRIU images).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<crate::model::CheckpointInfo>,
     /// Structural problems met while reading (full list: `ckdump verify`).
     pub findings: Vec<Finding>,
 }

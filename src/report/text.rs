@@ -397,9 +397,10 @@ fn write_regions(out: &mut String, regions: &[super::RegionReport], style: Style
     let rows: Vec<[String; 6]> = regions
         .iter()
         .map(|g| {
-            let captured = match g.capture.as_str() {
-                "partial" => format!("partial ({} bytes)", g.captured_bytes),
-                other => other.to_string(),
+            let captured = match (&g.pages, g.capture.as_str()) {
+                (Some(p), _) => describe_pages(p),
+                (None, "partial") => format!("partial ({} bytes)", g.captured_bytes),
+                (None, other) => other.to_string(),
             };
             let file = match (&g.file, g.file_offset) {
                 (Some(f), Some(Hex(o))) => format!("{f} +{o:#x}"),
@@ -443,6 +444,61 @@ fn write_regions(out: &mut String, regions: &[super::RegionReport], style: Style
             w4 = widths[4],
         );
         let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out.push('\n');
+}
+
+/// `2/33 pages`, with what is kept elsewhere: `1/4 pages +2 parent`.
+fn describe_pages(p: &super::RegionPages) -> String {
+    let c = &p.counts;
+    let mut s = format!("{}/{} pages", c.in_image, p.total);
+    for (n, what) in [
+        (c.in_parent, "parent"),
+        (c.lazy, "lazy"),
+        (c.missing, "missing"),
+    ] {
+        if n > 0 {
+            s.push_str(&format!(" +{n} {what}"));
+        }
+    }
+    s
+}
+
+/// What kind of checkpoint, where its pages are, its open files.
+fn write_checkpoint(out: &mut String, c: &crate::model::CheckpointInfo, style: Style) {
+    let _ = writeln!(out, "{}", style.heading("Checkpoint"));
+    let mut kind = c.kind.name().to_string();
+    if let Some(p) = &c.parent {
+        let there = if c.parent_present {
+            ""
+        } else {
+            ", not present"
+        };
+        kind.push_str(&format!(" (parent {p}{there})"));
+    }
+    let _ = writeln!(out, "  kind      {kind}");
+    let tool = match (&c.tool_version, c.image_version) {
+        (Some(v), Some(i)) => format!("CRIU {v}, image version {i}"),
+        (Some(v), None) => format!("CRIU {v}"),
+        (None, Some(i)) => format!("CRIU (version not recorded), image version {i}"),
+        (None, None) => "CRIU".to_string(),
+    };
+    let _ = writeln!(out, "  writer    {tool}");
+    let p = &c.pages;
+    let _ = writeln!(
+        out,
+        "  pages     {} in the image, {} in the parent, {} lazy, {} missing",
+        p.in_image, p.in_parent, p.lazy, p.missing
+    );
+    if !c.open_files.is_empty() {
+        let _ = writeln!(out, "  open files");
+        for f in &c.open_files {
+            let mut line = format!("    {:>4}  {:<7} {}", f.fd, f.kind, f.target);
+            if let Some(pos) = f.position {
+                line.push_str(&format!("  pos {pos}"));
+            }
+            let _ = writeln!(out, "{line}");
+        }
     }
     out.push('\n');
 }
@@ -771,6 +827,9 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
     }
 
     write_processes(&mut out, &r.processes, style);
+    if let Some(c) = &r.checkpoint {
+        write_checkpoint(&mut out, c, style);
+    }
     write_modules(&mut out, &r.modules, opts.show_modules, style);
 
     if let (true, Some(regions)) = (opts.show_regions, &r.regions) {

@@ -16,6 +16,10 @@ pub struct CheckOptions {
     pub sysroot: Option<PathBuf>,
     /// When given, modules with code on a stack must have symbols there.
     pub symbols: Option<crate::symbols::SymbolConfig>,
+    /// Where a checkpoint would be restored (`verify --root`). Its page
+    /// checks run on every checkpoint; with a root, the restore checks of
+    /// files (which supersede the mapped-file checks) and the CPU too.
+    pub restore: crate::verify::restore::RestoreTarget,
 }
 
 /// At most this many findings per check; a corrupt image with 100 000
@@ -60,7 +64,14 @@ pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     let mut out = Findings::default();
     threads(image, &mut out);
     regions(image, &mut out);
-    mapped_files(image, options, &mut out);
+    let restoring = options.restore.root.is_some() && image.details.checkpoint.is_some();
+    if !restoring {
+        mapped_files(image, options, &mut out);
+    }
+    for f in crate::verify::restore::run(image, &options.restore) {
+        let check = verify::check_by_code(f.code).unwrap_or(&verify::RESTORE_FILE_MISSING);
+        out.push(check, f);
+    }
     if let Some(config) = &options.symbols {
         symbols(image, config, &mut out);
     }
@@ -376,7 +387,7 @@ fn check_file_size(image: &Image, path: &str, size: u64, out: &mut Findings) {
 /// The GNU build-id of an ELF file on disk, if it has one. `object` parses
 /// lazily: only the header and the note sections/segments are read, however
 /// large the file.
-fn file_build_id(path: &Path) -> Option<String> {
+pub(crate) fn file_build_id(path: &Path) -> Option<String> {
     use object::Object;
     let file = std::fs::File::open(path).ok()?;
     let bytes = Bytes::map_file(&file).ok()?;
@@ -524,6 +535,7 @@ mod tests {
         let opts = CheckOptions {
             sysroot: Some(root.path().to_path_buf()),
             symbols: None,
+            ..Default::default()
         };
         (root, opts)
     }

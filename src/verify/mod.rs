@@ -7,6 +7,7 @@
 //! SARIF rules and JUnit test cases can be emitted for checks that passed too.
 
 pub mod checks;
+pub mod restore;
 
 use serde::Serialize;
 
@@ -264,6 +265,18 @@ checks! {
     CRIU_UNKNOWN_IMAGE = "CKD-N6010", "criu-unknown-image", Note, "criu-images",
         "Image files whose magic ckdump does not know are listed.",
         "Nothing to do; the file is kept and listed by --format json.";
+    CRIU_VMAS = "CKD-E6011", "criu-vmas-consistent", Error, "criu-images",
+        "Every task's VMAs in mm-PID.img are page-aligned, in ascending address order and disjoint.",
+        "The memory map is damaged; of two overlapping VMAs the later is left out of the report, and criu restore would fail to map them.";
+    CRIU_PAGE_CLAIMED_TWICE = "CKD-E6012", "criu-pages-claimed-once", Error, "criu-images",
+        "No page is listed by two pagemap entries (in this image, in the parent, or lazy).",
+        "A duplicated or damaged pagemap entry: restore would fill the page twice and which bytes the process saw is unknown. Take a new dump.";
+    CRIU_PARENT_PAGES = "CKD-E6013", "criu-parent-holds-pages", Error, "criu-images",
+        "Every page an incremental dump marks in-parent is in the parent snapshot it points to.",
+        "parent/ is not the snapshot this dump was taken against (replaced, pruned or damaged); restore cannot fill those pages. Restore from a full dump or bring back the right parent.";
+    CRIU_PAGE_TOTALS = "CKD-W6014", "criu-page-totals", Warning, "criu-images",
+        "The pages the pagemaps list (in this image, in the parent) add up to what CRIU counted while dumping (stats-dump).",
+        "A pagemap entry and its pages were lost together, or stats-dump belongs to another dump; compare the directory with its original.";
 
     // --- 61xx: container checkpoint archives (Podman, CRI-O, kubelet) ---
     ARCHIVE_MEMBER_PATH = "CKD-E6101", "archive-member-paths", Error, "container-checkpoint",
@@ -284,6 +297,26 @@ checks! {
     CONTAINER_METADATA = "CKD-W6106", "container-metadata", Warning, "container-checkpoint",
         "config.dump and spec.dump are present and are JSON objects; network.status, stats-dump and deleted.files decode when present.",
         "The container's name, image, runtime or times are missing from the report, and `podman container restore --import` will likely refuse the archive.";
+
+    // --- 62xx: restore readiness of a checkpoint (against this host or --root) ---
+    RESTORE_FILE_MISSING = "CKD-E6201", "restore-file-present", Error, "criu-restore",
+        "Every regular file the checkpoint refers to (executable, mapped files, open descriptors, cwd, root) exists under the restore root.",
+        "criu restore opens these by path and fails without them: restore onto the rootfs the dump was taken from (--root DIR to check another one), or recreate the file.";
+    RESTORE_FILE_SIZE = "CKD-E6202", "restore-file-size", Error, "criu-restore",
+        "Every referenced file has the size CRIU recorded at dump time (files opened write-only with O_APPEND are not recorded).",
+        "criu restore refuses a file of another size (\"File ... has bad size\"): the file changed since the dump (an upgrade, a rewrite); put the original back.";
+    RESTORE_FILE_MODE = "CKD-E6203", "restore-file-mode", Error, "criu-restore",
+        "Every referenced file has the type and permission bits CRIU recorded.",
+        "criu restore refuses a file whose st_mode differs (\"File ... has bad mode\"): chmod it back, or it is not the same file.";
+    RESTORE_PAGES_UNAVAILABLE = "CKD-E6204", "restore-pages-available", Error, "criu-images",
+        "Every page the pagemaps list for a private writable region is held by a file: this image, a parent that has it, or (noted) a lazy-pages server.",
+        "Those pages of the process (its data, heap or stack) would be lost on restore: the pages file is cut, or the parent snapshot is missing. Re-copy the directory with its parent chain.";
+    RESTORE_WRITTEN_PAGES = "CKD-E6205", "restore-written-pages", Error, "criu-images",
+        "Pages the process certainly wrote are in the pagemap: the page at each thread's stack pointer, the first page of the brk heap, and the page holding argv.",
+        "A pagemap entry for the process's own data is lost; restore would map zeros there and the process would crash. Take a new dump.";
+    RESTORE_CPU_FEATURES = "CKD-E6206", "restore-cpu-features", Error, "criu-restore",
+        "Every XSAVE component the saved FPU state uses (XSTATE_BV: x87, SSE, AVX, MPX, AVX-512, PKRU, AMX…) is enabled on the restore host, which has the dump's architecture.",
+        "The kernel refuses (or silently drops) state the CPU or kernel does not enable: restore on a host with these features (compare /proc/cpuinfo flags; check another host with --cpuinfo FILE).";
 
     // --- 63xx: integrity seals (`ckdump seal`, checked by verify when a seal is present) ---
     SEAL_FILE_MODIFIED = "CKD-E6301", "sealed-file-modified", Error, "sealed",

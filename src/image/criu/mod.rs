@@ -29,9 +29,10 @@ use crate::image::OpenOptions;
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::memory::{Bytes, Memory};
 use crate::model::{
-    Arch, AuxvEntry, Capture, FormatDetails, Image, ImageFileRecord, ImageFormat, LinuxRegion,
-    Module, Os, Process, ProcessRecord, Producer, Protection, Region, RegionFile, Sharing, Target,
-    Thread,
+    Arch, AuxvEntry, Capture, CheckpointInfo, CheckpointKind, FormatDetails, Image,
+    ImageFileRecord, ImageFormat, LinuxRegion, Module, OpenFile, Os, PageCounts, Process,
+    ProcessRecord, Producer, Protection, ReferencedFile, Region, RegionFile, Sharing, Target,
+    Thread, ThreadXstate, VmaPages,
 };
 use crate::verify::{self, Check, Finding};
 
@@ -287,6 +288,7 @@ struct RegFile {
     size: Option<u64>,
     mode: Option<u32>,
     flags: u32,
+    pos: u64,
     build_id: Option<String>,
 }
 
@@ -307,6 +309,7 @@ fn reg_file(r: RegFileEntry) -> RegFile {
         size: r.size,
         mode: r.mode,
         flags: r.flags,
+        pos: r.pos,
     }
 }
 
@@ -394,6 +397,10 @@ struct AddressSpace {
     mappings: Vec<FileMapping>,
     parent_pages: u64,
     lazy_pages: u64,
+    /// Pages the pagemap places in this image's pages file.
+    listed_present: u64,
+    /// files.img ids the file-backed VMAs name.
+    file_ids: Vec<u32>,
 }
 
 /// Reads pagemap-PID.img and its pages file into runs; checks both.
@@ -402,11 +409,11 @@ fn read_pagemap(
     pid: u32,
     vmas: &[(u64, u64)],
     page_size: u64,
-) -> (Vec<PageRun>, Bytes, u64, u64) {
+) -> (Vec<PageRun>, Bytes, u64, u64, u64) {
     let name = format!("pagemap-{pid}.img");
     let empty = Bytes::from_vec(Vec::new());
     let Some(file) = r.image(&name, magic::PAGEMAP, "the process's memory") else {
-        return (Vec::new(), empty, 0, 0);
+        return (Vec::new(), empty, 0, 0, 0);
     };
     let file = file.clone();
     let head = match file.decode::<PagemapHead>(0) {
@@ -491,9 +498,35 @@ fn read_pagemap(
             problem = Some(format!("vaddr {vaddr:#x} is not page-aligned"));
         } else if end.is_none() {
             problem = Some(format!("{nr} pages from {vaddr:#x} wrap the address space"));
+        } else if let Some(end) = end
+            && let Some(other) = claimed(&runs, vaddr, end)
+        {
+            // Two entries for one page: restore would fill it twice, and
+            // which bytes the process saw is unknowable.
+            r.findings.push(
+                &verify::CRIU_PAGE_CLAIMED_TWICE,
+                Finding::new(
+                    &verify::CRIU_PAGE_CLAIMED_TWICE,
+                    format!(
+                        "{name} entry #{i}: pages {:#x}-{:#x} are already claimed by an earlier entry ({:#x}-{:#x}, {})",
+                        vaddr.max(other.start),
+                        end.min(other.end),
+                        other.start,
+                        other.end,
+                        source_name(other.source)
+                    ),
+                )
+                .at_offset(offset)
+                .at_address(vaddr.max(other.start))
+                .about_path(name.clone()),
+            );
+            if in_file {
+                cursor = cursor.saturating_add(len);
+            }
+            continue;
         } else if vaddr < last_end {
             problem = Some(format!(
-                "{vaddr:#x} lies before the end of the previous entry ({last_end:#x}): entries overlap or are out of order"
+                "{vaddr:#x} lies before the end of the previous entry ({last_end:#x}): entries are out of order"
             ));
         }
         let end = end.unwrap_or(u64::MAX);
@@ -553,7 +586,23 @@ fn read_pagemap(
             ),
         );
     }
-    (runs, pages, parent, lazy)
+    (runs, pages, parent, lazy, cursor / page_size)
+}
+
+/// The accepted run that shares a page with `[start, end)`, if any (runs
+/// are sorted and disjoint).
+fn claimed(runs: &[PageRun], start: u64, end: u64) -> Option<&PageRun> {
+    let i = runs.partition_point(|r| r.end <= start);
+    runs.get(i).filter(|r| r.start < end)
+}
+
+fn source_name(source: PageSource) -> &'static str {
+    match source {
+        PageSource::Image { .. } => "in this image",
+        PageSource::Parent => "in the parent",
+        PageSource::Lazy => "lazy",
+        PageSource::Missing => "missing",
+    }
 }
 
 /// Whether `[start, end)` lies inside the union of the (sorted) VMAs.
@@ -629,7 +678,7 @@ fn parent_memory(
         .filter(|(s, e)| s < e)
         .collect();
     vmas.sort_unstable();
-    let (runs, pages, in_parent, _) = read_pagemap(&mut pr, pid, &vmas, page_size);
+    let (runs, pages, in_parent, _, _) = read_pagemap(&mut pr, pid, &vmas, page_size);
     let mut memory = PagemapMemory::new(runs, pages, vmas);
     if in_parent > 0 {
         memory.parent =
@@ -664,15 +713,19 @@ fn address_space(
             format!("{bad} VMAs in {mm_name} lack a start or end, or end before they start; they are left out"),
         );
     }
-    vmas.sort_by_key(|v| v.start);
+    let vmas = checked_vmas(r, &mm_name, vmas, page_size);
     let ranges: Vec<(u64, u64)> = vmas
         .iter()
         .map(|v| (v.start.unwrap_or_default(), v.end.unwrap_or_default()))
         .collect();
-    let (runs, pages, parent_pages, lazy_pages) = read_pagemap(r, pid, &ranges, page_size);
+    let (runs, pages, parent_pages, lazy_pages, listed_present) =
+        read_pagemap(r, pid, &ranges, page_size);
     let mut memory = PagemapMemory::new(runs, pages, ranges.clone());
     if parent_pages > 0 {
         memory.parent = parent_memory(set, pid, page_size, 0, &mut r.findings).map(Box::new);
+        if let Some(parent) = &memory.parent {
+            check_parent_pages(r, pid, memory.runs(), parent, page_size);
+        }
     }
 
     let mut regions = Vec::with_capacity(vmas.len());
@@ -760,6 +813,100 @@ fn address_space(
         mappings,
         parent_pages,
         lazy_pages,
+        listed_present,
+        file_ids: vmas
+            .iter()
+            .filter(|v| v.status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED) != 0)
+            .filter_map(|v| u32::try_from(v.shmid).ok())
+            .collect(),
+    }
+}
+
+/// VMAs of `mm_name` in address order, each checked: page-aligned, in
+/// ascending order in the image (CRIU writes them as the kernel lists
+/// them), and disjoint. Of two overlapping VMAs the later is left out, so
+/// the address space stays unambiguous.
+fn checked_vmas<'a>(
+    r: &mut Reader,
+    mm_name: &str,
+    mut vmas: Vec<&'a VmaEntry>,
+    page_size: u64,
+) -> Vec<&'a VmaEntry> {
+    let mut problems = Vec::new();
+    let mut prev: Option<(u64, u64)> = None;
+    for (i, v) in vmas.iter().enumerate() {
+        let (s, e) = (v.start.unwrap_or_default(), v.end.unwrap_or_default());
+        if s % page_size != 0 || e % page_size != 0 {
+            problems.push((s, format!("VMA #{i} {s:#x}-{e:#x} is not page-aligned")));
+        }
+        // Overlaps are reported after sorting; here only the order.
+        if let Some((ps, pe)) = prev
+            && s < ps
+        {
+            problems.push((
+                s,
+                format!("VMA #{i} {s:#x}-{e:#x} follows {ps:#x}-{pe:#x}: the VMAs are not in address order"),
+            ));
+        }
+        prev = Some((s, e));
+    }
+    vmas.sort_by_key(|v| v.start);
+    let mut kept: Vec<&VmaEntry> = Vec::with_capacity(vmas.len());
+    for v in vmas {
+        let (s, e) = (v.start.unwrap_or_default(), v.end.unwrap_or_default());
+        if let Some(last) = kept.last() {
+            let (ls, le) = (last.start.unwrap_or_default(), last.end.unwrap_or_default());
+            if s < le {
+                problems.push((
+                    s,
+                    format!("VMA {s:#x}-{e:#x} overlaps {ls:#x}-{le:#x}; it is left out"),
+                ));
+                continue;
+            }
+        }
+        kept.push(v);
+    }
+    for (address, message) in problems {
+        r.findings.push(
+            &verify::CRIU_VMAS,
+            Finding::new(&verify::CRIU_VMAS, format!("{mm_name}: {message}"))
+                .at_address(address)
+                .about_path(mm_name.to_string()),
+        );
+    }
+    kept
+}
+
+/// Pages marked in-parent must be in the parent snapshot: a restore reads
+/// them from there and fails when they are not.
+fn check_parent_pages(
+    r: &mut Reader,
+    pid: u32,
+    runs: &[PageRun],
+    parent: &PagemapMemory,
+    page_size: u64,
+) {
+    let name = format!("pagemap-{pid}.img");
+    for run in runs.iter().filter(|r| r.source == PageSource::Parent) {
+        let held = parent.captured_bytes(run.start, run.end);
+        let len = run.end - run.start;
+        if held < len {
+            r.findings.push(
+                &verify::CRIU_PARENT_PAGES,
+                Finding::new(
+                    &verify::CRIU_PARENT_PAGES,
+                    format!(
+                        "{name}: {:#x}-{:#x} is marked in-parent, but parent/ holds {} of its {} pages",
+                        run.start,
+                        run.end,
+                        held / page_size,
+                        len / page_size
+                    ),
+                )
+                .at_address(run.start)
+                .about_path(name.clone()),
+            );
+        }
     }
 }
 
@@ -937,16 +1084,30 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
 
     // --- cores of every task (comm, state) and of the root's threads ---
     let mut cores: HashMap<u32, CoreEntry> = HashMap::new();
+    let mut xstate = Vec::new();
     // Every thread's core is checked; the root's threads and every
-    // task's leader are kept.
+    // task's leader are kept, every thread's saved xstate noted.
     for t in &tasks {
         let is_root = t.pid == root.pid;
         for &tid in &t.threads {
             let name = format!("core-{tid}.img");
             let why = format!("thread {tid}'s registers and state");
-            if let Some(core) = r.first::<CoreEntry>(&name, magic::CORE, &why)
-                && (is_root || Some(tid) == t.pid)
+            let Some(core) = r.first::<CoreEntry>(&name, magic::CORE, &why) else {
+                continue;
+            };
+            if let Some(x) = core
+                .thread_info
+                .as_ref()
+                .and_then(|ti| ti.fpregs.as_ref())
+                .and_then(|f| f.xsave.as_ref())
             {
+                xstate.push(ThreadXstate {
+                    pid: u64::from(t.pid.unwrap_or_default()),
+                    tid: u64::from(tid),
+                    xstate_bv: x.xstate_bv,
+                });
+            }
+            if is_root || Some(tid) == t.pid {
                 cores.insert(tid, core);
             }
         }
@@ -988,6 +1149,17 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         .filter(|p| p.is_power_of_two() && *p >= 1024)
         .unwrap_or(4096);
     let mut space = address_space(&mut r, set, pid, mm.as_ref(), &files, page_size);
+    let mut pages = space.memory.page_counts(0, u64::MAX, page_size);
+    let mut listed_present = space.listed_present;
+    let mut listed_parent = space.parent_pages;
+    let mut uses: Vec<(u32, String)> = space
+        .file_ids
+        .iter()
+        .map(|&id| (id, "mapping".to_string()))
+        .collect();
+    if let Some(id) = mm.as_ref().and_then(|m| m.exe_file_id) {
+        uses.insert(0, (id, "exe".into()));
+    }
     // Other tasks' pagemaps are checked too, though only the root's memory
     // is the image's address space.
     for t in tasks.iter().skip(1) {
@@ -1001,8 +1173,21 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
             continue;
         }
         let tmm: Option<MmEntry> = r.first(&format!("mm-{tp}.img"), magic::MM, "the memory map");
-        let _ = address_space(&mut r, set, tp, tmm.as_ref(), &files, page_size);
+        let other = address_space(&mut r, set, tp, tmm.as_ref(), &files, page_size);
+        pages.add(&other.memory.page_counts(0, u64::MAX, page_size));
+        listed_present += other.listed_present;
+        listed_parent += other.parent_pages;
+        uses.extend(
+            other
+                .file_ids
+                .iter()
+                .map(|&id| (id, format!("{tp}: mapping"))),
+        );
+        if let Some(id) = tmm.as_ref().and_then(|m| m.exe_file_id) {
+            uses.push((id, format!("{tp}: exe")));
+        }
     }
+    check_page_totals(&mut r, listed_present, listed_parent);
     let modules = find_modules(&mut space, &auxv, &files, arch, options);
 
     // --- threads ---
@@ -1132,6 +1317,7 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         })
         .collect();
 
+    let mut task_files = TaskFiles::default();
     let annotations = annotations(
         &mut r,
         &TaskFacts {
@@ -1145,6 +1331,23 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
             files: &files,
         },
         &space,
+        &mut task_files,
+    );
+    uses.extend(task_files.uses);
+    let checkpoint = checkpoint_info(
+        set,
+        &r,
+        CheckpointParts {
+            inventory: inventory.as_ref(),
+            space: &space,
+            page_size,
+            pages,
+            files: &files,
+            uses,
+            open_files: task_files.open_files,
+            xstate,
+            heap: mm.as_ref().map(|m| (m.mm_start_brk, m.mm_brk)),
+        },
     );
 
     // --- the listing of every file ---
@@ -1189,6 +1392,7 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         annotations,
         processes,
         files: listing,
+        checkpoint: Some(checkpoint),
         ..FormatDetails::default()
     };
     let AddressSpace {
@@ -1220,6 +1424,139 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
     })
 }
 
+/// What [`checkpoint_info`] is made of.
+struct CheckpointParts<'a> {
+    inventory: Option<&'a InventoryEntry>,
+    space: &'a AddressSpace,
+    page_size: u64,
+    pages: PageCounts,
+    files: &'a HashMap<u32, RegFile>,
+    uses: Vec<(u32, String)>,
+    open_files: Vec<OpenFile>,
+    xstate: Vec<ThreadXstate>,
+    heap: Option<(u64, u64)>,
+}
+
+/// The checkpoint facts: kind, version, page placement per VMA, the files
+/// a restore needs.
+fn checkpoint_info(set: &dyn ImageSet, r: &Reader, parts: CheckpointParts) -> CheckpointInfo {
+    let CheckpointParts {
+        inventory,
+        space,
+        page_size,
+        pages,
+        files,
+        uses,
+        open_files,
+        xstate,
+        heap,
+    } = parts;
+    let parent = set.parent_link();
+    let parent_present = set.parent().is_some_and(|p| p.has_file("inventory.img"));
+    let kind = if !r.files.keys().any(|k| k.starts_with("core-")) {
+        CheckpointKind::PreDump
+    } else if parent.is_some() || parent_present || pages.in_parent > 0 {
+        CheckpointKind::Incremental
+    } else {
+        CheckpointKind::Full
+    };
+    let vmas = space
+        .regions
+        .iter()
+        .map(|reg| VmaPages {
+            start: reg.start,
+            end: reg.end,
+            pages: reg.size() / page_size,
+            counts: space.memory.page_counts(reg.start, reg.end, page_size),
+        })
+        .collect();
+    let mut ids: Vec<&u32> = files.keys().collect();
+    ids.sort();
+    let referenced = ids
+        .into_iter()
+        .map(|&id| {
+            let f = &files[&id];
+            let mut used: Vec<String> = Vec::new();
+            for (_, what) in uses.iter().filter(|(u, _)| *u == id) {
+                if !used.contains(what) {
+                    used.push(what.clone());
+                }
+            }
+            ReferencedFile {
+                id,
+                path: f.path.clone(),
+                size: f.size,
+                mode: f.mode,
+                build_id: f.build_id.clone(),
+                uses: used,
+            }
+        })
+        .collect();
+    CheckpointInfo {
+        kind,
+        tool_version: tool_version(set),
+        image_version: inventory.and_then(|i| i.img_version),
+        parent,
+        parent_present,
+        pages,
+        vmas,
+        files: referenced,
+        open_files,
+        xstate,
+        heap,
+    }
+}
+
+/// The CRIU release from the `Version: 3.17.1` line criu's log starts
+/// with (`-o dump.log` in the image directory, when it was kept there).
+fn tool_version(set: &dyn ImageSet) -> Option<String> {
+    const HEAD: usize = 4096;
+    let bytes = set.read("dump.log").ok()??;
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(HEAD)]).into_owned();
+    head.lines().take(8).find_map(|l| {
+        let v = l.split("Version: ").nth(1)?;
+        let v = v.split_whitespace().next()?;
+        Some(v.to_string())
+    })
+}
+
+/// The pagemaps' totals against what CRIU counted while dumping
+/// (stats-dump): a lost pagemap entry together with its pages changes
+/// the totals though every file is consistent on its own.
+fn check_page_totals(r: &mut Reader, listed_present: u64, listed_parent: u64) {
+    let Some(stats) = r.files.get("stats-dump") else {
+        return;
+    };
+    let Ok(stats) = stats::dump_statistics(stats.bytes.clone()) else {
+        return;
+    };
+    let mut problems = Vec::new();
+    if stats.pages_written != listed_present {
+        problems.push(format!(
+            "the pagemaps list {listed_present} pages in this image, stats-dump says CRIU wrote {}",
+            stats.pages_written
+        ));
+    }
+    if stats.pages_skipped_parent != listed_parent {
+        problems.push(format!(
+            "the pagemaps list {listed_parent} pages in the parent, stats-dump says CRIU left {} there",
+            stats.pages_skipped_parent
+        ));
+    }
+    for p in problems {
+        r.findings
+            .add(&verify::CRIU_PAGE_TOTALS, "stats-dump", None, p);
+    }
+}
+
+/// What the root task's descriptors and fs image name.
+#[derive(Default)]
+struct TaskFiles {
+    open_files: Vec<OpenFile>,
+    /// (files.img id, what uses it).
+    uses: Vec<(u32, String)>,
+}
+
 /// What the root task's images say that the model has no field for.
 struct TaskFacts<'a> {
     set: &'a dyn ImageSet,
@@ -1235,7 +1572,12 @@ struct TaskFacts<'a> {
 /// The `criu.*` annotations: inventory, ids, task state, credentials, mm
 /// fields, signal dispositions, cwd/root, descriptors, time namespace,
 /// seccomp and the regular files; reads the images they come from.
-fn annotations(r: &mut Reader, facts: &TaskFacts, space: &AddressSpace) -> Vec<(String, String)> {
+fn annotations(
+    r: &mut Reader,
+    facts: &TaskFacts,
+    space: &AddressSpace,
+    found: &mut TaskFiles,
+) -> Vec<(String, String)> {
     let TaskFacts {
         set,
         pid,
@@ -1372,6 +1714,7 @@ fn annotations(r: &mut Reader, facts: &TaskFacts, space: &AddressSpace) -> Vec<(
         && let Some(fs) = r.first::<FsEntry>(&fs_name, magic::FS, "cwd and root")
     {
         for (key, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
+            found.uses.push((id, key.to_string()));
             match file_path(id) {
                 Some(p) => annotations.push((format!("criu.{key}"), p)),
                 None => r.findings.add(
@@ -1398,6 +1741,22 @@ fn annotations(r: &mut Reader, facts: &TaskFacts, space: &AddressSpace) -> Vec<(
         let fds: Vec<FdinfoEntry> = r.entries(&fdinfo_name, magic::FDINFO, "open descriptors");
         let mut missing = Vec::new();
         for (i, fd) in fds.into_iter().enumerate() {
+            let reg = files.get(&fd.id).filter(|_| fd.r#type == FD_TYPE_REG);
+            if reg.is_some() {
+                found.uses.push((fd.id, format!("fd {}", fd.fd)));
+            }
+            if i < MAX_LISTED_FILES {
+                found.open_files.push(OpenFile {
+                    fd: fd.fd,
+                    kind: fd_type_name(fd.r#type),
+                    target: reg.map_or_else(
+                        || format!("{} id {}", fd_type_name(fd.r#type), fd.id),
+                        |f| f.path.clone(),
+                    ),
+                    flags: reg.map(|f| f.flags),
+                    position: reg.map(|f| f.pos),
+                });
+            }
             let what = match files.get(&fd.id) {
                 Some(f) => f.path.clone(),
                 None if fd.r#type == FD_TYPE_REG => {

@@ -9,6 +9,7 @@
 //! caller) can supply them.
 
 use crate::memory::{Bytes, Memory, MemoryError, SegmentMemory};
+use crate::model::PageCounts;
 
 /// pagemap_entry.flags bits.
 pub const PE_PARENT: u32 = 1 << 0;
@@ -72,17 +73,45 @@ impl PagemapMemory {
     /// pages, a parent snapshot that is present) holds.
     pub fn captured_bytes(&self, start: u64, end: u64) -> u64 {
         let first = self.runs.partition_point(|r| r.end <= start);
-        let has_parent = self.parent.is_some();
         self.runs[first..]
             .iter()
             .take_while(|r| r.start < end)
-            .filter(|r| match r.source {
-                PageSource::Image { .. } => true,
-                PageSource::Parent => has_parent,
-                PageSource::Lazy | PageSource::Missing => false,
+            .map(|r| {
+                let (s, e) = (r.start.max(start), r.end.min(end));
+                match r.source {
+                    PageSource::Image { .. } => e.saturating_sub(s),
+                    // Only what the parent really holds.
+                    PageSource::Parent => {
+                        self.parent.as_ref().map_or(0, |p| p.captured_bytes(s, e))
+                    }
+                    PageSource::Lazy | PageSource::Missing => 0,
+                }
             })
-            .map(|r| r.end.min(end).saturating_sub(r.start.max(start)))
             .sum()
+    }
+
+    /// Pages of `[start, end)` the pagemap lists, by where their bytes are.
+    pub fn page_counts(&self, start: u64, end: u64, page_size: u64) -> PageCounts {
+        let mut c = PageCounts::default();
+        let first = self.runs.partition_point(|r| r.end <= start);
+        for r in self.runs[first..].iter().take_while(|r| r.start < end) {
+            let (s, e) = (r.start.max(start), r.end.min(end));
+            let pages = e.saturating_sub(s) / page_size;
+            match r.source {
+                PageSource::Image { .. } => c.in_image += pages,
+                PageSource::Parent => {
+                    let held = self
+                        .parent
+                        .as_ref()
+                        .map_or(0, |p| p.captured_bytes(s, e) / page_size);
+                    c.in_parent += held;
+                    c.missing += pages - held.min(pages);
+                }
+                PageSource::Lazy => c.lazy += pages,
+                PageSource::Missing => c.missing += pages,
+            }
+        }
+        c
     }
 
     fn vma_end(&self, address: u64) -> Option<u64> {

@@ -1,0 +1,150 @@
+//! What a checkpoint (a CRIU image set) says beyond threads and regions:
+//! what kind of checkpoint it is, where each VMA's pages are, the files a
+//! restore must find, the open descriptors, and the per-thread CPU state a
+//! restore must load. Restore-readiness checks (`verify::restore`) and the
+//! inspect report read it; no other format fills it.
+//!
+//! Several processes: the model's `Image` is one address space (the root
+//! task's, as a core file is one process), so threads, regions and stacks
+//! are the root task's. Every task of the tree is listed in
+//! `FormatDetails::processes` with all its thread ids, and the facts here
+//! that a restore needs of every task (each thread's saved xstate, the
+//! files every task refers to, page totals over every pagemap) cover the
+//! whole tree.
+
+use serde::Serialize;
+
+/// How the checkpoint relates to others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckpointKind {
+    /// Self-contained: every dumped page is in this image set.
+    Full,
+    /// Pages that did not change are kept in a parent snapshot
+    /// (`criu dump --prev-images-dir`, after a pre-dump or a dump).
+    Incremental,
+    /// Memory only, no task state (`criu pre-dump`): restores nothing alone.
+    PreDump,
+}
+
+impl CheckpointKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckpointKind::Full => "full dump",
+            CheckpointKind::Incremental => "incremental dump",
+            CheckpointKind::PreDump => "pre-dump",
+        }
+    }
+}
+
+/// Pages by where their bytes are.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PageCounts {
+    /// In this image set's pages files.
+    pub in_image: u64,
+    /// Kept in the parent snapshot (PE_PARENT).
+    pub in_parent: u64,
+    /// Left for the lazy-pages daemon (PE_LAZY without PE_PRESENT).
+    pub lazy: u64,
+    /// Listed by the pagemap but held by no file: past the end of a cut
+    /// pages file, in-parent without a parent that has them, or flagged as
+    /// neither present, in-parent nor lazy.
+    pub missing: u64,
+}
+
+impl PageCounts {
+    pub fn listed(&self) -> u64 {
+        self.in_image + self.in_parent + self.lazy + self.missing
+    }
+    pub fn add(&mut self, other: &PageCounts) {
+        self.in_image += other.in_image;
+        self.in_parent += other.in_parent;
+        self.lazy += other.lazy;
+        self.missing += other.missing;
+    }
+}
+
+/// One VMA of the root task and where its pages are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VmaPages {
+    #[serde(serialize_with = "hex")]
+    pub start: u64,
+    #[serde(serialize_with = "hex")]
+    pub end: u64,
+    /// Pages the VMA spans.
+    pub pages: u64,
+    #[serde(flatten)]
+    pub counts: PageCounts,
+}
+
+/// A regular file the checkpoint refers to, as files.img records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReferencedFile {
+    /// The file id entries use (files.img `id`).
+    pub id: u32,
+    pub path: String,
+    /// Size at dump time; CRIU records it except for files opened
+    /// write-only with O_APPEND (logs), and restore refuses another size.
+    pub size: Option<u64>,
+    /// `st_mode` at dump time (type and permission bits).
+    pub mode: Option<u32>,
+    /// GNU build-id of an ELF file, as CRIU recorded it.
+    pub build_id: Option<String>,
+    /// What uses it: `exe`, `mapping`, `fd 3`, `cwd`, `root` (pid-prefixed
+    /// for tasks other than the root: `137: fd 4`).
+    pub uses: Vec<String>,
+}
+
+/// One open descriptor of the root task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenFile {
+    pub fd: u32,
+    /// `REG`, `PIPE`, `UNIXSK`… as CRIU names descriptor types.
+    pub kind: String,
+    /// The path for regular files; the type and id otherwise.
+    pub target: String,
+    /// Open flags (O_WRONLY, O_APPEND…) for regular files.
+    pub flags: Option<u32>,
+    /// File position for regular files.
+    pub position: Option<u64>,
+}
+
+/// The saved extended CPU state of one thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ThreadXstate {
+    pub pid: u64,
+    pub tid: u64,
+    /// XSTATE_BV of the saved XSAVE area: the components in use.
+    #[serde(serialize_with = "hex")]
+    pub xstate_bv: u64,
+}
+
+/// Facts of a checkpoint (CRIU image set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointInfo {
+    pub kind: CheckpointKind,
+    /// The CRIU release that wrote it (from dump.log, when kept).
+    pub tool_version: Option<String>,
+    /// inventory.img's img_version.
+    pub image_version: Option<u32>,
+    /// Where `parent` points, for incremental dumps.
+    pub parent: Option<String>,
+    /// Whether that parent snapshot is there to read.
+    pub parent_present: bool,
+    /// Pages of every task's pagemap.
+    pub pages: PageCounts,
+    /// The root task's VMAs, in address order.
+    pub vmas: Vec<VmaPages>,
+    /// Regular files referred to by any task.
+    pub files: Vec<ReferencedFile>,
+    /// The root task's descriptors, by fd.
+    pub open_files: Vec<OpenFile>,
+    /// XSAVE state of every thread of every task (x86).
+    pub xstate: Vec<ThreadXstate>,
+    /// `[mm_start_brk, mm_brk)` of the root task.
+    pub heap: Option<(u64, u64)>,
+}
+
+fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
+}

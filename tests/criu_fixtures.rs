@@ -1,0 +1,774 @@
+//! The project's own CRIU fixtures (testdata/criu, always present): the
+//! process tree, VMAs, registers and page placement against `crit`'s
+//! decoding in testdata/criu/reference, stacks against the programs'
+//! source, verify on a restore root the test assembles, and one specific
+//! finding for each kind of damage.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use common::{ckdump, inspect_json, physical_functions, thread};
+
+fn criu() -> PathBuf {
+    common::root().join("testdata/criu")
+}
+
+fn images(name: &str) -> PathBuf {
+    criu().join("images").join(name)
+}
+
+fn reference(fixture: &str, file: &str) -> Value {
+    let path = criu().join("reference").join(fixture).join(file);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+fn hex(v: &Value) -> u64 {
+    match v {
+        Value::String(s) => u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap(),
+        other => other.as_u64().unwrap(),
+    }
+}
+
+fn open(dir: &Path) -> ckdump::model::Image {
+    ckdump::open(dir, &ckdump::OpenOptions::default()).unwrap()
+}
+
+/// The guest's /proc/cpuinfo flags (QEMU TCG -cpu max), the CPU the
+/// fixtures were dumped on and would be restored on.
+fn guest_cpuinfo() -> PathBuf {
+    criu().join("reference/guest/system.txt")
+}
+
+/// static, unpacked from bin/static.zst into `dir`.
+fn unpack_static(dir: &Path) -> PathBuf {
+    let path = dir.join("static");
+    let input = std::fs::File::open(criu().join("bin/static.zst")).unwrap();
+    let mut out = std::fs::File::create(&path).unwrap();
+    zstd::stream::copy_decode(input, &mut out).unwrap();
+    path
+}
+
+/// A restore root for `fixture`, built from crit's decoding of its
+/// files.img: the program at its recorded path, the host's libc and
+/// ld.so (the guest ran the same Debian bookworm build: same build-ids),
+/// the program's output files with their recorded sizes, the cwd and the
+/// root with their recorded modes. /dev/null is the runtime's to provide.
+fn restore_root(fixture: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let files = reference(fixture, "files.json");
+    for e in files["entries"].as_array().unwrap() {
+        let reg = &e["reg"];
+        let name = reg["name"].as_str().unwrap();
+        let mode = reg["mode"].as_u64().unwrap() as u32;
+        let at = root.path().join(name.trim_start_matches('/'));
+        if name.starts_with("/dev/") {
+            continue;
+        }
+        if mode & 0o170000 == 0o040000 {
+            std::fs::create_dir_all(&at).unwrap();
+        } else {
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            if name == "/opt/ckdump/mt" {
+                std::fs::copy(criu().join("bin/mt"), &at).unwrap();
+            } else if name == "/opt/ckdump/static" {
+                let tmp = tempfile::tempdir().unwrap();
+                std::fs::copy(unpack_static(tmp.path()), &at).unwrap();
+            } else if name.starts_with("/usr/lib/") {
+                std::fs::copy(name, &at).unwrap();
+            } else {
+                let size = reg["size"].as_u64().unwrap_or(0);
+                std::fs::File::create(&at).unwrap().set_len(size).unwrap();
+            }
+        }
+        std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode & 0o7777)).unwrap();
+    }
+    root
+}
+
+/// A copy of the image directory `name` (parent/ links kept as links).
+fn copy_of(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(images(name)).unwrap() {
+        let e = e.unwrap();
+        let to = dir.path().join(e.file_name());
+        if e.file_type().unwrap().is_symlink() {
+            continue;
+        }
+        std::fs::copy(e.path(), to).unwrap();
+    }
+    dir
+}
+
+/// `verify DIR --root ROOT --cpuinfo GUEST --format json`: (exit code,
+/// findings as (code, message)).
+fn verify(dir: &Path, root: &Path, extra: &[&str]) -> (i32, Vec<(String, String)>) {
+    let mut args = vec![
+        "verify",
+        dir.to_str().unwrap(),
+        "--root",
+        root.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let cpuinfo = guest_cpuinfo();
+    if !extra.contains(&"--no-cpuinfo") {
+        args.extend(["--cpuinfo", cpuinfo.to_str().unwrap()]);
+    }
+    args.extend(extra.iter().filter(|a| **a != "--no-cpuinfo"));
+    let out = ckdump(&args);
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let findings = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (out.status.code().unwrap(), findings)
+}
+
+fn codes(findings: &[(String, String)]) -> Vec<&str> {
+    let mut c: Vec<&str> = findings.iter().map(|(c, _)| c.as_str()).collect();
+    c.dedup();
+    c
+}
+
+fn message<'a>(findings: &'a [(String, String)], code: &str) -> &'a str {
+    findings
+        .iter()
+        .find(|(c, _)| c == code)
+        .map(|(_, m)| m.as_str())
+        .unwrap_or_else(|| panic!("no {code} in {findings:?}"))
+}
+
+/// Entry byte ranges (length prefix included) of a CRIU image file.
+fn entries(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut at = 8;
+    let mut out = Vec::new();
+    while at + 4 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        out.push(at..at + 4 + len);
+        at += 4 + len;
+    }
+    out
+}
+
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Replaces the only occurrence of `from` in `path` with `to` (same length).
+fn patch_once(path: &Path, from: &[u8], to: &[u8]) {
+    assert_eq!(from.len(), to.len());
+    let mut bytes = std::fs::read(path).unwrap();
+    let hits: Vec<usize> = (0..=bytes.len() - from.len())
+        .filter(|&i| &bytes[i..i + from.len()] == from)
+        .collect();
+    assert_eq!(hits.len(), 1, "{from:02x?} in {}", path.display());
+    bytes[hits[0]..hits[0] + to.len()].copy_from_slice(to);
+    std::fs::write(path, bytes).unwrap();
+}
+
+// --- conformance ---
+
+#[test]
+fn mt_tree_threads_and_registers_match_crit() {
+    let image = open(&images("mt"));
+    let p = image.process.as_ref().unwrap();
+    assert_eq!(p.pid, Some(134));
+    assert_eq!(p.name.as_deref(), Some("mt"));
+    assert_eq!(p.executable.as_deref(), Some("/opt/ckdump/mt"));
+    let tids: Vec<u64> = image.threads.iter().map(|t| t.tid).collect();
+    assert_eq!(tids, [134, 139, 140, 141]);
+    let names: Vec<&str> = image
+        .threads
+        .iter()
+        .map(|t| t.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, ["mt", "worker-0", "worker-1", "worker-2"]);
+    let tree = &image.details.processes;
+    assert_eq!(tree.len(), 1);
+    assert_eq!(
+        (tree[0].pid, tree[0].ppid, tree[0].pgid, tree[0].sid),
+        (134, 0, 134, 134)
+    );
+    assert_eq!(tree[0].threads, [134, 139, 140, 141]);
+
+    for t in &image.threads {
+        let core = reference("mt", &format!("core-{}.json", t.tid));
+        let entry = &core["entries"][0];
+        let g = entry["thread_info"]["gpregs"].as_object().unwrap();
+        let mut compared = 0;
+        for (short, value) in g {
+            if short == "mode" {
+                continue;
+            }
+            let name = match short.as_str() {
+                "ax" | "bx" | "cx" | "dx" | "si" | "di" | "bp" | "sp" | "ip" | "flags" => {
+                    format!("r{short}")
+                }
+                "orig_ax" => "orig_rax".into(),
+                other => other.to_string(),
+            };
+            assert_eq!(
+                t.registers.get_named(&name),
+                Some(hex(value)),
+                "thread {} {name}",
+                t.tid
+            );
+            compared += 1;
+        }
+        assert_eq!(compared, 27);
+        let xsave = &entry["thread_info"]["fpregs"]["xsave"];
+        assert_eq!(
+            t.float.as_ref().unwrap().xsave_features,
+            Some(hex(&xsave["xstate_bv"]))
+        );
+    }
+    // The main thread's pc is the rewound `syscall` of pause (restart).
+    let main = &image.threads[0];
+    assert_eq!(main.registers.pc(), Some(0x7fec_8788_cdf0));
+    assert_eq!(main.registers.get_named("rax"), Some(0x22));
+}
+
+#[test]
+fn mt_vmas_and_page_counts_match_crit() {
+    let doc = inspect_json(&images("mt"), &["--regions"]);
+    let mm = reference("mt", "mm-134.json");
+    let files = reference("mt", "files.json");
+    let path_of = |id: u64| -> String {
+        files["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"].as_u64() == Some(id))
+            .map(|e| e["reg"]["name"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let vmas = mm["entries"][0]["vmas"].as_array().unwrap();
+    let regions = doc["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 28);
+    assert_eq!(regions.len(), vmas.len());
+    // Pages per VMA from crit's pagemap decoding.
+    let pagemap = reference("mt", "pagemap-134.json");
+    let runs: Vec<(u64, u64)> = pagemap["entries"].as_array().unwrap()[1..]
+        .iter()
+        .map(|e| {
+            let s = hex(&e["vaddr"]);
+            (s, s + e["nr_pages"].as_u64().unwrap() * 4096)
+        })
+        .collect();
+    let mut total = 0;
+    for (r, v) in regions.iter().zip(vmas) {
+        let (start, end) = (hex(&v["start"]), hex(&v["end"]));
+        assert_eq!(hex(&r["start"]), start);
+        assert_eq!(hex(&r["end"]), end);
+        let prot = v["prot"].as_str().unwrap();
+        let rwx: String = [("PROT_READ", 'r'), ("PROT_WRITE", 'w'), ("PROT_EXEC", 'x')]
+            .iter()
+            .map(|(p, c)| if prot.contains(p) { *c } else { '-' })
+            .collect();
+        assert_eq!(r["protection"], rwx.as_str(), "{start:#x}");
+        assert_eq!(r["linux"]["status"], v["status"], "{start:#x}");
+        assert_eq!(r["linux"]["flags"], v["flags"], "{start:#x}");
+        if v["status"].as_str().unwrap().contains("VMA_FILE_PRIVATE") {
+            assert_eq!(
+                r["file"].as_str().unwrap(),
+                path_of(v["shmid"].as_u64().unwrap())
+            );
+            assert_eq!(hex(&r["file_offset"]), v["pgoff"].as_u64().unwrap());
+        }
+        let in_image: u64 = runs
+            .iter()
+            .map(|&(s, e)| e.min(end).saturating_sub(s.max(start)) / 4096)
+            .sum();
+        assert_eq!(
+            r["pages"]["in_image"].as_u64(),
+            Some(in_image),
+            "{start:#x}"
+        );
+        assert_eq!(r["pages"]["total"].as_u64(), Some((end - start) / 4096));
+        total += in_image;
+    }
+    // 36 pages in pages-1.img; stats-dump says the same.
+    assert_eq!(total, 36);
+    let cp = &doc["checkpoint"];
+    assert_eq!(cp["kind"], "full");
+    assert_eq!(cp["tool_version"], "3.17.1");
+    assert_eq!(cp["image_version"], 2);
+    assert_eq!(
+        cp["pages"],
+        serde_json::json!({"in_image": 36, "in_parent": 0, "lazy": 0, "missing": 0})
+    );
+    // Open files as crit x fds lists them.
+    let fds: Vec<(u64, &str, u64)> = cp["open_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["fd"].as_u64().unwrap(),
+                f["target"].as_str().unwrap(),
+                f["position"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fds,
+        [
+            (0, "/dev/null", 0),
+            (1, "/tmp/mt.out", 76),
+            (2, "/tmp/mt.out", 76),
+            (3, "/tmp/mt.log", 12)
+        ]
+    );
+    let exe = &cp["files"][0];
+    assert_eq!(exe["path"], "/opt/ckdump/mt");
+    assert_eq!(exe["size"], 23720);
+    assert_eq!(exe["mode"], 0o100755);
+    assert_eq!(exe["build_id"], "49bd2c9f48f3e58af351221a5ff6336bd9aa5647");
+    assert_eq!(exe["uses"], serde_json::json!(["exe", "mapping"]));
+    let xstate: Vec<(u64, String)> = cp["xstate"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["tid"].as_u64().unwrap(),
+                x["xstate_bv"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String)> = [134, 139, 140, 141]
+        .into_iter()
+        .map(|t| (t, "0x217".to_string()))
+        .collect();
+    assert_eq!(xstate, want);
+    // The text report says the same.
+    let out = ckdump(&["inspect", images("mt").to_str().unwrap(), "--regions"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("  kind      full dump\n"), "{text}");
+    assert!(text.contains("  writer    CRIU 3.17.1, image version 2\n"));
+    assert!(text.contains("2/33 pages"), "{text}");
+    assert!(
+        text.contains("       3  REG     /tmp/mt.log  pos 12\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mt_stacks_name_the_programs_functions() {
+    let root = restore_root("mt");
+    let bin = criu().join("bin");
+    let doc = inspect_json(
+        &images("mt"),
+        &[
+            "--symbols",
+            bin.to_str().unwrap(),
+            "--sysroot",
+            root.path().to_str().unwrap(),
+        ],
+    );
+    let main = thread(&doc, 134);
+    let f0 = &main["frames"][0];
+    // Frame 0 at the saved ip itself, which points at the syscall.
+    assert_eq!(f0["pc"], "0x7fec8788cdf0");
+    assert!(f0["function"].as_str().unwrap().contains("pause"), "{f0}");
+    let names = physical_functions(main);
+    assert_eq!(names[1], "main", "{names:?}");
+    for tid in [139, 140, 141] {
+        let t = thread(&doc, tid);
+        assert_eq!(t["frames"][0]["pc"], "0x7fec87888545");
+        let names = physical_functions(t);
+        let at = names.iter().position(|n| n == "usleep").unwrap();
+        assert_eq!(
+            &names[at..at + 4],
+            ["usleep", "worker_leaf", "worker_mid", "worker"],
+            "{names:?}"
+        );
+    }
+}
+
+#[test]
+fn static_stack_with_the_unpacked_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    unpack_static(dir.path());
+    let doc = inspect_json(
+        &images("static"),
+        &["--symbols", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(doc["image"]["pid"], 135);
+    let t = thread(&doc, 135);
+    assert_eq!(t["frames"][0]["pc"], "0x45e273");
+    let names = physical_functions(t);
+    let at = names.iter().position(|n| n == "tick_loop").unwrap();
+    assert_eq!(names[at + 1], "main", "{names:?}");
+    assert!(
+        names[..at].iter().any(|n| n.contains("nanosleep")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn static_incr_reads_its_parent_pages_from_static() {
+    let incr = open(&images("static-incr"));
+    let parent = open(&images("static"));
+    let pagemap = reference("static-incr", "pagemap-135.json");
+    let mut pages = 0;
+    for e in &pagemap["entries"].as_array().unwrap()[1..] {
+        if e["flags"] != "PE_PARENT" {
+            continue;
+        }
+        let start = hex(&e["vaddr"]);
+        let len = e["nr_pages"].as_u64().unwrap() * 4096;
+        let mut a = vec![0u8; len as usize];
+        let mut b = vec![0u8; len as usize];
+        incr.memory.read_exact(start, &mut a).unwrap();
+        parent.memory.read_exact(start, &mut b).unwrap();
+        assert!(a == b, "{start:#x}");
+        pages += len / 4096;
+    }
+    assert_eq!(pages, 12);
+    let cp = incr.details.checkpoint.as_ref().unwrap();
+    assert_eq!(cp.kind, ckdump::model::CheckpointKind::Incremental);
+    assert_eq!(cp.parent.as_deref(), Some("../static"));
+    assert!(cp.parent_present);
+    assert_eq!((cp.pages.in_image, cp.pages.in_parent), (5, 12));
+    // g_ticks' page was dumped again: 11 here, 5 in the parent.
+    assert_eq!(incr.memory.read_u64(0x4a7330).unwrap(), 11);
+    assert_eq!(parent.memory.read_u64(0x4a7330).unwrap(), 5);
+}
+
+// --- verify: clean ---
+
+#[test]
+fn clean_fixtures_verify_against_their_restore_root() {
+    for fixture in ["mt", "static", "static-incr"] {
+        let root = restore_root(fixture);
+        let (code, findings) = verify(&images(fixture), root.path(), &[]);
+        assert_eq!(findings, [], "{fixture}");
+        assert_eq!(code, 0, "{fixture}");
+    }
+    // The checks that ran, passed.
+    let root = restore_root("mt");
+    let out = ckdump(&[
+        "verify",
+        images("mt").to_str().unwrap(),
+        "--root",
+        root.path().to_str().unwrap(),
+        "--cpuinfo",
+        guest_cpuinfo().to_str().unwrap(),
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("0 errors, 0 warnings, 0 notes; 29 of 29 checks passed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn this_hosts_cpu_is_judged_by_its_xcr0() {
+    let root = restore_root("mt");
+    let (code, findings) = verify(&images("mt"), root.path(), &["--no-cpuinfo"]);
+    let host = ckdump::verify::restore::this_host_cpu();
+    let lacking = 0x217 & !host.xfeatures;
+    if lacking == 0 {
+        assert_eq!(findings, []);
+        assert_eq!(code, 0);
+        return;
+    }
+    let names = ckdump::verify::restore::xfeature_names(lacking).join(", ");
+    assert_eq!(
+        findings,
+        [(
+            "CKD-E6206".to_string(),
+            format!(
+                "threads 134, 139, 140, 141: the saved FPU state uses {names}, which {} does not enable (XSTATE_BV has {lacking:#x} beyond {:#x})",
+                host.source, host.xfeatures
+            )
+        )]
+    );
+    assert_eq!(code, 1);
+}
+
+// --- verify: damage, each with its own finding ---
+
+#[test]
+fn truncated_pages_file() {
+    let dir = copy_of("mt");
+    let pages = dir.path().join("pages-1.img");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pages)
+        .unwrap()
+        .set_len(147456 - 3 * 4096)
+        .unwrap();
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6005", "CKD-E6204"], "{f:?}");
+    assert_eq!(
+        message(&f, "CKD-E6005"),
+        "pagemap-134.img lists 36 present pages (147456 bytes) but pages-1.img holds 135168 bytes: 3 pages past the cut are missing"
+    );
+    // One stack page and the last entry (vdso, 2 pages) are past the cut.
+    assert_eq!(
+        message(&f, "CKD-E6204"),
+        "rw- region 0x7ffde8db7000-0x7ffde8dd8000 [stack]: 1 of its 4 listed pages are held by no file (past the end of the pages file)"
+    );
+    assert!(f.contains(&(
+        "CKD-E6204".to_string(),
+        "r-x region 0x7ffde8de5000-0x7ffde8de7000 [vdso]: 2 of its 2 listed pages are held by no file (past the end of the pages file)".to_string()
+    )), "{f:?}");
+}
+
+#[test]
+fn dropped_heap_pagemap_entry() {
+    let dir = copy_of("mt");
+    let path = dir.path().join("pagemap-134.img");
+    let bytes = std::fs::read(&path).unwrap();
+    let spans = entries(&bytes);
+    // Entry 3 (after the head): the heap's 2 pages at 0x562b606c8000.
+    let mut out = bytes[..8].to_vec();
+    for (i, s) in spans.iter().enumerate() {
+        if i != 3 {
+            out.extend_from_slice(&bytes[s.clone()]);
+        }
+    }
+    std::fs::write(&path, out).unwrap();
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6005", "CKD-W6014", "CKD-E6205"], "{f:?}");
+    assert_eq!(
+        message(&f, "CKD-W6014"),
+        "the pagemaps list 34 pages in this image, stats-dump says CRIU wrote 36"
+    );
+    assert_eq!(
+        message(&f, "CKD-E6205"),
+        "the heap 0x562b606c8000-0x562b606e9000 has grown, but its first page is in no pagemap entry"
+    );
+}
+
+#[test]
+fn duplicated_pagemap_entry_claims_pages_twice() {
+    let dir = copy_of("mt");
+    let path = dir.path().join("pagemap-134.img");
+    let bytes = std::fs::read(&path).unwrap();
+    let spans = entries(&bytes);
+    let mut out = bytes[..spans[4].end].to_vec();
+    out.extend_from_slice(&bytes[spans[4].clone()]);
+    out.extend_from_slice(&bytes[spans[4].end..]);
+    std::fs::write(&path, out).unwrap();
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(codes(&f).contains(&"CKD-E6012"), "{f:?}");
+    assert_eq!(
+        message(&f, "CKD-E6012"),
+        "pagemap-134.img entry #5: pages 0x7fec87790000-0x7fec87792000 are already claimed by an earlier entry (0x7fec87790000-0x7fec87792000, in this image)"
+    );
+}
+
+#[test]
+fn overlapping_vmas() {
+    let dir = copy_of("mt");
+    // VMA 0 (mt's first page) made to end one page later, over VMA 1:
+    // field 2 (end), same varint length.
+    let mut from = vec![0x10];
+    from.extend(varint(0x562b_3e19_e000));
+    let mut to = vec![0x10];
+    to.extend(varint(0x562b_3e19_f000));
+    patch_once(&dir.path().join("mm-134.img"), &from, &to);
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6011"], "{f:?}");
+    assert_eq!(
+        message(&f, "CKD-E6011"),
+        "mm-134.img: VMA 0x562b3e19e000-0x562b3e19f000 overlaps 0x562b3e19d000-0x562b3e19f000; it is left out"
+    );
+}
+
+#[test]
+fn flipped_bytes_in_an_entry() {
+    let dir = copy_of("mt");
+    let path = dir.path().join("core-139.img");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The first field key of the entry (mtype, 0x08) becomes wire type 7,
+    // which protobuf does not have.
+    assert_eq!(bytes[12], 0x08);
+    bytes[12] = 0x0f;
+    std::fs::write(&path, bytes).unwrap();
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6003"], "{f:?}");
+    assert!(
+        message(&f, "CKD-E6003").starts_with("core-139.img"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn missing_thread_core() {
+    let dir = copy_of("mt");
+    std::fs::remove_file(dir.path().join("core-139.img")).unwrap();
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6004"], "{f:?}");
+    assert!(message(&f, "CKD-E6004").starts_with("core-139.img is missing"));
+}
+
+#[test]
+fn a_different_libc_in_the_root() {
+    let root = restore_root("mt");
+    let libc = root.path().join("usr/lib/x86_64-linux-gnu/libc.so.6");
+    // Another ELF file of another size and build-id: the dynamic linker.
+    std::fs::copy("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", &libc).unwrap();
+    std::fs::set_permissions(&libc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, f) = verify(&images("mt"), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6202", "CKD-E3002"], "{f:?}");
+    let under = format!("under the root {}", root.path().display());
+    assert_eq!(
+        message(&f, "CKD-E6202"),
+        format!(
+            "/usr/lib/x86_64-linux-gnu/libc.so.6 (mapping) has 215000 bytes {under}, the checkpoint recorded 1926232"
+        )
+    );
+    assert_eq!(
+        message(&f, "CKD-E3002"),
+        format!(
+            "/usr/lib/x86_64-linux-gnu/libc.so.6 (mapping) has build-id 7ebc65e52f2bbea498b4040fa92f7238377aaba9 {under}, the checkpoint recorded 93ac61ec5a8eb1396f9fbd350e3169a558528a40"
+        )
+    );
+}
+
+#[test]
+fn a_changed_executable() {
+    let root = restore_root("mt");
+    let exe = root.path().join("opt/ckdump/mt");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, f) = verify(&images("mt"), root.path(), &[]);
+    assert_eq!(code, 1);
+    let under = format!("under the root {}", root.path().display());
+    assert_eq!(
+        f,
+        [(
+            "CKD-E6203".to_string(),
+            format!(
+                "/opt/ckdump/mt (exe, mapping) has mode 100644 {under}, the checkpoint recorded 100755"
+            )
+        )]
+    );
+    // Grown by a byte: the size differs, the build-id does not.
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut file = std::fs::OpenOptions::new().append(true).open(&exe).unwrap();
+    std::io::Write::write_all(&mut file, b"\0").unwrap();
+    let (code, f) = verify(&images("mt"), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        f,
+        [(
+            "CKD-E6202".to_string(),
+            format!(
+                "/opt/ckdump/mt (exe, mapping) has 23721 bytes {under}, the checkpoint recorded 23720"
+            )
+        )]
+    );
+    // Gone.
+    std::fs::remove_file(&exe).unwrap();
+    let (_, f) = verify(&images("mt"), root.path(), &[]);
+    assert_eq!(
+        f,
+        [(
+            "CKD-E6201".to_string(),
+            format!("/opt/ckdump/mt (exe, mapping) is not {under}")
+        )]
+    );
+}
+
+#[test]
+fn an_xsave_feature_the_restore_host_lacks() {
+    let dir = copy_of("mt");
+    // XSTATE_BV 0x217 (field 1 of the xsave message) becomes 0x237: AVX-512
+    // opmask, which the guest CPU does not have.
+    let mut from = vec![0x08];
+    from.extend(varint(0x217));
+    let mut to = vec![0x08];
+    to.extend(varint(0x237));
+    patch_once(&dir.path().join("core-140.img"), &from, &to);
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        f,
+        [(
+            "CKD-E6206".to_string(),
+            format!(
+                "thread 140: the saved FPU state uses AVX-512 opmask (bit 5), which the flags in {} does not enable (XSTATE_BV has 0x20 beyond 0x21f)",
+                guest_cpuinfo().display()
+            )
+        )]
+    );
+}
+
+#[test]
+fn incremental_dump_without_its_parent_pages() {
+    // static-incr whose parent is a copy of static with one in-parent page
+    // range cut from its pages file.
+    let parent = copy_of("static");
+    let child = copy_of("static-incr");
+    std::os::unix::fs::symlink(parent.path(), child.path().join("parent")).unwrap();
+    let pages = parent.path().join("pages-1.img");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pages)
+        .unwrap()
+        .set_len(69632 - 2 * 4096)
+        .unwrap();
+    let root = restore_root("static-incr");
+    let (code, f) = verify(child.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    // The parent's last two pages (the vdso, kept in-parent by the child)
+    // are cut off.
+    let want = [
+        (
+            "CKD-E6005",
+            "parent/: pagemap-135.img lists 17 present pages (69632 bytes) but pages-1.img holds 61440 bytes: 2 pages past the cut are missing",
+        ),
+        (
+            "CKD-E6013",
+            "pagemap-135.img: 0x7ffc935ac000-0x7ffc935ae000 is marked in-parent, but parent/ holds 0 of its 2 pages",
+        ),
+        (
+            "CKD-E6204",
+            "r-x region 0x7ffc935ac000-0x7ffc935ae000 [vdso]: 2 of its 2 listed pages are held by no file (past the end of the pages file, or in a parent snapshot that lacks them)",
+        ),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(c, m)| (c.to_string(), m.to_string()))
+        .collect();
+    assert_eq!(f, want);
+}
