@@ -88,6 +88,21 @@ pub struct Target {
     pub cpu: Option<String>,
 }
 
+impl Target {
+    /// One Linux user process on `arch`, as core files and checkpoints
+    /// describe it (they record no CPU count, OS release or CPU model).
+    pub fn linux_process(arch: Arch) -> Target {
+        Target {
+            os: Os::Linux,
+            arch,
+            kernel: false,
+            cpu_count: None,
+            os_version: None,
+            cpu: None,
+        }
+    }
+}
+
 /// The container format of an image, as detected by magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

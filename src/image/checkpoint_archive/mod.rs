@@ -22,8 +22,8 @@ use crate::image::criu::{self, ImageSet};
 use crate::image::{OpenOptions, check_path, compression_by_magic, decompress};
 use crate::memory::{Bytes, NoMemory};
 use crate::model::{
-    Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord, ImageFormat, Os,
-    Producer, Target,
+    Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord, ImageFormat, Producer,
+    Target,
 };
 use crate::verify::{self, Finding};
 
@@ -252,14 +252,7 @@ fn image_without_processes(path: &Path) -> Image {
         format: ImageFormat::ContainerCheckpoint,
         compression: None,
         size: 0,
-        target: Target {
-            os: Os::Linux,
-            arch: Arch::X86_64,
-            kernel: false,
-            cpu_count: None,
-            os_version: None,
-            cpu: None,
-        },
+        target: Target::linux_process(Arch::X86_64),
         producer: Producer::Other("CRIU".into()),
         process: None,
         threads: Vec::new(),

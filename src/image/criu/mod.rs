@@ -30,7 +30,7 @@ use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::memory::{Bytes, Memory};
 use crate::model::{
     Arch, AuxvEntry, Capture, CheckpointInfo, CheckpointKind, FormatDetails, Image,
-    ImageFileRecord, ImageFormat, LinuxRegion, Module, OpenFile, Os, PageCounts, Process,
+    ImageFileRecord, ImageFormat, LinuxRegion, Module, OpenFile, PageCounts, Process,
     ProcessRecord, Producer, Protection, ReferencedFile, Region, RegionFile, Sharing, Target,
     Thread, ThreadXstate, VmaPages,
 };
@@ -1403,14 +1403,7 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         format: ImageFormat::CriuImages,
         compression: None,
         size,
-        target: Target {
-            os: Os::Linux,
-            arch,
-            kernel: false,
-            cpu_count: None,
-            os_version: None,
-            cpu: None,
-        },
+        target: Target::linux_process(arch),
         producer,
         process: Some(process),
         threads: threads_out,

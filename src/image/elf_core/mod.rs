@@ -23,8 +23,8 @@ use crate::image::{ImageBytes, OpenOptions};
 use crate::memory::{Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, Fault, FaultCode, FloatState, FormatDetails, Image, ImageFormat,
-    InterruptLevel, NoteRecord, Os, Process, Producer, Protection, Region, RegionFile, Sharing,
-    Target, Thread,
+    InterruptLevel, NoteRecord, Process, Producer, Protection, Region, RegionFile, Sharing, Target,
+    Thread,
 };
 use crate::verify::{self, Finding, Severity};
 
@@ -698,14 +698,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         format: ImageFormat::ElfCore,
         compression,
         size: file_len,
-        target: Target {
-            os: Os::Linux,
-            arch,
-            kernel: false,
-            cpu_count: None,
-            os_version: None,
-            cpu: None,
-        },
+        target: Target::linux_process(arch),
         producer,
         process,
         threads,
