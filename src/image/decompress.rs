@@ -63,21 +63,13 @@ pub(super) fn decompress(
         None,
         &format!("decompressing {} ({})", path.display(), kind.name()),
     );
-    let mut buf = vec![0u8; 1 << 20];
-    let mut written: u64 = 0;
-    let mut stream_error: Option<std::io::Error> = None;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                stream_error = Some(e);
-                break;
-            }
-        };
-        if written.saturating_add(n as u64) > limit {
-            bar.finish_and_clear();
+    let (written, end) =
+        pump(&mut reader, limit, &bar, |chunk| out.write_all(chunk)).map_err(io_err)?;
+    bar.finish_and_clear();
+    let stream_error = match end {
+        StreamEnd::Complete => None,
+        StreamEnd::Broken(e) => Some(e),
+        StreamEnd::OverLimit => {
             return Err(Error::new(
                 path,
                 ErrorKind::Decompression {
@@ -88,11 +80,7 @@ pub(super) fn decompress(
                 },
             ));
         }
-        out.write_all(&buf[..n]).map_err(io_err)?;
-        written += n as u64;
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
+    };
     out.flush().map_err(io_err)?;
 
     let mut findings = Vec::new();
@@ -125,4 +113,43 @@ pub(super) fn decompress(
         compression: Some(kind),
         findings,
     })
+}
+
+/// How a decompression stream ended.
+pub(crate) enum StreamEnd {
+    /// The decoder reached the end of its input.
+    Complete,
+    /// The decoder failed (a cut or corrupt stream); what came before is kept.
+    Broken(std::io::Error),
+    /// The next chunk would have passed the limit; nothing of it was kept.
+    OverLimit,
+}
+
+/// Copies `reader`'s output to `sink` in 1 MiB chunks, never more than
+/// `limit` bytes in all, advancing `bar`. Returns the bytes handed to the
+/// sink and how the stream ended; the sink's own errors are returned as is.
+/// Shared by the core-file path (a temp file) and the archive path (memory)
+/// so both apply the same limit and the same treatment of damage.
+pub(crate) fn pump(
+    reader: &mut dyn Read,
+    limit: u64,
+    bar: &indicatif::ProgressBar,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<(u64, StreamEnd)> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut written: u64 = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok((written, StreamEnd::Complete)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Ok((written, StreamEnd::Broken(e))),
+        };
+        if written.saturating_add(n as u64) > limit {
+            return Ok((written, StreamEnd::OverLimit));
+        }
+        sink(&buf[..n])?;
+        written += n as u64;
+        bar.inc(n as u64);
+    }
 }

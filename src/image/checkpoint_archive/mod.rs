@@ -117,38 +117,31 @@ fn decompress_to_memory(
         None,
         &format!("decompressing {} ({})", path.display(), kind.name()),
     );
-    let mut buf = vec![0u8; 1 << 20];
-    let mut broken = None;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                broken = Some(e);
-                break;
-            }
-        };
-        if out.len().saturating_add(n) > limit_usize {
-            bar.finish_and_clear();
+    let (_, end) = decompress::pump(&mut reader, limit, &bar, |chunk| {
+        if out.capacity() - out.len() < chunk.len() {
+            // Double, but never past the limit (pump keeps the total within it).
+            let want = out
+                .len()
+                .saturating_mul(2)
+                .max(out.len() + chunk.len())
+                .min(limit_usize.max(out.len() + chunk.len()));
+            out.reserve_exact(want - out.len());
+        }
+        out.extend_from_slice(chunk);
+        Ok(())
+    })
+    .map_err(|e| decompression_error(e.to_string()))?;
+    bar.finish_and_clear();
+    let broken = match end {
+        decompress::StreamEnd::Complete => None,
+        decompress::StreamEnd::Broken(e) => Some(e),
+        decompress::StreamEnd::OverLimit => {
             return Err(decompression_error(format!(
                 "the archive decompresses to more than {limit} bytes, the limit for archives read in memory (raise {} if it really is that large)",
                 decompress::LIMIT_ENV
             )));
         }
-        if out.capacity() - out.len() < n {
-            // Double, but never past the limit.
-            let want = out
-                .len()
-                .saturating_mul(2)
-                .max(out.len() + n)
-                .min(limit_usize);
-            out.reserve_exact(want - out.len());
-        }
-        out.extend_from_slice(&buf[..n]);
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
+    };
     let finding = match broken {
         None => None,
         Some(e) if out.is_empty() => return Err(decompression_error(e.to_string())),
