@@ -513,19 +513,6 @@ fn container_metadata_matches_checkpointctl() {
     assert!(text.lines().any(|l| l == size_line), "{text}");
 }
 
-fn schema(name: &str) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("schema").join(name)).unwrap();
-    jsonschema::validator_for(&serde_json::from_str::<Value>(&text).unwrap()).unwrap()
-}
-
-fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
-}
-
 #[test]
 fn json_sarif_and_junit_for_archives() {
     let path = archive("gz");

@@ -789,19 +789,6 @@ fn damage_sweep_never_panics() {
     assert!(cases > 1000, "{cases}");
 }
 
-fn schema(name: &str) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("schema").join(name)).unwrap();
-    jsonschema::validator_for(&serde_json::from_str::<Value>(&text).unwrap()).unwrap()
-}
-
-fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
-}
-
 #[test]
 fn json_matches_the_schemas_and_verify_gates_on_damage() {
     let Some(shared) = shared() else { return };

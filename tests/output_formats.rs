@@ -7,24 +7,6 @@ use serde_json::Value;
 
 use common::*;
 
-fn schema(name: &str) -> jsonschema::Validator {
-    let text = std::fs::read_to_string(root().join("schema").join(name)).unwrap();
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    jsonschema::validator_for(&schema).expect("schema compiles")
-}
-
-fn assert_valid(validator: &jsonschema::Validator, doc: &Value, what: &str) {
-    let errors: Vec<String> = validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{what} does not match its schema:\n{}",
-        errors.join("\n")
-    );
-}
-
 fn fixture(name: &str) -> String {
     root()
         .join("testdata/cores")

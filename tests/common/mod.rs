@@ -180,3 +180,23 @@ pub fn image_with_modules(
         findings: Vec::new(),
     }
 }
+
+/// The JSON schema `schema/NAME`, compiled.
+pub fn schema(name: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(root().join("schema").join(name)).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+/// Fails with every schema error of `doc`, each with its JSON path.
+pub fn assert_valid(validator: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match its schema:\n{}",
+        errors.join("\n")
+    );
+}
