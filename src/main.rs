@@ -352,9 +352,13 @@ fn main() -> ExitCode {
             };
             let image = img.path.clone();
             if let Some(tid) = thread
-                && img.thread(tid).is_none()
+                && img.all_processes().all(|p| p.thread(tid).is_none())
             {
-                let tids: Vec<String> = img.threads.iter().map(|t| t.tid.to_string()).collect();
+                let tids: Vec<String> = img
+                    .all_processes()
+                    .flat_map(|p| &p.threads)
+                    .map(|t| t.tid.to_string())
+                    .collect();
                 eprintln!(
                     "ckdump: {}: no thread {tid}; the image has threads {}",
                     image.display(),

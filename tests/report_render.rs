@@ -405,6 +405,7 @@ fn inspect_report() -> InspectReport {
             .at_offset(0x2000)
             .at_address(0x55c7_43e5_f000),
         ],
+        other_processes: Vec::new(),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::model::{Capture, FaultCode, Image, InterruptLevel, Sharing, Thread};
 use crate::progress::Progress;
 use crate::report::{
     CrashSummary, FrameReport, Hex, INSPECT_SCHEMA, ImageSummary, InspectReport, ModuleReport,
-    RegionReport, RegisterValue, ThreadReport,
+    ProcessReport, RegionReport, RegisterValue, ThreadReport,
 };
 use crate::symbols::{SymbolConfig, Symbolizer};
 use crate::unwind::{self, WalkLimits};
@@ -68,36 +68,90 @@ pub fn summarize(image: &Image) -> ImageSummary {
     }
 }
 
-/// Builds the full post-mortem report.
+/// Builds the full post-mortem report: the image's process, then every
+/// other process of a saved tree, each unwound in its own address space.
 pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
-    let symbolizer = Symbolizer::new(image, &options.symbols);
     let limits = options.limits.unwrap_or_default();
-    let crashing_tid = image.fault.as_ref().and_then(|f| f.thread);
+    let selected = |p: &Image| {
+        p.threads
+            .iter()
+            .filter(|t| options.thread.is_none_or(|tid| t.tid == tid))
+            .count() as u64
+    };
+    let bar = options.progress.unwrap_or_else(Progress::hidden).steps(
+        image.all_processes().map(selected).sum(),
+        "unwinding threads",
+    );
 
-    // Crashing thread first, then the rest in image order.
+    let symbolizer = Symbolizer::new(image, &options.symbols);
+    let threads = thread_reports(image, &symbolizer, options, &limits, &bar);
+    let crash = crash_summary(image, &symbolizer, options.disasm_context);
+    let modules = module_reports(image, &symbolizer);
+    drop(symbolizer);
+    let other_processes = image
+        .other_processes
+        .iter()
+        .map(|p| process_report(p, options, &limits, &bar))
+        .collect();
+    bar.finish_and_clear();
+
+    InspectReport {
+        schema: INSPECT_SCHEMA,
+        image: summarize(image),
+        crash,
+        threads,
+        modules,
+        regions: options.regions.then(|| region_reports(image)),
+        notes: image.details.notes.clone(),
+        auxv: image.details.auxv.clone(),
+        streams: image.details.streams.clone(),
+        annotations: annotations(image),
+        texts: image
+            .details
+            .texts
+            .iter()
+            .map(|(name, text)| crate::report::EmbeddedText {
+                name: name.clone(),
+                text: text.clone(),
+            })
+            .collect(),
+        processes: image.details.processes.clone(),
+        image_files: image.details.files.clone(),
+        container: image.details.container.clone(),
+        checkpoint: image.details.checkpoint.clone(),
+        findings: image.findings.clone(),
+        other_processes,
+    }
+}
+
+/// Stacks of `image`'s threads (the `--thread` one only, if given),
+/// crashing thread first, then the rest in image order.
+fn thread_reports(
+    image: &Image,
+    symbolizer: &Symbolizer<'_>,
+    options: &InspectOptions,
+    limits: &WalkLimits,
+    bar: &indicatif::ProgressBar,
+) -> Vec<ThreadReport> {
+    let crashing_tid = image.fault.as_ref().and_then(|f| f.thread);
     let mut order: Vec<&Thread> = image.threads.iter().collect();
     order.sort_by_key(|t| Some(t.tid) != crashing_tid);
     if let Some(tid) = options.thread {
         order.retain(|t| t.tid == tid);
     }
-
-    let bar = options
-        .progress
-        .unwrap_or_else(Progress::hidden)
-        .steps(order.len() as u64, "unwinding threads");
-    let threads: Vec<ThreadReport> = order
+    order
         .iter()
         .map(|thread| {
-            let report = thread_report(image, &symbolizer, thread, crashing_tid, &limits);
+            let report = thread_report(image, symbolizer, thread, crashing_tid, limits);
             bar.inc(1);
             report
         })
-        .collect();
-    bar.finish_and_clear();
+        .collect()
+}
 
-    let crash = crash_summary(image, &symbolizer, options.disasm_context);
+fn module_reports(image: &Image, symbolizer: &Symbolizer<'_>) -> Vec<ModuleReport> {
     let statuses = symbolizer.modules();
-    let modules = image
+    image
         .modules
         .iter()
         .enumerate()
@@ -121,41 +175,49 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
                 pe: m.pe.clone(),
             }
         })
-        .collect();
+        .collect()
+}
 
-    InspectReport {
-        schema: INSPECT_SCHEMA,
-        image: summarize(image),
-        crash,
-        threads,
-        modules,
+fn annotations(image: &Image) -> Vec<crate::report::Annotation> {
+    image
+        .details
+        .annotations
+        .iter()
+        .map(|(key, value)| crate::report::Annotation {
+            key: key.clone(),
+            value: value.clone(),
+        })
+        .collect()
+}
+
+/// One more process of a saved tree, with its own symbolizer: the same
+/// library may sit at other addresses in each process.
+fn process_report(
+    image: &Image,
+    options: &InspectOptions,
+    limits: &WalkLimits,
+    bar: &indicatif::ProgressBar,
+) -> ProcessReport {
+    let symbolizer = Symbolizer::new(image, &options.symbols);
+    let process = image.process.as_ref();
+    ProcessReport {
+        pid: process.and_then(|p| p.pid),
+        ppid: process.and_then(|p| p.ppid),
+        name: process.and_then(|p| p.name.clone()),
+        state: process.and_then(|p| p.state),
+        args: process.and_then(|p| p.args.clone()),
+        executable: process.and_then(|p| p.executable.clone()),
+        thread_count: image.threads.len(),
+        threads: thread_reports(image, &symbolizer, options, limits, bar),
+        modules: module_reports(image, &symbolizer),
         regions: options.regions.then(|| region_reports(image)),
-        notes: image.details.notes.clone(),
-        auxv: image.details.auxv.clone(),
-        streams: image.details.streams.clone(),
-        annotations: image
+        open_files: image
             .details
-            .annotations
-            .iter()
-            .map(|(key, value)| crate::report::Annotation {
-                key: key.clone(),
-                value: value.clone(),
-            })
-            .collect(),
-        texts: image
-            .details
-            .texts
-            .iter()
-            .map(|(name, text)| crate::report::EmbeddedText {
-                name: name.clone(),
-                text: text.clone(),
-            })
-            .collect(),
-        processes: image.details.processes.clone(),
-        image_files: image.details.files.clone(),
-        container: image.details.container.clone(),
-        checkpoint: image.details.checkpoint.clone(),
-        findings: image.findings.clone(),
+            .checkpoint
+            .as_ref()
+            .map(|c| c.open_files.clone())
+            .unwrap_or_default(),
+        annotations: annotations(image),
     }
 }
 

@@ -469,6 +469,7 @@ impl LiveProcess {
                 ..FormatDetails::default()
             },
             findings: Vec::new(),
+            other_processes: Vec::new(),
         }
     }
 

@@ -4,13 +4,11 @@
 //! restore must load. Restore-readiness checks (`verify::restore`) and the
 //! inspect report read it; no other format fills it.
 //!
-//! Several processes: the model's `Image` is one address space (the root
-//! task's, as a core file is one process), so threads, regions and stacks
-//! are the root task's. Every task of the tree is listed in
-//! `FormatDetails::processes` with all its thread ids, and the facts here
-//! that a restore needs of every task (each thread's saved xstate, the
-//! files every task refers to, page totals over every pagemap) cover the
-//! whole tree.
+//! Several processes: each process of a tree is an `Image` of its own (the
+//! root, and `Image::other_processes`), and each has a `CheckpointInfo`
+//! with its own VMAs, descriptors and heap. The root's also holds what a
+//! restore needs of the whole tree: page totals over every pagemap, the
+//! files any task refers to, and every thread's saved xstate.
 
 use serde::Serialize;
 
@@ -64,7 +62,7 @@ impl PageCounts {
     }
 }
 
-/// One VMA of the root task and where its pages are.
+/// One VMA of a task and where its pages are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VmaPages {
     #[serde(serialize_with = "hex")]
@@ -95,7 +93,7 @@ pub struct ReferencedFile {
     pub uses: Vec<String>,
 }
 
-/// One open descriptor of the root task.
+/// One open descriptor of a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OpenFile {
     pub fd: u32,
@@ -131,17 +129,19 @@ pub struct CheckpointInfo {
     pub parent: Option<String>,
     /// Whether that parent snapshot is there to read.
     pub parent_present: bool,
-    /// Pages of every task's pagemap.
+    /// Pages of every task's pagemap (the root's), or of this task's.
     pub pages: PageCounts,
-    /// The root task's VMAs, in address order.
+    /// This task's VMAs, in address order.
     pub vmas: Vec<VmaPages>,
-    /// Regular files referred to by any task.
+    /// Regular files referred to by any task (the root's; empty in the
+    /// other processes').
     pub files: Vec<ReferencedFile>,
-    /// The root task's descriptors, by fd.
+    /// This task's descriptors, by fd.
     pub open_files: Vec<OpenFile>,
-    /// XSAVE state of every thread of every task (x86).
+    /// XSAVE state of every thread of every task (x86) in the root's; of
+    /// this task's threads in the other processes'.
     pub xstate: Vec<ThreadXstate>,
-    /// `[mm_start_brk, mm_brk)` of the root task.
+    /// `[mm_start_brk, mm_brk)` of this task.
     pub heap: Option<(u64, u64)>,
 }
 

@@ -527,6 +527,14 @@ pub struct Image {
     pub details: FormatDetails,
     /// Structural problems the reader met while parsing.
     pub findings: Vec<Finding>,
+    /// The other processes of a saved process tree (CRIU), in pstree
+    /// order, each a full process view of its own: threads, modules,
+    /// regions and memory, and its `details.auxv` and per-task
+    /// `details.checkpoint` (VMAs, descriptors, heap). Their `path`,
+    /// `format` and `target` repeat this image's; the reader's findings and
+    /// the tree-wide facts (process list, image files, referenced files,
+    /// saved CPU state) stay here. Empty for one-process images.
+    pub other_processes: Vec<Image>,
 }
 
 impl Image {
@@ -542,6 +550,11 @@ impl Image {
 
     pub fn module_at(&self, addr: u64) -> Option<&Module> {
         self.modules.iter().find(|m| m.contains(addr))
+    }
+
+    /// This process and the other processes of the tree, root first.
+    pub fn all_processes(&self) -> impl Iterator<Item = &Image> {
+        std::iter::once(self).chain(self.other_processes.iter())
     }
 
     /// The thread the fault belongs to, or the first thread.

@@ -264,6 +264,35 @@ pub struct InspectReport {
     pub checkpoint: Option<crate::model::CheckpointInfo>,
     /// Structural problems met while reading (full list: `ckdump verify`).
     pub findings: Vec<Finding>,
+    /// The other processes of a saved process tree (CRIU), each with its
+    /// own stacks, modules and memory map, in process-tree order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_processes: Vec<ProcessReport>,
+}
+
+/// One more process of a saved tree: the same views as the image's own
+/// process, read from that process's own address space.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessReport {
+    pub pid: Option<u64>,
+    pub ppid: Option<u64>,
+    pub name: Option<String>,
+    /// `Z` for a zombie, `T` stopped, as the image records it.
+    pub state: Option<char>,
+    pub args: Option<String>,
+    pub executable: Option<String>,
+    pub thread_count: usize,
+    /// In image order (only the `--thread` one when it is in this process).
+    pub threads: Vec<ThreadReport>,
+    pub modules: Vec<ModuleReport>,
+    /// Present with `--regions`.
+    pub regions: Option<Vec<RegionReport>>,
+    /// Its descriptors (checkpoints).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub open_files: Vec<crate::model::OpenFile>,
+    /// What its images say beyond that (`criu.*`: task state, credentials, mm fields…).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<Annotation>,
 }
 
 /// One annotation.

@@ -336,6 +336,70 @@ fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, sty
     out.push('\n');
 }
 
+/// One more process of a saved tree: a heading, its stacks, and its
+/// modules where they differ from the first process's (a forked child
+/// usually maps the same files at the same addresses).
+fn write_other_process(
+    out: &mut String,
+    p: &super::ProcessReport,
+    first_modules: &[ModuleReport],
+    opts: &TextOptions,
+    style: Style,
+) {
+    if opts.show_registers_all_threads && p.threads.is_empty() {
+        // `--thread` names a thread of another process.
+        return;
+    }
+    let pid = p.pid.map_or("?".to_string(), |v| v.to_string());
+    let name = p
+        .name
+        .as_deref()
+        .map(|n| format!(" \"{}\"", printable(n)))
+        .unwrap_or_default();
+    let ppid = p.ppid.map(|v| format!(", ppid {v}")).unwrap_or_default();
+    let state = match p.state {
+        Some('Z') => ", zombie".to_string(),
+        Some('X') => ", dead".to_string(),
+        Some('T') => ", stopped".to_string(),
+        _ => String::new(),
+    };
+    let count = match p.thread_count {
+        0 => "no threads".to_string(),
+        n => format!("{n} {}", plural(n, "thread", "threads")),
+    };
+    let heading = format!("Process {pid}{name}{ppid}{state}: {count}");
+    let _ = writeln!(out, "{}", style.heading(&heading));
+    if let Some(exe) = &p.executable {
+        let _ = writeln!(out, "  executable {}", printable(exe));
+    }
+    if let Some(args) = &p.args {
+        let _ = writeln!(out, "  command    {}", printable(args));
+    }
+    out.push('\n');
+    let cols = FrameColumns::of(&p.threads);
+    for t in &p.threads {
+        write_thread(out, t, &cols, style);
+    }
+    if opts.show_registers_all_threads {
+        for t in &p.threads {
+            write_registers(out, t, style);
+        }
+    }
+    let same = |a: &ModuleReport, b: &ModuleReport| {
+        a.path == b.path && a.base == b.base && a.build_id == b.build_id
+    };
+    let inherited = p.modules.len() == first_modules.len()
+        && p.modules.iter().zip(first_modules).all(|(a, b)| same(a, b));
+    if !p.modules.is_empty() && (!inherited || opts.show_modules) {
+        let _ = write!(out, "{} ", style.heading(&format!("Process {pid}:")));
+        write_modules(out, &p.modules, opts.show_modules, style);
+    }
+    if let (true, Some(regions)) = (opts.show_regions, &p.regions) {
+        let _ = write!(out, "{} ", style.heading(&format!("Process {pid}:")));
+        write_regions(out, regions, style);
+    }
+}
+
 /// The saved process tree (CRIU): one line per task, children indented.
 fn write_processes(out: &mut String, tasks: &[crate::model::ProcessRecord], style: Style) {
     if tasks.is_empty() {
@@ -568,7 +632,21 @@ fn write_header(out: &mut String, r: &InspectReport, style: Style) {
     if let Some(t) = img.timestamp {
         let _ = writeln!(out, "  time     {t} (seconds since 1970)");
     }
-    let _ = writeln!(out, "  threads  {}", img.thread_count);
+    if r.other_processes.is_empty() {
+        let _ = writeln!(out, "  threads  {}", img.thread_count);
+    } else {
+        let processes = r.other_processes.len() + 1;
+        let all: usize = img.thread_count
+            + r.other_processes
+                .iter()
+                .map(|p| p.thread_count)
+                .sum::<usize>();
+        let _ = writeln!(
+            out,
+            "  threads  {} ({all} in the {processes} processes of the tree)",
+            img.thread_count
+        );
+    }
     if let Some(a) = &img.archive {
         let _ = writeln!(out, "  archive  {}", describe_archive(a));
     }
@@ -824,6 +902,10 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         .filter(|t| t.crashed || opts.show_registers_all_threads)
     {
         write_registers(&mut out, t, style);
+    }
+
+    for p in &r.other_processes {
+        write_other_process(&mut out, p, &r.modules, opts, style);
     }
 
     write_processes(&mut out, &r.processes, style);

@@ -46,6 +46,30 @@ impl Findings {
         }
     }
 
+    /// Takes in `other`'s findings (another process's), their messages
+    /// prefixed with `who`.
+    /// One the root already has (a forked child maps the same files) is
+    /// not repeated.
+    fn absorb(&mut self, other: Findings, who: String) {
+        for mut f in other.list {
+            let repeated = self
+                .list
+                .iter()
+                .any(|g| g.code == f.code && g.message == f.message);
+            if repeated {
+                continue;
+            }
+            f.message = format!("{who}: {}", f.message);
+            match verify::check_by_code(f.code) {
+                Some(check) => self.push(check, f),
+                None => self.list.push(f),
+            }
+        }
+        for (code, (check, n)) in other.dropped {
+            self.dropped.entry(code).or_insert((check, 0)).1 += n;
+        }
+    }
+
     fn finish(mut self) -> Vec<Finding> {
         let mut dropped: Vec<_> = self.dropped.into_values().collect();
         dropped.sort_by_key(|(c, _)| c.code);
@@ -59,23 +83,42 @@ impl Findings {
     }
 }
 
-/// Runs every model check on `image`.
+/// Runs every model check on `image`, and on each other process of a
+/// saved tree (their findings name the process).
 pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     let mut out = Findings::default();
-    threads(image, &mut out);
-    regions(image, &mut out);
-    let restoring = options.restore.root.is_some() && image.details.checkpoint.is_some();
-    if !restoring {
-        mapped_files(image, options, &mut out);
-    }
+    process_checks(image, options, &mut out);
     for f in crate::verify::restore::run(image, &options.restore) {
         let check = verify::check_by_code(f.code).unwrap_or(&verify::RESTORE_FILE_MISSING);
         out.push(check, f);
     }
-    if let Some(config) = &options.symbols {
-        symbols(image, config, &mut out);
+    for other in &image.other_processes {
+        let mut own = Findings::default();
+        process_checks(other, options, &mut own);
+        for f in crate::verify::restore::run_process(other) {
+            let check = verify::check_by_code(f.code).unwrap_or(&verify::RESTORE_FILE_MISSING);
+            own.push(check, f);
+        }
+        let pid = other.process.as_ref().and_then(|p| p.pid);
+        out.absorb(
+            own,
+            pid.map_or("another process".to_string(), |p| format!("process {p}")),
+        );
     }
     out.finish()
+}
+
+/// The checks of one process: threads, regions, mapped files, symbols.
+fn process_checks(image: &Image, options: &CheckOptions, out: &mut Findings) {
+    threads(image, out);
+    regions(image, out);
+    let restoring = options.restore.root.is_some() && image.details.checkpoint.is_some();
+    if !restoring {
+        mapped_files(image, options, out);
+    }
+    if let Some(config) = &options.symbols {
+        symbols(image, config, out);
+    }
 }
 
 /// Modules that have a pc on some thread's stack but no symbols.
@@ -132,7 +175,12 @@ fn describe_region(r: &Region) -> String {
 }
 
 fn threads(image: &Image, out: &mut Findings) {
-    if image.threads.is_empty() {
+    // A zombie's or dead task's threads are gone; it is still a process.
+    let exited = image
+        .process
+        .as_ref()
+        .is_some_and(|p| matches!(p.state, Some('Z' | 'X')));
+    if image.threads.is_empty() && !exited {
         out.push(
             &verify::NO_THREADS,
             Finding::new(&verify::NO_THREADS, "the image holds no threads"),
@@ -424,6 +472,7 @@ mod tests {
             memory: Arc::new(NoMemory),
             details: FormatDetails::default(),
             findings: Vec::new(),
+            other_processes: Vec::new(),
         }
     }
 

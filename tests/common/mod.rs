@@ -178,6 +178,7 @@ pub fn image_with_modules(
         memory: std::sync::Arc::new(ckdump::memory::NoMemory),
         details: FormatDetails::default(),
         findings: Vec::new(),
+        other_processes: Vec::new(),
     }
 }
 

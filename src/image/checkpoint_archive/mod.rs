@@ -256,6 +256,7 @@ fn image_without_processes(path: &Path) -> Image {
         memory: std::sync::Arc::new(NoMemory),
         details: FormatDetails::default(),
         findings: Vec::new(),
+        other_processes: Vec::new(),
     }
 }
 
@@ -421,6 +422,11 @@ pub fn read_with_limit(
     image.format = ImageFormat::ContainerCheckpoint;
     image.compression = compression;
     image.size = bytes.len() as u64;
+    for p in &mut image.other_processes {
+        p.path = PathBuf::from(path);
+        p.format = ImageFormat::ContainerCheckpoint;
+        p.compression = compression;
+    }
     Ok(image)
 }
 

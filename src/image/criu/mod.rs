@@ -2,10 +2,12 @@
 //! thread's registers, the memory map and the dumped pages, read into the
 //! common model so the walker, symbolizer and renderers work unchanged.
 //!
-//! A directory is many small protobuf images plus raw page files. The
-//! root task of pstree.img becomes the image's process: its threads get
-//! registers and stacks, its pagemap is the address space. Other tasks are
-//! listed in [`FormatDetails::processes`]. Damage anywhere past a readable
+//! A directory is many small protobuf images plus raw page files. Every
+//! task of pstree.img becomes a process view of its own — its threads'
+//! registers, its pagemap as the address space, its modules — read by one
+//! function (`task_view`); the root task is the image's process, the
+//! others are [`Image::other_processes`], and the whole tree is listed in
+//! [`FormatDetails::processes`]. Damage anywhere past a readable
 //! pstree.img is reported as findings, never as an error.
 
 pub mod image_file;
@@ -316,7 +318,9 @@ fn reg_file(r: RegFileEntry) -> RegFile {
 fn task_state_name(state: u32) -> String {
     match state {
         1 => "alive".into(),
-        2 => "dead".into(),
+        // What CRIU writes for an unreaped child it dumped (TASK_DEAD);
+        // 6 (TASK_ZOMBIE) is the name its task-state enum also has.
+        2 => "zombie".into(),
         3 => "stopped".into(),
         6 => "zombie".into(),
         other => format!("state {other}"),
@@ -353,7 +357,6 @@ fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry>> {
         ));
     }
     let mut pids = HashSet::new();
-    let mut tids = HashSet::new();
     let mut dupes = Vec::new();
     for t in &mut tasks {
         let pid = t.pid.unwrap_or_default();
@@ -363,14 +366,6 @@ fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry>> {
         if t.threads.is_empty() {
             // Images from before threads were recorded: the leader alone.
             t.threads.push(pid);
-        }
-        if !t.threads.contains(&pid) {
-            dupes.push(format!("task {pid} does not list itself among its threads"));
-        }
-        for &tid in &t.threads {
-            if !tids.insert(tid) {
-                dupes.push(format!("thread {tid} is listed twice"));
-            }
         }
     }
     let root = tasks[0].pid.unwrap_or_default();
@@ -401,6 +396,21 @@ struct AddressSpace {
     listed_present: u64,
     /// files.img ids the file-backed VMAs name.
     file_ids: Vec<u32>,
+}
+
+impl AddressSpace {
+    /// The address space of a task without memory (a zombie).
+    fn empty() -> Self {
+        AddressSpace {
+            regions: Vec::new(),
+            memory: PagemapMemory::new(Vec::new(), Bytes::from_vec(Vec::new()), Vec::new()),
+            mappings: Vec::new(),
+            parent_pages: 0,
+            lazy_pages: 0,
+            listed_present: 0,
+            file_ids: Vec::new(),
+        }
+    }
 }
 
 /// Reads pagemap-PID.img and its pages file into runs; checks both.
@@ -1044,11 +1054,157 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
     let mut r = Reader::load(set)?;
     let inventory: Option<InventoryEntry> =
         r.first("inventory.img", magic::INVENTORY, "the dump's version");
-    let tasks = process_tree(&mut r, dir)?;
-    let root = tasks[0].clone();
-    let pid = root.pid.unwrap_or_default();
+    let mut tasks = process_tree(&mut r, dir)?;
+    let files = referenced_files(&mut r);
+    let cores = task_cores(&mut r, &mut tasks);
+    let arch = tree_arch(&tasks[0], &cores, dir)?;
+    let tree = Tree {
+        set,
+        root_pid: tasks[0].pid.unwrap_or_default(),
+        inventory: inventory.as_ref(),
+        files: &files,
+        cores: &cores,
+        arch,
+        options,
+    };
 
-    // --- files.img (and reg-files.img of older dumps) ---
+    // Every task gets its own view: address space, modules, threads.
+    let mut views: Vec<TaskView> = Vec::with_capacity(tasks.len());
+    for task in &tasks {
+        views.push(task_view(&mut r, &tree, task));
+    }
+    let mut pages = PageCounts::default();
+    let (mut listed_present, mut listed_parent) = (0, 0);
+    let mut uses: Vec<(u32, String)> = Vec::new();
+    let mut xstate = Vec::new();
+    for (i, v) in views.iter().enumerate() {
+        pages.add(&v.space.memory.page_counts(0, u64::MAX, v.page_size));
+        listed_present += v.space.listed_present;
+        listed_parent += v.space.parent_pages;
+        // The root's uses read `exe`, `fd 3`; other tasks' carry their pid.
+        let prefix = if i == 0 {
+            String::new()
+        } else {
+            format!("{}: ", v.pid)
+        };
+        uses.extend(
+            v.uses
+                .iter()
+                .map(|(id, what)| (*id, format!("{prefix}{what}"))),
+        );
+        xstate.extend(v.xstate.iter().copied());
+    }
+    check_page_totals(&mut r, listed_present, listed_parent);
+
+    let processes: Vec<ProcessRecord> = tasks
+        .iter()
+        .map(|t| {
+            let tp = t.pid.unwrap_or_default();
+            let tc = cores.get(&tp).and_then(|c| c.tc.as_ref());
+            ProcessRecord {
+                pid: u64::from(tp),
+                ppid: u64::from(t.ppid),
+                pgid: u64::from(t.pgid),
+                sid: u64::from(t.sid),
+                name: tc.map(|c| c.comm.clone()),
+                state: tc.map(|c| task_state_name(c.task_state)),
+                exit_code: tc.map(|c| c.exit_code),
+                threads: t.threads.iter().map(|&x| u64::from(x)).collect(),
+            }
+        })
+        .collect();
+
+    let mut annotations = tree_annotations(&mut r, &tree);
+    let mut views = views.into_iter();
+    let Some(root) = views.next() else {
+        // process_tree returns at least one task.
+        return Err(Error::new(
+            dir,
+            ErrorKind::Malformed {
+                offset: 0,
+                what: "CRIU image directory without tasks".into(),
+            },
+        ));
+    };
+    let producer = Producer::Other(match inventory.as_ref().and_then(|i| i.img_version) {
+        Some(2) => "CRIU (images v1.1)".to_string(),
+        Some(v) => format!("CRIU (image version {v})"),
+        None => "CRIU".to_string(),
+    });
+    let kind = checkpoint_kind(set, &r, &pages);
+    let other_processes: Vec<Image> = views
+        .map(|v| {
+            let checkpoint = task_checkpoint(&tree, &v, kind, None);
+            v.into_image(dir, arch, producer.clone(), checkpoint, Vec::new())
+        })
+        .collect();
+    let checkpoint = task_checkpoint(
+        &tree,
+        &root,
+        kind,
+        Some(TreeWide {
+            pages,
+            uses,
+            xstate,
+        }),
+    );
+
+    // --- the listing of every file ---
+    let mut listing = Vec::with_capacity(r.files.len());
+    let mut unknown = Vec::new();
+    let mut size: u64 = 0;
+    for (name, f) in &r.files {
+        size = size.saturating_add(f.bytes.len() as u64);
+        let magic = f.header.magic();
+        let kind = f.magic_name();
+        if magic.is_some() && kind.is_none() {
+            unknown.push(name.clone());
+        }
+        listing.push(ImageFileRecord {
+            name: name.clone(),
+            size: f.bytes.len() as u64,
+            magic,
+            kind,
+            entries: f.has_entries().then_some(f.entries.len() as u64),
+        });
+    }
+    if !unknown.is_empty() {
+        r.findings.push(
+            &verify::CRIU_UNKNOWN_IMAGE,
+            Finding::new(
+                &verify::CRIU_UNKNOWN_IMAGE,
+                format!(
+                    "{} image files have a magic ckdump does not know: {}",
+                    unknown.len(),
+                    unknown.join(", ")
+                ),
+            ),
+        );
+    }
+    annotations.extend(root.annotations.iter().cloned());
+    let mut image = root.into_image(dir, arch, producer, checkpoint, annotations);
+    image.size = size;
+    image.details.processes = processes;
+    image.details.files = listing;
+    image.other_processes = other_processes;
+    image.findings = r.findings.finish();
+    Ok(image)
+}
+
+/// What every task's view is read against.
+struct Tree<'a> {
+    set: &'a dyn ImageSet,
+    root_pid: u32,
+    inventory: Option<&'a InventoryEntry>,
+    files: &'a HashMap<u32, RegFile>,
+    /// The core image of every thread that has a readable one.
+    cores: &'a HashMap<u32, CoreEntry>,
+    arch: Arch,
+    options: &'a OpenOptions,
+}
+
+/// files.img (and reg-files.img of older dumps): the regular files by id.
+fn referenced_files(r: &mut Reader) -> HashMap<u32, RegFile> {
     let mut files: HashMap<u32, RegFile> = HashMap::new();
     if r.files.contains_key("files.img") {
         r.each(
@@ -1080,58 +1236,150 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
             "files.img is missing: mapped and open files have no paths".into(),
         );
     }
-    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
+    files
+}
 
-    // --- cores of every task (comm, state) and of the root's threads ---
-    let mut cores: HashMap<u32, CoreEntry> = HashMap::new();
-    let mut xstate = Vec::new();
-    // Every thread's core is checked; the root's threads and every
-    // task's leader are kept, every thread's saved xstate noted.
-    for t in &tasks {
-        let is_root = t.pid == root.pid;
+/// core-TID.img of every thread of every task; a missing or damaged one is
+/// a finding (by the reader) and is left out. A zombie's thread list is
+/// replaced by its pid: CRIU fills in no thread ids for a task that has
+/// exited (the one entry it writes holds whatever was in memory), and a
+/// zombie has no threads to restore. Then every live task must list
+/// itself among its threads, and no thread id may appear twice.
+fn task_cores(r: &mut Reader, tasks: &mut [PstreeEntry]) -> HashMap<u32, CoreEntry> {
+    let mut cores = HashMap::new();
+    let core = |r: &mut Reader, tid: u32| {
+        let name = format!("core-{tid}.img");
+        let why = format!("thread {tid}'s registers and state");
+        r.first::<CoreEntry>(&name, magic::CORE, &why)
+    };
+    let mut problems = Vec::new();
+    let mut tids = HashSet::new();
+    for t in tasks.iter_mut() {
+        let pid = t.pid.unwrap_or_default();
+        if let Some(c) = core(r, pid) {
+            cores.insert(pid, c);
+        }
+        if is_exited(cores.get(&pid)) {
+            t.threads = vec![pid];
+        } else if !t.threads.contains(&pid) {
+            problems.push(format!("task {pid} does not list itself among its threads"));
+        }
+        // A thread listed twice stays with the first task that lists it.
+        let mut own = Vec::with_capacity(t.threads.len());
         for &tid in &t.threads {
-            let name = format!("core-{tid}.img");
-            let why = format!("thread {tid}'s registers and state");
-            let Some(core) = r.first::<CoreEntry>(&name, magic::CORE, &why) else {
+            if !tids.insert(tid) {
+                problems.push(format!("thread {tid} is listed twice"));
                 continue;
-            };
-            if let Some(x) = core
-                .thread_info
-                .as_ref()
-                .and_then(|ti| ti.fpregs.as_ref())
-                .and_then(|f| f.xsave.as_ref())
+            }
+            own.push(tid);
+            if tid != pid
+                && let Some(c) = core(r, tid)
             {
-                xstate.push(ThreadXstate {
-                    pid: u64::from(t.pid.unwrap_or_default()),
-                    tid: u64::from(tid),
-                    xstate_bv: x.xstate_bv,
-                });
+                cores.insert(tid, c);
             }
-            if is_root || Some(tid) == t.pid {
-                cores.insert(tid, core);
-            }
+        }
+        t.threads = own;
+    }
+    for p in problems {
+        r.findings
+            .add(&verify::CRIU_PROCESS_TREE, "pstree.img", None, p);
+    }
+    cores
+}
+
+/// The tree's architecture, from the root leader's core (or any of the
+/// root's threads); x86_64 when no core says.
+fn tree_arch(root: &PstreeEntry, cores: &HashMap<u32, CoreEntry>, dir: &Path) -> Result<Arch> {
+    let leader = root.pid.and_then(|p| cores.get(&p));
+    let source = leader.or_else(|| root.threads.iter().find_map(|t| cores.get(t)));
+    match source.map(threads::arch_of) {
+        Some(Ok(a)) => Ok(a),
+        Some(Err(e)) => Err(Error::new(dir, ErrorKind::Unsupported(e))),
+        None => Ok(Arch::X86_64),
+    }
+}
+
+/// One task of the tree as a process of its own.
+struct TaskView {
+    pid: u32,
+    process: Process,
+    threads: Vec<Thread>,
+    modules: Vec<Module>,
+    space: AddressSpace,
+    auxv: Vec<AuxvEntry>,
+    page_size: u64,
+    /// `[mm_start_brk, mm_brk)`.
+    heap: Option<(u64, u64)>,
+    annotations: Vec<(String, String)>,
+    open_files: Vec<OpenFile>,
+    /// (files.img id, what uses it), unprefixed: `exe`, `mapping`, `fd 3`.
+    uses: Vec<(u32, String)>,
+    xstate: Vec<ThreadXstate>,
+}
+
+impl TaskView {
+    fn into_image(
+        self,
+        dir: &Path,
+        arch: Arch,
+        producer: Producer,
+        checkpoint: CheckpointInfo,
+        annotations: Vec<(String, String)>,
+    ) -> Image {
+        let annotations = if annotations.is_empty() {
+            self.annotations
+        } else {
+            annotations
+        };
+        Image {
+            path: dir.to_path_buf(),
+            format: ImageFormat::CriuImages,
+            compression: None,
+            size: 0,
+            target: Target::linux_process(arch),
+            producer,
+            process: Some(self.process),
+            threads: self.threads,
+            modules: self.modules,
+            regions: self.space.regions,
+            fault: None,
+            timestamp: None,
+            memory: Arc::new(self.space.memory),
+            details: FormatDetails {
+                auxv: self.auxv,
+                annotations,
+                checkpoint: Some(checkpoint),
+                ..FormatDetails::default()
+            },
+            findings: Vec::new(),
+            other_processes: Vec::new(),
         }
     }
-    let leader = cores.get(&pid);
-    let arch_source = leader.or_else(|| root.threads.iter().find_map(|t| cores.get(t)));
-    let arch = match arch_source.map(threads::arch_of) {
-        Some(Ok(a)) => a,
-        Some(Err(e)) => {
-            return Err(Error::new(dir, ErrorKind::Unsupported(e)));
-        }
-        None => Arch::X86_64,
-    };
+}
+
+/// Whether CRIU's task state is one without memory or threads: a zombie,
+/// written as TASK_DEAD (2) or TASK_ZOMBIE (6), has a core image but no mm.
+fn is_exited(core: Option<&CoreEntry>) -> bool {
+    matches!(
+        core.and_then(|c| c.tc.as_ref()).map(|t| t.task_state),
+        Some(2 | 6)
+    )
+}
+
+/// The view of `task`: its mm and pagemap as an address space, its
+/// modules, its threads' registers, its descriptors and the facts the
+/// model has no field for.
+fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> TaskView {
+    let pid = task.pid.unwrap_or_default();
+    let leader = tree.cores.get(&pid);
+    let exited = is_exited(leader);
     let tc = leader.and_then(|c| c.tc.as_ref());
 
-    // --- ids, mm, address space ---
-    let ids: Option<TaskKobjIdsEntry> = if r.files.contains_key(&format!("ids-{pid}.img")) {
-        r.first(&format!("ids-{pid}.img"), magic::IDS, "the task's ids")
+    let mm: Option<MmEntry> = if exited {
+        None
     } else {
-        leader
-            .and_then(|c| c.ids.clone())
-            .or_else(|| inventory.as_ref().and_then(|i| i.root_ids.clone()))
+        r.first(&format!("mm-{pid}.img"), magic::MM, "the memory map")
     };
-    let mm: Option<MmEntry> = r.first(&format!("mm-{pid}.img"), magic::MM, "the memory map");
     let auxv: Vec<AuxvEntry> = mm
         .as_ref()
         .map(|m| {
@@ -1148,10 +1396,11 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
     let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
         .filter(|p| p.is_power_of_two() && *p >= 1024)
         .unwrap_or(4096);
-    let mut space = address_space(&mut r, set, pid, mm.as_ref(), &files, page_size);
-    let mut pages = space.memory.page_counts(0, u64::MAX, page_size);
-    let mut listed_present = space.listed_present;
-    let mut listed_parent = space.parent_pages;
+    let mut space = if exited {
+        AddressSpace::empty()
+    } else {
+        address_space(r, tree.set, pid, mm.as_ref(), tree.files, page_size)
+    };
     let mut uses: Vec<(u32, String)> = space
         .file_ids
         .iter()
@@ -1160,42 +1409,125 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
     if let Some(id) = mm.as_ref().and_then(|m| m.exe_file_id) {
         uses.insert(0, (id, "exe".into()));
     }
-    // Other tasks' pagemaps are checked too, though only the root's memory
-    // is the image's address space.
-    for t in tasks.iter().skip(1) {
-        let Some(tp) = t.pid else { continue };
-        // Zombies and dead tasks have no memory; CRIU writes no mm for them.
-        let state = cores
-            .get(&tp)
-            .and_then(|c| c.tc.as_ref())
-            .map(|tc| tc.task_state);
-        if matches!(state, Some(2 | 6)) {
-            continue;
-        }
-        let tmm: Option<MmEntry> = r.first(&format!("mm-{tp}.img"), magic::MM, "the memory map");
-        let other = address_space(&mut r, set, tp, tmm.as_ref(), &files, page_size);
-        pages.add(&other.memory.page_counts(0, u64::MAX, page_size));
-        listed_present += other.listed_present;
-        listed_parent += other.parent_pages;
-        uses.extend(
-            other
-                .file_ids
-                .iter()
-                .map(|&id| (id, format!("{tp}: mapping"))),
-        );
-        if let Some(id) = tmm.as_ref().and_then(|m| m.exe_file_id) {
-            uses.push((id, format!("{tp}: exe")));
-        }
-    }
-    check_page_totals(&mut r, listed_present, listed_parent);
-    let modules = find_modules(&mut space, &auxv, &files, arch, options);
+    let modules = if exited {
+        Vec::new()
+    } else {
+        find_modules(&mut space, &auxv, tree.files, tree.arch, tree.options)
+    };
+    let (threads, xstate) = task_threads(r, tree, task, exited);
 
-    // --- threads ---
-    let mut threads_out = Vec::new();
-    for &tid in &root.threads {
-        let Some(core) = cores.get(&tid) else {
+    let creds = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
+    let exe = mm.as_ref().and_then(|m| m.exe_file_id);
+    let executable = exe.and_then(|id| tree.files.get(&id).map(|f| f.path.clone()));
+    if let Some(id) = exe
+        && executable.is_none()
+    {
+        r.findings.add(
+            &verify::CRIU_REFERENCES,
+            &format!("mm-{pid}.img"),
+            None,
+            format!("exe_file_id {id} is not in files.img: the executable's path is unknown"),
+        );
+    }
+    let process = Process {
+        pid: Some(u64::from(pid)),
+        ppid: Some(u64::from(task.ppid)),
+        pgid: Some(u64::from(task.pgid)),
+        sid: Some(u64::from(task.sid)),
+        uid: creds.map(|c| u64::from(c.uid)),
+        gid: creds.map(|c| u64::from(c.gid)),
+        name: tc.map(|t| t.comm.clone()),
+        args: mm
+            .as_ref()
+            .and_then(|m| read_args(&space.memory, m.mm_arg_start, m.mm_arg_end)),
+        state: tc.and_then(|t| match t.task_state {
+            3 => Some('T'),
+            2 | 6 => Some('Z'),
+            _ => None,
+        }),
+        nice: leader
+            .and_then(|c| c.thread_core.as_ref())
+            .and_then(|t| t.sched_nice)
+            .map(i64::from),
+        executable: executable
+            .clone()
+            .or_else(|| modules.iter().find(|m| m.is_main).map(|m| m.path.clone())),
+    };
+
+    let ids: Option<TaskKobjIdsEntry> = if r.files.contains_key(&format!("ids-{pid}.img")) {
+        r.first(&format!("ids-{pid}.img"), magic::IDS, "the task's ids")
+    } else {
+        leader.and_then(|c| c.ids.clone()).or_else(|| {
+            // inventory.img records the root task's ids only.
+            tree.inventory
+                .filter(|_| pid == tree.root_pid)
+                .and_then(|i| i.root_ids.clone())
+        })
+    };
+    let mut task_files = TaskFiles::default();
+    let annotations = task_annotations(
+        r,
+        &TaskFacts {
+            tree,
+            pid,
+            ids: ids.as_ref(),
+            leader,
+            mm: mm.as_ref(),
+            executable: executable.as_deref(),
+        },
+        &space,
+        &mut task_files,
+    );
+    uses.extend(task_files.uses);
+    TaskView {
+        pid,
+        process,
+        threads,
+        modules,
+        auxv,
+        page_size,
+        heap: mm.as_ref().map(|m| (m.mm_start_brk, m.mm_brk)),
+        space,
+        annotations,
+        open_files: task_files.open_files,
+        uses,
+        xstate,
+    }
+}
+
+/// The threads of `task` with their registers, and every thread's saved
+/// xstate. An exited task has no user context to show.
+fn task_threads(
+    r: &mut Reader,
+    tree: &Tree,
+    task: &PstreeEntry,
+    exited: bool,
+) -> (Vec<Thread>, Vec<ThreadXstate>) {
+    let pid = task.pid.unwrap_or_default();
+    let arch = tree.arch;
+    let mut out = Vec::new();
+    let mut xstate = Vec::new();
+    for &tid in &task.threads {
+        let Some(core) = tree.cores.get(&tid) else {
             continue;
         };
+        if let Some(x) = core
+            .thread_info
+            .as_ref()
+            .and_then(|ti| ti.fpregs.as_ref())
+            .and_then(|f| f.xsave.as_ref())
+        {
+            xstate.push(ThreadXstate {
+                pid: u64::from(pid),
+                tid: u64::from(tid),
+                xstate_bv: x.xstate_bv,
+            });
+        }
+        if exited {
+            continue;
+        }
         let name = format!("core-{tid}.img");
         match threads::arch_of(core) {
             Ok(a) if a == arch => {}
@@ -1240,7 +1572,7 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
             .and_then(|t| t.signals_p.as_ref())
             .map(|q| q.signals.iter().map(|s| s.siginfo.clone()).collect())
             .unwrap_or_default();
-        threads_out.push(Thread {
+        out.push(Thread {
             tid: u64::from(tid),
             name: comm,
             registers,
@@ -1257,224 +1589,89 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
             system_time_us: None,
         });
     }
-
-    // --- the process and the tree ---
-    let creds = leader
-        .and_then(|c| c.thread_core.as_ref())
-        .and_then(|t| t.creds.as_ref());
-    let exe = mm.as_ref().and_then(|m| m.exe_file_id);
-    let executable = exe.and_then(file_path);
-    if let Some(id) = exe
-        && executable.is_none()
-    {
-        r.findings.add(
-            &verify::CRIU_REFERENCES,
-            &format!("mm-{pid}.img"),
-            None,
-            format!("exe_file_id {id} is not in files.img: the executable's path is unknown"),
-        );
-    }
-    let process = Process {
-        pid: Some(u64::from(pid)),
-        ppid: Some(u64::from(root.ppid)),
-        pgid: Some(u64::from(root.pgid)),
-        sid: Some(u64::from(root.sid)),
-        uid: creds.map(|c| u64::from(c.uid)),
-        gid: creds.map(|c| u64::from(c.gid)),
-        name: tc.map(|t| t.comm.clone()),
-        args: mm
-            .as_ref()
-            .and_then(|m| read_args(&space.memory, m.mm_arg_start, m.mm_arg_end)),
-        state: tc.and_then(|t| match t.task_state {
-            3 => Some('T'),
-            6 => Some('Z'),
-            2 => Some('X'),
-            _ => None,
-        }),
-        nice: leader
-            .and_then(|c| c.thread_core.as_ref())
-            .and_then(|t| t.sched_nice)
-            .map(i64::from),
-        executable: executable
-            .clone()
-            .or_else(|| modules.iter().find(|m| m.is_main).map(|m| m.path.clone())),
-    };
-    let processes: Vec<ProcessRecord> = tasks
-        .iter()
-        .map(|t| {
-            let tp = t.pid.unwrap_or_default();
-            let tc = cores.get(&tp).and_then(|c| c.tc.as_ref());
-            ProcessRecord {
-                pid: u64::from(tp),
-                ppid: u64::from(t.ppid),
-                pgid: u64::from(t.pgid),
-                sid: u64::from(t.sid),
-                name: tc.map(|c| c.comm.clone()),
-                state: tc.map(|c| task_state_name(c.task_state)),
-                exit_code: tc.map(|c| c.exit_code),
-                threads: t.threads.iter().map(|&x| u64::from(x)).collect(),
-            }
-        })
-        .collect();
-
-    let mut task_files = TaskFiles::default();
-    let annotations = annotations(
-        &mut r,
-        &TaskFacts {
-            set,
-            pid,
-            inventory: inventory.as_ref(),
-            ids: ids.as_ref(),
-            leader,
-            mm: mm.as_ref(),
-            executable: executable.as_deref(),
-            files: &files,
-        },
-        &space,
-        &mut task_files,
-    );
-    uses.extend(task_files.uses);
-    let checkpoint = checkpoint_info(
-        set,
-        &r,
-        CheckpointParts {
-            inventory: inventory.as_ref(),
-            space: &space,
-            page_size,
-            pages,
-            files: &files,
-            uses,
-            open_files: task_files.open_files,
-            xstate,
-            heap: mm.as_ref().map(|m| (m.mm_start_brk, m.mm_brk)),
-        },
-    );
-
-    // --- the listing of every file ---
-    let mut listing = Vec::with_capacity(r.files.len());
-    let mut unknown = Vec::new();
-    let mut size: u64 = 0;
-    for (name, f) in &r.files {
-        size = size.saturating_add(f.bytes.len() as u64);
-        let magic = f.header.magic();
-        let kind = f.magic_name();
-        if magic.is_some() && kind.is_none() {
-            unknown.push(name.clone());
-        }
-        listing.push(ImageFileRecord {
-            name: name.clone(),
-            size: f.bytes.len() as u64,
-            magic,
-            kind,
-            entries: f.has_entries().then_some(f.entries.len() as u64),
-        });
-    }
-    if !unknown.is_empty() {
-        r.findings.push(
-            &verify::CRIU_UNKNOWN_IMAGE,
-            Finding::new(
-                &verify::CRIU_UNKNOWN_IMAGE,
-                format!(
-                    "{} image files have a magic ckdump does not know: {}",
-                    unknown.len(),
-                    unknown.join(", ")
-                ),
-            ),
-        );
-    }
-    let producer = Producer::Other(match inventory.as_ref().and_then(|i| i.img_version) {
-        Some(2) => "CRIU (images v1.1)".to_string(),
-        Some(v) => format!("CRIU (image version {v})"),
-        None => "CRIU".to_string(),
-    });
-    let details = FormatDetails {
-        auxv,
-        annotations,
-        processes,
-        files: listing,
-        checkpoint: Some(checkpoint),
-        ..FormatDetails::default()
-    };
-    let AddressSpace {
-        regions, memory, ..
-    } = space;
-    Ok(Image {
-        path: dir.to_path_buf(),
-        format: ImageFormat::CriuImages,
-        compression: None,
-        size,
-        target: Target::linux_process(arch),
-        producer,
-        process: Some(process),
-        threads: threads_out,
-        modules,
-        regions,
-        fault: None,
-        timestamp: None,
-        memory: Arc::new(memory),
-        details,
-        findings: r.findings.finish(),
-    })
+    (out, xstate)
 }
 
-/// What [`checkpoint_info`] is made of.
-struct CheckpointParts<'a> {
-    inventory: Option<&'a InventoryEntry>,
-    space: &'a AddressSpace,
-    page_size: u64,
+/// What only the root's checkpoint facts hold: totals and lists over the
+/// whole tree.
+struct TreeWide {
     pages: PageCounts,
-    files: &'a HashMap<u32, RegFile>,
+    /// (files.img id, what uses it) of every task.
     uses: Vec<(u32, String)>,
-    open_files: Vec<OpenFile>,
     xstate: Vec<ThreadXstate>,
-    heap: Option<(u64, u64)>,
 }
 
-/// The checkpoint facts: kind, version, page placement per VMA, the files
-/// a restore needs.
-fn checkpoint_info(set: &dyn ImageSet, r: &Reader, parts: CheckpointParts) -> CheckpointInfo {
-    let CheckpointParts {
-        inventory,
-        space,
-        page_size,
-        pages,
-        files,
-        uses,
-        open_files,
-        xstate,
-        heap,
-    } = parts;
-    let parent = set.parent_link();
+/// Full dump, incremental or pre-dump, from the files and page totals.
+fn checkpoint_kind(set: &dyn ImageSet, r: &Reader, pages: &PageCounts) -> CheckpointKind {
     let parent_present = set.parent().is_some_and(|p| p.has_file("inventory.img"));
-    let kind = if !r.files.keys().any(|k| k.starts_with("core-")) {
+    if !r.files.keys().any(|k| k.starts_with("core-")) {
         CheckpointKind::PreDump
-    } else if parent.is_some() || parent_present || pages.in_parent > 0 {
+    } else if set.parent_link().is_some() || parent_present || pages.in_parent > 0 {
         CheckpointKind::Incremental
     } else {
         CheckpointKind::Full
-    };
+    }
+}
+
+/// The checkpoint facts of one task: kind, version, page placement per
+/// VMA, its descriptors and heap; with `tree_wide` (the root), the page
+/// totals, files and saved CPU state of every task.
+fn task_checkpoint(
+    tree: &Tree,
+    view: &TaskView,
+    kind: CheckpointKind,
+    tree_wide: Option<TreeWide>,
+) -> CheckpointInfo {
+    let set = tree.set;
+    let space = &view.space;
     let vmas = space
         .regions
         .iter()
         .map(|reg| VmaPages {
             start: reg.start,
             end: reg.end,
-            pages: reg.size() / page_size,
-            counts: space.memory.page_counts(reg.start, reg.end, page_size),
+            pages: reg.size() / view.page_size,
+            counts: space.memory.page_counts(reg.start, reg.end, view.page_size),
         })
         .collect();
+    let (pages, files, xstate) = match tree_wide {
+        Some(w) => (w.pages, referenced(tree.files, &w.uses), w.xstate),
+        None => (
+            space.memory.page_counts(0, u64::MAX, view.page_size),
+            Vec::new(),
+            view.xstate.clone(),
+        ),
+    };
+    CheckpointInfo {
+        kind,
+        tool_version: tool_version(set),
+        image_version: tree.inventory.and_then(|i| i.img_version),
+        parent: set.parent_link(),
+        parent_present: set.parent().is_some_and(|p| p.has_file("inventory.img")),
+        pages,
+        vmas,
+        files,
+        open_files: view.open_files.clone(),
+        xstate,
+        heap: view.heap,
+    }
+}
+
+/// Every regular file of files.img, by id, with what uses it.
+fn referenced(files: &HashMap<u32, RegFile>, uses: &[(u32, String)]) -> Vec<ReferencedFile> {
+    let mut by_id: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut seen: HashSet<(u32, &str)> = HashSet::new();
+    for (id, what) in uses {
+        if seen.insert((*id, what.as_str())) {
+            by_id.entry(*id).or_default().push(what.clone());
+        }
+    }
     let mut ids: Vec<&u32> = files.keys().collect();
     ids.sort();
-    let referenced = ids
-        .into_iter()
+    ids.into_iter()
         .map(|&id| {
             let f = &files[&id];
-            let mut used: Vec<String> = Vec::new();
-            for (_, what) in uses.iter().filter(|(u, _)| *u == id) {
-                if !used.contains(what) {
-                    used.push(what.clone());
-                }
-            }
+            let used = by_id.remove(&id).unwrap_or_default();
             ReferencedFile {
                 id,
                 path: f.path.clone(),
@@ -1484,20 +1681,7 @@ fn checkpoint_info(set: &dyn ImageSet, r: &Reader, parts: CheckpointParts) -> Ch
                 uses: used,
             }
         })
-        .collect();
-    CheckpointInfo {
-        kind,
-        tool_version: tool_version(set),
-        image_version: inventory.and_then(|i| i.img_version),
-        parent,
-        parent_present,
-        pages,
-        vmas,
-        files: referenced,
-        open_files,
-        xstate,
-        heap,
-    }
+        .collect()
 }
 
 /// The CRIU release from the `Version: 3.17.1` line criu's log starts
@@ -1542,7 +1726,7 @@ fn check_page_totals(r: &mut Reader, listed_present: u64, listed_parent: u64) {
     }
 }
 
-/// What the root task's descriptors and fs image name.
+/// What a task's descriptors and fs image name.
 #[derive(Default)]
 struct TaskFiles {
     open_files: Vec<OpenFile>,
@@ -1550,44 +1734,21 @@ struct TaskFiles {
     uses: Vec<(u32, String)>,
 }
 
-/// What the root task's images say that the model has no field for.
+/// What a task's images say that the model has no field for.
 struct TaskFacts<'a> {
-    set: &'a dyn ImageSet,
+    tree: &'a Tree<'a>,
     pid: u32,
-    inventory: Option<&'a InventoryEntry>,
     ids: Option<&'a TaskKobjIdsEntry>,
     leader: Option<&'a CoreEntry>,
     mm: Option<&'a MmEntry>,
     executable: Option<&'a str>,
-    files: &'a HashMap<u32, RegFile>,
 }
 
-/// The `criu.*` annotations: inventory, ids, task state, credentials, mm
-/// fields, signal dispositions, cwd/root, descriptors, time namespace,
-/// seccomp and the regular files; reads the images they come from.
-fn annotations(
-    r: &mut Reader,
-    facts: &TaskFacts,
-    space: &AddressSpace,
-    found: &mut TaskFiles,
-) -> Vec<(String, String)> {
-    let TaskFacts {
-        set,
-        pid,
-        inventory,
-        ids,
-        leader,
-        mm,
-        executable,
-        files,
-    } = *facts;
-    let tc = leader.and_then(|c| c.tc.as_ref());
-    let creds = leader
-        .and_then(|c| c.thread_core.as_ref())
-        .and_then(|t| t.creds.as_ref());
-    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
+/// The `criu.*` annotations of the whole dump: inventory, parent, time
+/// namespace, seccomp filters and the regular files.
+fn tree_annotations(r: &mut Reader, tree: &Tree) -> Vec<(String, String)> {
     let mut annotations: Vec<(String, String)> = Vec::new();
-    if let Some(inv) = &inventory {
+    if let Some(inv) = tree.inventory {
         if let Some(v) = inv.img_version {
             annotations.push(("criu.img_version".into(), v.to_string()));
         }
@@ -1614,9 +1775,90 @@ fn annotations(
             annotations.push(("criu.plugins".into(), p.plugins.join(", ")));
         }
     }
-    if let Some(target) = set.parent_link() {
+    if let Some(target) = tree.set.parent_link() {
         annotations.push(("criu.parent".into(), target));
     }
+    let time_ns = tree
+        .inventory
+        .and_then(|i| i.root_ids.as_ref())
+        .and_then(|i| i.time_ns_id);
+    let timens_name = time_ns
+        .map(|id| format!("timens-{id}.img"))
+        .filter(|n| r.files.contains_key(n))
+        .or_else(|| r.files.keys().find(|k| k.starts_with("timens-")).cloned());
+    if let Some(name) = timens_name
+        && let Some(t) = r.first::<TimensEntry>(&name, magic::TIMENS, "time namespace offsets")
+    {
+        for (key, ts) in [("monotonic", t.monotonic), ("boottime", t.boottime)] {
+            if let Some(ts) = ts {
+                annotations.push((
+                    format!("criu.timens.{key}"),
+                    format!("{}.{:09} s", ts.tv_sec, ts.tv_nsec),
+                ));
+            }
+        }
+    }
+    if r.files.contains_key("seccomp.img") {
+        let entries: Vec<SeccompEntry> =
+            r.entries("seccomp.img", magic::SECCOMP, "seccomp filters");
+        let filters: usize = entries.iter().map(|e| e.seccomp_filters.len()).sum();
+        let instructions: usize = entries
+            .iter()
+            .flat_map(|e| &e.seccomp_filters)
+            .map(|f| f.filter.len() / 8)
+            .sum();
+        annotations.push((
+            "criu.seccomp".into(),
+            format!("{filters} filters, {instructions} BPF instructions"),
+        ));
+    }
+    let mut ids_sorted: Vec<&u32> = tree.files.keys().collect();
+    ids_sorted.sort();
+    for id in ids_sorted.into_iter().take(MAX_LISTED_FILES) {
+        let f = &tree.files[id];
+        let mut text = f.path.clone();
+        if let Some(size) = f.size {
+            text.push_str(&format!(" size {size}"));
+        }
+        if let Some(mode) = f.mode {
+            text.push_str(&format!(" mode {mode:o}"));
+        }
+        if f.flags != 0 {
+            text.push_str(&format!(" flags {:#o}", f.flags));
+        }
+        if let Some(b) = &f.build_id {
+            text.push_str(&format!(" build-id {b}"));
+        }
+        annotations.push((format!("criu.file.{id}"), text));
+    }
+
+    annotations
+}
+
+/// The `criu.*` annotations of one task: pages kept elsewhere, ids, task
+/// state, credentials, mm fields, signal dispositions, cwd/root,
+/// descriptors and seccomp mode; reads the images they come from.
+fn task_annotations(
+    r: &mut Reader,
+    facts: &TaskFacts,
+    space: &AddressSpace,
+    found: &mut TaskFiles,
+) -> Vec<(String, String)> {
+    let TaskFacts {
+        tree,
+        pid,
+        ids,
+        leader,
+        mm,
+        executable,
+    } = *facts;
+    let files = tree.files;
+    let tc = leader.and_then(|c| c.tc.as_ref());
+    let creds = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
+    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
+    let mut annotations: Vec<(String, String)> = Vec::new();
     if space.parent_pages > 0 || space.lazy_pages > 0 {
         annotations.push((
             "criu.pages_elsewhere".into(),
@@ -1722,8 +1964,8 @@ fn annotations(
             annotations.push(("criu.umask".into(), format!("{u:04o}")));
         }
     }
-    let per_id = inventory
-        .as_ref()
+    let per_id = tree
+        .inventory
         .and_then(|i| i.fdinfo_per_id)
         .unwrap_or(false);
     let fdinfo_name = match (&ids, per_id) {
@@ -1775,37 +2017,6 @@ fn annotations(
             );
         }
     }
-    let time_ns = ids.as_ref().and_then(|i| i.time_ns_id);
-    let timens_name = time_ns
-        .map(|id| format!("timens-{id}.img"))
-        .filter(|n| r.files.contains_key(n))
-        .or_else(|| r.files.keys().find(|k| k.starts_with("timens-")).cloned());
-    if let Some(name) = timens_name
-        && let Some(t) = r.first::<TimensEntry>(&name, magic::TIMENS, "time namespace offsets")
-    {
-        for (key, ts) in [("monotonic", t.monotonic), ("boottime", t.boottime)] {
-            if let Some(ts) = ts {
-                annotations.push((
-                    format!("criu.timens.{key}"),
-                    format!("{}.{:09} s", ts.tv_sec, ts.tv_nsec),
-                ));
-            }
-        }
-    }
-    if r.files.contains_key("seccomp.img") {
-        let entries: Vec<SeccompEntry> =
-            r.entries("seccomp.img", magic::SECCOMP, "seccomp filters");
-        let filters: usize = entries.iter().map(|e| e.seccomp_filters.len()).sum();
-        let instructions: usize = entries
-            .iter()
-            .flat_map(|e| &e.seccomp_filters)
-            .map(|f| f.filter.len() / 8)
-            .sum();
-        annotations.push((
-            "criu.seccomp".into(),
-            format!("{filters} filters, {instructions} BPF instructions"),
-        ));
-    }
     if let Some(mode) = leader
         .and_then(|c| c.thread_core.as_ref())
         .and_then(|t| t.seccomp_mode)
@@ -1818,26 +2029,6 @@ fn annotations(
         };
         annotations.push(("criu.seccomp_mode".into(), name.into()));
     }
-    let mut ids_sorted: Vec<&u32> = files.keys().collect();
-    ids_sorted.sort();
-    for id in ids_sorted.into_iter().take(MAX_LISTED_FILES) {
-        let f = &files[id];
-        let mut text = f.path.clone();
-        if let Some(size) = f.size {
-            text.push_str(&format!(" size {size}"));
-        }
-        if let Some(mode) = f.mode {
-            text.push_str(&format!(" mode {mode:o}"));
-        }
-        if f.flags != 0 {
-            text.push_str(&format!(" flags {:#o}", f.flags));
-        }
-        if let Some(b) = &f.build_id {
-            text.push_str(&format!(" build-id {b}"));
-        }
-        annotations.push((format!("criu.file.{id}"), text));
-    }
-
     annotations
 }
 

@@ -228,16 +228,17 @@ fn a_tree_of_tasks_is_listed_and_checked() {
         }
         .encode_to_vec()
     };
-    // A child of the root with two threads, a grandchild whose parent is
-    // not in the tree, and a thread id listed twice.
+    // A zombie child of the root whose thread list holds a stray id (as
+    // CRIU writes zombies), a task whose parent is not in the tree and
+    // that lists the root's thread id again.
     write_image(
         dir.path(),
         "pstree.img",
         magic::PSTREE,
         &[
             task(7, 1, vec![7]),
-            task(8, 7, vec![8, 9]),
-            task(10, 99, vec![10, 9]),
+            task(8, 7, vec![3210551440]),
+            task(10, 99, vec![10, 7]),
         ],
     );
     let child = CoreEntry {
@@ -255,7 +256,7 @@ fn a_tree_of_tasks_is_listed_and_checked() {
         tc.task_state = 1;
         tc.exit_code = 0;
     }
-    for (tid, core) in [(8, &child), (9, &child), (10, &alive)] {
+    for (tid, core) in [(8, &child), (10, &alive)] {
         write_image(
             dir.path(),
             &format!("core-{tid}.img"),
@@ -283,13 +284,30 @@ fn a_tree_of_tasks_is_listed_and_checked() {
             r#"10 99 Some("child") Some("alive") Some(0)"#,
         ]
     );
-    // Only the root's threads are the image's threads.
+    // The zombie's stray thread id is replaced by its pid.
+    assert_eq!(image.details.processes[1].threads, [8]);
+    // Each task is a process of its own: the root's thread is the image's,
+    // the zombie has none, task 10's core has no registers.
     assert_eq!(image.threads.len(), 1);
+    let others: Vec<(Option<u64>, Option<char>, usize)> = image
+        .other_processes
+        .iter()
+        .map(|p| {
+            let process = p.process.as_ref().unwrap();
+            (process.pid, process.state, p.threads.len())
+        })
+        .collect();
+    assert_eq!(others, [(Some(8), Some('Z'), 0), (Some(10), None, 0)]);
     let messages: Vec<&str> = image.findings.iter().map(|f| f.message.as_str()).collect();
     assert!(
-        messages.contains(&"thread 9 is listed twice"),
+        messages.contains(&"thread 7 is listed twice"),
         "{messages:?}"
     );
+    assert!(
+        messages.contains(&"core-10.img: no ti_aarch64.gpregs"),
+        "{messages:?}"
+    );
+    assert!(!messages.iter().any(|m| m.contains("3210551440")));
     assert!(
         messages
             .iter()

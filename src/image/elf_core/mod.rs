@@ -709,6 +709,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         memory: Arc::new(memory),
         details,
         findings,
+        other_processes: Vec::new(),
     })
 }
 

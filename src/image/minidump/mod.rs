@@ -535,6 +535,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         memory: Arc::new(memory),
         details,
         findings,
+        other_processes: Vec::new(),
     })
 }
 
