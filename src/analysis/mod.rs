@@ -15,7 +15,7 @@ use crate::report::{
     CrashSummary, FrameReport, Hex, INSPECT_SCHEMA, ImageSummary, InspectReport, ModuleReport,
     ProcessReport, RegionReport, RegisterValue, ThreadReport,
 };
-use crate::symbols::{SymbolConfig, Symbolizer};
+use crate::symbols::{SymbolCache, SymbolConfig, Symbolizer};
 use crate::unwind::{self, WalkLimits};
 
 /// What `inspect` should produce.
@@ -83,7 +83,9 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         "unwinding threads",
     );
 
-    let symbolizer = Symbolizer::new(image, &options.symbols);
+    // One cache for the tree: its processes share most modules.
+    let cache = SymbolCache::default();
+    let symbolizer = Symbolizer::with_cache(image, &options.symbols, &cache);
     let threads = thread_reports(image, &symbolizer, options, &limits, &bar);
     let crash = crash_summary(image, &symbolizer, options.disasm_context);
     let modules = module_reports(image, &symbolizer);
@@ -91,7 +93,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
     let other_processes = image
         .other_processes
         .iter()
-        .map(|p| process_report(p, options, &limits, &bar))
+        .map(|p| process_report(p, options, &limits, &bar, &cache))
         .collect();
     bar.finish_and_clear();
 
@@ -190,15 +192,16 @@ fn annotations(image: &Image) -> Vec<crate::report::Annotation> {
         .collect()
 }
 
-/// One more process of a saved tree, with its own symbolizer: the same
-/// library may sit at other addresses in each process.
+/// One more process of a saved tree, with its own symbolizer (its modules
+/// may sit at other addresses) over the tree's shared cache.
 fn process_report(
     image: &Image,
     options: &InspectOptions,
     limits: &WalkLimits,
     bar: &indicatif::ProgressBar,
+    cache: &SymbolCache,
 ) -> ProcessReport {
-    let symbolizer = Symbolizer::new(image, &options.symbols);
+    let symbolizer = Symbolizer::with_cache(image, &options.symbols, cache);
     let process = image.process.as_ref();
     ProcessReport {
         pid: process.and_then(|p| p.pid),

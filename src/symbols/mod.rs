@@ -13,8 +13,10 @@ pub mod pdb_symbols;
 pub mod pe_file;
 pub mod symbol_path;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -206,13 +208,46 @@ impl LoadedModule {
     }
 }
 
+/// Modules already located, shared by the symbolizers of the processes
+/// of one tree: a forked child maps the same files at the same addresses,
+/// and finding and parsing libc's DWARF and unwind tables once per process
+/// would dominate the report.
+#[derive(Default)]
+pub struct SymbolCache {
+    modules: RefCell<HashMap<ModuleKey, Rc<LoadedModule>>>,
+}
+
+/// What makes two processes' modules the same loaded module: the file and
+/// its identity, and where it sits (biases and bases are per mapping).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ModuleKey {
+    path: String,
+    build_id: Option<String>,
+    base: u64,
+    size: u64,
+    load_bias: Option<u64>,
+}
+
+impl ModuleKey {
+    fn of(m: &Module) -> Self {
+        ModuleKey {
+            path: m.path.clone(),
+            build_id: m.build_id.clone(),
+            base: m.base,
+            size: m.size,
+            load_bias: m.load_bias,
+        }
+    }
+}
+
 /// Symbol lookups for the modules of one image.
 pub struct Symbolizer<'a> {
     image: &'a Image,
     config: SymbolConfig,
     /// (base, end, module index) sorted by base.
     ranges: Vec<(u64, u64, usize)>,
-    loaded: Vec<OnceCell<LoadedModule>>,
+    loaded: Vec<OnceCell<Rc<LoadedModule>>>,
+    cache: Option<&'a SymbolCache>,
     /// Where `.gnu_debuglink` names are looked up among the symbols dirs.
     debuglink_dirs: OnceCell<Vec<PathBuf>>,
     /// Runtime range of the function holding AT_ENTRY, when known.
@@ -224,6 +259,17 @@ const MAX_MEMORY_IMAGE: u64 = 1 << 20;
 
 impl<'a> Symbolizer<'a> {
     pub fn new(image: &'a Image, config: &SymbolConfig) -> Self {
+        Self::build(image, config, None)
+    }
+
+    /// A symbolizer that takes modules `cache` has already located (from
+    /// another process of the same tree) and leaves the ones it locates
+    /// there.
+    pub fn with_cache(image: &'a Image, config: &SymbolConfig, cache: &'a SymbolCache) -> Self {
+        Self::build(image, config, Some(cache))
+    }
+
+    fn build(image: &'a Image, config: &SymbolConfig, cache: Option<&'a SymbolCache>) -> Self {
         let mut ranges: Vec<(u64, u64, usize)> = image
             .modules
             .iter()
@@ -238,6 +284,7 @@ impl<'a> Symbolizer<'a> {
             loaded: (0..image.modules.len()).map(|_| OnceCell::new()).collect(),
             debuglink_dirs: OnceCell::new(),
             entry_function: OnceCell::new(),
+            cache,
         }
     }
 
@@ -254,7 +301,19 @@ impl<'a> Symbolizer<'a> {
     fn load(&self, index: usize) -> Option<&LoadedModule> {
         let cell = self.loaded.get(index)?;
         let module = self.image.modules.get(index)?;
-        Some(cell.get_or_init(|| self.locate(module)))
+        let loaded = cell.get_or_init(|| {
+            let Some(cache) = self.cache else {
+                return Rc::new(self.locate(module));
+            };
+            let key = ModuleKey::of(module);
+            if let Some(found) = cache.modules.borrow().get(&key) {
+                return found.clone();
+            }
+            let located = Rc::new(self.locate(module));
+            cache.modules.borrow_mut().insert(key, located.clone());
+            located
+        });
+        Some(loaded)
     }
 
     /// The symbol-table function holding the entry point the auxiliary
