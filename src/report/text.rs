@@ -375,6 +375,7 @@ fn write_other_process(
     if let Some(args) = &p.args {
         let _ = writeln!(out, "  command    {}", printable(args));
     }
+    write_open_files(out, &p.open_files);
     out.push('\n');
     let cols = FrameColumns::of(&p.threads);
     for t in &p.threads {
@@ -554,17 +555,22 @@ fn write_checkpoint(out: &mut String, c: &crate::model::CheckpointInfo, style: S
         "  pages     {} in the image, {} in the parent, {} lazy, {} missing",
         p.in_image, p.in_parent, p.lazy, p.missing
     );
-    if !c.open_files.is_empty() {
-        let _ = writeln!(out, "  open files");
-        for f in &c.open_files {
-            let mut line = format!("    {:>4}  {:<7} {}", f.fd, f.kind, f.target);
-            if let Some(pos) = f.position {
-                line.push_str(&format!("  pos {pos}"));
-            }
-            let _ = writeln!(out, "{line}");
-        }
-    }
+    write_open_files(out, &c.open_files);
     out.push('\n');
+}
+
+fn write_open_files(out: &mut String, files: &[crate::model::OpenFile]) {
+    if files.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  open files");
+    for f in files {
+        let mut line = format!("    {:>4}  {:<7} {}", f.fd, f.kind, printable(&f.target));
+        if let Some(pos) = f.position {
+            line.push_str(&format!("  pos {pos}"));
+        }
+        let _ = writeln!(out, "{line}");
+    }
 }
 
 fn write_header(out: &mut String, r: &InspectReport, style: Style) {
