@@ -1150,3 +1150,62 @@ fn a_tar_that_is_not_a_checkpoint_is_a_one_line_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("a tar.gz archive of 2 members"));
 }
+
+#[test]
+fn a_process_tree_in_an_archive_matches_its_directory() {
+    // testdata/criu/images/tree (four processes: root, zombie, child,
+    // grandchild) packed as a Podman-style archive in the test.
+    let mut members = metadata_members();
+    members.extend(directory_members(&testdata().join("images/tree"), "checkpoint"));
+    let (_dir, path) = write_temp(&build_tar(&members), "tree.tar");
+    let report = |path: &Path| {
+        let doc = inspect_json(
+            path,
+            &[
+                "--symbols",
+                testdata().join("bin").to_str().unwrap(),
+                "--sysroot",
+                root().join("testdata/sysroot").to_str().unwrap(),
+                "--no-host-symbols",
+            ],
+        );
+        let mut out = vec![(
+            doc["image"]["pid"].as_u64().unwrap(),
+            doc["threads"].clone(),
+            doc["modules"].clone(),
+        )];
+        for p in doc["other_processes"].as_array().unwrap() {
+            out.push((
+                p["pid"].as_u64().unwrap(),
+                p["threads"].clone(),
+                p["modules"].clone(),
+            ));
+        }
+        out
+    };
+    let from_dir = report(&testdata().join("images/tree"));
+    let from_archive = report(&path);
+    let pids: Vec<u64> = from_archive.iter().map(|p| p.0).collect();
+    assert_eq!(pids, [135, 139, 140, 141]);
+    assert_eq!(from_archive, from_dir);
+    // The child's workers unwind in the child's own memory.
+    let child = &from_archive[2].1;
+    let tids: Vec<u64> = child
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(tids, [140, 143, 144]);
+    let names = physical_functions(&child[1]);
+    assert!(
+        names.windows(2).any(|w| w == ["child_worker_leaf", "child_worker_mid"]),
+        "{names:?}"
+    );
+    let image = ckdump::open(&path, &quick()).unwrap();
+    assert!(image.findings.is_empty(), "{:?}", image.findings);
+    for p in &image.other_processes {
+        assert_eq!(p.format, ckdump::model::ImageFormat::ContainerCheckpoint);
+        assert_eq!(p.path, path);
+    }
+}

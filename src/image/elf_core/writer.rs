@@ -16,18 +16,11 @@ use std::os::unix::fs::FileExt;
 
 use indicatif::ProgressBar;
 
-/// ELF constants (include/uapi/linux/elf.h).
-const ET_CORE: u16 = 4;
-const EV_CURRENT: u8 = 1;
-const ELFCLASS64: u8 = 2;
-const ELFDATA2LSB: u8 = 1;
-const PT_LOAD: u32 = 1;
-const PT_NOTE: u32 = 4;
-pub const PF_X: u32 = 1;
-pub const PF_W: u32 = 2;
-pub const PF_R: u32 = 4;
-pub const EM_X86_64: u16 = 62;
-pub const EM_AARCH64: u16 = 183;
+// ELF constants from goblin (include/uapi/linux/elf.h's values).
+pub use goblin::elf::header::{EM_AARCH64, EM_X86_64};
+pub use goblin::elf::program_header::{PF_R, PF_W, PF_X};
+use goblin::elf::header::{ELFCLASS64, ELFDATA2LSB, ET_CORE, EV_CURRENT};
+use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
 /// e_phnum value meaning "the count is in section header 0's sh_info".
 const PN_XNUM: usize = 0xffff;
 
