@@ -323,6 +323,22 @@ fn task_state_name(state: u32) -> String {
     }
 }
 
+/// Whether core-PID.img says the task is dead (a zombie: TASK_DEAD, as
+/// CRIU writes it, or TASK_ZOMBIE). Quiet: the core is read and checked
+/// again with the task's threads.
+fn is_dead_task(r: &Reader, pid: u32) -> bool {
+    let Some(file) = r.files.get(&format!("core-{pid}.img")) else {
+        return false;
+    };
+    if file.header.magic() != Some(magic::CORE) || file.entries.is_empty() {
+        return false;
+    }
+    file.decode::<CoreEntry>(0)
+        .ok()
+        .and_then(|c| c.tc)
+        .is_some_and(|tc| matches!(tc.task_state, 2 | 6))
+}
+
 /// The tasks of pstree.img, checked.
 fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry>> {
     let mut tasks: Vec<PstreeEntry> = r.entries("pstree.img", magic::PSTREE, "the process tree");
@@ -363,6 +379,12 @@ fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry>> {
         if t.threads.is_empty() {
             // Images from before threads were recorded: the leader alone.
             t.threads.push(pid);
+        }
+        if t.threads.len() == 1 && t.threads[0] != pid && is_dead_task(r, pid) {
+            // CRIU never fills in a zombie's thread id (it is set by the
+            // parasite, which a zombie does not get): its one entry is
+            // whatever was in memory. A dead task is its leader alone.
+            t.threads[0] = pid;
         }
         if !t.threads.contains(&pid) {
             dupes.push(format!("task {pid} does not list itself among its threads"));
