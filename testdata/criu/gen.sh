@@ -35,8 +35,9 @@
 #      copies the programs to bin/, the guest's notes to reference/guest/ (mt, static) and
 #      reference/tree/guest/ (tree)
 #   5. reference/: `crit show` of every image, `crit x DIR ps|fds|mems` (the Debian criu
-#      package's crit decodes images on any kernel)
-#   6. archive/mt-checkpoint.tar.zst and .tar.gz: images/mt as a Podman-style checkpoint
+#      package's crit decodes images on any kernel; fds and mems of the tree on a copy without
+#      its zombie, see live_tasks.py)
+#   6. (with mt) archive/mt-checkpoint.tar.zst and .tar.gz: images/mt as a Podman-style checkpoint
 #      archive (checkpoint/ + config.dump, spec.dump, network.status, stats-dump); if
 #      checkpointctl is installed ($CHECKPOINTCTL), its show/inspect/memparse of the archive
 #   7. expected.json and the generated part of README.md (extract_expected.py)
