@@ -74,6 +74,8 @@ fn restore_root(fixture: &str) -> tempfile::TempDir {
             std::fs::create_dir_all(at.parent().unwrap()).unwrap();
             if name == "/opt/ckdump/mt" {
                 std::fs::copy(criu().join("bin/mt"), &at).unwrap();
+            } else if name == "/opt/ckdump/tree" {
+                std::fs::copy(criu().join("bin/tree"), &at).unwrap();
             } else if name == "/opt/ckdump/static" {
                 let tmp = tempfile::tempdir().unwrap();
                 std::fs::copy(unpack_static(tmp.path()), &at).unwrap();
@@ -106,6 +108,16 @@ fn copy_of(name: &str) -> tempfile::TempDir {
 /// `verify DIR --root ROOT --cpuinfo GUEST --format json`: (exit code,
 /// findings as (code, message)).
 fn verify(dir: &Path, root: &Path, extra: &[&str]) -> (i32, Vec<(String, String)>) {
+    verify_on(dir, root, &guest_cpuinfo(), extra)
+}
+
+/// [`verify`] with the guest CPU description `cpuinfo`.
+fn verify_on(
+    dir: &Path,
+    root: &Path,
+    cpuinfo: &Path,
+    extra: &[&str],
+) -> (i32, Vec<(String, String)>) {
     let mut args = vec![
         "verify",
         dir.to_str().unwrap(),
@@ -114,7 +126,6 @@ fn verify(dir: &Path, root: &Path, extra: &[&str]) -> (i32, Vec<(String, String)
         "--format",
         "json",
     ];
-    let cpuinfo = guest_cpuinfo();
     if !extra.contains(&"--no-cpuinfo") {
         args.extend(["--cpuinfo", cpuinfo.to_str().unwrap()]);
     }
@@ -771,4 +782,230 @@ fn incremental_dump_without_its_parent_pages() {
         .map(|(c, m)| (c.to_string(), m.to_string()))
         .collect();
     assert_eq!(f, want);
+}
+
+// --- the process tree (images/tree) ---
+
+/// expected.json's tree section (extract_expected.py, from crit's decoding
+/// of images/tree, checked there against the program's ready line and the
+/// guest's /proc).
+fn tree_expected() -> Value {
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(criu().join("expected.json")).unwrap()).unwrap();
+    doc["fixtures"]["tree"].clone()
+}
+
+fn tree_cpuinfo() -> PathBuf {
+    criu().join("reference/tree/guest/system.txt")
+}
+
+#[test]
+fn tree_processes_match_expected_and_crit() {
+    let exp = tree_expected();
+    let doc = inspect_json(&images("tree"), &[]);
+    let procs = doc["processes"].as_array().unwrap();
+    let tasks = exp["tasks"].as_array().unwrap();
+    assert_eq!(procs.len(), tasks.len());
+    for (p, t) in procs.iter().zip(tasks) {
+        for key in ["pid", "ppid", "pgid", "sid", "threads", "exit_code"] {
+            assert_eq!(p[key], t[key], "{key} of task {}", t["pid"]);
+        }
+        assert_eq!(p["name"], t["comm"], "task {}", t["pid"]);
+        assert_eq!(p["state"], t["task_state"], "task {}", t["pid"]);
+    }
+    // crit's own decoding of pstree.img and of each task's core-PID.img.
+    let pstree = reference("tree", "pstree.json");
+    let entries = pstree["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), procs.len());
+    for (p, e) in procs.iter().zip(entries) {
+        for key in ["pid", "ppid", "pgid", "sid"] {
+            assert_eq!(p[key], e[key], "{key} of task {}", e["pid"]);
+        }
+        let core = reference("tree", &format!("core-{}.json", e["pid"]));
+        let tc = &core["entries"][0]["tc"];
+        assert_eq!(p["name"], tc["comm"]);
+        assert_eq!(p["exit_code"], tc["exit_code"]);
+    }
+    // The committed run, spelled out: root, zombie, child, grandchild in
+    // pstree order, one process group and session (the root's).
+    type Task<'a> = (u64, u64, &'a str, &'a str, u64, Vec<u64>);
+    let got: Vec<Task> = procs
+        .iter()
+        .map(|p| {
+            assert_eq!(
+                (p["pgid"].as_u64(), p["sid"].as_u64()),
+                (Some(135), Some(135))
+            );
+            (
+                p["pid"].as_u64().unwrap(),
+                p["ppid"].as_u64().unwrap(),
+                p["name"].as_str().unwrap(),
+                p["state"].as_str().unwrap(),
+                p["exit_code"].as_u64().unwrap(),
+                p["threads"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| t.as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (135, 0, "tree", "alive", 0, vec![135, 142]),
+            (139, 135, "tree-zombie", "dead", 1792, vec![139]),
+            (140, 135, "tree-child", "alive", 0, vec![140, 143, 144]),
+            (141, 140, "tree-grandchild", "alive", 0, vec![141]),
+        ]
+    );
+    // The zombie exited with status 7 (exit_code is the wait status, as in
+    // /proc/PID/stat). CRIU 3.17 leaves its thread id in pstree.img
+    // uninitialized; ckdump takes the pid, as the task is its leader alone.
+    assert_eq!(tasks[1]["exit_status"], 7);
+    assert_eq!(1792 >> 8, 7);
+    assert_eq!(entries[1]["threads"], serde_json::json!([1417044112]));
+    assert_eq!(tasks[1]["pstree_threads"], entries[1]["threads"]);
+    assert_eq!(tasks[1]["images"], serde_json::json!(["core-139.img"]));
+}
+
+#[test]
+fn tree_root_threads_registers_and_own_memory() {
+    let exp = tree_expected();
+    let root = &exp["tasks"][0];
+    assert_eq!(root["role"], "parent");
+    let image = open(&images("tree"));
+    let p = image.process.as_ref().unwrap();
+    assert_eq!(p.pid, Some(135));
+    assert_eq!(p.name.as_deref(), Some("tree"));
+    assert_eq!(p.executable.as_deref(), Some("/opt/ckdump/tree"));
+    let threads: Vec<(u64, &str)> = image
+        .threads
+        .iter()
+        .map(|t| (t.tid, t.name.as_deref().unwrap()))
+        .collect();
+    assert_eq!(threads, [(135, "tree"), (142, "pworker")]);
+    for (t, want) in image
+        .threads
+        .iter()
+        .zip(root["threads_detail"].as_array().unwrap())
+    {
+        assert_eq!(Some(t.tid), want["tid"].as_u64());
+        for (name, key) in [
+            ("rip", "ip"),
+            ("rsp", "sp"),
+            ("rbp", "bp"),
+            ("rax", "ax"),
+            ("orig_rax", "orig_ax"),
+            ("fs_base", "fs_base"),
+        ] {
+            assert_eq!(
+                t.registers.get_named(name),
+                Some(hex(&want["regs"][key])),
+                "thread {} {name}",
+                t.tid
+            );
+        }
+    }
+    // The main thread waits in wait4 (0x3d, rewound to its syscall for the
+    // restart), the worker sleeps in clock_nanosleep (-EINTR).
+    assert_eq!(image.threads[0].registers.pc(), Some(0x7fda_28b8_9c15));
+    assert_eq!(image.threads[0].registers.get_named("orig_rax"), Some(0x3d));
+    assert_eq!(image.threads[1].registers.pc(), Some(0x7fda_28b8_5545));
+    assert_eq!(image.threads[1].registers.get_named("orig_rax"), Some(0xe6));
+    assert_eq!(
+        image.regions.len() as u64,
+        root["vmas_count"].as_u64().unwrap()
+    );
+    assert_eq!(image.regions.len(), 22);
+
+    // The root's own pages: g_role and its heap block. The child's block is
+    // at the same address with other bytes (expected.json), so reading
+    // "parent" here proves the root's pagemap was used.
+    let mem = &root["memory"];
+    let role_at = hex(&mem["g_role"]["addr"]);
+    assert_eq!(role_at, 0x564d_9874_9160);
+    let mut role = [0u8; 32];
+    image.memory.read_exact(role_at, &mut role).unwrap();
+    assert!(role.starts_with(b"ckdump-role-parent\0"), "{role:?}");
+    let heap = image.memory.read_u64(hex(&mem["g_heap"]["addr"])).unwrap();
+    assert_eq!(heap, 0x564d_aa4b_32a0);
+    assert_eq!(
+        exp["tasks"][2]["memory"]["heap_block"]["addr"],
+        mem["heap_block"]["addr"]
+    );
+    assert_eq!(
+        exp["tasks"][2]["memory"]["heap_block"]["tag"],
+        "ckdump-tree-heap-child"
+    );
+    let mut block = [0u8; 72];
+    image.memory.read_exact(heap, &mut block).unwrap();
+    assert!(block.starts_with(b"ckdump-tree-heap-parent\0"));
+    let word = |i: usize| u64::from_le_bytes(block[32 + 8 * i..40 + 8 * i].try_into().unwrap());
+    assert_eq!(
+        [word(0), word(1), word(2), word(3), word(4)],
+        [0x7472_6565_3132_3334, 135, 135, 142, 0]
+    );
+}
+
+#[test]
+fn tree_root_stacks_name_the_programs_functions() {
+    let root = restore_root("tree");
+    let bin = criu().join("bin");
+    let doc = inspect_json(
+        &images("tree"),
+        &[
+            "--symbols",
+            bin.to_str().unwrap(),
+            "--sysroot",
+            root.path().to_str().unwrap(),
+        ],
+    );
+    let main = thread(&doc, 135);
+    assert_eq!(main["frames"][0]["pc"], "0x7fda28b89c15");
+    let names = physical_functions(main);
+    assert!(names[0].contains("wait4"), "{names:?}");
+    assert_eq!(&names[1..3], ["parent_wait", "main"], "{names:?}");
+    let worker = thread(&doc, 142);
+    let names = physical_functions(worker);
+    let at = names.iter().position(|n| n == "usleep").unwrap();
+    assert_eq!(
+        &names[at..at + 4],
+        [
+            "usleep",
+            "parent_worker_leaf",
+            "parent_worker_mid",
+            "parent_worker"
+        ],
+        "{names:?}"
+    );
+}
+
+#[test]
+fn tree_verifies_clean_against_its_restore_root() {
+    let root = restore_root("tree");
+    let (code, findings) = verify_on(&images("tree"), root.path(), &tree_cpuinfo(), &[]);
+    assert_eq!(findings, []);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn tree_zombie_without_its_core() {
+    // The zombie's pid is known to be its thread only from core-139.img;
+    // without it, pstree.img's uninitialized thread id is all there is.
+    let dir = copy_of("tree");
+    std::fs::remove_file(dir.path().join("core-139.img")).unwrap();
+    let root = restore_root("tree");
+    let (code, f) = verify_on(dir.path(), root.path(), &tree_cpuinfo(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6007", "CKD-E6004"], "{f:?}");
+    assert_eq!(
+        message(&f, "CKD-E6007"),
+        "task 139 does not list itself among its threads"
+    );
+    assert_eq!(
+        message(&f, "CKD-E6004"),
+        "core-1417044112.img is missing: thread 1417044112's registers and state"
+    );
 }

@@ -13,8 +13,12 @@ in the `parent` image directory (recursively).  Pages that are in no pagemap wer
 (file-backed pages nobody wrote to: they are in the mapped file).
 
 Every value written is checked against what the programs printed in the guest and what the
-guest's /proc said before the dump (reference/guest/), so a run that produced fixtures with
-other properties than the README promises fails here.
+guest's /proc said before the dump (reference/guest/, reference/tree/guest/), so a run that
+produced fixtures with other properties than the README promises fails here.
+
+--fixtures names what gen.sh has just made (its FIXTURES).  The tool versions given on the
+command line are recorded for those; the fixtures not made keep the versions expected.json
+already has (so do all of them when the script runs on its own, without version options).
 """
 import argparse
 import json
@@ -375,6 +379,172 @@ def task_summary(td, name, imgs, symtabs):
     return summary, mm, pid, threads
 
 
+# Task states of core-*.img (criu/include/pstree.h); CRIU writes a zombie as TASK_DEAD.
+TASK_STATES = {1: "alive", 2: "dead", 3: "stopped", 6: "zombie"}
+# What each process of tree.c is, its main thread's name, and the program's functions a reader
+# finds on each thread's stack (return addresses between rsp and rbp+16, innermost first).
+TREE_ROLES = {
+    "parent": {"comm": "tree", "tag": "ckdump-tree-heap-parent", "role": "ckdump-role-parent",
+               "main": ["parent_wait", "main"], "workers": ["pworker"],
+               "worker": ["parent_worker_leaf", "parent_worker_mid"]},
+    "child": {"comm": "tree-child", "tag": "ckdump-tree-heap-child", "role": "ckdump-role-child",
+              "main": ["child_wait", "child_main"], "workers": ["cworker-0", "cworker-1"],
+              "worker": ["child_worker_leaf", "child_worker_mid"]},
+    "grandchild": {"comm": "tree-grandchild", "tag": "ckdump-tree-heap-grandchild",
+                   "role": "ckdump-role-grandchild", "main": ["grandchild_wait", "grandchild_main"],
+                   "workers": [], "worker": []},
+    "zombie": {"comm": "tree-zombie"},
+}
+TREE_HEAP_MAGIC = 0x7472656531323334
+
+
+def tree_summary(td, symtabs, libc_path, tools):
+    """The tree fixture: every task of pstree.img with its threads, memory and stacks."""
+    d = os.path.join(td, "images", "tree")
+    guest = os.path.join(td, "reference", "tree", "guest")
+    bintree = os.path.join(td, "bin", "tree")
+    imgs = Images(d)
+    ready = parse_ready(os.path.join(guest, "tree.stdout.txt"))
+    root = int(ready["pid"])
+    role_of = {root: "parent", int(ready["child"]): "child", int(ready["grandchild"]): "grandchild",
+               int(ready["zombie"]): "zombie"}
+    want_tids = {root: [int(t) for t in ready["tids"].split(",")],
+                 int(ready["child"]): [int(t) for t in ready["child_tids"].split(",")],
+                 int(ready["grandchild"]): [int(ready["grandchild"])], int(ready["zombie"]): [int(ready["zombie"])]}
+    heaps = {"parent": int(ready["heap"], 16), "child": int(ready["child_heap"], 16),
+             "grandchild": int(ready["grandchild_heap"], 16)}
+    dsyms = all_syms(bintree)
+    fn = lambda frames: [f.get("symbol", "").split("+")[0] for f in frames]
+    check([e["pid"] for e in imgs.pstree][0] == root, "tree: the first pstree entry is not the root")
+    check(sorted(e["pid"] for e in imgs.pstree) == sorted(role_of), "tree: pstree pids %s, program said %s"
+          % ([e["pid"] for e in imgs.pstree], sorted(role_of)))
+    per_task_files = sorted(os.listdir(d))
+    tasks = []
+    for p in imgs.pstree:
+        pid = p["pid"]
+        role = role_of[pid]
+        want = TREE_ROLES[role]
+        check(p["pgid"] == root and p["sid"] == root, "tree: %d not in the root's group and session" % pid)
+        stat = open(os.path.join(guest, "%s.stat.txt" % role)).read().split()
+        check(int(stat[3]) == (p["ppid"] if p["ppid"] else int(stat[3])), "tree: %d ppid differs from /proc" % pid)
+        lead = load(os.path.join(d, "core-%d.img" % pid))["entries"][0]
+        tc = lead["tc"]
+        t = {"pid": pid, "ppid": p["ppid"], "pgid": p["pgid"], "sid": p["sid"], "role": role,
+             "comm": tc["comm"], "task_state": TASK_STATES.get(tc["task_state"], tc["task_state"]),
+             "exit_code": tc["exit_code"], "pstree_threads": p["threads"],
+             # per-task files: every image named after this pid or one of its threads
+             "images": [n for n in per_task_files
+                        if re.fullmatch(r"[a-z]+-(\d+)\.img", n) and int(re.fullmatch(r"[a-z]+-(\d+)\.img", n).group(1))
+                        in set([pid] + p["threads"]) and not n.startswith(("pages-", "fdinfo-"))]}
+        check(t["comm"] == want["comm"], "tree: %d comm %r" % (pid, t["comm"]))
+        if role == "zombie":
+            # CRIU 3.17 never sets a zombie's thread id (the parasite does that, and a zombie gets
+            # none): its pstree entry lists one uninitialized value.  The core is core-PID.img.
+            check(len(p["threads"]) == 1, "tree: zombie threads %s" % p["threads"])
+            t["pstree_threads_note"] = ("uninitialized: CRIU 3.17 writes whatever was in memory for a zombie's "
+                                        "thread id; the zombie's one thread is its pid")
+            t["threads"] = [pid]
+            check(tc["task_state"] == 2, "tree: zombie task_state %s" % tc["task_state"])
+            # exit_code is the wait status, as /proc/PID/stat's field 52 shows it
+            check(tc["exit_code"] == int(stat[51]), "tree: zombie exit code %s, /proc said %s" % (tc["exit_code"], stat[51]))
+            check(tc["exit_code"] >> 8 == 7 and tc["exit_code"] & 0x7f == 0, "tree: zombie exit code %s" % tc["exit_code"])
+            t["exit_status"] = tc["exit_code"] >> 8
+            check(stat[2] == "Z", "tree: the zombie was %s in /proc" % stat[2])
+            check(t["images"] == ["core-%d.img" % pid], "tree: zombie images %s" % t["images"])
+            tasks.append(t)
+            continue
+        check(p["threads"] == want_tids[pid], "tree: %d threads %s, program said %s" % (pid, p["threads"], want_tids[pid]))
+        check(tc["task_state"] == 1 and tc["exit_code"] == 0, "tree: %d state %s" % (pid, tc))
+        t["threads"] = p["threads"]
+        mm = imgs.mm(pid)
+        maps = parse_maps(os.path.join(guest, "%s.maps.txt" % role))
+        check([(m["start"], m["end"]) for m in maps] == [(v["start"], v["end"]) for v in mm["vmas"]],
+              "tree: %d: VMAs differ from the guest's /proc/PID/maps" % pid)
+        t["exe"] = imgs.file_name(mm["exe_file_id"])
+        t["vmas_count"] = len(mm["vmas"])
+        t["vmas"] = [{"start": hexs(v["start"]), "end": hexs(v["end"]), "prot": prot_str(v["prot"]),
+                      "pgoff": hexs(v["pgoff"]), "name": vma_kind(v, imgs)} for v in mm["vmas"]]
+        ents, pages = imgs.pagemap(pid)
+        t["pagemap"] = {"entries": len(ents), "pages": sum(n for _, n, _, _ in ents),
+                        "pages_file": os.path.basename(pages), "pages_file_size": os.path.getsize(pages)}
+        ids = load(os.path.join(d, "ids-%d.img" % pid))["entries"][0]
+        t["fds"] = []
+        for e in load(os.path.join(d, "fdinfo-%d.img" % ids["files_id"]))["entries"]:
+            t["fds"].append({"fd": e["fd"], "type": e["type"], "path": imgs.file_name(e["id"])})
+        check([(f["fd"], f["path"]) for f in t["fds"]] == [(0, "/dev/null"), (1, "/tmp/tree.out"), (2, "/tmp/tree.out")],
+              "tree: %d fds %s" % (pid, t["fds"]))
+        a = imgs.read(pid, mm["mm_arg_start"], mm["mm_arg_end"] - mm["mm_arg_start"])
+        t["argv"] = a.rstrip(b"\0").decode().split("\0") if a else None
+        # the process's own memory: g_role, g_heap and the block it points to
+        base = modules_of(mm, imgs)["/opt/ckdump/tree"]
+        t["load_base"] = hexs(base)
+        role_addr = base + dsyms["g_role"]
+        check(role_addr == int(ready["g_role"], 16), "tree: g_role at %x, program said %s" % (role_addr, ready["g_role"]))
+        role_val = imgs.cstr(pid, role_addr)
+        check(role_val == want["role"], "tree: %d g_role %r" % (pid, role_val))
+        heap = imgs.u64(pid, base + dsyms["g_heap"])
+        check(heap == heaps[role], "tree: %d g_heap %s, program said %x" % (pid, heap, heaps[role]))
+        tag = imgs.cstr(pid, heap)
+        magic = imgs.u64(pid, heap + 32)
+        hpid = imgs.u64(pid, heap + 40)
+        htids = [imgs.u64(pid, heap + 48 + 8 * i) for i in range(3)]
+        check(tag == want["tag"] and magic == TREE_HEAP_MAGIC and hpid == pid,
+              "tree: %d heap block %r %r %r" % (pid, tag, magic, hpid))
+        check(htids == (p["threads"] + [0, 0, 0])[:3], "tree: %d heap tids %s" % (pid, htids))
+        t["memory"] = {"g_role": {"addr": hexs(role_addr), "value": role_val},
+                       "g_heap": {"addr": hexs(base + dsyms["g_heap"]), "value": hexs(heap)},
+                       "heap_block": {"addr": hexs(heap), "tag": tag, "magic": hexs(magic), "pid": hpid,
+                                      "tids": htids}}
+        # threads: names from the guest, registers as CRIU saved them, stacks
+        gtasks = {int(l.split()[0]): l.split()[1] for l in open(os.path.join(guest, "%s.tasks.txt" % role))}
+        check(sorted(gtasks) == sorted(p["threads"]), "tree: %d /proc tasks %s" % (pid, sorted(gtasks)))
+        thr = []
+        for tid in p["threads"]:
+            core = load(os.path.join(d, "core-%d.img" % tid))["entries"][0]
+            g = core["thread_info"]["gpregs"]
+            comm = core["thread_core"]["comm"]
+            check(comm == gtasks[tid], "tree: thread %d comm %r, /proc said %r" % (tid, comm, gtasks[tid]))
+            x = {"tid": tid, "comm": comm,
+                 "regs": {k: hexs(g[k]) for k in ("ip", "sp", "bp", "ax", "orig_ax", "fs_base")},
+                 "pc": symbolize(g["ip"], mm, imgs, symtabs),
+                 "fp_chain": fp_walk(imgs, pid, g, mm, symtabs),
+                 "stack_scan_tree": return_address_scan(imgs, pid, g, mm, symtabs, "tree", g["bp"] + 16)}
+            scan = fn(x["stack_scan_tree"])
+            if tid == pid:
+                check(comm == want["comm"], "tree: %d main thread comm %r" % (pid, comm))
+                check(scan == want["main"], "tree: %d main thread: %s" % (tid, scan))
+                check(libc_path not in symtabs or fn([x["pc"]])[0] in ("pause", "wait4"),
+                      "tree: %d pc in %s" % (tid, x["pc"]))
+            else:
+                check(comm in want["workers"], "tree: thread %d comm %r" % (tid, comm))
+                check(scan == want["worker"], "tree: worker %d: %s" % (tid, scan))
+                check(libc_path not in symtabs or fn([x["pc"]]) == ["clock_nanosleep"],
+                      "tree: worker %d: pc in %s" % (tid, x["pc"]))
+            thr.append(x)
+        check([x["comm"] for x in thr] == [want["comm"]] + want["workers"], "tree: %d thread names" % pid)
+        t["threads_detail"] = thr
+        tasks.append(t)
+    by_role = {t["role"]: t for t in tasks}
+    # fork: the same program at the same addresses in every process, and the first malloc after
+    # fork in the parent and in the child at the same address, holding different bytes
+    check(len({t["load_base"] for t in tasks if "load_base" in t}) == 1, "tree: load bases differ")
+    check(by_role["parent"]["memory"]["g_heap"]["value"] == by_role["child"]["memory"]["g_heap"]["value"],
+          "tree: parent and child heap blocks are not at one address")
+    check(by_role["child"]["ppid"] == root and by_role["grandchild"]["ppid"] == by_role["child"]["pid"]
+          and by_role["zombie"]["ppid"] == root, "tree: ppids")
+    return {
+        "dump_time": open(os.path.join(guest, "dump-time.txt")).read().strip(),
+        "tools": tools,
+        "ready_line": open(os.path.join(guest, "tree.stdout.txt")).read().strip(),
+        "root": root,
+        "exe": by_role["parent"]["exe"],
+        "build_id": readelf_build_id(bintree),
+        "pstree_order": [p["pid"] for p in imgs.pstree],
+        "tasks": tasks,
+        "shared_images": [n for n in per_task_files if not re.fullmatch(r"(core|ids|mm|pagemap|fs)-\d+\.img", n)],
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--td", required=True)
@@ -383,8 +553,19 @@ def main():
     ap.add_argument("--qemu-version", default=None)
     ap.add_argument("--gcc-version", default=None)
     ap.add_argument("--sysroot", default=None)
+    ap.add_argument("--fixtures", default="", help="the fixtures gen.sh has just made")
     o = ap.parse_args()
     td = os.path.abspath(o.td)
+    made = set(o.fixtures.split())
+    old_path = os.path.join(td, "expected.json")
+    old = json.load(open(old_path)) if os.path.exists(old_path) else {}
+    given = {"kernel_package": o.kernel_package, "criu": o.criu_version,
+             "qemu": o.qemu_version, "gcc": o.gcc_version}
+
+    def tools(was_made, before):
+        """The versions to record: the given ones for what was made, else those recorded."""
+        before = before or {}
+        return {k: (v if was_made and v is not None else before.get(k, v)) for k, v in given.items()}
     guest = os.path.join(td, "reference", "guest")
     binmt = os.path.join(td, "bin", "mt")
     binstatic = os.path.join("/tmp", "ckdump-criu-static.%d" % os.getpid())
@@ -396,6 +577,9 @@ def main():
         # (symbols/.build-id), else the dynamic symbols of the sysroot copy.
         libc_path = "/usr/lib/x86_64-linux-gnu/libc.so.6"
         symtabs = {"/opt/ckdump/mt": Symbols(binmt), "/opt/ckdump/static": Symbols(binstatic)}
+        bintree = os.path.join(td, "bin", "tree")
+        if os.path.exists(bintree):
+            symtabs["/opt/ckdump/tree"] = Symbols(bintree)
         libc_file = None
         if o.sysroot and os.path.exists(o.sysroot + libc_path):
             libc_file = o.sysroot + libc_path
@@ -407,8 +591,7 @@ def main():
             symtabs[libc_path] = Symbols(dbg) if os.path.exists(dbg) else Symbols(libc_file, dynamic=True)
 
         exp = {"generator": "testdata/criu/gen.sh",
-               "tools": {"kernel_package": o.kernel_package, "criu": o.criu_version,
-                         "qemu": o.qemu_version, "gcc": o.gcc_version},
+               "tools": tools(bool(made & {"mt", "static", "static-incr"}), old.get("tools")),
                "dump_time": open(os.path.join(guest, "dump-time.txt")).read().strip(),
                "fixtures": {}}
 
@@ -534,6 +717,11 @@ def main():
             exp["fixtures"][name] = s
         check(ticks["static-incr"] > ticks["static"], "static-incr: g_ticks did not advance")
 
+        # ---------------- tree ----------------
+        if os.path.isdir(os.path.join(td, "images", "tree")):
+            before = old.get("fixtures", {}).get("tree", {}).get("tools")
+            exp["fixtures"]["tree"] = tree_summary(td, symtabs, libc_path, tools("tree" in made, before))
+
         # ---------------- archive ----------------
         arch = os.path.join(td, "archive")
         exp["archive"] = {
@@ -599,6 +787,39 @@ def write_readme(td, exp):
                     s["program"]["g_ticks"]["value"], s["program"]["g_ticks"]["page_from"],
                     s["program"]["g_status"]["value"], s["pagemap"]["entries"],
                     s["pagemap"]["pages_in_this_image"], s["pagemap"]["pages_in_parent"]))
+        L.append("")
+    tr = exp["fixtures"].get("tree")
+    if tr:
+        L.append("**tree** (`images/tree`, dump time %s, root pid %d, exe `%s`, build id `%s`):"
+                 % (tr["dump_time"], tr["root"], tr["exe"], tr["build_id"]))
+        L.append("")
+        L.append("| pid | ppid | role | comm | state | threads | VMAs | pages | g_role | heap block |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
+        for t in tr["tasks"]:
+            if t["role"] == "zombie":
+                L.append("| %d | %d | zombie | %s | %s, exit_code %d (status %d) | %s (pstree.img lists %s) | - | - | - | - |"
+                         % (t["pid"], t["ppid"], t["comm"], t["task_state"], t["exit_code"], t["exit_status"],
+                            t["threads"], t["pstree_threads"]))
+                continue
+            m = t["memory"]
+            L.append("| %d | %d | %s | %s | %s | %s | %d | %d in %s | `%s` | %s `%s` |"
+                     % (t["pid"], t["ppid"], t["role"], t["comm"], t["task_state"],
+                        ", ".join(str(x) for x in t["threads"]), t["vmas_count"], t["pagemap"]["pages"],
+                        t["pagemap"]["pages_file"], m["g_role"]["value"], m["heap_block"]["addr"], m["heap_block"]["tag"]))
+        L.append("")
+        L.append("| tid | comm | ip | pc | frame-pointer chain from rbp | tree return addresses on the stack |")
+        L.append("|---|---|---|---|---|---|")
+        for t in tr["tasks"]:
+            for x in t.get("threads_detail", []):
+                fp = " ← ".join(f.get("symbol", f.get("module") or "?") for f in x["fp_chain"])
+                scan = " ← ".join(f.get("symbol", "?") for f in x["stack_scan_tree"])
+                L.append("| %d | %s | %s | %s | %s | %s |" % (x["tid"], x["comm"], x["regs"]["ip"],
+                                                              x["pc"].get("symbol", x["pc"].get("module")), fp or "-", scan or "-"))
+        L.append("")
+        L.append("- ready line: `%s`" % tr["ready_line"])
+        L.append("- g_role @%s and g_heap @%s in every process (load base %s)"
+                 % (tr["tasks"][0]["memory"]["g_role"]["addr"], tr["tasks"][0]["memory"]["g_heap"]["addr"],
+                    tr["tasks"][0]["load_base"]))
         L.append("")
     block = "\n".join(L).rstrip() + "\n"
     path = os.path.join(td, "README.md")
