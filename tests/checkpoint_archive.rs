@@ -1156,7 +1156,10 @@ fn a_process_tree_in_an_archive_matches_its_directory() {
     // testdata/criu/images/tree (four processes: root, zombie, child,
     // grandchild) packed as a Podman-style archive in the test.
     let mut members = metadata_members();
-    members.extend(directory_members(&testdata().join("images/tree"), "checkpoint"));
+    members.extend(directory_members(
+        &testdata().join("images/tree"),
+        "checkpoint",
+    ));
     let (_dir, path) = write_temp(&build_tar(&members), "tree.tar");
     let report = |path: &Path| {
         let doc = inspect_json(
@@ -1199,7 +1202,9 @@ fn a_process_tree_in_an_archive_matches_its_directory() {
     assert_eq!(tids, [140, 143, 144]);
     let names = physical_functions(&child[1]);
     assert!(
-        names.windows(2).any(|w| w == ["child_worker_leaf", "child_worker_mid"]),
+        names
+            .windows(2)
+            .any(|w| w == ["child_worker_leaf", "child_worker_mid"]),
         "{names:?}"
     );
     let image = ckdump::open(&path, &quick()).unwrap();

@@ -318,9 +318,8 @@ fn reg_file(r: RegFileEntry) -> RegFile {
 fn task_state_name(state: u32) -> String {
     match state {
         1 => "alive".into(),
-        // What CRIU writes for an unreaped child it dumped (TASK_DEAD);
-        // 6 (TASK_ZOMBIE) is the name its task-state enum also has.
-        2 => "zombie".into(),
+        // TASK_DEAD: what CRIU writes for an unreaped child (a zombie).
+        2 => "dead".into(),
         3 => "stopped".into(),
         6 => "zombie".into(),
         other => format!("state {other}"),

@@ -17,9 +17,9 @@ use std::os::unix::fs::FileExt;
 use indicatif::ProgressBar;
 
 // ELF constants from goblin (include/uapi/linux/elf.h's values).
+use goblin::elf::header::{ELFCLASS64, ELFDATA2LSB, ET_CORE, EV_CURRENT};
 pub use goblin::elf::header::{EM_AARCH64, EM_X86_64};
 pub use goblin::elf::program_header::{PF_R, PF_W, PF_X};
-use goblin::elf::header::{ELFCLASS64, ELFDATA2LSB, ET_CORE, EV_CURRENT};
 use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
 /// e_phnum value meaning "the count is in section header 0's sh_info".
 const PN_XNUM: usize = 0xffff;
