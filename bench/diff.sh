@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `ckdump diff` on a big CRIU checkpoint (bench/criu-big.sh: 544 MiB process, 137,122 dumped pages,
 # pages-1.img 535.6 MiB):
-#   self       the checkpoint against itself (every page identical: the cost of reading both sides)
-#   patched    against a copy with 4 pages changed (one byte flipped in each)
-#   swapped    against a copy with 2 pairs of pages swapped in pages-1.img (4 pages "moved")
+#   criu self       the checkpoint against itself (every page identical: the cost of reading both)
+#   criu patched    against a copy with 4 pages changed (one byte flipped in each)
+#   criu swapped    against a copy with 2 pairs of pages swapped in pages-1.img (4 pages "moved")
+# and on ELF cores of the same program run here (ckdump snapshot; skipped with NO_CORES=1):
+#   core self, core 1 s later (a second snapshot of the same process), core other run (a second
+#   run of the program: ASLR put its 544 MiB elsewhere, every page of it moved)
 # one hyperfine run (warm page cache: the files are read once before timing) plus peak RSS of one
 # run each by /usr/bin/time -v. There is no reference tool that diffs two checkpoints' memory: the
 # numbers stand alone (bench/criu.sh has the seal hashing of the same file for scale).
@@ -64,13 +67,44 @@ for i in (1000, 40000, 80000, 120000):
 make_copy swapped '
 for i, j in ((2000, 2001), (90000, 100000)):
     x, y = page(i), page(j); put(i, y); put(j, x)'
+
+# ELF cores of the same program run on this host (needs ptrace: root): two runs (ASLR maps the
+# 544 MiB elsewhere each time: every page of it moves) and a second snapshot of the first run a
+# moment later, each saved by `ckdump snapshot`. ELF cores are read through Memory::lend
+# (zero-copy, released behind the cursor), the CRIU reader through copies.
+cores=$root/bench/data/diff-cores
+if [ ! -f "$cores/DONE" ] && [ "${NO_CORES:-0}" != 1 ]; then
+  rm -rf "$cores" && mkdir -p "$cores"
+  gcc -O2 -g -pthread -o "$cores/criu-big" bench/src/criu-big.c
+  snap() { # snap OUT...: runs criu-big, snapshots it once per OUT, stops it
+    mkfifo "$work/ready"
+    "$cores/criu-big" > "$work/ready" &
+    local pid=$!
+    read -r line < "$work/ready"
+    echo "diff.sh: $line" >&2
+    for o in "$@"; do "$ck" snapshot --pid "$pid" -o "$cores/$o" --quiet; sleep 1; done
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    rm -f "$work/ready"
+  }
+  snap run1.core run1-again.core
+  snap run2.core
+  touch "$cores/DONE"
+fi
 cat "$dir"/* "$copies"/*/* > /dev/null   # warm the page cache
 
 cases=(
-  "diff self|$ck diff $dir $dir --quiet"
-  "diff patched (4 pages)|$ck diff $dir $copies/patched --quiet"
-  "diff swapped (2 pairs)|$ck diff $dir $copies/swapped --quiet"
+  "criu self|$ck diff $dir $dir --quiet"
+  "criu patched (4 pages)|$ck diff $dir $copies/patched --quiet"
+  "criu swapped (2 pairs)|$ck diff $dir $copies/swapped --quiet"
 )
+if [ -f "$cores/DONE" ]; then
+  cat "$cores"/*.core > /dev/null
+  cases+=(
+    "core self|$ck diff $cores/run1.core $cores/run1.core --quiet"
+    "core 1 s later|$ck diff $cores/run1.core $cores/run1-again.core --quiet"
+    "core other run (all moved)|$ck diff $cores/run1.core $cores/run2.core --quiet"
+  )
+fi
 args=()
 for c in "${cases[@]}"; do args+=(-n "${c%%|*}" "${c#*|}"); done
 # diff exits 1 when the images differ.

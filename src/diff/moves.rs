@@ -4,7 +4,7 @@
 //! says "maybe the same": two pages at one address are called identical by
 //! comparing their bytes, and two pages are called moved only after their
 //! bytes are compared too, so a collision (by chance, about 2^-64 per pair,
-//! or crafted: XXH3 is not a cryptographic hash) can cost a comparison but
+//! or crafted: XXH3 is not a cryptographic hash) can cost a missed move but
 //! never yields a false "identical" or a false "moved". That is why a fast
 //! 64-bit non-cryptographic hash is enough here; a cryptographic one
 //! (BLAKE3, SHA-256) would be several times slower per page and buy nothing
@@ -69,32 +69,23 @@ pub(super) struct Move {
     pub hash: PageHash,
 }
 
-/// Hash-equal candidates tried per page before giving up: more than one
-/// try is only needed after a hash collision.
-const MAX_TRIES: usize = 4;
-/// Entries (tried or already taken) looked at per page, so a crafted flood
-/// of colliding pages costs linear time, not quadratic.
-const MAX_STEPS: usize = 64;
 /// Displacements tried first for a content found at several addresses.
 const MAX_DISPLACEMENTS: usize = 8;
+/// Entries looked at past a page's own address.
+const MAX_SCAN: usize = 64;
 
-/// Pairs A's candidates with B's of the same content, ascending by A's
-/// page. Each page is in at most one move, and `same(x, y)` (comparing
-/// the bytes of A's page x and B's page y) confirms every one.
+/// Pairs A's candidates with B's of the same hash, ascending by A's page:
+/// the moves as the hashes tell them, each page in at most one, never a
+/// page with itself. [`confirm`] then keeps those whose bytes are equal.
 ///
-/// A content at one candidate address on each side pairs those two. A
-/// content at several addresses is decided after them, A's pages in
-/// address order: each goes to the B address at a displacement (B − A)
-/// that the pages of unique content moved by, the most common of the
-/// eight most common first; failing that, to the lowest B address not yet
-/// taken. So pages of a region that moved as a whole stay together even
-/// when one of them has a twin elsewhere, and the answer never depends on
-/// the order of the input.
-pub(super) fn pair_moves(
-    mut a: Vec<Candidate>,
-    mut b: Vec<Candidate>,
-    mut same: impl FnMut(u64, u64) -> bool,
-) -> Vec<Move> {
+/// A hash at one candidate address on each side pairs those two. A hash at
+/// several addresses is decided after them, A's pages in address order:
+/// each goes to the B address at a displacement (B − A) that the pages of
+/// unique content moved by, the most common of the eight most common
+/// first; failing that, to the lowest B address not yet taken. So pages of
+/// a region that moved as a whole stay together even when one of them has
+/// a twin elsewhere, and the answer never depends on the input's order.
+pub(super) fn pair_moves(mut a: Vec<Candidate>, mut b: Vec<Candidate>) -> Vec<Move> {
     a.sort_unstable();
     b.sort_unstable();
     // Ranges of equal hash in `a` and `b`.
@@ -119,7 +110,6 @@ pub(super) fn pair_moves(
     for (ra, rb) in &groups {
         if let ([x], [y]) = (&a[ra.clone()], &b[rb.clone()])
             && x.page != y.page
-            && same(x.page, y.page)
         {
             moves.push(Move {
                 a: x.page,
@@ -141,46 +131,44 @@ pub(super) fn pair_moves(
         let mut taken = vec![false; ys.len()];
         let mut next = 0;
         for x in &a[ra] {
-            let mut tries = 0;
-            let mut pick = |k: usize, tries: &mut usize, taken: &mut [bool]| {
-                *tries += 1;
-                let y = ys[k].page;
-                if y != x.page && same(x.page, y) {
-                    taken[k] = true;
-                    moves.push(Move {
-                        a: x.page,
-                        b: y,
-                        hash: x.hash,
-                    });
-                    return true;
+            let by_displacement = common.iter().find_map(|&(_, d)| {
+                let k = ys
+                    .binary_search_by_key(&x.page.wrapping_add(d), |c| c.page)
+                    .ok()?;
+                (!taken[k]).then_some(k)
+            });
+            let k = by_displacement.or_else(|| {
+                while next < ys.len() && taken[next] {
+                    next += 1;
                 }
-                false
-            };
-            let by_displacement = common.iter().any(|&(_, d)| {
-                let want = x.page.wrapping_add(d);
-                match ys.binary_search_by_key(&want, |c| c.page) {
-                    Ok(k) if !taken[k] && tries < MAX_TRIES => pick(k, &mut tries, &mut taken),
-                    _ => false,
+                match ys.get(next) {
+                    // x's own address (equal hashes, unequal bytes: a
+                    // collision) is no move; the next free one may be.
+                    Some(y) if y.page == x.page => (next + 1..ys.len())
+                        .take(MAX_SCAN)
+                        .find(|&k| !taken[k]),
+                    Some(_) => Some(next),
+                    None => None,
                 }
             });
-            if by_displacement {
-                continue;
-            }
-            while next < ys.len() && taken[next] {
-                next += 1;
-            }
-            for k in (next..ys.len()).take(MAX_STEPS) {
-                if taken[k] {
-                    continue;
-                }
-                if tries == MAX_TRIES || pick(k, &mut tries, &mut taken) {
-                    break;
-                }
+            if let Some(k) = k {
+                taken[k] = true;
+                moves.push(Move {
+                    a: x.page,
+                    b: ys[k].page,
+                    hash: x.hash,
+                });
             }
         }
     }
     moves.sort_unstable();
     moves
+}
+
+/// The moves whose pages' bytes `same(a, b)` finds equal: a hash collision
+/// (by chance, or crafted) costs a missed move, never a false one.
+pub(super) fn confirm(moves: Vec<Move>, mut same: impl FnMut(u64, u64) -> bool) -> Vec<Move> {
+    moves.into_iter().filter(|m| same(m.a, m.b)).collect()
 }
 
 /// The moves, and their pages to look up.
@@ -232,7 +220,7 @@ mod tests {
         // and at 0x3000 and 0x11000 in B: it follows its neighbours.
         let a = vec![c(1, 0x0000), c(7, 0x1000), c(2, 0x2000)];
         let b = vec![c(7, 0x3000), c(1, 0x10000), c(7, 0x11000), c(2, 0x12000)];
-        let pairs = pair_moves(a, b, |_, _| true);
+        let pairs = pair_moves(a, b);
         assert_eq!(
             ends(&pairs),
             vec![(0x0000, 0x10000), (0x1000, 0x11000), (0x2000, 0x12000)]
@@ -245,36 +233,28 @@ mod tests {
         // pages pairs lowest with lowest; content 9 is in A only.
         let a = vec![c(7, 0x5000), c(9, 0x6000), c(7, 0x1000)];
         let b = vec![c(7, 0x9000), c(7, 0x3000), c(7, 0x8000), c(8, 0x2000)];
-        let pairs = pair_moves(a, b, |_, _| true);
+        let pairs = pair_moves(a, b);
         assert_eq!(ends(&pairs), vec![(0x1000, 0x3000), (0x5000, 0x8000)]);
         assert_eq!(pairs[0].hash, PageHash(7));
     }
 
     #[test]
-    fn a_collision_is_never_a_move() {
-        // Same hash, different bytes (same() says no) for B's 0x3000: A's
-        // page goes to the next one whose bytes are equal.
-        let a = vec![c(7, 0x1000)];
-        let b = vec![c(7, 0x3000), c(7, 0x4000)];
-        let pairs = pair_moves(a.clone(), b.clone(), |_, y| y == 0x4000);
-        assert_eq!(ends(&pairs), vec![(0x1000, 0x4000)]);
-        assert!(pair_moves(a, b, |_, _| false).is_empty());
-        // The same address is never a move.
-        assert!(pair_moves(vec![c(7, 0x1000)], vec![c(7, 0x1000)], |_, _| true).is_empty());
+    fn a_page_is_never_moved_to_its_own_address() {
+        assert!(pair_moves(vec![c(7, 0x1000)], vec![c(7, 0x1000)]).is_empty());
+        let pairs = pair_moves(
+            vec![c(7, 0x1000), c(7, 0x2000)],
+            vec![c(7, 0x1000), c(7, 0x4000)],
+        );
+        assert_eq!(ends(&pairs), vec![(0x1000, 0x4000), (0x2000, 0x1000)]);
     }
 
     #[test]
-    fn a_flood_of_collisions_is_bounded() {
-        let n = 5000u64;
-        let a: Vec<Candidate> = (0..n).map(|i| c(1, i << 12)).collect();
-        let b: Vec<Candidate> = (0..n).map(|i| c(1, (n + i) << 12)).collect();
-        let mut calls = 0u64;
-        let pairs = pair_moves(a, b, |_, _| {
-            calls += 1;
-            false
-        });
-        assert!(pairs.is_empty());
-        assert_eq!(calls, n * MAX_TRIES as u64);
+    fn a_collision_is_never_a_move() {
+        // Same hash, different bytes: confirm drops the pair.
+        let pairs = pair_moves(vec![c(7, 0x1000)], vec![c(7, 0x3000)]);
+        assert_eq!(ends(&pairs), vec![(0x1000, 0x3000)]);
+        assert!(confirm(pairs.clone(), |_, _| false).is_empty());
+        assert_eq!(confirm(pairs.clone(), |a, b| (a, b) == (0x1000, 0x3000)), pairs);
     }
 
     #[test]
@@ -291,8 +271,9 @@ mod tests {
 
     #[test]
     fn page_hash_is_xxh3_64() {
-        // XXH3-64 of the empty input (the reference value).
-        assert_eq!(PageHash::of(b"").0, 0x2d06800538d394c2);
+        // XXH3-64 of the empty input and of a zero page, as xxhsum -H3
+        // prints them.
         assert_eq!(PageHash::of(b"").to_string(), "2d06800538d394c2");
+        assert_eq!(PageHash::of(&[0u8; 4096]).to_string(), "93d76fe148c689ba");
     }
 }

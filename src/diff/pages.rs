@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::MAX_LISTED;
-use super::chunk::ChunkReader;
-use super::moves::{Candidate, Moves, PageHash, ZeroPage, pair_moves};
+use super::chunk::{ChunkReader, PageReader};
+use super::moves::{Candidate, Moves, PageHash, ZeroPage, confirm, pair_moves};
 use crate::memory::merge_ranges;
 use crate::model::{Capture, Image, Region};
 use crate::progress::Progress;
@@ -530,17 +530,14 @@ pub fn compare(a: &Image, b: &Image, progress: &Progress) -> PageDiff {
         bytes_compared,
         ..
     } = scan;
-    // Page readers for confirming moves byte for byte.
+    // The moves the hashes tell, confirmed byte for byte in A's address
+    // order (mostly B's too: a region moves as a whole).
     let (mut page_a, mut page_b) = (
-        ChunkReader::new(PAGE_SIZE as usize),
-        ChunkReader::new(PAGE_SIZE as usize),
+        PageReader::new(&*a.memory, &ranges_a, CHUNK),
+        PageReader::new(&*b.memory, &ranges_b, CHUNK),
     );
-    let moves = Moves::new(pair_moves(cand_a, cand_b, |x, y| {
-        let len = PAGE_SIZE as usize;
-        match (
-            page_a.load(&*a.memory, x, len),
-            page_b.load(&*b.memory, y, len),
-        ) {
+    let moves = Moves::new(confirm(pair_moves(cand_a, cand_b), |x, y| {
+        match (page_a.page(x), page_b.page(y)) {
             (Some(u), Some(v)) => u == v,
             _ => false,
         }
