@@ -15,6 +15,7 @@
 #   bash bench/diff.sh                 # makes bench/data/criu-big first if needed (as root)
 #   RUNS=5 bash bench/diff.sh          # fewer runs (default 10, 2 warm-ups)
 #   CKDUMP=/path/to/ckdump RESULTS=bench/results/other bash bench/diff.sh   # time another build
+#   BASELINE=/path/to/old/ckdump bash bench/diff.sh   # and an older build beside it, case by case
 #
 # The copies live in bench/data/criu-big-diff/ (gitignored), made once and reused.
 # Not a test: this machine is shared and noisy; read the ratios.
@@ -104,6 +105,15 @@ if [ -f "$cores/DONE" ]; then
     "core 1 s later|$ck diff $cores/run1.core $cores/run1-again.core --quiet"
     "core other run (all moved)|$ck diff $cores/run1.core $cores/run2.core --quiet"
   )
+fi
+# BASELINE=/path/to/ckdump times another build beside this one, case by case, in the same run.
+if [ -n "${BASELINE:-}" ]; then
+  both=()
+  for c in "${cases[@]}"; do
+    both+=("${c%%|*} (baseline)|${c#*|}" "$c")
+    both[-2]=${both[-2]/$ck /$BASELINE }
+  done
+  cases=("${both[@]}")
 fi
 args=()
 for c in "${cases[@]}"; do args+=(-n "${c%%|*}" "${c#*|}"); done

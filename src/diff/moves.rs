@@ -1,6 +1,7 @@
 //! Page hashes, and pages whose content moved to another address.
 //!
-//! The hash is XXH3-64 (xxhash-rust) of a whole 4 KiB page. It only ever
+//! The hash is XXH3-64 of a whole 4 KiB page (twox-hash, which picks its
+//! AVX2 or SSE2 loop at run time: the hash runs at memory speed). It only ever
 //! says "maybe the same": two pages at one address are called identical by
 //! comparing their bytes, and two pages are called moved only after their
 //! bytes are compared too, so a collision (by chance, about 2^-64 per pair,
@@ -23,7 +24,7 @@ pub struct PageHash(pub u64);
 
 impl PageHash {
     pub fn of(page: &[u8]) -> Self {
-        PageHash(xxhash_rust::xxh3::xxh3_64(page))
+        PageHash(twox_hash::XxHash3_64::oneshot(page))
     }
 }
 
