@@ -201,14 +201,29 @@ fn incremental_dump_against_its_parent() {
     assert_eq!(
         page_hashes(&doc),
         vec![
-            ("a49f008a546c141d".to_string(), "95db86cee122c00f".to_string()),
-            ("25d2b2aefaf25d76".to_string(), "5caac4ed00f9874c".to_string()),
-            ("6326d00a0c4518ae".to_string(), "be2d24cb20877f89".to_string()),
-            ("e7d2c6c4cd510ddc".to_string(), "8b5d03db5a5dd124".to_string()),
+            (
+                "a49f008a546c141d".to_string(),
+                "95db86cee122c00f".to_string()
+            ),
+            (
+                "25d2b2aefaf25d76".to_string(),
+                "5caac4ed00f9874c".to_string()
+            ),
+            (
+                "6326d00a0c4518ae".to_string(),
+                "be2d24cb20877f89".to_string()
+            ),
+            (
+                "e7d2c6c4cd510ddc".to_string(),
+                "8b5d03db5a5dd124".to_string()
+            ),
         ]
     );
     assert_eq!(pages["hash"], "xxh3-64");
-    assert_eq!((&pages["moved"], &pages["rearranged"]), (&0.into(), &0.into()));
+    assert_eq!(
+        (&pages["moved"], &pages["rearranged"]),
+        (&0.into(), &0.into())
+    );
     assert_eq!(pages["moves"], serde_json::json!([]));
     // The values themselves, as the program's own output recorded them
     // (expected.json: g_ticks 5 and 11, g_status "tick 5" and "tick 11").
@@ -588,7 +603,10 @@ fn a_relocated_page_run_is_moved_not_removed_and_added() {
     relocate_pagemap_entry(&b, HEAP, HEAP_ELSEWHERE);
     let a = images().join("mt");
     // The moved bytes really are B's at the new address.
-    assert_eq!(read_image(&a, HEAP, 4096), read_image(&b, HEAP_ELSEWHERE, 4096));
+    assert_eq!(
+        read_image(&a, HEAP, 4096),
+        read_image(&b, HEAP_ELSEWHERE, 4096)
+    );
 
     let (code, doc) = diff(&a, &b, &[]);
     assert_eq!(code, 1);
@@ -679,7 +697,10 @@ fn zero_pages_are_never_moved() {
     let (code, doc) = diff(&a, &b, &[]);
     assert_eq!(code, 1);
     assert_eq!(page_counts(&doc), [34, 34, 0, 0, 1, 1, 1]);
-    assert_eq!(doc["pages"]["zero_pages"], serde_json::json!({"a": 1, "b": 1}));
+    assert_eq!(
+        doc["pages"]["zero_pages"],
+        serde_json::json!({"a": 1, "b": 1})
+    );
     assert_eq!(
         moved_pages(&doc),
         vec![(
@@ -734,7 +755,10 @@ fn a_content_twice_on_the_other_side_follows_its_neighbours() {
     // A's code page (xxhsum -H3 of page 0) -> the heap page's hash.
     assert_eq!(
         page_hashes(&doc),
-        vec![("b85462209537bcf8".to_string(), "871f14a475c22b73".to_string())]
+        vec![(
+            "b85462209537bcf8".to_string(),
+            "871f14a475c22b73".to_string()
+        )]
     );
 }
 
@@ -778,11 +802,14 @@ fn pages_that_aslr_moved_between_two_cores() {
     );
     // libc's header page is the first page of the very libc.so.6 in
     // testdata/sysroot: its hash is `head -c 4096 libc.so.6 | xxhsum -H3`.
-    let libc = std::fs::read(root().join("testdata/sysroot/usr/lib/x86_64-linux-gnu/libc.so.6"))
-        .unwrap();
+    let libc =
+        std::fs::read(root().join("testdata/sysroot/usr/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
     assert_eq!(read_image(&a, 0x7fcf_90e4_0000, 4096), libc[..4096]);
     let libc_move = &doc["pages"]["moves"][1];
-    assert_eq!(libc_move["from"]["file"], "/usr/lib/x86_64-linux-gnu/libc.so.6");
+    assert_eq!(
+        libc_move["from"]["file"],
+        "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    );
     assert_eq!(libc_move["to"]["start"], "0x7fcb7d225000");
     assert_eq!(libc_move["first"][0]["hash"], "4524c54eeecfecca");
 }

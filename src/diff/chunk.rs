@@ -162,13 +162,19 @@ mod tests {
         let ranges = [(0x10000, 0x16000)];
         let mut r = PageReader::new(&mem, &ranges, 0x2000);
         assert_eq!(r.page(0x10000).map(|p| (p[0], p.len())), Some((1, 4096)));
-        assert_eq!(r.window.as_ref().map(|w| (w.0, w.1.len())), Some((0x10000, 0x2000)));
+        assert_eq!(
+            r.window.as_ref().map(|w| (w.0, w.1.len())),
+            Some((0x10000, 0x2000))
+        );
         assert_eq!(r.page(0x11000).map(|p| p[4095]), Some(2));
         assert_eq!(r.window.as_ref().map(|w| w.0), Some(0x10000));
         // The next window would cross into the second segment: the page
         // alone is lent.
         assert_eq!(r.page(0x12000).map(|p| p[0]), Some(3));
-        assert_eq!(r.window.as_ref().map(|w| (w.0, w.1.len())), Some((0x12000, 0x1000)));
+        assert_eq!(
+            r.window.as_ref().map(|w| (w.0, w.1.len())),
+            Some((0x12000, 0x1000))
+        );
         assert_eq!(r.page(0x14000).map(|p| p[0]), Some(5));
         // Backwards, and outside what the image holds.
         assert_eq!(r.page(0x10000).map(|p| p[0]), Some(1));

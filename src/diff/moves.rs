@@ -117,7 +117,9 @@ pub(super) fn pair_moves(mut a: Vec<Candidate>, mut b: Vec<Candidate>) -> Vec<Mo
                 b: y.page,
                 hash: x.hash,
             });
-            *displacements.entry(y.page.wrapping_sub(x.page)).or_default() += 1;
+            *displacements
+                .entry(y.page.wrapping_sub(x.page))
+                .or_default() += 1;
         }
     }
     let mut common: Vec<(u64, u64)> = displacements.into_iter().map(|(d, n)| (n, d)).collect();
@@ -145,9 +147,9 @@ pub(super) fn pair_moves(mut a: Vec<Candidate>, mut b: Vec<Candidate>) -> Vec<Mo
                 match ys.get(next) {
                     // x's own address (equal hashes, unequal bytes: a
                     // collision) is no move; the next free one may be.
-                    Some(y) if y.page == x.page => (next + 1..ys.len())
-                        .take(MAX_SCAN)
-                        .find(|&k| !taken[k]),
+                    Some(y) if y.page == x.page => {
+                        (next + 1..ys.len()).take(MAX_SCAN).find(|&k| !taken[k])
+                    }
                     Some(_) => Some(next),
                     None => None,
                 }
@@ -255,7 +257,10 @@ mod tests {
         let pairs = pair_moves(vec![c(7, 0x1000)], vec![c(7, 0x3000)]);
         assert_eq!(ends(&pairs), vec![(0x1000, 0x3000)]);
         assert!(confirm(pairs.clone(), |_, _| false).is_empty());
-        assert_eq!(confirm(pairs.clone(), |a, b| (a, b) == (0x1000, 0x3000)), pairs);
+        assert_eq!(
+            confirm(pairs.clone(), |a, b| (a, b) == (0x1000, 0x3000)),
+            pairs
+        );
     }
 
     #[test]

@@ -536,12 +536,16 @@ pub fn compare(a: &Image, b: &Image, progress: &Progress) -> PageDiff {
         PageReader::new(&*a.memory, &ranges_a, CHUNK),
         PageReader::new(&*b.memory, &ranges_b, CHUNK),
     );
-    let moves = Moves::new(confirm(pair_moves(cand_a, cand_b), |x, y| {
+    let tentative = pair_moves(cand_a, cand_b);
+    let bar = progress.steps(tentative.len() as u64, "confirming moved pages");
+    let moves = Moves::new(confirm(tentative, |x, y| {
+        bar.inc(1);
         match (page_a.page(x), page_b.page(y)) {
             (Some(u), Some(v)) => u == v,
             _ => false,
         }
     }));
+    bar.finish_and_clear();
     drop((page_a, page_b));
     for e in &events {
         tally.event(e, &moves);
@@ -569,7 +573,14 @@ pub fn compare(a: &Image, b: &Image, progress: &Progress) -> PageDiff {
             });
         }
     }
-    finish(tally, groups, &moves, zero_pages, bytes_compared, probed_a || probed_b)
+    finish(
+        tally,
+        groups,
+        &moves,
+        zero_pages,
+        bytes_compared,
+        probed_a || probed_b,
+    )
 }
 
 fn finish(

@@ -513,7 +513,10 @@ mod tests {
         assert_eq!(&lent[..], &[4, 5, 6, 7, 8, 9, 10, 11]);
         assert!(lent.shares_source_with(&data));
         // The captured part of the second segment, at its own offset.
-        assert_eq!(&mem.lend(0x1012, 6).unwrap()[..], &[0x42, 0x43, 0x44, 0x45, 0x46, 0x47]);
+        assert_eq!(
+            &mem.lend(0x1012, 6).unwrap()[..],
+            &[0x42, 0x43, 0x44, 0x45, 0x46, 0x47]
+        );
         // Across two segments, into the fallback's bytes, empty, unmapped:
         // not lent (read copies what it can).
         assert!(mem.lend(0x100c, 8).is_none());
