@@ -219,7 +219,11 @@ enum Command {
                       added, removed or changed (end, protection, sharing, backing file and \
                       offset), modules whose build-id, size, path or base changed, and which \
                       4 KiB pages differ in content among the pages both images hold, with \
-                      pages held by one image only counted apart. Threads are matched by \
+                      pages held by one image only counted apart. A changed or one-sided \
+                      page whose exact content the other image holds at another address \
+                      (found by page hash, confirmed byte for byte; never for all-zero \
+                      pages) is reported as moved, from A's address to B's: a mapping that \
+                      ASLR, mremap or a restore placed elsewhere. Threads are matched by \
                       thread id, or in order when the images share none (two runs of one \
                       program).\n\n\
                       Exit status: 0 identical, 1 different, 2 an image cannot be read.",

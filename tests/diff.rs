@@ -69,6 +69,55 @@ fn differing_pages(doc: &Value) -> Vec<(String, u64, String)> {
         .collect()
 }
 
+/// (A's hash, B's hash) of every listed differing page.
+fn page_hashes(doc: &Value) -> Vec<(String, String)> {
+    doc["pages"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["first_differing"].as_array().unwrap().iter())
+        .map(|c| {
+            (
+                c["hash_a"].as_str().unwrap().to_string(),
+                c["hash_b"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// (A address, B address, hash) of every listed moved page.
+fn moved_pages(doc: &Value) -> Vec<(String, String, String)> {
+    doc["pages"]["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["first"].as_array().unwrap().iter())
+        .map(|c| {
+            (
+                c["a"].as_str().unwrap().to_string(),
+                c["b"].as_str().unwrap().to_string(),
+                c["hash"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// (compared, identical, differing, rearranged, only_in_a, only_in_b,
+/// moved) of a diff.
+fn page_counts(doc: &Value) -> [u64; 7] {
+    let p = &doc["pages"];
+    [
+        "compared",
+        "identical",
+        "differing",
+        "rearranged",
+        "only_in_a",
+        "only_in_b",
+        "moved",
+    ]
+    .map(|k| p[k].as_u64().unwrap())
+}
+
 fn read_image(path: &Path, address: u64, len: usize) -> Vec<u8> {
     let img = ckdump::open(path, &ckdump::OpenOptions::default()).unwrap();
     let mut buf = vec![0u8; len];
@@ -146,6 +195,36 @@ fn incremental_dump_against_its_parent() {
             ),
         ]
     );
+    // Each side's page hash (XXH3-64 of the page's 4096 bytes; the same
+    // values `dd if=pages-1.img bs=4096 skip=N count=1 | xxhsum -H3` prints
+    // for the pages in static/ and static-incr/), and nothing moved.
+    assert_eq!(
+        page_hashes(&doc),
+        vec![
+            (
+                "a49f008a546c141d".to_string(),
+                "95db86cee122c00f".to_string()
+            ),
+            (
+                "25d2b2aefaf25d76".to_string(),
+                "5caac4ed00f9874c".to_string()
+            ),
+            (
+                "6326d00a0c4518ae".to_string(),
+                "be2d24cb20877f89".to_string()
+            ),
+            (
+                "e7d2c6c4cd510ddc".to_string(),
+                "8b5d03db5a5dd124".to_string()
+            ),
+        ]
+    );
+    assert_eq!(pages["hash"], "xxh3-64");
+    assert_eq!(
+        (&pages["moved"], &pages["rearranged"]),
+        (&0.into(), &0.into())
+    );
+    assert_eq!(pages["moves"], serde_json::json!([]));
     // The values themselves, as the program's own output recorded them
     // (expected.json: g_ticks 5 and 11, g_status "tick 5" and "tick 11").
     assert_eq!(read_image(&a, 0x4a7330, 8), 5u64.to_le_bytes());
@@ -467,4 +546,270 @@ fn unreadable_input_exits_2() {
         )),
         "{err}"
     );
+}
+
+/// Points the pagemap entry of mt that starts at `from` at `to` instead:
+/// its pages (still the same bytes of pages-1.img) now sit at `to`, as in
+/// a process whose mapping moved. Both addresses encode to varints of one
+/// length, so the entry's framing is unchanged.
+fn relocate_pagemap_entry(dir: &Path, from: u64, to: u64) {
+    let path = dir.join("pagemap-134.img");
+    let bytes = std::fs::read(&path).unwrap();
+    let (mut old, mut new) = (vec![0x08], vec![0x08]);
+    old.extend(encode_varint(from));
+    new.extend(encode_varint(to));
+    assert_eq!(old.len(), new.len());
+    let at: Vec<usize> = bytes
+        .windows(old.len())
+        .enumerate()
+        .filter(|(_, w)| *w == old)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "one pagemap entry at {from:#x}");
+    let mut out = bytes;
+    out[at[0]..at[0] + new.len()].copy_from_slice(&new);
+    std::fs::write(&path, out).unwrap();
+}
+
+/// Page `index` of mt's pages-1.img.
+fn pages_file_page(dir: &Path, index: usize) -> Vec<u8> {
+    std::fs::read(dir.join("pages-1.img")).unwrap()[index * 4096..(index + 1) * 4096].to_vec()
+}
+
+fn put_pages_file_page(dir: &Path, index: usize, page: &[u8]) {
+    let path = dir.join("pages-1.img");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[index * 4096..(index + 1) * 4096].copy_from_slice(page);
+    std::fs::write(&path, bytes).unwrap();
+}
+
+fn mt_copy(tmp: &Path, name: &str) -> PathBuf {
+    let copy = tmp.join(name);
+    copy_dir(&images().join("mt"), &copy);
+    copy
+}
+
+const HEAP: u64 = 0x562b_606c_8000;
+/// Inside the heap VMA (0x562b606c8000-0x562b606e9000), where mt has no
+/// page dumped.
+const HEAP_ELSEWHERE: u64 = 0x562b_606d_0000;
+
+/// The heap's two dumped pages (pages-1.img pages 3 and 4) placed 32 KiB
+/// higher in B: two pages moved, nothing removed or added.
+#[test]
+fn a_relocated_page_run_is_moved_not_removed_and_added() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = mt_copy(tmp.path(), "moved");
+    relocate_pagemap_entry(&b, HEAP, HEAP_ELSEWHERE);
+    let a = images().join("mt");
+    // The moved bytes really are B's at the new address.
+    assert_eq!(
+        read_image(&a, HEAP, 4096),
+        read_image(&b, HEAP_ELSEWHERE, 4096)
+    );
+
+    let (code, doc) = diff(&a, &b, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["identical"], false);
+    // 34 pages in place, the heap's 2 moved.
+    assert_eq!(page_counts(&doc), [34, 34, 0, 0, 0, 0, 2]);
+    // XXH3-64 of pages-1.img pages 3 and 4 (xxhsum -H3 prints the same).
+    assert_eq!(
+        moved_pages(&doc),
+        vec![
+            (
+                "0x562b606c8000".into(),
+                "0x562b606d0000".into(),
+                "871f14a475c22b73".into()
+            ),
+            (
+                "0x562b606c9000".into(),
+                "0x562b606d1000".into(),
+                "324c332f45923059".into()
+            ),
+        ]
+    );
+    let heap = serde_json::json!({"region_of": "a", "start": "0x562b606c8000",
+        "end": "0x562b606e9000", "protection": "rw-", "file": null});
+    let m = &doc["pages"]["moves"][0];
+    assert_eq!(m["from"], heap);
+    assert_eq!(m["to"]["region_of"], "b");
+    assert_eq!(m["to"]["start"], "0x562b606c8000");
+    assert_eq!(m["pages"], 2);
+    let r = &doc["pages"]["regions"][0];
+    assert_eq!((&r["moved_out"], &r["moved_in"]), (&2.into(), &2.into()));
+    assert_eq!((&r["only_in_a"], &r["only_in_b"]), (&0.into(), &0.into()));
+
+    let out = ckdump(&["diff", p(&a), p(&b)]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.ends_with("\npages (4 KiB; 34 held by both: 34 identical, 0 differ; 0 only in A, 0 only in B; 2 moved)\n  0x562b606c8000-0x562b606e9000 rw-\n    2 moved to 0x562b606c8000-0x562b606e9000 rw- (region of B): 0x562b606c8000 -> 0x562b606d0000, 0x562b606c9000 -> 0x562b606d1000\n"), "{text}");
+}
+
+/// The stack's four dumped pages (0x7ffde8dd4000..) placed one page lower
+/// in B, as an overlapping mremap would: the three addresses both hold now
+/// hold each other's pages. They are "rearranged", not "differing".
+#[test]
+fn a_run_shifted_by_one_page_is_rearranged_not_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = mt_copy(tmp.path(), "shifted");
+    relocate_pagemap_entry(&b, 0x7ffd_e8dd_4000, 0x7ffd_e8dd_3000);
+    let (code, doc) = diff(&images().join("mt"), &b, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(page_counts(&doc), [35, 32, 0, 3, 0, 0, 4]);
+    let pairs: Vec<(String, String)> = moved_pages(&doc)
+        .into_iter()
+        .map(|(a, b, _)| (a, b))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("0x7ffde8dd4000", "0x7ffde8dd3000"),
+            ("0x7ffde8dd5000", "0x7ffde8dd4000"),
+            ("0x7ffde8dd6000", "0x7ffde8dd5000"),
+            ("0x7ffde8dd7000", "0x7ffde8dd6000"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let r = &doc["pages"]["regions"][0];
+    assert_eq!(r["start"], "0x7ffde8db7000");
+    assert_eq!(
+        (&r["compared"], &r["rearranged"], &r["differing"]),
+        (&3.into(), &3.into(), &0.into())
+    );
+    let out = ckdump(&["diff", p(&images().join("mt")), p(&b)]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\npages (4 KiB; 35 held by both: 32 identical, 0 differ, 3 rearranged; 0 only in A, 0 only in B; 4 moved)\n  0x7ffde8db7000-0x7ffde8dd8000 rw-\n    3 of 3 rearranged: A's content moved away, B's moved in\n    4 moved to "), "{text}");
+}
+
+/// The heap's second page zeroed in both copies, and the heap relocated in
+/// B: the zero page is never matched, it stays removed at its A address
+/// and added at its B address; the first page still moves.
+#[test]
+fn zero_pages_are_never_moved() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = mt_copy(tmp.path(), "a");
+    let b = mt_copy(tmp.path(), "b");
+    for dir in [&a, &b] {
+        put_pages_file_page(dir, 4, &[0u8; 4096]);
+    }
+    relocate_pagemap_entry(&b, HEAP, HEAP_ELSEWHERE);
+    assert_eq!(read_image(&b, HEAP_ELSEWHERE + 0x1000, 4096), [0u8; 4096]);
+    let (code, doc) = diff(&a, &b, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(page_counts(&doc), [34, 34, 0, 0, 1, 1, 1]);
+    assert_eq!(
+        doc["pages"]["zero_pages"],
+        serde_json::json!({"a": 1, "b": 1})
+    );
+    assert_eq!(
+        moved_pages(&doc),
+        vec![(
+            "0x562b606c8000".into(),
+            "0x562b606d0000".into(),
+            "871f14a475c22b73".into()
+        )]
+    );
+    let r = &doc["pages"]["regions"][0];
+    assert_eq!(r["first_only_in_a"], serde_json::json!(["0x562b606c9000"]));
+    assert_eq!(r["first_only_in_b"], serde_json::json!(["0x562b606d1000"]));
+}
+
+/// B's copy of the heap's first page at a second, lower address (over the
+/// executable's code page 0x562b3e19e000, pages-1.img page 0) as well as
+/// where the relocated heap put it. The heap's second page has one copy
+/// in B and moved by +0x8000, so its twin follows it to 0x562b606d0000
+/// instead of going to the lowest address; the code page is then a
+/// differing page whose B hash is the heap page's.
+#[test]
+fn a_content_twice_on_the_other_side_follows_its_neighbours() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = mt_copy(tmp.path(), "twice");
+    relocate_pagemap_entry(&b, HEAP, HEAP_ELSEWHERE);
+    let heap_page = pages_file_page(&images().join("mt"), 3);
+    put_pages_file_page(&b, 0, &heap_page);
+    assert_eq!(read_image(&b, 0x562b_3e19_e000, 4096), heap_page);
+    assert_eq!(read_image(&b, HEAP_ELSEWHERE, 4096), heap_page);
+
+    let (code, doc) = diff(&images().join("mt"), &b, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(page_counts(&doc), [34, 33, 1, 0, 0, 0, 2]);
+    assert_eq!(
+        moved_pages(&doc)
+            .into_iter()
+            .map(|(a, b, _)| (a, b))
+            .collect::<Vec<_>>(),
+        [
+            ("0x562b606c8000", "0x562b606d0000"),
+            ("0x562b606c9000", "0x562b606d1000")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(
+        differing_pages(&doc),
+        vec![(
+            "0x562b3e19e000".to_string(),
+            1277,
+            "0x562b3e19e000".to_string()
+        )]
+    );
+    // A's code page (xxhsum -H3 of page 0) -> the heap page's hash.
+    assert_eq!(
+        page_hashes(&doc),
+        vec![(
+            "b85462209537bcf8".to_string(),
+            "871f14a475c22b73".to_string()
+        )]
+    );
+}
+
+/// Two runs of testdata/bin/threads, ASLR apart: the pages whose bytes do
+/// not depend on where things were loaded are found at their new
+/// addresses — the ELF header pages of the program and of libc (moved by
+/// exactly the module base changes two_cores_of_one_program sees), the
+/// vDSO, ld.so's first page, and two pages of the anonymous mapping after
+/// libc's data segment. The 118 and 116 zero pages (stacks, thread stacks,
+/// bss) are not matched.
+#[test]
+fn pages_that_aslr_moved_between_two_cores() {
+    let a = root().join("testdata/cores/core.threads.kernel.zst");
+    let (code, doc) = diff(
+        &a,
+        &root().join("testdata/cores/core.threads.gcore.zst"),
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(page_counts(&doc), [1, 1, 0, 0, 148, 220, 7]);
+    assert_eq!(
+        doc["pages"]["zero_pages"],
+        serde_json::json!({"a": 118, "b": 116})
+    );
+    let pairs: Vec<(String, String)> = moved_pages(&doc)
+        .into_iter()
+        .map(|(a, b, _)| (a, b))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("0x55c743e5e000", "0x555e2521c000"),
+            ("0x7fcf90e40000", "0x7fcb7d225000"),
+            ("0x7fcf91019000", "0x7fcb7d3fe000"),
+            ("0x7fcf91021000", "0x7fcb7d406000"),
+            ("0x7fcf91034000", "0x7fcb7d419000"),
+            ("0x7fcf91035000", "0x7fcb7d41a000"),
+            ("0x7fcf91036000", "0x7fcb7d41b000"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    // libc's header page is the first page of the very libc.so.6 in
+    // testdata/sysroot: its hash is `head -c 4096 libc.so.6 | xxhsum -H3`.
+    let libc =
+        std::fs::read(root().join("testdata/sysroot/usr/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
+    assert_eq!(read_image(&a, 0x7fcf_90e4_0000, 4096), libc[..4096]);
+    let libc_move = &doc["pages"]["moves"][1];
+    assert_eq!(
+        libc_move["from"]["file"],
+        "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    );
+    assert_eq!(libc_move["to"]["start"], "0x7fcb7d225000");
+    assert_eq!(libc_move["first"][0]["hash"], "4524c54eeecfecca");
 }

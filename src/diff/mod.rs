@@ -4,8 +4,11 @@
 //!
 //! Everything is compared on the common model: the process, threads and
 //! their registers, memory regions, modules, and the bytes of every page
-//! both images hold. Lists are capped; pages are streamed.
+//! both images hold, with pages whose content moved to another address
+//! recognised by their hashes. Lists are capped; pages are streamed.
 
+mod chunk;
+mod moves;
 mod pages;
 pub mod text;
 
@@ -16,10 +19,11 @@ use crate::progress::Progress;
 use crate::report::{Hex, ImageSummary};
 use crate::symbols::{SymbolConfig, Symbolizer};
 
-pub use pages::{PAGE_SIZE, PageDiff, RegionPages};
+pub use moves::PageHash;
+pub use pages::{MovedPages, PAGE_SIZE, PageChange, PageDiff, PageMove, RegionPages, RegionSpan};
 
 /// Version of the diff JSON (`schema/diff.schema.json`).
-pub const DIFF_SCHEMA: &str = "ckdump-diff/1";
+pub const DIFF_SCHEMA: &str = "ckdump-diff/2";
 /// At most this many items are listed per list; the rest are counted.
 pub const MAX_LISTED: usize = 256;
 
@@ -228,8 +232,10 @@ pub fn diff(a: &Image, b: &Image, options: &DiffOptions) -> DiffReport {
         && modules.changed.is_empty()
         && modules.omitted == 0
         && pages.differing == 0
+        && pages.rearranged == 0
         && pages.only_in_a == 0
-        && pages.only_in_b == 0;
+        && pages.only_in_b == 0
+        && pages.moved == 0;
     DiffReport {
         schema: DIFF_SCHEMA,
         a: crate::analysis::summarize(a),

@@ -1,7 +1,22 @@
-//! Page contents: every 4 KiB page both images hold is compared byte for
-//! byte (both images are open at once, so comparing the bytes is exact
-//! where a hash could only be probably right, and costs the same read);
-//! pages only one image holds are counted apart.
+//! Page contents, in one pass over the bytes each image holds, then a match
+//! of what moved.
+//!
+//! - A page both images hold at one address is compared byte for byte:
+//!   both images are open, so the verdict is exact and costs one `memcmp`.
+//!   A page that differs gets each side's content hash (XXH3-64, see
+//!   [`super::moves`]), listed in the JSON.
+//! - A page one image holds only is read and hashed as well.
+//! - Every whole, non-zero page of those two kinds is a candidate. A
+//!   candidate of A whose exact bytes are a candidate of B at another
+//!   address (hashes equal, then the bytes compared) is reported as moved,
+//!   not as changed, removed or added: a restored process at new addresses,
+//!   a region that ASLR or mremap placed elsewhere. Zero pages are never
+//!   moved: an all-zero page is too common to say where a page went.
+//!
+//! Identical pages are not hashed: a moved page is only looked for among
+//! changed and one-sided pages (a page still at its place in both was not
+//! moved), so their hash would never be used. The hash tables hold
+//! candidates only: 16 bytes per changed page, nothing per identical page.
 //!
 //! What an image "holds" comes from [`Memory::captured_ranges`]: the bytes
 //! of the image itself, never an original file standing in for them. An
@@ -13,22 +28,24 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::MAX_LISTED;
-use crate::memory::{Memory, merge_ranges};
+use super::chunk::{ChunkReader, PageReader};
+use super::moves::{Candidate, Moves, PageHash, ZeroPage, confirm, pair_moves};
+use crate::memory::merge_ranges;
 use crate::model::{Capture, Image, Region};
 use crate::progress::Progress;
 use crate::report::Hex;
 
 pub const PAGE_SIZE: u64 = 4096;
-/// Page addresses listed per region and kind of difference.
+/// Pages listed per region and kind of difference.
 const LISTED_PAGES: usize = 8;
 /// Bytes read from each image at a time.
 const CHUNK: u64 = 1 << 20;
 /// Pages probed in an address space that cannot list what it holds.
 const PROBE_BUDGET: u64 = 1 << 22;
 
-/// Page counts of one region (A's region at the page, else B's).
+/// A region of one image, as the page lists name it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RegionPages {
+pub struct RegionSpan {
     /// Which image's region: "a" or "b"; "none" for captured bytes outside
     /// every region.
     pub region_of: &'static str,
@@ -36,11 +53,38 @@ pub struct RegionPages {
     pub end: Hex,
     pub protection: Option<String>,
     pub file: Option<String>,
+}
+
+impl RegionSpan {
+    fn of(region: Option<&Region>, region_of: &'static str) -> Self {
+        RegionSpan {
+            region_of,
+            start: Hex(region.map_or(0, |r| r.start)),
+            end: Hex(region.map_or(0, |r| r.end)),
+            protection: region.map(|r| r.protection.rwx()),
+            file: region.and_then(|r| r.file.as_ref().map(|f| f.path.clone())),
+        }
+    }
+}
+
+/// Page counts of one region (A's region at the page, else B's).
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionPages {
+    #[serde(flatten)]
+    pub region: RegionSpan,
     /// Pages both images hold.
     pub compared: u64,
     pub differing: u64,
+    /// Pages both hold whose A content moved elsewhere and whose B content
+    /// came from elsewhere: nothing there changed but the placement.
+    pub rearranged: u64,
+    /// Held by one image only (and not moved).
     pub only_in_a: u64,
     pub only_in_b: u64,
+    /// A's pages here whose content is in B at another address.
+    pub moved_out: u64,
+    /// B's pages here whose content was in A at another address.
+    pub moved_in: u64,
     /// The first few differing pages, ascending, with what differs.
     pub first_differing: Vec<PageChange>,
     /// The first few page addresses held by one image only, ascending.
@@ -56,6 +100,38 @@ pub struct PageChange {
     pub differing_bytes: u32,
     /// Address of the first differing byte.
     pub first_difference: Hex,
+    /// XXH3-64 of A's and B's page; None for a page an image holds only
+    /// part of.
+    pub hash_a: Option<PageHash>,
+    pub hash_b: Option<PageHash>,
+}
+
+/// One moved page.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageMove {
+    pub a: Hex,
+    pub b: Hex,
+    pub hash: PageHash,
+}
+
+/// Pages that moved from one region of A to one region of B.
+#[derive(Debug, Clone, Serialize)]
+pub struct MovedPages {
+    /// A's region at the A addresses (else B's, else none).
+    pub from: RegionSpan,
+    /// B's region at the B addresses (else A's, else none).
+    pub to: RegionSpan,
+    pub pages: u64,
+    /// The first few, ascending by A address.
+    pub first: Vec<PageMove>,
+}
+
+/// Whole all-zero pages among each image's changed and one-sided pages:
+/// never matched as moved.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ZeroPages {
+    pub a: u64,
+    pub b: u64,
 }
 
 /// The page comparison.
@@ -65,19 +141,29 @@ pub struct PageDiff {
     /// "captured-ranges" when both images listed the bytes they hold,
     /// "probed" when pages of one had to be read to find out.
     pub method: &'static str,
+    /// The page content hash: "xxh3-64".
+    pub hash: &'static str,
     /// Pages both images hold (a page is counted when any of its bytes is
-    /// held by both).
+    /// held by both) = identical + differing + rearranged.
     pub compared: u64,
     pub identical: u64,
     pub differing: u64,
-    /// Pages held by one image only.
+    pub rearranged: u64,
+    /// Pages held by one image only, moved pages not counted.
     pub only_in_a: u64,
     pub only_in_b: u64,
-    /// Bytes compared.
+    /// Pages of A whose exact content is in B at another address.
+    pub moved: u64,
+    pub zero_pages: ZeroPages,
+    /// Bytes compared at equal addresses.
     pub bytes_compared: u64,
-    /// Regions with differing or one-sided pages, by address.
+    /// Regions with differing, rearranged, one-sided or moved pages, by
+    /// address.
     pub regions: Vec<RegionPages>,
     pub omitted: usize,
+    /// Moved pages by (A region, B region), by A region's address.
+    pub moves: Vec<MovedPages>,
+    pub moves_omitted: usize,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -145,89 +231,41 @@ fn pieces(a: &[(u64, u64)], b: &[(u64, u64)]) -> Vec<(u64, u64, Held)> {
     out
 }
 
-/// Per-region tallies, counting each page once per kind.
+fn page_of(address: u64) -> u64 {
+    address & !(PAGE_SIZE - 1)
+}
+
+/// A page that is not the same in both images, as the pass found it; how
+/// it is counted waits for the moves.
+struct Event {
+    page: u64,
+    held: Held,
+    differing_bytes: u32,
+    first_difference: u64,
+    hash_a: Option<PageHash>,
+    hash_b: Option<PageHash>,
+}
+
+/// Region entries are keyed by (region start, 0 for A's region, 1 for B's,
+/// 2 for none).
+type Key = (u64, u8);
+
+/// Per-region tallies.
 struct Tally<'a> {
     a: &'a Image,
     b: &'a Image,
-    regions: BTreeMap<(u64, u8), RegionPages>,
-    last: [Option<u64>; 4],
-    totals: [u64; 4],
+    regions: BTreeMap<Key, RegionPages>,
+    last_compared: Option<u64>,
+    compared: u64,
+    differing: u64,
+    rearranged: u64,
+    only_in_a: u64,
+    only_in_b: u64,
 }
 
-const COMPARED: usize = 0;
-const DIFFERING: usize = 1;
-const ONLY_A: usize = 2;
-const ONLY_B: usize = 3;
-
 impl<'a> Tally<'a> {
-    fn count(&mut self, kind: usize, page: u64) {
-        self.count_with(kind, page, None);
-    }
-
-    /// Counts a page once per kind; a differing page's detail is added to
-    /// its listed entry when it is listed.
-    fn count_with(&mut self, kind: usize, page: u64, detail: Option<(u32, u64)>) {
-        if self.last[kind] == Some(page) {
-            if let Some((n, _)) = detail
-                && let Some(entry) = self.region_for(page)
-                && let Some(last) = entry.first_differing.last_mut()
-                && last.page.0 == page
-            {
-                last.differing_bytes += n;
-            }
-            return;
-        }
-        self.last[kind] = Some(page);
-        self.totals[kind] += 1;
-        let (key, region, of) = self.key_of(page);
-        let entry = self.regions.entry(key).or_insert_with(|| RegionPages {
-            region_of: of,
-            start: Hex(region.map_or(0, |r| r.start)),
-            end: Hex(region.map_or(0, |r| r.end)),
-            protection: region.map(|r| r.protection.rwx()),
-            file: region.and_then(|r| r.file.as_ref().map(|f| f.path.clone())),
-            compared: 0,
-            differing: 0,
-            only_in_a: 0,
-            only_in_b: 0,
-            first_differing: Vec::new(),
-            first_only_in_a: Vec::new(),
-            first_only_in_b: Vec::new(),
-        });
-        match kind {
-            COMPARED => entry.compared += 1,
-            DIFFERING => {
-                entry.differing += 1;
-                if entry.first_differing.len() < LISTED_PAGES {
-                    let (n, first) = detail.unwrap_or((0, page));
-                    entry.first_differing.push(PageChange {
-                        page: Hex(page),
-                        differing_bytes: n,
-                        first_difference: Hex(first),
-                    });
-                }
-            }
-            _ => {
-                let (n, list) = if kind == ONLY_A {
-                    (&mut entry.only_in_a, &mut entry.first_only_in_a)
-                } else {
-                    (&mut entry.only_in_b, &mut entry.first_only_in_b)
-                };
-                *n += 1;
-                if list.len() < LISTED_PAGES {
-                    list.push(Hex(page));
-                }
-            }
-        }
-    }
-
-    /// The tally entry a page was last counted in (A's region, else B's).
-    fn region_for(&mut self, page: u64) -> Option<&mut RegionPages> {
-        let key = self.key_of(page).0;
-        self.regions.get_mut(&key)
-    }
-
-    fn key_of(&self, page: u64) -> ((u64, u8), Option<&'a Region>, &'static str) {
+    /// The region a page is counted in: A's region at it, else B's.
+    fn key_of(&self, page: u64) -> (Key, Option<&'a Region>, &'static str) {
         let last = page.saturating_add(PAGE_SIZE - 1);
         if let Some(r) = self.a.region_at(page).or_else(|| self.a.region_at(last)) {
             return ((r.start, 0), Some(r), "a");
@@ -237,10 +275,187 @@ impl<'a> Tally<'a> {
         }
         ((0, 2), None, "none")
     }
+
+    /// B's region at a page, else A's: where a moved page went.
+    fn b_key_of(&self, page: u64) -> (Key, Option<&'a Region>, &'static str) {
+        let last = page.saturating_add(PAGE_SIZE - 1);
+        if let Some(r) = self.b.region_at(page).or_else(|| self.b.region_at(last)) {
+            return ((r.start, 1), Some(r), "b");
+        }
+        self.key_of(page)
+    }
+
+    fn entry(&mut self, page: u64) -> &mut RegionPages {
+        let (key, region, of) = self.key_of(page);
+        self.regions.entry(key).or_insert_with(|| RegionPages {
+            region: RegionSpan::of(region, of),
+            compared: 0,
+            differing: 0,
+            rearranged: 0,
+            only_in_a: 0,
+            only_in_b: 0,
+            moved_out: 0,
+            moved_in: 0,
+            first_differing: Vec::new(),
+            first_only_in_a: Vec::new(),
+            first_only_in_b: Vec::new(),
+        })
+    }
+
+    /// Counts a page both hold, once however many pieces it is split in.
+    fn compared(&mut self, page: u64) {
+        if self.last_compared == Some(page) {
+            return;
+        }
+        self.last_compared = Some(page);
+        self.compared += 1;
+        self.entry(page).compared += 1;
+    }
+
+    /// Counts an event, now that the moves are known.
+    fn event(&mut self, e: &Event, moves: &Moves) {
+        match e.held {
+            Held::Both => {
+                if moves.moved_from(e.page) && moves.moved_to(e.page) {
+                    self.rearranged += 1;
+                    self.entry(e.page).rearranged += 1;
+                    return;
+                }
+                self.differing += 1;
+                let entry = self.entry(e.page);
+                entry.differing += 1;
+                if entry.first_differing.len() < LISTED_PAGES {
+                    entry.first_differing.push(PageChange {
+                        page: Hex(e.page),
+                        differing_bytes: e.differing_bytes,
+                        first_difference: Hex(e.first_difference),
+                        hash_a: e.hash_a,
+                        hash_b: e.hash_b,
+                    });
+                }
+            }
+            Held::OnlyA if !moves.moved_from(e.page) => {
+                self.only_in_a += 1;
+                let entry = self.entry(e.page);
+                entry.only_in_a += 1;
+                if entry.first_only_in_a.len() < LISTED_PAGES {
+                    entry.first_only_in_a.push(Hex(e.page));
+                }
+            }
+            Held::OnlyB if !moves.moved_to(e.page) => {
+                self.only_in_b += 1;
+                let entry = self.entry(e.page);
+                entry.only_in_b += 1;
+                if entry.first_only_in_b.len() < LISTED_PAGES {
+                    entry.first_only_in_b.push(Hex(e.page));
+                }
+            }
+            Held::OnlyA | Held::OnlyB => {}
+        }
+    }
 }
 
-fn page_of(address: u64) -> u64 {
-    address & !(PAGE_SIZE - 1)
+/// The pass over both images' bytes.
+struct Scan<'a> {
+    tally: Tally<'a>,
+    events: Vec<Event>,
+    /// Index in `events` of the last event of each kind (Both, OnlyA,
+    /// OnlyB): a page split in pieces is one event.
+    last: [Option<usize>; 3],
+    zero: ZeroPage,
+    candidates: [Vec<Candidate>; 2],
+    zero_pages: [u64; 2],
+    bytes_compared: u64,
+}
+
+impl Scan<'_> {
+    /// The event of `page` of this kind, made when it is the first.
+    fn event(&mut self, page: u64, held: Held) -> &mut Event {
+        let kind = held as usize;
+        let i = match self.last[kind] {
+            Some(i) if self.events[i].page == page => i,
+            _ => {
+                self.events.push(Event {
+                    page,
+                    held,
+                    differing_bytes: 0,
+                    first_difference: page,
+                    hash_a: None,
+                    hash_b: None,
+                });
+                self.events.len() - 1
+            }
+        };
+        self.last[kind] = Some(i);
+        &mut self.events[i]
+    }
+
+    /// A whole page of one side that may have moved (`side` 0 for A).
+    fn candidate(&mut self, side: usize, page: u64, hash: PageHash, bytes: &[u8]) {
+        if self.zero.is(hash, bytes) {
+            self.zero_pages[side] += 1;
+        } else {
+            self.candidates[side].push(Candidate { hash, page });
+        }
+    }
+
+    /// The pages of `[at, at + x.len())`, both images' bytes in `x`, `y`.
+    fn both(&mut self, at: u64, x: &[u8], y: &[u8]) {
+        let end = at + x.len() as u64;
+        let mut p = at;
+        while p < end {
+            let next = page_of(p).saturating_add(PAGE_SIZE).min(end);
+            if next <= p {
+                break;
+            }
+            let (lo, hi) = ((p - at) as usize, (next - at) as usize);
+            let page = page_of(p);
+            self.tally.compared(page);
+            let (u, v) = (&x[lo..hi], &y[lo..hi]);
+            if u != v {
+                let whole = hi - lo == PAGE_SIZE as usize;
+                let hashes = whole.then(|| (PageHash::of(u), PageHash::of(v)));
+                if let Some((ha, hb)) = hashes {
+                    self.candidate(0, page, ha, u);
+                    self.candidate(1, page, hb, v);
+                }
+                let first = u.iter().zip(v).position(|(s, t)| s != t).unwrap_or(0);
+                let n = u.iter().zip(v).filter(|(s, t)| s != t).count() as u32;
+                let e = self.event(page, Held::Both);
+                if e.differing_bytes == 0 {
+                    e.first_difference = p + first as u64;
+                }
+                e.differing_bytes += n;
+                if let Some((ha, hb)) = hashes {
+                    e.hash_a = Some(ha);
+                    e.hash_b = Some(hb);
+                }
+            }
+            p = next;
+        }
+    }
+
+    /// The pages of `[at, end)` that one image holds; `bytes` are theirs
+    /// when they could be read.
+    fn one_side(&mut self, held: Held, at: u64, end: u64, bytes: Option<&[u8]>) {
+        let side = if held == Held::OnlyA { 0 } else { 1 };
+        let mut p = at;
+        while p < end {
+            let next = page_of(p).saturating_add(PAGE_SIZE).min(end);
+            if next <= p {
+                break;
+            }
+            let page = page_of(p);
+            if let Some(b) = bytes
+                && next - p == PAGE_SIZE
+            {
+                let u = &b[(p - at) as usize..(next - at) as usize];
+                self.candidate(side, page, PageHash::of(u), u);
+            }
+            self.event(page, held);
+            p = next;
+        }
+    }
 }
 
 /// Compares the memory of `a` and `b`.
@@ -248,106 +463,168 @@ pub fn compare(a: &Image, b: &Image, progress: &Progress) -> PageDiff {
     let (ranges_a, probed_a) = held_ranges(a);
     let (ranges_b, probed_b) = held_ranges(b);
     let pieces = pieces(&ranges_a, &ranges_b);
-    let both_bytes: u64 = pieces
-        .iter()
-        .filter(|p| p.2 == Held::Both)
-        .map(|p| p.1 - p.0)
-        .sum();
-    let bar = progress.bytes(Some(both_bytes), "comparing pages");
-    let mut tally = Tally {
-        a,
-        b,
-        regions: BTreeMap::new(),
-        last: [None; 4],
-        totals: [0; 4],
+    let total: u64 = pieces.iter().map(|p| p.1 - p.0).sum();
+    let bar = progress.bytes(Some(total), "comparing pages");
+    let mut scan = Scan {
+        tally: Tally {
+            a,
+            b,
+            regions: BTreeMap::new(),
+            last_compared: None,
+            compared: 0,
+            differing: 0,
+            rearranged: 0,
+            only_in_a: 0,
+            only_in_b: 0,
+        },
+        events: Vec::new(),
+        last: [None; 3],
+        zero: ZeroPage::new(),
+        candidates: [Vec::new(), Vec::new()],
+        zero_pages: [0; 2],
+        bytes_compared: 0,
     };
-    let mut buf_a = vec![0u8; CHUNK as usize];
-    let mut buf_b = vec![0u8; CHUNK as usize];
-    let mut bytes_compared = 0u64;
+    let mut reader_a = ChunkReader::new(CHUNK as usize);
+    let mut reader_b = ChunkReader::new(CHUNK as usize);
     for &(start, end, held) in &pieces {
-        match held {
-            Held::OnlyA | Held::OnlyB => {
-                let kind = if held == Held::OnlyA { ONLY_A } else { ONLY_B };
-                let mut page = page_of(start);
-                while page < end {
-                    tally.count(kind, page);
-                    page = match page.checked_add(PAGE_SIZE) {
-                        Some(p) => p,
-                        None => break,
-                    };
-                }
-            }
-            Held::Both => {
-                let mut at = start;
-                while at < end {
-                    // Chunks end on page boundaries so pages stay whole.
-                    let chunk_end = if end - at <= CHUNK {
-                        end
-                    } else {
-                        page_of(at + CHUNK)
-                    };
-                    let len = (chunk_end - at) as usize;
-                    let (ba, bb) = (&mut buf_a[..len], &mut buf_b[..len]);
-                    let ok = read_all(&*a.memory, at, ba) && read_all(&*b.memory, at, bb);
-                    if ok {
-                        let mut p = at;
-                        while p < chunk_end {
-                            let next = page_of(p).saturating_add(PAGE_SIZE).min(chunk_end);
-                            let (lo, hi) = ((p - at) as usize, (next - at) as usize);
-                            tally.count(COMPARED, page_of(p));
-                            let (x, y) = (&ba[lo..hi], &bb[lo..hi]);
-                            if x != y {
-                                let first = x.iter().zip(y).position(|(u, v)| u != v).unwrap_or(0);
-                                let n = x.iter().zip(y).filter(|(u, v)| u != v).count();
-                                tally.count_with(
-                                    DIFFERING,
-                                    page_of(p),
-                                    Some((n as u32, p + first as u64)),
-                                );
-                            }
-                            if next <= p {
-                                break;
-                            }
-                            p = next;
-                        }
-                        bytes_compared += len as u64;
+        let mut at = start;
+        while at < end {
+            // Chunks end on page boundaries so pages stay whole.
+            let chunk_end = if end - at <= CHUNK {
+                end
+            } else {
+                page_of(at + CHUNK)
+            };
+            let len = (chunk_end - at) as usize;
+            match held {
+                Held::Both => {
+                    let x = reader_a.load(&*a.memory, at, len);
+                    let y = reader_b.load(&*b.memory, at, len);
+                    if let (Some(x), Some(y)) = (x, y) {
+                        scan.both(at, x, y);
+                        scan.bytes_compared += len as u64;
                     }
-                    bar.inc(len as u64);
-                    at = chunk_end;
+                }
+                Held::OnlyA => {
+                    let x = reader_a.load(&*a.memory, at, len);
+                    scan.one_side(held, at, chunk_end, x);
+                }
+                Held::OnlyB => {
+                    let y = reader_b.load(&*b.memory, at, len);
+                    scan.one_side(held, at, chunk_end, y);
                 }
             }
+            bar.inc(len as u64);
+            at = chunk_end;
         }
     }
+    reader_a.release();
+    reader_b.release();
     bar.finish_and_clear();
+
+    let Scan {
+        mut tally,
+        events,
+        candidates: [cand_a, cand_b],
+        zero_pages,
+        bytes_compared,
+        ..
+    } = scan;
+    // The moves the hashes tell, confirmed byte for byte in A's address
+    // order (mostly B's too: a region moves as a whole).
+    let (mut page_a, mut page_b) = (
+        PageReader::new(&*a.memory, &ranges_a, CHUNK),
+        PageReader::new(&*b.memory, &ranges_b, CHUNK),
+    );
+    let tentative = pair_moves(cand_a, cand_b);
+    let bar = progress.steps(tentative.len() as u64, "confirming moved pages");
+    let moves = Moves::new(confirm(tentative, |x, y| {
+        bar.inc(1);
+        match (page_a.page(x), page_b.page(y)) {
+            (Some(u), Some(v)) => u == v,
+            _ => false,
+        }
+    }));
+    bar.finish_and_clear();
+    drop((page_a, page_b));
+    for e in &events {
+        tally.event(e, &moves);
+    }
+    let mut groups: BTreeMap<(Key, Key), MovedPages> = BTreeMap::new();
+    for m in &moves.list {
+        tally.entry(m.a).moved_out += 1;
+        tally.entry(m.b).moved_in += 1;
+        let (to_key, to_region, to_of) = tally.b_key_of(m.b);
+        let (from_key, from_region, from_of) = tally.key_of(m.a);
+        let group = groups
+            .entry((from_key, to_key))
+            .or_insert_with(|| MovedPages {
+                from: RegionSpan::of(from_region, from_of),
+                to: RegionSpan::of(to_region, to_of),
+                pages: 0,
+                first: Vec::new(),
+            });
+        group.pages += 1;
+        if group.first.len() < LISTED_PAGES {
+            group.first.push(PageMove {
+                a: Hex(m.a),
+                b: Hex(m.b),
+                hash: m.hash,
+            });
+        }
+    }
+    finish(
+        tally,
+        groups,
+        &moves,
+        zero_pages,
+        bytes_compared,
+        probed_a || probed_b,
+    )
+}
+
+fn finish(
+    tally: Tally,
+    groups: BTreeMap<(Key, Key), MovedPages>,
+    moves: &Moves,
+    zero_pages: [u64; 2],
+    bytes_compared: u64,
+    probed: bool,
+) -> PageDiff {
     let mut regions: Vec<RegionPages> = tally
         .regions
         .into_values()
-        .filter(|r| r.differing + r.only_in_a + r.only_in_b > 0)
+        .filter(|r| {
+            r.differing + r.rearranged + r.only_in_a + r.only_in_b + r.moved_out + r.moved_in > 0
+        })
         .collect();
-    regions.sort_by_key(|r| (r.start, r.region_of));
+    regions.sort_by_key(|r| (r.region.start, r.region.region_of));
     let omitted = regions.len().saturating_sub(MAX_LISTED);
     regions.truncate(MAX_LISTED);
-    let [compared, differing, only_in_a, only_in_b] = tally.totals;
+    let mut moves_list: Vec<MovedPages> = groups.into_values().collect();
+    let moves_omitted = moves_list.len().saturating_sub(MAX_LISTED);
+    moves_list.truncate(MAX_LISTED);
     PageDiff {
         page_size: PAGE_SIZE,
-        method: if probed_a || probed_b {
-            "probed"
-        } else {
-            "captured-ranges"
+        method: if probed { "probed" } else { "captured-ranges" },
+        hash: "xxh3-64",
+        compared: tally.compared,
+        identical: tally.compared - tally.differing - tally.rearranged,
+        differing: tally.differing,
+        rearranged: tally.rearranged,
+        only_in_a: tally.only_in_a,
+        only_in_b: tally.only_in_b,
+        moved: moves.list.len() as u64,
+        zero_pages: ZeroPages {
+            a: zero_pages[0],
+            b: zero_pages[1],
         },
-        compared,
-        identical: compared - differing,
-        differing,
-        only_in_a,
-        only_in_b,
         bytes_compared,
         regions,
         omitted,
+        moves: moves_list,
+        moves_omitted,
     }
-}
-
-fn read_all(memory: &dyn Memory, address: u64, buf: &mut [u8]) -> bool {
-    memory.read_exact(address, buf).is_ok()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Change, DiffReport, RegionRef};
+use super::{Change, DiffReport, RegionRef, RegionSpan};
 use crate::report::ImageSummary;
 
 /// Text with control characters replaced: names come from the images.
@@ -64,6 +64,25 @@ fn omitted(out: &mut String, n: usize) {
             super::MAX_LISTED
         );
     }
+}
+
+/// A region of the page lists: `start-end prot file`, and whose it is
+/// when it is B's.
+fn span(x: &RegionSpan) -> String {
+    if x.region_of == "none" {
+        return "outside every region".into();
+    }
+    let mut label = format!("{}-{}", x.start, x.end);
+    if let Some(prot) = &x.protection {
+        let _ = write!(label, " {prot}");
+    }
+    if let Some(f) = &x.file {
+        let _ = write!(label, " {}", printable(f));
+    }
+    if x.region_of == "b" {
+        label.push_str(" (region of B)");
+    }
+    label
 }
 
 /// The human diff.
@@ -182,30 +201,24 @@ pub fn render(r: &DiffReport) -> String {
     }
 
     let p = &r.pages;
+    let mut both = format!("{} identical, {} differ", p.identical, p.differing);
+    if p.rearranged > 0 {
+        let _ = write!(both, ", {} rearranged", p.rearranged);
+    }
+    let mut moved = String::new();
+    if p.moved > 0 {
+        moved = format!("; {} moved", p.moved);
+    }
     let _ = writeln!(
         out,
-        "\npages ({} KiB; {} held by both: {} identical, {} differ; {} only in A, {} only in B)",
+        "\npages ({} KiB; {} held by both: {both}; {} only in A, {} only in B{moved})",
         p.page_size / 1024,
         p.compared,
-        p.identical,
-        p.differing,
         p.only_in_a,
         p.only_in_b
     );
     for x in &p.regions {
-        let mut label = format!("{}-{}", x.start, x.end);
-        if let Some(prot) = &x.protection {
-            let _ = write!(label, " {prot}");
-        }
-        if let Some(f) = &x.file {
-            let _ = write!(label, " {}", printable(f));
-        }
-        if x.region_of == "b" {
-            label.push_str(" (region of B)");
-        } else if x.region_of == "none" {
-            label = "outside every region".into();
-        }
-        let _ = writeln!(out, "  {label}");
+        let mut lines = Vec::new();
         let list = |v: &[crate::report::Hex], total: u64| {
             let mut s: Vec<String> = v.iter().map(|h| h.to_string()).collect();
             if total as usize > v.len() {
@@ -214,8 +227,7 @@ pub fn render(r: &DiffReport) -> String {
             s.join(" ")
         };
         if x.differing > 0 {
-            let _ = writeln!(
-                out,
+            lines.push(format!(
                 "    {} of {} differ: {}",
                 x.differing,
                 x.compared,
@@ -230,23 +242,51 @@ pub fn render(r: &DiffReport) -> String {
                     )
                     .collect::<Vec<_>>()
                     .join(", ")
-            );
+            ));
+        }
+        if x.rearranged > 0 {
+            lines.push(format!(
+                "    {} of {} rearranged: A's content moved away, B's moved in",
+                x.rearranged, x.compared
+            ));
         }
         if x.only_in_a > 0 {
-            let _ = writeln!(
-                out,
+            lines.push(format!(
                 "    {} only in A: {}",
                 x.only_in_a,
                 list(&x.first_only_in_a, x.only_in_a)
-            );
+            ));
         }
         if x.only_in_b > 0 {
-            let _ = writeln!(
-                out,
+            lines.push(format!(
                 "    {} only in B: {}",
                 x.only_in_b,
                 list(&x.first_only_in_b, x.only_in_b)
-            );
+            ));
+        }
+        let here = |s: &RegionSpan| s.region_of == x.region.region_of && s.start == x.region.start;
+        for m in p.moves.iter().filter(|m| here(&m.from)) {
+            let pairs: Vec<String> = m
+                .first
+                .iter()
+                .map(|c| format!("{} -> {}", c.a, c.b))
+                .chain((m.pages as usize > m.first.len()).then(|| "…".to_string()))
+                .collect();
+            lines.push(format!(
+                "    {} moved to {}: {}",
+                m.pages,
+                span(&m.to),
+                pairs.join(", ")
+            ));
+        }
+        if lines.is_empty() {
+            // Only pages moved in from elsewhere: their line is under the
+            // region they came from.
+            continue;
+        }
+        let _ = writeln!(out, "  {}", span(&x.region));
+        for l in lines {
+            let _ = writeln!(out, "{l}");
         }
     }
     omitted(&mut out, p.omitted);

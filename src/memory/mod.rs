@@ -164,6 +164,17 @@ pub trait Memory: Send + Sync {
         let _ = (start, end);
         None
     }
+
+    /// The image's own bytes of `[address, address + len)` as a window on
+    /// the buffer that holds them (no copy), when one buffer holds them all
+    /// and `read` would return exactly these bytes; None otherwise, and the
+    /// caller copies them with `read`. A reader that streams a whole image
+    /// (`diff`) uses it to skip the copy and to release what it has read
+    /// ([`Bytes::release_resident`]).
+    fn lend(&self, address: u64, len: u64) -> Option<Bytes> {
+        let _ = (address, len);
+        None
+    }
 }
 
 /// Sorts `ranges` and joins the ones that touch or overlap.
@@ -337,6 +348,20 @@ impl Memory for SegmentMemory {
         }
     }
 
+    fn lend(&self, address: u64, len: u64) -> Option<Bytes> {
+        // The segment `read` would copy from, and only when it holds all of
+        // the range: anything else (a fallback file, a second segment) is
+        // left to `read`.
+        let seg = Self::find(&self.segments, address)?;
+        let rel = address - seg.address;
+        if len == 0 || rel.checked_add(len)? > seg.captured {
+            return None;
+        }
+        let start = usize::try_from(seg.offset.checked_add(rel)?).ok()?;
+        let end = start.checked_add(usize::try_from(len).ok()?)?;
+        seg.bytes.slice(start..end)
+    }
+
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
         // Only the primary segments: fallbacks are original files, not
         // bytes of the image.
@@ -473,6 +498,33 @@ mod tests {
         #[allow(clippy::reversed_empty_ranges)]
         let backwards = data.slice(5..4);
         assert!(backwards.is_none());
+    }
+
+    #[test]
+    fn lent_bytes_are_what_read_copies() {
+        let data = Bytes::from_vec((0u8..=255).collect());
+        let file = Bytes::from_vec(vec![9u8; 64]);
+        let mut mem = SegmentMemory::new(vec![
+            seg(0x1000, 0x10, 0x10, 0, &data),
+            seg(0x1010, 0x20, 0x8, 0x40, &data),
+        ]);
+        mem.add_fallback(seg(0x1010, 0x20, 0x20, 0, &file));
+        let lent = mem.lend(0x1004, 8).unwrap();
+        assert_eq!(&lent[..], &[4, 5, 6, 7, 8, 9, 10, 11]);
+        assert!(lent.shares_source_with(&data));
+        // The captured part of the second segment, at its own offset.
+        assert_eq!(
+            &mem.lend(0x1012, 6).unwrap()[..],
+            &[0x42, 0x43, 0x44, 0x45, 0x46, 0x47]
+        );
+        // Across two segments, into the fallback's bytes, empty, unmapped:
+        // not lent (read copies what it can).
+        assert!(mem.lend(0x100c, 8).is_none());
+        assert!(mem.lend(0x1014, 8).is_none());
+        assert!(mem.lend(0x1000, 0).is_none());
+        assert!(mem.lend(0x9000, 1).is_none());
+        assert!(mem.lend(0x1000, u64::MAX).is_none());
+        assert!(NoMemory.lend(0x1000, 1).is_none());
     }
 
     #[test]
