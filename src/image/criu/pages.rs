@@ -162,6 +162,26 @@ impl Memory for PagemapMemory {
         }
     }
 
+    fn lend(&self, address: u64, len: u64) -> Option<Bytes> {
+        // Only a range one run holds whole: its window of the pages file,
+        // or the parent's for in-parent pages. Anything else (a fallback
+        // file, two runs) is left to `read`.
+        let i = self.runs.partition_point(|r| r.end <= address);
+        let run = self.runs.get(i).filter(|r| r.start <= address)?;
+        if len == 0 || address.checked_add(len)? > run.end {
+            return None;
+        }
+        match run.source {
+            PageSource::Image { offset } => {
+                let start = usize::try_from(offset.checked_add(address - run.start)?).ok()?;
+                let end = start.checked_add(usize::try_from(len).ok()?)?;
+                self.pages.slice(start..end)
+            }
+            PageSource::Parent => self.parent.as_ref()?.lend(address, len),
+            PageSource::Lazy | PageSource::Missing => None,
+        }
+    }
+
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
         let first = self.runs.partition_point(|r| r.end <= start);
         let mut out = Vec::new();
@@ -230,5 +250,15 @@ mod tests {
             m.read_u32(0x20000),
             Err(MemoryError::Unmapped { address: 0x20000 })
         );
+        // Lent windows: only what one dumped run holds, never a fallback
+        // file's bytes or a parent page without a parent.
+        let lent = m.lend(0x10800, 0x800).unwrap();
+        assert_eq!(lent.len(), 0x800);
+        assert!(lent.iter().all(|&b| b == 2));
+        assert!(m.lend(0x10800, 0x1000).is_none());
+        assert!(m.lend(0x11000, 0x100).is_none());
+        assert!(m.lend(0x12000, 0x100).is_none());
+        assert!(m.lend(0x10000, 0).is_none());
+        assert!(m.lend(u64::MAX - 1, 4).is_none());
     }
 }
