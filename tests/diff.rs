@@ -813,3 +813,102 @@ fn pages_that_aslr_moved_between_two_cores() {
     assert_eq!(libc_move["to"]["start"], "0x7fcb7d225000");
     assert_eq!(libc_move["first"][0]["hash"], "4524c54eeecfecca");
 }
+
+/// g_role's address in the tree fixture, from the program's ready line.
+fn tree_g_role() -> u64 {
+    let text =
+        std::fs::read_to_string(root().join("testdata/criu/reference/tree/guest/tree.stdout.txt"))
+            .unwrap();
+    let field = text
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("g_role=0x"))
+        .unwrap();
+    u64::from_str_radix(field, 16).unwrap()
+}
+
+#[test]
+fn a_change_in_one_process_of_a_tree_is_found_in_that_process() {
+    let tree = images().join("tree");
+    let (code, doc) = diff(&tree, &tree, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(doc["identical"], true);
+    assert_eq!(doc["processes_paired_by"], "pid");
+    let pids: Vec<u64> = doc["other_processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid_a"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids, [139, 140, 141]);
+
+    // The child's g_role, "ckdump-role-child", becomes "ckdump-role-CHILD":
+    // its page's place in the child's pages file comes from crit's
+    // decoding of pagemap-140.img (runs are stored one after another).
+    let role = tree_g_role();
+    let pagemap: Value = serde_json::from_slice(
+        &std::fs::read(root().join("testdata/criu/reference/tree/pagemap-140.json")).unwrap(),
+    )
+    .unwrap();
+    let entries = pagemap["entries"].as_array().unwrap();
+    let pages_id = entries[0]["pages_id"].as_u64().unwrap();
+    let mut index = 0;
+    let mut offset = None;
+    for e in &entries[1..] {
+        let vaddr =
+            u64::from_str_radix(e["vaddr"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+        let n = e["nr_pages"].as_u64().unwrap();
+        if (vaddr..vaddr + n * 4096).contains(&role) {
+            offset = Some((index * 4096 + (role - vaddr)) as usize);
+            break;
+        }
+        index += n;
+    }
+    let offset = offset.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("tree");
+    copy_dir(&tree, &copy);
+    let pages = copy.join(format!("pages-{pages_id}.img"));
+    let mut bytes = std::fs::read(&pages).unwrap();
+    assert_eq!(&bytes[offset..offset + 18], b"ckdump-role-child\0");
+    bytes[offset + 12..offset + 17].copy_from_slice(b"CHILD");
+    std::fs::write(&pages, bytes).unwrap();
+
+    let (code, doc) = diff(&tree, &copy, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["identical"], false);
+    // The root (and so the top-level lists) is untouched…
+    assert_eq!(page_counts(&doc)[2], 0, "root pages differing");
+    assert_eq!(doc["threads"]["changed"].as_array().unwrap().len(), 0);
+    // …the child alone differs, in exactly g_role's page.
+    for p in doc["other_processes"].as_array().unwrap() {
+        let pid = p["pid_a"].as_u64().unwrap();
+        assert_eq!(p["pid_b"], pid);
+        if pid != 140 {
+            assert_eq!(p["identical"], true, "process {pid}");
+            continue;
+        }
+        assert_eq!(p["identical"], false);
+        assert_eq!(p["name"], "tree-child");
+        assert_eq!(page_counts(p)[2], 1, "{}", p["pages"]);
+        assert_eq!(
+            differing_pages(p),
+            [(
+                format!("{:#x}", role & !0xfff),
+                5,
+                format!("{:#x}", role + 12)
+            )]
+        );
+    }
+    let text = String::from_utf8(ckdump(&["diff", p(&tree), p(&copy)]).stdout).unwrap();
+    assert!(text.contains("\nprocess 135 tree: identical\n"), "{text}");
+    assert!(
+        text.contains(
+            "\nprocess 140 tree-child: pages (4 KiB; 31 held by both: 30 identical, 1 differ; 0 only in A, 0 only in B)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n2 other processes identical (paired by pid)"),
+        "{text}"
+    );
+}

@@ -194,14 +194,10 @@ pub struct ModulesDiff {
     pub omitted: usize,
 }
 
-/// The whole diff.
+/// One pair of processes compared: their facts, threads, regions,
+/// modules and pages.
 #[derive(Debug, Clone, Serialize)]
-pub struct DiffReport {
-    pub schema: &'static str,
-    pub a: ImageSummary,
-    pub b: ImageSummary,
-    /// Nothing below differs.
-    pub identical: bool,
+pub struct ProcessDiff {
     /// Architecture and process facts that differ.
     pub process: Vec<Change>,
     pub threads: ThreadsDiff,
@@ -210,43 +206,163 @@ pub struct DiffReport {
     pub pages: PageDiff,
 }
 
-/// Compares two opened images.
+impl ProcessDiff {
+    /// Nothing differs.
+    pub fn identical(&self) -> bool {
+        let (t, r, m, p) = (&self.threads, &self.regions, &self.modules, &self.pages);
+        self.process.is_empty()
+            && t.only_in_a.is_empty()
+            && t.only_in_b.is_empty()
+            && t.changed.is_empty()
+            && t.omitted == 0
+            && r.added.is_empty()
+            && r.removed.is_empty()
+            && r.changed.is_empty()
+            && r.omitted == 0
+            && m.added.is_empty()
+            && m.removed.is_empty()
+            && m.changed.is_empty()
+            && m.omitted == 0
+            && p.differing == 0
+            && p.rearranged == 0
+            && p.only_in_a == 0
+            && p.only_in_b == 0
+            && p.moved == 0
+    }
+}
+
+/// Another process of two saved trees, compared.
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherProcessDiff {
+    pub pid_a: Option<u64>,
+    pub pid_b: Option<u64>,
+    pub name: Option<String>,
+    pub identical: bool,
+    #[serde(flatten)]
+    pub diff: ProcessDiff,
+}
+
+/// A process only one tree has.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessRef {
+    pub pid: Option<u64>,
+    pub name: Option<String>,
+}
+
+/// The whole diff.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffReport {
+    pub schema: &'static str,
+    pub a: ImageSummary,
+    pub b: ImageSummary,
+    /// Nothing below differs, in any process.
+    pub identical: bool,
+    /// The images' own processes (the root tasks of two trees).
+    #[serde(flatten)]
+    pub root: ProcessDiff,
+    /// How the other processes of two trees (CRIU) were paired: `pid`, or
+    /// `order` (pstree order) when the trees share no pid — a tree
+    /// restored outside its pid namespace has new pids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processes_paired_by: Option<&'static str>,
+    /// The other processes of two trees, paired, in A's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_processes: Vec<OtherProcessDiff>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub processes_only_in_a: Vec<ProcessRef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub processes_only_in_b: Vec<ProcessRef>,
+}
+
+/// Compares two opened images: their own processes, then the other
+/// processes of two saved trees pair by pair.
 pub fn diff(a: &Image, b: &Image, options: &DiffOptions) -> DiffReport {
-    let process = process_changes(a, b);
-    let threads = threads_diff(a, b, options);
-    let regions = regions_diff(a, b);
-    let modules = modules_diff(a, b);
-    let progress = options.progress.unwrap_or_else(Progress::hidden);
-    let pages = pages::compare(a, b, &progress);
-    let identical = process.is_empty()
-        && threads.only_in_a.is_empty()
-        && threads.only_in_b.is_empty()
-        && threads.changed.is_empty()
-        && threads.omitted == 0
-        && regions.added.is_empty()
-        && regions.removed.is_empty()
-        && regions.changed.is_empty()
-        && regions.omitted == 0
-        && modules.added.is_empty()
-        && modules.removed.is_empty()
-        && modules.changed.is_empty()
-        && modules.omitted == 0
-        && pages.differing == 0
-        && pages.rearranged == 0
-        && pages.only_in_a == 0
-        && pages.only_in_b == 0
-        && pages.moved == 0;
+    let root = process_diff(a, b, options);
+    let (paired_by, pairs, only_a, only_b) = pair_processes(a, b);
+    let other_processes: Vec<OtherProcessDiff> = pairs
+        .into_iter()
+        .map(|(pa, pb)| {
+            let diff = process_diff(pa, pb, options);
+            OtherProcessDiff {
+                pid_a: pa.process.as_ref().and_then(|p| p.pid),
+                pid_b: pb.process.as_ref().and_then(|p| p.pid),
+                name: pa.process.as_ref().and_then(|p| p.name.clone()),
+                identical: diff.identical(),
+                diff,
+            }
+        })
+        .collect();
+    let identical = root.identical()
+        && other_processes.iter().all(|d| d.identical)
+        && only_a.is_empty()
+        && only_b.is_empty();
     DiffReport {
         schema: DIFF_SCHEMA,
         a: crate::analysis::summarize(a),
         b: crate::analysis::summarize(b),
         identical,
-        process,
-        threads,
-        regions,
-        modules,
-        pages,
+        root,
+        processes_paired_by: paired_by,
+        other_processes,
+        processes_only_in_a: only_a,
+        processes_only_in_b: only_b,
     }
+}
+
+fn process_diff(a: &Image, b: &Image, options: &DiffOptions) -> ProcessDiff {
+    let progress = options.progress.unwrap_or_else(Progress::hidden);
+    ProcessDiff {
+        process: process_changes(a, b),
+        threads: threads_diff(a, b, options),
+        regions: regions_diff(a, b),
+        modules: modules_diff(a, b),
+        pages: pages::compare(a, b, &progress),
+    }
+}
+
+type ProcessPairs<'a> = (
+    Option<&'static str>,
+    Vec<(&'a Image, &'a Image)>,
+    Vec<ProcessRef>,
+    Vec<ProcessRef>,
+);
+
+/// The other processes of `a` and `b` paired by pid, or in pstree order
+/// when the two trees share no pid.
+fn pair_processes<'a>(a: &'a Image, b: &'a Image) -> ProcessPairs<'a> {
+    let (xa, xb) = (&a.other_processes, &b.other_processes);
+    if xa.is_empty() && xb.is_empty() {
+        return (None, Vec::new(), Vec::new(), Vec::new());
+    }
+    let pid = |p: &Image| p.process.as_ref().and_then(|p| p.pid);
+    let process_ref = |p: &Image| ProcessRef {
+        pid: pid(p),
+        name: p.process.as_ref().and_then(|p| p.name.clone()),
+    };
+    let by_pid = |list: &'a [Image], want: Option<u64>| {
+        list.iter().find(|p| want.is_some() && pid(p) == want)
+    };
+    let shared = xa.iter().any(|p| by_pid(xb, pid(p)).is_some());
+    if shared || xa.is_empty() || xb.is_empty() {
+        let mut pairs = Vec::new();
+        let mut only_a = Vec::new();
+        for p in xa {
+            match by_pid(xb, pid(p)) {
+                Some(q) => pairs.push((p, q)),
+                None => only_a.push(process_ref(p)),
+            }
+        }
+        let only_b = xb
+            .iter()
+            .filter(|q| by_pid(xa, pid(q)).is_none())
+            .map(process_ref)
+            .collect();
+        return (Some("pid"), pairs, only_a, only_b);
+    }
+    let pairs = xa.iter().zip(xb).collect();
+    let only_a = xa.iter().skip(xb.len()).map(process_ref).collect();
+    let only_b = xb.iter().skip(xa.len()).map(process_ref).collect();
+    (Some("order"), pairs, only_a, only_b)
 }
 
 fn push_if_differs<T: PartialEq + ToString>(

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Change, DiffReport, RegionRef, RegionSpan};
+use super::{Change, DiffReport, ProcessDiff, RegionRef, RegionSpan};
 use crate::report::ImageSummary;
 
 /// Text with control characters replaced: names come from the images.
@@ -92,25 +92,93 @@ pub fn render(r: &DiffReport) -> String {
     let _ = writeln!(out, "  A: {}", describe_image(&r.a));
     let _ = writeln!(out, "  B: {}", describe_image(&r.b));
     if r.identical {
-        let p = &r.pages;
+        let p = &r.root.pages;
+        let others = r.other_processes.len();
+        let compared: u64 = p.compared
+            + r.other_processes
+                .iter()
+                .map(|x| x.diff.pages.compared)
+                .sum::<u64>();
+        let scope = if others > 0 {
+            format!(" in all {} processes", others + 1)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "identical: same process, threads, registers, regions and modules; {} pages compared, all equal",
-            p.compared
+            "identical: same process, threads, registers, regions and modules{scope}; {compared} pages compared, all equal"
         );
         return out;
     }
 
-    if !r.process.is_empty() {
-        let _ = writeln!(out, "\nprocess");
-        write_changes(&mut out, "  ", &r.process);
+    if r.root.identical() && !r.other_processes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nprocess {} {}: identical",
+            pid(r.a.pid),
+            or_dash(&r.a.process_name)
+        );
+    } else {
+        write_process_diff(&mut out, &r.root, "");
+    }
+    for x in &r.processes_only_in_a {
+        let _ = writeln!(
+            out,
+            "\nprocess only in A: {} {}",
+            pid(x.pid),
+            or_dash(&x.name)
+        );
+    }
+    for x in &r.processes_only_in_b {
+        let _ = writeln!(
+            out,
+            "\nprocess only in B: {} {}",
+            pid(x.pid),
+            or_dash(&x.name)
+        );
+    }
+    for x in r.other_processes.iter().filter(|x| !x.identical) {
+        let name = or_dash(&x.name);
+        let prefix = if x.pid_a == x.pid_b {
+            format!("process {} {name}: ", pid(x.pid_a))
+        } else {
+            format!("process {} / {} {name}: ", pid(x.pid_a), pid(x.pid_b))
+        };
+        write_process_diff(&mut out, &x.diff, &prefix);
+    }
+    let same = r.other_processes.iter().filter(|x| x.identical).count();
+    if same > 0 {
+        let by = r.processes_paired_by.unwrap_or("pid");
+        let _ = writeln!(
+            out,
+            "\n{same} other {} identical (paired by {by})",
+            plural_processes(same)
+        );
+    }
+    out
+}
+
+fn pid(p: Option<u64>) -> String {
+    p.map_or("?".to_string(), |v| v.to_string())
+}
+
+fn plural_processes(n: usize) -> &'static str {
+    if n == 1 { "process" } else { "processes" }
+}
+
+/// One pair of processes' differences; `prefix` names the process in
+/// every heading (empty for the images' own processes).
+fn write_process_diff(out: &mut String, d: &ProcessDiff, prefix: &str) {
+    if !d.process.is_empty() {
+        let _ = writeln!(out, "\n{prefix}process");
+        write_changes(out, "  ", &d.process);
     }
 
-    let t = &r.threads;
+    let t = &d.threads;
     if !(t.only_in_a.is_empty() && t.only_in_b.is_empty() && t.changed.is_empty()) {
         let _ = writeln!(
             out,
-            "\nthreads (paired by {}; {} unchanged)",
+            "\n{prefix}threads (paired by {}; {} unchanged)",
             t.paired_by, t.unchanged
         );
         for th in &t.only_in_a {
@@ -126,7 +194,7 @@ pub fn render(r: &DiffReport) -> String {
                 format!("{} / {}", c.tid_a, c.tid_b)
             };
             let _ = writeln!(out, "  thread {tid} {}", or_dash(&c.name));
-            write_changes(&mut out, "    ", &c.attributes);
+            write_changes(out, "    ", &c.attributes);
             for reg in &c.registers {
                 let side = |v: Option<crate::report::Hex>, sym: &Option<String>| {
                     let mut s = v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
@@ -148,12 +216,12 @@ pub fn render(r: &DiffReport) -> String {
                 let _ = writeln!(out, "    {:<16} {}", "float state", names.join(", "));
             }
         }
-        omitted(&mut out, t.omitted);
+        omitted(out, t.omitted);
     }
 
-    let g = &r.regions;
+    let g = &d.regions;
     if !(g.added.is_empty() && g.removed.is_empty() && g.changed.is_empty()) {
-        let _ = writeln!(out, "\nregions ({} unchanged)", g.unchanged);
+        let _ = writeln!(out, "\n{prefix}regions ({} unchanged)", g.unchanged);
         for x in &g.removed {
             let _ = writeln!(out, "  removed  {}", region(x));
         }
@@ -169,12 +237,12 @@ pub fn render(r: &DiffReport) -> String {
             );
             let _ = writeln!(out, "       ->  {}", region(&c.b));
         }
-        omitted(&mut out, g.omitted);
+        omitted(out, g.omitted);
     }
 
-    let m = &r.modules;
+    let m = &d.modules;
     if !(m.added.is_empty() && m.removed.is_empty() && m.changed.is_empty()) {
-        let _ = writeln!(out, "\nmodules ({} unchanged)", m.unchanged);
+        let _ = writeln!(out, "\n{prefix}modules ({} unchanged)", m.unchanged);
         for x in &m.removed {
             let _ = writeln!(
                 out,
@@ -195,12 +263,12 @@ pub fn render(r: &DiffReport) -> String {
         }
         for c in &m.changed {
             let _ = writeln!(out, "  changed  {}", printable(&c.name));
-            write_changes(&mut out, "    ", &c.changes);
+            write_changes(out, "    ", &c.changes);
         }
-        omitted(&mut out, m.omitted);
+        omitted(out, m.omitted);
     }
 
-    let p = &r.pages;
+    let p = &d.pages;
     let mut both = format!("{} identical, {} differ", p.identical, p.differing);
     if p.rearranged > 0 {
         let _ = write!(both, ", {} rearranged", p.rearranged);
@@ -211,7 +279,7 @@ pub fn render(r: &DiffReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\npages ({} KiB; {} held by both: {both}; {} only in A, {} only in B{moved})",
+        "\n{prefix}pages ({} KiB; {} held by both: {both}; {} only in A, {} only in B{moved})",
         p.page_size / 1024,
         p.compared,
         p.only_in_a,
@@ -289,6 +357,5 @@ pub fn render(r: &DiffReport) -> String {
             let _ = writeln!(out, "{l}");
         }
     }
-    omitted(&mut out, p.omitted);
-    out
+    omitted(out, p.omitted);
 }
