@@ -91,6 +91,22 @@ fn restore_root(fixture: &str) -> tempfile::TempDir {
     root
 }
 
+/// `inspect --format json` of `fixture` with its program's symbols and
+/// its restore root as the sysroot.
+fn symbolized(fixture: &str) -> Value {
+    let root = restore_root(fixture);
+    let bin = criu().join("bin");
+    inspect_json(
+        &images(fixture),
+        &[
+            "--symbols",
+            bin.to_str().unwrap(),
+            "--sysroot",
+            root.path().to_str().unwrap(),
+        ],
+    )
+}
+
 /// A copy of the image directory `name` (parent/ links kept as links).
 fn copy_of(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -387,17 +403,7 @@ fn mt_vmas_and_page_counts_match_crit() {
 
 #[test]
 fn mt_stacks_name_the_programs_functions() {
-    let root = restore_root("mt");
-    let bin = criu().join("bin");
-    let doc = inspect_json(
-        &images("mt"),
-        &[
-            "--symbols",
-            bin.to_str().unwrap(),
-            "--sysroot",
-            root.path().to_str().unwrap(),
-        ],
-    );
+    let doc = symbolized("mt");
     let main = thread(&doc, 134);
     let f0 = &main["frames"][0];
     // Frame 0 at the saved ip itself, which points at the syscall.
@@ -951,17 +957,7 @@ fn tree_root_threads_registers_and_own_memory() {
 
 #[test]
 fn tree_root_stacks_name_the_programs_functions() {
-    let root = restore_root("tree");
-    let bin = criu().join("bin");
-    let doc = inspect_json(
-        &images("tree"),
-        &[
-            "--symbols",
-            bin.to_str().unwrap(),
-            "--sysroot",
-            root.path().to_str().unwrap(),
-        ],
-    );
+    let doc = symbolized("tree");
     let main = thread(&doc, 135);
     assert_eq!(main["frames"][0]["pc"], "0x7fda28b89c15");
     let names = physical_functions(main);
@@ -1064,17 +1060,7 @@ fn tree_process(doc: &Value, pid: u64) -> Value {
 #[test]
 fn tree_every_process_has_its_own_threads_and_stacks() {
     let ready = tree_ready();
-    let root = restore_root("tree");
-    let bin = criu().join("bin");
-    let doc = inspect_json(
-        &images("tree"),
-        &[
-            "--symbols",
-            bin.to_str().unwrap(),
-            "--sysroot",
-            root.path().to_str().unwrap(),
-        ],
-    );
+    let doc = symbolized("tree");
     common::assert_valid(
         &common::schema("inspect.schema.json"),
         &doc,

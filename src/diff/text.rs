@@ -121,21 +121,11 @@ pub fn render(r: &DiffReport) -> String {
     } else {
         write_process_diff(&mut out, &r.root, "");
     }
-    for x in &r.processes_only_in_a {
-        let _ = writeln!(
-            out,
-            "\nprocess only in A: {} {}",
-            pid(x.pid),
-            or_dash(&x.name)
-        );
-    }
-    for x in &r.processes_only_in_b {
-        let _ = writeln!(
-            out,
-            "\nprocess only in B: {} {}",
-            pid(x.pid),
-            or_dash(&x.name)
-        );
+    for (side, list) in [("A", &r.processes_only_in_a), ("B", &r.processes_only_in_b)] {
+        for x in list {
+            let name = or_dash(&x.name);
+            let _ = writeln!(out, "\nprocess only in {side}: {} {name}", pid(x.pid));
+        }
     }
     for x in r.other_processes.iter().filter(|x| !x.identical) {
         let name = or_dash(&x.name);
