@@ -51,6 +51,10 @@ const MAX_ARGS: usize = 4096;
 const MAX_LISTED_FILES: usize = 1024;
 /// Parent snapshots followed for in-parent pages (pre-dump chains).
 const MAX_PARENT_DEPTH: usize = 8;
+/// Tasks read as processes of their own (threads, memory, modules); the
+/// rest of a larger tree is listed only. Far above real container trees,
+/// far below what a hostile pstree.img could claim.
+const MAX_TASK_VIEWS: usize = 8192;
 
 // mmap prot and flags bits, and the VMA status bits CRIU records.
 const PROT_READ: u32 = 0x1;
@@ -1067,9 +1071,22 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         options,
     };
 
-    // Every task gets its own view: address space, modules, threads.
-    let mut views: Vec<TaskView> = Vec::with_capacity(tasks.len());
-    for task in &tasks {
+    // Every task gets its own view: address space, modules, threads (up
+    // to a bound a hostile pstree.img cannot push memory past).
+    if tasks.len() > MAX_TASK_VIEWS {
+        let f = Finding::new(
+            &verify::CRIU_PROCESS_TREE,
+            format!(
+                "pstree.img lists {} tasks; the first {MAX_TASK_VIEWS} are read as processes, the others only listed",
+                tasks.len()
+            ),
+        )
+        .with_severity(verify::Severity::Warning)
+        .about_path("pstree.img");
+        r.findings.push(&verify::CRIU_PROCESS_TREE, f);
+    }
+    let mut views: Vec<TaskView> = Vec::with_capacity(tasks.len().min(MAX_TASK_VIEWS));
+    for task in tasks.iter().take(MAX_TASK_VIEWS) {
         views.push(task_view(&mut r, &tree, task));
     }
     let mut pages = PageCounts::default();

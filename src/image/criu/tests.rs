@@ -324,3 +324,48 @@ fn a_tree_of_tasks_is_listed_and_checked() {
         "{messages:?}"
     );
 }
+
+#[test]
+fn a_huge_tree_is_read_up_to_a_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    aarch64_dump(dir.path());
+    // The root of aarch64_dump (pid 7) and 9 000 children with no images
+    // at all: a claim a few hundred KiB of pstree.img can make.
+    let mut entries = vec![
+        PstreeEntry {
+            pid: Some(7),
+            ppid: 1,
+            pgid: 7,
+            sid: 1,
+            threads: vec![7],
+        }
+        .encode_to_vec(),
+    ];
+    for pid in 100..9100u32 {
+        entries.push(
+            PstreeEntry {
+                pid: Some(pid),
+                ppid: 7,
+                pgid: 7,
+                sid: 1,
+                threads: vec![pid],
+            }
+            .encode_to_vec(),
+        );
+    }
+    write_image(dir.path(), "pstree.img", magic::PSTREE, &entries);
+    let image = read(dir.path(), &OpenOptions::default()).unwrap();
+    assert_eq!(image.details.processes.len(), 9001);
+    assert_eq!(image.other_processes.len(), 8191);
+    let bound = image
+        .findings
+        .iter()
+        .find(|f| f.message.starts_with("pstree.img lists 9001 tasks"))
+        .unwrap();
+    assert_eq!(
+        bound.message,
+        "pstree.img lists 9001 tasks; the first 8192 are read as processes, the others only listed"
+    );
+    // Missing images are findings, capped per check.
+    assert!(image.findings.len() < 64, "{}", image.findings.len());
+}
