@@ -1,0 +1,239 @@
+//! The hashing behind seals: a file's whole-file SHA-256 and its chunk
+//! digests in one read (seal), and chunk digests checked on every core
+//! (verify).
+//!
+//! Threads: `std::thread::scope`, not a pool crate. The work is flat —
+//! equal-sized chunks of one mapped file, handed out by an atomic counter —
+//! so work stealing has nothing to add; scoped threads borrow the map
+//! without reference counting, exist only while a file is hashed, and need
+//! no new dependency.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
+
+use crate::memory::Bytes;
+
+/// Bytes hashed between progress updates and releases of mapped pages: a
+/// hashing thread keeps at most this much of a file resident.
+pub const PIECE: usize = 8 << 20;
+
+/// Most threads a check uses, however many cores there are.
+const MAX_THREADS: usize = 64;
+
+/// Threads to hash with: one per core the process may run on.
+pub fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_THREADS)
+}
+
+pub type Digest32 = [u8; 32];
+
+/// What `seal` records of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigests {
+    pub sha256: Digest32,
+    /// One per `chunk_size` bytes; empty when the file fits one chunk.
+    pub chunks: Vec<Digest32>,
+}
+
+fn sha256(bytes: &[u8]) -> Digest32 {
+    Sha256::digest(bytes).into()
+}
+
+/// The whole-file digest and, for a file larger than `chunk_size`, every
+/// chunk's, reading each byte of the file once: window by window, this
+/// thread feeds the sequential whole-file hash while a second thread hashes
+/// the same window's chunks; the window's pages are released once both are
+/// done, so the resident set stays at one window (`max(chunk_size, PIECE)`)
+/// whatever the file size. The whole-file hash cannot be split, so more
+/// than two threads would not make sealing faster; verify is where the
+/// other cores pay off.
+pub fn seal_digests(
+    bytes: &Bytes,
+    chunk_size: usize,
+    threads: usize,
+    bar: &ProgressBar,
+) -> FileDigests {
+    let len = bytes.len();
+    let chunk_size = chunk_size.max(1);
+    if len <= chunk_size {
+        return FileDigests {
+            sha256: whole_streaming(bytes, bar),
+            chunks: Vec::new(),
+        };
+    }
+    // A power-of-two chunk size divides a power-of-two window.
+    let window = chunk_size.max(PIECE);
+    let mut whole = Sha256::new();
+    let mut chunks = Vec::with_capacity(len.div_ceil(chunk_size));
+    let mut at = 0;
+    while at < len {
+        let end = at.saturating_add(window).min(len);
+        let w = &bytes[at..end];
+        let hash_chunks = || w.chunks(chunk_size).map(sha256).collect::<Vec<_>>();
+        let digests = if threads > 1 {
+            std::thread::scope(|s| {
+                let worker = s.spawn(hash_chunks);
+                whole.update(w);
+                // SHA-256 does not panic; should the thread fail anyway,
+                // the chunks are hashed here instead of trusting nothing.
+                worker.join().unwrap_or_else(|_| hash_chunks())
+            })
+        } else {
+            whole.update(w);
+            hash_chunks()
+        };
+        chunks.extend(digests);
+        bytes.release_resident(at..end);
+        bar.inc((end - at) as u64);
+        at = end;
+    }
+    FileDigests {
+        sha256: whole.finalize().into(),
+        chunks,
+    }
+}
+
+/// SHA-256 of `bytes`, fed in pieces so a mapped file is read once, front
+/// to back, with progress; each piece's pages are released once hashed.
+pub fn whole_streaming(bytes: &Bytes, bar: &ProgressBar) -> Digest32 {
+    let mut hasher = Sha256::new();
+    let mut at = 0;
+    for piece in bytes.chunks(PIECE) {
+        hasher.update(piece);
+        bytes.release_resident(at..at + piece.len());
+        at += piece.len();
+        bar.inc(piece.len() as u64);
+    }
+    hasher.finalize().into()
+}
+
+/// The indices, ascending, of the chunks of `bytes` whose SHA-256 is not
+/// `expected`'s (a chunk `expected` has no digest for counts as changed).
+/// `threads` threads take chunks from a shared counter; each hashes its
+/// chunk in pieces and releases them behind it, so at most `threads`
+/// pieces are resident at once.
+pub fn changed_chunks(
+    bytes: &Bytes,
+    chunk_size: usize,
+    expected: &[Digest32],
+    threads: usize,
+    bar: &ProgressBar,
+) -> Vec<usize> {
+    let chunk_size = chunk_size.max(1);
+    let count = bytes.len().div_ceil(chunk_size);
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut changed = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= count {
+                break;
+            }
+            let start = i * chunk_size;
+            let end = start.saturating_add(chunk_size).min(bytes.len());
+            let mut hasher = Sha256::new();
+            let mut at = start;
+            while at < end {
+                let piece_end = at.saturating_add(PIECE).min(end);
+                hasher.update(&bytes[at..piece_end]);
+                bytes.release_resident(at..piece_end);
+                bar.inc((piece_end - at) as u64);
+                at = piece_end;
+            }
+            let digest: Digest32 = hasher.finalize().into();
+            if expected.get(i) != Some(&digest) {
+                changed.push(i);
+            }
+        }
+        changed
+    };
+    let helpers = threads.clamp(1, count.max(1)) - 1;
+    let mut changed = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..helpers).map(|_| s.spawn(work)).collect();
+        // This thread works too; it drains whatever a failed helper left.
+        let mut all = work();
+        for h in handles {
+            match h.join() {
+                Ok(found) => all.extend(found),
+                // A chunk a helper took but did not finish is unaccounted
+                // for: report nothing as unchanged that was not checked.
+                Err(_) => return None,
+            }
+        }
+        Some(all)
+    })
+    .unwrap_or_else(|| {
+        next.store(0, Ordering::Relaxed);
+        work()
+    });
+    changed.sort_unstable();
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(len: usize) -> Bytes {
+        Bytes::from_vec(
+            (0..len as u64)
+                .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn one_pass_matches_separate_hashes() {
+        // Two windows, the second short, its last chunk short.
+        let bytes = sample(PIECE + (1 << 20) + 12_345);
+        let want: Vec<_> = bytes.chunks(1 << 20).map(sha256).collect();
+        assert_eq!(want.len(), 10);
+        for threads in [1, 2, 5] {
+            let got = seal_digests(&bytes, 1 << 20, threads, &ProgressBar::hidden());
+            assert_eq!(got.sha256, sha256(&bytes));
+            assert_eq!(got.chunks, want);
+        }
+        // A chunk of a whole window.
+        let got = seal_digests(&bytes, PIECE, 2, &ProgressBar::hidden());
+        assert_eq!(got.sha256, sha256(&bytes));
+        assert_eq!(
+            got.chunks,
+            bytes.chunks(PIECE).map(sha256).collect::<Vec<_>>()
+        );
+        // One chunk or less: no chunk list.
+        let small = sample(4096);
+        let got = seal_digests(&small, 4096, 2, &ProgressBar::hidden());
+        assert_eq!((got.sha256, got.chunks.len()), (sha256(&small), 0));
+    }
+
+    #[test]
+    fn changed_chunks_finds_every_flip() {
+        let bytes = sample(1 << 20);
+        let digests = seal_digests(&bytes, 4096, 2, &ProgressBar::hidden()).chunks;
+        assert_eq!(digests.len(), 256);
+        let mut flipped = bytes.to_vec();
+        for at in [0usize, 4095, 4096 * 17 + 3, (1 << 20) - 1] {
+            flipped[at] ^= 0x20;
+        }
+        let flipped = Bytes::from_vec(flipped);
+        for threads in [1, 2, 7, 300] {
+            let bar = ProgressBar::hidden();
+            assert_eq!(
+                changed_chunks(&flipped, 4096, &digests, threads, &bar),
+                vec![0, 17, 255]
+            );
+            assert_eq!(bar.position(), 1 << 20);
+            assert!(changed_chunks(&bytes, 4096, &digests, threads, &bar).is_empty());
+        }
+        // Fewer digests than chunks: the rest count as changed.
+        assert_eq!(
+            changed_chunks(&bytes, 4096, &digests[..254], 2, &ProgressBar::hidden()),
+            vec![254, 255]
+        );
+    }
+}
