@@ -178,7 +178,11 @@ enum Command {
     #[command(
         long_about = "Record the SHA-256 of every file of a saved state in a manifest, \
                       optionally authenticated with HMAC-SHA256, so that `ckdump verify` can \
-                      tell later whether any file was added, removed or changed.\n\n\
+                      tell later whether any file was added, removed or changed. Files larger \
+                      than --chunk-size also get the SHA-256 of each chunk (hashed in the same \
+                      read): verify then checks the chunks on every core and names the byte \
+                      ranges that changed and, in a CRIU pages file or an ELF core, the pages, \
+                      addresses and VMAs they hold.\n\n\
                       A directory (a CRIU image directory) is sealed file by file, recursively, \
                       into DIR/ckdump-seal.json; symbolic links are recorded with their target \
                       and not followed (an incremental dump's `parent` link names another \

@@ -942,6 +942,29 @@ fn neighbouring_changed_chunks_are_one_range_and_others_their_own() {
 }
 
 #[test]
+fn pages_of_one_vma_stored_apart_are_one_piece() {
+    // Pages 20 and 21 of pages-1.img are pagemap entries 10 (1 page at
+    // 0x7fec8798e000) and 11 (from 0x7fec87992000): both in libc's bss
+    // mapping 0x7fec8798e000-0x7fec8799d000, three pages apart.
+    assert_eq!(address_in_pages_file(0x14000), 0x7fec_8798_e000);
+    assert_eq!(address_in_pages_file(0x15000), 0x7fec_8799_2000);
+    let vma = vma_of(0x7fec_8798_e000);
+    let other = vma_of(0x7fec_8799_2000);
+    assert_eq!((vma.0, vma.1), (other.0, other.1));
+    assert_eq!((vma.0, vma.1), (0x7fec_8798_e000, 0x7fec_8799_d000));
+    let (_tmp, dir) = mt_copy();
+    seal_json(&dir, &["--chunk-size", "8K"]);
+    flip(&dir.join("pages-1.img"), &[0x15ff0]);
+    let (_, found) = verify_located(&dir);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].2,
+        "pages-1.img bytes 0x14000..0x16000 changed since sealing (chunk 10 of 0-17, 8 KiB each): \
+         pid 134: 2 pages in 2 runs within 0x7fec8798e000..0x7fec87993000 of VMA 0x7fec8798e000-0x7fec8799d000 rw-p (anonymous)"
+    );
+}
+
+#[test]
 fn a_size_change_of_a_chunked_file_is_still_e6302() {
     let (_tmp, dir) = mt_copy();
     seal_json(&dir, &["--chunk-size", "4K"]);

@@ -122,14 +122,19 @@ pub fn describe(
             if i > 0 {
                 text.push_str(", ");
             }
-            let pages = (p.end - p.start).div_ceil(page_size);
-            let _ = write!(
-                text,
-                "{pages} {} at {:#x}..{:#x} ",
-                if pages == 1 { "page" } else { "pages" },
-                p.start,
-                p.end
-            );
+            let pages = p.bytes.div_ceil(page_size);
+            let noun = if pages == 1 { "page" } else { "pages" };
+            if p.runs == 1 {
+                let _ = write!(text, "{pages} {noun} at {:#x}..{:#x} ", p.start, p.end);
+            } else {
+                // Pages of one VMA the file holds apart (pages between them
+                // were not dumped): one entry, not one per run.
+                let _ = write!(
+                    text,
+                    "{pages} {noun} in {} runs within {:#x}..{:#x} ",
+                    p.runs, p.start, p.end
+                );
+            }
             match p.region {
                 Some(r) => {
                     let _ = write!(
@@ -145,12 +150,12 @@ pub fn describe(
         }
         if pieces.len() > LISTED_PIECES {
             let rest = &pieces[LISTED_PIECES..];
-            let bytes: u64 = rest.iter().map(|p| p.end - p.start).sum();
+            let bytes: u64 = rest.iter().map(|p| p.bytes).sum();
             let _ = write!(
                 text,
-                " and {} more VMA pieces ({} pages)",
-                rest.len(),
-                bytes.div_ceil(page_size)
+                " and {} more in {} other VMAs",
+                bytes.div_ceil(page_size),
+                rest.len()
             );
         }
         let unplaced = (end - start).saturating_sub(placed);
@@ -164,29 +169,45 @@ pub fn describe(
     })
 }
 
-/// A part of a span inside one region (or outside all).
+/// The parts of the spans inside one region (or outside all), in order.
 struct Piece<'a> {
+    /// From the first part's start to the last part's end.
     start: u64,
     end: u64,
+    /// Bytes the parts cover.
+    bytes: u64,
+    /// Parts that do not touch each other.
+    runs: usize,
     region: Option<&'a Region>,
 }
 
-/// Cuts address spans at region boundaries; neighbouring parts in one
-/// region (consecutive pagemap runs) are joined.
+/// Cuts address spans at region boundaries and gathers neighbouring parts
+/// that fall in one region (a sparse VMA dumped in many pagemap runs) into
+/// one piece.
 fn split_by_region<'a>(regions: &'a [Region], spans: &[(u64, u64)]) -> Vec<Piece<'a>> {
     let mut out: Vec<Piece<'a>> = Vec::new();
-    let mut push = |p: Piece<'a>| {
+    let mut push = |start: u64, end: u64, region: Option<&'a Region>| {
         if let Some(last) = out.last_mut()
-            && last.end == p.start
-            && match (last.region, p.region) {
+            && start >= last.end
+            && match (last.region, region) {
                 (Some(a), Some(b)) => std::ptr::eq(a, b),
                 (None, None) => true,
                 _ => false,
             }
         {
-            last.end = p.end;
+            if start > last.end {
+                last.runs += 1;
+            }
+            last.end = end;
+            last.bytes += end - start;
         } else {
-            out.push(p);
+            out.push(Piece {
+                start,
+                end,
+                bytes: end - start,
+                runs: 1,
+                region,
+            });
         }
     };
     for &(s, e) in spans {
@@ -198,21 +219,13 @@ fn split_by_region<'a>(regions: &'a [Region], spans: &[(u64, u64)]) -> Vec<Piece
                 Some(r) if r.start <= at => {
                     // max(at): never backwards, even over overlapping regions.
                     let hi = r.end.min(e).max(at);
-                    push(Piece {
-                        start: at,
-                        end: hi,
-                        region: Some(r),
-                    });
+                    push(at, hi, Some(r));
                     at = hi;
                     i += 1;
                 }
                 next => {
                     let hi = next.map_or(e, |r| r.start.min(e));
-                    push(Piece {
-                        start: at,
-                        end: hi,
-                        region: None,
-                    });
+                    push(at, hi, None);
                     at = hi;
                 }
             }
