@@ -114,9 +114,9 @@ pub fn whole_streaming(bytes: &Bytes, bar: &ProgressBar) -> Digest32 {
 
 /// The indices, ascending, of the chunks of `bytes` whose SHA-256 is not
 /// `expected`'s (a chunk `expected` has no digest for counts as changed).
-/// `threads` threads take chunks from a shared counter; each hashes its
-/// chunk in pieces and releases them behind it, so at most `threads`
-/// pieces are resident at once.
+/// `threads` threads take chunks from a shared counter (a piece's worth of
+/// small chunks at a time); each releases the pages it hashed behind it,
+/// so at most `threads` pieces are resident at once.
 pub fn changed_chunks(
     bytes: &Bytes,
     chunk_size: usize,
@@ -127,27 +127,41 @@ pub fn changed_chunks(
     let chunk_size = chunk_size.max(1);
     let count = bytes.len().div_ceil(chunk_size);
     let next = AtomicUsize::new(0);
+    // Small chunks are taken a piece's worth at a time, so releasing pages
+    // and counting progress stay one call per piece, not one per chunk.
+    let per_take = (PIECE / chunk_size).max(1);
     let work = || {
         let mut changed = Vec::new();
         loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= count {
+            let first = next.fetch_add(per_take, Ordering::Relaxed);
+            if first >= count {
                 break;
             }
-            let start = i * chunk_size;
-            let end = start.saturating_add(chunk_size).min(bytes.len());
-            let mut hasher = Sha256::new();
-            let mut at = start;
-            while at < end {
-                let piece_end = at.saturating_add(PIECE).min(end);
-                hasher.update(&bytes[at..piece_end]);
-                bytes.release_resident(at..piece_end);
-                bar.inc((piece_end - at) as u64);
-                at = piece_end;
+            let last = first.saturating_add(per_take).min(count);
+            for i in first..last {
+                let start = i * chunk_size;
+                let end = start.saturating_add(chunk_size).min(bytes.len());
+                let mut hasher = Sha256::new();
+                let mut at = start;
+                while at < end {
+                    let piece_end = at.saturating_add(PIECE).min(end);
+                    hasher.update(&bytes[at..piece_end]);
+                    if chunk_size > PIECE {
+                        bytes.release_resident(at..piece_end);
+                        bar.inc((piece_end - at) as u64);
+                    }
+                    at = piece_end;
+                }
+                let digest: Digest32 = hasher.finalize().into();
+                if expected.get(i) != Some(&digest) {
+                    changed.push(i);
+                }
             }
-            let digest: Digest32 = hasher.finalize().into();
-            if expected.get(i) != Some(&digest) {
-                changed.push(i);
+            if chunk_size <= PIECE {
+                let start = first * chunk_size;
+                let end = (last * chunk_size).min(bytes.len());
+                bytes.release_resident(start..end);
+                bar.inc((end - start) as u64);
             }
         }
         changed
@@ -229,6 +243,22 @@ mod tests {
             );
             assert_eq!(bar.position(), 1 << 20);
             assert!(changed_chunks(&bytes, 4096, &digests, threads, &bar).is_empty());
+        }
+        // Several takes of 8 chunks of 1 MiB, shared between threads.
+        let big = sample(2 * PIECE + 5000);
+        let big_digests = seal_digests(&big, 1 << 20, 2, &ProgressBar::hidden()).chunks;
+        assert_eq!(big_digests.len(), 17);
+        let mut flipped = big.to_vec();
+        flipped[(3 << 20) + 1] ^= 1;
+        flipped[(16 << 20) + 4999] ^= 1;
+        let flipped = Bytes::from_vec(flipped);
+        for threads in [1, 3] {
+            let bar = ProgressBar::hidden();
+            assert_eq!(
+                changed_chunks(&flipped, 1 << 20, &big_digests, threads, &bar),
+                vec![3, 16]
+            );
+            assert_eq!(bar.position(), big.len() as u64);
         }
         // Fewer digests than chunks: the rest count as changed.
         assert_eq!(
