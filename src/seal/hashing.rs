@@ -19,6 +19,11 @@ use crate::memory::Bytes;
 /// hashing thread keeps at most this much of a file resident.
 pub const PIECE: usize = 8 << 20;
 
+/// Bytes of small chunks a verify thread takes at once (and so keeps
+/// resident): large enough that a 4 KiB chunk size does not mean a system
+/// call per chunk, small enough that a 4 MiB chunk is taken alone.
+const TAKE: usize = 1 << 20;
+
 /// Most threads a check uses, however many cores there are.
 const MAX_THREADS: usize = 64;
 
@@ -114,9 +119,10 @@ pub fn whole_streaming(bytes: &Bytes, bar: &ProgressBar) -> Digest32 {
 
 /// The indices, ascending, of the chunks of `bytes` whose SHA-256 is not
 /// `expected`'s (a chunk `expected` has no digest for counts as changed).
-/// `threads` threads take chunks from a shared counter (a piece's worth of
+/// `threads` threads take chunks from a shared counter (1 MiB's worth of
 /// small chunks at a time); each releases the pages it hashed behind it,
-/// so at most `threads` pieces are resident at once.
+/// so at most `threads` times max(chunk, 1 MiB), at most a piece, are
+/// resident at once.
 pub fn changed_chunks(
     bytes: &Bytes,
     chunk_size: usize,
@@ -127,9 +133,9 @@ pub fn changed_chunks(
     let chunk_size = chunk_size.max(1);
     let count = bytes.len().div_ceil(chunk_size);
     let next = AtomicUsize::new(0);
-    // Small chunks are taken a piece's worth at a time, so releasing pages
-    // and counting progress stay one call per piece, not one per chunk.
-    let per_take = (PIECE / chunk_size).max(1);
+    // Small chunks are taken TAKE bytes' worth at a time, so releasing
+    // pages and counting progress stay one call per MiB, not per chunk.
+    let per_take = (TAKE / chunk_size).max(1);
     let work = || {
         let mut changed = Vec::new();
         loop {
@@ -158,6 +164,7 @@ pub fn changed_chunks(
                 }
             }
             if chunk_size <= PIECE {
+                // The take is at most max(TAKE, chunk_size) <= PIECE bytes.
                 let start = first * chunk_size;
                 let end = (last * chunk_size).min(bytes.len());
                 bytes.release_resident(start..end);
@@ -244,7 +251,7 @@ mod tests {
             assert_eq!(bar.position(), 1 << 20);
             assert!(changed_chunks(&bytes, 4096, &digests, threads, &bar).is_empty());
         }
-        // Several takes of 8 chunks of 1 MiB, shared between threads.
+        // 17 takes of one 1 MiB chunk, shared between threads.
         let big = sample(2 * PIECE + 5000);
         let big_digests = seal_digests(&big, 1 << 20, 2, &ProgressBar::hidden()).chunks;
         assert_eq!(big_digests.len(), 17);
@@ -260,6 +267,15 @@ mod tests {
             );
             assert_eq!(bar.position(), big.len() as u64);
         }
+        // 64 KiB chunks, taken 16 at a time.
+        let small_digests = seal_digests(&big, 64 << 10, 2, &ProgressBar::hidden()).chunks;
+        assert_eq!(small_digests.len(), 257);
+        let bar = ProgressBar::hidden();
+        assert_eq!(
+            changed_chunks(&flipped, 64 << 10, &small_digests, 3, &bar),
+            vec![48, 256]
+        );
+        assert_eq!(bar.position(), big.len() as u64);
         // Fewer digests than chunks: the rest count as changed.
         assert_eq!(
             changed_chunks(&bytes, 4096, &digests[..254], 2, &ProgressBar::hidden()),
