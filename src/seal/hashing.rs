@@ -8,7 +8,9 @@
 //! without reference counting, exist only while a file is hashed, and need
 //! no new dependency.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
@@ -49,14 +51,19 @@ fn sha256(bytes: &[u8]) -> Digest32 {
     Sha256::digest(bytes).into()
 }
 
+/// Bytes of a file `seal` hands to the chunk-hashing thread at a time.
+const SEAL_WINDOW: usize = 4 << 20;
+
 /// The whole-file digest and, for a file larger than `chunk_size`, every
-/// chunk's, reading each byte of the file once: window by window, this
-/// thread feeds the sequential whole-file hash while a second thread hashes
-/// the same window's chunks; the window's pages are released once both are
-/// done, so the resident set stays at one window (`max(chunk_size, PIECE)`)
-/// whatever the file size. The whole-file hash cannot be split, so more
-/// than two threads would not make sealing faster; verify is where the
-/// other cores pay off.
+/// chunk's, reading each byte of the file once: this thread feeds the
+/// sequential whole-file hash window by window while a second thread hashes
+/// the same windows' chunks, and a window's pages are released once both
+/// have passed it. Either thread may run one window ahead of the other (a
+/// queue of one), so neither waits for the other at every window, and at
+/// most three windows (`max(chunk_size, 4 MiB)` each) are resident whatever
+/// the file size. The whole-file hash cannot be split, so more than two
+/// threads would not make sealing faster; verify is where the other cores
+/// pay off.
 pub fn seal_digests(
     bytes: &Bytes,
     chunk_size: usize,
@@ -71,31 +78,58 @@ pub fn seal_digests(
             chunks: Vec::new(),
         };
     }
+    let count = len.div_ceil(chunk_size);
     // A power-of-two chunk size divides a power-of-two window.
-    let window = chunk_size.max(PIECE);
+    let window = chunk_size.max(SEAL_WINDOW);
+    let windows = (0..len)
+        .step_by(window)
+        .map(|at| at..at.saturating_add(window).min(len));
+    let hash_chunks =
+        |r: Range<usize>| -> Vec<Digest32> { bytes[r].chunks(chunk_size).map(sha256).collect() };
     let mut whole = Sha256::new();
-    let mut chunks = Vec::with_capacity(len.div_ceil(chunk_size));
-    let mut at = 0;
-    while at < len {
-        let end = at.saturating_add(window).min(len);
-        let w = &bytes[at..end];
-        let hash_chunks = || w.chunks(chunk_size).map(sha256).collect::<Vec<_>>();
-        let digests = if threads > 1 {
-            std::thread::scope(|s| {
-                let worker = s.spawn(hash_chunks);
-                whole.update(w);
-                // SHA-256 does not panic; should the thread fail anyway,
-                // the chunks are hashed here instead of trusting nothing.
-                worker.join().unwrap_or_else(|_| hash_chunks())
-            })
-        } else {
-            whole.update(w);
-            hash_chunks()
-        };
+    let mut chunks = Vec::with_capacity(count);
+    let mut finished = |(r, digests): (Range<usize>, Vec<Digest32>)| {
         chunks.extend(digests);
-        bytes.release_resident(at..end);
-        bar.inc((end - at) as u64);
-        at = end;
+        bytes.release_resident(r.clone());
+        bar.inc(r.len() as u64);
+    };
+    if threads < 2 {
+        for r in windows {
+            whole.update(&bytes[r.clone()]);
+            finished((r.clone(), hash_chunks(r)));
+        }
+    } else {
+        std::thread::scope(|s| {
+            let (to_helper, work) = mpsc::sync_channel::<Range<usize>>(1);
+            let (to_main, done) = mpsc::channel();
+            let helper = s.spawn(move || {
+                for r in work {
+                    let digests = hash_chunks(r.clone());
+                    if to_main.send((r, digests)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for r in windows {
+                // A helper that is gone leaves chunks missing: see below.
+                let _ = to_helper.send(r.clone());
+                whole.update(&bytes[r]);
+                // Only windows this thread has passed are released.
+                while let Ok(m) = done.try_recv() {
+                    finished(m);
+                }
+            }
+            drop(to_helper);
+            for m in done {
+                finished(m);
+            }
+            let _ = helper.join();
+        });
+    }
+    // SHA-256 does not panic; should the helper fail anyway, the chunks
+    // are hashed again here rather than recorded incomplete.
+    if chunks.len() != count {
+        chunks = bytes.chunks(chunk_size).map(sha256).collect();
     }
     FileDigests {
         sha256: whole.finalize().into(),
@@ -210,7 +244,7 @@ mod tests {
 
     #[test]
     fn one_pass_matches_separate_hashes() {
-        // Two windows, the second short, its last chunk short.
+        // Three windows, the last short, its last chunk short.
         let bytes = sample(PIECE + (1 << 20) + 12_345);
         let want: Vec<_> = bytes.chunks(1 << 20).map(sha256).collect();
         assert_eq!(want.len(), 10);
@@ -219,7 +253,7 @@ mod tests {
             assert_eq!(got.sha256, sha256(&bytes));
             assert_eq!(got.chunks, want);
         }
-        // A chunk of a whole window.
+        // A chunk larger than the window: the window is a chunk.
         let got = seal_digests(&bytes, PIECE, 2, &ProgressBar::hidden());
         assert_eq!(got.sha256, sha256(&bytes));
         assert_eq!(
