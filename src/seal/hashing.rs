@@ -2,11 +2,12 @@
 //! digests in one read (seal), and chunk digests checked on every core
 //! (verify).
 //!
-//! Threads: `std::thread::scope`, not a pool crate. The work is flat —
-//! equal-sized chunks of one mapped file, handed out by an atomic counter —
-//! so work stealing has nothing to add; scoped threads borrow the map
-//! without reference counting, exist only while a file is hashed, and need
-//! no new dependency.
+//! Threads: `std::thread::scope`, not a pool crate (rayon). The work is
+//! flat — equal-sized chunks of one mapped file, handed out by an atomic
+//! counter (verify), or one helper fed windows through a queue of one
+//! (seal) — so work stealing has nothing to add; scoped threads borrow the
+//! map without reference counting, exist only while a file is hashed, and
+//! need no new dependency.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
