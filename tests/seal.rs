@@ -1210,3 +1210,37 @@ fn a_core_sealed_as_one_file_names_the_segment_hit() {
          no memory of pid 20385 is stored there"
     );
 }
+
+#[test]
+fn a_changed_chunk_of_an_archive_is_named_by_its_bytes_only() {
+    // An archive records no file offsets for memory (its pages are inside
+    // a compressed tar member): the range, and nothing made up about it.
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("mt-checkpoint.tar.zst");
+    std::fs::copy(
+        root().join("testdata/criu/archive/mt-checkpoint.tar.zst"),
+        &archive,
+    )
+    .unwrap();
+    let size = std::fs::metadata(&archive).unwrap().len();
+    let manifest = seal_json(&archive, &["--chunk-size", "4K"]);
+    let chunks = size.div_ceil(4096);
+    assert_eq!(
+        manifest["files"][0]["chunks"].as_array().unwrap().len() as u64,
+        chunks
+    );
+    flip(&archive, &[0x2345]);
+    let out = run(&["verify", p(&archive), "--format", "json"]);
+    let (_, findings, _) = verify_output(out);
+    assert_eq!(
+        findings,
+        vec![(
+            "CKD-E6301".to_string(),
+            "mt-checkpoint.tar.zst".to_string(),
+            format!(
+                "mt-checkpoint.tar.zst bytes 0x2000..0x3000 changed since sealing (chunk 2 of 0-{}, 4 KiB each)",
+                chunks - 1
+            )
+        )]
+    );
+}

@@ -235,9 +235,20 @@ fn compare(
 }
 
 /// The saved state opened to map changed bytes to memory; None when it
-/// does not open or its offsets are not the sealed file's (a compressed
-/// core's segments sit in the decompressed bytes).
+/// does not open or its offsets are not the sealed file's. A single file is
+/// opened only when it is an uncompressed ELF core: a compressed core's
+/// segments sit in the decompressed bytes, and an archive (or a minidump)
+/// records no file offsets for memory, so decompressing it would be for
+/// nothing.
 fn open_for_locating(location: &Path, single: bool) -> Option<crate::model::Image> {
+    if single {
+        let mut magic = [0u8; 4];
+        let mut file = std::fs::File::open(location).ok()?;
+        std::io::Read::read_exact(&mut file, &mut magic).ok()?;
+        if &magic != b"\x7fELF" {
+            return None;
+        }
+    }
     let options = crate::OpenOptions {
         use_host_files: false,
         ..Default::default()
