@@ -11,7 +11,9 @@
 #                                     and hashing all page data once, as a user checking a copy would;
 #                                     coreutils has no SHA-NI, `openssl dgst -sha256` does: the
 #                                     fastest one-stream SHA-256 on the machine)
-#   ckdump seal + verify --seal       when this ckdump has `seal` (SHA-256 of every file)
+#   ckdump seal + verify --seal       when this ckdump has `seal` (SHA-256 of every file and, in
+#                                     ckdump-seal/2, of every 4 MiB chunk: verify checks chunks on
+#                                     every core)
 # all in one hyperfine run (warm page cache: the images are read once before timing), plus
 # peak RSS of each command by /usr/bin/time. Writes bench/results/criu-big.{md,json},
 # criu-big-rss.md and criu-big-summary.md (ratios, page-data throughput).

@@ -178,7 +178,11 @@ enum Command {
     #[command(
         long_about = "Record the SHA-256 of every file of a saved state in a manifest, \
                       optionally authenticated with HMAC-SHA256, so that `ckdump verify` can \
-                      tell later whether any file was added, removed or changed.\n\n\
+                      tell later whether any file was added, removed or changed. Files larger \
+                      than --chunk-size also get the SHA-256 of each chunk (hashed in the same \
+                      read): verify then checks the chunks on every core and names the byte \
+                      ranges that changed and, in a CRIU pages file or an ELF core, the pages, \
+                      addresses and VMAs they hold.\n\n\
                       A directory (a CRIU image directory) is sealed file by file, recursively, \
                       into DIR/ckdump-seal.json; symbolic links are recorded with their target \
                       and not followed (an incremental dump's `parent` link names another \
@@ -190,6 +194,7 @@ enum Command {
         ckdump seal core.1234.zst --key-file /etc/ckdump/seal.key\n  \
         CKDUMP_SEAL_KEY=$(cat key) ckdump seal checkpoint.tar.zst --key-env CKDUMP_SEAL_KEY\n  \
         ckdump seal /mnt/readonly/dump --output /srv/seals/dump.json\n  \
+        ckdump seal /var/lib/criu/dump-1 --chunk-size 1M\n  \
         ckdump verify /var/lib/criu/dump-1 --key-file /etc/ckdump/seal.key"
     )]
     Seal {
@@ -201,6 +206,12 @@ enum Command {
         /// FILE.ckdump-seal.json (verify then needs --seal).
         #[arg(long, short = 'o', value_name = "MANIFEST")]
         output: Option<PathBuf>,
+        /// Also record the SHA-256 of every SIZE bytes of each file larger
+        /// than that, so verify checks them on every core and names the
+        /// byte ranges (and, in a CRIU pages file, the memory) that
+        /// changed. A power of two from 4K to 64M (suffixes K, M, KiB, MiB).
+        #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_chunk_size)]
+        chunk_size: u64,
         /// Output format: a summary, or the manifest as written.
         #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
         format: InspectFormat,
@@ -257,6 +268,34 @@ struct KeyArgs {
     /// HMAC key: the value of this environment variable.
     #[arg(long, value_name = "VAR", group = "hmac_key")]
     key_env: Option<String>,
+}
+
+/// `--chunk-size`: bytes, or with a K/M (KiB/MiB) suffix.
+fn parse_chunk_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        _ => return Err(format!("{text:?}: use bytes or a K or M suffix, e.g. 4M")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size, e.g. 4M"))?;
+    let size = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if ckdump::seal::manifest::valid_chunk_size(size) {
+        Ok(size)
+    } else {
+        Err(format!(
+            "{text:?} is not a power of two from 4K to 64M (e.g. 64K, 1M, 4M)"
+        ))
+    }
 }
 
 impl KeyArgs {
@@ -516,6 +555,7 @@ fn main() -> ExitCode {
             path,
             key,
             output,
+            chunk_size,
             format,
             quiet,
         } => {
@@ -527,6 +567,7 @@ fn main() -> ExitCode {
                 key,
                 output,
                 progress: Some(Progress::new(quiet)),
+                chunk_size: Some(chunk_size),
             };
             let outcome = match ckdump::seal::seal(&path, &options) {
                 Ok(o) => o,

@@ -150,6 +150,19 @@ impl fmt::Display for MemoryError {
 
 impl std::error::Error for MemoryError {}
 
+/// `len` bytes of an address space from `address` on, held by a file of
+/// the image itself at `offset` (CRIU: a pagemap entry's pages in
+/// `pages-N.img`). Lets a damaged byte range of that file be named in
+/// addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRun {
+    /// The file's name inside the image (`pages-1.img`).
+    pub file: String,
+    pub offset: u64,
+    pub address: u64,
+    pub len: u64,
+}
+
 /// A saved address space.
 pub trait Memory: Send + Sync {
     /// Copies bytes starting at `address` into `buf`; returns how many bytes
@@ -174,6 +187,13 @@ pub trait Memory: Send + Sync {
     fn lend(&self, address: u64, len: u64) -> Option<Bytes> {
         let _ = (address, len);
         None
+    }
+
+    /// Where files of a multi-file image hold this address space's bytes,
+    /// sorted by file and offset; empty when the format keeps memory in
+    /// no such file (or cannot tell).
+    fn stored_runs(&self) -> Vec<StoredRun> {
+        Vec::new()
     }
 }
 

@@ -4,14 +4,41 @@
 //!
 //! The HMAC covers the manifest's canonical bytes: the document without
 //! its `hmac` member, serialized compactly (no whitespace) with the members
-//! in the order they are written — what `jq -cj 'del(.hmac)'` prints.
+//! in the order they are written — what `jq -cj 'del(.hmac)'` prints. The
+//! chunk digests are members like any other, so the HMAC covers them.
+//!
+//! Versions. `ckdump-seal/1`: size and whole-file SHA-256 per file.
+//! `ckdump-seal/2` adds `chunk_size` and, for every file larger than one
+//! chunk, `chunks`: the SHA-256 of each `chunk_size` bytes in order (the
+//! last one shorter). ckdump writes /2 and reads both.
+//!
+//! Why a new version rather than an optional field in /1: a /1 reader
+//! (ckdump before chunks, and `schema/seal.schema.json` of /1, both closed
+//! to unknown members) would reject the new members with a confusing
+//! "unknown field"; with a new tag it says "written by another ckdump
+//! version". And the meaning changes, not only the content: a /2 verifier
+//! accepts a file whose chunks all match without recomputing the whole-file
+//! digest (see `check`), which a reader must know it is agreeing to. A /1
+//! manifest never carries chunk members (rejected as malformed), so it
+//! keeps verifying — and its HMAC keeps matching — exactly as before.
 
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-/// The manifest's version tag.
-pub const SEAL_SCHEMA: &str = "ckdump-seal/1";
+/// The version ckdump writes.
+pub const SEAL_SCHEMA: &str = "ckdump-seal/2";
+/// The version before chunk digests; still read.
+pub const SEAL_SCHEMA_V1: &str = "ckdump-seal/1";
+/// Bytes per chunk digest unless `--chunk-size` says otherwise: 1024 pages
+/// of 4 KiB, fine enough to say which memory a change hit, coarse enough
+/// that the digests add ~17 KB of manifest per GiB sealed.
+pub const DEFAULT_CHUNK_SIZE: u64 = 4 << 20;
+/// Smallest chunk: one 4 KiB page (chunks stay page-aligned in a pages file).
+pub const MIN_CHUNK_SIZE: u64 = 4 << 10;
+/// Largest chunk: a chunk is hashed in one piece while sealing, so its size
+/// bounds the memory `seal` keeps resident.
+pub const MAX_CHUNK_SIZE: u64 = 64 << 20;
 pub const DIGEST_ALGORITHM: &str = "sha256";
 pub const HMAC_ALGORITHM: &str = "hmac-sha256";
 /// Manifests larger than this are not read (a 200 000-member manifest is
@@ -37,6 +64,10 @@ pub enum Entry {
         size: u64,
         /// Lower-case hex.
         sha256: String,
+        /// SHA-256 of each `chunk_size` bytes, in order, lower-case hex:
+        /// present (in /2) for files larger than one chunk.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chunks: Option<Vec<String>>,
     },
     Link {
         name: String,
@@ -67,6 +98,9 @@ pub struct HmacValue {
 pub struct Manifest {
     pub schema: String,
     pub algorithm: String,
+    /// Bytes per chunk digest (/2; a power of two).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<u64>,
     /// When the seal was made, RFC 3339 UTC.
     pub created: String,
     /// The ckdump that wrote it.
@@ -119,11 +153,26 @@ impl Manifest {
     /// Parses and validates a manifest; the error is one sentence.
     pub fn parse(bytes: &[u8]) -> Result<Manifest, String> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|e| format!("not a seal: {e}"))?;
-        if m.schema != SEAL_SCHEMA {
+        let v2 = m.schema == SEAL_SCHEMA;
+        if !v2 && m.schema != SEAL_SCHEMA_V1 {
             return Err(format!(
-                "schema {:?} is not {SEAL_SCHEMA:?} (written by another ckdump version?)",
+                "schema {:?} is neither {SEAL_SCHEMA:?} nor {SEAL_SCHEMA_V1:?} (written by another ckdump version?)",
                 m.schema
             ));
+        }
+        match (v2, m.chunk_size) {
+            (false, Some(_)) => {
+                return Err(format!(
+                    "a {SEAL_SCHEMA_V1} manifest has a chunk_size, which only {SEAL_SCHEMA} has"
+                ));
+            }
+            (true, None) => return Err(format!("a {SEAL_SCHEMA} manifest lacks its chunk_size")),
+            (true, Some(c)) if !valid_chunk_size(c) => {
+                return Err(format!(
+                    "chunk_size {c} is not a power of two from {MIN_CHUNK_SIZE} to {MAX_CHUNK_SIZE}"
+                ));
+            }
+            _ => {}
         }
         if m.algorithm != DIGEST_ALGORITHM {
             return Err(format!("digest algorithm {:?} is not sha256", m.algorithm));
@@ -146,15 +195,72 @@ impl Manifest {
             if e.name().is_empty() || !seen.insert(e.name()) {
                 return Err(format!("entry name {:?} is empty or repeated", e.name()));
             }
-            if let Entry::File { name, sha256, .. } = e
-                && !is_digest(sha256)
+            if let Entry::File {
+                name,
+                size,
+                sha256,
+                chunks,
+            } = e
             {
-                return Err(format!(
-                    "the sha256 of {name:?} is not 64 lower-case hex digits"
-                ));
+                if !is_digest(sha256) {
+                    return Err(format!(
+                        "the sha256 of {name:?} is not 64 lower-case hex digits"
+                    ));
+                }
+                check_chunks(name, *size, chunks.as_deref(), m.chunk_size)?;
             }
         }
         Ok(m)
+    }
+
+    /// How many chunk digests a file of `size` bytes has: none when it fits
+    /// one chunk (its whole-file digest is that chunk's), or without chunks.
+    pub fn chunk_count(&self, size: u64) -> usize {
+        chunk_count(size, self.chunk_size)
+    }
+}
+
+/// Whether `c` is a chunk size ckdump writes and reads.
+pub fn valid_chunk_size(c: u64) -> bool {
+    c.is_power_of_two() && (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&c)
+}
+
+fn chunk_count(size: u64, chunk_size: Option<u64>) -> usize {
+    match chunk_size {
+        Some(c) if c > 0 && size > c => usize::try_from(size.div_ceil(c)).unwrap_or(usize::MAX),
+        _ => 0,
+    }
+}
+
+/// A file's chunk list is there exactly when the file is larger than one
+/// chunk, has one digest per chunk, and each is well-formed.
+fn check_chunks(
+    name: &str,
+    size: u64,
+    chunks: Option<&[String]>,
+    chunk_size: Option<u64>,
+) -> Result<(), String> {
+    let want = chunk_count(size, chunk_size);
+    match chunks {
+        None if want == 0 => Ok(()),
+        None => Err(format!(
+            "{name:?} ({size} bytes) has no chunk digests; chunks of {} bytes make {want}",
+            chunk_size.unwrap_or_default()
+        )),
+        Some(_) if chunk_size.is_none() => Err(format!(
+            "{name:?} has chunk digests but the manifest has no chunk_size"
+        )),
+        Some(list) if list.len() != want => Err(format!(
+            "{name:?} ({size} bytes) lists {} chunk digests; chunks of {} bytes make {want}",
+            list.len(),
+            chunk_size.unwrap_or_default()
+        )),
+        Some(list) => match list.iter().position(|d| !is_digest(d)) {
+            Some(i) => Err(format!(
+                "chunk {i} of {name:?} is not 64 lower-case hex digits"
+            )),
+            None => Ok(()),
+        },
     }
 }
 
@@ -179,6 +285,11 @@ pub fn hex(bytes: &[u8]) -> String {
         s.push(DIGITS[(b & 15) as usize] as char);
     }
     s
+}
+
+/// 64 lower-case hex digits as the 32 bytes of a digest.
+pub fn digest_bytes(s: &str) -> Option<[u8; 32]> {
+    unhex(s)?.try_into().ok()
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {

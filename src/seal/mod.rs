@@ -9,14 +9,14 @@
 //! `--output` / `verify --seal`.
 
 mod check;
+pub mod hashing;
+mod locate;
 pub mod manifest;
 pub mod members;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::Bytes;
@@ -25,9 +25,6 @@ use crate::progress::Progress;
 pub use check::{CheckOptions, check};
 pub use manifest::{Entry, Manifest, SealedKind};
 pub use members::{DirectorySource, FileSource, Member, MemberKind, SealSource};
-
-/// Bytes hashed between progress updates.
-const CHUNK: usize = 8 << 20;
 
 /// A secret for the manifest's HMAC.
 #[derive(Clone)]
@@ -103,6 +100,8 @@ pub struct SealOptions {
     /// Write the manifest here instead of the default place.
     pub output: Option<PathBuf>,
     pub progress: Option<Progress>,
+    /// Bytes per chunk digest; None: [`manifest::DEFAULT_CHUNK_SIZE`].
+    pub chunk_size: Option<u64>,
 }
 
 /// What `seal` did.
@@ -143,8 +142,19 @@ pub fn seal(path: &Path, options: &SealOptions) -> Result<SealOutcome> {
         .clone()
         .unwrap_or_else(|| default_manifest_path(path));
     let progress = options.progress.unwrap_or_else(Progress::hidden);
+    let chunk_size = options.chunk_size.unwrap_or(manifest::DEFAULT_CHUNK_SIZE);
+    if !manifest::valid_chunk_size(chunk_size) {
+        return Err(Error::new(
+            path,
+            ErrorKind::Unsupported(format!(
+                "chunk size {chunk_size} is not a power of two from {} to {}",
+                manifest::MIN_CHUNK_SIZE,
+                manifest::MAX_CHUNK_SIZE
+            )),
+        ));
+    }
     let started = Instant::now();
-    let (files, bytes, skipped) = hash_members(&*source, &progress)
+    let (files, bytes, skipped) = hash_members(&*source, chunk_size, &progress)
         .map_err(|(name, e)| Error::new(&path.join(name), ErrorKind::Io(e)))?;
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -153,6 +163,7 @@ pub fn seal(path: &Path, options: &SealOptions) -> Result<SealOutcome> {
     let mut manifest = Manifest {
         schema: manifest::SEAL_SCHEMA.into(),
         algorithm: manifest::DIGEST_ALGORITHM.into(),
+        chunk_size: Some(chunk_size),
         created: manifest::rfc3339_utc(created),
         tool: format!("ckdump {}", env!("CARGO_PKG_VERSION")),
         sealed,
@@ -184,6 +195,7 @@ type Hashed = (Vec<Entry>, u64, Vec<(String, &'static str)>);
 /// Hashes every member; the error names the member that failed.
 fn hash_members(
     source: &dyn SealSource,
+    chunk_size: u64,
     progress: &Progress,
 ) -> std::result::Result<Hashed, (String, std::io::Error)> {
     let members = source.members().map_err(|e| (String::new(), e))?;
@@ -201,17 +213,22 @@ fn hash_members(
     let mut entries = Vec::with_capacity(members.len());
     let mut skipped = Vec::new();
     let mut hashed = 0u64;
+    let threads = hashing::threads();
+    // Checked against MAX_CHUNK_SIZE by the caller: fits any usize.
+    let chunk = usize::try_from(chunk_size).unwrap_or(usize::MAX);
     for m in members {
         match m.kind {
             MemberKind::File { .. } => {
                 let bytes = source.bytes(&m.name).map_err(|e| (m.name.clone(), e))?;
-                let digest = sha256_streaming(&bytes, &bar);
+                let digests = hashing::seal_digests(&bytes, chunk, threads, &bar);
                 hashed += bytes.len() as u64;
                 entries.push(Entry::File {
                     name: m.name,
                     // The size of the bytes hashed, not of an earlier stat.
                     size: bytes.len() as u64,
-                    sha256: digest,
+                    sha256: manifest::hex(&digests.sha256),
+                    chunks: (!digests.chunks.is_empty())
+                        .then(|| digests.chunks.iter().map(|d| manifest::hex(d)).collect()),
                 });
             }
             MemberKind::Link { target } => entries.push(Entry::Link {
@@ -225,19 +242,11 @@ fn hash_members(
     Ok((entries, hashed, skipped))
 }
 
-/// SHA-256 of `bytes` (lower-case hex), fed in chunks so a mapped file is
-/// read once, front to back, with progress. Each chunk's pages are released
-/// once hashed: peak memory stays at a chunk, not the file's size.
+/// SHA-256 of `bytes` (lower-case hex), fed in pieces so a mapped file is
+/// read once, front to back, with progress. Each piece's pages are released
+/// once hashed: peak memory stays at a piece, not the file's size.
 pub fn sha256_streaming(bytes: &Bytes, bar: &indicatif::ProgressBar) -> String {
-    let mut hasher = Sha256::new();
-    let mut at = 0;
-    for chunk in bytes.chunks(CHUNK) {
-        hasher.update(chunk);
-        bytes.release_resident(at..at + chunk.len());
-        at += chunk.len();
-        bar.inc(chunk.len() as u64);
-    }
-    manifest::hex(&hasher.finalize())
+    manifest::hex(&hashing::whole_streaming(bytes, bar))
 }
 
 /// Writes `data` to a temporary file beside `path`, flushes it to disk and
@@ -315,9 +324,41 @@ pub fn render_text(outcome: &SealOutcome) -> String {
             "none (digests only; seal with --key-file or --key-env to authenticate)"
         }
     );
+    let chunked: Vec<usize> = m
+        .files
+        .iter()
+        .filter_map(|e| match e {
+            Entry::File {
+                chunks: Some(c), ..
+            } => Some(c.len()),
+            _ => None,
+        })
+        .collect();
+    match m.chunk_size {
+        Some(size) if chunked.is_empty() => {
+            let _ = writeln!(
+                out,
+                "chunks: none (no file is larger than {})",
+                check::size_text(size)
+            );
+        }
+        Some(size) => {
+            let _ = writeln!(
+                out,
+                "chunks: SHA-256 of every {} of the {} {} larger than that ({} digests)",
+                check::size_text(size),
+                chunked.len(),
+                if chunked.len() == 1 { "file" } else { "files" },
+                chunked.iter().sum::<usize>()
+            );
+        }
+        None => {}
+    }
     for e in &m.files {
         match e {
-            Entry::File { name, size, sha256 } => {
+            Entry::File {
+                name, size, sha256, ..
+            } => {
                 let _ = writeln!(out, "  {sha256}  {size:>12}  {}", printable(name));
             }
             Entry::Link { name, target } => {

@@ -320,7 +320,7 @@ checks! {
 
     // --- 63xx: integrity seals (`ckdump seal`, checked by verify when a seal is present) ---
     SEAL_FILE_MODIFIED = "CKD-E6301", "sealed-file-modified", Error, "sealed",
-        "Every sealed file still has the SHA-256 digest the seal recorded (and every sealed link its target).",
+        "Every sealed file still has the SHA-256 digest the seal recorded — per chunk where the seal has chunk digests, which name the changed byte ranges and the memory they hold — and every sealed link its target.",
         "The file changed after it was sealed (tampering, a bad copy, disk damage); do not restore from it. Compare with the original, or take a new checkpoint and seal it.";
     SEAL_FILE_SIZE = "CKD-E6302", "sealed-file-size", Error, "sealed",
         "Every sealed file still has the size the seal recorded.",
@@ -332,7 +332,7 @@ checks! {
         "No file was added beside the sealed ones.",
         "A file appeared after sealing. A restore log (`criu restore -o restore.log` writes into the image directory) is harmless; an added image file changes what a restore does: remove it or re-seal once you trust it.";
     SEAL_MANIFEST_UNREADABLE = "CKD-E6305", "seal-manifest-valid", Error, "sealed",
-        "The seal manifest is readable JSON of a known version (ckdump-seal/1, sha256) with well-formed entries, and matches the kind of path it is checked against.",
+        "The seal manifest is readable JSON of a known version (ckdump-seal/1 or /2, sha256) with well-formed entries (in /2 a chunk size and one well-formed chunk digest per chunk of every file larger than a chunk), and matches the kind of path it is checked against.",
         "The manifest is damaged or was written by a newer ckdump; nothing it says can be trusted. Re-seal from a trusted copy of the saved state.";
     SEAL_HMAC_MISMATCH = "CKD-E6306", "seal-hmac-valid", Error, "sealed",
         "The manifest's HMAC-SHA256 matches the key given with --key-file or --key-env.",

@@ -734,6 +734,8 @@ fn address_space(
     let (runs, pages, parent_pages, lazy_pages, listed_present) =
         read_pagemap(r, pid, &ranges, page_size);
     let mut memory = PagemapMemory::new(runs, pages, ranges.clone());
+    let pagemap = r.files.get(&format!("pagemap-{pid}.img"));
+    memory.pages_file = pagemap.and_then(pages::pages_file_of);
     if parent_pages > 0 {
         memory.parent = parent_memory(set, pid, page_size, 0, &mut r.findings).map(Box::new);
         if let Some(parent) = &memory.parent {

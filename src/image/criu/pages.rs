@@ -8,7 +8,9 @@
 //! set of fallback segments (original files, identity-checked by the
 //! caller) can supply them.
 
-use crate::memory::{Bytes, Memory, MemoryError, SegmentMemory};
+use super::image_file::ImageFile;
+use super::proto::PagemapHead;
+use crate::memory::{Bytes, Memory, MemoryError, SegmentMemory, StoredRun};
 use crate::model::PageCounts;
 
 /// pagemap_entry.flags bits.
@@ -50,6 +52,15 @@ pub struct PagemapMemory {
     pub files: SegmentMemory,
     /// The parent snapshot's address space, for pages marked in-parent.
     pub parent: Option<Box<PagemapMemory>>,
+    /// The name of the pages file (`pages-1.img`), when the pagemap names it.
+    pub pages_file: Option<String>,
+}
+
+/// The pages file a pagemap image's head entry names (`pages_id` 1:
+/// `pages-1.img`).
+pub fn pages_file_of(pagemap: &ImageFile) -> Option<String> {
+    let head = pagemap.decode::<PagemapHead>(0).ok()?;
+    Some(format!("pages-{}.img", head.pages_id?))
 }
 
 impl PagemapMemory {
@@ -62,6 +73,7 @@ impl PagemapMemory {
             vmas,
             files: SegmentMemory::default(),
             parent: None,
+            pages_file: None,
         }
     }
 
@@ -202,6 +214,27 @@ impl Memory for PagemapMemory {
             }
         }
         Some(crate::memory::merge_ranges(out))
+    }
+
+    /// The runs in this snapshot's own pages file (pages in a parent
+    /// snapshot are that snapshot's file's, sealed with it).
+    fn stored_runs(&self) -> Vec<StoredRun> {
+        let Some(file) = &self.pages_file else {
+            return Vec::new();
+        };
+        let held = self.pages.len() as u64;
+        self.runs
+            .iter()
+            .filter_map(|r| match r.source {
+                PageSource::Image { offset } if offset < held => Some(StoredRun {
+                    file: file.clone(),
+                    offset,
+                    address: r.start,
+                    len: (r.end - r.start).min(held - offset),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 }
 
