@@ -67,6 +67,10 @@ impl Program {
         for _ in 0..50 {
             self.signal(libc::SIGSTOP);
             self.wait_for_state('T');
+            // The leader stops first; a worker still on its way into the
+            // group stop would show other registers to the live inspect
+            // than to the snapshot taken after it.
+            self.wait_for_every_thread('T');
             let workers_asleep = self
                 .names
                 .keys()
@@ -113,6 +117,23 @@ impl Program {
     fn signal(&self, sig: i32) {
         // SAFETY: kill with a pid we own and a valid signal number.
         assert_eq!(unsafe { libc::kill(self.pid as i32, sig) }, 0);
+    }
+
+    /// Waits until every thread's own state letter is `want`.
+    fn wait_for_every_thread(&self, want: char) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let state_of = |tid: u64| {
+            std::fs::read_to_string(format!("/proc/{}/task/{tid}/stat", self.pid))
+                .ok()
+                .and_then(|s| {
+                    let rest = &s[s.rfind(')')? + 1..];
+                    rest.trim_start().chars().next()
+                })
+        };
+        while !self.tids().iter().all(|&t| state_of(t) == Some(want)) {
+            assert!(Instant::now() < deadline, "threads never all became {want}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn wait_for_state(&self, want: char) {
