@@ -1149,17 +1149,17 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         Some(v) => format!("CRIU (image version {v})"),
         None => "CRIU".to_string(),
     });
-    let kind = checkpoint_kind(set, &r, &pages);
+    let dump = dump_facts(&tree, &r, &pages);
     let other_processes: Vec<Image> = views
         .map(|v| {
-            let checkpoint = task_checkpoint(&tree, &v, kind, None);
+            let checkpoint = task_checkpoint(&tree, &v, &dump, None);
             v.into_image(dir, arch, producer.clone(), checkpoint, Vec::new())
         })
         .collect();
     let checkpoint = task_checkpoint(
         &tree,
         &root,
-        kind,
+        &dump,
         Some(TreeWide {
             pages,
             uses,
@@ -1619,15 +1619,35 @@ struct TreeWide {
     xstate: Vec<ThreadXstate>,
 }
 
-/// Full dump, incremental or pre-dump, from the files and page totals.
-fn checkpoint_kind(set: &dyn ImageSet, r: &Reader, pages: &PageCounts) -> CheckpointKind {
+/// What every task's checkpoint facts share, read once per tree (dump.log
+/// and the parent directory are not re-read for each task).
+struct DumpFacts {
+    kind: CheckpointKind,
+    tool_version: Option<String>,
+    image_version: Option<u32>,
+    parent: Option<String>,
+    parent_present: bool,
+}
+
+/// Full dump, incremental or pre-dump (from the files and page totals),
+/// the writer's versions and the parent snapshot.
+fn dump_facts(tree: &Tree, r: &Reader, pages: &PageCounts) -> DumpFacts {
+    let set = tree.set;
+    let parent = set.parent_link();
     let parent_present = set.parent().is_some_and(|p| p.has_file("inventory.img"));
-    if !r.files.keys().any(|k| k.starts_with("core-")) {
+    let kind = if !r.files.keys().any(|k| k.starts_with("core-")) {
         CheckpointKind::PreDump
-    } else if set.parent_link().is_some() || parent_present || pages.in_parent > 0 {
+    } else if parent.is_some() || parent_present || pages.in_parent > 0 {
         CheckpointKind::Incremental
     } else {
         CheckpointKind::Full
+    };
+    DumpFacts {
+        kind,
+        tool_version: tool_version(set),
+        image_version: tree.inventory.and_then(|i| i.img_version),
+        parent,
+        parent_present,
     }
 }
 
@@ -1637,10 +1657,9 @@ fn checkpoint_kind(set: &dyn ImageSet, r: &Reader, pages: &PageCounts) -> Checkp
 fn task_checkpoint(
     tree: &Tree,
     view: &TaskView,
-    kind: CheckpointKind,
+    dump: &DumpFacts,
     tree_wide: Option<TreeWide>,
 ) -> CheckpointInfo {
-    let set = tree.set;
     let space = &view.space;
     let vmas = space
         .regions
@@ -1661,11 +1680,11 @@ fn task_checkpoint(
         ),
     };
     CheckpointInfo {
-        kind,
-        tool_version: tool_version(set),
-        image_version: tree.inventory.and_then(|i| i.img_version),
-        parent: set.parent_link(),
-        parent_present: set.parent().is_some_and(|p| p.has_file("inventory.img")),
+        kind: dump.kind,
+        tool_version: dump.tool_version.clone(),
+        image_version: dump.image_version,
+        parent: dump.parent.clone(),
+        parent_present: dump.parent_present,
         pages,
         vmas,
         files,
