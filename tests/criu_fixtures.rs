@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{ckdump, inspect_json, physical_functions, thread};
+use common::{
+    ckdump, decode_varint, encode_varint, inspect_json, physical_functions, thread, tree_ready,
+    tree_ready_address,
+};
 
 fn criu() -> PathBuf {
     common::root().join("testdata/criu")
@@ -187,19 +190,6 @@ fn entries(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
         at += 4 + len;
     }
     out
-}
-
-fn varint(mut v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return out;
-        }
-        out.push(b | 0x80);
-    }
 }
 
 /// Replaces the only occurrence of `from` in `path` with `to` (same length).
@@ -611,9 +601,9 @@ fn overlapping_vmas() {
     // VMA 0 (mt's first page) made to end one page later, over VMA 1:
     // field 2 (end), same varint length.
     let mut from = vec![0x10];
-    from.extend(varint(0x562b_3e19_e000));
+    from.extend(encode_varint(0x562b_3e19_e000));
     let mut to = vec![0x10];
-    to.extend(varint(0x562b_3e19_f000));
+    to.extend(encode_varint(0x562b_3e19_f000));
     patch_once(&dir.path().join("mm-134.img"), &from, &to);
     let root = restore_root("mt");
     let (code, f) = verify(dir.path(), root.path(), &[]);
@@ -731,9 +721,9 @@ fn an_xsave_feature_the_restore_host_lacks() {
     // XSTATE_BV 0x217 (field 1 of the xsave message) becomes 0x237: AVX-512
     // opmask, which the guest CPU does not have.
     let mut from = vec![0x08];
-    from.extend(varint(0x217));
+    from.extend(encode_varint(0x217));
     let mut to = vec![0x08];
-    to.extend(varint(0x237));
+    to.extend(encode_varint(0x237));
     patch_once(&dir.path().join("core-140.img"), &from, &to);
     let root = restore_root("mt");
     let (code, f) = verify(dir.path(), root.path(), &[]);
@@ -1026,18 +1016,6 @@ fn tree_zombie_without_its_core() {
 
 // --- the tree fixture: four processes, each its own address space ---
 
-/// `key=value` pairs of the ready line tree printed in the guest.
-fn tree_ready() -> std::collections::HashMap<String, String> {
-    let text =
-        std::fs::read_to_string(criu().join("reference/tree/guest/tree.stdout.txt")).unwrap();
-    let line = text.lines().find(|l| l.starts_with("ready ")).unwrap();
-    line.split_whitespace()
-        .skip(1)
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn ready_ids(ready: &std::collections::HashMap<String, String>, key: &str) -> Vec<u64> {
     ready[key].split(',').map(|v| v.parse().unwrap()).collect()
 }
@@ -1184,7 +1162,7 @@ fn tree_every_process_has_its_own_threads_and_stacks() {
 fn tree_each_process_reads_its_own_pages() {
     let ready = tree_ready();
     let image = open(&images("tree"));
-    let role = hex(&Value::String(ready["g_role"].clone()));
+    let role = tree_ready_address("g_role");
     let read = |p: &ckdump::model::Image, addr: u64, len: usize| {
         let mut buf = vec![0u8; len];
         p.memory.read(addr, &mut buf).unwrap();
@@ -1206,11 +1184,11 @@ fn tree_each_process_reads_its_own_pages() {
         "ckdump-role-grandchild"
     );
     // The parent's and the child's heap blocks sit at one address too.
-    let heap = hex(&Value::String(ready["heap"].clone()));
+    let heap = tree_ready_address("heap");
     assert_eq!(ready["heap"], ready["child_heap"]);
     assert_eq!(read(by_pid("pid"), heap, 32), "ckdump-tree-heap-parent");
     assert_eq!(read(by_pid("child"), heap, 32), "ckdump-tree-heap-child");
-    let gheap = hex(&Value::String(ready["grandchild_heap"].clone()));
+    let gheap = tree_ready_address("grandchild_heap");
     assert_eq!(
         read(by_pid("grandchild"), gheap, 32),
         "ckdump-tree-heap-grandchild"
@@ -1283,24 +1261,13 @@ fn tree_verifies_clean_and_each_processes_damage_names_it() {
 }
 
 /// vaddr (field 1) and nr_pages (field 2) of a pagemap entry's protobuf.
-fn pagemap_entry(mut e: &[u8]) -> (u64, u64) {
-    let varint = |e: &mut &[u8]| {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = e[0];
-            *e = &e[1..];
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        v
-    };
-    let (mut vaddr, mut pages) = (0, 0);
-    while !e.is_empty() {
-        let key = varint(&mut e);
+fn pagemap_entry(e: &[u8]) -> (u64, u64) {
+    let (mut vaddr, mut pages, mut at) = (0, 0, 0);
+    while at < e.len() {
+        let (key, n) = decode_varint(e, at);
         assert_eq!(key & 7, 0, "only varint fields in a pagemap entry");
-        let value = varint(&mut e);
+        let (value, m) = decode_varint(e, at + n);
+        at += n + m;
         match key >> 3 {
             1 => vaddr = value,
             2 => pages = value,

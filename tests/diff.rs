@@ -351,32 +351,6 @@ fn one_patched_page_is_exactly_what_is_reported() {
     assert_eq!(doc["regions"]["changed"], serde_json::json!([]));
 }
 
-/// Reads a protobuf varint at `at`; returns (value, bytes used).
-fn varint(bytes: &[u8], at: usize) -> (u64, usize) {
-    let mut v = 0u64;
-    for i in 0..10 {
-        let b = bytes[at + i];
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return (v, i + 1);
-        }
-    }
-    panic!("bad varint at {at}");
-}
-
-fn encode_varint(mut v: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return out;
-        }
-        out.push(b | 0x80);
-    }
-}
-
 #[test]
 fn a_protection_patched_in_the_mm_image_is_reported() {
     let tmp = tempfile::tempdir().unwrap();
@@ -394,13 +368,13 @@ fn a_protection_patched_in_the_mm_image_is_reported() {
         .expect("heap vma in mm-134.img");
     let mut at = start;
     let prot_at = loop {
-        let (tag, n) = varint(&bytes, at);
+        let (tag, n) = decode_varint(&bytes, at);
         at += n;
         if tag == 0x28 {
             break at;
         }
         assert_eq!(tag & 7, 0, "only varint fields before prot");
-        let (_, n) = varint(&bytes, at);
+        let (_, n) = decode_varint(&bytes, at);
         at += n;
     };
     assert_eq!(bytes[prot_at], 3);
@@ -814,18 +788,6 @@ fn pages_that_aslr_moved_between_two_cores() {
     assert_eq!(libc_move["first"][0]["hash"], "4524c54eeecfecca");
 }
 
-/// g_role's address in the tree fixture, from the program's ready line.
-fn tree_g_role() -> u64 {
-    let text =
-        std::fs::read_to_string(root().join("testdata/criu/reference/tree/guest/tree.stdout.txt"))
-            .unwrap();
-    let field = text
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("g_role=0x"))
-        .unwrap();
-    u64::from_str_radix(field, 16).unwrap()
-}
-
 #[test]
 fn a_change_in_one_process_of_a_tree_is_found_in_that_process() {
     let tree = images().join("tree");
@@ -844,7 +806,7 @@ fn a_change_in_one_process_of_a_tree_is_found_in_that_process() {
     // The child's g_role, "ckdump-role-child", becomes "ckdump-role-CHILD":
     // its page's place in the child's pages file comes from crit's
     // decoding of pagemap-140.img (runs are stored one after another).
-    let role = tree_g_role();
+    let role = tree_ready_address("g_role");
     let pagemap: Value = serde_json::from_slice(
         &std::fs::read(root().join("testdata/criu/reference/tree/pagemap-140.json")).unwrap(),
     )

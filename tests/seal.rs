@@ -1254,14 +1254,7 @@ fn damage_in_a_childs_pages_file_names_the_child() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("tree");
     copy_dir(&root().join("testdata/criu/images/tree"), &dir);
-    let ready =
-        std::fs::read_to_string(root().join("testdata/criu/reference/tree/guest/tree.stdout.txt"))
-            .unwrap();
-    let role = ready
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("g_role=0x"))
-        .map(|h| u64::from_str_radix(h, 16).unwrap())
-        .unwrap();
+    let role = tree_ready_address("g_role");
     let out = run(&["seal", p(&dir), "--chunk-size", "4K"]);
     assert!(
         out.status.success(),

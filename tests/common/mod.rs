@@ -201,3 +201,49 @@ pub fn assert_valid(validator: &jsonschema::Validator, doc: &serde_json::Value, 
         errors.join("\n")
     );
 }
+
+/// A protobuf varint's bytes (test edits of CRIU image entries).
+pub fn encode_varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return out;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// The protobuf varint at `bytes[at..]`: its value and its length.
+pub fn decode_varint(bytes: &[u8], at: usize) -> (u64, usize) {
+    let mut v = 0u64;
+    for i in 0..10 {
+        let b = bytes[at + i];
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return (v, i + 1);
+        }
+    }
+    panic!("bad varint at {at}");
+}
+
+/// `key=value` pairs of the ready line the tree fixture's program printed
+/// in the guest (testdata/criu/reference/tree/guest/tree.stdout.txt).
+pub fn tree_ready() -> std::collections::HashMap<String, String> {
+    let path = root().join("testdata/criu/reference/tree/guest/tree.stdout.txt");
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = text.lines().find(|l| l.starts_with("ready ")).unwrap();
+    line.split_whitespace()
+        .skip(1)
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A `0x…` value of the tree fixture's ready line.
+pub fn tree_ready_address(key: &str) -> u64 {
+    let ready = tree_ready();
+    u64::from_str_radix(ready[key].trim_start_matches("0x"), 16).unwrap()
+}
