@@ -233,23 +233,11 @@ fn write_process_diff(out: &mut String, d: &ProcessDiff, prefix: &str) {
     let m = &d.modules;
     if !(m.added.is_empty() && m.removed.is_empty() && m.changed.is_empty()) {
         let _ = writeln!(out, "\n{prefix}modules ({} unchanged)", m.unchanged);
-        for x in &m.removed {
-            let _ = writeln!(
-                out,
-                "  removed  {} {} at {}",
-                printable(&x.name),
-                or_dash(&x.build_id),
-                x.base
-            );
-        }
-        for x in &m.added {
-            let _ = writeln!(
-                out,
-                "  added    {} {} at {}",
-                printable(&x.name),
-                or_dash(&x.build_id),
-                x.base
-            );
+        for (what, list) in [("removed", &m.removed), ("added  ", &m.added)] {
+            for x in list {
+                let (name, id) = (printable(&x.name), or_dash(&x.build_id));
+                let _ = writeln!(out, "  {what}  {name} {id} at {}", x.base);
+            }
         }
         for c in &m.changed {
             let _ = writeln!(out, "  changed  {}", printable(&c.name));
