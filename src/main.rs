@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use ckdump::analysis::{self, InspectOptions};
-use ckdump::progress::Progress;
+mod cli;
 use ckdump::report::{self, text::TextOptions};
 use ckdump::symbols::SymbolConfig;
 use ckdump::verify::{self, Severity};
@@ -370,7 +370,7 @@ fn main() -> ExitCode {
             max_frames,
             quiet,
         } => {
-            let progress = Progress::new(quiet);
+            let progress = cli::progress::for_terminal(quiet);
             // A live process stays stopped until the report is built.
             let (img, live) = match (image, pid) {
                 (_, Some(pid)) => match attach(pid) {
@@ -380,7 +380,7 @@ fn main() -> ExitCode {
                 (Some(image), None) => {
                     let open_options = ckdump::OpenOptions {
                         sysroot: symbols.sysroot.clone(),
-                        progress,
+                        progress: progress.clone(),
                         ..Default::default()
                     };
                     match ckdump::open(&image, &open_options) {
@@ -460,7 +460,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_UNREADABLE);
                 }
             };
-            let progress = Progress::new(quiet);
+            let progress = cli::progress::for_terminal(quiet);
             let key = match key.load() {
                 Ok(k) => k,
                 Err(e) => return usage_error(&e),
@@ -470,7 +470,7 @@ fn main() -> ExitCode {
             let seal_options = ckdump::seal::CheckOptions {
                 manifest: seal,
                 key,
-                progress: Some(progress),
+                progress: Some(progress.clone()),
             };
             let seal_findings = match ckdump::seal::check(&image, &seal_options) {
                 Ok(f) => f,
@@ -566,7 +566,7 @@ fn main() -> ExitCode {
             let options = ckdump::seal::SealOptions {
                 key,
                 output,
-                progress: Some(Progress::new(quiet)),
+                progress: Some(cli::progress::for_terminal(quiet)),
                 chunk_size: Some(chunk_size),
             };
             let outcome = match ckdump::seal::seal(&path, &options) {
@@ -602,7 +602,7 @@ fn snapshot(pid: u64, output: &std::path::Path, format: InspectFormat, quiet: bo
         Ok(live) => live,
         Err(e) => return unreadable(&e),
     };
-    let result = live.snapshot(output, Progress::new(quiet));
+    let result = live.snapshot(output, cli::progress::for_terminal(quiet));
     // Resume the process before anything else, error or not.
     live.detach();
     let summary = match result {
@@ -656,10 +656,10 @@ fn run_diff(
     symbols: SymbolArgs,
     quiet: bool,
 ) -> ExitCode {
-    let progress = Progress::new(quiet);
+    let progress = cli::progress::for_terminal(quiet);
     let open_options = ckdump::OpenOptions {
         sysroot: symbols.sysroot.clone(),
-        progress,
+        progress: progress.clone(),
         ..Default::default()
     };
     let image_a = match ckdump::open(&a, &open_options) {

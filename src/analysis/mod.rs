@@ -78,7 +78,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
             .filter(|t| options.thread.is_none_or(|tid| t.tid == tid))
             .count() as u64
     };
-    let bar = options.progress.unwrap_or_else(Progress::hidden).steps(
+    let bar = options.progress.clone().unwrap_or_default().steps(
         image.all_processes().map(selected).sum(),
         "unwinding threads",
     );
@@ -133,7 +133,7 @@ fn thread_reports(
     symbolizer: &Symbolizer<'_>,
     options: &InspectOptions,
     limits: &WalkLimits,
-    bar: &indicatif::ProgressBar,
+    bar: &crate::progress::Step,
 ) -> Vec<ThreadReport> {
     let crashing_tid = image.fault.as_ref().and_then(|f| f.thread);
     let mut order: Vec<&Thread> = image.threads.iter().collect();
@@ -198,7 +198,7 @@ fn process_report(
     image: &Image,
     options: &InspectOptions,
     limits: &WalkLimits,
-    bar: &indicatif::ProgressBar,
+    bar: &crate::progress::Step,
     cache: &SymbolCache,
 ) -> ProcessReport {
     let symbolizer = Symbolizer::with_cache(image, &options.symbols, cache);

@@ -310,7 +310,7 @@ pub fn diff(a: &Image, b: &Image, options: &DiffOptions) -> DiffReport {
 }
 
 fn process_diff(a: &Image, b: &Image, options: &DiffOptions) -> ProcessDiff {
-    let progress = options.progress.unwrap_or_else(Progress::hidden);
+    let progress = options.progress.clone().unwrap_or_default();
     ProcessDiff {
         process: process_changes(a, b),
         threads: threads_diff(a, b, options),

@@ -133,7 +133,7 @@ pub(crate) enum StreamEnd {
 pub(crate) fn pump(
     reader: &mut dyn Read,
     limit: u64,
-    bar: &indicatif::ProgressBar,
+    bar: &crate::progress::Step,
     mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> std::io::Result<(u64, StreamEnd)> {
     let mut buf = vec![0u8; 1 << 20];

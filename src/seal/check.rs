@@ -344,7 +344,7 @@ fn compare_members(
             Entry::Link { .. } => None,
         })
         .sum();
-    let progress = options.progress.unwrap_or_else(Progress::hidden);
+    let progress = options.progress.clone().unwrap_or_default();
     let threads = super::hashing::threads();
     let bar = progress.bytes(
         Some(to_hash),

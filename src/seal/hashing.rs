@@ -13,7 +13,7 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use indicatif::ProgressBar;
+use crate::progress::Step;
 use sha2::{Digest, Sha256};
 
 use crate::memory::Bytes;
@@ -65,12 +65,7 @@ const SEAL_WINDOW: usize = 4 << 20;
 /// the file size. The whole-file hash cannot be split, so more than two
 /// threads would not make sealing faster; verify is where the other cores
 /// pay off.
-pub fn seal_digests(
-    bytes: &Bytes,
-    chunk_size: usize,
-    threads: usize,
-    bar: &ProgressBar,
-) -> FileDigests {
+pub fn seal_digests(bytes: &Bytes, chunk_size: usize, threads: usize, bar: &Step) -> FileDigests {
     let len = bytes.len();
     let chunk_size = chunk_size.max(1);
     if len <= chunk_size {
@@ -140,7 +135,7 @@ pub fn seal_digests(
 
 /// SHA-256 of `bytes`, fed in pieces so a mapped file is read once, front
 /// to back, with progress; each piece's pages are released once hashed.
-pub fn whole_streaming(bytes: &Bytes, bar: &ProgressBar) -> Digest32 {
+pub fn whole_streaming(bytes: &Bytes, bar: &Step) -> Digest32 {
     let mut hasher = Sha256::new();
     let mut at = 0;
     for piece in bytes.chunks(PIECE) {
@@ -163,7 +158,7 @@ pub fn changed_chunks(
     chunk_size: usize,
     expected: &[Digest32],
     threads: usize,
-    bar: &ProgressBar,
+    bar: &Step,
 ) -> Vec<usize> {
     let chunk_size = chunk_size.max(1);
     let count = bytes.len().div_ceil(chunk_size);
@@ -250,12 +245,12 @@ mod tests {
         let want: Vec<_> = bytes.chunks(1 << 20).map(sha256).collect();
         assert_eq!(want.len(), 10);
         for threads in [1, 2, 5] {
-            let got = seal_digests(&bytes, 1 << 20, threads, &ProgressBar::hidden());
+            let got = seal_digests(&bytes, 1 << 20, threads, &Step::hidden());
             assert_eq!(got.sha256, sha256(&bytes));
             assert_eq!(got.chunks, want);
         }
         // A chunk larger than the window: the window is a chunk.
-        let got = seal_digests(&bytes, PIECE, 2, &ProgressBar::hidden());
+        let got = seal_digests(&bytes, PIECE, 2, &Step::hidden());
         assert_eq!(got.sha256, sha256(&bytes));
         assert_eq!(
             got.chunks,
@@ -263,14 +258,14 @@ mod tests {
         );
         // One chunk or less: no chunk list.
         let small = sample(4096);
-        let got = seal_digests(&small, 4096, 2, &ProgressBar::hidden());
+        let got = seal_digests(&small, 4096, 2, &Step::hidden());
         assert_eq!((got.sha256, got.chunks.len()), (sha256(&small), 0));
     }
 
     #[test]
     fn changed_chunks_finds_every_flip() {
         let bytes = sample(1 << 20);
-        let digests = seal_digests(&bytes, 4096, 2, &ProgressBar::hidden()).chunks;
+        let digests = seal_digests(&bytes, 4096, 2, &Step::hidden()).chunks;
         assert_eq!(digests.len(), 256);
         let mut flipped = bytes.to_vec();
         for at in [0usize, 4095, 4096 * 17 + 3, (1 << 20) - 1] {
@@ -278,7 +273,7 @@ mod tests {
         }
         let flipped = Bytes::from_vec(flipped);
         for threads in [1, 2, 7, 300] {
-            let bar = ProgressBar::hidden();
+            let bar = Step::hidden();
             assert_eq!(
                 changed_chunks(&flipped, 4096, &digests, threads, &bar),
                 vec![0, 17, 255]
@@ -288,14 +283,14 @@ mod tests {
         }
         // 17 takes of one 1 MiB chunk, shared between threads.
         let big = sample(2 * PIECE + 5000);
-        let big_digests = seal_digests(&big, 1 << 20, 2, &ProgressBar::hidden()).chunks;
+        let big_digests = seal_digests(&big, 1 << 20, 2, &Step::hidden()).chunks;
         assert_eq!(big_digests.len(), 17);
         let mut flipped = big.to_vec();
         flipped[(3 << 20) + 1] ^= 1;
         flipped[(16 << 20) + 4999] ^= 1;
         let flipped = Bytes::from_vec(flipped);
         for threads in [1, 3] {
-            let bar = ProgressBar::hidden();
+            let bar = Step::hidden();
             assert_eq!(
                 changed_chunks(&flipped, 1 << 20, &big_digests, threads, &bar),
                 vec![3, 16]
@@ -303,9 +298,9 @@ mod tests {
             assert_eq!(bar.position(), big.len() as u64);
         }
         // 64 KiB chunks, taken 16 at a time.
-        let small_digests = seal_digests(&big, 64 << 10, 2, &ProgressBar::hidden()).chunks;
+        let small_digests = seal_digests(&big, 64 << 10, 2, &Step::hidden()).chunks;
         assert_eq!(small_digests.len(), 257);
-        let bar = ProgressBar::hidden();
+        let bar = Step::hidden();
         assert_eq!(
             changed_chunks(&flipped, 64 << 10, &small_digests, 3, &bar),
             vec![48, 256]
@@ -313,7 +308,7 @@ mod tests {
         assert_eq!(bar.position(), big.len() as u64);
         // Fewer digests than chunks: the rest count as changed.
         assert_eq!(
-            changed_chunks(&bytes, 4096, &digests[..254], 2, &ProgressBar::hidden()),
+            changed_chunks(&bytes, 4096, &digests[..254], 2, &Step::hidden()),
             vec![254, 255]
         );
     }

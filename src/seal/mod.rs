@@ -141,7 +141,7 @@ pub fn seal(path: &Path, options: &SealOptions) -> Result<SealOutcome> {
         .output
         .clone()
         .unwrap_or_else(|| default_manifest_path(path));
-    let progress = options.progress.unwrap_or_else(Progress::hidden);
+    let progress = options.progress.clone().unwrap_or_default();
     let chunk_size = options.chunk_size.unwrap_or(manifest::DEFAULT_CHUNK_SIZE);
     if !manifest::valid_chunk_size(chunk_size) {
         return Err(Error::new(
@@ -245,7 +245,7 @@ fn hash_members(
 /// SHA-256 of `bytes` (lower-case hex), fed in pieces so a mapped file is
 /// read once, front to back, with progress. Each piece's pages are released
 /// once hashed: peak memory stays at a piece, not the file's size.
-pub fn sha256_streaming(bytes: &Bytes, bar: &indicatif::ProgressBar) -> String {
+pub fn sha256_streaming(bytes: &Bytes, bar: &crate::progress::Step) -> String {
     manifest::hex(&hashing::whole_streaming(bytes, bar))
 }
 

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 
-use indicatif::ProgressBar;
+use crate::progress::Step;
 
 // ELF constants from goblin (include/uapi/linux/elf.h's values).
 use goblin::elf::header::{ELFCLASS64, ELFDATA2LSB, ET_CORE, EV_CURRENT};
@@ -97,7 +97,7 @@ pub fn write_core(
     notes: &[CoreNote],
     segments: &[CoreSegment],
     source: &dyn SegmentSource,
-    bar: &ProgressBar,
+    bar: &Step,
 ) -> io::Result<WrittenCore> {
     let page_size = if page_size.is_power_of_two() {
         page_size
@@ -298,7 +298,7 @@ mod tests {
             &notes,
             &segments,
             &src,
-            &ProgressBar::hidden(),
+            &Step::hidden(),
         )
         .unwrap();
         assert_eq!(w.filesz, vec![0x3000, 0]);
