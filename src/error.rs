@@ -25,6 +25,8 @@ pub enum ErrorKind {
     NotACore { found: String },
     #[error("{0}")]
     Unsupported(String),
+    #[error("no thread {tid}; the image has threads {}", join_tids(available))]
+    NoSuchThread { tid: u64, available: Vec<u64> },
     #[error("no such process; check the pid (`ps -e`)")]
     NoSuchProcess,
     #[error("ptrace is not permitted: {0}")]
@@ -34,6 +36,11 @@ pub enum ErrorKind {
         compression: &'static str,
         reason: String,
     },
+}
+
+fn join_tids(tids: &[u64]) -> String {
+    let list: Vec<String> = tids.iter().map(u64::to_string).collect();
+    list.join(", ")
 }
 
 /// An image that could not be opened, with the file it concerns.

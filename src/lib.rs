@@ -7,20 +7,28 @@
 //! file format an [`Image`] came from.
 
 pub mod analysis;
+mod commands;
 pub mod diff;
 pub mod error;
+pub mod finding;
 pub mod image;
 #[cfg(target_os = "linux")]
 pub mod live;
 pub mod memory;
 pub mod model;
 pub mod progress;
+pub mod render;
 pub mod report;
 pub mod seal;
 pub mod symbols;
 pub mod unwind;
 pub mod verify;
 
+#[cfg(target_os = "linux")]
+pub use commands::snapshot;
+pub use commands::{
+    Input, InspectOptions, VerifyFailure, VerifyOptions, diff, inspect, seal, verify,
+};
 pub use error::{Error, ErrorKind};
 pub use image::{OpenOptions, open};
 pub use model::Image;

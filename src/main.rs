@@ -1,363 +1,48 @@
-//! The `ckdump` command line: argument parsing, choosing a renderer, exit
-//! codes. Everything else lives in the library.
+//! The `ckdump` command line: parse arguments into the library's options,
+//! call the library, render its report, and map the outcome to an exit
+//! code. Everything else lives in the library.
 
-use std::path::PathBuf;
+mod cli;
+
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::Parser;
 
-use ckdump::analysis::{self, InspectOptions};
-mod cli;
-use ckdump::report::{self, text::TextOptions};
-use ckdump::symbols::SymbolConfig;
-use ckdump::verify::{self, Severity};
+use ckdump::render;
+use ckdump::report::VerifyReport;
+use cli::args::{Cli, Command, FailOn, InspectFormat, VerifyFormat};
+use cli::progress::for_terminal;
 
-/// Exit code for an image that cannot be read at all, or bad arguments.
-const EXIT_UNREADABLE: u8 = 2;
-/// Exit code for `verify` when a finding reaches --fail-on.
-const EXIT_FINDINGS: u8 = 1;
-/// Exit code for `diff` when the two images differ.
-const EXIT_DIFFERENT: u8 = 1;
-
-#[derive(Parser)]
-#[command(
-    name = "ckdump",
-    version,
-    about = "Open, inspect and verify saved process state: crash dumps, core files, checkpoints",
-    long_about = "ckdump opens a saved state of a process — Linux ELF core files and minidumps, \
-                  plain or zstd/xz/bzip2/gzip-compressed, CRIU image directories, and container \
-                  checkpoint archives (Podman, CRI-O, kubelet; tar, tar.gz, tar.zst) read in place — and reports the crash, every thread's \
-                  symbolized stack, registers, modules and memory map (`inspect`), or checks it \
-                  for damage and restore readiness with stable finding codes (`verify`), \
-                  seals saved states with SHA-256 manifests (`seal`), and compares two of them \
-                  (`diff`). It also reads live Linux processes (`inspect --pid`) and saves them \
-                  as ELF core files (`snapshot`).",
-    after_help = "Examples:\n  \
-        ckdump inspect core.1234.zst\n  \
-        ckdump inspect core --symbols ./symbols --sysroot /srv/crashed-rootfs --regions\n  \
-        ckdump inspect core --thread 1235 --disasm 4 --format json\n  \
-        ckdump inspect /var/lib/kubelet/checkpoints/checkpoint-web_default-app.tar\n  \
-        ckdump verify core --format sarif > core.sarif\n  \
-        ckdump verify core --fail-on warning --format junit > verify.xml\n  \
-        ckdump inspect --pid 1234\n  \
-        ckdump snapshot --pid 1234 -o app.core\n  \
-        ckdump seal /var/lib/criu/dump-1 --key-file seal.key\n  \
-        ckdump diff checkpoint-before/ checkpoint-after/"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+/// Every way a command ends, and the exit code it maps to.
+enum Outcome {
+    /// Done; nothing to report beyond the output (0).
+    Done,
+    /// `verify` found something at or above --fail-on; `diff` found the
+    /// images differ (1).
+    Findings,
+    /// An image could not be read at all, or an argument is unusable (2).
+    Unreadable(String),
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Post-mortem report: what the file is, the crash, every thread's stack,
-    /// registers, modules and (with --regions) the memory map.
-    #[command(after_help = "Examples:\n  \
-        ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --symbols symbols\n  \
-        ckdump inspect core --thread 4242 --disasm 5\n  \
-        ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
-        CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
-        sudo ckdump inspect --pid $(pidof myserver) --regions")]
-    Inspect {
-        /// The image: an ELF core file or minidump (optionally compressed),
-        /// a CRIU image directory, or a container checkpoint archive (tar,
-        /// tar.gz, tar.zst, as `podman container checkpoint --export` and
-        /// the kubelet write).
-        #[arg(required_unless_present = "pid", conflicts_with = "pid")]
-        image: Option<PathBuf>,
-        /// Inspect a running process instead: every thread is stopped with
-        /// ptrace for the time of the report, then resumes (Linux; needs
-        /// permission to ptrace it).
-        #[arg(long, value_name = "PID")]
-        pid: Option<u64>,
-        #[command(flatten)]
-        symbols: SymbolArgs,
-        /// Output format.
-        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
-        format: InspectFormat,
-        /// Show only this thread (decimal or 0x-hex thread id), with its registers.
-        #[arg(long, short = 't', value_parser = parse_number)]
-        thread: Option<u64>,
-        /// Show the memory map: protection, backing file, and whether each
-        /// region's bytes are in the dump.
-        #[arg(long)]
-        regions: bool,
-        /// Show every module in detail (symbol files used, problems).
-        #[arg(long)]
-        modules: bool,
-        /// Disassemble N instructions before and after the faulting one.
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        disasm: usize,
-        /// Stop each stack after this many frames.
-        #[arg(long, value_name = "N", default_value_t = 256)]
-        max_frames: usize,
-        /// No progress bars.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-    /// Check an image before anyone trusts or restores it. Exits 0 when no
-    /// finding reaches --fail-on, 1 when one does, 2 when the file cannot be
-    /// read at all.
-    #[command(after_help = "Examples:\n  \
-        ckdump verify core.zst\n  \
-        ckdump verify /var/lib/criu/dump --root /\n  \
-        ckdump verify checkpoint.tar.zst --root /srv/container-rootfs --cpuinfo target-cpuinfo.txt\n  \
-        ckdump verify core --sysroot /srv/rootfs --fail-on warning\n  \
-        ckdump verify core --format sarif > ckdump.sarif\n  \
-        ckdump verify core --format junit > ckdump-junit.xml")]
-    Verify {
-        /// The image to check.
-        image: PathBuf,
-        /// Output format.
-        #[arg(long, short = 'f', value_enum, default_value_t = VerifyFormat::Text)]
-        format: VerifyFormat,
-        /// Lowest severity that makes the exit code 1.
-        #[arg(long, value_enum, default_value_t = FailOn::Error)]
-        fail_on: FailOn,
-        /// A copy of the dumping machine's files (analysis side): mapped
-        /// files are compared with the dump here instead of the host's `/`,
-        /// and symbols are read from it.
-        #[arg(long, value_name = "DIR")]
-        sysroot: Option<PathBuf>,
-        /// Check that a checkpoint would restore onto this root filesystem
-        /// (restore side: `/` for this host, or a container's rootfs): every
-        /// file it refers to present with the recorded size, mode and
-        /// build-id, and the saved CPU state supported by this host's CPU.
-        /// Without --root only the image itself is checked. --sysroot still
-        /// serves symbols.
-        #[arg(long, value_name = "DIR")]
-        root: Option<PathBuf>,
-        /// With --root: judge the CPU features against this copy of the
-        /// restore host's /proc/cpuinfo instead of this host's CPU.
-        #[arg(long, value_name = "FILE", requires = "root")]
-        cpuinfo: Option<PathBuf>,
-        /// Also check that every module on a stack has symbols in these
-        /// places (dirs or srv*CACHE*URL; repeatable).
-        #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
-        symbols: Vec<String>,
-        /// The seal manifest to check against, instead of DIR/ckdump-seal.json
-        /// or FILE.ckdump-seal.json (which are checked whenever present).
-        #[arg(long, value_name = "MANIFEST")]
-        seal: Option<PathBuf>,
-        #[command(flatten)]
-        key: KeyArgs,
-        /// No progress bars.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-    /// Save a running process as an ELF core file: stop every thread,
-    /// capture registers and the memory a restore needs, resume. gdb,
-    /// eu-stack and `ckdump inspect` read the file.
-    #[command(
-        after_help = "What is saved follows the kernel's default coredump_filter: \
-        anonymous and written-to private memory, the vDSO, and the first page of ELF \
-        mappings (for build-ids); read-only code stays in the files named in NT_FILE; \
-        guard pages, [vvar] and device mappings are described but not read.\n\n\
-        Examples:\n  \
-        sudo ckdump snapshot --pid 1234 -o app.core\n  \
-        ckdump snapshot --pid $(pidof myserver) -o srv.core --format json | jq .memory_bytes\n  \
-        ckdump inspect app.core && ckdump verify app.core"
-    )]
-    Snapshot {
-        /// The process to save.
-        #[arg(long, value_name = "PID")]
-        pid: u64,
-        /// The core file to write (replaced if it exists).
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: PathBuf,
-        /// Output format of the summary.
-        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
-        format: InspectFormat,
-        /// No progress bar.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-    /// Record the SHA-256 of every file of a saved state in a manifest
-    /// (optionally with an HMAC), for `verify` to check later.
-    #[command(
-        long_about = "Record the SHA-256 of every file of a saved state in a manifest, \
-                      optionally authenticated with HMAC-SHA256, so that `ckdump verify` can \
-                      tell later whether any file was added, removed or changed. Files larger \
-                      than --chunk-size also get the SHA-256 of each chunk (hashed in the same \
-                      read): verify then checks the chunks on every core and names the byte \
-                      ranges that changed and, in a CRIU pages file or an ELF core, the pages, \
-                      addresses and VMAs they hold.\n\n\
-                      A directory (a CRIU image directory) is sealed file by file, recursively, \
-                      into DIR/ckdump-seal.json; symbolic links are recorded with their target \
-                      and not followed (an incremental dump's `parent` link names another \
-                      snapshot: seal that one too). A single file (ELF core, minidump, \
-                      checkpoint archive) is sealed into FILE.ckdump-seal.json beside it. \
-                      The manifest is written to a temporary file and renamed into place.",
-        after_help = "Examples:\n  \
-        ckdump seal /var/lib/criu/dump-1\n  \
-        ckdump seal core.1234.zst --key-file /etc/ckdump/seal.key\n  \
-        CKDUMP_SEAL_KEY=$(cat key) ckdump seal checkpoint.tar.zst --key-env CKDUMP_SEAL_KEY\n  \
-        ckdump seal /mnt/readonly/dump --output /srv/seals/dump.json\n  \
-        ckdump seal /var/lib/criu/dump-1 --chunk-size 1M\n  \
-        ckdump verify /var/lib/criu/dump-1 --key-file /etc/ckdump/seal.key"
-    )]
-    Seal {
-        /// The saved state: a directory (CRIU images) or one file.
-        path: PathBuf,
-        #[command(flatten)]
-        key: KeyArgs,
-        /// Write the manifest here instead of DIR/ckdump-seal.json or
-        /// FILE.ckdump-seal.json (verify then needs --seal).
-        #[arg(long, short = 'o', value_name = "MANIFEST")]
-        output: Option<PathBuf>,
-        /// Also record the SHA-256 of every SIZE bytes of each file larger
-        /// than that, so verify checks them on every core and names the
-        /// byte ranges (and, in a CRIU pages file, the memory) that
-        /// changed. A power of two from 4K to 64M (suffixes K, M, KiB, MiB).
-        #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_chunk_size)]
-        chunk_size: u64,
-        /// Output format: a summary, or the manifest as written.
-        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
-        format: InspectFormat,
-        /// No progress bars.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-    /// Compare two saved states: threads, registers, regions, modules and
-    /// page contents. Exits 0 when they are identical, 1 when they differ,
-    /// 2 when one cannot be read.
-    #[command(
-        long_about = "Compare two saved states that ckdump opens — CRIU image directories, \
-                      checkpoint archives, ELF cores, minidumps, in any pairing (the checkpoint \
-                      a process was restored from against the core it crashed with). Reports \
-                      threads present in one only, register differences by name, regions \
-                      added, removed or changed (end, protection, sharing, backing file and \
-                      offset), modules whose build-id, size, path or base changed, and which \
-                      4 KiB pages differ in content among the pages both images hold, with \
-                      pages held by one image only counted apart. A changed or one-sided \
-                      page whose exact content the other image holds at another address \
-                      (found by page hash, confirmed byte for byte; never for all-zero \
-                      pages) is reported as moved, from A's address to B's: a mapping that \
-                      ASLR, mremap or a restore placed elsewhere. Threads are matched by \
-                      thread id, or in order when the images share none (two runs of one \
-                      program).\n\n\
-                      Exit status: 0 identical, 1 different, 2 an image cannot be read.",
-        after_help = "Examples:\n  \
-        ckdump diff testdata/criu/images/static testdata/criu/images/static-incr\n  \
-        ckdump diff checkpoint/ core.1234 --symbols ./symbols --sysroot /srv/rootfs\n  \
-        ckdump diff before.dmp after.dmp --format json | jq .pages"
-    )]
-    Diff {
-        /// The first saved state (A).
-        a: PathBuf,
-        /// The second saved state (B).
-        b: PathBuf,
-        /// Output format.
-        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
-        format: InspectFormat,
-        /// Symbolize changed register values that point into code.
-        #[command(flatten)]
-        symbols: SymbolArgs,
-        /// No progress bars.
-        #[arg(long, short = 'q')]
-        quiet: bool,
-    },
-}
-
-#[derive(clap::Args)]
-struct KeyArgs {
-    /// HMAC key: the bytes of this file (one trailing newline is ignored).
-    #[arg(long, value_name = "FILE", group = "hmac_key")]
-    key_file: Option<PathBuf>,
-    /// HMAC key: the value of this environment variable.
-    #[arg(long, value_name = "VAR", group = "hmac_key")]
-    key_env: Option<String>,
-}
-
-/// `--chunk-size`: bytes, or with a K/M (KiB/MiB) suffix.
-fn parse_chunk_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, ""),
-    };
-    let shift = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kib" => 10,
-        "m" | "mib" => 20,
-        _ => return Err(format!("{text:?}: use bytes or a K or M suffix, e.g. 4M")),
-    };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size, e.g. 4M"))?;
-    let size = n
-        .checked_mul(1 << shift)
-        .ok_or_else(|| format!("{text:?} is too large"))?;
-    if ckdump::seal::manifest::valid_chunk_size(size) {
-        Ok(size)
-    } else {
-        Err(format!(
-            "{text:?} is not a power of two from 4K to 64M (e.g. 64K, 1M, 4M)"
-        ))
-    }
-}
-
-impl KeyArgs {
-    fn load(&self) -> Result<Option<ckdump::seal::Key>, String> {
-        match (&self.key_file, &self.key_env) {
-            (Some(f), _) => ckdump::seal::Key::from_file(f).map(Some),
-            (None, Some(v)) => ckdump::seal::Key::from_env(v).map(Some),
-            (None, None) => Ok(None),
+impl Outcome {
+    fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Done => ExitCode::SUCCESS,
+            Outcome::Findings => ExitCode::from(1),
+            Outcome::Unreadable(message) => {
+                eprintln!("ckdump: {message}");
+                ExitCode::from(2)
+            }
         }
     }
 }
 
-#[derive(clap::Args)]
-struct SymbolArgs {
-    /// Where binaries and debug files are: a directory (.build-id tree,
-    /// symbol store, or flat), or `srv*CACHE*URL` for a symbol server;
-    /// repeatable. CKDUMP_SYMBOL_PATH (colon-separated) and _NT_SYMBOL_PATH
-    /// are searched after.
-    #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
-    dirs: Vec<String>,
-    /// Root of a copy of the crashed machine's files; mapped files are
-    /// looked up under it first.
-    #[arg(long, value_name = "DIR")]
-    sysroot: Option<PathBuf>,
-    /// Use only the symbols given here (and in the environment): do not
-    /// look in /usr/lib/debug or at this machine's own files, for a
-    /// report that does not depend on the host.
-    #[arg(long)]
-    no_host_symbols: bool,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum InspectFormat {
-    Text,
-    Json,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum VerifyFormat {
-    Text,
-    Json,
-    Sarif,
-    Junit,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FailOn {
-    Error,
-    Warning,
-}
-
-fn parse_number(s: &str) -> Result<u64, String> {
-    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    parsed.map_err(|_| format!("`{s}` is not a number (use decimal or 0x-hex)"))
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    run(Cli::parse().command).exit_code()
+}
+
+fn run(command: Command) -> Outcome {
+    match command {
         Command::Inspect {
             image,
             pid,
@@ -370,50 +55,15 @@ fn main() -> ExitCode {
             max_frames,
             quiet,
         } => {
-            let progress = cli::progress::for_terminal(quiet);
-            // A live process stays stopped until the report is built.
-            let (img, live) = match (image, pid) {
-                (_, Some(pid)) => match attach(pid) {
-                    Ok(live) => (live.image(), Some(live)),
-                    Err(e) => return unreadable(&e),
-                },
-                (Some(image), None) => {
-                    let open_options = ckdump::OpenOptions {
-                        sysroot: symbols.sysroot.clone(),
-                        progress: progress.clone(),
-                        ..Default::default()
-                    };
-                    match ckdump::open(&image, &open_options) {
-                        Ok(img) => (img, None),
-                        Err(e) => return unreadable(&e),
-                    }
-                }
+            let input = match (image, pid) {
+                (_, Some(pid)) => ckdump::Input::Pid(pid),
+                (Some(path), None) => ckdump::Input::Path(path),
                 (None, None) => {
-                    eprintln!("ckdump: inspect needs an image or --pid PID");
-                    return ExitCode::from(EXIT_UNREADABLE);
+                    return Outcome::Unreadable("inspect needs an image or --pid PID".into());
                 }
             };
-            let image = img.path.clone();
-            if let Some(tid) = thread
-                && img.all_processes().all(|p| p.thread(tid).is_none())
-            {
-                let tids: Vec<String> = img
-                    .all_processes()
-                    .flat_map(|p| &p.threads)
-                    .map(|t| t.tid.to_string())
-                    .collect();
-                eprintln!(
-                    "ckdump: {}: no thread {tid}; the image has threads {}",
-                    image.display(),
-                    tids.join(", ")
-                );
-                return ExitCode::from(EXIT_UNREADABLE);
-            }
-            let options = InspectOptions {
-                symbols: SymbolConfig {
-                    use_host: !symbols.no_host_symbols,
-                    ..SymbolConfig::from_args(symbols.dirs, symbols.sysroot)
-                },
+            let options = ckdump::InspectOptions {
+                symbols: symbols.config(),
                 thread,
                 regions,
                 disasm_context: disasm,
@@ -421,25 +71,25 @@ fn main() -> ExitCode {
                     max_frames: max_frames.max(1),
                     ..Default::default()
                 }),
-                progress: Some(progress),
+                progress: Some(for_terminal(quiet)),
             };
-            let report = analysis::inspect(&img, &options);
-            drop(img);
-            drop(live);
-            let out = match format {
-                InspectFormat::Text => report::text::render_inspect(
+            let report = match ckdump::inspect(&input, &options) {
+                Ok(report) => report,
+                Err(e) => return Outcome::Unreadable(e.to_string()),
+            };
+            print_out(&match format {
+                InspectFormat::Text => render::text::render_inspect(
                     &report,
-                    &TextOptions {
+                    &render::text::TextOptions {
                         show_regions: regions,
                         show_modules: modules,
                         show_registers_all_threads: thread.is_some(),
                         color: false,
                     },
                 ),
-                InspectFormat::Json => report::json::render(&report),
-            };
-            print_out(&out);
-            ExitCode::SUCCESS
+                InspectFormat::Json => render::json::render(&report),
+            });
+            Outcome::Done
         }
         Command::Verify {
             image,
@@ -455,87 +105,40 @@ fn main() -> ExitCode {
         } => {
             let cpu = match cpuinfo.as_deref().map(read_cpuinfo).transpose() {
                 Ok(cpu) => cpu,
-                Err(message) => {
-                    eprintln!("ckdump: {message}");
-                    return ExitCode::from(EXIT_UNREADABLE);
-                }
+                Err(message) => return Outcome::Unreadable(message),
             };
-            let progress = cli::progress::for_terminal(quiet);
-            let key = match key.load() {
+            let seal_key = match key.load() {
                 Ok(k) => k,
-                Err(e) => return usage_error(&e),
+                Err(message) => return Outcome::Unreadable(message),
             };
-            // The seal first: it says whether the files are the ones sealed
-            // even when they no longer open.
-            let seal_options = ckdump::seal::CheckOptions {
-                manifest: seal,
-                key,
-                progress: Some(progress.clone()),
+            let options = ckdump::VerifyOptions {
+                symbols: (!symbols.is_empty())
+                    .then(|| ckdump::symbols::SymbolConfig::from_args(symbols, sysroot.clone())),
+                sysroot,
+                root,
+                cpu,
+                seal_manifest: seal,
+                seal_key,
+                progress: Some(for_terminal(quiet)),
             };
-            let seal_findings = match ckdump::seal::check(&image, &seal_options) {
-                Ok(f) => f,
-                Err(e) => return unreadable(&e),
-            };
-            let open_options = ckdump::OpenOptions {
-                sysroot: sysroot.clone(),
-                progress,
-                ..Default::default()
-            };
-            let img = match ckdump::open(&image, &open_options) {
-                Ok(img) => img,
-                Err(e) => {
-                    if let Some(found) = seal_findings {
-                        let report = report::verify_report(
-                            &image.display().to_string(),
-                            None,
-                            found,
-                            "sealed",
-                        );
-                        print_out(&render_verify(&report, format, fail_on));
+            match ckdump::verify(&image, &options) {
+                Ok(report) => {
+                    print_out(&render_verify(&report, format, fail_on));
+                    let threshold = fail_on.severity();
+                    if report.findings.iter().any(|f| f.severity >= threshold) {
+                        Outcome::Findings
+                    } else {
+                        Outcome::Done
                     }
-                    return unreadable(&e);
                 }
-            };
-            let sealed = seal_findings.is_some();
-            let mut findings = img.findings.clone();
-            findings.extend(seal_findings.into_iter().flatten());
-            let with_symbols = !symbols.is_empty();
-            let symbols = with_symbols.then(|| SymbolConfig::from_args(symbols, sysroot.clone()));
-            let restoring = root.is_some();
-            findings.extend(verify::checks::run(
-                &img,
-                &verify::checks::CheckOptions {
-                    sysroot,
-                    symbols,
-                    restore: verify::restore::RestoreTarget { root, cpu },
-                },
-            ));
-            let mut format_name = analysis::summarize(&img).format;
-            // A checkpoint archive holds CRIU images: their checks apply too.
-            if img.format == ckdump::model::ImageFormat::ContainerCheckpoint {
-                format_name.push_str(",criu-images");
-            }
-            if restoring && img.details.checkpoint.is_some() {
-                format_name.push_str(",criu-restore");
-            }
-            if with_symbols {
-                format_name.push_str(",with-symbols");
-            }
-            if sealed {
-                format_name.push_str(",sealed");
-            }
-            let report = report::verify_report(
-                &image.display().to_string(),
-                Some(analysis::summarize(&img)),
-                findings,
-                &format_name,
-            );
-            let threshold = fail_on.severity();
-            print_out(&render_verify(&report, format, fail_on));
-            if report.findings.iter().any(|f| f.severity >= threshold) {
-                ExitCode::from(EXIT_FINDINGS)
-            } else {
-                ExitCode::SUCCESS
+                Err(failure) => {
+                    // What the seal said is shown even though the image
+                    // does not open.
+                    if let Some(report) = &failure.report {
+                        print_out(&render_verify(report, format, fail_on));
+                    }
+                    Outcome::Unreadable(failure.error.to_string())
+                }
             }
         }
         Command::Snapshot {
@@ -550,7 +153,32 @@ fn main() -> ExitCode {
             format,
             symbols,
             quiet,
-        } => run_diff(a, b, format, symbols, quiet),
+        } => {
+            let progress = for_terminal(quiet);
+            let open_options = ckdump::OpenOptions {
+                sysroot: symbols.sysroot.clone(),
+                progress: progress.clone(),
+                ..Default::default()
+            };
+            let wants_symbols = !symbols.dirs.is_empty() || symbols.sysroot.is_some();
+            let options = ckdump::diff::DiffOptions {
+                symbols: wants_symbols.then(|| symbols.config()),
+                progress: Some(progress),
+            };
+            let report = match ckdump::diff(&a, &b, &open_options, &options) {
+                Ok(report) => report,
+                Err(e) => return Outcome::Unreadable(e.to_string()),
+            };
+            print_out(&match format {
+                InspectFormat::Text => render::diff::render(&report),
+                InspectFormat::Json => render::json::render(&report),
+            });
+            if report.identical {
+                Outcome::Done
+            } else {
+                Outcome::Findings
+            }
+        }
         Command::Seal {
             path,
             key,
@@ -561,158 +189,55 @@ fn main() -> ExitCode {
         } => {
             let key = match key.load() {
                 Ok(k) => k,
-                Err(e) => return usage_error(&e),
+                Err(message) => return Outcome::Unreadable(message),
             };
             let options = ckdump::seal::SealOptions {
                 key,
                 output,
-                progress: Some(cli::progress::for_terminal(quiet)),
+                progress: Some(for_terminal(quiet)),
                 chunk_size: Some(chunk_size),
             };
-            let outcome = match ckdump::seal::seal(&path, &options) {
+            let outcome = match ckdump::seal(&path, &options) {
                 Ok(o) => o,
-                Err(e) => return unreadable(&e),
+                Err(e) => return Outcome::Unreadable(e.to_string()),
             };
-            let out = match format {
-                InspectFormat::Text => ckdump::seal::render_text(&outcome),
+            print_out(&match format {
+                InspectFormat::Text => render::seal::render(&outcome),
                 InspectFormat::Json => outcome.manifest.to_json(),
-            };
-            print_out(&out);
-            ExitCode::SUCCESS
+            });
+            Outcome::Done
         }
     }
 }
 
 #[cfg(target_os = "linux")]
-fn attach(pid: u64) -> Result<ckdump::live::LiveProcess, ckdump::Error> {
-    ckdump::live::attach(pid)
+fn snapshot(pid: u64, output: &std::path::Path, format: InspectFormat, quiet: bool) -> Outcome {
+    match ckdump::snapshot(pid, output, for_terminal(quiet)) {
+        Ok(summary) => {
+            print_out(&match format {
+                InspectFormat::Json => render::json::render(&summary),
+                InspectFormat::Text => render::snapshot::render(&summary),
+            });
+            Outcome::Done
+        }
+        Err(e) => Outcome::Unreadable(e.to_string()),
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn attach(pid: u64) -> Result<std::convert::Infallible, ckdump::Error> {
-    Err(ckdump::Error::new(
-        &PathBuf::from(format!("pid {pid}")),
-        ckdump::ErrorKind::Unsupported("live processes can be read on Linux only".into()),
+fn snapshot(pid: u64, _: &std::path::Path, _: InspectFormat, _: bool) -> Outcome {
+    Outcome::Unreadable(format!(
+        "pid {pid}: live processes can be read on Linux only"
     ))
 }
 
-#[cfg(target_os = "linux")]
-fn snapshot(pid: u64, output: &std::path::Path, format: InspectFormat, quiet: bool) -> ExitCode {
-    let live = match ckdump::live::attach(pid) {
-        Ok(live) => live,
-        Err(e) => return unreadable(&e),
-    };
-    let result = live.snapshot(output, cli::progress::for_terminal(quiet));
-    // Resume the process before anything else, error or not.
-    live.detach();
-    let summary = match result {
-        Ok(s) => s,
-        Err(e) => return unreadable(&e),
-    };
-    let out = match format {
-        InspectFormat::Json => report::json::render(&summary),
-        InspectFormat::Text => {
-            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-            let mut text = format!(
-                "{}: ELF core of pid {}, {} threads, {} mappings ({} with bytes), {:.1} MiB of memory saved in {:.2} s",
-                summary.path,
-                summary.pid,
-                summary.threads.len(),
-                summary.segments,
-                summary.segments_with_bytes,
-                mib(summary.memory_bytes),
-                summary.seconds
-            );
-            if summary.unreadable_bytes > 0 {
-                text.push_str(&format!(
-                    "; {:.1} MiB could not be read and are marked absent",
-                    mib(summary.unreadable_bytes)
-                ));
-            }
-            if !summary.vanished_threads.is_empty() {
-                text.push_str(&format!(
-                    "; {} thread(s) exited while stopping",
-                    summary.vanished_threads.len()
-                ));
-            }
-            text
-        }
-    };
-    print_out(&out);
-    ExitCode::SUCCESS
-}
-
-#[cfg(not(target_os = "linux"))]
-fn snapshot(pid: u64, _: &std::path::Path, _: InspectFormat, _: bool) -> ExitCode {
-    match attach(pid) {
-        Err(e) => unreadable(&e),
-    }
-}
-
-fn run_diff(
-    a: PathBuf,
-    b: PathBuf,
-    format: InspectFormat,
-    symbols: SymbolArgs,
-    quiet: bool,
-) -> ExitCode {
-    let progress = cli::progress::for_terminal(quiet);
-    let open_options = ckdump::OpenOptions {
-        sysroot: symbols.sysroot.clone(),
-        progress: progress.clone(),
-        ..Default::default()
-    };
-    let image_a = match ckdump::open(&a, &open_options) {
-        Ok(img) => img,
-        Err(e) => return unreadable(&e),
-    };
-    let image_b = match ckdump::open(&b, &open_options) {
-        Ok(img) => img,
-        Err(e) => return unreadable(&e),
-    };
-    let wants_symbols = !symbols.dirs.is_empty() || symbols.sysroot.is_some();
-    let options = ckdump::diff::DiffOptions {
-        symbols: wants_symbols.then(|| SymbolConfig {
-            use_host: !symbols.no_host_symbols,
-            ..SymbolConfig::from_args(symbols.dirs, symbols.sysroot)
-        }),
-        progress: Some(progress),
-    };
-    let report = ckdump::diff::diff(&image_a, &image_b, &options);
-    let out = match format {
-        InspectFormat::Text => ckdump::diff::text::render(&report),
-        InspectFormat::Json => report::json::render(&report),
-    };
-    print_out(&out);
-    if report.identical {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_DIFFERENT)
-    }
-}
-
-impl FailOn {
-    fn severity(self) -> Severity {
-        match self {
-            FailOn::Error => Severity::Error,
-            FailOn::Warning => Severity::Warning,
-        }
-    }
-}
-
-fn render_verify(report: &report::VerifyReport, format: VerifyFormat, fail_on: FailOn) -> String {
+fn render_verify(report: &VerifyReport, format: VerifyFormat, fail_on: FailOn) -> String {
     match format {
-        VerifyFormat::Text => report::text::render_verify(report),
-        VerifyFormat::Json => report::json::render(report),
-        VerifyFormat::Sarif => report::sarif::render(report),
-        VerifyFormat::Junit => report::junit::render(report, fail_on.severity()),
+        VerifyFormat::Text => render::text::render_verify(report),
+        VerifyFormat::Json => render::json::render(report),
+        VerifyFormat::Sarif => render::sarif::render(report),
+        VerifyFormat::Junit => render::junit::render(report, fail_on.severity()),
     }
-}
-
-/// A bad argument (a key that cannot be read): one line, exit 2.
-fn usage_error(message: &str) -> ExitCode {
-    eprintln!("ckdump: {message}");
-    ExitCode::from(EXIT_UNREADABLE)
 }
 
 /// Prints to stdout; a closed pipe (`| head`) is not an error.
@@ -727,22 +252,17 @@ fn print_out(text: &str) {
 }
 
 /// The restore host's CPU from a copy of its /proc/cpuinfo.
-fn read_cpuinfo(path: &std::path::Path) -> Result<verify::restore::HostCpu, String> {
+fn read_cpuinfo(path: &std::path::Path) -> Result<ckdump::verify::restore::HostCpu, String> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "{}: cannot read it ({e}); pass a copy of /proc/cpuinfo",
             path.display()
         )
     })?;
-    verify::restore::cpu_from_cpuinfo(&text, &path.display().to_string()).ok_or_else(|| {
+    ckdump::verify::restore::cpu_from_cpuinfo(&text, &path.display().to_string()).ok_or_else(|| {
         format!(
             "{}: no `flags` line; pass a copy of the restore host's /proc/cpuinfo",
             path.display()
         )
     })
-}
-
-fn unreadable(e: &ckdump::Error) -> ExitCode {
-    eprintln!("ckdump: {e}");
-    ExitCode::from(EXIT_UNREADABLE)
 }

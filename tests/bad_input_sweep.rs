@@ -74,7 +74,7 @@ fn exercise(path: &Path, label: &str) {
                         ..Default::default()
                     },
                 );
-                let _ = ckdump::report::json::render(&report);
+                let _ = ckdump::render::json::render(&report);
                 let _ = ckdump::verify::checks::run(&image, &Default::default());
                 Ok(())
             }

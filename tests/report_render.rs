@@ -8,9 +8,10 @@
 use std::path::PathBuf;
 
 use ckdump::model::{AuxvEntry, FloatState, NoteRecord};
-use ckdump::report::text::TextOptions;
+use ckdump::render;
+use ckdump::render::text::TextOptions;
 use ckdump::report::{
-    self, CrashSummary, FrameReport, Hex, ImageSummary, InspectReport, Instruction, ModuleReport,
+    CrashSummary, FrameReport, Hex, ImageSummary, InspectReport, Instruction, ModuleReport,
     RegionReport, RegisterValue, ThreadReport, VerifyReport,
 };
 use ckdump::symbols::SymbolKind;
@@ -223,7 +224,7 @@ fn inspect_report() -> InspectReport {
         float: None,
     };
     InspectReport {
-        schema: report::INSPECT_SCHEMA,
+        schema: ckdump::report::INSPECT_SCHEMA,
         image: image_summary(),
         crash: Some(CrashSummary {
             kind: "signal".into(),
@@ -431,11 +432,11 @@ fn verify_findings() -> Vec<Finding> {
 }
 
 fn verify_report() -> VerifyReport {
-    report::verify_report(
+    verify::report(
         "core & \"cut\".core",
         Some(image_summary()),
         verify_findings(),
-        "elf-core",
+        &facts("elf-core"),
     )
 }
 
@@ -444,7 +445,7 @@ fn inspect_text_matches_golden() {
     let r = inspect_report();
     assert_golden(
         "inspect.golden.txt",
-        &report::text::render_inspect(&r, &TextOptions::default()),
+        &render::text::render_inspect(&r, &TextOptions::default()),
     );
     let all = TextOptions {
         show_regions: true,
@@ -454,13 +455,13 @@ fn inspect_text_matches_golden() {
     };
     assert_golden(
         "inspect-all.golden.txt",
-        &report::text::render_inspect(&r, &all),
+        &render::text::render_inspect(&r, &all),
     );
 }
 
 #[test]
 fn inspect_text_marks_inline_scan_and_unknown_frames() {
-    let text = report::text::render_inspect(&inspect_report(), &TextOptions::default());
+    let text = render::text::render_inspect(&inspect_report(), &TextOptions::default());
     let lines: Vec<&str> = text.lines().collect();
     let find = |needle: &str| {
         lines
@@ -492,7 +493,7 @@ fn inspect_text_marks_inline_scan_and_unknown_frames() {
     }
     // Color only when asked for.
     assert!(!text.contains('\x1b'));
-    let colored = report::text::render_inspect(
+    let colored = render::text::render_inspect(
         &inspect_report(),
         &TextOptions {
             color: true,
@@ -503,12 +504,12 @@ fn inspect_text_marks_inline_scan_and_unknown_frames() {
 }
 
 fn applies_to_elf(c: &ckdump::verify::Check) -> bool {
-    c.formats == "*" || c.formats.split(',').any(|f| f == "elf-core")
+    c.scope.applies(&facts("elf-core"))
 }
 
 #[test]
 fn verify_text_matches_golden() {
-    let text = report::text::render_verify(&verify_report());
+    let text = render::text::render_verify(&verify_report());
     assert_golden("verify.golden.txt", &text);
     assert!(text.lines().any(|l| l
         == "error   CKD-E1005 segment-in-file  PT_LOAD 12 ends at file offset 0xa2000, past the end of the file (0x9f09c bytes) — <cut> (offset 0x9e000, address 0x7ffdd6ead000)"));
@@ -540,7 +541,7 @@ fn verify_report_statuses_and_counts() {
     assert_eq!(status("CKD-E2001"), ("passed", 0));
 
     // A format the ELF checks do not cover.
-    let r = report::verify_report("x.dmp", Some(image_summary()), vec![], "minidump");
+    let r = verify::report("x.dmp", Some(image_summary()), vec![], &facts("minidump"));
     assert_eq!(
         r.checks
             .iter()
@@ -549,7 +550,7 @@ fn verify_report_statuses_and_counts() {
             .collect::<Vec<_>>(),
         CHECKS
             .iter()
-            .filter(|c| c.formats != "*" && !c.formats.split(',').any(|f| f == "minidump"))
+            .filter(|c| !c.scope.applies(&facts("minidump")))
             .map(|c| c.code)
             .collect::<Vec<_>>()
     );
@@ -557,7 +558,7 @@ fn verify_report_statuses_and_counts() {
 
     // An image that could not be opened: only checks with findings ran.
     let header = Finding::new(&verify::ELF_HEADER, "not an ELF file").at_offset(0);
-    let r = report::verify_report("junk", None, vec![header], "elf-core");
+    let r = verify::report("junk", None, vec![header], &facts("elf-core"));
     for c in &r.checks {
         let want = if c.code == "CKD-E1001" {
             "failed"
@@ -567,7 +568,7 @@ fn verify_report_statuses_and_counts() {
         assert_eq!(c.status, want, "{}", c.code);
     }
     assert!(
-        report::text::render_verify(&r)
+        render::text::render_verify(&r)
             .ends_with("1 error, 0 warnings, 0 notes; 0 of 1 checks passed\n")
     );
 }
@@ -598,7 +599,7 @@ fn repo_schema(name: &str) -> jsonschema::Validator {
 fn inspect_json_matches_its_schema() {
     let v = repo_schema("inspect.schema.json");
     let mut r = inspect_report();
-    let doc: Value = serde_json::from_str(&report::json::render(&r)).unwrap();
+    let doc: Value = serde_json::from_str(&render::json::render(&r)).unwrap();
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
     // JSON keeps the full source path the text shortens.
     assert_eq!(
@@ -616,7 +617,7 @@ fn inspect_json_matches_its_schema() {
     r.threads[0].float = None;
     r.threads[0].name = None;
     r.modules[0].build_id = None;
-    let doc: Value = serde_json::from_str(&report::json::render(&r)).unwrap();
+    let doc: Value = serde_json::from_str(&render::json::render(&r)).unwrap();
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
 
     // The schema catches drift: an unknown field, an address as a number,
@@ -640,7 +641,7 @@ fn inspect_json_matches_its_schema() {
 #[test]
 fn verify_json_matches_its_schema() {
     let v = repo_schema("verify.schema.json");
-    let doc: Value = serde_json::from_str(&report::json::render(&verify_report())).unwrap();
+    let doc: Value = serde_json::from_str(&render::json::render(&verify_report())).unwrap();
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
     assert_eq!(doc["schema"], "ckdump-verify/1");
     assert_eq!(doc["findings"][0]["location"]["offset"], 0x9e000);
@@ -651,13 +652,13 @@ fn verify_json_matches_its_schema() {
         doc["findings"][1]["location"],
         serde_json::json!({ "path": "/tmp/ckdump-testdata/bin/threads" })
     );
-    let unopened = report::verify_report(
+    let unopened = verify::report(
         "junk",
         None,
         vec![Finding::new(&verify::ELF_HEADER, "not an ELF file")],
-        "elf-core",
+        &facts("elf-core"),
     );
-    let doc: Value = serde_json::from_str(&report::json::render(&unopened)).unwrap();
+    let doc: Value = serde_json::from_str(&render::json::render(&unopened)).unwrap();
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
     assert_eq!(doc["image"], Value::Null);
 }
@@ -665,7 +666,7 @@ fn verify_json_matches_its_schema() {
 #[test]
 fn sarif_is_valid_and_lists_every_check() {
     let r = verify_report();
-    let doc: Value = serde_json::from_str(&report::sarif::render(&r)).unwrap();
+    let doc: Value = serde_json::from_str(&render::sarif::render(&r)).unwrap();
     let v = validator(data("sarif-2.1.0-subset.schema.json"));
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
 
@@ -803,7 +804,7 @@ fn parse_junit(xml: &str) -> JunitDoc {
 #[test]
 fn junit_has_one_case_per_check() {
     let r = verify_report();
-    let xml = report::junit::render(&r, Severity::Error);
+    let xml = render::junit::render(&r, Severity::Error);
     assert!(xml.starts_with(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ckdump verify\""
     ));
@@ -835,7 +836,7 @@ fn junit_has_one_case_per_check() {
         Some("note CKD-N1006: 3 PT_LOAD segments hold no bytes")
     );
 
-    let xml = report::junit::render(&r, Severity::Warning);
+    let xml = render::junit::render(&r, Severity::Warning);
     let doc = parse_junit(&xml);
     let failed: Vec<&str> = doc.cases.iter().filter_map(|c| c.1.as_deref()).collect();
     assert_eq!(failed, ["CKD-E1005", "CKD-E2002", "CKD-W3001"]);
@@ -843,12 +844,23 @@ fn junit_has_one_case_per_check() {
     assert_eq!(doc.suite, (CHECKS.len(), 3, skipped));
 
     // Checks for other formats are skipped.
-    let r = report::verify_report("x.dmp", Some(image_summary()), vec![], "minidump");
-    let doc = parse_junit(&report::junit::render(&r, Severity::Error));
+    let r = verify::report("x.dmp", Some(image_summary()), vec![], &facts("minidump"));
+    let doc = parse_junit(&render::junit::render(&r, Severity::Error));
     let skipped = CHECKS
         .iter()
-        .filter(|c| c.formats != "*" && !c.formats.split(',').any(|f| f == "minidump"))
+        .filter(|c| !c.scope.applies(&facts("minidump")))
         .count();
     assert_eq!(doc.cases.iter().filter(|c| c.2).count(), skipped);
     assert_eq!(doc.suite, (CHECKS.len(), 0, skipped));
+}
+
+/// What a run on an image of this format had (the formats the old
+/// string-based call named).
+fn facts(format: &str) -> verify::RunFacts {
+    verify::RunFacts {
+        opened: true,
+        elf_core: format == "elf-core",
+        minidump: format == "minidump",
+        ..Default::default()
+    }
 }

@@ -1,4 +1,5 @@
-//! Pieces of the command line that are not argument parsing: drawing
-//! progress on the terminal.
+//! The command line's own pieces: its arguments, and progress bars drawn
+//! on the terminal.
 
+pub mod args;
 pub mod progress;

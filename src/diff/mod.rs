@@ -10,7 +10,6 @@
 mod chunk;
 mod moves;
 mod pages;
-pub mod text;
 
 use serde::Serialize;
 

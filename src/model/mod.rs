@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::finding::Finding;
 use crate::memory::Memory;
-use crate::verify::Finding;
 
 /// CPU architecture of the saved state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

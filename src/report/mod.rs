@@ -6,10 +6,10 @@
 
 use serde::{Serialize, Serializer};
 
+use crate::finding::{Finding, Severity};
 use crate::model::{AuxvEntry, NoteRecord};
 use crate::symbols::SymbolKind;
 use crate::unwind::FoundBy;
-use crate::verify::{Finding, Severity};
 
 /// Version of the JSON documents; bump on any incompatible change and
 /// update `schema/*.schema.json`.
@@ -338,63 +338,4 @@ pub struct VerifyReport {
     pub findings: Vec<Finding>,
     pub checks: Vec<CheckOutcome>,
     pub counts: FindingCounts,
-}
-
-pub mod json;
-pub mod junit;
-pub mod sarif;
-pub mod text;
-
-/// Builds a verify report: every registered check with its outcome.
-pub fn verify_report(
-    path: &str,
-    image: Option<ImageSummary>,
-    findings: Vec<Finding>,
-    format: &str,
-) -> VerifyReport {
-    let mut counts = FindingCounts::default();
-    for f in &findings {
-        match f.severity {
-            Severity::Error => counts.errors += 1,
-            Severity::Warning => counts.warnings += 1,
-            Severity::Note => counts.notes += 1,
-        }
-    }
-    let checks = crate::verify::CHECKS
-        .iter()
-        .map(|c| {
-            let n = findings.iter().filter(|f| f.code == c.code).count();
-            // `format` is the image format plus what this run had, comma-
-            // separated (`elf-core,with-symbols`): a check applies when one
-            // of its formats is among them.
-            let applicable = image.is_some()
-                && (c.formats == "*"
-                    || c.formats
-                        .split(',')
-                        .any(|f| format.split(',').any(|g| g == f)));
-            let status = if n > 0 {
-                "failed"
-            } else if applicable {
-                "passed"
-            } else {
-                "not_applicable"
-            };
-            CheckOutcome {
-                code: c.code,
-                name: c.name,
-                severity: c.severity,
-                summary: c.summary,
-                status,
-                findings: n,
-            }
-        })
-        .collect();
-    VerifyReport {
-        schema: VERIFY_SCHEMA,
-        path: path.to_string(),
-        image,
-        findings,
-        checks,
-        counts,
-    }
 }

@@ -298,7 +298,7 @@ fn damage_findings(
 }
 
 /// `4 MiB`, `8 KiB`, `4097 bytes`.
-pub(super) fn size_text(n: u64) -> String {
+pub(crate) fn size_text(n: u64) -> String {
     if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {

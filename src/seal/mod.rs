@@ -22,6 +22,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::memory::Bytes;
 use crate::progress::Progress;
 
+pub(crate) use check::size_text;
 pub use check::{CheckOptions, check};
 pub use manifest::{Entry, Manifest, SealedKind};
 pub use members::{DirectorySource, FileSource, Member, MemberKind, SealSource};
@@ -271,118 +272,4 @@ fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// The summary `ckdump seal` prints.
-pub fn render_text(outcome: &SealOutcome) -> String {
-    use std::fmt::Write as _;
-    let m = &outcome.manifest;
-    let (mut files, mut links) = (0usize, 0usize);
-    for e in &m.files {
-        match e {
-            Entry::File { .. } => files += 1,
-            Entry::Link { .. } => links += 1,
-        }
-    }
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} {}: {files} {}{}, {} bytes hashed (SHA-256) in {:.2} s{}",
-        if outcome.replaced {
-            "resealed"
-        } else {
-            "sealed"
-        },
-        match m.sealed {
-            SealedKind::Directory => "directory",
-            SealedKind::File => "file",
-        },
-        if files == 1 { "file" } else { "files" },
-        if links > 0 {
-            format!(", {links} {}", if links == 1 { "link" } else { "links" })
-        } else {
-            String::new()
-        },
-        outcome.bytes,
-        outcome.seconds,
-        if outcome.seconds > 0.0 && outcome.bytes >= 1 << 20 {
-            format!(
-                " ({:.0} MB/s)",
-                outcome.bytes as f64 / outcome.seconds / 1e6
-            )
-        } else {
-            String::new()
-        }
-    );
-    let _ = writeln!(out, "manifest: {}", outcome.manifest_path.display());
-    let _ = writeln!(
-        out,
-        "hmac: {}",
-        if m.hmac.is_some() {
-            "HMAC-SHA256 over the manifest"
-        } else {
-            "none (digests only; seal with --key-file or --key-env to authenticate)"
-        }
-    );
-    let chunked: Vec<usize> = m
-        .files
-        .iter()
-        .filter_map(|e| match e {
-            Entry::File {
-                chunks: Some(c), ..
-            } => Some(c.len()),
-            _ => None,
-        })
-        .collect();
-    match m.chunk_size {
-        Some(size) if chunked.is_empty() => {
-            let _ = writeln!(
-                out,
-                "chunks: none (no file is larger than {})",
-                check::size_text(size)
-            );
-        }
-        Some(size) => {
-            let _ = writeln!(
-                out,
-                "chunks: SHA-256 of every {} of the {} {} larger than that ({} digests)",
-                check::size_text(size),
-                chunked.len(),
-                if chunked.len() == 1 { "file" } else { "files" },
-                chunked.iter().sum::<usize>()
-            );
-        }
-        None => {}
-    }
-    for e in &m.files {
-        match e {
-            Entry::File {
-                name, size, sha256, ..
-            } => {
-                let _ = writeln!(out, "  {sha256}  {size:>12}  {}", printable(name));
-            }
-            Entry::Link { name, target } => {
-                let _ = writeln!(
-                    out,
-                    "  {:64}  {:>12}  {} -> {} (link, not followed)",
-                    "",
-                    "",
-                    printable(name),
-                    printable(target)
-                );
-            }
-        }
-    }
-    for (name, what) in &outcome.skipped {
-        let _ = writeln!(out, "not sealed: {} ({what})", printable(name));
-    }
-    out
-}
-
-/// A file name with control characters replaced, so a crafted name
-/// cannot drive the terminal.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }

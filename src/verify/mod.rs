@@ -1,377 +1,59 @@
-//! The check registry shared by every format: stable codes, severities,
-//! locations and hints.
-//!
-//! Readers report structural findings while they parse (they know offsets);
-//! [`checks`] adds findings computed on the common model (they know nothing
-//! of formats). Every code a finding can carry is listed in [`CHECKS`] so
-//! SARIF rules and JUnit test cases can be emitted for checks that passed too.
+//! Verification: checks computed on the common model (they know nothing of
+//! formats), beside the structural findings readers report while parsing,
+//! and the verify report that says how every registered check came out.
 
 pub mod checks;
 pub mod restore;
 
-use serde::Serialize;
+// Findings and the check registry are leaf types shared by every layer;
+// `verify::` names them too, as the place a reader of the code looks.
+pub use crate::finding::*;
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing; never fails a gate.
-    Note,
-    /// Likely to hurt analysis or a restore.
-    Warning,
-    /// The image is damaged or will not restore.
-    Error,
-}
+use crate::report::{CheckOutcome, FindingCounts, ImageSummary, VERIFY_SCHEMA, VerifyReport};
 
-impl Severity {
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Note => "note",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
+/// Builds a verify report: every registered check with its outcome.
+pub fn report(
+    path: &str,
+    image: Option<ImageSummary>,
+    findings: Vec<Finding>,
+    facts: &RunFacts,
+) -> VerifyReport {
+    let mut counts = FindingCounts::default();
+    for f in &findings {
+        match f.severity {
+            Severity::Error => counts.errors += 1,
+            Severity::Warning => counts.warnings += 1,
+            Severity::Note => counts.notes += 1,
         }
     }
-}
-
-/// A registered check: one stable code, one meaning.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Check {
-    /// Stable identifier, `CKD-` + severity letter + four digits.
-    pub code: &'static str,
-    /// Short kebab-case name.
-    pub name: &'static str,
-    pub severity: Severity,
-    /// One sentence saying what the check looks at.
-    pub summary: &'static str,
-    /// What to do about a finding.
-    pub hint: &'static str,
-    /// Which image formats the check applies to ("*" for any).
-    pub formats: &'static str,
-}
-
-/// Where a finding points.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Location {
-    /// Byte offset in the (decompressed) image file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-    /// Virtual address in the saved address space; serialized as a `"0x…"`
-    /// string like every address in the reports (kernel addresses do not
-    /// fit a JSON number's 53 bits).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_hex_address"
-    )]
-    pub address: Option<u64>,
-    /// A file outside the image the finding is about (a mapped library).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-}
-
-fn serialize_hex_address<S: serde::Serializer>(
-    address: &Option<u64>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match address {
-        Some(a) => s.serialize_str(&format!("{a:#x}")),
-        None => s.serialize_none(),
-    }
-}
-
-/// One problem found in an image.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    pub code: &'static str,
-    pub name: &'static str,
-    pub severity: Severity,
-    pub message: String,
-    pub hint: &'static str,
-    pub location: Location,
-}
-
-impl Finding {
-    /// A finding for `check` with a message; add a location with the builders.
-    pub fn new(check: &Check, message: impl Into<String>) -> Self {
-        Finding {
-            code: check.code,
-            name: check.name,
-            severity: check.severity,
-            message: message.into(),
-            hint: check.hint,
-            location: Location::default(),
-        }
-    }
-    pub fn at_offset(mut self, offset: u64) -> Self {
-        self.location.offset = Some(offset);
-        self
-    }
-    pub fn at_address(mut self, address: u64) -> Self {
-        self.location.address = Some(address);
-        self
-    }
-    pub fn about_path(mut self, path: impl Into<String>) -> Self {
-        self.location.path = Some(path.into());
-        self
-    }
-    /// Overrides the registered severity (e.g. an absent segment is a note
-    /// for a filtered kernel core but an error when the file is cut short).
-    pub fn with_severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
-        self
-    }
-}
-
-macro_rules! checks {
-    ($( $ident:ident = $code:literal, $name:literal, $sev:ident, $formats:literal, $summary:literal, $hint:literal; )*) => {
-        $( pub const $ident: Check = Check {
-            code: $code, name: $name, severity: Severity::$sev,
-            summary: $summary, hint: $hint, formats: $formats,
-        }; )*
-        /// Every check ckdump can report, in code order.
-        pub const CHECKS: &[Check] = &[ $( $ident ),* ];
-    };
-}
-
-checks! {
-    // --- 1xxx: ELF container structure (cores, vmcores, snapshots) ---
-    ELF_HEADER = "CKD-E1001", "elf-header", Error, "elf-core",
-        "The ELF header is complete, of class 32/64, little-endian, of type ET_CORE, for a known machine.",
-        "The file is not an ELF core or its first bytes are damaged; check that the dump was copied completely.";
-    ELF_PHDR_BOUNDS = "CKD-E1002", "program-headers-in-file", Error, "elf-core",
-        "The program header table lies inside the file and has entries of the expected size.",
-        "The dump is truncated or its header is corrupt; re-copy it from the crashed machine.";
-    ELF_NOTE_BOUNDS = "CKD-E1003", "notes-in-file", Error, "elf-core",
-        "Every PT_NOTE segment lies inside the file.",
-        "The dump was cut short before its notes; threads and registers cannot be trusted.";
-    ELF_NOTE_MALFORMED = "CKD-E1004", "note-well-formed", Error, "elf-core",
-        "Every note has a name and descriptor that fit its segment and a descriptor of the size its type requires.",
-        "A note is damaged; the threads or mappings it describes are missing from the report.";
-    ELF_SEGMENT_TRUNCATED = "CKD-E1005", "segment-in-file", Error, "elf-core",
-        "Every PT_LOAD's file bytes (p_offset + p_filesz) lie inside the file.",
-        "The dump is truncated (disk full, crash during write, partial copy); memory past the cut is missing.";
-    ELF_SEGMENT_ABSENT = "CKD-N1006", "segment-not-captured", Note, "elf-core",
-        "PT_LOAD segments with p_filesz < p_memsz: mapped memory whose bytes the writer left out.",
-        "Usually coredump_filter at work; set /proc/PID/coredump_filter (e.g. 0x3f) to capture file-backed pages too.";
-    ELF_SEGMENT_OVERLAP = "CKD-E1007", "segments-disjoint", Error, "elf-core",
-        "PT_LOAD segments do not overlap in virtual memory or in the file.",
-        "Overlapping segments mean a corrupt program header table; reads in the overlap are ambiguous.";
-    ELF_SEGMENT_UNALIGNED = "CKD-W1008", "segment-aligned", Warning, "elf-core",
-        "PT_LOAD virtual addresses and sizes are page-aligned, and file offsets agree with vaddr modulo the alignment.",
-        "Kernel and gdb cores are always page-aligned; this file was edited or written by an unusual tool.";
-    THREAD_COUNT = "CKD-E1009", "thread-notes-consistent", Error, "elf-core",
-        "There is at least one NT_PRSTATUS, thread ids are unique, and every thread has the same set of per-thread notes.",
-        "A thread's notes are missing or duplicated; its registers may belong to another thread.";
-    NT_FILE_CONSISTENT = "CKD-W1010", "file-mappings-match-segments", Warning, "elf-core",
-        "Every NT_FILE mapping lies inside a PT_LOAD segment.",
-        "NT_FILE and the program headers disagree; module addresses may be wrong.";
-    NOTE_UNKNOWN = "CKD-N1011", "unknown-note", Note, "elf-core",
-        "Notes of types ckdump does not decode are listed.",
-        "Nothing to do; the note is kept and shown by --format json.";
-    COMPRESSED_TRUNCATED = "CKD-E1012", "compressed-stream-complete", Error, "*",
-        "A compressed image decompresses to its end without error.",
-        "The compressed file is truncated or corrupt; only the bytes before the damage were read.";
-
-    // --- 2xxx: the saved state, whatever the format ---
-    THREAD_SP = "CKD-E2001", "stack-pointer-mapped", Error, "*",
-        "Every thread's stack pointer lies in a present, writable mapping.",
-        "The thread's stack is missing from the image or its registers are corrupt; its backtrace cannot be trusted.";
-    THREAD_PC = "CKD-E2002", "program-counter-executable", Error, "*",
-        "Every thread's program counter lies in an executable mapping.",
-        "A pc outside executable memory means a jump to a bad address (the crash itself) or corrupt registers.";
-    NO_THREADS = "CKD-E2003", "has-threads", Error, "*",
-        "The image holds at least one thread with registers.",
-        "Without threads there is nothing to unwind; the dump is damaged or was written without thread state.";
-    FAULT_THREAD = "CKD-E2004", "fault-thread-present", Error, "*",
-        "The thread named by the fault record is among the image's threads.",
-        "The crash record points at a thread the image does not hold; the crashing stack is unknown.";
-    REGIONS_OVERLAP = "CKD-E2005", "regions-disjoint", Error, "*",
-        "Memory regions are sorted and do not overlap.",
-        "Overlapping regions mean corrupt mapping tables; reads in the overlap are ambiguous.";
-
-    // --- 3xxx: restore readiness against a host or sysroot ---
-    MAPPED_FILE_MISSING = "CKD-W3001", "mapped-file-present", Warning, "*",
-        "Every file the process mapped exists on this host (or under --sysroot).",
-        "Install the same package versions, or pass --sysroot pointing at a copy of the crashed machine's files.";
-    MAPPED_FILE_BUILD_ID = "CKD-E3002", "mapped-file-identity", Error, "*",
-        "Every mapped file on the host has the build-id the image recorded.",
-        "The file changed since the dump (an upgrade); symbols and restores need the original: use --sysroot.";
-    MAPPED_FILE_SIZE = "CKD-E3003", "mapped-file-size", Error, "*",
-        "Every file-backed mapping lies inside the host file's size.",
-        "The host file is shorter than the mapping recorded in the image; it is not the file the process used.";
-
-    // --- 5xxx: minidump structure ---
-    MDMP_STREAM_BOUNDS = "CKD-E5001", "streams-in-file", Error, "minidump",
-        "Every stream's RVA and size lie inside the file.",
-        "The minidump is truncated; streams past the cut are missing from the report.";
-    MDMP_STREAM_OVERLAP = "CKD-E5002", "streams-disjoint", Error, "minidump",
-        "No two streams share bytes.",
-        "Overlapping streams mean a corrupt directory; their contents cannot both be right.";
-    MDMP_STREAM_DUPLICATE = "CKD-W5003", "single-streams-once", Warning, "minidump",
-        "Single-instance streams (thread list, module list, exception, system info…) appear once.",
-        "Only the first copy is read; the writer is buggy or the file was edited.";
-    MDMP_MEMORY_OVERLAP = "CKD-E5004", "memory-ranges-disjoint", Error, "minidump",
-        "Captured memory ranges do not overlap.",
-        "Overlapping memory descriptors make reads in the overlap ambiguous.";
-    MDMP_THREAD_CONTEXT = "CKD-E5005", "thread-contexts-present", Error, "minidump",
-        "Every thread has a CPU context of the size its CPU needs.",
-        "A thread without a context cannot be unwound; the dump is damaged.";
-    MDMP_MODULE_OVERLAP = "CKD-E5006", "modules-disjoint", Error, "minidump",
-        "Module address ranges do not overlap.",
-        "Overlapping modules make every address in the overlap ambiguous; the module list is corrupt.";
-    MDMP_MEMORY_UNCOMMITTED = "CKD-W5007", "memory-in-committed-regions", Warning, "minidump",
-        "Captured memory lies in committed regions of the MemoryInfoList.",
-        "The memory list and the memory info list disagree; one of them is stale or corrupt.";
-    MDMP_CODEVIEW = "CKD-W5008", "codeview-records-valid", Warning, "minidump",
-        "Every module's CodeView record is a readable RSDS, NB10 or ELF build-id record.",
-        "A damaged CodeView record hides the module's PDB identity; symbols are found only through the binary.";
-    MDMP_STREAM_UNREADABLE = "CKD-E5009", "streams-readable", Error, "minidump",
-        "Every stream of a known type that the directory lists can be parsed.",
-        "What the stream holds (threads, modules, memory, the exception) is missing from the report; the stream is damaged or cut.";
-    MDMP_MEMORY_BOUNDS = "CKD-E5010", "memory-in-file", Error, "minidump",
-        "Every memory descriptor's bytes lie inside the file.",
-        "The dump is truncated or its memory list is corrupt; reads past the cut fail.";
-    MDMP_THREAD_STACK = "CKD-W5011", "thread-stacks-present", Warning, "minidump",
-        "Every thread's stack descriptor is non-empty and lies inside the file.",
-        "Without its stack a thread unwinds no further than its registers.";
-
-    // --- 6xxx: CRIU image directories ---
-    CRIU_IMAGE_HEADER = "CKD-E6001", "criu-image-magic", Error, "criu-images",
-        "Every image file starts with the magic its name calls for (common magic, then the image's own).",
-        "The file is damaged or is not the image its name says; what it holds is missing from the report.";
-    CRIU_ENTRY_BOUNDS = "CKD-E6002", "criu-entries-in-file", Error, "criu-images",
-        "Every entry's length prefix fits inside its image file.",
-        "The image file is cut short or a length is damaged; entries past that point are missing. Re-copy the directory.";
-    CRIU_ENTRY_DECODE = "CKD-E6003", "criu-entries-decode", Error, "criu-images",
-        "Every entry decodes as its image's protobuf message and has the fields ckdump needs (addresses, ids).",
-        "The entry is damaged; the thread, mapping or task it describes is missing or incomplete in the report.";
-    CRIU_IMAGE_MISSING = "CKD-E6004", "criu-images-present", Error, "criu-images",
-        "Every image the process tree calls for (core-TID, ids, mm, pagemap, pages, files) is in the directory.",
-        "The directory is incomplete (a partial copy, or the dump failed); criu restore will fail too.";
-    CRIU_PAGES_SIZE = "CKD-E6005", "criu-pages-match-pagemap", Error, "criu-images",
-        "pages-N.img holds exactly the pages its pagemap lists as present, no fewer and no more.",
-        "Fewer: the pages file is cut short and memory past the cut is missing. More: a pagemap entry is lost, so every page after it would be read from the wrong offset.";
-    CRIU_PAGEMAP_LAYOUT = "CKD-E6006", "criu-pagemap-consistent", Error, "criu-images",
-        "Pagemap entries are page-aligned, non-empty, sorted, disjoint and inside the process's VMAs.",
-        "The pagemap is damaged; memory in the listed ranges cannot be trusted.";
-    CRIU_PROCESS_TREE = "CKD-E6007", "criu-process-tree", Error, "criu-images",
-        "pstree.img lists tasks with unique pids and thread ids, and every parent it names is in the tree.",
-        "The process tree is damaged; tasks or threads may be missing from the report and from a restore.";
-    CRIU_REFERENCES = "CKD-E6008", "criu-references-resolve", Error, "criu-images",
-        "Every file id an entry names (exe_file_id, file-backed VMAs, descriptors, cwd and root) is in files.img.",
-        "files.img is incomplete or damaged; mappings and descriptors that name the missing ids have no path.";
-    CRIU_PAGES_ELSEWHERE = "CKD-N6009", "criu-pages-elsewhere", Note, "criu-images",
-        "Pages kept in a parent snapshot (pre-dump) or left for lazy restore are not in this directory.",
-        "Reads of those pages fail; inspect the parent directory, or dump without --lazy-pages for a self-contained image.";
-    CRIU_UNKNOWN_IMAGE = "CKD-N6010", "criu-unknown-image", Note, "criu-images",
-        "Image files whose magic ckdump does not know are listed.",
-        "Nothing to do; the file is kept and listed by --format json.";
-    CRIU_VMAS = "CKD-E6011", "criu-vmas-consistent", Error, "criu-images",
-        "Every task's VMAs in mm-PID.img are page-aligned, in ascending address order and disjoint.",
-        "The memory map is damaged; of two overlapping VMAs the later is left out of the report, and criu restore would fail to map them.";
-    CRIU_PAGE_CLAIMED_TWICE = "CKD-E6012", "criu-pages-claimed-once", Error, "criu-images",
-        "No page is listed by two pagemap entries (in this image, in the parent, or lazy).",
-        "A duplicated or damaged pagemap entry: restore would fill the page twice and which bytes the process saw is unknown. Take a new dump.";
-    CRIU_PARENT_PAGES = "CKD-E6013", "criu-parent-holds-pages", Error, "criu-images",
-        "Every page an incremental dump marks in-parent is in the parent snapshot it points to.",
-        "parent/ is not the snapshot this dump was taken against (replaced, pruned or damaged); restore cannot fill those pages. Restore from a full dump or bring back the right parent.";
-    CRIU_PAGE_TOTALS = "CKD-W6014", "criu-page-totals", Warning, "criu-images",
-        "The pages the pagemaps list (in this image, in the parent) add up to what CRIU counted while dumping (stats-dump).",
-        "A pagemap entry and its pages were lost together, or stats-dump belongs to another dump; compare the directory with its original.";
-
-    // --- 61xx: container checkpoint archives (Podman, CRI-O, kubelet) ---
-    ARCHIVE_MEMBER_PATH = "CKD-E6101", "archive-member-paths", Error, "container-checkpoint",
-        "Every archive member's name is relative and stays inside the archive: no absolute path, no `..` component.",
-        "The archive was crafted or damaged; such members are never read. Do not extract it with a tool that honours those paths, and take a new checkpoint.";
-    ARCHIVE_LINK_ESCAPE = "CKD-E6102", "archive-links-contained", Error, "container-checkpoint",
-        "Every symbolic or hard link member points at a path inside the archive.",
-        "A link leading out of the archive (to /etc/passwd, ../..) is never followed by ckdump; extracting or restoring this archive is unsafe.";
-    ARCHIVE_TRUNCATED = "CKD-E6103", "archive-complete", Error, "container-checkpoint",
-        "The tar stream is whole: every header is intact, every member's data is present, and the end-of-archive marker follows the last member.",
-        "The archive was cut short (an interrupted export or copy, a full disk); members past the cut are missing. Copy or export it again.";
-    ARCHIVE_DUPLICATE_MEMBER = "CKD-E6104", "archive-members-unique", Error, "container-checkpoint",
-        "Each member name appears once in the archive.",
-        "Extraction keeps the last copy, which is the one ckdump reads; a tool that reads the first sees other data. Re-export the checkpoint.";
-    ARCHIVE_MEMBER_TYPE = "CKD-W6105", "archive-member-types", Warning, "container-checkpoint",
-        "Members are regular files, directories or links; devices, FIFOs and sparse files are listed and not read.",
-        "Container engines write none of these; the archive was made or edited by another tool, and those members are ignored.";
-    CONTAINER_METADATA = "CKD-W6106", "container-metadata", Warning, "container-checkpoint",
-        "config.dump and spec.dump are present and are JSON objects; network.status, stats-dump and deleted.files decode when present.",
-        "The container's name, image, runtime or times are missing from the report, and `podman container restore --import` will likely refuse the archive.";
-
-    // --- 62xx: restore readiness of a checkpoint (against this host or --root) ---
-    RESTORE_FILE_MISSING = "CKD-E6201", "restore-file-present", Error, "criu-restore",
-        "Every regular file the checkpoint refers to (executable, mapped files, open descriptors, cwd, root) exists under the restore root.",
-        "criu restore opens these by path and fails without them: restore onto the rootfs the dump was taken from (--root DIR to check another one), or recreate the file.";
-    RESTORE_FILE_SIZE = "CKD-E6202", "restore-file-size", Error, "criu-restore",
-        "Every referenced file has the size CRIU recorded at dump time (files opened write-only with O_APPEND are not recorded).",
-        "criu restore refuses a file of another size (\"File ... has bad size\"): the file changed since the dump (an upgrade, a rewrite); put the original back.";
-    RESTORE_FILE_MODE = "CKD-E6203", "restore-file-mode", Error, "criu-restore",
-        "Every referenced file has the type and permission bits CRIU recorded.",
-        "criu restore refuses a file whose st_mode differs (\"File ... has bad mode\"): chmod it back, or it is not the same file.";
-    RESTORE_PAGES_UNAVAILABLE = "CKD-E6204", "restore-pages-available", Error, "criu-images",
-        "Every page the pagemaps list for a private writable region is held by a file: this image, a parent that has it, or (noted) a lazy-pages server.",
-        "Those pages of the process (its data, heap or stack) would be lost on restore: the pages file is cut, or the parent snapshot is missing. Re-copy the directory with its parent chain.";
-    RESTORE_WRITTEN_PAGES = "CKD-E6205", "restore-written-pages", Error, "criu-images",
-        "Pages the process certainly wrote are in the pagemap: the page at each thread's stack pointer, the first page of the brk heap, and the page holding argv.",
-        "A pagemap entry for the process's own data is lost; restore would map zeros there and the process would crash. Take a new dump.";
-    RESTORE_CPU_FEATURES = "CKD-E6206", "restore-cpu-features", Error, "criu-restore",
-        "Every XSAVE component the saved FPU state uses (XSTATE_BV: x87, SSE, AVX, MPX, AVX-512, PKRU, AMX…) is enabled on the restore host, which has the dump's architecture.",
-        "The kernel refuses (or silently drops) state the CPU or kernel does not enable: restore on a host with these features (compare /proc/cpuinfo flags; check another host with --cpuinfo FILE).";
-
-    // --- 63xx: integrity seals (`ckdump seal`, checked by verify when a seal is present) ---
-    SEAL_FILE_MODIFIED = "CKD-E6301", "sealed-file-modified", Error, "sealed",
-        "Every sealed file still has the SHA-256 digest the seal recorded — per chunk where the seal has chunk digests, which name the changed byte ranges and the memory they hold — and every sealed link its target.",
-        "The file changed after it was sealed (tampering, a bad copy, disk damage); do not restore from it. Compare with the original, or take a new checkpoint and seal it.";
-    SEAL_FILE_SIZE = "CKD-E6302", "sealed-file-size", Error, "sealed",
-        "Every sealed file still has the size the seal recorded.",
-        "The file grew or shrank after it was sealed (a truncated copy, an interrupted transfer, an edit); copy it again from where it was sealed.";
-    SEAL_FILE_MISSING = "CKD-E6303", "sealed-file-present", Error, "sealed",
-        "Every file the seal lists is still there and readable.",
-        "A sealed file was deleted, renamed or made unreadable; the saved state is incomplete. Copy the whole directory again.";
-    SEAL_FILE_ADDED = "CKD-W6304", "no-unsealed-files", Warning, "sealed",
-        "No file was added beside the sealed ones.",
-        "A file appeared after sealing. A restore log (`criu restore -o restore.log` writes into the image directory) is harmless; an added image file changes what a restore does: remove it or re-seal once you trust it.";
-    SEAL_MANIFEST_UNREADABLE = "CKD-E6305", "seal-manifest-valid", Error, "sealed",
-        "The seal manifest is readable JSON of a known version (ckdump-seal/1 or /2, sha256) with well-formed entries (in /2 a chunk size and one well-formed chunk digest per chunk of every file larger than a chunk), and matches the kind of path it is checked against.",
-        "The manifest is damaged or was written by a newer ckdump; nothing it says can be trusted. Re-seal from a trusted copy of the saved state.";
-    SEAL_HMAC_MISMATCH = "CKD-E6306", "seal-hmac-valid", Error, "sealed",
-        "The manifest's HMAC-SHA256 matches the key given with --key-file or --key-env.",
-        "Either the key is not the one the seal was made with, or the manifest was edited after sealing (for instance to hide a changed file): treat the saved state as untrusted.";
-    SEAL_HMAC_MISSING = "CKD-E6307", "seal-hmac-present", Error, "sealed",
-        "When a key is given, a seal exists and carries an HMAC.",
-        "Without an HMAC anyone who can write the directory can rewrite the digests too. Seal again with --key-file or --key-env, or check without a key to compare digests only.";
-    SEAL_HMAC_UNCHECKED = "CKD-N6308", "seal-hmac-unchecked", Note, "sealed",
-        "The manifest carries an HMAC but no key was given, so only the digests were compared.",
-        "Pass the sealing key with --key-file or --key-env to check that the manifest itself is authentic.";
-
-    // --- 4xxx: symbols (checked when verify is given --symbols) ---
-    SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, "with-symbols",
-        "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",
-        "Add the directory or symbol server that holds them with --symbols, or install the -dbg / -dbgsym package.";
-}
-
-/// Looks a check up by code.
-pub fn check_by_code(code: &str) -> Option<&'static Check> {
-    CHECKS.iter().find(|c| c.code == code)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_unique_and_well_formed() {
-        let mut seen = std::collections::HashSet::new();
-        for c in CHECKS {
-            assert!(seen.insert(c.code), "duplicate code {}", c.code);
-            let letter = match c.severity {
-                Severity::Error => 'E',
-                Severity::Warning => 'W',
-                Severity::Note => 'N',
+    let checks = CHECKS
+        .iter()
+        .map(|c| {
+            let n = findings.iter().filter(|f| f.code == c.code).count();
+            let applicable = image.is_some() && c.scope.applies(facts);
+            let status = if n > 0 {
+                "failed"
+            } else if applicable {
+                "passed"
+            } else {
+                "not_applicable"
             };
-            assert_eq!(c.code.len(), 9, "{}", c.code);
-            assert!(c.code.starts_with("CKD-"), "{}", c.code);
-            assert_eq!(c.code.chars().nth(4), Some(letter), "{}", c.code);
-        }
+            CheckOutcome {
+                code: c.code,
+                name: c.name,
+                severity: c.severity,
+                summary: c.summary,
+                status,
+                findings: n,
+            }
+        })
+        .collect();
+    VerifyReport {
+        schema: VERIFY_SCHEMA,
+        path: path.to_string(),
+        image,
+        findings,
+        checks,
+        counts,
     }
 }

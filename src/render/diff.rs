@@ -2,15 +2,9 @@
 
 use std::fmt::Write;
 
-use super::{Change, DiffReport, ProcessDiff, RegionRef, RegionSpan};
+use super::printable;
+use crate::diff::{Change, DiffReport, ProcessDiff, RegionRef, RegionSpan};
 use crate::report::ImageSummary;
-
-/// Text with control characters replaced: names come from the images.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
-}
 
 fn or_dash(v: &Option<String>) -> String {
     v.as_deref().map(printable).unwrap_or_else(|| "-".into())
@@ -61,7 +55,7 @@ fn omitted(out: &mut String, n: usize) {
         let _ = writeln!(
             out,
             "  … {n} more not listed (see --format json for the first {})",
-            super::MAX_LISTED
+            crate::diff::MAX_LISTED
         );
     }
 }

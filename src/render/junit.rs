@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::VerifyReport;
+use crate::report::VerifyReport;
 use crate::verify::Severity;
 
 /// Escapes text for XML attributes and content. Written by hand: writing

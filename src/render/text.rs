@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{FrameReport, Hex, InspectReport, ModuleReport, ThreadReport, VerifyReport};
+use super::printable;
+use crate::report::{FrameReport, Hex, InspectReport, ModuleReport, ThreadReport, VerifyReport};
 use crate::verify::Finding;
 
 /// What to include in the text report.
@@ -341,7 +342,7 @@ fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, sty
 /// usually maps the same files at the same addresses).
 fn write_other_process(
     out: &mut String,
-    p: &super::ProcessReport,
+    p: &crate::report::ProcessReport,
     first_modules: &[ModuleReport],
     opts: &TextOptions,
     style: Style,
@@ -453,7 +454,7 @@ fn write_processes(out: &mut String, tasks: &[crate::model::ProcessRecord], styl
     out.push('\n');
 }
 
-fn write_regions(out: &mut String, regions: &[super::RegionReport], style: Style) {
+fn write_regions(out: &mut String, regions: &[crate::report::RegionReport], style: Style) {
     let _ = writeln!(
         out,
         "{}",
@@ -514,7 +515,7 @@ fn write_regions(out: &mut String, regions: &[super::RegionReport], style: Style
 }
 
 /// `2/33 pages`, with what is kept elsewhere: `1/4 pages +2 parent`.
-fn describe_pages(p: &super::RegionPages) -> String {
+fn describe_pages(p: &crate::report::RegionPages) -> String {
     let c = &p.counts;
     let mut s = format!("{}/{} pages", c.in_image, p.total);
     for (n, what) in [
@@ -1024,12 +1025,4 @@ pub fn render_verify(r: &VerifyReport) -> String {
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
-}
-
-/// Text from an image with control characters replaced, so a crafted
-/// annotation cannot drive the terminal.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::VerifyReport;
+use crate::report::VerifyReport;
 use crate::verify::{CHECKS, Severity};
 
 fn level(s: Severity) -> &'static str {
@@ -26,7 +26,7 @@ pub fn render(report: &VerifyReport) -> String {
                 "fullDescription": { "text": c.summary },
                 "help": { "text": c.hint },
                 "defaultConfiguration": { "level": level(c.severity) },
-                "properties": { "formats": c.formats },
+                "properties": { "formats": c.scope.name() },
             })
         })
         .collect();

@@ -1,0 +1,362 @@
+//! The command line's arguments (clap), with the help text and examples
+//! each command shows.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "ckdump",
+    version,
+    about = "Open, inspect and verify saved process state: crash dumps, core files, checkpoints",
+    long_about = "ckdump opens a saved state of a process — Linux ELF core files and minidumps, \
+                  plain or zstd/xz/bzip2/gzip-compressed, CRIU image directories, and container \
+                  checkpoint archives (Podman, CRI-O, kubelet; tar, tar.gz, tar.zst) read in place — and reports the crash, every thread's \
+                  symbolized stack, registers, modules and memory map (`inspect`), or checks it \
+                  for damage and restore readiness with stable finding codes (`verify`), \
+                  seals saved states with SHA-256 manifests (`seal`), and compares two of them \
+                  (`diff`). It also reads live Linux processes (`inspect --pid`) and saves them \
+                  as ELF core files (`snapshot`).",
+    after_help = "Examples:\n  \
+        ckdump inspect core.1234.zst\n  \
+        ckdump inspect core --symbols ./symbols --sysroot /srv/crashed-rootfs --regions\n  \
+        ckdump inspect core --thread 1235 --disasm 4 --format json\n  \
+        ckdump inspect /var/lib/kubelet/checkpoints/checkpoint-web_default-app.tar\n  \
+        ckdump verify core --format sarif > core.sarif\n  \
+        ckdump verify core --fail-on warning --format junit > verify.xml\n  \
+        ckdump inspect --pid 1234\n  \
+        ckdump snapshot --pid 1234 -o app.core\n  \
+        ckdump seal /var/lib/criu/dump-1 --key-file seal.key\n  \
+        ckdump diff checkpoint-before/ checkpoint-after/"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Post-mortem report: what the file is, the crash, every thread's stack,
+    /// registers, modules and (with --regions) the memory map.
+    #[command(after_help = "Examples:\n  \
+        ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --symbols symbols\n  \
+        ckdump inspect core --thread 4242 --disasm 5\n  \
+        ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
+        CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
+        sudo ckdump inspect --pid $(pidof myserver) --regions")]
+    Inspect {
+        /// The image: an ELF core file or minidump (optionally compressed),
+        /// a CRIU image directory, or a container checkpoint archive (tar,
+        /// tar.gz, tar.zst, as `podman container checkpoint --export` and
+        /// the kubelet write).
+        #[arg(required_unless_present = "pid", conflicts_with = "pid")]
+        image: Option<PathBuf>,
+        /// Inspect a running process instead: every thread is stopped with
+        /// ptrace for the time of the report, then resumes (Linux; needs
+        /// permission to ptrace it).
+        #[arg(long, value_name = "PID")]
+        pid: Option<u64>,
+        #[command(flatten)]
+        symbols: SymbolArgs,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+        /// Show only this thread (decimal or 0x-hex thread id), with its registers.
+        #[arg(long, short = 't', value_parser = parse_number)]
+        thread: Option<u64>,
+        /// Show the memory map: protection, backing file, and whether each
+        /// region's bytes are in the dump.
+        #[arg(long)]
+        regions: bool,
+        /// Show every module in detail (symbol files used, problems).
+        #[arg(long)]
+        modules: bool,
+        /// Disassemble N instructions before and after the faulting one.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        disasm: usize,
+        /// Stop each stack after this many frames.
+        #[arg(long, value_name = "N", default_value_t = 256)]
+        max_frames: usize,
+        /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Check an image before anyone trusts or restores it. Exits 0 when no
+    /// finding reaches --fail-on, 1 when one does, 2 when the file cannot be
+    /// read at all.
+    #[command(after_help = "Examples:\n  \
+        ckdump verify core.zst\n  \
+        ckdump verify /var/lib/criu/dump --root /\n  \
+        ckdump verify checkpoint.tar.zst --root /srv/container-rootfs --cpuinfo target-cpuinfo.txt\n  \
+        ckdump verify core --sysroot /srv/rootfs --fail-on warning\n  \
+        ckdump verify core --format sarif > ckdump.sarif\n  \
+        ckdump verify core --format junit > ckdump-junit.xml")]
+    Verify {
+        /// The image to check.
+        image: PathBuf,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = VerifyFormat::Text)]
+        format: VerifyFormat,
+        /// Lowest severity that makes the exit code 1.
+        #[arg(long, value_enum, default_value_t = FailOn::Error)]
+        fail_on: FailOn,
+        /// A copy of the dumping machine's files (analysis side): mapped
+        /// files are compared with the dump here instead of the host's `/`,
+        /// and symbols are read from it.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
+        /// Check that a checkpoint would restore onto this root filesystem
+        /// (restore side: `/` for this host, or a container's rootfs): every
+        /// file it refers to present with the recorded size, mode and
+        /// build-id, and the saved CPU state supported by this host's CPU.
+        /// Without --root only the image itself is checked. --sysroot still
+        /// serves symbols.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// With --root: judge the CPU features against this copy of the
+        /// restore host's /proc/cpuinfo instead of this host's CPU.
+        #[arg(long, value_name = "FILE", requires = "root")]
+        cpuinfo: Option<PathBuf>,
+        /// Also check that every module on a stack has symbols in these
+        /// places (dirs or srv*CACHE*URL; repeatable).
+        #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
+        symbols: Vec<String>,
+        /// The seal manifest to check against, instead of DIR/ckdump-seal.json
+        /// or FILE.ckdump-seal.json (which are checked whenever present).
+        #[arg(long, value_name = "MANIFEST")]
+        seal: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Save a running process as an ELF core file: stop every thread,
+    /// capture registers and the memory a restore needs, resume. gdb,
+    /// eu-stack and `ckdump inspect` read the file.
+    #[command(
+        after_help = "What is saved follows the kernel's default coredump_filter: \
+        anonymous and written-to private memory, the vDSO, and the first page of ELF \
+        mappings (for build-ids); read-only code stays in the files named in NT_FILE; \
+        guard pages, [vvar] and device mappings are described but not read.\n\n\
+        Examples:\n  \
+        sudo ckdump snapshot --pid 1234 -o app.core\n  \
+        ckdump snapshot --pid $(pidof myserver) -o srv.core --format json | jq .memory_bytes\n  \
+        ckdump inspect app.core && ckdump verify app.core"
+    )]
+    Snapshot {
+        /// The process to save.
+        #[arg(long, value_name = "PID")]
+        pid: u64,
+        /// The core file to write (replaced if it exists).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+        /// Output format of the summary.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+        /// No progress bar.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Record the SHA-256 of every file of a saved state in a manifest
+    /// (optionally with an HMAC), for `verify` to check later.
+    #[command(
+        long_about = "Record the SHA-256 of every file of a saved state in a manifest, \
+                      optionally authenticated with HMAC-SHA256, so that `ckdump verify` can \
+                      tell later whether any file was added, removed or changed. Files larger \
+                      than --chunk-size also get the SHA-256 of each chunk (hashed in the same \
+                      read): verify then checks the chunks on every core and names the byte \
+                      ranges that changed and, in a CRIU pages file or an ELF core, the pages, \
+                      addresses and VMAs they hold.\n\n\
+                      A directory (a CRIU image directory) is sealed file by file, recursively, \
+                      into DIR/ckdump-seal.json; symbolic links are recorded with their target \
+                      and not followed (an incremental dump's `parent` link names another \
+                      snapshot: seal that one too). A single file (ELF core, minidump, \
+                      checkpoint archive) is sealed into FILE.ckdump-seal.json beside it. \
+                      The manifest is written to a temporary file and renamed into place.",
+        after_help = "Examples:\n  \
+        ckdump seal /var/lib/criu/dump-1\n  \
+        ckdump seal core.1234.zst --key-file /etc/ckdump/seal.key\n  \
+        CKDUMP_SEAL_KEY=$(cat key) ckdump seal checkpoint.tar.zst --key-env CKDUMP_SEAL_KEY\n  \
+        ckdump seal /mnt/readonly/dump --output /srv/seals/dump.json\n  \
+        ckdump seal /var/lib/criu/dump-1 --chunk-size 1M\n  \
+        ckdump verify /var/lib/criu/dump-1 --key-file /etc/ckdump/seal.key"
+    )]
+    Seal {
+        /// The saved state: a directory (CRIU images) or one file.
+        path: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Write the manifest here instead of DIR/ckdump-seal.json or
+        /// FILE.ckdump-seal.json (verify then needs --seal).
+        #[arg(long, short = 'o', value_name = "MANIFEST")]
+        output: Option<PathBuf>,
+        /// Also record the SHA-256 of every SIZE bytes of each file larger
+        /// than that, so verify checks them on every core and names the
+        /// byte ranges (and, in a CRIU pages file, the memory) that
+        /// changed. A power of two from 4K to 64M (suffixes K, M, KiB, MiB).
+        #[arg(long, value_name = "SIZE", default_value = "4M", value_parser = parse_chunk_size)]
+        chunk_size: u64,
+        /// Output format: a summary, or the manifest as written.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+        /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+    /// Compare two saved states: threads, registers, regions, modules and
+    /// page contents. Exits 0 when they are identical, 1 when they differ,
+    /// 2 when one cannot be read.
+    #[command(
+        long_about = "Compare two saved states that ckdump opens — CRIU image directories, \
+                      checkpoint archives, ELF cores, minidumps, in any pairing (the checkpoint \
+                      a process was restored from against the core it crashed with). Reports \
+                      threads present in one only, register differences by name, regions \
+                      added, removed or changed (end, protection, sharing, backing file and \
+                      offset), modules whose build-id, size, path or base changed, and which \
+                      4 KiB pages differ in content among the pages both images hold, with \
+                      pages held by one image only counted apart. A changed or one-sided \
+                      page whose exact content the other image holds at another address \
+                      (found by page hash, confirmed byte for byte; never for all-zero \
+                      pages) is reported as moved, from A's address to B's: a mapping that \
+                      ASLR, mremap or a restore placed elsewhere. Threads are matched by \
+                      thread id, or in order when the images share none (two runs of one \
+                      program).\n\n\
+                      Exit status: 0 identical, 1 different, 2 an image cannot be read.",
+        after_help = "Examples:\n  \
+        ckdump diff testdata/criu/images/static testdata/criu/images/static-incr\n  \
+        ckdump diff checkpoint/ core.1234 --symbols ./symbols --sysroot /srv/rootfs\n  \
+        ckdump diff before.dmp after.dmp --format json | jq .pages"
+    )]
+    Diff {
+        /// The first saved state (A).
+        a: PathBuf,
+        /// The second saved state (B).
+        b: PathBuf,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Text)]
+        format: InspectFormat,
+        /// Symbolize changed register values that point into code.
+        #[command(flatten)]
+        symbols: SymbolArgs,
+        /// No progress bars.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct KeyArgs {
+    /// HMAC key: the bytes of this file (one trailing newline is ignored).
+    #[arg(long, value_name = "FILE", group = "hmac_key")]
+    pub key_file: Option<PathBuf>,
+    /// HMAC key: the value of this environment variable.
+    #[arg(long, value_name = "VAR", group = "hmac_key")]
+    pub key_env: Option<String>,
+}
+
+/// `--chunk-size`: bytes, or with a K/M (KiB/MiB) suffix.
+pub fn parse_chunk_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, ""),
+    };
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        _ => return Err(format!("{text:?}: use bytes or a K or M suffix, e.g. 4M")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size, e.g. 4M"))?;
+    let size = n
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))?;
+    if ckdump::seal::manifest::valid_chunk_size(size) {
+        Ok(size)
+    } else {
+        Err(format!(
+            "{text:?} is not a power of two from 4K to 64M (e.g. 64K, 1M, 4M)"
+        ))
+    }
+}
+
+impl KeyArgs {
+    pub fn load(&self) -> Result<Option<ckdump::seal::Key>, String> {
+        match (&self.key_file, &self.key_env) {
+            (Some(f), _) => ckdump::seal::Key::from_file(f).map(Some),
+            (None, Some(v)) => ckdump::seal::Key::from_env(v).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct SymbolArgs {
+    /// Where binaries and debug files are: a directory (.build-id tree,
+    /// symbol store, or flat), or `srv*CACHE*URL` for a symbol server;
+    /// repeatable. CKDUMP_SYMBOL_PATH (colon-separated) and _NT_SYMBOL_PATH
+    /// are searched after.
+    #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
+    pub dirs: Vec<String>,
+    /// Root of a copy of the crashed machine's files; mapped files are
+    /// looked up under it first.
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+    /// Use only the symbols given here (and in the environment): do not
+    /// look in /usr/lib/debug or at this machine's own files, for a
+    /// report that does not depend on the host.
+    #[arg(long)]
+    pub no_host_symbols: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum InspectFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum VerifyFormat {
+    Text,
+    Json,
+    Sarif,
+    Junit,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+pub fn parse_number(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("`{s}` is not a number (use decimal or 0x-hex)"))
+}
+
+impl FailOn {
+    /// The lowest severity that fails the run.
+    pub fn severity(self) -> ckdump::verify::Severity {
+        match self {
+            FailOn::Error => ckdump::verify::Severity::Error,
+            FailOn::Warning => ckdump::verify::Severity::Warning,
+        }
+    }
+}
+
+impl SymbolArgs {
+    /// The symbol search these arguments describe.
+    pub fn config(&self) -> ckdump::symbols::SymbolConfig {
+        ckdump::symbols::SymbolConfig {
+            use_host: !self.no_host_symbols,
+            ..ckdump::symbols::SymbolConfig::from_args(self.dirs.clone(), self.sysroot.clone())
+        }
+    }
+}
