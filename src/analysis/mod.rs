@@ -6,6 +6,7 @@
 pub mod disasm;
 pub mod mmap;
 pub mod ntstatus;
+pub mod region_name;
 pub mod signals;
 pub mod windows;
 

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use crate::analysis::region_name::name_region;
 use crate::image::linux_modules::{AT_PAGESZ, auxv_value};
 use crate::memory::StoredRun;
 use crate::model::{Capture, Image, Region, Sharing};
@@ -235,19 +236,11 @@ fn split_by_region<'a>(regions: &'a [Region], spans: &[(u64, u64)]) -> Vec<Piece
 
 /// `rw-p [heap]`, `r--p /usr/lib/…/libc.so.6`, `rw-p (anonymous)`.
 fn vma_label(r: &Region, heap: Option<(u64, u64)>) -> String {
-    let special = r
-        .linux
-        .and_then(|l| crate::analysis::mmap::special_mapping(l.vma_status?, l.mmap_flags));
-    let what = match (&r.file, special) {
-        (Some(f), _) => f.path.clone(),
-        (None, Some(label)) => label.to_string(),
-        (None, None) if heap.is_some_and(|(s, _)| r.contains(s)) => "[heap]".to_string(),
-        (None, None) => "(anonymous)".to_string(),
-    };
     let share = match r.sharing {
         Sharing::Shared => 's',
         Sharing::Private | Sharing::Unknown => 'p',
     };
+    let what = name_region(r, heap).text();
     // Control characters in a recorded path must not drive the terminal.
     let what: String = what
         .chars()

@@ -3,9 +3,9 @@
 //! them for free.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::memory::Bytes;
+use super::host_files::file_build_id;
 use crate::model::{Image, Region};
 use crate::verify::{self, Check, Finding, Severity};
 
@@ -432,24 +432,14 @@ fn check_file_size(image: &Image, path: &str, size: u64, out: &mut Findings) {
     }
 }
 
-/// The GNU build-id of an ELF file on disk, if it has one. `object` parses
-/// lazily: only the header and the note sections/segments are read, however
-/// large the file.
-pub(crate) fn file_build_id(path: &Path) -> Option<String> {
-    use object::Object;
-    let file = std::fs::File::open(path).ok()?;
-    let bytes = Bytes::map_file(&file).ok()?;
-    let elf = object::File::parse(&*bytes).ok()?;
-    let id = elf.build_id().ok()??;
-    Some(crate::symbols::hex(id))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::memory::{Memory, NoMemory, Segment, SegmentMemory};
+    use std::path::Path;
+
+    use crate::memory::{Bytes, Memory, NoMemory, Segment, SegmentMemory};
     use crate::model::*;
 
     const LIBC_PATH: &str = "/usr/lib/x86_64-linux-gnu/libc.so.6";

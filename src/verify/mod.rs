@@ -3,6 +3,7 @@
 //! and the verify report that says how every registered check came out.
 
 pub mod checks;
+mod host_files;
 pub mod restore;
 
 // Findings and the check registry are leaf types shared by every layer;

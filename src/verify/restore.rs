@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use crate::analysis::region_name::{RegionName, name_region};
 use crate::memory::MemoryError;
 use crate::model::{CheckpointInfo, Image, ReferencedFile, Region};
 use crate::verify::{self, Finding};
@@ -238,7 +239,7 @@ fn file(image: &Image, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) 
             .and_then(|m| m.build_id.clone())
     });
     if let Some(want) = want
-        && let Some(have) = crate::verify::checks::file_build_id(&resolved)
+        && let Some(have) = super::host_files::file_build_id(&resolved)
         && !want.eq_ignore_ascii_case(&have)
     {
         out.push(
@@ -256,14 +257,9 @@ fn file(image: &Image, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) 
 // --- pages ---
 
 fn describe_region(r: &Region, heap: Option<(u64, u64)>) -> String {
-    let label = r
-        .linux
-        .and_then(|l| crate::analysis::mmap::special_mapping(l.vma_status?, l.mmap_flags));
-    let what = match (&r.file, label) {
-        (Some(f), _) => format!("of {}", f.path),
-        (None, _) if heap.is_some_and(|(s, _)| r.contains(s)) => "[heap]".to_string(),
-        (None, Some(label)) => label.to_string(),
-        (None, None) => "(anonymous)".to_string(),
+    let what = match name_region(r, heap) {
+        RegionName::File(path) => format!("of {path}"),
+        other => other.text(),
     };
     format!(
         "{} region {:#x}-{:#x} {what}",
