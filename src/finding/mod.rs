@@ -5,7 +5,10 @@
 //! Every code a finding can carry is registered in [`registry`] so SARIF
 //! rules and JUnit test cases can be emitted for checks that passed too.
 
+mod capped;
 pub mod registry;
+
+pub use capped::CappedFindings;
 
 pub use registry::*;
 

@@ -2,12 +2,12 @@
 //! regions, modules and memory are all they look at, so every format gets
 //! them for free.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::host_files::file_build_id;
 use crate::model::{Image, Region};
-use crate::verify::{self, Check, Finding, Severity};
+use crate::verify::{self, CappedFindings, Finding, Severity};
 
 /// Options for the model checks.
 #[derive(Debug, Clone, Default)]
@@ -29,87 +29,44 @@ const MAX_FINDINGS_PER_CHECK: usize = 32;
 /// Page size used to round host file sizes: mappings cover whole pages.
 const PAGE_SIZE: u64 = 4096;
 
-/// Collects findings, capping each check.
-#[derive(Default)]
-struct Findings {
-    list: Vec<Finding>,
-    dropped: HashMap<&'static str, (&'static Check, usize)>,
-}
-
-impl Findings {
-    fn push(&mut self, check: &'static Check, finding: Finding) {
-        let kept = self.list.iter().filter(|f| f.code == check.code).count();
-        if kept < MAX_FINDINGS_PER_CHECK {
-            self.list.push(finding);
-        } else {
-            self.dropped.entry(check.code).or_insert((check, 0)).1 += 1;
-        }
-    }
-
-    /// Takes in `other`'s findings (another process's), their messages
-    /// prefixed with `who`.
-    /// One the root already has (a forked child maps the same files) is
-    /// not repeated.
-    fn absorb(&mut self, other: Findings, who: String) {
-        for mut f in other.list {
-            let repeated = self
-                .list
-                .iter()
-                .any(|g| g.code == f.code && g.message == f.message);
-            if repeated {
-                continue;
-            }
-            f.message = format!("{who}: {}", f.message);
-            match verify::check_by_code(f.code) {
-                Some(check) => self.push(check, f),
-                None => self.list.push(f),
-            }
-        }
-        for (code, (check, n)) in other.dropped {
-            self.dropped.entry(code).or_insert((check, 0)).1 += n;
-        }
-    }
-
-    fn finish(mut self) -> Vec<Finding> {
-        let mut dropped: Vec<_> = self.dropped.into_values().collect();
-        dropped.sort_by_key(|(c, _)| c.code);
-        for (check, n) in dropped {
-            self.list.push(Finding::new(
-                check,
-                format!("{n} more findings of this check not listed"),
-            ));
-        }
-        self.list
-    }
-}
-
 /// Runs every model check on `image`, and on each other process of a
 /// saved tree (their findings name the process).
 pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
-    let mut out = Findings::default();
+    let mut out = CappedFindings::new(MAX_FINDINGS_PER_CHECK);
     process_checks(image, options, &mut out);
     for f in crate::verify::restore::run(image, &options.restore) {
         let check = verify::check_by_code(f.code).unwrap_or(&verify::RESTORE_FILE_MISSING);
         out.push(check, f);
     }
     for other in &image.other_processes {
-        let mut own = Findings::default();
+        let mut own = CappedFindings::new(MAX_FINDINGS_PER_CHECK);
         process_checks(other, options, &mut own);
         for f in crate::verify::restore::run_process(other) {
             let check = verify::check_by_code(f.code).unwrap_or(&verify::RESTORE_FILE_MISSING);
             own.push(check, f);
         }
         let pid = other.process.as_ref().and_then(|p| p.pid);
-        out.absorb(
-            own,
-            pid.map_or("another process".to_string(), |p| format!("process {p}")),
-        );
+        let who = pid.map_or("another process".to_string(), |p| format!("process {p}"));
+        // One the root already has (a forked child maps the same files) is
+        // not repeated.
+        let root_has: HashSet<(&str, String)> = out
+            .listed()
+            .iter()
+            .map(|f| (f.code, f.message.clone()))
+            .collect();
+        out.absorb(own, |mut f| {
+            if root_has.contains(&(f.code, f.message.clone())) {
+                return None;
+            }
+            f.message = format!("{who}: {}", f.message);
+            Some(f)
+        });
     }
     out.finish()
 }
 
 /// The checks of one process: threads, regions, mapped files, symbols.
-fn process_checks(image: &Image, options: &CheckOptions, out: &mut Findings) {
+fn process_checks(image: &Image, options: &CheckOptions, out: &mut CappedFindings) {
     threads(image, out);
     regions(image, out);
     let restoring = options.restore.root.is_some() && image.details.checkpoint.is_some();
@@ -122,7 +79,7 @@ fn process_checks(image: &Image, options: &CheckOptions, out: &mut Findings) {
 }
 
 /// Modules that have a pc on some thread's stack but no symbols.
-fn symbols(image: &Image, config: &crate::symbols::SymbolConfig, out: &mut Findings) {
+fn symbols(image: &Image, config: &crate::symbols::SymbolConfig, out: &mut CappedFindings) {
     let symbolizer = crate::symbols::Symbolizer::new(image, config);
     let limits = crate::unwind::WalkLimits::default();
     let mut on_stack = vec![false; image.modules.len()];
@@ -174,7 +131,7 @@ fn describe_region(r: &Region) -> String {
     }
 }
 
-fn threads(image: &Image, out: &mut Findings) {
+fn threads(image: &Image, out: &mut CappedFindings) {
     // A zombie's or dead task's threads are gone; it is still a process.
     let exited = image
         .process
@@ -260,7 +217,7 @@ fn threads(image: &Image, out: &mut Findings) {
     }
 }
 
-fn regions(image: &Image, out: &mut Findings) {
+fn regions(image: &Image, out: &mut CappedFindings) {
     for r in image.regions.iter().filter(|r| r.end < r.start) {
         out.push(
             &verify::REGIONS_OVERLAP,
@@ -316,7 +273,7 @@ fn host_path(options: &CheckOptions, path: &str) -> PathBuf {
     }
 }
 
-fn mapped_files(image: &Image, options: &CheckOptions, out: &mut Findings) {
+fn mapped_files(image: &Image, options: &CheckOptions, out: &mut CappedFindings) {
     // Modules first (they carry build-ids), then any other mapped file, each
     // path once.
     let mut seen = HashSet::new();
@@ -402,7 +359,7 @@ fn mapped_files(image: &Image, options: &CheckOptions, out: &mut Findings) {
 
 /// Every mapping of `path` must lie inside the host file, rounded up to a
 /// page (the kernel maps the last partial page whole).
-fn check_file_size(image: &Image, path: &str, size: u64, out: &mut Findings) {
+fn check_file_size(image: &Image, path: &str, size: u64, out: &mut CappedFindings) {
     let page_end = size.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE);
     for r in &image.regions {
         let Some(file) = r.file.as_ref().filter(|f| f.path == path) else {
