@@ -65,10 +65,10 @@ fn inspect_pid(pid: u64, _: &InspectOptions) -> Result<InspectReport, Error> {
 
 fn inspect_image(image: &Image, options: &InspectOptions) -> Result<InspectReport, Error> {
     if let Some(tid) = options.thread
-        && image.all_processes().all(|p| p.thread(tid).is_none())
+        && image.processes().all(|p| p.thread(tid).is_none())
     {
         let available = image
-            .all_processes()
+            .processes()
             .flat_map(|p| &p.threads)
             .map(|t| t.tid)
             .collect();
@@ -159,7 +159,7 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
             ImageFormat::CriuImages | ImageFormat::ContainerCheckpoint
         ),
         container_checkpoint: image.format == ImageFormat::ContainerCheckpoint,
-        restore_target: options.root.is_some() && image.details.checkpoint.is_some(),
+        restore_target: options.root.is_some() && image.process.checkpoint.is_some(),
         with_symbols: options.symbols.is_some(),
         sealed: seal_findings.is_some(),
     };

@@ -214,28 +214,44 @@ fn archives_hold_the_same_process_as_the_image_directory() {
         assert_eq!(image.compression, Some(compression));
         assert_eq!(image.size, 174_080, "the tar stream");
         assert!(image.findings.is_empty(), "{ext}: {:?}", image.findings);
-        let p = image.process.as_ref().unwrap();
+        let p = image.process.facts.as_ref().unwrap();
         assert_eq!(p.pid, Some(PID));
         assert_eq!(p.name.as_deref(), Some("mt"));
         assert_eq!(p.args.as_deref(), Some("/opt/ckdump/mt"));
         assert_eq!(p.executable.as_deref(), Some("/opt/ckdump/mt"));
-        let tids: Vec<u64> = image.threads.iter().map(|t| t.tid).collect();
+        let tids: Vec<u64> = image.process.threads.iter().map(|t| t.tid).collect();
         assert_eq!(tids, TIDS);
         let names: Vec<&str> = image
+            .process
             .threads
             .iter()
             .map(|t| t.name.as_deref().unwrap())
             .collect();
         assert_eq!(names, ["mt", "worker-0", "worker-1", "worker-2"]);
-        assert_eq!(image.threads[0].registers.pc(), Some(0x7fec8788cdf0));
-        for t in &image.threads[1..] {
+        assert_eq!(
+            image.process.threads[0].registers.pc(),
+            Some(0x7fec8788cdf0)
+        );
+        for t in &image.process.threads[1..] {
             assert_eq!(t.registers.pc(), Some(0x7fec87888545), "tid {}", t.tid);
         }
         // Registers (with FPU/xsave), regions, modules and the tree are
         // those of the directory, value for value.
-        assert_eq!(json(&image.threads), json(&from_dir.threads), "{ext}");
-        assert_eq!(json(&image.regions), json(&from_dir.regions), "{ext}");
-        assert_eq!(json(&image.modules), json(&from_dir.modules), "{ext}");
+        assert_eq!(
+            json(&image.process.threads),
+            json(&from_dir.process.threads),
+            "{ext}"
+        );
+        assert_eq!(
+            json(&image.process.regions),
+            json(&from_dir.process.regions),
+            "{ext}"
+        );
+        assert_eq!(
+            json(&image.process.modules),
+            json(&from_dir.process.modules),
+            "{ext}"
+        );
         assert_eq!(
             json(&image.details.processes),
             json(&from_dir.details.processes)
@@ -246,21 +262,25 @@ fn archives_hold_the_same_process_as_the_image_directory() {
         );
         // Memory through pagemap -> pages-1.img inside the archive.
         let mut tag = [0u8; 23];
-        image.memory.read_exact(HEAP_MARKER, &mut tag).unwrap();
+        image
+            .process
+            .memory
+            .read_exact(HEAP_MARKER, &mut tag)
+            .unwrap();
         assert_eq!(&tag, b"ckdump-criu-heap-marker");
         assert_eq!(
-            image.memory.read_u64(HEAP_MARKER + 32).unwrap(),
+            image.process.memory.read_u64(HEAP_MARKER + 32).unwrap(),
             0x1122334455667788
         );
         for (i, tid) in [139u64, 140, 141].iter().enumerate() {
             let at = HEAP_MARKER + 40 + 8 * i as u64;
-            assert_eq!(image.memory.read_u64(at).unwrap(), *tid);
+            assert_eq!(image.process.memory.read_u64(at).unwrap(), *tid);
         }
-        for r in image.regions.iter().take(40) {
+        for r in image.process.regions.iter().take(40) {
             let len = (r.end - r.start).min(8192) as usize;
             let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
-            let na = image.memory.read_available(r.start, &mut a);
-            let nb = from_dir.memory.read_available(r.start, &mut b);
+            let na = image.process.memory.read_available(r.start, &mut a);
+            let nb = from_dir.process.memory.read_available(r.start, &mut b);
             assert_eq!((na, &a[..na]), (nb, &b[..nb]), "{:#x}", r.start);
         }
         // The listing names archive members.
@@ -633,7 +653,11 @@ fn a_plain_tar_is_read_in_place_zero_copy() {
         ("tar", 20, 174_080, 174_080)
     );
     let mut tag = [0u8; 23];
-    image.memory.read_exact(HEAP_MARKER, &mut tag).unwrap();
+    image
+        .process
+        .memory
+        .read_exact(HEAP_MARKER, &mut tag)
+        .unwrap();
     assert_eq!(&tag, b"ckdump-criu-heap-marker");
 }
 
@@ -675,7 +699,7 @@ fn checkpointctl_corpus_metadata() {
     );
     assert_eq!(c.interfaces[0].addresses, ["10.88.0.9/16"]);
     assert_eq!(c.interfaces[0].mac.as_deref(), Some("f2:99:8d:fb:5a:57"));
-    assert_eq!(image.process.as_ref().unwrap().pid, Some(PID));
+    assert_eq!(image.process.facts.as_ref().unwrap().pid, Some(PID));
 
     // Two networks.
     let image = with_metadata(&[("network.status", read("network.status.multi"))]);
@@ -818,7 +842,7 @@ fn hostile_members_are_refused_and_never_followed() {
             "{}",
             image.findings[0].message
         );
-        assert_eq!(image.threads.len(), 4);
+        assert_eq!(image.process.threads.len(), 4);
     }
 
     // An image replaced by a link to /etc/passwd: refused, and the image
@@ -880,7 +904,7 @@ fn hostile_members_are_refused_and_never_followed() {
     m.push(link("checkpoint/loop-b.img", b'2', "loop-a.img"));
     let image = open_members(&m);
     assert!(image.findings.is_empty(), "{:?}", image.findings);
-    let tids: Vec<u64> = image.threads.iter().map(|t| t.tid).collect();
+    let tids: Vec<u64> = image.process.threads.iter().map(|t| t.tid).collect();
     assert_eq!(tids, TIDS);
 
     // Two members of one name: a finding, and the last one is read.
@@ -917,16 +941,19 @@ fn the_parent_snapshot_is_read_from_inside_the_archive() {
         "{:?}",
         image.findings
     );
-    assert_eq!(json(&image.regions), json(&from_dir.regions));
-    for r in &image.regions {
+    assert_eq!(
+        json(&image.process.regions),
+        json(&from_dir.process.regions)
+    );
+    for r in &image.process.regions {
         let len = (r.end - r.start).min(1 << 16) as usize;
         let (mut a, mut b) = (vec![0u8; len], vec![0u8; len]);
-        let na = image.memory.read_available(r.start, &mut a);
-        let nb = from_dir.memory.read_available(r.start, &mut b);
+        let na = image.process.memory.read_available(r.start, &mut a);
+        let nb = from_dir.process.memory.read_available(r.start, &mut b);
         assert_eq!((na, &a[..na]), (nb, &b[..nb]), "{:#x}", r.start);
     }
     // g_ticks of the later dump (its page is in the child).
-    assert_eq!(image.memory.read_u64(0x4a7330).unwrap(), 11);
+    assert_eq!(image.process.memory.read_u64(0x4a7330).unwrap(), 11);
     let parent_note = image
         .details
         .annotations
@@ -948,7 +975,10 @@ fn the_parent_snapshot_is_read_from_inside_the_archive() {
         "{:?}",
         image.findings
     );
-    assert_eq!(json(&image.regions), json(&from_dir.regions));
+    assert_eq!(
+        json(&image.process.regions),
+        json(&from_dir.process.regions)
+    );
 
     // Without the parent, and with a parent link leading out: the in-parent
     // pages are a note, exactly as for a directory without parent/.
@@ -1018,7 +1048,7 @@ fn truncation_anywhere_gives_findings_never_a_panic() {
         "{:?}",
         image.findings
     );
-    assert!(image.threads.is_empty() && image.process.is_none());
+    assert!(image.process.threads.is_empty() && image.process.facts.is_none());
     // Cut inside the end-of-archive marker: every member is there, but
     // nothing proves the archive ended there.
     let image = open_cut(&tar[..complete_at as usize - 1], "cut.tar").unwrap();
@@ -1036,7 +1066,7 @@ fn truncation_anywhere_gives_findings_never_a_panic() {
             .message
             .contains("no end-of-archive marker after member stats-dump")
     );
-    assert_eq!(image.threads.len(), 4);
+    assert_eq!(image.process.threads.len(), 4);
 
     // Compressed streams cut anywhere: E1012 from the decompressor, then
     // whatever the tar and CRIU checks say about what is left.
@@ -1209,8 +1239,12 @@ fn a_process_tree_in_an_archive_matches_its_directory() {
     );
     let image = ckdump::open(&path, &quick()).unwrap();
     assert!(image.findings.is_empty(), "{:?}", image.findings);
-    for p in &image.other_processes {
-        assert_eq!(p.format, ckdump::model::ImageFormat::ContainerCheckpoint);
-        assert_eq!(p.path, path);
-    }
+    // Every process is a view of this one image: the archive's path and
+    // format are the only ones there are.
+    assert_eq!(
+        image.format,
+        ckdump::model::ImageFormat::ContainerCheckpoint
+    );
+    assert_eq!(image.path, path);
+    assert!(!image.other_processes.is_empty());
 }

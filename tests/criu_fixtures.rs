@@ -209,13 +209,14 @@ fn patch_once(path: &Path, from: &[u8], to: &[u8]) {
 #[test]
 fn mt_tree_threads_and_registers_match_crit() {
     let image = open(&images("mt"));
-    let p = image.process.as_ref().unwrap();
+    let p = image.process.facts.as_ref().unwrap();
     assert_eq!(p.pid, Some(134));
     assert_eq!(p.name.as_deref(), Some("mt"));
     assert_eq!(p.executable.as_deref(), Some("/opt/ckdump/mt"));
-    let tids: Vec<u64> = image.threads.iter().map(|t| t.tid).collect();
+    let tids: Vec<u64> = image.process.threads.iter().map(|t| t.tid).collect();
     assert_eq!(tids, [134, 139, 140, 141]);
     let names: Vec<&str> = image
+        .process
         .threads
         .iter()
         .map(|t| t.name.as_deref().unwrap())
@@ -229,7 +230,7 @@ fn mt_tree_threads_and_registers_match_crit() {
     );
     assert_eq!(tree[0].threads, [134, 139, 140, 141]);
 
-    for t in &image.threads {
+    for t in &image.process.threads {
         let core = reference("mt", &format!("core-{}.json", t.tid));
         let entry = &core["entries"][0];
         let g = entry["thread_info"]["gpregs"].as_object().unwrap();
@@ -261,7 +262,7 @@ fn mt_tree_threads_and_registers_match_crit() {
         );
     }
     // The main thread's pc is the rewound `syscall` of pause (restart).
-    let main = &image.threads[0];
+    let main = &image.process.threads[0];
     assert_eq!(main.registers.pc(), Some(0x7fec_8788_cdf0));
     assert_eq!(main.registers.get_named("rax"), Some(0x22));
 }
@@ -448,20 +449,20 @@ fn static_incr_reads_its_parent_pages_from_static() {
         let len = e["nr_pages"].as_u64().unwrap() * 4096;
         let mut a = vec![0u8; len as usize];
         let mut b = vec![0u8; len as usize];
-        incr.memory.read_exact(start, &mut a).unwrap();
-        parent.memory.read_exact(start, &mut b).unwrap();
+        incr.process.memory.read_exact(start, &mut a).unwrap();
+        parent.process.memory.read_exact(start, &mut b).unwrap();
         assert!(a == b, "{start:#x}");
         pages += len / 4096;
     }
     assert_eq!(pages, 12);
-    let cp = incr.details.checkpoint.as_ref().unwrap();
+    let cp = incr.process.checkpoint.as_ref().unwrap();
     assert_eq!(cp.kind, ckdump::model::CheckpointKind::Incremental);
     assert_eq!(cp.parent.as_deref(), Some("../static"));
     assert!(cp.parent_present);
     assert_eq!((cp.pages.in_image, cp.pages.in_parent), (5, 12));
     // g_ticks' page was dumped again: 11 here, 5 in the parent.
-    assert_eq!(incr.memory.read_u64(0x4a7330).unwrap(), 11);
-    assert_eq!(parent.memory.read_u64(0x4a7330).unwrap(), 5);
+    assert_eq!(incr.process.memory.read_u64(0x4a7330).unwrap(), 11);
+    assert_eq!(parent.process.memory.read_u64(0x4a7330).unwrap(), 5);
 }
 
 // --- verify: clean ---
@@ -872,17 +873,19 @@ fn tree_root_threads_registers_and_own_memory() {
     let root = &exp["tasks"][0];
     assert_eq!(root["role"], "parent");
     let image = open(&images("tree"));
-    let p = image.process.as_ref().unwrap();
+    let p = image.process.facts.as_ref().unwrap();
     assert_eq!(p.pid, Some(135));
     assert_eq!(p.name.as_deref(), Some("tree"));
     assert_eq!(p.executable.as_deref(), Some("/opt/ckdump/tree"));
     let threads: Vec<(u64, &str)> = image
+        .process
         .threads
         .iter()
         .map(|t| (t.tid, t.name.as_deref().unwrap()))
         .collect();
     assert_eq!(threads, [(135, "tree"), (142, "pworker")]);
     for (t, want) in image
+        .process
         .threads
         .iter()
         .zip(root["threads_detail"].as_array().unwrap())
@@ -906,15 +909,27 @@ fn tree_root_threads_registers_and_own_memory() {
     }
     // The main thread waits in wait4 (0x3d, rewound to its syscall for the
     // restart), the worker sleeps in clock_nanosleep (-EINTR).
-    assert_eq!(image.threads[0].registers.pc(), Some(0x7fda_28b8_9c15));
-    assert_eq!(image.threads[0].registers.get_named("orig_rax"), Some(0x3d));
-    assert_eq!(image.threads[1].registers.pc(), Some(0x7fda_28b8_5545));
-    assert_eq!(image.threads[1].registers.get_named("orig_rax"), Some(0xe6));
     assert_eq!(
-        image.regions.len() as u64,
+        image.process.threads[0].registers.pc(),
+        Some(0x7fda_28b8_9c15)
+    );
+    assert_eq!(
+        image.process.threads[0].registers.get_named("orig_rax"),
+        Some(0x3d)
+    );
+    assert_eq!(
+        image.process.threads[1].registers.pc(),
+        Some(0x7fda_28b8_5545)
+    );
+    assert_eq!(
+        image.process.threads[1].registers.get_named("orig_rax"),
+        Some(0xe6)
+    );
+    assert_eq!(
+        image.process.regions.len() as u64,
         root["vmas_count"].as_u64().unwrap()
     );
-    assert_eq!(image.regions.len(), 22);
+    assert_eq!(image.process.regions.len(), 22);
 
     // The root's own pages: g_role and its heap block. The child's block is
     // at the same address with other bytes (expected.json), so reading
@@ -923,9 +938,13 @@ fn tree_root_threads_registers_and_own_memory() {
     let role_at = hex(&mem["g_role"]["addr"]);
     assert_eq!(role_at, 0x564d_9874_9160);
     let mut role = [0u8; 32];
-    image.memory.read_exact(role_at, &mut role).unwrap();
+    image.process.memory.read_exact(role_at, &mut role).unwrap();
     assert!(role.starts_with(b"ckdump-role-parent\0"), "{role:?}");
-    let heap = image.memory.read_u64(hex(&mem["g_heap"]["addr"])).unwrap();
+    let heap = image
+        .process
+        .memory
+        .read_u64(hex(&mem["g_heap"]["addr"]))
+        .unwrap();
     assert_eq!(heap, 0x564d_aa4b_32a0);
     assert_eq!(
         exp["tasks"][2]["memory"]["heap_block"]["addr"],
@@ -936,7 +955,7 @@ fn tree_root_threads_registers_and_own_memory() {
         "ckdump-tree-heap-child"
     );
     let mut block = [0u8; 72];
-    image.memory.read_exact(heap, &mut block).unwrap();
+    image.process.memory.read_exact(heap, &mut block).unwrap();
     assert!(block.starts_with(b"ckdump-tree-heap-parent\0"));
     let word = |i: usize| u64::from_le_bytes(block[32 + 8 * i..40 + 8 * i].try_into().unwrap());
     assert_eq!(
@@ -1163,7 +1182,7 @@ fn tree_each_process_reads_its_own_pages() {
     let ready = tree_ready();
     let image = open(&images("tree"));
     let role = tree_ready_address("g_role");
-    let read = |p: &ckdump::model::Image, addr: u64, len: usize| {
+    let read = |p: &ckdump::model::ProcessView, addr: u64, len: usize| {
         let mut buf = vec![0u8; len];
         p.memory.read(addr, &mut buf).unwrap();
         let end = buf.iter().position(|&b| b == 0).unwrap_or(len);
@@ -1172,8 +1191,8 @@ fn tree_each_process_reads_its_own_pages() {
     let by_pid = |pid: &str| {
         let pid: u64 = ready[pid].parse().unwrap();
         image
-            .all_processes()
-            .find(|p| p.process.as_ref().unwrap().pid == Some(pid))
+            .processes()
+            .find(|p| p.facts.as_ref().unwrap().pid == Some(pid))
             .unwrap()
     };
     // One address, three contents: g_role in .bss of each process.
@@ -1200,7 +1219,7 @@ fn tree_each_process_reads_its_own_pages() {
     // Each process's VMAs are crit's mm-PID.img, one for one.
     for key in ["pid", "child", "grandchild"] {
         let p = by_pid(key);
-        let pid = p.process.as_ref().unwrap().pid.unwrap();
+        let pid = p.facts.as_ref().unwrap().pid.unwrap();
         let mm = reference("tree", &format!("mm-{pid}.json"));
         let vmas: Vec<(u64, u64)> = mm["entries"][0]["vmas"]
             .as_array()
@@ -1227,8 +1246,8 @@ fn tree_verifies_clean_and_each_processes_damage_names_it() {
     let dir = copy_of("tree");
     let image = open(dir.path());
     let g = image
-        .all_processes()
-        .find(|p| p.process.as_ref().unwrap().pid == Some(grandchild.parse().unwrap()))
+        .processes()
+        .find(|p| p.facts.as_ref().unwrap().pid == Some(grandchild.parse().unwrap()))
         .unwrap();
     let sp = g.threads[0].registers.sp().unwrap();
     drop(image);

@@ -114,7 +114,7 @@ fn process_tree_matches_crit() {
             assert_eq!(got.exit_code, Some(0));
         }
         // The root task is the image's process, its threads the threads.
-        let p = image.process.as_ref().unwrap();
+        let p = image.process.facts.as_ref().unwrap();
         assert_eq!(p.pid, Some(pid));
         assert_eq!((p.ppid, p.pgid, p.sid), (Some(0), Some(pid), Some(pid)));
         assert_eq!((p.uid, p.gid), (Some(0), Some(0)));
@@ -127,7 +127,7 @@ fn process_tree_matches_crit() {
             "/bin/loop"
         };
         assert_eq!(p.args.as_deref(), Some(args));
-        let tids: Vec<u64> = image.threads.iter().map(|t| t.tid).collect();
+        let tids: Vec<u64> = image.process.threads.iter().map(|t| t.tid).collect();
         assert_eq!(tids, image.details.processes[0].threads);
         assert!(image.findings.is_empty(), "{dump}: {:?}", image.findings);
     }
@@ -152,8 +152,8 @@ fn every_vma_matches_crit() {
             })
             .collect();
         let vmas = mm["vmas"].as_array().unwrap();
-        assert_eq!(image.regions.len(), vmas.len(), "{dump}");
-        for (r, v) in image.regions.iter().zip(vmas) {
+        assert_eq!(image.process.regions.len(), vmas.len(), "{dump}");
+        for (r, v) in image.process.regions.iter().zip(vmas) {
             let at = format!("{dump} {:#x}", r.start);
             assert_eq!(r.start, num(&v["start"]), "{at}");
             assert_eq!(r.end, num(&v["end"]), "{at}");
@@ -187,7 +187,7 @@ fn every_vma_matches_crit() {
             .map(num)
             .collect();
         let got: Vec<u64> = image
-            .details
+            .process
             .auxv
             .iter()
             .flat_map(|e| [e.key, e.value])
@@ -247,7 +247,7 @@ fn every_register_of_every_thread_matches_crit() {
     let Some(shared) = shared() else { return };
     for &(dump, _) in DUMPS {
         let image = open(&criu_dir(&shared).join("images").join(dump));
-        for t in &image.threads {
+        for t in &image.process.threads {
             let core = crit(&shared, dump, &format!("core-{}", t.tid));
             let core = &entries(&core)[0];
             assert_eq!(core["mtype"], "X86_64");
@@ -316,7 +316,7 @@ fn pagemap_entries_map_to_consecutive_pages() {
         assert_eq!(num(&list[0]["pages_id"]), 1);
         let pages = std::fs::read(dir.join("pages-1.img")).unwrap();
         let mut offset = 0usize;
-        let memory: &dyn Memory = &*image.memory;
+        let memory: &dyn Memory = &*image.process.memory;
         for e in &list[1..] {
             let vaddr = num(&e["vaddr"]);
             let len = num(&e["nr_pages"]) as usize * 4096;
@@ -329,6 +329,7 @@ fn pagemap_entries_map_to_consecutive_pages() {
         assert_eq!(offset, pages.len(), "{dump}: every page accounted for");
         // Captured bytes per region add up to the pages file.
         let captured: u64 = image
+            .process
             .regions
             .iter()
             .map(|r| match r.capture {
@@ -341,7 +342,7 @@ fn pagemap_entries_map_to_consecutive_pages() {
     }
     // Mapped but not dumped, and not mapped at all, are different answers.
     let image = open(&criu_dir(&shared).join("images/crashme"));
-    let memory: &dyn Memory = &*image.memory;
+    let memory: &dyn Memory = &*image.process.memory;
     assert_eq!(
         memory.read_u64(0x7fc1f922c000),
         Err(MemoryError::NotCaptured {
@@ -382,6 +383,7 @@ fn files_descriptors_and_namespaces_match_crit() {
                 assert!(text.ends_with(&format!("build-id {hex}")), "{text}");
                 // …and the module of that file carries the same build-id.
                 let m = image
+                    .process
                     .modules
                     .iter()
                     .find(|m| m.path == reg["name"].as_str().unwrap())
@@ -547,9 +549,13 @@ fn a_sysroot_supplies_the_pages_criu_does_not_dump() {
     // Unmodified file pages come from the build-id-checked original: the
     // ELF headers are readable, and with them the dynamic linker's list.
     let mut magic = [0u8; 4];
-    image.memory.read_exact(0x5581df80d000, &mut magic).unwrap();
+    image
+        .process
+        .memory
+        .read_exact(0x5581df80d000, &mut magic)
+        .unwrap();
     assert_eq!(&magic, b"\x7fELF");
-    let exe = image.modules.iter().find(|m| m.is_main).unwrap();
+    let exe = image.process.modules.iter().find(|m| m.is_main).unwrap();
     assert_eq!(exe.path, "/bin/crashme");
     assert_eq!(exe.load_bias, Some(0x5581df80d000));
     assert!(exe.sources.contains(&ModuleSource::MemoryHeader));
@@ -557,7 +563,11 @@ fn a_sysroot_supplies_the_pages_criu_does_not_dump() {
     // Dumped pages still win over the file.
     let pages = std::fs::read(dir.join("pages-1.img")).unwrap();
     let mut first = [0u8; 16];
-    image.memory.read_exact(0x5581df80e000, &mut first).unwrap();
+    image
+        .process
+        .memory
+        .read_exact(0x5581df80e000, &mut first)
+        .unwrap();
     assert_eq!(first, pages[..16]);
 
     // The same through the CLI: binaries found under --sysroot alone.
@@ -582,7 +592,7 @@ fn a_file_inside_the_directory_opens_the_directory() {
     let dir = criu_dir(&shared).join("images/crashme");
     let image = open(&dir.join("core-122.img"));
     assert_eq!(image.path, dir);
-    assert_eq!(image.threads.len(), 4);
+    assert_eq!(image.process.threads.len(), 4);
     // A directory without inventory.img is not a dump.
     let empty = tempfile::tempdir().unwrap();
     let e = ckdump::open(empty.path(), &no_host_files()).err().unwrap();
@@ -628,14 +638,18 @@ fn a_cut_pages_file_is_a_finding_and_its_pages_are_not_captured() {
     assert_eq!(f.location.offset, Some(30 * 4096));
     for gone in [0x7ffcf2104000, 0x7ffcf2068670] {
         assert_eq!(
-            image.memory.read_u64(gone),
+            image.process.memory.read_u64(gone),
             Err(MemoryError::NotCaptured { address: gone })
         );
     }
     // Pages before the cut are still read, from where they always were.
     let pages = std::fs::read(&pages).unwrap();
     let mut low = [0u8; 8];
-    image.memory.read_exact(0x7ffcf2067ff8, &mut low).unwrap();
+    image
+        .process
+        .memory
+        .read_exact(0x7ffcf2067ff8, &mut low)
+        .unwrap();
     assert_eq!(low, pages[30 * 4096 - 8..]);
 }
 
@@ -699,7 +713,7 @@ fn damaged_cores_give_specific_findings() {
         Some("core-122.img")
     );
     assert_eq!(image.findings[0].location.offset, Some(12));
-    let tids: Vec<u64> = image.threads.iter().map(|t| t.tid).collect();
+    let tids: Vec<u64> = image.process.threads.iter().map(|t| t.tid).collect();
     assert_eq!(tids, [119, 123, 124]);
 
     // A flipped magic: the file is not a core image any more.
@@ -711,7 +725,7 @@ fn damaged_cores_give_specific_findings() {
     let image = open(dir.path());
     assert!(codes(&image).contains(&"CKD-E6001"), "{:?}", image.findings);
     assert!(codes(&image).contains(&"CKD-N6010"), "{:?}", image.findings);
-    assert_eq!(image.threads.len(), 3);
+    assert_eq!(image.process.threads.len(), 3);
 
     // A damaged length prefix: the entry runs past the end of the file.
     let dir = copy_of(&shared, "crashme");
@@ -723,7 +737,7 @@ fn damaged_cores_give_specific_findings() {
     assert!(codes(&image).contains(&"CKD-E6002"), "{:?}", image.findings);
     // The leader's core is gone; the other threads still give the arch.
     assert_eq!(image.target.arch, Arch::X86_64);
-    assert_eq!(image.threads.len(), 3);
+    assert_eq!(image.process.threads.len(), 3);
 
     // A missing core.
     let dir = copy_of(&shared, "crashme");
@@ -881,12 +895,21 @@ fn in_parent_pages_are_read_from_the_parent_snapshot() {
     let image = open(child.path());
     assert!(image.findings.is_empty(), "{:?}", image.findings);
     let mut buf = vec![0u8; 4096];
-    image.memory.read_exact(0x5581df80e000, &mut buf).unwrap();
+    image
+        .process
+        .memory
+        .read_exact(0x5581df80e000, &mut buf)
+        .unwrap();
     assert!(buf == pages[..4096]);
     // Pages after it moved up by one page in the child's file.
-    image.memory.read_exact(0x5581df810000, &mut buf).unwrap();
+    image
+        .process
+        .memory
+        .read_exact(0x5581df810000, &mut buf)
+        .unwrap();
     assert!(buf == pages[4096..8192]);
     let text = image
+        .process
         .regions
         .iter()
         .find(|r| r.start == 0x5581df80e000)
@@ -902,7 +925,7 @@ fn in_parent_pages_are_read_from_the_parent_snapshot() {
     let image = open(child.path());
     assert_eq!(codes(&image), ["CKD-N6009"], "{:?}", image.findings);
     assert_eq!(
-        image.memory.read_u64(0x5581df80e000),
+        image.process.memory.read_u64(0x5581df80e000),
         Err(MemoryError::NotCaptured {
             address: 0x5581df80e000
         })

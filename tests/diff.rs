@@ -121,7 +121,7 @@ fn page_counts(doc: &Value) -> [u64; 7] {
 fn read_image(path: &Path, address: u64, len: usize) -> Vec<u8> {
     let img = ckdump::open(path, &ckdump::OpenOptions::default()).unwrap();
     let mut buf = vec![0u8; len];
-    img.memory.read_exact(address, &mut buf).unwrap();
+    img.process.memory.read_exact(address, &mut buf).unwrap();
     buf
 }
 

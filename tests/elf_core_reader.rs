@@ -49,11 +49,11 @@ fn no_host_files() -> OpenOptions {
 }
 
 fn tids(image: &Image) -> Vec<u64> {
-    image.threads.iter().map(|t| t.tid).collect()
+    image.process.threads.iter().map(|t| t.tid).collect()
 }
 
 fn pc_sp(image: &Image, tid: u64) -> (u64, u64) {
-    let t = image.thread(tid).unwrap();
+    let t = image.process.thread(tid).unwrap();
     (t.registers.pc().unwrap(), t.registers.sp().unwrap())
 }
 
@@ -67,6 +67,7 @@ fn signal_of(image: &Image) -> (i32, i32, Option<u64>, Option<u64>) {
 
 fn module_summary(image: &Image) -> Vec<(String, Option<String>, bool)> {
     image
+        .process
         .modules
         .iter()
         .map(|m| (m.name.clone(), m.build_id.clone(), m.is_main))
@@ -104,7 +105,7 @@ fn kernel_core_threads_fault_modules_and_xstate() {
     assert_eq!(image.target.arch, Arch::X86_64);
     assert_eq!(image.producer, Producer::LinuxKernel);
     assert_eq!(image.compression, None);
-    let p = image.process.as_ref().unwrap();
+    let p = image.process.facts.as_ref().unwrap();
     assert_eq!(
         (p.pid, p.ppid, p.pgid, p.sid),
         (Some(11146), Some(11145), Some(11140), Some(1988))
@@ -123,7 +124,7 @@ fn kernel_core_threads_fault_modules_and_xstate() {
     assert_eq!(pc_sp(&image, 11149), (0x7f4483bfd545, 0x7f4482b27de0));
     assert_eq!(pc_sp(&image, 11148), (0x7f4483bfd545, 0x7f4483328de0));
     assert_eq!(pc_sp(&image, 11147), (0x7f4483bfd545, 0x7f4483b29de0));
-    let main = image.thread(11146).unwrap();
+    let main = image.process.thread(11146).unwrap();
     assert_eq!(main.registers.get_named("rbp"), Some(0x7ffdf6af8350));
     assert_eq!(main.registers.get_named("rax"), Some(16));
     assert_eq!(main.registers.get_named("rflags"), Some(0x10246));
@@ -133,7 +134,7 @@ fn kernel_core_threads_fault_modules_and_xstate() {
     assert_eq!(main.signal, Some(11));
     // Only the thread-group leader is named: NT_PRPSINFO fname is its comm.
     assert_eq!(main.name.as_deref(), Some("crashme"));
-    assert!(image.threads[1..].iter().all(|t| t.name.is_none()));
+    assert!(image.process.threads[1..].iter().all(|t| t.name.is_none()));
 
     assert_eq!(signal_of(&image), (11, 1, Some(0x10), Some(11146)));
 
@@ -163,10 +164,11 @@ fn kernel_core_threads_fault_modules_and_xstate() {
         Some("15 files, page size 4096")
     );
     assert_eq!(image.details.notes.len(), 17);
-    assert_eq!(image.details.auxv.len(), 22);
-    assert_eq!(image.regions.len(), 30);
+    assert_eq!(image.process.auxv.len(), 22);
+    assert_eq!(image.process.regions.len(), 30);
     assert_eq!(module_summary(&image), expected_modules());
     let libc = image
+        .process
         .modules
         .iter()
         .find(|m| m.name == "libc.so.6")
@@ -174,11 +176,16 @@ fn kernel_core_threads_fault_modules_and_xstate() {
     assert_eq!((libc.base, libc.size), (0x7f4483b2e000, 0x1d5000));
     assert_eq!(libc.load_bias, Some(0x7f4483b2e000));
     assert_eq!(libc.path, "/usr/lib/x86_64-linux-gnu/libc.so.6");
-    let vdso = image.modules.iter().find(|m| m.name == "[vdso]").unwrap();
+    let vdso = image
+        .process
+        .modules
+        .iter()
+        .find(|m| m.name == "[vdso]")
+        .unwrap();
     assert_eq!((vdso.base, vdso.size), (0x7f4483d23000, 0x2000));
 
     // Regions: libc text was filtered out (p_filesz 0) and is file-backed.
-    let text = image.region_at(0x7f4483b54000).unwrap();
+    let text = image.process.region_at(0x7f4483b54000).unwrap();
     assert_eq!(text.capture, Capture::Absent);
     assert!(text.protection.execute && !text.protection.write);
     let file = text.file.as_ref().unwrap();
@@ -186,7 +193,7 @@ fn kernel_core_threads_fault_modules_and_xstate() {
         (file.path.as_str(), file.offset),
         ("/usr/lib/x86_64-linux-gnu/libc.so.6", 0x26000)
     );
-    let mem: &dyn Memory = &*image.memory;
+    let mem: &dyn Memory = &*image.process.memory;
     assert_eq!(
         mem.read_u32(0x7f4483b54000),
         Err(MemoryError::NotCaptured {
@@ -211,15 +218,16 @@ fn gdb_generate_core_file_and_gcore_are_told_apart() {
     let gdb = open(&dir.join("core.gdb-generate-core-file.zst"));
     assert_eq!(gdb.compression, Some(ckdump::model::Compression::Zstd));
     assert_eq!(gdb.producer, Producer::GdbGenerateCoreFile);
-    assert_eq!(gdb.process.as_ref().unwrap().pid, Some(11194));
+    assert_eq!(gdb.process.facts.as_ref().unwrap().pid, Some(11194));
     assert_eq!(tids(&gdb), [11194, 11197, 11198, 11199]);
     assert_eq!(pc_sp(&gdb, 11194), (0x5555555552a0, 0x7fffffffeb30));
     assert_eq!(pc_sp(&gdb, 11199), (0x7ffff7ea2545, 0x7ffff6dccde0));
     assert_eq!(signal_of(&gdb), (11, 1, Some(0x10), Some(11194)));
     assert_eq!(module_summary(&gdb), expected_modules());
-    assert_eq!(gdb.regions.len(), 24);
+    assert_eq!(gdb.process.regions.len(), 24);
     assert_eq!(
-        gdb.thread(11194)
+        gdb.process
+            .thread(11194)
             .unwrap()
             .float
             .as_ref()
@@ -233,7 +241,7 @@ fn gdb_generate_core_file_and_gcore_are_told_apart() {
 
     let live = open(&dir.join("core.gcore-live.zst"));
     assert_eq!(live.producer, Producer::Gcore);
-    assert_eq!(live.process.as_ref().unwrap().pid, Some(11201));
+    assert_eq!(live.process.facts.as_ref().unwrap().pid, Some(11201));
     assert_eq!(tids(&live), [11201, 11203, 11204, 11205]);
     assert_eq!(pc_sp(&live, 11201), (0x7f2d9ad65df2, 0x7ffc62533860));
     assert!(
@@ -241,14 +249,14 @@ fn gdb_generate_core_file_and_gcore_are_told_apart() {
         "a live process stopped by gcore has no fault"
     );
     // pr_cursig is 0; gdb's per-thread NT_SIGINFO says each was stopped by SIGSTOP.
-    assert!(live.threads.iter().all(|t| t.signal == Some(19)));
+    assert!(live.process.threads.iter().all(|t| t.signal == Some(19)));
     assert_eq!(module_summary(&live), expected_modules());
 
     let filtered = open(&dir.join("core.kernel-sigsegv-filter0x3f.zst"));
     assert_eq!(filtered.producer, Producer::LinuxKernel);
-    assert_eq!(filtered.process.as_ref().unwrap().pid, Some(11217));
+    assert_eq!(filtered.process.facts.as_ref().unwrap().pid, Some(11217));
     assert_eq!(signal_of(&filtered), (11, 1, Some(0x10), Some(11217)));
-    assert_eq!(filtered.regions.len(), 30);
+    assert_eq!(filtered.process.regions.len(), 30);
     assert_eq!(module_summary(&filtered), expected_modules());
 }
 
@@ -276,12 +284,15 @@ fn absent_libc_text_is_read_from_a_matching_file_only() {
         ..OpenOptions::default()
     };
     let image = ckdump::open(core.path(), &options).unwrap();
-    let mem: &dyn Memory = &*image.memory;
+    let mem: &dyn Memory = &*image.process.memory;
     let mut buf = [0u8; 64];
     mem.read_exact(text, &mut buf).unwrap();
     assert_eq!(&buf[..], &libc_bytes[0x26000..0x26000 + 64]);
     // The region still says what the core itself holds.
-    assert_eq!(image.region_at(text).unwrap().capture, Capture::Absent);
+    assert_eq!(
+        image.process.region_at(text).unwrap().capture,
+        Capture::Absent
+    );
 
     // A different file at the same path is refused (its build-id differs).
     let wrong = sysroot_with_libc(&dir.join("libs/ld-linux-x86-64.so.2"));
@@ -291,7 +302,7 @@ fn absent_libc_text_is_read_from_a_matching_file_only() {
         ..OpenOptions::default()
     };
     let image = ckdump::open(core.path(), &options).unwrap();
-    let mem: &dyn Memory = &*image.memory;
+    let mem: &dyn Memory = &*image.process.memory;
     assert_eq!(
         mem.read_u32(text),
         Err(MemoryError::NotCaptured { address: text })
@@ -299,7 +310,7 @@ fn absent_libc_text_is_read_from_a_matching_file_only() {
 
     // And nothing is consulted when host files are off.
     let image = ckdump::open(core.path(), &no_host_files()).unwrap();
-    let mem: &dyn Memory = &*image.memory;
+    let mem: &dyn Memory = &*image.process.memory;
     assert!(mem.read_u32(text).is_err());
 }
 
@@ -325,7 +336,7 @@ fn truncated_kernel_core_still_opens_with_findings() {
         "PT_LOAD #10 at 0x7f4482b2a000: 167936 of 8388608 bytes missing, file ends at 0x1000000"
     );
     assert!(truncated.last().unwrap().contains("bytes missing in total"));
-    let mem: &dyn Memory = &*image.memory;
+    let mem: &dyn Memory = &*image.process.memory;
     assert!(mem.read_u64(0x7f4482b2a000).is_ok());
     assert!(mem.read_u64(0x7ffdf6af8330).is_err());
 }
@@ -338,7 +349,7 @@ fn aarch64_core_from_elfutils() {
     assert_eq!(image.compression, Some(ckdump::model::Compression::Bzip2));
     assert_eq!(image.target.arch, Arch::Aarch64);
     assert_eq!(image.producer, Producer::LinuxKernel);
-    assert_eq!(image.process.as_ref().unwrap().pid, Some(16547));
+    assert_eq!(image.process.facts.as_ref().unwrap().pid, Some(16547));
     assert_eq!(tids(&image), [16547]);
     assert_eq!(pc_sp(&image, 16547), (0x400548, 0x7fc035c6a0));
     assert_eq!(signal_of(&image), (11, 1, Some(0x12345678), Some(16547)));
@@ -347,17 +358,22 @@ fn aarch64_core_from_elfutils() {
         Some("6 files, page size 65536")
     );
     let pagesz = image
-        .details
+        .process
         .auxv
         .iter()
         .find(|e| e.key == 6)
         .unwrap()
         .value;
     assert_eq!(pagesz, 65536);
-    let names: Vec<&str> = image.modules.iter().map(|m| m.name.as_str()).collect();
+    let names: Vec<&str> = image
+        .process
+        .modules
+        .iter()
+        .map(|m| m.name.as_str())
+        .collect();
     assert_eq!(names, ["a.out", "libc-2.17.so", "[vdso]", "ld-2.17.so"]);
-    assert!(image.modules[0].is_main);
-    let fp = image.threads[0].float.as_ref().unwrap();
+    assert!(image.process.modules[0].is_main);
+    let fp = image.process.threads[0].float.as_ref().unwrap();
     assert_eq!(fp.vector.len(), 32);
     assert!(
         note_description(&image, "NT_ARM_TLS")
@@ -379,11 +395,16 @@ fn i686_core_from_elfutils() {
     let core = plain(&shared.join("corpus/elfutils/testfile_i686_core.bz2"));
     let image = open(core.path());
     assert_eq!(image.target.arch, Arch::X86);
-    let p = image.process.as_ref().unwrap();
+    let p = image.process.facts.as_ref().unwrap();
     assert_eq!((p.pid, p.uid, p.gid), (Some(27395), Some(1000), Some(1000)));
     assert_eq!(signal_of(&image), (11, 1, Some(0x12345678), Some(27395)));
     assert_eq!(pc_sp(&image, 27395), (0x8048408, 0xbfab6f18));
-    let vdso = image.modules.iter().find(|m| m.name == "[vdso]").unwrap();
+    let vdso = image
+        .process
+        .modules
+        .iter()
+        .find(|m| m.name == "[vdso]")
+        .unwrap();
     // Linked at 0xffffe000, loaded at 0xb77fc000: the bias wraps at 32 bits.
     assert_eq!(vdso.load_bias, Some(0xb77fe000));
 }
@@ -397,7 +418,7 @@ fn lldb_fpr_sse_cores() {
         ("linux-fpr_sse_i386.core", 0x080480cc),
     ] {
         let image = open(&dir.join(file));
-        let fp = image.threads[0].float.as_ref().unwrap();
+        let fp = image.process.threads[0].float.as_ref().unwrap();
         assert_eq!(fp.fcw, Some(0x037f), "{file}");
         assert_eq!(fp.ftw, Some(0x00ff), "{file}");
         assert_eq!(fp.mxcsr, Some(0x1f80), "{file}");
@@ -410,20 +431,20 @@ fn lldb_thread_crash_and_gcore() {
     let Some(shared) = shared() else { return };
     let dir = shared.join("corpus/lldb/elf-core");
     let image = open(&dir.join("thread_crash/linux-x86_64.core"));
-    assert_eq!(image.process.as_ref().unwrap().pid, Some(5222));
+    assert_eq!(image.process.facts.as_ref().unwrap().pid, Some(5222));
     assert_eq!(tids(&image), [5250, 5222, 5249]);
     let (signo, _, _, thread) = signal_of(&image);
     assert_eq!((signo, thread), (4, Some(5250)));
-    let mem: &dyn Memory = &*image.memory;
+    let mem: &dyn Memory = &*image.process.memory;
     assert_eq!(
         mem.read_u32(0x400000),
         Err(MemoryError::NotCaptured { address: 0x400000 })
     );
 
     let image = open(&dir.join("thread_crash/linux-i386.core"));
-    assert_eq!(image.process.as_ref().unwrap().pid, Some(5193));
+    assert_eq!(image.process.facts.as_ref().unwrap().pid, Some(5193));
     assert_eq!(image.fault.as_ref().unwrap().thread, Some(5195));
-    let mem: &dyn Memory = &*image.memory;
+    let mem: &dyn Memory = &*image.process.memory;
     assert!(mem.read_u32(0x8048000).is_err());
 
     for (file, pid, n) in [
@@ -432,8 +453,12 @@ fn lldb_thread_crash_and_gcore() {
     ] {
         let image = open(&dir.join(file));
         assert_eq!(image.producer, Producer::Gcore, "{file}");
-        assert_eq!(image.process.as_ref().unwrap().pid, Some(pid), "{file}");
-        assert_eq!(image.threads.len(), n, "{file}");
+        assert_eq!(
+            image.process.facts.as_ref().unwrap().pid,
+            Some(pid),
+            "{file}"
+        );
+        assert_eq!(image.process.threads.len(), n, "{file}");
         assert!(
             image.fault.is_none(),
             "{file}: every thread only SIGSTOPped"
@@ -507,8 +532,8 @@ fn truncation_and_bit_flips_never_panic() {
         file.flush().unwrap();
         if let Ok(image) = ckdump::open(file.path(), &no_host_files()) {
             // Touch what later stages touch.
-            let mem: &dyn Memory = &*image.memory;
-            for t in &image.threads {
+            let mem: &dyn Memory = &*image.process.memory;
+            for t in &image.process.threads {
                 let mut buf = [0u8; 64];
                 let _ = mem.read_available(t.registers.sp().unwrap_or(0), &mut buf);
             }

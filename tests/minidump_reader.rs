@@ -29,6 +29,7 @@ fn dump(rel: &str) -> Option<Image> {
 
 fn reg(image: &Image, tid: u64, name: &str) -> u64 {
     let t = image
+        .process
         .thread(tid)
         .unwrap_or_else(|| panic!("thread {tid:#x}"));
     t.registers
@@ -73,7 +74,7 @@ fn breakpad_minidump2_every_manifest_value() {
     assert_eq!(img.target.cpu_count, Some(1));
     assert_eq!(img.producer, Producer::Other("Breakpad".into()));
     assert_eq!(img.timestamp, Some(1171480435));
-    assert_eq!(img.process.as_ref().unwrap().pid, Some(3932));
+    assert_eq!(img.process.facts.as_ref().unwrap().pid, Some(3932));
 
     // EXCEPTION_ACCESS_VIOLATION_WRITE at 0x45 in thread 0xbf4.
     assert_eq!(exception(&img), (0xC000_0005, 0));
@@ -82,7 +83,7 @@ fn breakpad_minidump2_every_manifest_value() {
     assert_eq!(fault.thread, Some(0xbf4));
     assert_eq!(fault.parameters, vec![1, 0x45]);
 
-    let tids: Vec<u64> = img.threads.iter().map(|t| t.tid).collect();
+    let tids: Vec<u64> = img.process.threads.iter().map(|t| t.tid).collect();
     assert_eq!(tids, vec![0xbf4, 0x11c0]);
     assert_eq!(reg(&img, 0xbf4, "eip"), 0x40429e);
     assert_eq!(reg(&img, 0xbf4, "esp"), 0x12fe84);
@@ -92,11 +93,11 @@ fn breakpad_minidump2_every_manifest_value() {
         text(&img, "Breakpad info"),
         "dump thread 0x11c0, requesting thread 0xbf4"
     );
-    let float = img.thread(0xbf4).unwrap().float.as_ref().unwrap();
+    let float = img.process.thread(0xbf4).unwrap().float.as_ref().unwrap();
     assert_eq!(float.fcw, Some(0x27f));
 
-    assert_eq!(img.modules.len(), 13);
-    let main = &img.modules[0];
+    assert_eq!(img.process.modules.len(), 13);
+    let main = &img.process.modules[0];
     assert!(main.is_main);
     assert_eq!(main.name, "test_app.exe");
     assert_eq!(main.path, r"c:\test_app.exe");
@@ -109,6 +110,7 @@ fn breakpad_minidump2_every_manifest_value() {
         Some("5A9832E5287241C1838ED98914E9B7FF1")
     );
     let kernel32 = img
+        .process
         .modules
         .iter()
         .find(|m| m.name == "kernel32.dll")
@@ -118,7 +120,7 @@ fn breakpad_minidump2_every_manifest_value() {
         kernel32.pe.as_ref().unwrap().debug_file.as_deref(),
         Some("kernel32.pdb")
     );
-    let m = img.module_at(0x77d43210).unwrap();
+    let m = img.process.module_at(0x77d43210).unwrap();
     assert_eq!(
         m.pe.as_ref().unwrap().version.as_deref(),
         Some("5.1.2600.2622")
@@ -134,9 +136,9 @@ fn breakpad_minidump2_every_manifest_value() {
     assert!(kinds.contains(&(3, Some("ThreadListStream"))));
     assert!(kinds.contains(&(0x4767_0001, Some("BreakpadInfoStream"))));
     let mut word = [0u8; 4];
-    img.memory.read_exact(0x12fe84, &mut word).unwrap();
+    img.process.memory.read_exact(0x12fe84, &mut word).unwrap();
     // No MemoryInfoList: no regions are invented.
-    assert!(img.regions.is_empty());
+    assert!(img.process.regions.is_empty());
     assert!(img.findings.is_empty(), "{:?}", img.findings);
 }
 
@@ -148,7 +150,7 @@ fn windows_exceptions() {
     assert_eq!(exception(&img).0, 0xC000_0409);
     // FAST_FAIL_FATAL_APP_EXIT is the first parameter.
     assert_eq!(img.fault.as_ref().unwrap().parameters, vec![7]);
-    assert_eq!(img.threads.len(), 4);
+    assert_eq!(img.process.threads.len(), 4);
     assert_eq!(img.target.arch, Arch::X86_64);
     assert_eq!(img.target.os_version.as_deref(), Some("10.0.19042"));
     assert_eq!(
@@ -158,7 +160,7 @@ fn windows_exceptions() {
 
     let img = dump("corpus/breakpad/write_av_non_canonical.dmp").unwrap();
     assert_eq!(exception(&img).0, 0xC000_0005);
-    assert_eq!(img.threads.len(), 2);
+    assert_eq!(img.process.threads.len(), 2);
     let fault = img.fault.as_ref().unwrap();
     // Windows records a non-canonical access as all ones; the analysis
     // recovers the real operand address from the faulting instruction.
@@ -170,8 +172,13 @@ fn windows_exceptions() {
     assert_eq!(crash.address.map(|h| h.0), Some(0xfefefefefefefefe));
 
     let img = dump("corpus/breakpad/thread_name_list.dmp").unwrap();
-    assert_eq!(img.threads.len(), 6);
-    let names: Vec<Option<&str>> = img.threads.iter().map(|t| t.name.as_deref()).collect();
+    assert_eq!(img.process.threads.len(), 6);
+    let names: Vec<Option<&str>> = img
+        .process
+        .threads
+        .iter()
+        .map(|t| t.name.as_deref())
+        .collect();
     assert_eq!(
         names,
         vec![
@@ -197,15 +204,15 @@ fn cet_shadow_stack_pointer_from_the_xstate_context() {
         img.target.cpu.as_deref(),
         Some("family 6 model 140 stepping 1")
     );
-    assert_eq!(img.threads.len(), 1);
+    assert_eq!(img.process.threads.len(), 1);
     assert!(img.fault.is_none());
-    let float = img.threads[0].float.as_ref().unwrap();
+    let float = img.process.threads[0].float.as_ref().unwrap();
     // XSTATE_BV has only CET_U (bit 11); PL3_SSP sits beside U_CET = 1.
     assert_eq!(float.xsave_features, Some(0x800));
     assert_eq!(float.shadow_stack_pointer, Some(0xcbc83fefc8));
     // An ordinary context (no XSTATE) has neither.
     let plain = dump("corpus/breakpad/write_av_non_canonical.dmp").unwrap();
-    let float = plain.threads[0].float.as_ref().unwrap();
+    let float = plain.process.threads[0].float.as_ref().unwrap();
     assert_eq!(float.shadow_stack_pointer, None);
 }
 
@@ -214,32 +221,38 @@ fn lldb_windows_dumps() {
     let Some(img) = dump("corpus/lldb/windows-sigsegv/sigsegv.dmp") else {
         return;
     };
-    assert_eq!(img.threads.len(), 1);
-    assert_eq!(img.threads[0].tid, 10860);
+    assert_eq!(img.process.threads.len(), 1);
+    assert_eq!(img.process.threads[0].tid, 10860);
     assert_eq!(exception(&img).0, 0xC000_0005);
     assert_eq!(reg(&img, 10860, "rip"), 0x7ff7a13110d9);
     // mov dword ptr [0], 0: a write to address 0.
     let fault = img.fault.as_ref().unwrap();
     assert_eq!((fault.parameters[0], fault.address), (1, Some(0)));
-    assert_eq!(img.modules.len(), 4);
+    assert_eq!(img.process.modules.len(), 4);
     assert_eq!(
-        img.modules[0].pe.as_ref().unwrap().debug_id.as_deref(),
+        img.process.modules[0]
+            .pe
+            .as_ref()
+            .unwrap()
+            .debug_id
+            .as_deref(),
         Some("7DD47A9FC2E8499AA78EC14AE2C965A21")
     );
-    let float = img.threads[0].float.as_ref().unwrap();
+    let float = img.process.threads[0].float.as_ref().unwrap();
     assert_eq!(float.vector.len(), 16);
 
     let img = dump("corpus/lldb/minidump/fizzbuzz_no_heap.dmp").unwrap();
-    assert_eq!(img.process.as_ref().unwrap().pid, Some(4440));
-    assert_eq!(img.threads.len(), 1);
+    assert_eq!(img.process.facts.as_ref().unwrap().pid, Some(4440));
+    assert_eq!(img.process.threads.len(), 1);
     assert_eq!(exception(&img).0, 0xC000_0005);
-    assert_eq!(img.modules.len(), 6);
+    assert_eq!(img.process.modules.len(), 6);
     assert_eq!(
         img.target.os_version.as_deref(),
         Some("6.1.7601 Service Pack 1")
     );
     let id = |name: &str| {
-        img.modules
+        img.process
+            .modules
             .iter()
             .find(|m| m.name == name)
             .and_then(|m| m.pe.as_ref()?.debug_id.clone())
@@ -254,7 +267,7 @@ fn lldb_windows_dumps() {
         id("ntdll.dll").as_deref(),
         Some("BBB0846A402C4052A16B67650BBFE6B02")
     );
-    assert_eq!(reg(&img, img.threads[0].tid, "eip"), 0x00164d14);
+    assert_eq!(reg(&img, img.process.threads[0].tid, "eip"), 0x00164d14);
 }
 
 #[test]
@@ -269,11 +282,11 @@ fn symbolic_windows_mini() {
         Some("GenuineIntel family 6 model 63 stepping 2")
     );
     assert_eq!(img.target.cpu_count, Some(2));
-    let tids: Vec<u64> = img.threads.iter().map(|t| t.tid).collect();
+    let tids: Vec<u64> = img.process.threads.iter().map(|t| t.tid).collect();
     assert_eq!(tids, vec![1636, 3580, 2600, 2920]);
     assert_eq!(reg(&img, 1636, "eip"), 0x2a2a3d);
-    assert_eq!(img.modules.len(), 17);
-    let m = &img.modules[0];
+    assert_eq!(img.process.modules.len(), 17);
+    let m = &img.process.modules[0];
     assert_eq!(
         (m.name.as_str(), m.base, m.size),
         ("crash.exe", 0x2a0000, 0x9000)
@@ -293,9 +306,9 @@ fn linux_breakpad_dumps() {
     };
     assert_eq!(img.target.os, Os::Linux);
     assert_eq!(img.target.arch, Arch::X86_64);
-    assert_eq!(img.threads.len(), 1);
-    assert_eq!(img.threads[0].tid, 16001);
-    assert_eq!(img.process.as_ref().unwrap().pid, Some(16001));
+    assert_eq!(img.process.threads.len(), 1);
+    assert_eq!(img.process.threads[0].tid, 16001);
+    assert_eq!(img.process.facts.as_ref().unwrap().pid, Some(16001));
     match img.fault.as_ref().unwrap().code {
         FaultCode::Signal { signo, .. } => assert_eq!(signo, 11),
         ref other => panic!("{other:?}"),
@@ -310,7 +323,7 @@ fn linux_breakpad_dumps() {
         assert_eq!(reg(&img, 16001, name), value, "{name}");
     }
     let mut buf = [0u8; 128];
-    img.memory.read_exact(0x401d46, &mut buf).unwrap();
+    img.process.memory.read_exact(0x401d46, &mut buf).unwrap();
 
     let img = dump("corpus/lldb/unittests-minidump/linux-i386.dmp").unwrap();
     assert_eq!(img.target.arch, Arch::X86);
@@ -336,10 +349,10 @@ fn linux_breakpad_dumps() {
     }
     assert_eq!(img.producer, Producer::Other("Breakpad".into()));
     assert_eq!(
-        img.process.as_ref().unwrap().args.as_deref(),
+        img.process.facts.as_ref().unwrap().args.as_deref(),
         Some("./linux-i386")
     );
-    assert!(!img.details.auxv.is_empty());
+    assert!(!img.process.auxv.is_empty());
 }
 
 #[test]
@@ -360,7 +373,7 @@ fn linux_mini_sigsegv_at_0x45_and_its_maps() {
     assert_eq!(reg(&img, 1304, "rip"), 0x401d72);
     // A 'BpEL' CodeView record: the whole GNU build-id, and the Breakpad
     // debug id symbolic's snapshot expects.
-    let crash = &img.modules[0];
+    let crash = &img.process.modules[0];
     assert_eq!(crash.name, "crash");
     assert_eq!(
         crash.build_id.as_deref(),
@@ -375,10 +388,10 @@ fn linux_mini_sigsegv_at_0x45_and_its_maps() {
     let fault = img.fault.as_ref().unwrap();
     assert!(matches!(fault.code, FaultCode::Signal { signo: 11, .. }));
     assert_eq!(fault.address, Some(0x45));
-    assert_eq!(img.threads[0].tid, 1304);
-    assert_eq!(img.regions.len(), 35);
+    assert_eq!(img.process.threads[0].tid, 1304);
+    assert_eq!(img.process.regions.len(), 35);
     // The maps name files and offsets; p/s becomes the sharing.
-    let exe = img.region_at(0x401d72).unwrap();
+    let exe = img.process.region_at(0x401d72).unwrap();
     assert!(exe.protection.execute && exe.protection.read && !exe.protection.write);
     assert_eq!(exe.sharing, Sharing::Private);
     assert!(exe.file.is_some());
@@ -401,8 +414,8 @@ fn crashpad_annotations() {
     );
 
     let img = dump("corpus/breakpad/minidump_crashpad_annotation.dmp").unwrap();
-    assert_eq!(img.threads.len(), 7);
-    assert_eq!(img.modules.len(), 354);
+    assert_eq!(img.process.threads.len(), 7);
+    assert_eq!(img.process.modules.len(), 354);
     let keys: Vec<&str> = img
         .details
         .annotations
@@ -464,7 +477,7 @@ fn minidump_writer_linux_dump_matches_its_raw_dump() {
         img.target.cpu.as_deref(),
         Some("family 25 model 17 stepping 1")
     );
-    let process = img.process.as_ref().unwrap();
+    let process = img.process.facts.as_ref().unwrap();
     assert_eq!(process.pid, Some(11668));
     // From LinuxProcStatus.
     assert_eq!(process.ppid, Some(11667));
@@ -487,6 +500,7 @@ fn minidump_writer_linux_dump_matches_its_raw_dump() {
     assert_eq!(fault.address, Some(0x10));
     assert_eq!(fault.thread, Some(0x2d94));
     let names: Vec<(u64, &str)> = img
+        .process
         .threads
         .iter()
         .map(|t| (t.tid, t.name.as_deref().unwrap_or("")))
@@ -500,15 +514,15 @@ fn minidump_writer_linux_dump_matches_its_raw_dump() {
             (0x2d97, "worker-2")
         ]
     );
-    assert_eq!(img.modules.len(), 4);
-    assert_eq!(img.modules[0].base, 0x562d1e859000);
-    assert_eq!(img.modules[1].size, 0x1d5000);
+    assert_eq!(img.process.modules.len(), 4);
+    assert_eq!(img.process.modules[0].base, 0x562d1e859000);
+    assert_eq!(img.process.modules[1].size, 0x1d5000);
     assert_eq!(
-        img.modules[1].build_id.as_deref(),
+        img.process.modules[1].build_id.as_deref(),
         Some("93ac61ec5a8eb1396f9fbd350e3169a558528a40")
     );
     // Regions from /proc/PID/maps (file names), not the MemoryInfoList.
-    let first = &img.regions[0];
+    let first = &img.process.regions[0];
     assert_eq!(first.start, 0x562d1e859000);
     assert_eq!(
         first.file.as_ref().map(|f| f.path.as_str()),
@@ -516,7 +530,7 @@ fn minidump_writer_linux_dump_matches_its_raw_dump() {
     );
     assert!(text(&img, "/proc/PID/environ").contains("PATH=/usr/bin:/bin"));
     assert_eq!(text(&img, "handles"), "5 open handles recorded");
-    assert_eq!(img.details.auxv.len(), 22);
+    assert_eq!(img.process.auxv.len(), 22);
     assert!(img.findings.is_empty(), "{:?}", img.findings);
 }
 
@@ -572,8 +586,8 @@ fn wine_dumps_match_their_stream_listing() {
     ];
     for (file, pid, tid, threads, code, params) in cases {
         let img = open(&dir.join(file), &OpenOptions::default()).unwrap();
-        assert_eq!(img.process.as_ref().unwrap().pid, Some(pid), "{file}");
-        assert_eq!(img.threads.len(), threads, "{file}");
+        assert_eq!(img.process.facts.as_ref().unwrap().pid, Some(pid), "{file}");
+        assert_eq!(img.process.threads.len(), threads, "{file}");
         assert_eq!(exception(&img).0, code, "{file}");
         let fault = img.fault.as_ref().unwrap();
         assert_eq!(fault.thread, Some(tid), "{file}");
@@ -583,8 +597,8 @@ fn wine_dumps_match_their_stream_listing() {
             Some("6.1.7601 Service Pack 1")
         );
         assert_eq!(img.target.cpu_count, Some(2));
-        assert_eq!(img.modules.len(), 8, "{file}");
-        assert_eq!(img.modules[0].base, 0x140000000);
+        assert_eq!(img.process.modules.len(), 8, "{file}");
+        assert_eq!(img.process.modules[0].base, 0x140000000);
         assert_eq!(
             img.producer,
             Producer::Other("Windows MiniDumpWriteDump".into())
@@ -611,7 +625,7 @@ fn wine_dumps_match_their_stream_listing() {
     )
     .unwrap();
     let sp = full.crashing_thread().unwrap().registers.sp().unwrap();
-    assert_eq!(full.memory.read_u64(sp).unwrap(), 0x140001070);
+    assert_eq!(full.process.memory.read_u64(sp).unwrap(), 0x140001070);
 }
 
 /// Damaged dumps open (with findings) or fail with a one-line error that
@@ -727,8 +741,8 @@ fn structural_findings_on_damaged_copies() {
     put_u32(&mut b, dir(1) + 4, 1);
     let img = open_bytes(&b);
     assert_eq!(codes(&img), vec!["CKD-E5009"]);
-    assert!(img.modules.is_empty());
-    assert_eq!(img.threads.len(), 4);
+    assert!(img.process.modules.is_empty());
+    assert_eq!(img.process.threads.len(), 4);
 
     // MozSoftErrors retyped as a second exception stream.
     let mut b = orig.clone();
@@ -753,7 +767,7 @@ fn structural_findings_on_damaged_copies() {
     let img = open_bytes(&orig[..0xa000]);
     let c = codes(&img);
     assert!(c.contains(&"CKD-E5001"), "{c:?}");
-    assert_eq!(img.threads.len(), 4);
+    assert_eq!(img.process.threads.len(), 4);
     assert!(img.fault.is_some());
 
     // Only a header that is not one is an error.
@@ -789,12 +803,12 @@ fn truncated_memory64_list_keeps_the_bytes_it_has() {
     let codes: Vec<&str> = img.findings.iter().map(|f| f.code).collect();
     // The streams themselves lie before the cut; only memory is missing.
     assert_eq!(codes, vec!["CKD-E5010"]);
-    assert_eq!(img.threads.len(), 1);
+    assert_eq!(img.process.threads.len(), 1);
     // The crashing stack (range 0x22000+0xfe000 at file offset 0x5ebf)
     // is inside the first 2 MiB.
     let sp = img.crashing_thread().unwrap().registers.sp().unwrap();
     assert_eq!(sp, 0x11fd38);
-    assert_eq!(img.memory.read_u64(sp).unwrap(), 0x140001070);
+    assert_eq!(img.process.memory.read_u64(sp).unwrap(), 0x140001070);
 }
 
 /// Rewrites `bytes`' ThreadList (stream 3) as a ThreadExList (stream 8)
@@ -838,10 +852,10 @@ fn thread_ex_list_gives_the_same_threads_and_stacks() {
     let ex = open(&ex_path, &OpenOptions::default()).unwrap();
     assert!(ex.details.streams.iter().any(|s| s.kind == 8));
     assert!(!ex.details.streams.iter().any(|s| s.kind == 3));
-    assert!(original.threads.len() > 1);
-    let ids = |i: &Image| i.threads.iter().map(|t| t.tid).collect::<Vec<_>>();
+    assert!(original.process.threads.len() > 1);
+    let ids = |i: &Image| i.process.threads.iter().map(|t| t.tid).collect::<Vec<_>>();
     assert_eq!(ids(&ex), ids(&original));
-    for (a, b) in original.threads.iter().zip(&ex.threads) {
+    for (a, b) in original.process.threads.iter().zip(&ex.process.threads) {
         assert_eq!(a.registers, b.registers, "thread {}", a.tid);
         assert!(b.registers.pc().is_some(), "thread {}", a.tid);
     }

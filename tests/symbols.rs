@@ -90,7 +90,7 @@ fn check_against_eu_stack(image_path: &Path, reference: &Path, config: &SymbolCo
 }
 
 fn check_image_against_eu_stack(image: &Image, reference: &Path, config: &SymbolConfig) {
-    let symbolizer = Symbolizer::new(image, config);
+    let symbolizer = Symbolizer::new(&image.process, config);
     let text = std::fs::read_to_string(reference).unwrap();
     let threads = eu_frames(&text);
     assert!(!threads.is_empty(), "{}", reference.display());
@@ -170,10 +170,15 @@ fn shared_core_modules_report_their_files() {
         &OpenOptions::default(),
     )
     .unwrap();
-    let symbolizer = Symbolizer::new(&image, &config);
+    let symbolizer = Symbolizer::new(&image.process, &config);
     let status = symbolizer.modules();
     let by_name = |name: &str| {
-        let i = image.modules.iter().position(|m| m.name == name).unwrap();
+        let i = image
+            .process
+            .modules
+            .iter()
+            .position(|m| m.name == name)
+            .unwrap();
         status[i].clone()
     };
     let crashme = by_name("crashme");
@@ -183,6 +188,7 @@ fn shared_core_modules_report_their_files() {
     assert_eq!(libc.kind, SymbolKind::Dwarf);
     // The libc debug file by GNU build-id (readelf -n libs/libc.so.6).
     let id = image
+        .process
         .modules
         .iter()
         .find(|m| m.name == "libc.so.6")
@@ -232,9 +238,9 @@ fn fixtures_symbolize_like_eu_stack() {
 #[test]
 fn inlined_crash_frame_in_threads_core() {
     let image = open(&fixture("core.threads.kernel.zst"), &OpenOptions::default()).unwrap();
-    let symbolizer = Symbolizer::new(&image, &fixture_config());
+    let symbolizer = Symbolizer::new(&image.process, &fixture_config());
     // The kernel writes the crashing thread first.
-    let pc = image.threads[0].registers.pc().unwrap();
+    let pc = image.process.threads[0].registers.pc().unwrap();
     let frames = symbolizer.lookup(pc);
     let summary: Vec<(Option<&str>, Option<u32>, bool)> = frames
         .iter()
@@ -253,7 +259,13 @@ fn inlined_crash_frame_in_threads_core() {
     );
     // Offset from crash_here's DW_AT_low_pc, 0x1328 (`readelf -s`: the
     // symbol agrees); the PIE's first PT_LOAD is at 0, so base == bias.
-    let base = image.modules.iter().find(|m| m.is_main).unwrap().base;
+    let base = image
+        .process
+        .modules
+        .iter()
+        .find(|m| m.is_main)
+        .unwrap()
+        .base;
     assert_eq!(frames[1].function_offset, Some(pc - base - 0x1328));
     assert_eq!(frames[0].function_offset, None);
 }
@@ -265,8 +277,13 @@ fn debuglink_only_debug_file_is_found() {
         &OpenOptions::default(),
     )
     .unwrap();
-    let symbolizer = Symbolizer::new(&image, &fixture_config());
-    let main = image.modules.iter().position(|m| m.is_main).unwrap();
+    let symbolizer = Symbolizer::new(&image.process, &fixture_config());
+    let main = image
+        .process
+        .modules
+        .iter()
+        .position(|m| m.is_main)
+        .unwrap();
     let status = &symbolizer.modules()[main];
     // The sysroot holds the program at its path in the dump.
     assert_eq!(
@@ -283,8 +300,13 @@ fn debuglink_only_debug_file_is_found() {
 #[test]
 fn dwarf_inside_the_binary() {
     let image = open(&fixture("core.illegal.kernel"), &OpenOptions::default()).unwrap();
-    let symbolizer = Symbolizer::new(&image, &fixture_config());
-    let main = image.modules.iter().position(|m| m.is_main).unwrap();
+    let symbolizer = Symbolizer::new(&image.process, &fixture_config());
+    let main = image
+        .process
+        .modules
+        .iter()
+        .position(|m| m.is_main)
+        .unwrap();
     let status = &symbolizer.modules()[main];
     assert_eq!(
         status.binary,
@@ -307,11 +329,12 @@ fn binary_with_another_build_id_is_rejected() {
     config.use_host = false;
     let image = open(&fixture("core.illegal.kernel"), &OpenOptions::default()).unwrap();
     let libc = image
+        .process
         .modules
         .iter()
         .position(|m| m.name == "libc.so.6")
         .unwrap();
-    let status = &Symbolizer::new(&image, &config).modules()[libc];
+    let status = &Symbolizer::new(&image.process, &config).modules()[libc];
     assert_eq!(status.binary, None);
     assert_eq!(status.kind, SymbolKind::None);
     assert_eq!(
@@ -350,6 +373,7 @@ fn code_and_unwind_tables_come_from_the_binary() {
     .unwrap();
     let libc_base = |image: &ckdump::Image| {
         image
+            .process
             .modules
             .iter()
             .find(|m| m.name == "libc.so.6")
@@ -359,15 +383,15 @@ fn code_and_unwind_tables_come_from_the_binary() {
     // libc's first PT_LOAD has p_vaddr 0, so base == load bias.
     let pc = libc_base(&plain) + LIBC_CLOCK_NANOSLEEP;
     let mut in_core = [0u8; 32];
-    assert_eq!(plain.memory.read_available(pc, &mut in_core), 0);
+    assert_eq!(plain.process.memory.read_available(pc, &mut in_core), 0);
 
-    let symbolizer = Symbolizer::new(&plain, &config);
+    let symbolizer = Symbolizer::new(&plain.process, &config);
     use ckdump::unwind::CodeInfo;
     let mut from_file = [0u8; 32];
     assert_eq!(symbolizer.read_code(pc, &mut from_file), 32);
     let mut want = [0u8; 32];
     let full_pc = libc_base(&full) + LIBC_CLOCK_NANOSLEEP;
-    assert_eq!(full.memory.read_available(full_pc, &mut want), 32);
+    assert_eq!(full.process.memory.read_available(full_pc, &mut want), 32);
     assert_eq!(from_file, want);
     assert!(symbolizer.is_code(pc));
     // .rodata of libc is mapped but not executable.
@@ -390,14 +414,18 @@ fn code_and_unwind_tables_come_from_the_binary() {
 fn vdso_symbols_come_from_the_dumps_memory() {
     let image = open(&fixture("core.threads.kernel.zst"), &OpenOptions::default()).unwrap();
     let index = image
+        .process
         .modules
         .iter()
         .position(|m| m.sources.contains(&ckdump::model::ModuleSource::Vdso))
         .unwrap();
-    let vdso = &image.modules[index];
+    let vdso = &image.process.modules[index];
     // Find `__vdso_clock_gettime` in the vDSO's own .dynsym with goblin.
     let mut elf_bytes = vec![0u8; vdso.size.min(1 << 20) as usize];
-    let n = image.memory.read_available(vdso.base, &mut elf_bytes);
+    let n = image
+        .process
+        .memory
+        .read_available(vdso.base, &mut elf_bytes);
     elf_bytes.truncate(n);
     let elf = goblin::elf::Elf::parse(&elf_bytes).unwrap();
     let sym = elf
@@ -405,7 +433,7 @@ fn vdso_symbols_come_from_the_dumps_memory() {
         .iter()
         .find(|s| elf.dynstrtab.get_at(s.st_name) == Some("__vdso_clock_gettime"))
         .unwrap();
-    let symbolizer = Symbolizer::new(&image, &fixture_config());
+    let symbolizer = Symbolizer::new(&image.process, &fixture_config());
     let frames = symbolizer.lookup(vdso.base + sym.st_value + 1);
     assert_eq!(frames.len(), 1, "{frames:?}");
     assert_eq!(frames[0].function.as_deref(), Some("__vdso_clock_gettime"));
@@ -435,8 +463,13 @@ fn debuglink_file_with_another_crc_is_rejected() {
         &OpenOptions::default(),
     )
     .unwrap();
-    let main = image.modules.iter().position(|m| m.is_main).unwrap();
-    let status = &Symbolizer::new(&image, &config).modules()[main];
+    let main = image
+        .process
+        .modules
+        .iter()
+        .position(|m| m.is_main)
+        .unwrap();
+    let status = &Symbolizer::new(&image.process, &config).modules()[main];
     assert_eq!(status.debug_file, None);
     // The stripped binary keeps .symtab.
     assert_eq!(status.kind, SymbolKind::SymbolTable);
@@ -512,6 +545,7 @@ fn hand_built_image_symbolizes_like_eu_stack() {
     let image = image_from_nt_file(&dir.join("reference/core.kernel-sigsegv.eu-readelf-n.txt"));
     assert_eq!(
         image
+            .process
             .modules
             .iter()
             .map(|m| (m.name.as_str(), m.base, m.size))
@@ -529,7 +563,7 @@ fn hand_built_image_symbolizes_like_eu_stack() {
         &dir.join("reference/core.kernel-sigsegv.eu-stack.txt"),
         &config,
     );
-    let status = Symbolizer::new(&image, &config).modules();
+    let status = Symbolizer::new(&image.process, &config).modules();
     assert_eq!(
         status.iter().map(|s| s.kind).collect::<Vec<_>>(),
         [SymbolKind::Dwarf; 3]
@@ -569,13 +603,13 @@ fn debug_file_split_by_objcopy_is_found_through_debuglink() {
     assert!(objcopy(&[strip, link.as_ref(), &original, &binary]));
 
     let mut image = image_from_nt_file(&dir.join("reference/core.kernel-sigsegv.eu-readelf-n.txt"));
-    image.modules.truncate(1);
+    image.process.modules.truncate(1);
     // `readelf -n crashme`: the binary, its stripped copy and the debug
     // file all carry this build-id.
-    image.modules[0].build_id = Some("c0deeffdeb886f78e4e650db4ec68ffc3366fa6d".into());
+    image.process.modules[0].build_id = Some("c0deeffdeb886f78e4e650db4ec68ffc3366fa6d".into());
     let mut config = SymbolConfig::from_dirs(vec![tmp.path().to_path_buf()], None);
     config.use_host = false;
-    let symbolizer = Symbolizer::new(&image, &config);
+    let symbolizer = Symbolizer::new(&image.process, &config);
     let status = &symbolizer.modules()[0];
     assert_eq!(status.binary.as_deref(), Some(binary.as_path()));
     assert_eq!(status.debug_file.as_deref(), Some(debug.as_path()));

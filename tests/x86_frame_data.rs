@@ -79,8 +79,8 @@ fn pdb_frame_data_equals_dump_syms_stack_win() {
             ..SymbolConfig::from_dirs(vec![d.to_path_buf()], None)
         };
         let (pdb_config, sym_config) = (config(from_pdb.path()), config(from_sym.path()));
-        let pdb = Symbolizer::new(&img, &pdb_config);
-        let sym = Symbolizer::new(&img, &sym_config);
+        let pdb = Symbolizer::new(&img.process, &pdb_config);
+        let sym = Symbolizer::new(&img.process, &sym_config);
         let mut covered = 0;
         let mut programs = 0;
         for rva in 0..pe.size_of_image() {

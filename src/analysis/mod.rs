@@ -10,7 +10,7 @@ pub mod region_name;
 pub mod signals;
 pub mod windows;
 
-use crate::model::{Capture, FaultCode, Image, InterruptLevel, Sharing, Thread};
+use crate::model::{Capture, FaultCode, Image, InterruptLevel, ProcessView, Sharing, Thread};
 use crate::progress::Progress;
 use crate::report::{
     CrashSummary, FrameReport, Hex, INSPECT_SCHEMA, ImageSummary, InspectReport, ModuleReport,
@@ -35,7 +35,7 @@ pub struct InspectOptions {
 
 /// The one-screen description of the file.
 pub fn summarize(image: &Image) -> ImageSummary {
-    let process = image.process.as_ref();
+    let process = image.process.facts.as_ref();
     ImageSummary {
         path: image.path.display().to_string(),
         format: serde_json::to_value(image.format)
@@ -60,7 +60,7 @@ pub fn summarize(image: &Image) -> ImageSummary {
         args: process.and_then(|p| p.args.clone()),
         executable: process.and_then(|p| p.executable.clone()),
         timestamp: image.timestamp,
-        thread_count: image.threads.len(),
+        thread_count: image.process.threads.len(),
         archive: image
             .details
             .container
@@ -73,23 +73,32 @@ pub fn summarize(image: &Image) -> ImageSummary {
 /// other process of a saved tree, each unwound in its own address space.
 pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
     let limits = options.limits.unwrap_or_default();
-    let selected = |p: &Image| {
+    let selected = |p: &ProcessView| {
         p.threads
             .iter()
             .filter(|t| options.thread.is_none_or(|tid| t.tid == tid))
             .count() as u64
     };
-    let bar = options.progress.clone().unwrap_or_default().steps(
-        image.all_processes().map(selected).sum(),
-        "unwinding threads",
-    );
+    let bar = options
+        .progress
+        .clone()
+        .unwrap_or_default()
+        .steps(image.processes().map(selected).sum(), "unwinding threads");
 
     // One cache for the tree: its processes share most modules.
     let cache = SymbolCache::default();
-    let symbolizer = Symbolizer::with_cache(image, &options.symbols, &cache);
-    let threads = thread_reports(image, &symbolizer, options, &limits, &bar);
+    let symbolizer = Symbolizer::with_cache(&image.process, &options.symbols, &cache);
+    let crashing_tid = image.fault.as_ref().and_then(|f| f.thread);
+    let threads = thread_reports(
+        &image.process,
+        crashing_tid,
+        &symbolizer,
+        options,
+        &limits,
+        &bar,
+    );
     let crash = crash_summary(image, &symbolizer, options.disasm_context);
-    let modules = module_reports(image, &symbolizer);
+    let modules = module_reports(&image.process, &symbolizer);
     drop(symbolizer);
     let other_processes = image
         .other_processes
@@ -104,11 +113,11 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         crash,
         threads,
         modules,
-        regions: options.regions.then(|| region_reports(image)),
+        regions: options.regions.then(|| region_reports(&image.process)),
         notes: image.details.notes.clone(),
-        auxv: image.details.auxv.clone(),
+        auxv: image.process.auxv.clone(),
         streams: image.details.streams.clone(),
-        annotations: annotations(image),
+        annotations: annotations(&image.details.annotations),
         texts: image
             .details
             .texts
@@ -121,23 +130,23 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         processes: image.details.processes.clone(),
         image_files: image.details.files.clone(),
         container: image.details.container.clone(),
-        checkpoint: image.details.checkpoint.clone(),
+        checkpoint: image.process.checkpoint.clone(),
         findings: image.findings.clone(),
         other_processes,
     }
 }
 
-/// Stacks of `image`'s threads (the `--thread` one only, if given),
+/// Stacks of a process's threads (the `--thread` one only, if given),
 /// crashing thread first, then the rest in image order.
 fn thread_reports(
-    image: &Image,
+    process: &ProcessView,
+    crashing_tid: Option<u64>,
     symbolizer: &Symbolizer<'_>,
     options: &InspectOptions,
     limits: &WalkLimits,
     bar: &crate::progress::Step,
 ) -> Vec<ThreadReport> {
-    let crashing_tid = image.fault.as_ref().and_then(|f| f.thread);
-    let mut order: Vec<&Thread> = image.threads.iter().collect();
+    let mut order: Vec<&Thread> = process.threads.iter().collect();
     order.sort_by_key(|t| Some(t.tid) != crashing_tid);
     if let Some(tid) = options.thread {
         order.retain(|t| t.tid == tid);
@@ -145,16 +154,16 @@ fn thread_reports(
     order
         .iter()
         .map(|thread| {
-            let report = thread_report(image, symbolizer, thread, crashing_tid, limits);
+            let report = thread_report(process, symbolizer, thread, crashing_tid, limits);
             bar.inc(1);
             report
         })
         .collect()
 }
 
-fn module_reports(image: &Image, symbolizer: &Symbolizer<'_>) -> Vec<ModuleReport> {
+fn module_reports(process: &ProcessView, symbolizer: &Symbolizer<'_>) -> Vec<ModuleReport> {
     let statuses = symbolizer.modules();
-    image
+    process
         .modules
         .iter()
         .enumerate()
@@ -181,10 +190,8 @@ fn module_reports(image: &Image, symbolizer: &Symbolizer<'_>) -> Vec<ModuleRepor
         .collect()
 }
 
-fn annotations(image: &Image) -> Vec<crate::report::Annotation> {
-    image
-        .details
-        .annotations
+fn annotations(annotations: &[(String, String)]) -> Vec<crate::report::Annotation> {
+    annotations
         .iter()
         .map(|(key, value)| crate::report::Annotation {
             key: key.clone(),
@@ -196,14 +203,14 @@ fn annotations(image: &Image) -> Vec<crate::report::Annotation> {
 /// One more process of a saved tree, with its own symbolizer (its modules
 /// may sit at other addresses) over the tree's shared cache.
 fn process_report(
-    image: &Image,
+    view: &ProcessView,
     options: &InspectOptions,
     limits: &WalkLimits,
     bar: &crate::progress::Step,
     cache: &SymbolCache,
 ) -> ProcessReport {
-    let symbolizer = Symbolizer::with_cache(image, &options.symbols, cache);
-    let process = image.process.as_ref();
+    let symbolizer = Symbolizer::with_cache(view, &options.symbols, cache);
+    let process = view.facts.as_ref();
     ProcessReport {
         pid: process.and_then(|p| p.pid),
         ppid: process.and_then(|p| p.ppid),
@@ -211,33 +218,33 @@ fn process_report(
         state: process.and_then(|p| p.state),
         args: process.and_then(|p| p.args.clone()),
         executable: process.and_then(|p| p.executable.clone()),
-        thread_count: image.threads.len(),
-        threads: thread_reports(image, &symbolizer, options, limits, bar),
-        modules: module_reports(image, &symbolizer),
-        regions: options.regions.then(|| region_reports(image)),
-        open_files: image
-            .details
+        thread_count: view.threads.len(),
+        // The fault belongs to the main process.
+        threads: thread_reports(view, None, &symbolizer, options, limits, bar),
+        modules: module_reports(view, &symbolizer),
+        regions: options.regions.then(|| region_reports(view)),
+        open_files: view
             .checkpoint
             .as_ref()
             .map(|c| c.open_files.clone())
             .unwrap_or_default(),
-        annotations: annotations(image),
+        annotations: annotations(&view.annotations),
     }
 }
 
 fn thread_report(
-    image: &Image,
+    process: &ProcessView,
     symbolizer: &Symbolizer<'_>,
     thread: &Thread,
     crashing_tid: Option<u64>,
     limits: &WalkLimits,
 ) -> ThreadReport {
-    let raw = unwind::walk(&thread.registers, &*image.memory, symbolizer, limits);
+    let raw = unwind::walk(&thread.registers, &*process.memory, symbolizer, limits);
     let mut frames = Vec::new();
     for (index, frame) in raw.iter().enumerate() {
         // A return address points after the call; look up the call itself.
         let mut adjust = if frame.pc_is_exact { 0 } else { 1 };
-        let module = image.module_at(frame.pc);
+        let module = process.module_at(frame.pc);
         let mut symbols = symbolizer.lookup(frame.pc.saturating_sub(adjust));
         // A return address at the very start of a function is a signal
         // trampoline (__restore_rt): the caller "called" nothing, so the
@@ -311,7 +318,7 @@ fn crash_summary(
     context: usize,
 ) -> Option<CrashSummary> {
     let fault = image.fault.as_ref()?;
-    let thread = fault.thread.and_then(|t| image.thread(t));
+    let thread = fault.thread.and_then(|t| image.process.thread(t));
     let pc = thread.and_then(|t| t.registers.pc());
     let arch = image.target.arch;
 
@@ -452,7 +459,7 @@ fn crash_summary(
             description.push_str(&format!(
                 " — address {addr:#x} is in the first page: a null pointer dereference"
             ));
-        } else if let Some(hint) = stack_overflow_hint(image, thread, addr) {
+        } else if let Some(hint) = stack_overflow_hint(&image.process, thread, addr) {
             description.push_str(hint);
         }
     }
@@ -494,18 +501,22 @@ fn crash_summary(
 
 /// A fault just below the thread's stack pointer, in unmapped memory or a
 /// guard page, is the signature of a stack overflow.
-fn stack_overflow_hint(image: &Image, thread: Option<&Thread>, addr: u64) -> Option<&'static str> {
+fn stack_overflow_hint(
+    process: &ProcessView,
+    thread: Option<&Thread>,
+    addr: u64,
+) -> Option<&'static str> {
     let sp = thread?.registers.sp()?;
     let near = addr <= sp.saturating_add(256) && sp.saturating_sub(addr) < 64 * 1024;
-    let guard = image
+    let guard = process
         .region_at(addr)
         .is_none_or(|r| !r.protection.read && !r.protection.write);
     (near && guard)
         .then_some(" — the address is just below the stack pointer: likely a stack overflow")
 }
 
-fn region_reports(image: &Image) -> Vec<RegionReport> {
-    image
+fn region_reports(process: &ProcessView) -> Vec<RegionReport> {
+    process
         .regions
         .iter()
         .map(|r| {
@@ -540,7 +551,7 @@ fn region_reports(image: &Image) -> Vec<RegionReport> {
                         .filter(|_| r.file.is_none())
                         .map(str::to_string),
                 }),
-                pages: image.details.checkpoint.as_ref().and_then(|c| {
+                pages: process.checkpoint.as_ref().and_then(|c| {
                     c.vmas
                         .iter()
                         .find(|v| v.start == r.start && v.end == r.end)

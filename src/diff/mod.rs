@@ -13,7 +13,7 @@ mod pages;
 
 use serde::Serialize;
 
-use crate::model::{FloatState, Image, Module, Region, Thread};
+use crate::model::{FloatState, Image, Module, ProcessView, Region, Target, Thread};
 use crate::progress::Progress;
 use crate::report::{Hex, ImageSummary};
 use crate::symbols::{SymbolConfig, Symbolizer};
@@ -276,16 +276,16 @@ pub struct DiffReport {
 /// Compares two opened images: their own processes, then the other
 /// processes of two saved trees pair by pair.
 pub fn diff(a: &Image, b: &Image, options: &DiffOptions) -> DiffReport {
-    let root = process_diff(a, b, options);
+    let root = process_diff((&a.target, &a.process), (&b.target, &b.process), options);
     let (paired_by, pairs, only_a, only_b) = pair_processes(a, b);
     let other_processes: Vec<OtherProcessDiff> = pairs
         .into_iter()
         .map(|(pa, pb)| {
-            let diff = process_diff(pa, pb, options);
+            let diff = process_diff((&a.target, pa), (&b.target, pb), options);
             OtherProcessDiff {
-                pid_a: pa.process.as_ref().and_then(|p| p.pid),
-                pid_b: pb.process.as_ref().and_then(|p| p.pid),
-                name: pa.process.as_ref().and_then(|p| p.name.clone()),
+                pid_a: pa.pid(),
+                pid_b: pb.pid(),
+                name: pa.facts.as_ref().and_then(|p| p.name.clone()),
                 identical: diff.identical(),
                 diff,
             }
@@ -308,10 +308,17 @@ pub fn diff(a: &Image, b: &Image, options: &DiffOptions) -> DiffReport {
     }
 }
 
-fn process_diff(a: &Image, b: &Image, options: &DiffOptions) -> ProcessDiff {
+/// One process of each image, with the machine it ran on.
+type Side<'a> = (&'a Target, &'a ProcessView);
+
+fn process_diff(
+    (target_a, a): Side<'_>,
+    (target_b, b): Side<'_>,
+    options: &DiffOptions,
+) -> ProcessDiff {
     let progress = options.progress.clone().unwrap_or_default();
     ProcessDiff {
-        process: process_changes(a, b),
+        process: process_changes((target_a, a), (target_b, b)),
         threads: threads_diff(a, b, options),
         regions: regions_diff(a, b),
         modules: modules_diff(a, b),
@@ -321,7 +328,7 @@ fn process_diff(a: &Image, b: &Image, options: &DiffOptions) -> ProcessDiff {
 
 type ProcessPairs<'a> = (
     Option<&'static str>,
-    Vec<(&'a Image, &'a Image)>,
+    Vec<(&'a ProcessView, &'a ProcessView)>,
     Vec<ProcessRef>,
     Vec<ProcessRef>,
 );
@@ -333,12 +340,12 @@ fn pair_processes<'a>(a: &'a Image, b: &'a Image) -> ProcessPairs<'a> {
     if xa.is_empty() && xb.is_empty() {
         return (None, Vec::new(), Vec::new(), Vec::new());
     }
-    let pid = |p: &Image| p.process.as_ref().and_then(|p| p.pid);
-    let process_ref = |p: &Image| ProcessRef {
+    let pid = |p: &ProcessView| p.pid();
+    let process_ref = |p: &ProcessView| ProcessRef {
         pid: pid(p),
-        name: p.process.as_ref().and_then(|p| p.name.clone()),
+        name: p.facts.as_ref().and_then(|p| p.name.clone()),
     };
-    let by_pid = |list: &'a [Image], want: Option<u64>| {
+    let by_pid = |list: &'a [ProcessView], want: Option<u64>| {
         list.iter().find(|p| want.is_some() && pid(p) == want)
     };
     let shared = xa.iter().any(|p| by_pid(xb, pid(p)).is_some());
@@ -379,7 +386,7 @@ fn push_if_differs<T: PartialEq + ToString>(
     }
 }
 
-fn process_changes(a: &Image, b: &Image) -> Vec<Change> {
+fn process_changes((target_a, a): Side<'_>, (target_b, b): Side<'_>) -> Vec<Change> {
     let mut out = Vec::new();
     // The container (directory, archive, core file) is not compared: the
     // same checkpoint read from its directory and from its archive is the
@@ -387,18 +394,18 @@ fn process_changes(a: &Image, b: &Image) -> Vec<Change> {
     push_if_differs(
         &mut out,
         "os",
-        Some(a.target.os.name()),
-        Some(b.target.os.name()),
+        Some(target_a.os.name()),
+        Some(target_b.os.name()),
     );
     push_if_differs(
         &mut out,
         "arch",
-        Some(a.target.arch.name()),
-        Some(b.target.arch.name()),
+        Some(target_a.arch.name()),
+        Some(target_b.arch.name()),
     );
     let (pa, pb) = (
-        a.process.clone().unwrap_or_default(),
-        b.process.clone().unwrap_or_default(),
+        a.facts.clone().unwrap_or_default(),
+        b.facts.clone().unwrap_or_default(),
     );
     push_if_differs(&mut out, "pid", pa.pid, pb.pid);
     push_if_differs(&mut out, "ppid", pa.ppid, pb.ppid);
@@ -415,7 +422,7 @@ fn process_changes(a: &Image, b: &Image) -> Vec<Change> {
     out
 }
 
-fn threads_diff(a: &Image, b: &Image, options: &DiffOptions) -> ThreadsDiff {
+fn threads_diff(a: &ProcessView, b: &ProcessView, options: &DiffOptions) -> ThreadsDiff {
     let common_tid = a.threads.iter().any(|t| b.thread(t.tid).is_some());
     let mut pairs: Vec<(&Thread, &Thread)> = Vec::new();
     let mut only_in_a = Vec::new();
@@ -487,8 +494,8 @@ fn thread_ref(t: &Thread) -> ThreadRef {
 fn thread_change(
     t: &Thread,
     u: &Thread,
-    a: &Image,
-    b: &Image,
+    a: &ProcessView,
+    b: &ProcessView,
     symbolizers: Option<&(Symbolizer, Symbolizer)>,
 ) -> ThreadChange {
     let mut attributes = Vec::new();
@@ -519,7 +526,7 @@ fn thread_change(
             if va == vb {
                 continue;
             }
-            let symbol = |image: &Image, s: &Symbolizer, v: Option<u64>| {
+            let symbol = |image: &ProcessView, s: &Symbolizer, v: Option<u64>| {
                 // Only values inside a module: data pointers are not code.
                 v.filter(|v| image.module_at(*v).is_some())
                     .and_then(|v| describe_code(image, s, v))
@@ -548,7 +555,7 @@ fn thread_change(
 }
 
 /// `function+0xoff`, else `module+0xoff`.
-fn describe_code(image: &Image, symbolizer: &Symbolizer, address: u64) -> Option<String> {
+fn describe_code(image: &ProcessView, symbolizer: &Symbolizer, address: u64) -> Option<String> {
     let frames = symbolizer.lookup(address);
     if let Some(f) = frames.last()
         && let Some(name) = &f.function
@@ -655,7 +662,7 @@ fn float_changes(
     out
 }
 
-fn regions_diff(a: &Image, b: &Image) -> RegionsDiff {
+fn regions_diff(a: &ProcessView, b: &ProcessView) -> RegionsDiff {
     let by_start: std::collections::HashMap<u64, &Region> =
         b.regions.iter().map(|r| (r.start, r)).collect();
     let a_starts: std::collections::HashSet<u64> = a.regions.iter().map(|r| r.start).collect();
@@ -720,7 +727,7 @@ fn regions_diff(a: &Image, b: &Image) -> RegionsDiff {
     }
 }
 
-fn modules_diff(a: &Image, b: &Image) -> ModulesDiff {
+fn modules_diff(a: &ProcessView, b: &ProcessView) -> ModulesDiff {
     let mut used = vec![false; b.modules.len()];
     let mut removed = Vec::new();
     let mut changed = Vec::new();

@@ -31,7 +31,7 @@ use super::MAX_LISTED;
 use super::chunk::{ChunkReader, PageReader};
 use super::moves::{Candidate, Moves, PageHash, ZeroPage, confirm, pair_moves};
 use crate::memory::merge_ranges;
-use crate::model::{Capture, Image, Region};
+use crate::model::{Capture, ProcessView, Region};
 use crate::progress::Progress;
 use crate::report::Hex;
 
@@ -174,7 +174,7 @@ enum Held {
 }
 
 /// What one image holds, with how it was found out.
-fn held_ranges(image: &Image) -> (Vec<(u64, u64)>, bool) {
+fn held_ranges(image: &ProcessView) -> (Vec<(u64, u64)>, bool) {
     if let Some(r) = image.memory.captured_ranges(0, u64::MAX) {
         return (r, false);
     }
@@ -252,8 +252,8 @@ type Key = (u64, u8);
 
 /// Per-region tallies.
 struct Tally<'a> {
-    a: &'a Image,
-    b: &'a Image,
+    a: &'a ProcessView,
+    b: &'a ProcessView,
     regions: BTreeMap<Key, RegionPages>,
     last_compared: Option<u64>,
     compared: u64,
@@ -459,7 +459,7 @@ impl Scan<'_> {
 }
 
 /// Compares the memory of `a` and `b`.
-pub fn compare(a: &Image, b: &Image, progress: &Progress) -> PageDiff {
+pub fn compare(a: &ProcessView, b: &ProcessView, progress: &Progress) -> PageDiff {
     let (ranges_a, probed_a) = held_ranges(a);
     let (ranges_b, probed_b) = held_ranges(b);
     let pieces = pieces(&ranges_a, &ranges_b);

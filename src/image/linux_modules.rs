@@ -184,10 +184,8 @@ pub fn discover_modules(
     mappings: &[FileMapping],
     auxv: &[AuxvEntry],
     pointer_size: u8,
+    page_size: u64,
 ) -> Vec<Module> {
-    let page_size = auxv_value(auxv, AT_PAGESZ)
-        .filter(|p| p.is_power_of_two())
-        .unwrap_or(4096);
     let mask = address_mask(pointer_size);
     // Per path: all its mappings, in first-seen order.
     let mut by_path: BTreeMap<&str, Vec<&FileMapping>> = BTreeMap::new();

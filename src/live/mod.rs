@@ -23,7 +23,7 @@ use crate::image::elf_core;
 use crate::image::linux_modules::{self, FileMapping};
 use crate::model::{
     Arch, AuxvEntry, Capture, FormatDetails, Image, ImageFormat, LinuxRegion, Os, Process,
-    Producer, Protection, Region, RegionFile, Sharing, Target, Thread,
+    ProcessView, Producer, Protection, Region, RegionFile, Sharing, Target, Thread,
 };
 use memory::{LiveMemory, ReadableRange};
 use procfs::{Mapping, ProcessInfo, TaskInfo};
@@ -409,11 +409,15 @@ impl LiveProcess {
     pub fn image(&self) -> Image {
         let auxv = parse_auxv(&self.auxv_raw);
         let mappings = self.file_mappings();
+        let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
+            .and_then(crate::model::plausible_page_size)
+            .unwrap_or(crate::model::DEFAULT_PAGE_SIZE);
         let modules = linux_modules::discover_modules(
             &*self.memory,
             &mappings,
             &auxv,
             self.arch.pointer_size(),
+            page_size,
         );
         let info = &self.info;
         let args = info
@@ -450,6 +454,7 @@ impl LiveProcess {
                 os: Os::Linux,
                 arch: self.arch,
                 kernel: false,
+                page_size,
                 cpu_count: std::thread::available_parallelism()
                     .ok()
                     .map(|n| n.get() as u32),
@@ -457,18 +462,18 @@ impl LiveProcess {
                 cpu: None,
             },
             producer: Producer::Other("ptrace".into()),
-            process: Some(process),
-            threads: self.model_threads(),
-            modules,
-            regions,
             fault: None,
             timestamp: Some(self.stopped_at),
-            memory: self.memory.clone(),
-            details: FormatDetails {
-                auxv,
-                ..FormatDetails::default()
-            },
+            details: FormatDetails::default(),
             findings: Vec::new(),
+            process: ProcessView {
+                facts: Some(process),
+                threads: self.model_threads(),
+                modules,
+                regions,
+                auxv,
+                ..ProcessView::empty(self.memory.clone())
+            },
             other_processes: Vec::new(),
         }
     }

@@ -74,6 +74,16 @@ impl Os {
     }
 }
 
+/// The page size when an image records none: 4 KiB, the smallest page of
+/// every architecture ckdump reads.
+pub const DEFAULT_PAGE_SIZE: u64 = 4096;
+
+/// A page size an image claims, if it is one a machine can have (a power
+/// of two from 1 KiB to 1 GiB); hostile values are ignored.
+pub fn plausible_page_size(size: u64) -> Option<u64> {
+    (size.is_power_of_two() && (1 << 10..=1 << 30).contains(&size)).then_some(size)
+}
+
 /// What machine the image describes.
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
@@ -81,6 +91,9 @@ pub struct Target {
     pub arch: Arch,
     /// Kernel (vmcore, bugcheck dump) rather than one user process.
     pub kernel: bool,
+    /// Bytes per page, as the image records it (AT_PAGESZ, the dump
+    /// header) or the architecture's usual size; set by each reader.
+    pub page_size: u64,
     pub cpu_count: Option<u32>,
     /// Free-form OS version / release where the image records one.
     pub os_version: Option<String>,
@@ -96,6 +109,7 @@ impl Target {
             os: Os::Linux,
             arch,
             kernel: false,
+            page_size: DEFAULT_PAGE_SIZE,
             cpu_count: None,
             os_version: None,
             cpu: None,
@@ -478,7 +492,6 @@ pub struct ImageFileRecord {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FormatDetails {
     pub notes: Vec<NoteRecord>,
-    pub auxv: Vec<AuxvEntry>,
     /// Minidump streams (or similar containers) with type, size and offset.
     pub streams: Vec<StreamRecord>,
     /// Key/value annotations (Crashpad, Breakpad), in file order.
@@ -486,15 +499,14 @@ pub struct FormatDetails {
     /// Text the writer embedded (Linux /proc files in Breakpad dumps,
     /// comments), by name.
     pub texts: Vec<(String, String)>,
-    /// The whole saved process tree, root first (CRIU); the root is also
-    /// `Image::process`, its threads `Image::threads`.
+    /// The whole saved process tree, root first (CRIU), as pstree lists it
+    /// (zombies and tasks past the read limit included); the processes
+    /// read are [`Image::processes`].
     pub processes: Vec<ProcessRecord>,
     /// The files a multi-file image is made of.
     pub files: Vec<ImageFileRecord>,
     /// The container around the processes (container checkpoint archives).
     pub container: Option<ContainerInfo>,
-    /// What a checkpoint (CRIU image set) says beyond the process view.
-    pub checkpoint: Option<CheckpointInfo>,
 }
 
 /// One stream of a container format, known or not.
@@ -507,37 +519,50 @@ pub struct StreamRecord {
     pub offset: u64,
 }
 
-/// An opened saved state.
-pub struct Image {
-    pub path: PathBuf,
-    pub format: ImageFormat,
-    pub compression: Option<Compression>,
-    /// Size of the (decompressed) image in bytes.
-    pub size: u64,
-    pub target: Target,
-    pub producer: Producer,
-    pub process: Option<Process>,
+/// One process of an image: what the image records about it, and
+/// everything a walk over its address space needs. Every consumer that
+/// looks at threads, modules or memory iterates [`Image::processes`].
+#[derive(Clone)]
+pub struct ProcessView {
+    /// Its pid, name, command line… where the image records them.
+    pub facts: Option<Process>,
     pub threads: Vec<Thread>,
     pub modules: Vec<Module>,
+    /// Sorted by start address, by every reader.
     pub regions: Vec<Region>,
-    pub fault: Option<Fault>,
-    /// Seconds since the epoch when the state was saved, if recorded.
-    pub timestamp: Option<u64>,
+    /// Its own address space.
     pub memory: Arc<dyn Memory>,
-    pub details: FormatDetails,
-    /// Structural problems the reader met while parsing.
-    pub findings: Vec<Finding>,
-    /// The other processes of a saved process tree (CRIU), in pstree
-    /// order, each a full process view of its own: threads, modules,
-    /// regions and memory, and its `details.auxv` and per-task
-    /// `details.checkpoint` (VMAs, descriptors, heap). Their `path`,
-    /// `format` and `target` repeat this image's; the reader's findings and
-    /// the tree-wide facts (process list, image files, referenced files,
-    /// saved CPU state) stay here. Empty for one-process images.
-    pub other_processes: Vec<Image>,
+    /// Its auxiliary vector, where the image records one.
+    pub auxv: Vec<AuxvEntry>,
+    /// What a checkpoint says of this process (its VMAs with their pages,
+    /// descriptors, heap); for the tree's root also the tree-wide facts
+    /// (image files, referenced files, page totals, parent snapshot).
+    pub checkpoint: Option<CheckpointInfo>,
+    /// What a saved tree records of this process beyond the fields above,
+    /// as the reader names it (the root's are in
+    /// [`FormatDetails::annotations`]).
+    pub annotations: Vec<(String, String)>,
 }
 
-impl Image {
+impl ProcessView {
+    /// A process with no threads, modules, regions or memory yet.
+    pub fn empty(memory: Arc<dyn Memory>) -> Self {
+        ProcessView {
+            facts: None,
+            threads: Vec::new(),
+            modules: Vec::new(),
+            regions: Vec::new(),
+            memory,
+            auxv: Vec::new(),
+            checkpoint: None,
+            annotations: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> Option<u64> {
+        self.facts.as_ref().and_then(|p| p.pid)
+    }
+
     pub fn thread(&self, tid: u64) -> Option<&Thread> {
         self.threads.iter().find(|t| t.tid == tid)
     }
@@ -551,17 +576,46 @@ impl Image {
     pub fn module_at(&self, addr: u64) -> Option<&Module> {
         self.modules.iter().find(|m| m.contains(addr))
     }
+}
 
-    /// This process and the other processes of the tree, root first.
-    pub fn all_processes(&self) -> impl Iterator<Item = &Image> {
-        std::iter::once(self).chain(self.other_processes.iter())
+/// An opened saved state: what the file is, why it was taken, and its
+/// processes, each a view of its own.
+pub struct Image {
+    pub path: PathBuf,
+    pub format: ImageFormat,
+    pub compression: Option<Compression>,
+    /// Size of the (decompressed) image in bytes.
+    pub size: u64,
+    pub target: Target,
+    pub producer: Producer,
+    pub fault: Option<Fault>,
+    /// Seconds since the epoch when the state was saved, if recorded.
+    pub timestamp: Option<u64>,
+    /// What the format records beyond the processes (notes, streams, the
+    /// tree's process list, image files, the container).
+    pub details: FormatDetails,
+    /// Structural problems the reader met while parsing (for every
+    /// process: a saved tree is read, and reports, as one image).
+    pub findings: Vec<Finding>,
+    /// The process the image was taken of (a core's, a minidump's), or the
+    /// root of a saved process tree (CRIU).
+    pub process: ProcessView,
+    /// The other processes of a saved tree, in process-tree order. Empty
+    /// for one-process images.
+    pub other_processes: Vec<ProcessView>,
+}
+
+impl Image {
+    /// Every process, the main one first.
+    pub fn processes(&self) -> impl Iterator<Item = &ProcessView> {
+        std::iter::once(&self.process).chain(self.other_processes.iter())
     }
 
-    /// The thread the fault belongs to, or the first thread.
+    /// The thread the fault belongs to, in the main process.
     pub fn crashing_thread(&self) -> Option<&Thread> {
         self.fault
             .as_ref()
             .and_then(|f| f.thread)
-            .and_then(|tid| self.thread(tid))
+            .and_then(|tid| self.process.thread(tid))
     }
 }

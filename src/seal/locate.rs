@@ -6,9 +6,8 @@
 use std::fmt::Write as _;
 
 use crate::analysis::region_name::name_region;
-use crate::image::linux_modules::{AT_PAGESZ, auxv_value};
 use crate::memory::StoredRun;
-use crate::model::{Capture, Image, Region, Sharing};
+use crate::model::{Capture, Image, ProcessView, Region, Sharing};
 
 /// VMA pieces named per changed range before the rest are counted.
 const LISTED_PIECES: usize = 8;
@@ -22,17 +21,11 @@ pub struct Placement {
     pub first_address: Option<u64>,
 }
 
-/// The processes whose address spaces `image` holds: the image's own and
-/// every other process of a CRIU tree (each task has its pages files).
-fn processes(image: &Image) -> Vec<&Image> {
-    image.all_processes().collect()
-}
-
 /// Where `file` holds bytes of `image`'s address space, by file offset. A
 /// single sealed file is the image itself: its regions say where their
 /// bytes start (ELF cores); a directory's members are named by the
 /// address space (CRIU pages files).
-fn stored_runs(image: &Image, file: &str, single_file: bool) -> Vec<StoredRun> {
+fn stored_runs(image: &ProcessView, file: &str, single_file: bool) -> Vec<StoredRun> {
     let mut runs: Vec<StoredRun> = if single_file {
         image
             .regions
@@ -75,17 +68,16 @@ pub fn describe(
     let mut text = String::new();
     let mut first_address = None;
     let mut any_runs = false;
-    for process in processes(image) {
+    // The image's own process and every other process of a CRIU tree (each
+    // task has its pages files).
+    for process in image.processes() {
         let runs = stored_runs(process, file, single_file);
         if runs.is_empty() {
             continue;
         }
         any_runs = true;
-        let page_size = auxv_value(&process.details.auxv, AT_PAGESZ)
-            .filter(|p| p.is_power_of_two() && *p >= 1024)
-            .unwrap_or(4096);
+        let page_size = image.target.page_size;
         let heap = process
-            .details
             .checkpoint
             .as_ref()
             .and_then(|c| c.heap)
@@ -104,7 +96,7 @@ pub fn describe(
             let a = run.address.saturating_add(lo - run.offset);
             spans.push((a, a.saturating_add(hi - lo)));
         }
-        let who = match process.process.as_ref().and_then(|p| p.pid) {
+        let who = match process.pid() {
             Some(pid) => format!("pid {pid}"),
             None => "the process".to_string(),
         };

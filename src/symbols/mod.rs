@@ -21,7 +21,7 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::memory::Bytes;
-use crate::model::{Image, Module, ModuleSource};
+use crate::model::{Module, ModuleSource, ProcessView};
 use crate::unwind::{CodeInfo, Section, UnwindTables};
 pub use elf_file::hex;
 use elf_file::{ElfFile, LoadedSection, SectionData};
@@ -240,9 +240,9 @@ impl ModuleKey {
     }
 }
 
-/// Symbol lookups for the modules of one image.
+/// Symbol lookups for the modules of one process.
 pub struct Symbolizer<'a> {
-    image: &'a Image,
+    process: &'a ProcessView,
     config: SymbolConfig,
     /// (base, end, module index) sorted by base.
     ranges: Vec<(u64, u64, usize)>,
@@ -258,19 +258,27 @@ pub struct Symbolizer<'a> {
 const MAX_MEMORY_IMAGE: u64 = 1 << 20;
 
 impl<'a> Symbolizer<'a> {
-    pub fn new(image: &'a Image, config: &SymbolConfig) -> Self {
-        Self::build(image, config, None)
+    pub fn new(process: &'a ProcessView, config: &SymbolConfig) -> Self {
+        Self::build(process, config, None)
     }
 
     /// A symbolizer that takes modules `cache` has already located (from
     /// another process of the same tree) and leaves the ones it locates
     /// there.
-    pub fn with_cache(image: &'a Image, config: &SymbolConfig, cache: &'a SymbolCache) -> Self {
-        Self::build(image, config, Some(cache))
+    pub fn with_cache(
+        process: &'a ProcessView,
+        config: &SymbolConfig,
+        cache: &'a SymbolCache,
+    ) -> Self {
+        Self::build(process, config, Some(cache))
     }
 
-    fn build(image: &'a Image, config: &SymbolConfig, cache: Option<&'a SymbolCache>) -> Self {
-        let mut ranges: Vec<(u64, u64, usize)> = image
+    fn build(
+        process: &'a ProcessView,
+        config: &SymbolConfig,
+        cache: Option<&'a SymbolCache>,
+    ) -> Self {
+        let mut ranges: Vec<(u64, u64, usize)> = process
             .modules
             .iter()
             .enumerate()
@@ -278,10 +286,12 @@ impl<'a> Symbolizer<'a> {
             .collect();
         ranges.sort();
         Symbolizer {
-            image,
+            process,
             config: config.clone(),
             ranges,
-            loaded: (0..image.modules.len()).map(|_| OnceCell::new()).collect(),
+            loaded: (0..process.modules.len())
+                .map(|_| OnceCell::new())
+                .collect(),
             debuglink_dirs: OnceCell::new(),
             entry_function: OnceCell::new(),
             cache,
@@ -300,7 +310,7 @@ impl<'a> Symbolizer<'a> {
 
     fn load(&self, index: usize) -> Option<&LoadedModule> {
         let cell = self.loaded.get(index)?;
-        let module = self.image.modules.get(index)?;
+        let module = self.process.modules.get(index)?;
         let loaded = cell.get_or_init(|| {
             let Some(cache) = self.cache else {
                 return Rc::new(self.locate(module));
@@ -320,13 +330,7 @@ impl<'a> Symbolizer<'a> {
     /// vector records (AT_ENTRY), as a runtime address range.
     fn entry_function_range(&self) -> Option<(u64, u64)> {
         const AT_ENTRY: u64 = 9;
-        let entry = self
-            .image
-            .details
-            .auxv
-            .iter()
-            .find(|a| a.key == AT_ENTRY)?
-            .value;
+        let entry = self.process.auxv.iter().find(|a| a.key == AT_ENTRY)?.value;
         let loaded = self.load(self.module_index(entry)?)?;
         if let Some(symbol) = loaded.symbol_for(entry.wrapping_sub(loaded.bias)) {
             let start = symbol.address.wrapping_add(loaded.bias);
@@ -444,7 +448,7 @@ impl<'a> Symbolizer<'a> {
 
     /// Per-module symbol status, in module order (locates every module).
     pub fn modules(&self) -> Vec<ModuleSymbols> {
-        (0..self.image.modules.len())
+        (0..self.process.modules.len())
             .map(|module| match self.load(module) {
                 Some(l) => ModuleSymbols {
                     module,
@@ -599,7 +603,7 @@ impl<'a> Symbolizer<'a> {
     fn memory_image(&self, module: &Module) -> Option<ElfFile> {
         let len = module.size.min(MAX_MEMORY_IMAGE) as usize;
         let mut buf = vec![0u8; len];
-        let n = self.image.memory.read_available(module.base, &mut buf);
+        let n = self.process.memory.read_available(module.base, &mut buf);
         buf.truncate(n);
         ElfFile::parse(Bytes::from_vec(buf))
     }
@@ -889,12 +893,12 @@ impl CodeInfo for Symbolizer<'_> {
             // No binary to ask: inside a module counts as code unless the
             // image records the region's real permissions (a MemoryInfoList
             // or a mapping table), which then decide.
-            return match self.image.region_at(pc) {
+            return match self.process.region_at(pc) {
                 Some(r) if r.windows.is_some() || r.file.is_some() => r.protection.execute,
                 _ => true,
             };
         }
-        self.image
+        self.process
             .region_at(pc)
             .is_some_and(|r| r.protection.execute)
     }
@@ -966,7 +970,7 @@ impl CodeInfo for Symbolizer<'_> {
     }
 
     fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
-        let n = self.image.memory.read_available(address, buf);
+        let n = self.process.memory.read_available(address, buf);
         if n == buf.len() {
             return n;
         }

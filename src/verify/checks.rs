@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use super::host_files::file_build_id;
-use crate::model::{Image, Region};
+use crate::model::{Arch, Fault, Image, ProcessView, Region};
 use crate::verify::{self, CappedFindings, Finding, Severity};
 
 /// Options for the model checks.
@@ -33,19 +33,27 @@ const PAGE_SIZE: u64 = 4096;
 /// saved tree (their findings name the process).
 pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     let mut out = CappedFindings::new(MAX_FINDINGS_PER_CHECK);
-    process_checks(image, options, &mut out);
+    let arch = image.target.arch;
+    process_checks(
+        &image.process,
+        image.fault.as_ref(),
+        arch,
+        options,
+        &mut out,
+    );
     for f in crate::verify::restore::run(image, &options.restore) {
         let check = verify::check_by_code(f.code).unwrap_or(&verify::RESTORE_FILE_MISSING);
         out.push(check, f);
     }
     for other in &image.other_processes {
         let mut own = CappedFindings::new(MAX_FINDINGS_PER_CHECK);
-        process_checks(other, options, &mut own);
+        // The fault belongs to the main process.
+        process_checks(other, None, arch, options, &mut own);
         for f in crate::verify::restore::run_process(other) {
             let check = verify::check_by_code(f.code).unwrap_or(&verify::RESTORE_FILE_MISSING);
             own.push(check, f);
         }
-        let pid = other.process.as_ref().and_then(|p| p.pid);
+        let pid = other.pid();
         let who = pid.map_or("another process".to_string(), |p| format!("process {p}"));
         // One the root already has (a forked child maps the same files) is
         // not repeated.
@@ -66,32 +74,38 @@ pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
 }
 
 /// The checks of one process: threads, regions, mapped files, symbols.
-fn process_checks(image: &Image, options: &CheckOptions, out: &mut CappedFindings) {
-    threads(image, out);
-    regions(image, out);
-    let restoring = options.restore.root.is_some() && image.details.checkpoint.is_some();
+fn process_checks(
+    process: &ProcessView,
+    fault: Option<&Fault>,
+    arch: Arch,
+    options: &CheckOptions,
+    out: &mut CappedFindings,
+) {
+    threads(process, fault, arch, out);
+    regions(process, out);
+    let restoring = options.restore.root.is_some() && process.checkpoint.is_some();
     if !restoring {
-        mapped_files(image, options, out);
+        mapped_files(process, options, out);
     }
     if let Some(config) = &options.symbols {
-        symbols(image, config, out);
+        symbols(process, config, out);
     }
 }
 
 /// Modules that have a pc on some thread's stack but no symbols.
-fn symbols(image: &Image, config: &crate::symbols::SymbolConfig, out: &mut CappedFindings) {
-    let symbolizer = crate::symbols::Symbolizer::new(image, config);
+fn symbols(process: &ProcessView, config: &crate::symbols::SymbolConfig, out: &mut CappedFindings) {
+    let symbolizer = crate::symbols::Symbolizer::new(process, config);
     let limits = crate::unwind::WalkLimits::default();
-    let mut on_stack = vec![false; image.modules.len()];
-    for t in &image.threads {
-        for f in crate::unwind::walk(&t.registers, &*image.memory, &symbolizer, &limits) {
-            if let Some(i) = image.modules.iter().position(|m| m.contains(f.pc)) {
+    let mut on_stack = vec![false; process.modules.len()];
+    for t in &process.threads {
+        for f in crate::unwind::walk(&t.registers, &*process.memory, &symbolizer, &limits) {
+            if let Some(i) = process.modules.iter().position(|m| m.contains(f.pc)) {
                 on_stack[i] = true;
             }
         }
     }
     for status in symbolizer.modules() {
-        let Some(m) = image.modules.get(status.module) else {
+        let Some(m) = process.modules.get(status.module) else {
             continue;
         };
         if on_stack[status.module] && status.kind == crate::symbols::SymbolKind::None {
@@ -131,21 +145,20 @@ fn describe_region(r: &Region) -> String {
     }
 }
 
-fn threads(image: &Image, out: &mut CappedFindings) {
+fn threads(process: &ProcessView, fault: Option<&Fault>, arch: Arch, out: &mut CappedFindings) {
     // A zombie's or dead task's threads are gone; it is still a process.
-    let exited = image
-        .process
+    let exited = process
+        .facts
         .as_ref()
         .is_some_and(|p| matches!(p.state, Some('Z' | 'X')));
-    if image.threads.is_empty() && !exited {
+    if process.threads.is_empty() && !exited {
         out.push(
             &verify::NO_THREADS,
             Finding::new(&verify::NO_THREADS, "the image holds no threads"),
         );
     }
-    let fault = image.fault.as_ref();
     if let Some(tid) = fault.and_then(|f| f.thread)
-        && image.thread(tid).is_none()
+        && process.thread(tid).is_none()
     {
         out.push(
             &verify::FAULT_THREAD,
@@ -158,14 +171,14 @@ fn threads(image: &Image, out: &mut CappedFindings) {
     // An image that records no mappings (a minidump without a
     // MemoryInfoList) cannot say whether sp and pc lie in the right kind of
     // memory; judging them against nothing would only produce noise.
-    if image.regions.is_empty() {
+    if process.regions.is_empty() {
         return;
     }
-    let memory = &*image.memory;
-    let pointer_size = image.target.arch.pointer_size();
-    for t in &image.threads {
+    let memory = &*process.memory;
+    let pointer_size = arch.pointer_size();
+    for t in &process.threads {
         if let Some(sp) = t.registers.sp() {
-            let problem = match image.region_at(sp) {
+            let problem = match process.region_at(sp) {
                 None => Some("is not in any mapping".to_string()),
                 Some(r) if !(r.protection.write && r.protection.read) => {
                     Some(format!("lies in {}", describe_region(r)))
@@ -188,11 +201,11 @@ fn threads(image: &Image, out: &mut CappedFindings) {
             }
         }
         if let Some(pc) = t.registers.pc() {
-            let problem = match image.region_at(pc) {
+            let problem = match process.region_at(pc) {
                 // gdb's cores leave unmodified file-backed text out of the
                 // program headers; the module's file mapping stands in, and
                 // its protection is unknown here.
-                None if image.module_at(pc).is_some() => None,
+                None if process.module_at(pc).is_some() => None,
                 None => Some("is not in any mapping".to_string()),
                 Some(r) if !r.protection.execute => Some(format!(
                     "lies in {}, which is not executable",
@@ -217,8 +230,8 @@ fn threads(image: &Image, out: &mut CappedFindings) {
     }
 }
 
-fn regions(image: &Image, out: &mut CappedFindings) {
-    for r in image.regions.iter().filter(|r| r.end < r.start) {
+fn regions(process: &ProcessView, out: &mut CappedFindings) {
+    for r in process.regions.iter().filter(|r| r.end < r.start) {
         out.push(
             &verify::REGIONS_OVERLAP,
             Finding::new(
@@ -228,7 +241,7 @@ fn regions(image: &Image, out: &mut CappedFindings) {
             .at_address(r.start),
         );
     }
-    for pair in image.regions.windows(2) {
+    for pair in process.regions.windows(2) {
         let [a, b] = pair else { continue };
         let message = if b.start < a.start {
             format!(
@@ -273,16 +286,16 @@ fn host_path(options: &CheckOptions, path: &str) -> PathBuf {
     }
 }
 
-fn mapped_files(image: &Image, options: &CheckOptions, out: &mut CappedFindings) {
+fn mapped_files(process: &ProcessView, options: &CheckOptions, out: &mut CappedFindings) {
     // Modules first (they carry build-ids), then any other mapped file, each
     // path once.
     let mut seen = HashSet::new();
-    let files = image
+    let files = process
         .modules
         .iter()
         .map(|m| (m.path.as_str(), m.build_id.as_deref()))
         .chain(
-            image
+            process
                 .regions
                 .iter()
                 .filter_map(|r| r.file.as_ref())
@@ -353,15 +366,15 @@ fn mapped_files(image: &Image, options: &CheckOptions, out: &mut CappedFindings)
             // The wrong file: its size says nothing more.
             continue;
         }
-        check_file_size(image, path, size, out);
+        check_file_size(process, path, size, out);
     }
 }
 
 /// Every mapping of `path` must lie inside the host file, rounded up to a
 /// page (the kernel maps the last partial page whole).
-fn check_file_size(image: &Image, path: &str, size: u64, out: &mut CappedFindings) {
+fn check_file_size(process: &ProcessView, path: &str, size: u64, out: &mut CappedFindings) {
     let page_end = size.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE);
-    for r in &image.regions {
+    for r in &process.regions {
         let Some(file) = r.file.as_ref().filter(|f| f.path == path) else {
             continue;
         };
@@ -410,15 +423,16 @@ mod tests {
             size: 0,
             target: Target::linux_process(Arch::X86_64),
             producer: Producer::LinuxKernel,
-            process: None,
-            threads,
-            modules,
-            regions,
             fault: None,
             timestamp: None,
-            memory: Arc::new(NoMemory),
             details: FormatDetails::default(),
             findings: Vec::new(),
+            process: ProcessView {
+                threads,
+                modules,
+                regions,
+                ..ProcessView::empty(Arc::new(NoMemory))
+            },
             other_processes: Vec::new(),
         }
     }
@@ -564,7 +578,7 @@ mod tests {
             thread(11150, 0x11ff0, 0x1000),
         ];
         let mut img = image(vec![], regions, threads);
-        img.memory = memory_at(0x10000, 0x2000);
+        img.process.memory = memory_at(0x10000, 0x2000);
         let f: Vec<_> = run(&img, &CheckOptions::default())
             .into_iter()
             .filter(|f| f.code == "CKD-E2001")
@@ -611,7 +625,7 @@ mod tests {
         let mut threads = threads;
         threads.push(thread(5, 0x11000, 0x7000_0010));
         let mut img = image(vec![libc], regions, threads);
-        img.memory = memory_at(0x10000, 0x2000);
+        img.process.memory = memory_at(0x10000, 0x2000);
         // Thread 2 jumped to 0: the fault names that very pc.
         img.fault = Some(segv(2, 0x0));
         let f: Vec<_> = run(&img, &CheckOptions::default())

@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::analysis::region_name::{RegionName, name_region};
 use crate::memory::MemoryError;
-use crate::model::{CheckpointInfo, Image, ReferencedFile, Region};
+use crate::model::{Arch, CheckpointInfo, Image, ProcessView, ReferencedFile, Region};
 use crate::verify::{self, Finding};
 
 /// Where the restore would happen.
@@ -48,15 +48,16 @@ const LISTED_THREADS: usize = 8;
 
 /// Runs the restore checks that apply to `image`.
 pub fn run(image: &Image, target: &RestoreTarget) -> Vec<Finding> {
-    let Some(cp) = image.details.checkpoint.as_ref() else {
+    let process = &image.process;
+    let Some(cp) = process.checkpoint.as_ref() else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    pages(image, cp, &mut out);
-    written_pages(image, cp, &mut out);
+    pages(process, cp, &mut out);
+    written_pages(process, cp, &mut out);
     if let Some(root) = &target.root {
         for f in &cp.files {
-            file(image, root, f, &mut out);
+            file(process, root, f, &mut out);
         }
         let host;
         let cpu = match &target.cpu {
@@ -66,21 +67,20 @@ pub fn run(image: &Image, target: &RestoreTarget) -> Vec<Finding> {
                 &host
             }
         };
-        cpu_features(image, cp, cpu, &mut out);
+        cpu_features(image.target.arch, cp, cpu, &mut out);
     }
     out
 }
 
-/// The restore checks of one more process of a tree (`Image::
-/// other_processes`): its pages. Files and CPU state are checked once, for
-/// the whole tree, by [`run`] on the root.
-pub fn run_process(image: &Image) -> Vec<Finding> {
-    let Some(cp) = image.details.checkpoint.as_ref() else {
+/// The restore checks of one more process of a tree: its pages. Files and
+/// CPU state are checked once, for the whole tree, by [`run`] on the root.
+pub fn run_process(process: &ProcessView) -> Vec<Finding> {
+    let Some(cp) = process.checkpoint.as_ref() else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    pages(image, cp, &mut out);
-    written_pages(image, cp, &mut out);
+    pages(process, cp, &mut out);
+    written_pages(process, cp, &mut out);
     out
 }
 
@@ -160,7 +160,7 @@ fn describe_uses(f: &ReferencedFile) -> String {
     format!(" ({})", f.uses.join(", "))
 }
 
-fn file(image: &Image, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) {
+fn file(process: &ProcessView, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) {
     let path = f.path.as_str();
     // CRIU keeps deleted files' contents in the images (ghost files) and
     // recreates them itself; memfds and the like are not on any disk.
@@ -232,7 +232,7 @@ fn file(image: &Image, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) 
     // The identity: the build-id CRIU recorded, else the one the model
     // read from the mapped ELF header in memory.
     let want = f.build_id.clone().or_else(|| {
-        image
+        process
             .modules
             .iter()
             .find(|m| m.path == f.path)
@@ -270,9 +270,9 @@ fn describe_region(r: &Region, heap: Option<(u64, u64)>) -> String {
 }
 
 /// Listed pages no file holds.
-fn pages(image: &Image, cp: &CheckpointInfo, out: &mut Vec<Finding>) {
+fn pages(process: &ProcessView, cp: &CheckpointInfo, out: &mut Vec<Finding>) {
     for v in cp.vmas.iter().filter(|v| v.counts.missing > 0) {
-        let region = image.regions.iter().find(|r| r.start == v.start);
+        let region = process.regions.iter().find(|r| r.start == v.start);
         let what = region.map_or_else(
             || format!("region {:#x}-{:#x}", v.start, v.end),
             |r| describe_region(r, cp.heap),
@@ -298,7 +298,7 @@ fn pages(image: &Image, cp: &CheckpointInfo, out: &mut Vec<Finding>) {
 
 /// Whether `address` is unreadable because no pagemap entry lists its page
 /// (as opposed to a listed page that is missing or lazy).
-fn unlisted(image: &Image, cp: &CheckpointInfo, address: u64) -> bool {
+fn unlisted(process: &ProcessView, cp: &CheckpointInfo, address: u64) -> bool {
     let Some(v) = cp
         .vmas
         .iter()
@@ -308,7 +308,7 @@ fn unlisted(image: &Image, cp: &CheckpointInfo, address: u64) -> bool {
     };
     let mut byte = [0u8; 1];
     matches!(
-        image.memory.read(address, &mut byte),
+        process.memory.read(address, &mut byte),
         Err(MemoryError::NotCaptured { .. })
     ) && v.counts.missing == 0
         && v.counts.lazy == 0
@@ -324,10 +324,10 @@ fn unlisted(image: &Image, cp: &CheckpointInfo, address: u64) -> bool {
 /// untouched are judged: the one each thread's stack pointer is in (the
 /// thread was running on it) and the first page of a grown brk heap
 /// (malloc writes its first chunk header there).
-fn written_pages(image: &Image, cp: &CheckpointInfo, out: &mut Vec<Finding>) {
-    for t in &image.threads {
+fn written_pages(process: &ProcessView, cp: &CheckpointInfo, out: &mut Vec<Finding>) {
+    for t in &process.threads {
         let Some(sp) = t.registers.sp() else { continue };
-        if unlisted(image, cp, sp) {
+        if unlisted(process, cp, sp) {
             out.push(
                 Finding::new(
                     &verify::RESTORE_WRITTEN_PAGES,
@@ -342,7 +342,7 @@ fn written_pages(image: &Image, cp: &CheckpointInfo, out: &mut Vec<Finding>) {
     }
     if let Some((start, brk)) = cp.heap
         && brk > start
-        && unlisted(image, cp, start)
+        && unlisted(process, cp, start)
     {
         out.push(
             Finding::new(
@@ -471,8 +471,7 @@ fn xcr0() -> Option<u64> {
 /// criu's restorer resumes it; it rejects an XSAVE header whose XSTATE_BV
 /// names components it does not enable (older kernels drop them
 /// silently, losing that state). Every thread of every task is checked.
-fn cpu_features(image: &Image, cp: &CheckpointInfo, cpu: &HostCpu, out: &mut Vec<Finding>) {
-    let arch = image.target.arch;
+fn cpu_features(arch: Arch, cp: &CheckpointInfo, cpu: &HostCpu, out: &mut Vec<Finding>) {
     if let Some(host) = &cpu.arch {
         let same = match arch {
             crate::model::Arch::X86_64 | crate::model::Arch::X86 => host == "x86_64",

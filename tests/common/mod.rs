@@ -154,7 +154,7 @@ pub fn image_with_modules(
     arch: ckdump::model::Arch,
     modules: Vec<ckdump::model::Module>,
 ) -> ckdump::Image {
-    use ckdump::model::{FormatDetails, Producer, Target};
+    use ckdump::model::{FormatDetails, ProcessView, Producer, Target};
     ckdump::Image {
         path: path.to_path_buf(),
         format,
@@ -164,20 +164,20 @@ pub fn image_with_modules(
             os,
             arch,
             kernel: false,
+            page_size: ckdump::model::DEFAULT_PAGE_SIZE,
             cpu_count: None,
             os_version: None,
             cpu: None,
         },
         producer: Producer::Unknown,
-        process: None,
-        threads: Vec::new(),
-        modules,
-        regions: Vec::new(),
         fault: None,
         timestamp: None,
-        memory: std::sync::Arc::new(ckdump::memory::NoMemory),
         details: FormatDetails::default(),
         findings: Vec::new(),
+        process: ProcessView {
+            modules,
+            ..ProcessView::empty(std::sync::Arc::new(ckdump::memory::NoMemory))
+        },
         other_processes: Vec::new(),
     }
 }

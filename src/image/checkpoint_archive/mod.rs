@@ -22,8 +22,8 @@ use crate::image::criu::{self, ImageSet};
 use crate::image::{OpenOptions, check_path, compression_by_magic, decompress};
 use crate::memory::{Bytes, NoMemory};
 use crate::model::{
-    Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord, ImageFormat, Producer,
-    Target,
+    Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord, ImageFormat,
+    ProcessView, Producer, Target,
 };
 use crate::verify::{self, Finding};
 
@@ -247,15 +247,11 @@ fn image_without_processes(path: &Path) -> Image {
         size: 0,
         target: Target::linux_process(Arch::X86_64),
         producer: Producer::Other("CRIU".into()),
-        process: None,
-        threads: Vec::new(),
-        modules: Vec::new(),
-        regions: Vec::new(),
         fault: None,
         timestamp: None,
-        memory: std::sync::Arc::new(NoMemory),
         details: FormatDetails::default(),
         findings: Vec::new(),
+        process: ProcessView::empty(std::sync::Arc::new(NoMemory)),
         other_processes: Vec::new(),
     }
 }
@@ -422,11 +418,6 @@ pub fn read_with_limit(
     image.format = ImageFormat::ContainerCheckpoint;
     image.compression = compression;
     image.size = bytes.len() as u64;
-    for p in &mut image.other_processes {
-        p.path = PathBuf::from(path);
-        p.format = ImageFormat::ContainerCheckpoint;
-        p.compression = compression;
-    }
     Ok(image)
 }
 

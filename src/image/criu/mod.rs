@@ -31,10 +31,10 @@ use crate::image::OpenOptions;
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::memory::{Bytes, Memory};
 use crate::model::{
-    Arch, AuxvEntry, Capture, CheckpointInfo, CheckpointKind, FormatDetails, Image,
-    ImageFileRecord, ImageFormat, LinuxRegion, Module, OpenFile, PageCounts, Process,
-    ProcessRecord, Producer, Protection, ReferencedFile, Region, RegionFile, Sharing, Target,
-    Thread, ThreadXstate, VmaPages,
+    Arch, AuxvEntry, Capture, CheckpointInfo, CheckpointKind, DEFAULT_PAGE_SIZE, FormatDetails,
+    Image, ImageFileRecord, ImageFormat, LinuxRegion, Module, OpenFile, PageCounts, Process,
+    ProcessRecord, ProcessView, Producer, Protection, ReferencedFile, Region, RegionFile, Sharing,
+    Target, Thread, ThreadXstate, VmaPages, plausible_page_size,
 };
 use crate::verify::{self, Check, Finding};
 
@@ -961,6 +961,7 @@ fn find_modules(
     auxv: &[AuxvEntry],
     files: &HashMap<u32, RegFile>,
     arch: Arch,
+    page_size: u64,
     options: &OpenOptions,
 ) -> Vec<Module> {
     let recorded: HashMap<&str, &str> = files
@@ -976,7 +977,13 @@ fn find_modules(
         modules
     };
     let discover = |memory: &PagemapMemory| {
-        linux_modules::discover_modules(memory, &space.mappings, auxv, arch.pointer_size())
+        linux_modules::discover_modules(
+            memory,
+            &space.mappings,
+            auxv,
+            arch.pointer_size(),
+            page_size,
+        )
     };
     let modules = with_ids(discover(&space.memory));
     if !options.use_host_files {
@@ -1150,10 +1157,10 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         None => "CRIU".to_string(),
     });
     let dump = dump_facts(&tree, &r, &pages);
-    let other_processes: Vec<Image> = views
+    let other_processes: Vec<ProcessView> = views
         .map(|v| {
             let checkpoint = task_checkpoint(&tree, &v, &dump, None);
-            v.into_image(dir, arch, producer.clone(), checkpoint, Vec::new())
+            v.into_process(checkpoint)
         })
         .collect();
     let checkpoint = task_checkpoint(
@@ -1200,13 +1207,32 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         );
     }
     annotations.extend(root.annotations.iter().cloned());
-    let mut image = root.into_image(dir, arch, producer, checkpoint, annotations);
-    image.size = size;
-    image.details.processes = processes;
-    image.details.files = listing;
-    image.other_processes = other_processes;
-    image.findings = r.findings.finish();
-    Ok(image)
+    let root_page_size = root.page_size;
+    let mut process = root.into_process(checkpoint);
+    // The root's own facts are the image's: listed with the dump's.
+    process.annotations.clear();
+    Ok(Image {
+        path: dir.to_path_buf(),
+        format: ImageFormat::CriuImages,
+        compression: None,
+        size,
+        target: Target {
+            page_size: root_page_size,
+            ..Target::linux_process(arch)
+        },
+        producer,
+        fault: None,
+        timestamp: None,
+        details: FormatDetails {
+            annotations,
+            processes,
+            files: listing,
+            ..FormatDetails::default()
+        },
+        findings: r.findings.finish(),
+        process,
+        other_processes,
+    })
 }
 
 /// What every task's view is read against.
@@ -1336,41 +1362,17 @@ struct TaskView {
 }
 
 impl TaskView {
-    fn into_image(
-        self,
-        dir: &Path,
-        arch: Arch,
-        producer: Producer,
-        checkpoint: CheckpointInfo,
-        annotations: Vec<(String, String)>,
-    ) -> Image {
-        let annotations = if annotations.is_empty() {
-            self.annotations
-        } else {
-            annotations
-        };
-        Image {
-            path: dir.to_path_buf(),
-            format: ImageFormat::CriuImages,
-            compression: None,
-            size: 0,
-            target: Target::linux_process(arch),
-            producer,
-            process: Some(self.process),
+    /// The task as a process view of the image, with its checkpoint facts.
+    fn into_process(self, checkpoint: CheckpointInfo) -> ProcessView {
+        ProcessView {
+            facts: Some(self.process),
             threads: self.threads,
             modules: self.modules,
             regions: self.space.regions,
-            fault: None,
-            timestamp: None,
             memory: Arc::new(self.space.memory),
-            details: FormatDetails {
-                auxv: self.auxv,
-                annotations,
-                checkpoint: Some(checkpoint),
-                ..FormatDetails::default()
-            },
-            findings: Vec::new(),
-            other_processes: Vec::new(),
+            auxv: self.auxv,
+            checkpoint: Some(checkpoint),
+            annotations: self.annotations,
         }
     }
 }
@@ -1412,8 +1414,8 @@ fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> TaskView {
         })
         .unwrap_or_default();
     let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
-        .filter(|p| p.is_power_of_two() && *p >= 1024)
-        .unwrap_or(4096);
+        .and_then(plausible_page_size)
+        .unwrap_or(DEFAULT_PAGE_SIZE);
     let mut space = if exited {
         AddressSpace::empty()
     } else {
@@ -1430,7 +1432,14 @@ fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> TaskView {
     let modules = if exited {
         Vec::new()
     } else {
-        find_modules(&mut space, &auxv, tree.files, tree.arch, tree.options)
+        find_modules(
+            &mut space,
+            &auxv,
+            tree.files,
+            tree.arch,
+            page_size,
+            tree.options,
+        )
     };
     let (threads, xstate) = task_threads(r, tree, task, exited);
 

@@ -115,7 +115,7 @@ fn aarch64_task_fills_the_model() {
     let image = read(dir.path(), &OpenOptions::default()).unwrap();
     assert_eq!(image.target.arch, Arch::Aarch64);
     assert!(image.findings.is_empty(), "{:?}", image.findings);
-    let t = &image.threads[0];
+    let t = &image.process.threads[0];
     assert_eq!(t.tid, 7);
     assert_eq!(t.name.as_deref(), Some("armtask"));
     assert_eq!(t.signal, Some(19));
@@ -130,16 +130,22 @@ fn aarch64_task_fills_the_model() {
     assert_eq!(f.vector.len(), 32);
     assert_eq!(f.vector[1], "0x00000000000000030000000000000002");
     assert_eq!((f.fpsr, f.fpcr), (Some(0x10), Some(0x20)));
-    let p = image.process.as_ref().unwrap();
+    let p = image.process.facts.as_ref().unwrap();
     assert_eq!((p.pid, p.ppid, p.state), (Some(7), Some(1), Some('T')));
     // The stack VMA: two of its four pages dumped.
-    let r = &image.regions[0];
+    let r = &image.process.regions[0];
     assert_eq!(r.capture, Capture::Partial { bytes: 0x2000 });
     assert_eq!(r.sharing, Sharing::Private);
-    assert_eq!(image.memory.read_u32(STACK + 0x1100).unwrap(), 0x0101_0101);
-    assert_eq!(image.memory.read_u32(STACK + 0x2f00).unwrap(), 0x1f1f_1f1f);
+    assert_eq!(
+        image.process.memory.read_u32(STACK + 0x1100).unwrap(),
+        0x0101_0101
+    );
+    assert_eq!(
+        image.process.memory.read_u32(STACK + 0x2f00).unwrap(),
+        0x1f1f_1f1f
+    );
     assert!(matches!(
-        image.memory.read_u32(STACK),
+        image.process.memory.read_u32(STACK),
         Err(crate::memory::MemoryError::NotCaptured { .. })
     ));
     let lsm = image
@@ -288,12 +294,12 @@ fn a_tree_of_tasks_is_listed_and_checked() {
     assert_eq!(image.details.processes[1].threads, [8]);
     // Each task is a process of its own: the root's thread is the image's,
     // the zombie has none, task 10's core has no registers.
-    assert_eq!(image.threads.len(), 1);
+    assert_eq!(image.process.threads.len(), 1);
     let others: Vec<(Option<u64>, Option<char>, usize)> = image
         .other_processes
         .iter()
         .map(|p| {
-            let process = p.process.as_ref().unwrap();
+            let process = p.facts.as_ref().unwrap();
             (process.pid, process.state, p.threads.len())
         })
         .collect();

@@ -22,9 +22,9 @@ use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::image::{ImageBytes, OpenOptions};
 use crate::memory::{Segment, SegmentMemory};
 use crate::model::{
-    Arch, AuxvEntry, Capture, Fault, FaultCode, FloatState, FormatDetails, Image, ImageFormat,
-    InterruptLevel, NoteRecord, Process, Producer, Protection, Region, RegionFile, Sharing, Target,
-    Thread,
+    Arch, AuxvEntry, Capture, DEFAULT_PAGE_SIZE, Fault, FaultCode, FloatState, FormatDetails,
+    Image, ImageFormat, InterruptLevel, NoteRecord, Process, ProcessView, Producer, Protection,
+    Region, RegionFile, Sharing, Target, Thread, plausible_page_size,
 };
 use crate::verify::{self, Finding, Severity};
 
@@ -575,8 +575,8 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
 
     // --- regions and memory ---
     let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
-        .filter(|p| p.is_power_of_two() && *p >= 1024)
-        .unwrap_or(4096);
+        .and_then(plausible_page_size)
+        .unwrap_or(DEFAULT_PAGE_SIZE);
     let mut mappings: Vec<FileMapping> = file_note
         .as_ref()
         .map(|f| f.mappings.clone())
@@ -645,7 +645,8 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     check_file_mappings(&mappings, &regions, &producer, &mut findings);
 
     let mut memory = SegmentMemory::new(segments);
-    let modules = linux_modules::discover_modules(&memory, &mappings, &auxv, arch.pointer_size());
+    let modules =
+        linux_modules::discover_modules(&memory, &mappings, &auxv, arch.pointer_size(), page_size);
     if options.use_host_files {
         let absent = absent_file_ranges(&mappings, &regions);
         linux_modules::add_host_file_fallbacks(
@@ -673,7 +674,6 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             ..Process::default()
         });
     }
-    details.auxv = auxv;
 
     // ELF cores carry no thread names, but NT_PRPSINFO's fname is the
     // thread-group leader's comm, which is the main thread's name.
@@ -698,17 +698,25 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         format: ImageFormat::ElfCore,
         compression,
         size: file_len,
-        target: Target::linux_process(arch),
+        target: Target {
+            page_size,
+            ..Target::linux_process(arch)
+        },
         producer,
-        process,
-        threads,
-        modules,
-        regions,
         fault,
         timestamp,
-        memory: Arc::new(memory),
         details,
         findings,
+        process: ProcessView {
+            facts: process,
+            threads,
+            modules,
+            regions,
+            memory: Arc::new(memory),
+            auxv,
+            checkpoint: None,
+            annotations: Vec::new(),
+        },
         other_processes: Vec::new(),
     })
 }

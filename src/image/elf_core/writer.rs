@@ -305,14 +305,14 @@ mod tests {
         assert_eq!(w.unreadable_bytes, 0x1000);
         drop(file);
         let img = crate::open(&path, &crate::OpenOptions::default()).unwrap();
-        assert_eq!(img.threads.len(), 1);
-        assert_eq!(img.threads[0].tid, 77);
-        assert_eq!(img.regions.len(), 2);
+        assert_eq!(img.process.threads.len(), 1);
+        assert_eq!(img.process.threads[0].tid, 77);
+        assert_eq!(img.process.regions.len(), 2);
         assert_eq!(
-            img.regions[0].capture,
+            img.process.regions[0].capture,
             crate::model::Capture::Partial { bytes: 0x3000 }
         );
-        let mem = &*img.memory;
+        let mem = &*img.process.memory;
         assert_eq!(mem.read_u32(base + 8).unwrap(), 0x0b0b_0909);
         assert_eq!(mem.read_u32(base + 0x1000).unwrap(), 0);
         assert_eq!(mem.read_u32(base + 0x2004).unwrap(), 0x0707_0505);

@@ -21,8 +21,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, Compression, Fault, FaultCode, FloatState, FormatDetails, Image,
-    ImageFormat, Module as ImageModule, ModuleSource, Os, PeIdentity, Process, Protection, Region,
-    RegionFile, RegisterSet, Sharing, Target, Thread, WindowsRegion,
+    ImageFormat, Module as ImageModule, ModuleSource, Os, PeIdentity, Process, ProcessView,
+    Protection, Region, RegionFile, RegisterSet, Sharing, Target, Thread, WindowsRegion,
 };
 
 /// Largest text stream kept for display (Linux /proc files, comments).
@@ -504,15 +504,16 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     let auxv = dump
         .get_raw_stream(0x4767_0008)
         .ok()
-        .map(|raw| auxv_of(raw, arch));
-    if let Some(a) = auxv {
-        details.auxv = a;
-    }
+        .map(|raw| auxv_of(raw, arch))
+        .unwrap_or_default();
 
     let target = Target {
         os,
         arch,
         kernel: false,
+        // Minidumps record no page size; every Windows architecture uses
+        // 4 KiB pages.
+        page_size: crate::model::DEFAULT_PAGE_SIZE,
         cpu_count: system
             .as_ref()
             .map(|s| u32::from(s.raw.number_of_processors)),
@@ -526,15 +527,18 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         size: data.len() as u64,
         target,
         producer,
-        process: Some(process),
-        threads,
-        modules,
-        regions,
         fault,
         timestamp: Some(u64::from(dump.header.time_date_stamp)),
-        memory: Arc::new(memory),
         details,
         findings,
+        process: ProcessView {
+            facts: Some(process),
+            threads,
+            modules,
+            regions,
+            auxv,
+            ..ProcessView::empty(Arc::new(memory))
+        },
         other_processes: Vec::new(),
     })
 }
