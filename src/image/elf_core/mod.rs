@@ -17,6 +17,7 @@ use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{EM_386, EM_AARCH64, EM_X86_64, ET_CORE, Header};
 use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE, ProgramHeader};
 
+use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::image::{ImageBytes, OpenOptions};
@@ -187,9 +188,7 @@ fn program_header_count(file: &[u8], header: &Header, is64: bool) -> u64 {
         return u64::from(header.e_phnum);
     }
     let sh_info_at = header.e_shoff.saturating_add(if is64 { 44 } else { 28 });
-    usize::try_from(sh_info_at)
-        .ok()
-        .and_then(|at| file.u32_at(at))
+    file.u32_at_u64(sh_info_at)
         .map_or(u64::from(PN_XNUM), u64::from)
 }
 

@@ -5,7 +5,7 @@
 //! `siginfo_t` (include/uapi/linux/elfcore.h, asm-generic/siginfo.h) for a
 //! 64-bit or 32-bit ABI, and the FXSAVE / XSAVE areas of the Intel SDM.
 
-use super::notes::LeFields;
+use crate::byte_reader::Fields;
 use crate::model::{Arch, FloatState, Process, RegisterSet};
 
 /// What NT_PRSTATUS holds for one thread.

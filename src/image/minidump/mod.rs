@@ -17,6 +17,7 @@ use minidump::{
 };
 use minidump::{MinidumpContext, MinidumpRawContext};
 
+use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
@@ -60,11 +61,7 @@ fn thread_ex_list(data: &[u8], offset: u64, size: u64) -> Vec<RawThread> {
     else {
         return Vec::new();
     };
-    let u32_at = |b: &[u8], at: usize| {
-        b.get(at..at + 4)
-            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-    };
-    let Some(count) = u32_at(stream, 0) else {
+    let Some(count) = stream.u32_at(0) else {
         return Vec::new();
     };
     stream
@@ -74,12 +71,12 @@ fn thread_ex_list(data: &[u8], offset: u64, size: u64) -> Vec<RawThread> {
         .take(count as usize)
         .filter_map(|e| {
             Some(RawThread {
-                id: u32_at(e, 0)?,
-                stack_size: u32_at(e, 32)?,
-                stack_rva: u32_at(e, 36)?,
+                id: e.u32_at(0)?,
+                stack_size: e.u32_at(32)?,
+                stack_rva: e.u32_at(36)?,
                 context: minidump::format::MINIDUMP_LOCATION_DESCRIPTOR {
-                    data_size: u32_at(e, 40)?,
-                    rva: u32_at(e, 44)?,
+                    data_size: e.u32_at(40)?,
+                    rva: e.u32_at(44)?,
                 },
             })
         })
@@ -709,26 +706,27 @@ fn registers_of(c: &MinidumpContext, arch: Arch) -> (RegisterSet, Option<FloatSt
 /// The x87/SSE fields of the 512-byte FXSAVE image (XMM_SAVE_AREA32) the
 /// crate leaves as raw bytes.
 fn amd64_float(save: &[u8; 512], mx_csr: u32) -> FloatState {
-    let u16_at = |o: usize| u16::from_le_bytes([save[o], save[o + 1]]);
-    let u32_at = |o: usize| u32::from_le_bytes([save[o], save[o + 1], save[o + 2], save[o + 3]]);
-    let vector = (0..16)
-        .map(|i| {
-            let o = 160 + i * 16;
-            let mut v = [0u8; 16];
-            v.copy_from_slice(&save[o..o + 16]);
-            format!("{:032x}", u128::from_le_bytes(v))
+    let save: &[u8] = save;
+    // XMM0-15 from offset 160, 16 bytes each, printed as one 128-bit value.
+    let vector = save
+        .get(160..416)
+        .unwrap_or_default()
+        .chunks_exact(16)
+        .map(|v| {
+            let (lo, hi) = (v.u64_at(0).unwrap_or(0), v.u64_at(8).unwrap_or(0));
+            format!("{hi:016x}{lo:016x}")
         })
         .collect();
     FloatState {
-        fcw: Some(u16_at(0)),
-        fsw: Some(u16_at(2)),
-        ftw: Some(u16::from(save[4])),
-        fop: Some(u16_at(6)),
-        fip: Some(u64::from(u32_at(8))),
-        fdp: Some(u64::from(u32_at(16))),
+        fcw: save.u16_at(0),
+        fsw: save.u16_at(2),
+        ftw: save.u8_at(4).map(u16::from),
+        fop: save.u16_at(6),
+        fip: save.u32_at(8).map(u64::from),
+        fdp: save.u32_at(16).map(u64::from),
         // The CONTEXT's own MxCsr is the authoritative copy.
         mxcsr: Some(mx_csr),
-        mxcsr_mask: Some(u32_at(28)),
+        mxcsr_mask: save.u32_at(28),
         vector,
         ..Default::default()
     }
@@ -750,27 +748,25 @@ fn add_xstate(
     const XSTATE_CET_U: usize = 11;
     let start = u64::from(location.rva);
     let end = start.saturating_add(u64::from(location.data_size));
-    let ex = start + CONTEXT_AMD64_SIZE;
-    let read = |at: u64, len: u64| -> Option<&[u8]> {
-        if at < start || at.saturating_add(len) > end {
+    let ex = start.saturating_add(CONTEXT_AMD64_SIZE);
+    // The u64 at `at`, only inside the context's own location.
+    let u64_in_context = |at: u64| -> Option<u64> {
+        if at < start || at.saturating_add(8) > end {
             return None;
         }
-        data.get(usize::try_from(at).ok()?..usize::try_from(at + len).ok()?)
+        data.u64_at(usize::try_from(at).ok()?)
     };
-    let Some(chunk) = read(ex + 16, 8) else {
+    let Some(chunk) = ex.checked_add(16).and_then(u64_in_context) else {
         return;
     };
-    let offset = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    let Ok(offset) = u64::try_from(offset) else {
+    // The chunk's first field is the i32 offset (the low half of the u64).
+    let Ok(offset) = u64::try_from(chunk as u32 as i32) else {
         return;
     };
     let header = ex.saturating_add(offset);
-    let Some(mask) = read(header, 8) else {
+    let Some(mask) = u64_in_context(header) else {
         return;
     };
-    let mut word = [0u8; 8];
-    word.copy_from_slice(mask);
-    let mask = u64::from_le_bytes(word);
     let state = float.get_or_insert_with(FloatState::default);
     state.xsave_features = Some(mask);
     if mask & (1 << XSTATE_CET_U) == 0 {
@@ -785,10 +781,12 @@ fn add_xstate(
     if feature.size < 16 {
         return;
     }
-    let at = (header + u64::from(feature.offset)).checked_sub(512);
-    if let Some(bytes) = at.and_then(|at| read(at + 8, 8)) {
-        word.copy_from_slice(bytes);
-        state.shadow_stack_pointer = Some(u64::from_le_bytes(word));
+    let ssp_at = header
+        .checked_add(u64::from(feature.offset))
+        .and_then(|at| at.checked_sub(512))
+        .and_then(|at| at.checked_add(8));
+    if let Some(ssp) = ssp_at.and_then(u64_in_context) {
+        state.shadow_stack_pointer = Some(ssp);
     }
 }
 
@@ -796,16 +794,11 @@ fn auxv_of(raw: &[u8], arch: Arch) -> Vec<AuxvEntry> {
     let width = arch.pointer_size() as usize;
     raw.chunks_exact(width * 2)
         .take(1024)
-        .map(|pair| {
-            let word = |b: &[u8]| {
-                let mut buf = [0u8; 8];
-                buf[..width].copy_from_slice(&b[..width]);
-                u64::from_le_bytes(buf)
-            };
-            AuxvEntry {
-                key: word(&pair[..width]),
-                value: word(&pair[width..]),
-            }
+        .map_while(|pair| {
+            Some(AuxvEntry {
+                key: pair.word_at(0, width)?,
+                value: pair.word_at(width, width)?,
+            })
         })
         .take_while(|e| e.key != 0)
         .collect()

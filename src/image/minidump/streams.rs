@@ -5,6 +5,7 @@ use minidump::{
     MinidumpMiscInfo, MinidumpThreadInfoList, MinidumpUnloadedModuleList,
 };
 
+use crate::byte_reader::Fields;
 use crate::model::{
     Arch, Fault, FormatDetails, Module, Process, Producer, Region, StreamRecord, Thread,
 };
@@ -59,20 +60,20 @@ pub fn stream_name(kind: u32) -> Option<&'static str> {
 /// The stream directory as the file lists it. The header's count is
 /// bounded by what fits in the file.
 pub fn directory(data: &[u8]) -> Vec<StreamRecord> {
-    let count = u32_at(data, 8).unwrap_or(0) as usize;
-    let Some(rva) = u32_at(data, 12).map(|r| r as usize) else {
+    let count = data.u32_at(8).unwrap_or(0) as usize;
+    let Some(rva) = data.u32_at(12).map(|r| r as usize) else {
         return Vec::new();
     };
     let fits = data.len().saturating_sub(rva) / 12;
     (0..count.min(fits))
         .filter_map(|i| {
             let o = rva.checked_add(i * 12)?;
-            let kind = u32_at(data, o)?;
+            let kind = data.u32_at(o)?;
             Some(StreamRecord {
                 kind,
                 name: stream_name(kind),
-                size: u64::from(u32_at(data, o + 4)?),
-                offset: u64::from(u32_at(data, o + 8)?),
+                size: u64::from(data.u32_at(o + 4)?),
+                offset: u64::from(data.u32_at(o + 8)?),
             })
         })
         .collect()
@@ -147,18 +148,6 @@ pub struct Captured {
     pub in_file: u64,
 }
 
-fn u32_at(data: &[u8], o: usize) -> Option<u32> {
-    let b = data.get(o..o.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn u64_at(data: &[u8], o: usize) -> Option<u64> {
-    let b = data.get(o..o.checked_add(8)?)?;
-    let mut w = [0u8; 8];
-    w.copy_from_slice(b);
-    Some(u64::from_le_bytes(w))
-}
-
 /// The memory descriptors of MemoryListStream and Memory64ListStream, read
 /// here rather than through the crate because the crate drops a whole
 /// Memory64List when one range runs past the file's end, and a truncated
@@ -180,11 +169,11 @@ pub fn memory_descriptors(
     if let Some(b) = body(5) {
         // MINIDUMP_MEMORY_LIST: u32 count, then 16-byte descriptors
         // {u64 start, u32 data size, u32 rva}.
-        let count = u32_at(b, 0).unwrap_or(0) as usize;
+        let count = b.u32_at(0).unwrap_or(0) as usize;
         for i in 0..count.min(b.len() / 16) {
             let o = 4 + i * 16;
             let (Some(address), Some(size), Some(rva)) =
-                (u64_at(b, o), u32_at(b, o + 8), u32_at(b, o + 12))
+                (b.u64_at(o), b.u32_at(o + 8), b.u32_at(o + 12))
             else {
                 break;
             };
@@ -194,12 +183,12 @@ pub fn memory_descriptors(
     if let Some(b) = body(9) {
         // MINIDUMP_MEMORY64_LIST: u64 count, u64 base rva, then 16-byte
         // descriptors {u64 start, u64 size}; the bytes follow one another.
-        let count = u64_at(b, 0).unwrap_or(0);
-        let mut rva = u64_at(b, 8).unwrap_or(0);
+        let count = b.u64_at(0).unwrap_or(0);
+        let mut rva = b.u64_at(8).unwrap_or(0);
         let fits = (b.len().saturating_sub(16) / 16) as u64;
         for i in 0..count.min(fits) as usize {
             let o = 16 + i * 16;
-            let (Some(address), Some(size)) = (u64_at(b, o), u64_at(b, o + 8)) else {
+            let (Some(address), Some(size)) = (b.u64_at(o), b.u64_at(o + 8)) else {
                 break;
             };
             found.push((address, size, rva));
@@ -525,11 +514,7 @@ pub fn collect_texts(
     }
     if let Ok(raw) = dump.get_raw_stream(0x4767_000A) {
         // MDRawDebug: version, map count, r_map, r_brk, r_ldbase, dynamic.
-        let word = |o: usize| {
-            raw.get(o..o + 4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        if let (Some(version), Some(count)) = (word(0), word(4)) {
+        if let (Some(version), Some(count)) = (raw.u32_at(0), raw.u32_at(4)) {
             details.texts.push((
                 "DSO debug".into(),
                 format!("r_debug version {version}, {count} link-map entries"),
