@@ -11,50 +11,84 @@ use crate::model::{
 };
 use crate::verify::{self, Finding};
 
-/// Symbolic names of the stream types ckdump knows (minidumpapiset.h,
-/// Breakpad's and Crashpad's extensions).
+/// Declares [`StreamType`] with each type's number, named as the format
+/// names it (minidumpapiset.h, Breakpad's, Crashpad's and Mozilla's
+/// extensions).
+macro_rules! stream_types {
+    ($($name:ident = $value:literal,)*) => {
+        /// The stream types ckdump knows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum StreamType {
+            $($name = $value,)*
+        }
+
+        impl StreamType {
+            /// The type a directory entry's number stands for.
+            pub fn from_raw(kind: u32) -> Option<Self> {
+                match kind {
+                    $($value => Some(StreamType::$name),)*
+                    _ => None,
+                }
+            }
+            /// The format's name for the type.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(StreamType::$name => stringify!($name),)*
+                }
+            }
+            /// The type's number in the directory.
+            pub fn raw(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}
+
+stream_types! {
+    UnusedStream = 0,
+    ThreadListStream = 3,
+    ModuleListStream = 4,
+    MemoryListStream = 5,
+    ExceptionStream = 6,
+    SystemInfoStream = 7,
+    ThreadExListStream = 8,
+    Memory64ListStream = 9,
+    CommentStreamA = 10,
+    CommentStreamW = 11,
+    HandleDataStream = 12,
+    FunctionTableStream = 13,
+    UnloadedModuleListStream = 14,
+    MiscInfoStream = 15,
+    MemoryInfoListStream = 16,
+    ThreadInfoListStream = 17,
+    HandleOperationListStream = 18,
+    TokenStream = 19,
+    JavaScriptDataStream = 20,
+    SystemMemoryInfoStream = 21,
+    ProcessVmCountersStream = 22,
+    IptTraceStream = 23,
+    ThreadNamesStream = 24,
+    BreakpadInfoStream = 0x4767_0001,
+    AssertionInfoStream = 0x4767_0002,
+    LinuxCpuInfo = 0x4767_0003,
+    LinuxProcStatus = 0x4767_0004,
+    LinuxLsbRelease = 0x4767_0005,
+    LinuxCmdLine = 0x4767_0006,
+    LinuxEnviron = 0x4767_0007,
+    LinuxAuxv = 0x4767_0008,
+    LinuxMaps = 0x4767_0009,
+    LinuxDsoDebug = 0x4767_000A,
+    CrashpadInfoStream = 0x4350_0001,
+    MozMacosCrashInfoStream = 0x4d7a_0001,
+    MozMacosBootargsStream = 0x4d7a_0002,
+    MozLinuxLimits = 0x4d7a_0003,
+    MozSoftErrors = 0x4d7a_0004,
+}
+
+/// The format's name of a stream type number, None when unknown.
 pub fn stream_name(kind: u32) -> Option<&'static str> {
-    Some(match kind {
-        0 => "UnusedStream",
-        3 => "ThreadListStream",
-        4 => "ModuleListStream",
-        5 => "MemoryListStream",
-        6 => "ExceptionStream",
-        7 => "SystemInfoStream",
-        8 => "ThreadExListStream",
-        9 => "Memory64ListStream",
-        10 => "CommentStreamA",
-        11 => "CommentStreamW",
-        12 => "HandleDataStream",
-        13 => "FunctionTableStream",
-        14 => "UnloadedModuleListStream",
-        15 => "MiscInfoStream",
-        16 => "MemoryInfoListStream",
-        17 => "ThreadInfoListStream",
-        18 => "HandleOperationListStream",
-        19 => "TokenStream",
-        20 => "JavaScriptDataStream",
-        21 => "SystemMemoryInfoStream",
-        22 => "ProcessVmCountersStream",
-        23 => "IptTraceStream",
-        24 => "ThreadNamesStream",
-        0x4767_0001 => "BreakpadInfoStream",
-        0x4767_0002 => "AssertionInfoStream",
-        0x4767_0003 => "LinuxCpuInfo",
-        0x4767_0004 => "LinuxProcStatus",
-        0x4767_0005 => "LinuxLsbRelease",
-        0x4767_0006 => "LinuxCmdLine",
-        0x4767_0007 => "LinuxEnviron",
-        0x4767_0008 => "LinuxAuxv",
-        0x4767_0009 => "LinuxMaps",
-        0x4767_000A => "LinuxDsoDebug",
-        0x4350_0001 => "CrashpadInfoStream",
-        0x4d7a_0001 => "MozMacosCrashInfoStream",
-        0x4d7a_0002 => "MozMacosBootargsStream",
-        0x4d7a_0003 => "MozLinuxLimits",
-        0x4d7a_0004 => "MozSoftErrors",
-        _ => return None,
-    })
+    StreamType::from_raw(kind).map(StreamType::name)
 }
 
 /// The stream directory as the file lists it. The header's count is
@@ -80,7 +114,19 @@ pub fn directory(data: &[u8]) -> Vec<StreamRecord> {
 }
 
 /// Streams that may appear only once.
-const SINGLE: &[u32] = &[3, 4, 5, 6, 7, 9, 14, 15, 16, 17, 24];
+const SINGLE: &[StreamType] = &[
+    StreamType::ThreadListStream,
+    StreamType::ModuleListStream,
+    StreamType::MemoryListStream,
+    StreamType::ExceptionStream,
+    StreamType::SystemInfoStream,
+    StreamType::Memory64ListStream,
+    StreamType::UnloadedModuleListStream,
+    StreamType::MiscInfoStream,
+    StreamType::MemoryInfoListStream,
+    StreamType::ThreadInfoListStream,
+    StreamType::ThreadNamesStream,
+];
 
 /// Every stream inside the file, no two overlapping, single-instance
 /// streams once.
@@ -125,14 +171,11 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
         }
     }
     for kind in SINGLE {
-        let n = streams.iter().filter(|s| s.kind == *kind).count();
+        let n = streams.iter().filter(|s| s.kind == kind.raw()).count();
         if n > 1 {
             out.push(Finding::new(
                 &verify::MDMP_STREAM_DUPLICATE,
-                format!(
-                    "{} appears {n} times; only the last is read",
-                    stream_name(*kind).unwrap_or("stream")
-                ),
+                format!("{} appears {n} times; only the last is read", kind.name()),
             ));
         }
     }
@@ -158,15 +201,15 @@ pub fn memory_descriptors(
     out: &mut Vec<Finding>,
 ) -> Vec<Captured> {
     let file_len = data.len() as u64;
-    let body = |kind: u32| -> Option<&[u8]> {
+    let body = |kind: StreamType| -> Option<&[u8]> {
         // The last copy, as the crate reads for every other stream.
-        let s = streams.iter().rev().find(|s| s.kind == kind)?;
+        let s = streams.iter().rev().find(|s| s.kind == kind.raw())?;
         let start = usize::try_from(s.offset).ok()?;
         let end = usize::try_from(s.offset.saturating_add(s.size).min(file_len)).ok()?;
         data.get(start..end)
     };
     let mut found = Vec::new();
-    if let Some(b) = body(5) {
+    if let Some(b) = body(StreamType::MemoryListStream) {
         // MINIDUMP_MEMORY_LIST: u32 count, then 16-byte descriptors
         // {u64 start, u32 data size, u32 rva}.
         let count = b.u32_at(0).unwrap_or(0) as usize;
@@ -180,7 +223,7 @@ pub fn memory_descriptors(
             found.push((address, u64::from(size), u64::from(rva)));
         }
     }
-    if let Some(b) = body(9) {
+    if let Some(b) = body(StreamType::Memory64ListStream) {
         // MINIDUMP_MEMORY64_LIST: u64 count, u64 base rva, then 16-byte
         // descriptors {u64 start, u64 size}; the bytes follow one another.
         let count = b.u64_at(0).unwrap_or(0);
@@ -226,12 +269,13 @@ pub fn memory_descriptors(
 }
 
 /// A stream the directory lists that could not be parsed.
-pub fn unreadable(kind: u32, error: &dyn std::fmt::Display, out: &mut Vec<Finding>) {
+pub fn unreadable(kind: StreamType, error: &dyn std::fmt::Display, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         &verify::MDMP_STREAM_UNREADABLE,
         format!(
-            "{} ({kind:#x}) cannot be read: {error}",
-            stream_name(kind).unwrap_or("stream")
+            "{} ({:#x}) cannot be read: {error}",
+            kind.name(),
+            kind.raw()
         ),
     ));
 }
@@ -393,21 +437,27 @@ pub fn check_memory_in_committed(
 
 /// Who wrote the dump, as far as the streams tell. The header names no
 /// writer, so this is a heuristic over the extension streams:
-/// - Crashpad writes its info stream (0x43500001);
-/// - minidump-writer (Rust) writes Mozilla's streams (MozLinuxLimits
-///   0x4d7a0003) and, on Linux, ThreadNames / MemoryInfoList / HandleData
+/// - Crashpad writes its info stream (CrashpadInfoStream);
+/// - minidump-writer (Rust) writes Mozilla's streams (MozLinuxLimits) and, on Linux, ThreadNames / MemoryInfoList / HandleData
 ///   next to the Linux /proc streams, which Breakpad's Linux writer never does;
 /// - Breakpad writes BreakpadInfo (Windows, macOS) or the Linux streams;
 /// - a Windows dump with none of these comes from dbghelp's
 ///   MiniDumpWriteDump (WER, procdump, debuggers and wine all use it).
 pub fn producer(streams: &[StreamRecord], windows: bool) -> Producer {
-    let has = |k: u32| streams.iter().any(|s| s.kind == k);
-    let linux_streams = (0x4767_0003..=0x4767_000A).any(has);
-    if has(0x4350_0001) {
+    use StreamType as S;
+    let has = |k: StreamType| streams.iter().any(|s| s.kind == k.raw());
+    let linux_streams = (S::LinuxCpuInfo.raw()..=S::LinuxDsoDebug.raw())
+        .any(|k| streams.iter().any(|s| s.kind == k));
+    if has(S::CrashpadInfoStream) {
         Producer::Other("Crashpad".into())
-    } else if has(0x4d7a_0003) || (linux_streams && (has(24) || has(16) || has(12))) {
+    } else if has(S::MozLinuxLimits)
+        || (linux_streams
+            && (has(S::ThreadNamesStream)
+                || has(S::MemoryInfoListStream)
+                || has(S::HandleDataStream)))
+    {
         Producer::Other("minidump-writer".into())
-    } else if has(0x4767_0001) || linux_streams {
+    } else if has(S::BreakpadInfoStream) || linux_streams {
         Producer::Other("Breakpad".into())
     } else if windows {
         Producer::Other("Windows MiniDumpWriteDump".into())
@@ -432,23 +482,23 @@ pub fn collect_texts(
     max: usize,
 ) {
     for (kind, name) in [
-        (10u32, "comment"),
-        (0x4767_0003, "/proc/cpuinfo"),
-        (0x4767_0004, "/proc/PID/status"),
-        (0x4767_0005, "/etc/lsb-release"),
-        (0x4767_0006, "/proc/PID/cmdline"),
-        (0x4767_0007, "/proc/PID/environ"),
-        (0x4767_0009, "/proc/PID/maps"),
+        (StreamType::CommentStreamA, "comment"),
+        (StreamType::LinuxCpuInfo, "/proc/cpuinfo"),
+        (StreamType::LinuxProcStatus, "/proc/PID/status"),
+        (StreamType::LinuxLsbRelease, "/etc/lsb-release"),
+        (StreamType::LinuxCmdLine, "/proc/PID/cmdline"),
+        (StreamType::LinuxEnviron, "/proc/PID/environ"),
+        (StreamType::LinuxMaps, "/proc/PID/maps"),
     ] {
-        if let Ok(raw) = dump.get_raw_stream(kind) {
+        if let Ok(raw) = dump.get_raw_stream(kind.raw()) {
             let text = text_of(raw, max);
-            if kind == 0x4767_0006 {
+            if kind == StreamType::LinuxCmdLine {
                 process.args = Some(text.clone());
             }
             details.texts.push((name.to_string(), text));
         }
     }
-    if let Ok(raw) = dump.get_raw_stream(11) {
+    if let Ok(raw) = dump.get_raw_stream(StreamType::CommentStreamW.raw()) {
         // UTF-16LE comment.
         let units: Vec<u16> = raw
             .chunks_exact(2)
@@ -512,7 +562,7 @@ pub fn collect_texts(
             format!("{} thread info entries", list.thread_infos.len()),
         ));
     }
-    if let Ok(raw) = dump.get_raw_stream(0x4767_000A) {
+    if let Ok(raw) = dump.get_raw_stream(StreamType::LinuxDsoDebug.raw()) {
         // MDRawDebug: version, map count, r_map, r_brk, r_ldbase, dynamic.
         if let (Some(version), Some(count)) = (raw.u32_at(0), raw.u32_at(4)) {
             details.texts.push((
