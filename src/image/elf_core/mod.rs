@@ -21,7 +21,7 @@ use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::image::{ImageBytes, OpenOptions};
-use crate::memory::{Segment, SegmentMemory};
+use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, Fault, FaultCode, FloatState, FormatDetails, Image, ImageFormat,
     InterruptLevel, NoteRecord, Process, Producer, Protection, Region, RegionFile, Sharing, Target,
@@ -280,7 +280,7 @@ fn detect_producer(
 /// gdb both put that thread first), or from the first thread with a
 /// nonzero pr_cursig when the core has no NT_SIGINFO. A signal of 0 or
 /// SIGSTOP is a debugger stop, not a fault: no fault is invented for it.
-fn build_fault(threads: &[(PrStatus, Option<SigInfo>)]) -> Option<Fault> {
+fn build_fault(threads: &[ThreadStatus]) -> Option<Fault> {
     let (status, info) = match threads.first() {
         Some((s, Some(info))) => (s, info.clone()),
         _ => {
@@ -368,9 +368,113 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     let file_len = file.len() as u64;
     let layout = read_layout(path, file, &mut findings)?;
     let arch = layout.arch;
-    let word = layout.word;
 
-    // --- notes ---
+    let raw_notes = read_notes(path, file, &layout, &mut findings)?;
+    let ProcessNotes {
+        mut process,
+        auxv,
+        file_note,
+        xsave_layout,
+        ckdump_info,
+        groups,
+        mut details,
+    } = read_process_notes(file, &raw_notes, &layout, &mut findings);
+    let (mut threads, statuses) = read_threads(
+        file,
+        &raw_notes,
+        &groups,
+        arch,
+        &xsave_layout,
+        &mut findings,
+    );
+    check_thread_notes(&groups, &raw_notes, &threads, &mut findings);
+
+    let plain_statuses: Vec<PrStatus> = statuses.iter().map(|(s, _)| s.clone()).collect();
+    let first_siginfo = statuses.first().and_then(|(_, i)| i.as_ref());
+    let producer = if ckdump_info.is_some() {
+        Producer::Ckdump
+    } else {
+        detect_producer(&raw_notes, &plain_statuses, first_siginfo)
+    };
+    let fault = build_fault(&statuses);
+
+    let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
+        .filter(|p| p.is_power_of_two() && *p >= 1024)
+        .unwrap_or(4096);
+    let mut mappings: Vec<FileMapping> = file_note.map(|f| f.mappings).unwrap_or_default();
+    let (regions, segments) = read_regions_and_memory(&layout, &bytes, &mappings);
+    for m in &mut mappings {
+        m.executable = regions
+            .iter()
+            .find(|r| r.start < m.end && m.start < r.end)
+            .map(|r| r.protection.execute);
+    }
+    let loads = load_segments(&layout);
+    check_segments(&loads, file_len, page_size, &mut findings);
+    check_file_mappings(&mappings, &regions, &producer, &mut findings);
+
+    let mut memory = SegmentMemory::new(segments);
+    let modules = linux_modules::discover_modules(&memory, &mappings, &auxv, arch.pointer_size());
+    if options.use_host_files {
+        let absent = absent_file_ranges(&mappings, &regions);
+        linux_modules::add_host_file_fallbacks(
+            &mut memory,
+            &modules,
+            &absent,
+            options.sysroot.as_deref(),
+        );
+    }
+
+    if let Some(p) = process.as_mut() {
+        p.executable = modules
+            .iter()
+            .find(|m| m.is_main)
+            .map(|m| m.path.clone())
+            .or_else(|| mappings.first().map(|m| m.path.clone()))
+            .or_else(|| {
+                let at = linux_modules::auxv_value(&auxv, linux_modules::AT_EXECFN)?;
+                linux_modules::string_at(&memory, at)
+            });
+    } else if let Some(first) = statuses.first() {
+        // No NT_PRPSINFO: the thread-group leader's ids from NT_PRSTATUS.
+        process = Some(Process {
+            pid: Some(first.0.pid),
+            ..Process::default()
+        });
+    }
+    details.auxv = auxv;
+    name_threads(&mut threads, process.as_ref(), ckdump_info.as_ref());
+    let timestamp = ckdump_info.as_ref().and_then(|i| i.time);
+
+    Ok(Image {
+        path: path.to_path_buf(),
+        format: ImageFormat::ElfCore,
+        compression,
+        size: file_len,
+        target: Target::linux_process(arch),
+        producer,
+        process,
+        threads,
+        modules,
+        regions,
+        fault,
+        timestamp,
+        memory: Arc::new(memory),
+        details,
+        findings,
+        other_processes: Vec::new(),
+    })
+}
+
+/// The notes of every PT_NOTE segment, in file order. A core without any
+/// readable note has no threads and no process: an error.
+fn read_notes(
+    path: &Path,
+    file: &[u8],
+    layout: &CoreLayout,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<RawNote>> {
+    let file_len = file.len() as u64;
     let mut raw_notes: Vec<RawNote> = Vec::new();
     let mut note_segments = 0usize;
     for (i, ph) in layout
@@ -417,33 +521,61 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             },
         ));
     }
+    Ok(raw_notes)
+}
 
-    // --- process-wide notes ---
-    let mut process: Option<Process> = None;
-    let mut auxv: Vec<AuxvEntry> = Vec::new();
-    let mut file_note: Option<FileNote> = None;
-    let mut xsave_layout: Vec<XfeatComponent> = Vec::new();
-    let mut ckdump_info: Option<CkdumpInfo> = None;
-    let mut groups: Vec<ThreadNotes> = Vec::new();
-    let mut details = FormatDetails::default();
-    let mut unknown: BTreeMap<(String, u32), (usize, u64)> = BTreeMap::new();
-    let malformed_note = |findings: &mut Vec<Finding>, note: &RawNote, what: String| {
-        findings.push(
-            Finding::new(
-                &verify::ELF_NOTE_MALFORMED,
-                format!(
-                    "{} at {:#x}: {what}",
-                    note_name(&note.owner, note.kind).unwrap_or("note"),
-                    note.offset
-                ),
-            )
-            .at_offset(note.offset),
-        );
+/// What the process-wide notes say, and the per-thread note groups.
+struct ProcessNotes {
+    /// From NT_PRPSINFO.
+    process: Option<Process>,
+    auxv: Vec<AuxvEntry>,
+    file_note: Option<FileNote>,
+    xsave_layout: Vec<XfeatComponent>,
+    ckdump_info: Option<CkdumpInfo>,
+    groups: Vec<ThreadNotes>,
+    /// Every note listed (the auxv is filled in later).
+    details: FormatDetails,
+}
+
+/// A finding about one note.
+fn malformed_note(findings: &mut Vec<Finding>, note: &RawNote, what: String) {
+    findings.push(
+        Finding::new(
+            &verify::ELF_NOTE_MALFORMED,
+            format!(
+                "{} at {:#x}: {what}",
+                note_name(&note.owner, note.kind).unwrap_or("note"),
+                note.offset
+            ),
+        )
+        .at_offset(note.offset),
+    );
+}
+
+/// Decodes the process-wide notes (NT_PRPSINFO, NT_AUXV, NT_FILE, the
+/// XSAVE layout, ckdump's own) and groups the per-thread notes under the
+/// NT_PRSTATUS that starts each thread.
+fn read_process_notes(
+    file: &[u8],
+    raw_notes: &[RawNote],
+    layout: &CoreLayout,
+    findings: &mut Vec<Finding>,
+) -> ProcessNotes {
+    let (arch, word) = (layout.arch, layout.word);
+    let mut out = ProcessNotes {
+        process: None,
+        auxv: Vec::new(),
+        file_note: None,
+        xsave_layout: Vec::new(),
+        ckdump_info: None,
+        groups: Vec::new(),
+        details: FormatDetails::default(),
     };
+    let mut unknown: BTreeMap<(String, u32), (usize, u64)> = BTreeMap::new();
     for (idx, note) in raw_notes.iter().enumerate() {
         let desc = note.desc(file);
         let name = note_name(&note.owner, note.kind);
-        details.notes.push(NoteRecord {
+        out.details.notes.push(NoteRecord {
             owner: note.owner.clone(),
             kind: note.kind,
             name,
@@ -458,7 +590,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             e.0 += 1;
         }
         if is_core(note, NT_PRSTATUS) {
-            groups.push(ThreadNotes {
+            out.groups.push(ThreadNotes {
                 prstatus: Some(idx),
                 others: Vec::new(),
             });
@@ -466,28 +598,26 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         }
         if is_core(note, NT_PRPSINFO) {
             match parse_prpsinfo(desc, arch) {
-                Some(p) if process.is_none() => process = Some(p),
+                Some(p) if out.process.is_none() => out.process = Some(p),
                 Some(_) => malformed_note(
-                    &mut findings,
+                    findings,
                     note,
                     "a second NT_PRPSINFO; the first is used".into(),
                 ),
-                None => malformed_note(
-                    &mut findings,
-                    note,
-                    format!("{} bytes is too short", desc.len()),
-                ),
+                None => {
+                    malformed_note(findings, note, format!("{} bytes is too short", desc.len()))
+                }
             }
         } else if is_core(note, NT_AUXV) {
-            if auxv.is_empty() {
-                auxv = parse_auxv(desc, word);
+            if out.auxv.is_empty() {
+                out.auxv = parse_auxv(desc, word);
             }
         } else if is_core(note, NT_FILE) {
             match parse_file_note(desc, word) {
                 Some(f) => {
                     if f.missing > 0 {
                         malformed_note(
-                            &mut findings,
+                            findings,
                             note,
                             format!(
                                 "announces {} mappings but holds only {}",
@@ -496,23 +626,22 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
                             ),
                         );
                     }
-                    if file_note.is_none() {
-                        file_note = Some(f);
+                    if out.file_note.is_none() {
+                        out.file_note = Some(f);
                     }
                 }
-                None => malformed_note(
-                    &mut findings,
-                    note,
-                    format!("{} bytes is too short", desc.len()),
-                ),
+                None => {
+                    malformed_note(findings, note, format!("{} bytes is too short", desc.len()))
+                }
             }
         } else if is_linux(note, NT_X86_XSAVE_LAYOUT) {
-            xsave_layout = parse_xsave_layout(desc);
+            out.xsave_layout = parse_xsave_layout(desc);
         } else if note.owner == CKDUMP_OWNER && note.kind == NT_CKDUMP_INFO {
-            ckdump_info.get_or_insert_with(|| parse_ckdump_info(desc));
+            out.ckdump_info
+                .get_or_insert_with(|| parse_ckdump_info(desc));
         }
         if !is_process_note(note)
-            && let Some(g) = groups.last_mut()
+            && let Some(g) = out.groups.last_mut()
         {
             g.others.push(idx);
         }
@@ -526,19 +655,33 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             .at_offset(*offset),
         );
     }
+    out
+}
 
-    // --- threads ---
-    let mut statuses: Vec<(PrStatus, Option<SigInfo>)> = Vec::new();
-    let mut threads: Vec<Thread> = Vec::new();
+/// A thread's decoded NT_PRSTATUS and NT_SIGINFO.
+type ThreadStatus = (PrStatus, Option<SigInfo>);
+
+/// Decodes each thread's NT_PRSTATUS, NT_SIGINFO and register notes: the
+/// model's threads, and their status notes for the fault and the producer.
+fn read_threads(
+    file: &[u8],
+    raw_notes: &[RawNote],
+    groups: &[ThreadNotes],
+    arch: Arch,
+    xsave_layout: &[XfeatComponent],
+    findings: &mut Vec<Finding>,
+) -> (Vec<Thread>, Vec<ThreadStatus>) {
+    let mut threads = Vec::new();
+    let mut statuses = Vec::new();
     let min_prstatus = prstatus_min_size(arch);
-    for g in &groups {
+    for g in groups {
         let Some(note) = g.prstatus.and_then(|i| raw_notes.get(i)) else {
             continue;
         };
         let desc = note.desc(file);
         if desc.len() < min_prstatus {
             malformed_note(
-                &mut findings,
+                findings,
                 note,
                 format!(
                     "{} bytes, {} needed for {} registers",
@@ -557,35 +700,32 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             .iter()
             .find(|n| is_core(n, NT_SIGINFO))
             .and_then(|n| parse_siginfo(n.desc(file), arch.pointer_size()));
-        let float = float_state(&group_notes, file, arch, &xsave_layout);
+        let float = float_state(&group_notes, file, arch, xsave_layout);
         threads.push(thread_of(&status, siginfo.as_ref(), float));
         statuses.push((status, siginfo));
     }
-    check_thread_notes(&groups, &raw_notes, &threads, &mut findings);
+    (threads, statuses)
+}
 
-    let plain_statuses: Vec<PrStatus> = statuses.iter().map(|(s, _)| s.clone()).collect();
-    let first_siginfo = statuses.first().and_then(|(_, i)| i.as_ref());
-    let producer = if ckdump_info.is_some() {
-        Producer::Ckdump
-    } else {
-        detect_producer(&raw_notes, &plain_statuses, first_siginfo)
-    };
-    let fault = build_fault(&statuses);
-
-    // --- regions and memory ---
-    let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
-        .filter(|p| p.is_power_of_two() && *p >= 1024)
-        .unwrap_or(4096);
-    let mut mappings: Vec<FileMapping> = file_note
-        .as_ref()
-        .map(|f| f.mappings.clone())
-        .unwrap_or_default();
-    let loads: Vec<(usize, &ProgramHeader)> = layout
+/// The PT_LOADs with their index in the program header table.
+fn load_segments(layout: &CoreLayout) -> Vec<(usize, &ProgramHeader)> {
+    layout
         .phdrs
         .iter()
         .enumerate()
         .filter(|(_, p)| p.p_type == PT_LOAD)
-        .collect();
+        .collect()
+}
+
+/// One region and one memory segment per PT_LOAD; regions sorted by
+/// address and named after the NT_FILE mapping that covers them.
+fn read_regions_and_memory(
+    layout: &CoreLayout,
+    bytes: &Bytes,
+    mappings: &[FileMapping],
+) -> (Vec<Region>, Vec<Segment>) {
+    let file_len = bytes.len() as u64;
+    let loads = load_segments(layout);
     let mut regions = Vec::with_capacity(loads.len());
     let mut segments = Vec::with_capacity(loads.len());
     for (_, ph) in &loads {
@@ -634,82 +774,26 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         });
     }
     regions.sort_by_key(|r| (r.start, r.end));
-    for m in &mut mappings {
-        m.executable = regions
-            .iter()
-            .find(|r| r.start < m.end && m.start < r.end)
-            .map(|r| r.protection.execute);
-    }
-    check_segments(&loads, file_len, page_size, &mut findings);
-    check_file_mappings(&mappings, &regions, &producer, &mut findings);
+    (regions, segments)
+}
 
-    let mut memory = SegmentMemory::new(segments);
-    let modules = linux_modules::discover_modules(&memory, &mappings, &auxv, arch.pointer_size());
-    if options.use_host_files {
-        let absent = absent_file_ranges(&mappings, &regions);
-        linux_modules::add_host_file_fallbacks(
-            &mut memory,
-            &modules,
-            &absent,
-            options.sysroot.as_deref(),
-        );
-    }
-
-    if let Some(p) = process.as_mut() {
-        p.executable = modules
-            .iter()
-            .find(|m| m.is_main)
-            .map(|m| m.path.clone())
-            .or_else(|| mappings.first().map(|m| m.path.clone()))
-            .or_else(|| {
-                let at = linux_modules::auxv_value(&auxv, linux_modules::AT_EXECFN)?;
-                linux_modules::string_at(&memory, at)
-            });
-    } else if let Some(first) = statuses.first() {
-        // No NT_PRPSINFO: the thread-group leader's ids from NT_PRSTATUS.
-        process = Some(Process {
-            pid: Some(first.0.pid),
-            ..Process::default()
-        });
-    }
-    details.auxv = auxv;
-
-    // ELF cores carry no thread names, but NT_PRPSINFO's fname is the
-    // thread-group leader's comm, which is the main thread's name.
-    if let Some(p) = process.as_ref() {
+/// ELF cores carry no thread names, but NT_PRPSINFO's fname is the
+/// thread-group leader's comm, which is the main thread's name; ckdump's
+/// snapshots record every thread's name in their own note.
+fn name_threads(threads: &mut [Thread], process: Option<&Process>, ckdump: Option<&CkdumpInfo>) {
+    if let Some(p) = process {
         let leader = threads.iter_mut().find(|t| Some(t.tid) == p.pid);
         if let (Some(t), Some(name)) = (leader, p.name.as_ref()) {
             t.name = Some(name.clone());
         }
     }
-    // ckdump's snapshots record every thread's name in their own note.
-    if let Some(info) = &ckdump_info {
+    if let Some(info) = ckdump {
         for (tid, name) in &info.thread_names {
             if let Some(t) = threads.iter_mut().find(|t| t.tid == *tid) {
                 t.name = Some(name.clone());
             }
         }
     }
-    let timestamp = ckdump_info.as_ref().and_then(|i| i.time);
-
-    Ok(Image {
-        path: path.to_path_buf(),
-        format: ImageFormat::ElfCore,
-        compression,
-        size: file_len,
-        target: Target::linux_process(arch),
-        producer,
-        process,
-        threads,
-        modules,
-        regions,
-        fault,
-        timestamp,
-        memory: Arc::new(memory),
-        details,
-        findings,
-        other_processes: Vec::new(),
-    })
 }
 
 /// The model's thread from its decoded NT_PRSTATUS (and NT_SIGINFO).
