@@ -109,6 +109,8 @@ struct Machine {
 struct CapturedMemory {
     /// (address, bytes in the file) of every range that holds bytes.
     captured: Vec<(u64, u64)>,
+    /// The same as sorted, disjoint [start, end) ranges.
+    merged: Vec<(u64, u64)>,
     memory: SegmentMemory,
 }
 
@@ -151,11 +153,12 @@ impl<'d> Reader<'d> {
     fn memory(&mut self) -> CapturedMemory {
         let descriptors: Vec<Captured> =
             streams::memory_descriptors(self.data, &self.directory, &mut self.findings);
-        let captured = descriptors
+        let captured: Vec<(u64, u64)> = descriptors
             .iter()
             .filter(|d| d.in_file > 0)
             .map(|d| (d.address, d.in_file))
             .collect();
+        let merged = merged_ranges(&captured);
         let segments = descriptors
             .iter()
             .map(|d| Segment {
@@ -169,6 +172,7 @@ impl<'d> Reader<'d> {
         streams::check_memory(self.data, &descriptors, &mut self.findings);
         CapturedMemory {
             captured,
+            merged,
             memory: SegmentMemory::new(segments),
         }
     }
@@ -402,7 +406,7 @@ impl<'d> Reader<'d> {
     fn memory_info_regions(
         &mut self,
         modules: &[ImageModule],
-        captured: &[(u64, u64)],
+        memory: &CapturedMemory,
     ) -> Vec<Region> {
         const MEM_PRIVATE: u32 = 0x2_0000;
         const MEM_MAPPED: u32 = 0x4_0000;
@@ -432,7 +436,7 @@ impl<'d> Reader<'d> {
                     _ => Sharing::Unknown,
                 },
                 file,
-                capture: capture_of(captured, start, end),
+                capture: capture_of(&memory.merged, start, end),
                 image_offset: None,
                 windows: Some(WindowsRegion {
                     allocation_base: raw.allocation_base,
@@ -444,13 +448,13 @@ impl<'d> Reader<'d> {
                 linux: None,
             });
         }
-        streams::check_memory_in_committed(captured, &regions, &mut self.findings);
+        streams::check_memory_in_committed(&memory.captured, &regions, &mut self.findings);
         regions
     }
 
     /// LinuxMaps (Breakpad's copy of /proc/PID/maps): regions with files
     /// and offsets.
-    fn linux_maps_regions(&self, captured: &[(u64, u64)]) -> Vec<Region> {
+    fn linux_maps_regions(&self, memory: &CapturedMemory) -> Vec<Region> {
         use procfs_core::process::{MMPermissions, MMapPath};
         let Ok(maps) = self.dump.get_stream::<MinidumpLinuxMaps>() else {
             return Vec::new();
@@ -492,7 +496,7 @@ impl<'d> Reader<'d> {
                     Sharing::Private
                 },
                 file,
-                capture: capture_of(captured, start, end),
+                capture: capture_of(&memory.merged, start, end),
                 image_offset: None,
                 windows: None,
                 linux: None,
@@ -574,8 +578,8 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     // offsets; else the MemoryInfoList. Without either the dump does not
     // describe its address space; captured ranges alone say nothing about
     // protection, so no regions are invented (checks that need them skip).
-    let info_regions = reader.memory_info_regions(&modules, &memory.captured);
-    let mut regions = reader.linux_maps_regions(&memory.captured);
+    let info_regions = reader.memory_info_regions(&modules, &memory);
+    let mut regions = reader.linux_maps_regions(&memory);
     if regions.is_empty() {
         regions = info_regions;
     }
@@ -708,15 +712,33 @@ fn cpu_description(s: &MinidumpSystemInfo) -> String {
     }
 }
 
-fn capture_of(captured: &[(u64, u64)], start: u64, end: u64) -> Capture {
-    let mut bytes = 0u64;
-    for (b, size) in captured {
-        let lo = (*b).max(start);
-        let hi = b.saturating_add(*size).min(end);
-        if hi > lo {
-            bytes += hi - lo;
+/// The captured ranges as sorted, disjoint [start, end) pairs: ranges
+/// that overlap (a writer repeating a range, or a damaged list) count once.
+fn merged_ranges(captured: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = captured
+        .iter()
+        .map(|(address, len)| (*address, address.saturating_add(*len)))
+        .filter(|(start, end)| end > start)
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
         }
     }
+    merged
+}
+
+/// How much of [start, end) the merged captured ranges hold.
+fn capture_of(merged: &[(u64, u64)], start: u64, end: u64) -> Capture {
+    let first = merged.partition_point(|r| r.1 <= start);
+    let bytes: u64 = merged[first..]
+        .iter()
+        .take_while(|r| r.0 < end)
+        .map(|r| r.1.min(end) - r.0.max(start))
+        .sum();
     if bytes == 0 {
         Capture::Absent
     } else if bytes >= end - start {
@@ -785,6 +807,32 @@ mod tests {
         assert_eq!(rwx(0x204), "rw-");
         assert_eq!(rwx(0x420), "r-x");
         assert_eq!(rwx(0), "---");
+    }
+
+    #[test]
+    fn overlapping_captured_ranges_count_once() {
+        // Two descriptors for the first half of a region: half captured.
+        let merged = merged_ranges(&[(0x1000, 0x800), (0x1000, 0x800)]);
+        assert_eq!(merged, [(0x1000, 0x1800)]);
+        assert_eq!(
+            capture_of(&merged, 0x1000, 0x2000),
+            Capture::Partial { bytes: 0x800 }
+        );
+        // Overlapping and adjacent ranges, one running past the region.
+        let merged = merged_ranges(&[(0x1800, 0x1000), (0x1000, 0x900), (0x3000, 0x100)]);
+        assert_eq!(merged, [(0x1000, 0x2800), (0x3000, 0x3100)]);
+        assert_eq!(capture_of(&merged, 0x1000, 0x2000), Capture::Full);
+        assert_eq!(
+            capture_of(&merged, 0x2000, 0x4000),
+            Capture::Partial { bytes: 0x900 }
+        );
+        assert_eq!(capture_of(&merged, 0x4000, 0x5000), Capture::Absent);
+        // A range reaching the top of the address space.
+        let merged = merged_ranges(&[(u64::MAX - 0xff, 0x1000)]);
+        assert_eq!(
+            capture_of(&merged, u64::MAX - 0x1ff, u64::MAX),
+            Capture::Partial { bytes: 0xff }
+        );
     }
 
     #[test]
