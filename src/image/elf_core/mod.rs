@@ -150,7 +150,27 @@ fn read_layout(path: &Path, file: &[u8], findings: &mut Vec<Finding>) -> Result<
     }
     let phnum = program_header_count(file, &header, class == Some(2));
     let phoff = header.e_phoff;
-    let available = (file.len() as u64).saturating_sub(phoff) / entsize as u64;
+    let file_len = file.len() as u64;
+    if phnum == 0 {
+        return Err(malformed(
+            path,
+            if class == Some(2) { 0x38 } else { 0x2c },
+            "e_phnum is 0: the core has no program headers, so no notes and no memory",
+        ));
+    }
+    // The table itself placed outside the file is a damaged e_phoff, not a
+    // cut file: say so with the numbers.
+    let table = format!("e_phoff {phoff:#x}, {phnum} entries of {entsize} bytes");
+    if phoff >= file_len {
+        return Err(malformed(
+            path,
+            phoff,
+            format!(
+                "the program header table ({table}) lies outside the file ({file_len} bytes): e_phoff is damaged"
+            ),
+        ));
+    }
+    let available = file_len.saturating_sub(phoff) / entsize as u64;
     let count = phnum.min(available);
     if count < phnum {
         findings.push(
@@ -168,7 +188,9 @@ fn read_layout(path: &Path, file: &[u8], findings: &mut Vec<Finding>) -> Result<
         return Err(malformed(
             path,
             phoff,
-            "no readable program headers (the core is truncated)",
+            format!(
+                "the program header table ({table}) runs past the end of the file ({file_len} bytes) before its first entry: the core is cut short there or e_phoff is damaged"
+            ),
         ));
     }
     let phdrs = ProgramHeader::parse(file, phoff as usize, count as usize, ctx)
@@ -410,6 +432,12 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             .map(|r| r.protection.execute);
     }
     let loads = load_segments(&layout);
+    if loads.is_empty() {
+        findings.push(Finding::new(
+            &verify::ELF_NO_MEMORY,
+            "the core has no PT_LOAD segment: no memory at all, so no stack, module or variable can be read; threads show their registers only",
+        ));
+    }
     check_segments(&loads, file_len, page_size, &mut findings);
     check_file_mappings(&mappings, &regions, &producer, &mut findings);
 

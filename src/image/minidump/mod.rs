@@ -552,6 +552,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
     let directory = streams::directory(data);
     let mut findings = Vec::new();
     streams::check_directory(&directory, data.len() as u64, &mut findings);
+    streams::check_required(&directory, &mut findings);
     let mut reader = Reader {
         bytes: &bytes,
         data,

@@ -5,7 +5,7 @@ use minidump::{
     MinidumpMiscInfo, MinidumpThreadInfoList, MinidumpUnloadedModuleList,
 };
 
-use crate::byte_reader::Fields;
+use crate::byte_reader::{ByteReader, Fields};
 use crate::model::{
     Arch, Fault, FormatDetails, Module, Process, Producer, Region, StreamRecord, Thread,
 };
@@ -113,6 +113,36 @@ pub fn directory(data: &[u8]) -> Vec<StreamRecord> {
         .collect()
 }
 
+/// The streams a process dump cannot do without: a finding for each that
+/// the directory does not list.
+pub fn check_required(streams: &[StreamRecord], out: &mut Vec<Finding>) {
+    use StreamType as S;
+    let has = |k: StreamType| streams.iter().any(|s| s.kind == k.raw());
+    let mut missing = |message: &str| {
+        out.push(Finding::new(&verify::MDMP_STREAM_MISSING, message));
+    };
+    if !has(S::ThreadListStream) && !has(S::ThreadExListStream) {
+        missing(
+            "the dump has neither a ThreadListStream nor a ThreadExListStream: no thread and no registers",
+        );
+    }
+    if !has(S::ModuleListStream) {
+        missing(
+            "the dump has no ModuleListStream: no module is known, so no frame can be symbolized",
+        );
+    }
+    if !has(S::SystemInfoStream) {
+        missing(
+            "the dump has no SystemInfoStream: its OS and CPU are unknown, so no thread context can be decoded",
+        );
+    }
+    if !has(S::MemoryListStream) && !has(S::Memory64ListStream) {
+        missing(
+            "the dump has neither a MemoryListStream nor a Memory64ListStream: no stack memory, so no thread unwinds past its registers",
+        );
+    }
+}
+
 /// Streams that may appear only once.
 const SINGLE: &[StreamType] = &[
     StreamType::ThreadListStream,
@@ -208,16 +238,34 @@ pub fn memory_descriptors(
         let end = usize::try_from(s.offset.saturating_add(s.size).min(file_len)).ok()?;
         data.get(start..end)
     };
+    // A header count larger than the descriptors the stream holds is a
+    // finding; only the descriptors that fit are read.
+    let mut check_count = |kind: StreamType, count: u64, fits: usize, len: usize| {
+        if count > fits as u64 {
+            out.push(Finding::new(
+                &verify::MDMP_MEMORY_LIST_COUNT,
+                format!(
+                    "{} claims {count} memory ranges but its {len} bytes hold {fits}; the rest are not read",
+                    kind.name()
+                ),
+            ));
+        }
+    };
     let mut found = Vec::new();
     if let Some(b) = body(StreamType::MemoryListStream) {
         // MINIDUMP_MEMORY_LIST: u32 count, then 16-byte descriptors
         // {u64 start, u32 data size, u32 rva}.
-        let count = b.u32_at(0).unwrap_or(0) as usize;
-        for i in 0..count.min(b.len() / 16) {
-            let o = 4 + i * 16;
-            let (Some(address), Some(size), Some(rva)) =
-                (b.u64_at(o), b.u32_at(o + 8), b.u32_at(o + 12))
-            else {
+        let mut list = ByteReader::little(b);
+        let count = list.u32().unwrap_or(0);
+        let fits = list.remaining() / 16;
+        check_count(
+            StreamType::MemoryListStream,
+            u64::from(count),
+            fits,
+            b.len(),
+        );
+        for _ in 0..fits.min(count as usize) {
+            let (Ok(address), Ok(size), Ok(rva)) = (list.u64(), list.u32(), list.u32()) else {
                 break;
             };
             found.push((address, u64::from(size), u64::from(rva)));
@@ -226,12 +274,13 @@ pub fn memory_descriptors(
     if let Some(b) = body(StreamType::Memory64ListStream) {
         // MINIDUMP_MEMORY64_LIST: u64 count, u64 base rva, then 16-byte
         // descriptors {u64 start, u64 size}; the bytes follow one another.
-        let count = b.u64_at(0).unwrap_or(0);
-        let mut rva = b.u64_at(8).unwrap_or(0);
-        let fits = (b.len().saturating_sub(16) / 16) as u64;
-        for i in 0..count.min(fits) as usize {
-            let o = 16 + i * 16;
-            let (Some(address), Some(size)) = (b.u64_at(o), b.u64_at(o + 8)) else {
+        let mut list = ByteReader::little(b);
+        let count = list.u64().unwrap_or(0);
+        let mut rva = list.u64().unwrap_or(0);
+        let fits = list.remaining() / 16;
+        check_count(StreamType::Memory64ListStream, count, fits, b.len());
+        for _ in 0..count.min(fits as u64) {
+            let (Ok(address), Ok(size)) = (list.u64(), list.u64()) else {
                 break;
             };
             found.push((address, size, rva));
