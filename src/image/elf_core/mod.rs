@@ -1024,49 +1024,33 @@ fn check_segments(
         ));
     }
     // Overlaps in memory and in the file.
-    let mut by_addr: Vec<&ProgramHeader> = loads
-        .iter()
-        .map(|(_, p)| *p)
-        .filter(|p| p.p_memsz > 0)
-        .collect();
-    by_addr.sort_by_key(|p| p.p_vaddr);
-    let mut overlaps = 0;
-    for w in by_addr.windows(2) {
-        if w[0].p_vaddr.saturating_add(w[0].p_memsz) > w[1].p_vaddr && overlaps < LISTED_FINDINGS {
-            overlaps += 1;
-            findings.push(
-                Finding::new(
-                    &verify::ELF_SEGMENT_OVERLAP,
-                    format!(
-                        "PT_LOADs at {:#x} (+{:#x}) and {:#x} overlap in memory",
-                        w[0].p_vaddr, w[0].p_memsz, w[1].p_vaddr
-                    ),
-                )
-                .at_address(w[1].p_vaddr),
-            );
-        }
+    let headers: Vec<&ProgramHeader> = loads.iter().map(|(_, p)| *p).collect();
+    let in_memory = overlapping(&headers, |p| (p.p_vaddr, p.p_memsz));
+    let in_file = overlapping(&headers, |p| (p.p_offset, p.p_filesz));
+    for (a, b) in in_memory.iter().take(LISTED_FINDINGS) {
+        findings.push(
+            Finding::new(
+                &verify::ELF_SEGMENT_OVERLAP,
+                format!(
+                    "PT_LOADs at {:#x} (+{:#x}) and {:#x} overlap in memory",
+                    a.p_vaddr, a.p_memsz, b.p_vaddr
+                ),
+            )
+            .at_address(b.p_vaddr),
+        );
     }
-    let mut by_off: Vec<&ProgramHeader> = loads
-        .iter()
-        .map(|(_, p)| *p)
-        .filter(|p| p.p_filesz > 0)
-        .collect();
-    by_off.sort_by_key(|p| p.p_offset);
-    for w in by_off.windows(2) {
-        if w[0].p_offset.saturating_add(w[0].p_filesz) > w[1].p_offset && overlaps < LISTED_FINDINGS
-        {
-            overlaps += 1;
-            findings.push(
-                Finding::new(
-                    &verify::ELF_SEGMENT_OVERLAP,
-                    format!(
-                        "PT_LOADs for {:#x} and {:#x} share file bytes at {:#x}",
-                        w[0].p_vaddr, w[1].p_vaddr, w[1].p_offset
-                    ),
-                )
-                .at_offset(w[1].p_offset),
-            );
-        }
+    let listed = in_memory.len().min(LISTED_FINDINGS);
+    for (a, b) in in_file.iter().take(LISTED_FINDINGS - listed) {
+        findings.push(
+            Finding::new(
+                &verify::ELF_SEGMENT_OVERLAP,
+                format!(
+                    "PT_LOADs for {:#x} and {:#x} share file bytes at {:#x}",
+                    a.p_vaddr, b.p_vaddr, b.p_offset
+                ),
+            )
+            .at_offset(b.p_offset),
+        );
     }
     let mask = page_size - 1;
     let unaligned: Vec<&ProgramHeader> = loads
@@ -1096,6 +1080,25 @@ fn check_segments(
             .at_offset(first.p_offset),
         );
     }
+}
+
+/// Neighbours, in order of start, whose [start, start + len) ranges
+/// overlap; empty ranges are left out. `span` gives (start, len).
+fn overlapping<'p>(
+    headers: &[&'p ProgramHeader],
+    span: impl Fn(&ProgramHeader) -> (u64, u64),
+) -> Vec<(&'p ProgramHeader, &'p ProgramHeader)> {
+    let mut sorted: Vec<&ProgramHeader> =
+        headers.iter().copied().filter(|p| span(p).1 > 0).collect();
+    sorted.sort_by_key(|p| span(p).0);
+    sorted
+        .windows(2)
+        .filter(|w| {
+            let ((a, len), (b, _)) = (span(w[0]), span(w[1]));
+            a.saturating_add(len) > b
+        })
+        .map(|w| (w[0], w[1]))
+        .collect()
 }
 
 /// Sorted, merged [start, end) ranges covered by regions.

@@ -72,26 +72,14 @@ pub(super) fn registers_of(c: &MinidumpContext, arch: Arch) -> (RegisterSet, Opt
             });
         }
         MinidumpRawContext::Arm64(x) => {
-            for (i, v) in x.iregs.iter().enumerate() {
-                r.set(i as u16, *v);
-            }
-            r.set_named("sp", x.sp);
-            r.set_named("pc", x.pc);
-            r.set_named("pstate", u64::from(x.cpsr));
+            set_arm64(&mut r, &x.iregs, x.sp, x.pc, x.cpsr);
             float = Some(FloatState {
                 fpsr: Some(x.fpsr),
                 fpcr: Some(x.fpcr),
                 ..Default::default()
             });
         }
-        MinidumpRawContext::OldArm64(x) => {
-            for (i, v) in x.iregs.iter().enumerate() {
-                r.set(i as u16, *v);
-            }
-            r.set_named("sp", x.sp);
-            r.set_named("pc", x.pc);
-            r.set_named("pstate", u64::from(x.cpsr));
-        }
+        MinidumpRawContext::OldArm64(x) => set_arm64(&mut r, &x.iregs, x.sp, x.pc, x.cpsr),
         MinidumpRawContext::Arm(x) => {
             for (i, v) in x.iregs.iter().enumerate() {
                 r.set(i as u16, u64::from(*v));
@@ -101,6 +89,17 @@ pub(super) fn registers_of(c: &MinidumpContext, arch: Arch) -> (RegisterSet, Opt
         _ => {}
     }
     (r, float)
+}
+
+/// x0-x28, fp and lr by number, then sp, pc and pstate: the same in both
+/// of the crate's AArch64 context layouts.
+fn set_arm64(r: &mut RegisterSet, iregs: &[u64], sp: u64, pc: u64, cpsr: u32) {
+    for (i, v) in (0u16..).zip(iregs) {
+        r.set(i, *v);
+    }
+    r.set_named("sp", sp);
+    r.set_named("pc", pc);
+    r.set_named("pstate", u64::from(cpsr));
 }
 
 /// The x87/SSE fields of the 512-byte FXSAVE image (XMM_SAVE_AREA32) the
