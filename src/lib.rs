@@ -7,6 +7,7 @@
 //! file format an [`Image`] came from.
 
 pub mod analysis;
+pub mod byte_reader;
 mod commands;
 pub mod diff;
 pub mod error;

@@ -116,6 +116,17 @@ checks! {
         "Every thread's stack descriptor is non-empty and lies inside the file.",
         "Without its stack a thread unwinds no further than its registers.";
 
+    // --- reader findings for damaged input that verify used to pass ---
+    MDMP_STREAM_MISSING = "CKD-E5012", "required-streams-present", Error, Minidump,
+        "The streams a process dump needs are in the directory: ThreadListStream (or ThreadExListStream), ModuleListStream, SystemInfoStream, and MemoryListStream or Memory64ListStream.",
+        "Without them there are no threads, no modules or no stack memory to unwind; the directory entry was damaged or the writer failed. Take the dump again.";
+    MDMP_MEMORY_LIST_COUNT = "CKD-E5013", "memory-list-count-fits", Error, Minidump,
+        "The range count in the memory list header matches the descriptors its stream holds.",
+        "The count is damaged or the stream is cut short; only the ranges that fit are read, memory described after them is missing.";
+    ELF_NO_MEMORY = "CKD-E1013", "has-memory-segments", Error, ElfCore,
+        "The core has at least one PT_LOAD segment.",
+        "With no memory no stack, module or variable can be read and threads show their registers only. Kernel and gdb write a PT_LOAD for every mapping even when coredump_filter leaves its bytes out, so the program header table is damaged.";
+
     // --- 6xxx: CRIU image directories ---
     CRIU_IMAGE_HEADER = "CKD-E6001", "criu-image-magic", Error, CriuImages,
         "Every image file starts with the magic its name calls for (common magic, then the image's own).",

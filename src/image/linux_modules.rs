@@ -14,6 +14,7 @@ use goblin::container::{Ctx, Endian};
 use goblin::elf::header::Header;
 use goblin::elf::program_header::{PT_DYNAMIC, PT_LOAD, PT_NOTE, ProgramHeader};
 
+use crate::byte_reader::Fields;
 use crate::memory::{Bytes, Memory, Segment, SegmentMemory};
 use crate::model::{AuxvEntry, Module, ModuleSource};
 
@@ -92,29 +93,24 @@ fn headers_via(read: &dyn Fn(u64, &mut [u8]) -> usize) -> Option<(Header, Vec<Pr
 }
 
 fn build_id_in_notes(notes: &[u8], align8: bool) -> Option<String> {
-    let align = |v: usize| if align8 { (v + 7) & !7 } else { (v + 3) & !3 };
+    let mask = if align8 { 7 } else { 3 };
+    let align = |v: usize| v.checked_add(mask).map(|v| v & !mask);
     let mut at = 0usize;
     while at.checked_add(12)? <= notes.len() {
-        let word = |o: usize| {
-            notes
-                .get(o..o + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-        };
-        let namesz = word(at)? as usize;
-        let descsz = word(at + 4)? as usize;
-        let kind = word(at + 8)?;
-        let name_at = at + 12;
-        let desc_at = name_at.checked_add(align(namesz))?;
+        let namesz = usize::try_from(notes.u32_at(at)?).ok()?;
+        let descsz = usize::try_from(notes.u32_at(at.checked_add(4)?)?).ok()?;
+        let kind = notes.u32_at(at.checked_add(8)?)?;
+        let name_at = at.checked_add(12)?;
+        let desc_at = name_at.checked_add(align(namesz)?)?;
         let desc = notes.get(desc_at..desc_at.checked_add(descsz)?)?;
-        let name = notes.get(name_at..name_at + namesz)?;
+        let name = notes.bytes_at(name_at, namesz)?;
         if kind == goblin::elf::note::NT_GNU_BUILD_ID
             && name.starts_with(b"GNU")
             && !desc.is_empty()
         {
             return Some(desc.iter().map(|b| format!("{b:02x}")).collect());
         }
-        at = desc_at.checked_add(align(descsz))?;
+        at = desc_at.checked_add(align(descsz)?)?;
     }
     None
 }

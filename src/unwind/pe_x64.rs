@@ -6,6 +6,7 @@
 //! register context from these tables over arbitrary memory.
 
 use super::{CodeInfo, FoundBy, RuntimeFunction, Step, read_word};
+use crate::byte_reader::Fields;
 use crate::memory::Memory;
 use crate::model::{Arch, RegisterSet};
 
@@ -367,14 +368,11 @@ fn read_unwind_info(code: &dyn CodeInfo, image_base: u64, rva: u32) -> Option<Un
         .collect();
     let chained = if chained {
         let entry = body.get(padded * 2..padded * 2 + 12)?;
-        let word = |i: usize| -> Option<u32> {
-            Some(u32::from_le_bytes(entry.get(i..i + 4)?.try_into().ok()?))
-        };
         Some(RuntimeFunction {
             image_base,
-            begin: word(0)?,
-            end: word(4)?,
-            unwind_info: word(8)?,
+            begin: entry.u32_at(0)?,
+            end: entry.u32_at(4)?,
+            unwind_info: entry.u32_at(8)?,
         })
     } else {
         None

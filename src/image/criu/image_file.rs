@@ -10,6 +10,7 @@ use std::ops::Range;
 use prost::Message;
 
 use super::magic;
+use crate::byte_reader::Fields;
 use crate::memory::Bytes;
 
 /// How an image file starts.
@@ -41,17 +42,12 @@ impl Header {
     }
 }
 
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at.checked_add(4)?)?;
-    Some(u32::from_le_bytes(b.try_into().ok()?))
-}
-
 /// Reads the magic words at the start of `bytes`.
 pub fn header(bytes: &[u8]) -> Header {
-    match u32_at(bytes, 0) {
-        Some(magic::IMG_COMMON_MAGIC | magic::IMG_SERVICE_MAGIC) => match u32_at(bytes, 4) {
+    match bytes.u32_at(0) {
+        Some(magic::IMG_COMMON_MAGIC | magic::IMG_SERVICE_MAGIC) => match bytes.u32_at(4) {
             Some(magic) => Header::Tagged {
-                first: u32_at(bytes, 0).unwrap_or_default(),
+                first: bytes.u32_at(0).unwrap_or_default(),
                 magic,
             },
             None => Header::Raw,
@@ -146,7 +142,7 @@ fn split_entries(bytes: &[u8], from: usize) -> (Vec<Range<usize>>, Option<EntryP
     let mut out = Vec::new();
     let mut at = from;
     while at < bytes.len() {
-        let Some(len) = u32_at(bytes, at) else {
+        let Some(len) = bytes.u32_at(at) else {
             let problem = EntryProblem {
                 offset: at as u64,
                 message: format!(

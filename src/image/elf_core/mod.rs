@@ -17,10 +17,11 @@ use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::{EM_386, EM_AARCH64, EM_X86_64, ET_CORE, Header};
 use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE, ProgramHeader};
 
+use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::image::{ImageBytes, OpenOptions};
-use crate::memory::{Segment, SegmentMemory};
+use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, DEFAULT_PAGE_SIZE, Fault, FaultCode, FloatState, FormatDetails,
     Image, ImageFormat, InterruptLevel, NoteRecord, Process, ProcessView, Producer, Protection,
@@ -149,7 +150,27 @@ fn read_layout(path: &Path, file: &[u8], findings: &mut Vec<Finding>) -> Result<
     }
     let phnum = program_header_count(file, &header, class == Some(2));
     let phoff = header.e_phoff;
-    let available = (file.len() as u64).saturating_sub(phoff) / entsize as u64;
+    let file_len = file.len() as u64;
+    if phnum == 0 {
+        return Err(malformed(
+            path,
+            if class == Some(2) { 0x38 } else { 0x2c },
+            "e_phnum is 0: the core has no program headers, so no notes and no memory",
+        ));
+    }
+    // The table itself placed outside the file is a damaged e_phoff, not a
+    // cut file: say so with the numbers.
+    let table = format!("e_phoff {phoff:#x}, {phnum} entries of {entsize} bytes");
+    if phoff >= file_len {
+        return Err(malformed(
+            path,
+            phoff,
+            format!(
+                "the program header table ({table}) lies outside the file ({file_len} bytes): e_phoff is damaged"
+            ),
+        ));
+    }
+    let available = file_len.saturating_sub(phoff) / entsize as u64;
     let count = phnum.min(available);
     if count < phnum {
         findings.push(
@@ -167,7 +188,9 @@ fn read_layout(path: &Path, file: &[u8], findings: &mut Vec<Finding>) -> Result<
         return Err(malformed(
             path,
             phoff,
-            "no readable program headers (the core is truncated)",
+            format!(
+                "the program header table ({table}) runs past the end of the file ({file_len} bytes) before its first entry: the core is cut short there or e_phoff is damaged"
+            ),
         ));
     }
     let phdrs = ProgramHeader::parse(file, phoff as usize, count as usize, ctx)
@@ -187,9 +210,7 @@ fn program_header_count(file: &[u8], header: &Header, is64: bool) -> u64 {
         return u64::from(header.e_phnum);
     }
     let sh_info_at = header.e_shoff.saturating_add(if is64 { 44 } else { 28 });
-    usize::try_from(sh_info_at)
-        .ok()
-        .and_then(|at| file.u32_at(at))
+    file.u32_at_u64(sh_info_at)
         .map_or(u64::from(PN_XNUM), u64::from)
 }
 
@@ -281,7 +302,7 @@ fn detect_producer(
 /// gdb both put that thread first), or from the first thread with a
 /// nonzero pr_cursig when the core has no NT_SIGINFO. A signal of 0 or
 /// SIGSTOP is a debugger stop, not a fault: no fault is invented for it.
-fn build_fault(threads: &[(PrStatus, Option<SigInfo>)]) -> Option<Fault> {
+fn build_fault(threads: &[ThreadStatus]) -> Option<Fault> {
     let (status, info) = match threads.first() {
         Some((s, Some(info))) => (s, info.clone()),
         _ => {
@@ -369,9 +390,127 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     let file_len = file.len() as u64;
     let layout = read_layout(path, file, &mut findings)?;
     let arch = layout.arch;
-    let word = layout.word;
 
-    // --- notes ---
+    let raw_notes = read_notes(path, file, &layout, &mut findings)?;
+    let ProcessNotes {
+        mut process,
+        auxv,
+        file_note,
+        xsave_layout,
+        ckdump_info,
+        groups,
+        details,
+    } = read_process_notes(file, &raw_notes, &layout, &mut findings);
+    let (mut threads, statuses) = read_threads(
+        file,
+        &raw_notes,
+        &groups,
+        arch,
+        &xsave_layout,
+        &mut findings,
+    );
+    check_thread_notes(&groups, &raw_notes, &threads, &mut findings);
+
+    let plain_statuses: Vec<PrStatus> = statuses.iter().map(|(s, _)| s.clone()).collect();
+    let first_siginfo = statuses.first().and_then(|(_, i)| i.as_ref());
+    let producer = if ckdump_info.is_some() {
+        Producer::Ckdump
+    } else {
+        detect_producer(&raw_notes, &plain_statuses, first_siginfo)
+    };
+    let fault = build_fault(&statuses);
+
+    let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
+        .and_then(plausible_page_size)
+        .unwrap_or(DEFAULT_PAGE_SIZE);
+    let mut mappings: Vec<FileMapping> = file_note.map(|f| f.mappings).unwrap_or_default();
+    let (regions, segments) = read_regions_and_memory(&layout, &bytes, &mappings);
+    for m in &mut mappings {
+        m.executable = regions
+            .iter()
+            .find(|r| r.start < m.end && m.start < r.end)
+            .map(|r| r.protection.execute);
+    }
+    let loads = load_segments(&layout);
+    if loads.is_empty() {
+        findings.push(Finding::new(
+            &verify::ELF_NO_MEMORY,
+            "the core has no PT_LOAD segment: no memory at all, so no stack, module or variable can be read; threads show their registers only",
+        ));
+    }
+    check_segments(&loads, file_len, page_size, &mut findings);
+    check_file_mappings(&mappings, &regions, &producer, &mut findings);
+
+    let mut memory = SegmentMemory::new(segments);
+    let modules =
+        linux_modules::discover_modules(&memory, &mappings, &auxv, arch.pointer_size(), page_size);
+    if options.use_host_files {
+        let absent = absent_file_ranges(&mappings, &regions);
+        linux_modules::add_host_file_fallbacks(
+            &mut memory,
+            &modules,
+            &absent,
+            options.sysroot.as_deref(),
+        );
+    }
+
+    if let Some(p) = process.as_mut() {
+        p.executable = modules
+            .iter()
+            .find(|m| m.is_main)
+            .map(|m| m.path.clone())
+            .or_else(|| mappings.first().map(|m| m.path.clone()))
+            .or_else(|| {
+                let at = linux_modules::auxv_value(&auxv, linux_modules::AT_EXECFN)?;
+                linux_modules::string_at(&memory, at)
+            });
+    } else if let Some(first) = statuses.first() {
+        // No NT_PRPSINFO: the thread-group leader's ids from NT_PRSTATUS.
+        process = Some(Process {
+            pid: Some(first.0.pid),
+            ..Process::default()
+        });
+    }
+    name_threads(&mut threads, process.as_ref(), ckdump_info.as_ref());
+    let timestamp = ckdump_info.as_ref().and_then(|i| i.time);
+
+    Ok(Image {
+        path: path.to_path_buf(),
+        format: ImageFormat::ElfCore,
+        compression,
+        size: file_len,
+        target: Target {
+            page_size,
+            ..Target::linux_process(arch)
+        },
+        producer,
+        fault,
+        timestamp,
+        details,
+        findings,
+        process: ProcessView {
+            facts: process,
+            threads,
+            modules,
+            regions,
+            memory: Arc::new(memory),
+            auxv,
+            checkpoint: None,
+            annotations: Vec::new(),
+        },
+        other_processes: Vec::new(),
+    })
+}
+
+/// The notes of every PT_NOTE segment, in file order. A core without any
+/// readable note has no threads and no process: an error.
+fn read_notes(
+    path: &Path,
+    file: &[u8],
+    layout: &CoreLayout,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<RawNote>> {
+    let file_len = file.len() as u64;
     let mut raw_notes: Vec<RawNote> = Vec::new();
     let mut note_segments = 0usize;
     for (i, ph) in layout
@@ -418,33 +557,61 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             },
         ));
     }
+    Ok(raw_notes)
+}
 
-    // --- process-wide notes ---
-    let mut process: Option<Process> = None;
-    let mut auxv: Vec<AuxvEntry> = Vec::new();
-    let mut file_note: Option<FileNote> = None;
-    let mut xsave_layout: Vec<XfeatComponent> = Vec::new();
-    let mut ckdump_info: Option<CkdumpInfo> = None;
-    let mut groups: Vec<ThreadNotes> = Vec::new();
-    let mut details = FormatDetails::default();
-    let mut unknown: BTreeMap<(String, u32), (usize, u64)> = BTreeMap::new();
-    let malformed_note = |findings: &mut Vec<Finding>, note: &RawNote, what: String| {
-        findings.push(
-            Finding::new(
-                &verify::ELF_NOTE_MALFORMED,
-                format!(
-                    "{} at {:#x}: {what}",
-                    note_name(&note.owner, note.kind).unwrap_or("note"),
-                    note.offset
-                ),
-            )
-            .at_offset(note.offset),
-        );
+/// What the process-wide notes say, and the per-thread note groups.
+struct ProcessNotes {
+    /// From NT_PRPSINFO.
+    process: Option<Process>,
+    auxv: Vec<AuxvEntry>,
+    file_note: Option<FileNote>,
+    xsave_layout: Vec<XfeatComponent>,
+    ckdump_info: Option<CkdumpInfo>,
+    groups: Vec<ThreadNotes>,
+    /// Every note listed (the auxv is filled in later).
+    details: FormatDetails,
+}
+
+/// A finding about one note.
+fn malformed_note(findings: &mut Vec<Finding>, note: &RawNote, what: String) {
+    findings.push(
+        Finding::new(
+            &verify::ELF_NOTE_MALFORMED,
+            format!(
+                "{} at {:#x}: {what}",
+                note_name(&note.owner, note.kind).unwrap_or("note"),
+                note.offset
+            ),
+        )
+        .at_offset(note.offset),
+    );
+}
+
+/// Decodes the process-wide notes (NT_PRPSINFO, NT_AUXV, NT_FILE, the
+/// XSAVE layout, ckdump's own) and groups the per-thread notes under the
+/// NT_PRSTATUS that starts each thread.
+fn read_process_notes(
+    file: &[u8],
+    raw_notes: &[RawNote],
+    layout: &CoreLayout,
+    findings: &mut Vec<Finding>,
+) -> ProcessNotes {
+    let (arch, word) = (layout.arch, layout.word);
+    let mut out = ProcessNotes {
+        process: None,
+        auxv: Vec::new(),
+        file_note: None,
+        xsave_layout: Vec::new(),
+        ckdump_info: None,
+        groups: Vec::new(),
+        details: FormatDetails::default(),
     };
+    let mut unknown: BTreeMap<(String, u32), (usize, u64)> = BTreeMap::new();
     for (idx, note) in raw_notes.iter().enumerate() {
         let desc = note.desc(file);
         let name = note_name(&note.owner, note.kind);
-        details.notes.push(NoteRecord {
+        out.details.notes.push(NoteRecord {
             owner: note.owner.clone(),
             kind: note.kind,
             name,
@@ -459,7 +626,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             e.0 += 1;
         }
         if is_core(note, NT_PRSTATUS) {
-            groups.push(ThreadNotes {
+            out.groups.push(ThreadNotes {
                 prstatus: Some(idx),
                 others: Vec::new(),
             });
@@ -467,28 +634,26 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         }
         if is_core(note, NT_PRPSINFO) {
             match parse_prpsinfo(desc, arch) {
-                Some(p) if process.is_none() => process = Some(p),
+                Some(p) if out.process.is_none() => out.process = Some(p),
                 Some(_) => malformed_note(
-                    &mut findings,
+                    findings,
                     note,
                     "a second NT_PRPSINFO; the first is used".into(),
                 ),
-                None => malformed_note(
-                    &mut findings,
-                    note,
-                    format!("{} bytes is too short", desc.len()),
-                ),
+                None => {
+                    malformed_note(findings, note, format!("{} bytes is too short", desc.len()))
+                }
             }
         } else if is_core(note, NT_AUXV) {
-            if auxv.is_empty() {
-                auxv = parse_auxv(desc, word);
+            if out.auxv.is_empty() {
+                out.auxv = parse_auxv(desc, word);
             }
         } else if is_core(note, NT_FILE) {
             match parse_file_note(desc, word) {
                 Some(f) => {
                     if f.missing > 0 {
                         malformed_note(
-                            &mut findings,
+                            findings,
                             note,
                             format!(
                                 "announces {} mappings but holds only {}",
@@ -497,23 +662,22 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
                             ),
                         );
                     }
-                    if file_note.is_none() {
-                        file_note = Some(f);
+                    if out.file_note.is_none() {
+                        out.file_note = Some(f);
                     }
                 }
-                None => malformed_note(
-                    &mut findings,
-                    note,
-                    format!("{} bytes is too short", desc.len()),
-                ),
+                None => {
+                    malformed_note(findings, note, format!("{} bytes is too short", desc.len()))
+                }
             }
         } else if is_linux(note, NT_X86_XSAVE_LAYOUT) {
-            xsave_layout = parse_xsave_layout(desc);
+            out.xsave_layout = parse_xsave_layout(desc);
         } else if note.owner == CKDUMP_OWNER && note.kind == NT_CKDUMP_INFO {
-            ckdump_info.get_or_insert_with(|| parse_ckdump_info(desc));
+            out.ckdump_info
+                .get_or_insert_with(|| parse_ckdump_info(desc));
         }
         if !is_process_note(note)
-            && let Some(g) = groups.last_mut()
+            && let Some(g) = out.groups.last_mut()
         {
             g.others.push(idx);
         }
@@ -527,19 +691,33 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             .at_offset(*offset),
         );
     }
+    out
+}
 
-    // --- threads ---
-    let mut statuses: Vec<(PrStatus, Option<SigInfo>)> = Vec::new();
-    let mut threads: Vec<Thread> = Vec::new();
+/// A thread's decoded NT_PRSTATUS and NT_SIGINFO.
+type ThreadStatus = (PrStatus, Option<SigInfo>);
+
+/// Decodes each thread's NT_PRSTATUS, NT_SIGINFO and register notes: the
+/// model's threads, and their status notes for the fault and the producer.
+fn read_threads(
+    file: &[u8],
+    raw_notes: &[RawNote],
+    groups: &[ThreadNotes],
+    arch: Arch,
+    xsave_layout: &[XfeatComponent],
+    findings: &mut Vec<Finding>,
+) -> (Vec<Thread>, Vec<ThreadStatus>) {
+    let mut threads = Vec::new();
+    let mut statuses = Vec::new();
     let min_prstatus = prstatus_min_size(arch);
-    for g in &groups {
+    for g in groups {
         let Some(note) = g.prstatus.and_then(|i| raw_notes.get(i)) else {
             continue;
         };
         let desc = note.desc(file);
         if desc.len() < min_prstatus {
             malformed_note(
-                &mut findings,
+                findings,
                 note,
                 format!(
                     "{} bytes, {} needed for {} registers",
@@ -558,35 +736,32 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             .iter()
             .find(|n| is_core(n, NT_SIGINFO))
             .and_then(|n| parse_siginfo(n.desc(file), arch.pointer_size()));
-        let float = float_state(&group_notes, file, arch, &xsave_layout);
+        let float = float_state(&group_notes, file, arch, xsave_layout);
         threads.push(thread_of(&status, siginfo.as_ref(), float));
         statuses.push((status, siginfo));
     }
-    check_thread_notes(&groups, &raw_notes, &threads, &mut findings);
+    (threads, statuses)
+}
 
-    let plain_statuses: Vec<PrStatus> = statuses.iter().map(|(s, _)| s.clone()).collect();
-    let first_siginfo = statuses.first().and_then(|(_, i)| i.as_ref());
-    let producer = if ckdump_info.is_some() {
-        Producer::Ckdump
-    } else {
-        detect_producer(&raw_notes, &plain_statuses, first_siginfo)
-    };
-    let fault = build_fault(&statuses);
-
-    // --- regions and memory ---
-    let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
-        .and_then(plausible_page_size)
-        .unwrap_or(DEFAULT_PAGE_SIZE);
-    let mut mappings: Vec<FileMapping> = file_note
-        .as_ref()
-        .map(|f| f.mappings.clone())
-        .unwrap_or_default();
-    let loads: Vec<(usize, &ProgramHeader)> = layout
+/// The PT_LOADs with their index in the program header table.
+fn load_segments(layout: &CoreLayout) -> Vec<(usize, &ProgramHeader)> {
+    layout
         .phdrs
         .iter()
         .enumerate()
         .filter(|(_, p)| p.p_type == PT_LOAD)
-        .collect();
+        .collect()
+}
+
+/// One region and one memory segment per PT_LOAD; regions sorted by
+/// address and named after the NT_FILE mapping that covers them.
+fn read_regions_and_memory(
+    layout: &CoreLayout,
+    bytes: &Bytes,
+    mappings: &[FileMapping],
+) -> (Vec<Region>, Vec<Segment>) {
+    let file_len = bytes.len() as u64;
+    let loads = load_segments(layout);
     let mut regions = Vec::with_capacity(loads.len());
     let mut segments = Vec::with_capacity(loads.len());
     for (_, ph) in &loads {
@@ -635,90 +810,26 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         });
     }
     regions.sort_by_key(|r| (r.start, r.end));
-    for m in &mut mappings {
-        m.executable = regions
-            .iter()
-            .find(|r| r.start < m.end && m.start < r.end)
-            .map(|r| r.protection.execute);
-    }
-    check_segments(&loads, file_len, page_size, &mut findings);
-    check_file_mappings(&mappings, &regions, &producer, &mut findings);
+    (regions, segments)
+}
 
-    let mut memory = SegmentMemory::new(segments);
-    let modules =
-        linux_modules::discover_modules(&memory, &mappings, &auxv, arch.pointer_size(), page_size);
-    if options.use_host_files {
-        let absent = absent_file_ranges(&mappings, &regions);
-        linux_modules::add_host_file_fallbacks(
-            &mut memory,
-            &modules,
-            &absent,
-            options.sysroot.as_deref(),
-        );
-    }
-
-    if let Some(p) = process.as_mut() {
-        p.executable = modules
-            .iter()
-            .find(|m| m.is_main)
-            .map(|m| m.path.clone())
-            .or_else(|| mappings.first().map(|m| m.path.clone()))
-            .or_else(|| {
-                let at = linux_modules::auxv_value(&auxv, linux_modules::AT_EXECFN)?;
-                linux_modules::string_at(&memory, at)
-            });
-    } else if let Some(first) = statuses.first() {
-        // No NT_PRPSINFO: the thread-group leader's ids from NT_PRSTATUS.
-        process = Some(Process {
-            pid: Some(first.0.pid),
-            ..Process::default()
-        });
-    }
-
-    // ELF cores carry no thread names, but NT_PRPSINFO's fname is the
-    // thread-group leader's comm, which is the main thread's name.
-    if let Some(p) = process.as_ref() {
+/// ELF cores carry no thread names, but NT_PRPSINFO's fname is the
+/// thread-group leader's comm, which is the main thread's name; ckdump's
+/// snapshots record every thread's name in their own note.
+fn name_threads(threads: &mut [Thread], process: Option<&Process>, ckdump: Option<&CkdumpInfo>) {
+    if let Some(p) = process {
         let leader = threads.iter_mut().find(|t| Some(t.tid) == p.pid);
         if let (Some(t), Some(name)) = (leader, p.name.as_ref()) {
             t.name = Some(name.clone());
         }
     }
-    // ckdump's snapshots record every thread's name in their own note.
-    if let Some(info) = &ckdump_info {
+    if let Some(info) = ckdump {
         for (tid, name) in &info.thread_names {
             if let Some(t) = threads.iter_mut().find(|t| t.tid == *tid) {
                 t.name = Some(name.clone());
             }
         }
     }
-    let timestamp = ckdump_info.as_ref().and_then(|i| i.time);
-
-    Ok(Image {
-        path: path.to_path_buf(),
-        format: ImageFormat::ElfCore,
-        compression,
-        size: file_len,
-        target: Target {
-            page_size,
-            ..Target::linux_process(arch)
-        },
-        producer,
-        fault,
-        timestamp,
-        details,
-        findings,
-        process: ProcessView {
-            facts: process,
-            threads,
-            modules,
-            regions,
-            memory: Arc::new(memory),
-            auxv,
-            checkpoint: None,
-            annotations: Vec::new(),
-        },
-        other_processes: Vec::new(),
-    })
 }
 
 /// The model's thread from its decoded NT_PRSTATUS (and NT_SIGINFO).
@@ -921,49 +1032,33 @@ fn check_segments(
         ));
     }
     // Overlaps in memory and in the file.
-    let mut by_addr: Vec<&ProgramHeader> = loads
-        .iter()
-        .map(|(_, p)| *p)
-        .filter(|p| p.p_memsz > 0)
-        .collect();
-    by_addr.sort_by_key(|p| p.p_vaddr);
-    let mut overlaps = 0;
-    for w in by_addr.windows(2) {
-        if w[0].p_vaddr.saturating_add(w[0].p_memsz) > w[1].p_vaddr && overlaps < LISTED_FINDINGS {
-            overlaps += 1;
-            findings.push(
-                Finding::new(
-                    &verify::ELF_SEGMENT_OVERLAP,
-                    format!(
-                        "PT_LOADs at {:#x} (+{:#x}) and {:#x} overlap in memory",
-                        w[0].p_vaddr, w[0].p_memsz, w[1].p_vaddr
-                    ),
-                )
-                .at_address(w[1].p_vaddr),
-            );
-        }
+    let headers: Vec<&ProgramHeader> = loads.iter().map(|(_, p)| *p).collect();
+    let in_memory = overlapping(&headers, |p| (p.p_vaddr, p.p_memsz));
+    let in_file = overlapping(&headers, |p| (p.p_offset, p.p_filesz));
+    for (a, b) in in_memory.iter().take(LISTED_FINDINGS) {
+        findings.push(
+            Finding::new(
+                &verify::ELF_SEGMENT_OVERLAP,
+                format!(
+                    "PT_LOADs at {:#x} (+{:#x}) and {:#x} overlap in memory",
+                    a.p_vaddr, a.p_memsz, b.p_vaddr
+                ),
+            )
+            .at_address(b.p_vaddr),
+        );
     }
-    let mut by_off: Vec<&ProgramHeader> = loads
-        .iter()
-        .map(|(_, p)| *p)
-        .filter(|p| p.p_filesz > 0)
-        .collect();
-    by_off.sort_by_key(|p| p.p_offset);
-    for w in by_off.windows(2) {
-        if w[0].p_offset.saturating_add(w[0].p_filesz) > w[1].p_offset && overlaps < LISTED_FINDINGS
-        {
-            overlaps += 1;
-            findings.push(
-                Finding::new(
-                    &verify::ELF_SEGMENT_OVERLAP,
-                    format!(
-                        "PT_LOADs for {:#x} and {:#x} share file bytes at {:#x}",
-                        w[0].p_vaddr, w[1].p_vaddr, w[1].p_offset
-                    ),
-                )
-                .at_offset(w[1].p_offset),
-            );
-        }
+    let listed = in_memory.len().min(LISTED_FINDINGS);
+    for (a, b) in in_file.iter().take(LISTED_FINDINGS - listed) {
+        findings.push(
+            Finding::new(
+                &verify::ELF_SEGMENT_OVERLAP,
+                format!(
+                    "PT_LOADs for {:#x} and {:#x} share file bytes at {:#x}",
+                    a.p_vaddr, b.p_vaddr, b.p_offset
+                ),
+            )
+            .at_offset(b.p_offset),
+        );
     }
     let mask = page_size - 1;
     let unaligned: Vec<&ProgramHeader> = loads
@@ -993,6 +1088,25 @@ fn check_segments(
             .at_offset(first.p_offset),
         );
     }
+}
+
+/// Neighbours, in order of start, whose [start, start + len) ranges
+/// overlap; empty ranges are left out. `span` gives (start, len).
+fn overlapping<'p>(
+    headers: &[&'p ProgramHeader],
+    span: impl Fn(&ProgramHeader) -> (u64, u64),
+) -> Vec<(&'p ProgramHeader, &'p ProgramHeader)> {
+    let mut sorted: Vec<&ProgramHeader> =
+        headers.iter().copied().filter(|p| span(p).1 > 0).collect();
+    sorted.sort_by_key(|p| span(p).0);
+    sorted
+        .windows(2)
+        .filter(|w| {
+            let ((a, len), (b, _)) = (span(w[0]), span(w[1]));
+            a.saturating_add(len) > b
+        })
+        .map(|w| (w[0], w[1]))
+        .collect()
 }
 
 /// Sorted, merged [start, end) ranges covered by regions.

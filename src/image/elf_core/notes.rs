@@ -4,6 +4,7 @@
 //! stops at the first malformed note without saying where, and does not give
 //! each note's file offset, both of which the findings need.
 
+use crate::byte_reader::Fields;
 use crate::image::linux_modules::FileMapping;
 
 // Core note types (include/uapi/linux/elf.h, gdb's gdb/elf-bfd.h).
@@ -151,13 +152,8 @@ pub fn parse_notes(
                 message: format!("{} stray bytes after the last note", end - at),
             });
         }
-        let word = |o: u64| -> u32 {
-            let o = o as usize;
-            file.get(o..o + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-                .unwrap_or(0)
-        };
+        // `end - at >= 12` and `end <= file.len()`: the header is in the file.
+        let word = |o: u64| file.u32_at_u64(o).unwrap_or(0);
         let namesz = u64::from(word(at));
         let descsz = u64::from(word(at + 4));
         let kind = word(at + 8);
@@ -174,9 +170,16 @@ pub fn parse_notes(
                 ),
             });
         }
-        let name_bytes = file
-            .get(name_at as usize..(name_at + namesz) as usize)
-            .unwrap_or(&[]);
+        // Both ranges end before `end`, inside the file, so they fit usize.
+        let (Ok(name_at), Ok(namesz), Ok(desc_offset), Ok(desc_len)) = (
+            usize::try_from(name_at),
+            usize::try_from(namesz),
+            usize::try_from(desc_at),
+            usize::try_from(descsz),
+        ) else {
+            return None;
+        };
+        let name_bytes = file.bytes_at(name_at, namesz).unwrap_or(&[]);
         let name_bytes = match name_bytes.iter().position(|&b| b == 0) {
             Some(nul) => &name_bytes[..nul],
             None => name_bytes,
@@ -185,8 +188,8 @@ pub fn parse_notes(
             owner: String::from_utf8_lossy(name_bytes).into_owned(),
             kind,
             offset: at,
-            desc_offset: desc_at as usize,
-            desc_len: descsz as usize,
+            desc_offset,
+            desc_len,
         });
         at = next;
     }
@@ -195,45 +198,6 @@ pub fn parse_notes(
 
 fn align4(v: u64) -> u64 {
     v.saturating_add(3) & !3
-}
-
-/// Little-endian field reads that answer None past the end.
-pub trait LeFields {
-    fn u16_at(&self, off: usize) -> Option<u16>;
-    fn u32_at(&self, off: usize) -> Option<u32>;
-    fn u64_at(&self, off: usize) -> Option<u64>;
-    fn i32_at(&self, off: usize) -> Option<i32> {
-        self.u32_at(off).map(|v| v as i32)
-    }
-    /// A 4- or 8-byte word.
-    fn word_at(&self, off: usize, size: usize) -> Option<u64> {
-        if size == 4 {
-            self.u32_at(off).map(u64::from)
-        } else {
-            self.u64_at(off)
-        }
-    }
-}
-
-impl LeFields for [u8] {
-    fn u16_at(&self, off: usize) -> Option<u16> {
-        self.get(off..off.checked_add(2)?)?
-            .try_into()
-            .ok()
-            .map(u16::from_le_bytes)
-    }
-    fn u32_at(&self, off: usize) -> Option<u32> {
-        self.get(off..off.checked_add(4)?)?
-            .try_into()
-            .ok()
-            .map(u32::from_le_bytes)
-    }
-    fn u64_at(&self, off: usize) -> Option<u64> {
-        self.get(off..off.checked_add(8)?)?
-            .try_into()
-            .ok()
-            .map(u64::from_le_bytes)
-    }
 }
 
 /// What ckdump's own note records.

@@ -5,7 +5,7 @@
 //! `siginfo_t` (include/uapi/linux/elfcore.h, asm-generic/siginfo.h) for a
 //! 64-bit or 32-bit ABI, and the FXSAVE / XSAVE areas of the Intel SDM.
 
-use super::notes::LeFields;
+use crate::byte_reader::Fields;
 use crate::model::{Arch, FloatState, Process, RegisterSet};
 
 /// What NT_PRSTATUS holds for one thread.
@@ -115,10 +115,10 @@ pub fn parse_prpsinfo(desc: &[u8], arch: Arch) -> Option<Process> {
         (12, u64::from(desc.u16_at(8)?), u64::from(desc.u16_at(10)?))
     };
     let fname_at = ids_at + 16;
-    let fname = desc.get(fname_at..fname_at + 16)?;
-    let psargs = desc
-        .get(fname_at + 16..(fname_at + 96).min(desc.len()))
-        .unwrap_or(&[]);
+    let fname = desc.bytes_at(fname_at, 16)?;
+    // pr_psargs is 80 bytes; a short note keeps what it has.
+    let psargs = desc.get(fname_at + 16..).unwrap_or(&[]);
+    let psargs = &psargs[..psargs.len().min(80)];
     let sname = *desc.get(1)?;
     let args = c_string(psargs);
     Some(Process {
@@ -194,7 +194,10 @@ fn hex128(bytes: &[u8]) -> String {
 
 fn vectors(area: &[u8], at: usize, count: usize) -> Vec<String> {
     (0..count)
-        .map_while(|i| area.get(at + i * 16..at + i * 16 + 16).map(hex128))
+        .map_while(|i| {
+            let start = i.checked_mul(16)?.checked_add(at)?;
+            area.bytes_at(start, 16).map(hex128)
+        })
         .collect()
 }
 

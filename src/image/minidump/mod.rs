@@ -3,27 +3,35 @@
 //!
 //! The `minidump` crate parses the structures (it is the well-kept parser
 //! rust-minidump's tools use); this module only maps them onto the model and
-//! keeps the file's bytes zero-copy for memory reads.
+//! keeps the file's bytes zero-copy for memory reads. [`read`] takes the
+//! streams one function each, in the order their facts depend on one
+//! another: system info (OS and CPU), memory, threads, the exception,
+//! modules, then the regions that name modules.
 
+mod context;
 mod streams;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use minidump::format::MINIDUMP_LOCATION_DESCRIPTOR;
 use minidump::{
-    Minidump, MinidumpException, MinidumpLinuxMaps, MinidumpMemoryInfoList, MinidumpMiscInfo,
-    MinidumpModuleList, MinidumpSystemInfo, MinidumpThreadInfoList, MinidumpThreadList,
-    MinidumpThreadNames, Module,
+    Minidump, MinidumpContext, MinidumpException, MinidumpLinuxMaps, MinidumpMemoryInfoList,
+    MinidumpMiscInfo, MinidumpModuleList, MinidumpStream, MinidumpSystemInfo,
+    MinidumpThreadInfoList, MinidumpThreadList, MinidumpThreadNames, Module,
 };
-use minidump::{MinidumpContext, MinidumpRawContext};
 
+use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
 use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
-    Arch, AuxvEntry, Capture, Compression, Fault, FaultCode, FloatState, FormatDetails, Image,
-    ImageFormat, Module as ImageModule, ModuleSource, Os, PeIdentity, Process, ProcessView,
-    Protection, Region, RegionFile, RegisterSet, Sharing, Target, Thread, WindowsRegion,
+    Arch, AuxvEntry, Capture, Compression, Fault, FaultCode, FormatDetails, Image, ImageFormat,
+    Module as ImageModule, ModuleSource, Os, PeIdentity, Process, ProcessView, Protection, Region,
+    RegionFile, RegisterSet, Sharing, StreamRecord, Target, Thread, WindowsRegion,
 };
+use crate::verify::Finding;
+use context::{add_xstate, registers_of};
+use streams::{Captured, StreamType};
 
 /// Largest text stream kept for display (Linux /proc files, comments).
 const MAX_TEXT: usize = 64 * 1024;
@@ -34,17 +42,14 @@ struct RawThread {
     id: u32,
     stack_size: u32,
     stack_rva: u32,
-    context: minidump::format::MINIDUMP_LOCATION_DESCRIPTOR,
+    context: MINIDUMP_LOCATION_DESCRIPTOR,
 }
 
 /// The bytes a location descriptor names, when they lie inside the file.
-fn location_bytes<'d>(
-    data: &'d [u8],
-    location: &minidump::format::MINIDUMP_LOCATION_DESCRIPTOR,
-) -> Option<&'d [u8]> {
+fn location_bytes<'d>(data: &'d [u8], location: &MINIDUMP_LOCATION_DESCRIPTOR) -> Option<&'d [u8]> {
     let start = usize::try_from(location.rva).ok()?;
     let len = usize::try_from(location.data_size).ok()?;
-    data.get(start..start.checked_add(len)?)
+    data.bytes_at(start, len)
 }
 
 /// MINIDUMP_THREAD_EX entries: MINIDUMP_THREAD (id, suspend count,
@@ -56,15 +61,11 @@ fn thread_ex_list(data: &[u8], offset: u64, size: u64) -> Vec<RawThread> {
     let Some(stream) = usize::try_from(offset)
         .ok()
         .zip(usize::try_from(size).ok())
-        .and_then(|(o, n)| data.get(o..o.checked_add(n)?))
+        .and_then(|(o, n)| data.bytes_at(o, n))
     else {
         return Vec::new();
     };
-    let u32_at = |b: &[u8], at: usize| {
-        b.get(at..at + 4)
-            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
-    };
-    let Some(count) = u32_at(stream, 0) else {
+    let Some(count) = stream.u32_at(0) else {
         return Vec::new();
     };
     stream
@@ -74,140 +75,161 @@ fn thread_ex_list(data: &[u8], offset: u64, size: u64) -> Vec<RawThread> {
         .take(count as usize)
         .filter_map(|e| {
             Some(RawThread {
-                id: u32_at(e, 0)?,
-                stack_size: u32_at(e, 32)?,
-                stack_rva: u32_at(e, 36)?,
-                context: minidump::format::MINIDUMP_LOCATION_DESCRIPTOR {
-                    data_size: u32_at(e, 40)?,
-                    rva: u32_at(e, 44)?,
+                id: e.u32_at(0)?,
+                stack_size: e.u32_at(32)?,
+                stack_rva: e.u32_at(36)?,
+                context: MINIDUMP_LOCATION_DESCRIPTOR {
+                    data_size: e.u32_at(40)?,
+                    rva: e.u32_at(44)?,
                 },
             })
         })
         .collect()
 }
 
-/// Reads a minidump from its (decompressed, mapped) bytes.
-pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Result<Image> {
-    let data: &[u8] = &bytes;
-    let dump = Minidump::read(data).map_err(|e| {
-        Error::new(
-            path,
-            ErrorKind::Malformed {
-                offset: 0,
-                what: format!("minidump header: {e}"),
-            },
-        )
-    })?;
-    let mut details = FormatDetails::default();
-    let mut findings = Vec::new();
+/// One minidump being read: its bytes, the crate's view of it, the stream
+/// directory as the file lists it, and the findings so far.
+struct Reader<'d> {
+    bytes: &'d Bytes,
+    data: &'d [u8],
+    dump: &'d Minidump<'d, &'d [u8]>,
+    directory: Vec<StreamRecord>,
+    findings: Vec<Finding>,
+}
 
-    // The directory in file order, duplicates included (the crate keeps
-    // one stream per type, in no particular order).
-    details.streams = streams::directory(data);
-    streams::check_directory(&details.streams, data.len() as u64, &mut findings);
+/// What SystemInfoStream and MiscInfoStream say about the machine.
+struct Machine {
+    system: Option<MinidumpSystemInfo>,
+    misc: Option<MinidumpMiscInfo>,
+    os: Os,
+    arch: Arch,
+}
 
-    let listed: Vec<u32> = details.streams.iter().map(|s| s.kind).collect();
-    let has_stream = |kind: u32| listed.contains(&kind);
-    let unreadable = |kind: u32, e: &minidump::Error, findings: &mut Vec<_>| {
-        if has_stream(kind) {
-            streams::unreadable(kind, e, findings);
-        }
-    };
-    let system: Option<MinidumpSystemInfo> = match dump.get_stream() {
-        Ok(s) => Some(s),
-        Err(e) => {
-            unreadable(7, &e, &mut findings);
-            None
-        }
-    };
-    let misc: Option<MinidumpMiscInfo> = match dump.get_stream() {
-        Ok(m) => Some(m),
-        Err(e) => {
-            unreadable(15, &e, &mut findings);
-            None
-        }
-    };
-    let (os, arch) = match &system {
-        Some(s) => (os_of(s), arch_of(s)),
-        None => (Os::Unknown, None),
-    };
-    let arch = arch.unwrap_or(Arch::X86_64);
+/// MemoryListStream and Memory64ListStream: every captured range.
+struct CapturedMemory {
+    /// (address, bytes in the file) of every range that holds bytes.
+    captured: Vec<(u64, u64)>,
+    /// The same as sorted, disjoint [start, end) ranges.
+    merged: Vec<(u64, u64)>,
+    memory: SegmentMemory,
+}
 
-    // Memory: every captured range, zero-copy over the file.
-    let descriptors = streams::memory_descriptors(data, &details.streams, &mut findings);
-    let captured: Vec<(u64, u64)> = descriptors
-        .iter()
-        .filter(|d| d.in_file > 0)
-        .map(|d| (d.address, d.in_file))
-        .collect();
-    let segments: Vec<Segment> = descriptors
-        .iter()
-        .map(|d| Segment {
-            address: d.address,
-            size: d.size,
-            captured: d.in_file,
-            offset: d.rva,
-            bytes: bytes.clone(),
-        })
-        .collect();
-    streams::check_memory(data, &descriptors, &mut findings);
-    let memory = SegmentMemory::new(segments);
-
-    // Threads.
-    let names: Option<MinidumpThreadNames> = dump.get_stream().ok();
-    let infos: Option<MinidumpThreadInfoList> = dump.get_stream().ok();
-    let mut threads = Vec::new();
-    let mut context_sizes = Vec::new();
-    let thread_list = dump.get_stream::<MinidumpThreadList>();
-    if let Err(e) = &thread_list
-        && has_stream(3)
-    {
-        streams::unreadable(3, e, &mut findings);
+impl<'d> Reader<'d> {
+    fn lists(&self, kind: StreamType) -> bool {
+        self.directory.iter().any(|s| s.kind == kind.raw())
     }
-    let raw_threads: Vec<RawThread> = match &thread_list {
-        Ok(list) => list
-            .threads
+
+    /// A stream through the crate; a stream the directory lists but the
+    /// crate cannot parse is a finding. A missing one is simply None.
+    fn stream<S: MinidumpStream<'d>>(&mut self, kind: StreamType) -> Option<S> {
+        match self.dump.get_stream::<S>() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                if self.lists(kind) {
+                    streams::unreadable(kind, &e, &mut self.findings);
+                }
+                None
+            }
+        }
+    }
+
+    /// SystemInfoStream (OS, CPU) and MiscInfoStream (pid, XSTATE layout).
+    fn machine(&mut self) -> Machine {
+        let system: Option<MinidumpSystemInfo> = self.stream(StreamType::SystemInfoStream);
+        let misc: Option<MinidumpMiscInfo> = self.stream(StreamType::MiscInfoStream);
+        let (os, arch) = match &system {
+            Some(s) => (os_of(s), arch_of(s)),
+            None => (Os::Unknown, None),
+        };
+        Machine {
+            system,
+            misc,
+            os,
+            arch: arch.unwrap_or(Arch::X86_64),
+        }
+    }
+
+    /// MemoryListStream and Memory64ListStream, zero-copy over the file.
+    fn memory(&mut self) -> CapturedMemory {
+        let descriptors: Vec<Captured> =
+            streams::memory_descriptors(self.data, &self.directory, &mut self.findings);
+        let captured: Vec<(u64, u64)> = descriptors
             .iter()
-            .map(|t| RawThread {
-                id: t.raw.thread_id,
-                stack_size: t.raw.stack.memory.data_size,
-                stack_rva: t.raw.stack.memory.rva,
-                context: t.raw.thread_context,
+            .filter(|d| d.in_file > 0)
+            .map(|d| (d.address, d.in_file))
+            .collect();
+        let merged = merged_ranges(&captured);
+        let segments = descriptors
+            .iter()
+            .map(|d| Segment {
+                address: d.address,
+                size: d.size,
+                captured: d.in_file,
+                offset: d.rva,
+                bytes: self.bytes.clone(),
             })
-            .collect(),
-        // Without a ThreadList, a ThreadExList (threads with a backing
-        // store, which the crate does not read) gives the same fields.
-        Err(_) => details
-            .streams
-            .iter()
-            .find(|s| s.kind == 8)
-            .map(|s| thread_ex_list(data, s.offset, s.size))
-            .unwrap_or_default(),
-    };
-    if let Some(sys) = &system {
+            .collect();
+        streams::check_memory(self.data, &descriptors, &mut self.findings);
+        CapturedMemory {
+            captured,
+            merged,
+            memory: SegmentMemory::new(segments),
+        }
+    }
+
+    /// ThreadListStream, or ThreadExListStream without it; names from
+    /// ThreadNamesStream and times from ThreadInfoListStream. Returns the
+    /// threads and each one's context size.
+    fn threads(&mut self, machine: &Machine) -> (Vec<Thread>, Vec<(u64, u32)>) {
+        let names: Option<MinidumpThreadNames> = self.dump.get_stream().ok();
+        let infos: Option<MinidumpThreadInfoList> = self.dump.get_stream().ok();
+        let list: Option<MinidumpThreadList> = self.stream(StreamType::ThreadListStream);
+        let raw_threads: Vec<RawThread> = match &list {
+            Some(list) => list
+                .threads
+                .iter()
+                .map(|t| RawThread {
+                    id: t.raw.thread_id,
+                    stack_size: t.raw.stack.memory.data_size,
+                    stack_rva: t.raw.stack.memory.rva,
+                    context: t.raw.thread_context,
+                })
+                .collect(),
+            // Threads with a backing store, which the crate does not read,
+            // give the same fields.
+            None => self
+                .directory
+                .iter()
+                .find(|s| s.kind == StreamType::ThreadExListStream.raw())
+                .map(|s| thread_ex_list(self.data, s.offset, s.size))
+                .unwrap_or_default(),
+        };
+        let mut threads = Vec::new();
+        let mut context_sizes = Vec::new();
+        // Without SystemInfo the CPU, so the context layout, is unknown.
+        let Some(system) = &machine.system else {
+            return (threads, context_sizes);
+        };
+        let arch = machine.arch;
+        let file_len = self.data.len() as u64;
         for t in &raw_threads {
             let tid = u64::from(t.id);
-            streams::check_stack(
-                tid,
-                t.stack_size,
-                t.stack_rva,
-                data.len() as u64,
-                &mut findings,
-            );
+            streams::check_stack(tid, t.stack_size, t.stack_rva, file_len, &mut self.findings);
             context_sizes.push((tid, t.context.data_size));
             // ThreadInfoList times are FILETIME durations (100 ns units).
             let info = infos
                 .as_ref()
                 .and_then(|l| l.thread_infos.iter().find(|i| i.raw.thread_id == t.id));
-            let context = location_bytes(data, &t.context).and_then(|b| {
-                MinidumpContext::read(b, minidump::Endian::Little, sys, misc.as_ref()).ok()
+            let context = location_bytes(self.data, &t.context).and_then(|b| {
+                MinidumpContext::read(b, minidump::Endian::Little, system, machine.misc.as_ref())
+                    .ok()
             });
             let (registers, mut float) = match &context {
                 Some(c) => registers_of(c, arch),
                 None => (RegisterSet::new(arch), None),
             };
             if arch == Arch::X86_64 {
-                add_xstate(data, &t.context, misc.as_ref(), &mut float);
+                add_xstate(self.data, &t.context, machine.misc.as_ref(), &mut float);
             }
             threads.push(Thread {
                 tid,
@@ -224,15 +246,19 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 system_time_us: info.map(|i| i.raw.kernel_time / 10),
             });
         }
+        (threads, context_sizes)
     }
 
-    // The exception, with its own context (the registers at the crash).
-    let mut fault = None;
-    let exception = dump.get_stream::<MinidumpException>();
-    if let Err(e) = &exception {
-        unreadable(6, e, &mut findings);
-    }
-    if let Ok(exc) = exception {
+    /// ExceptionStream: the fault, and the crashing thread's registers at
+    /// the crash (its own context), which replace the thread's.
+    fn exception(
+        &mut self,
+        machine: &Machine,
+        threads: &mut [Thread],
+        details: &mut FormatDetails,
+    ) -> Option<Fault> {
+        let exc: MinidumpException = self.stream(StreamType::ExceptionStream)?;
+        let (os, arch) = (machine.os, machine.arch);
         let rec = &exc.raw.exception_record;
         let tid = u64::from(exc.raw.thread_id);
         let count = (rec.number_parameters as usize).min(rec.exception_information.len());
@@ -257,23 +283,26 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             }
         };
         let address = match (is_windows, rec.exception_code, parameters.get(1)) {
-            (true, 0xC000_0005 | 0xC000_0006, Some(a)) => Some(*a),
-            _ => Some(rec.exception_address),
+            (true, 0xC000_0005 | 0xC000_0006, Some(a)) => *a,
+            _ => rec.exception_address,
         };
         // 32-bit writers sign-extend addresses into the 64-bit fields.
-        let address = address.map(|a| {
-            if arch.pointer_size() == 4 {
-                a & 0xffff_ffff
-            } else {
-                a
-            }
-        });
-        if let Some(sys) = &system
-            && let Some(c) = exc.context(sys, misc.as_ref())
+        let address = if arch.pointer_size() == 4 {
+            address & 0xffff_ffff
+        } else {
+            address
+        };
+        if let Some(system) = &machine.system
+            && let Some(c) = exc.context(system, machine.misc.as_ref())
         {
             let (regs, mut float) = registers_of(&c, arch);
             if arch == Arch::X86_64 {
-                add_xstate(data, &exc.raw.thread_context, misc.as_ref(), &mut float);
+                add_xstate(
+                    self.data,
+                    &exc.raw.thread_context,
+                    machine.misc.as_ref(),
+                    &mut float,
+                );
             }
             if let Some(t) = threads.iter_mut().find(|t| t.tid == tid)
                 && !regs.is_empty()
@@ -294,37 +323,29 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             ));
         }
         // Breakpad's "dump requested" (no crash): code 0xFFFFFFFF on Linux.
-        let requested = !exception_like && rec.exception_code == 0xFFFF_FFFF;
-        if requested {
+        if !exception_like && rec.exception_code == 0xFFFF_FFFF {
             details.texts.push((
                 "exception".into(),
                 "dump requested while the process was running (no crash)".into(),
             ));
-        } else {
-            fault = Some(Fault {
-                code,
-                address,
-                thread: Some(tid),
-                parameters,
-                interrupt_level: None,
-            });
+            return None;
         }
+        Some(Fault {
+            code,
+            address: Some(address),
+            thread: Some(tid),
+            parameters,
+            interrupt_level: None,
+        })
     }
-    streams::check_threads(
-        &threads,
-        &context_sizes,
-        fault.as_ref(),
-        arch,
-        &mut findings,
-    );
 
-    // Modules.
-    let mut modules = Vec::new();
-    let module_list = dump.get_stream::<MinidumpModuleList>();
-    if let Err(e) = &module_list {
-        unreadable(4, e, &mut findings);
-    }
-    if let Ok(list) = module_list {
+    /// ModuleListStream.
+    fn modules(&mut self, os: Os) -> Vec<ImageModule> {
+        let mut modules = Vec::new();
+        let Some(list) = self.stream::<MinidumpModuleList>(StreamType::ModuleListStream) else {
+            return modules;
+        };
+        let is_windows = matches!(os, Os::Windows);
         for (i, m) in list.iter().enumerate() {
             let path = m.code_file().into_owned();
             let name = path.rsplit(['/', '\\']).next().unwrap_or(&path).to_string();
@@ -341,14 +362,13 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 m.base_address(),
                 m.raw.cv_record.data_size,
                 parsed,
-                &mut findings,
+                &mut self.findings,
             );
             let build_id = match &m.codeview_info {
                 Some(minidump::CodeView::Elf(elf)) => Some(crate::symbols::hex(&elf.build_id)),
                 _ => None,
             };
-            let is_windows_module = matches!(os, Os::Windows);
-            let code_id = if is_windows_module {
+            let code_id = if is_windows {
                 Some(format!(
                     "{:08X}{:x}",
                     m.raw.time_date_stamp, m.raw.size_of_image
@@ -362,11 +382,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 base: m.base_address(),
                 size: m.size(),
                 build_id,
-                load_bias: if is_windows_module {
-                    Some(m.base_address())
-                } else {
-                    None
-                },
+                load_bias: is_windows.then(|| m.base_address()),
                 sources: vec![ModuleSource::ModuleList],
                 is_main: i == 0,
                 pe: Some(PeIdentity {
@@ -380,42 +396,47 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 }),
             });
         }
+        streams::check_modules(&modules, &mut self.findings);
+        modules
     }
-    streams::check_modules(&modules, &mut findings);
 
-    // Regions: /proc/PID/maps (Linux) when present, as it names files and
-    // offsets; else MemoryInfoList (Windows, or minidump-writer's copy of
-    // the maps without file names). The committed-memory check uses the
-    // MemoryInfoList either way.
-    let mut info_regions = Vec::new();
-    if let Ok(infos) = dump.get_stream::<MinidumpMemoryInfoList>() {
+    /// MemoryInfoListStream: Windows regions (or minidump-writer's copy of
+    /// the Linux maps without file names). Also checks that captured memory
+    /// lies in committed regions.
+    fn memory_info_regions(
+        &mut self,
+        modules: &[ImageModule],
+        memory: &CapturedMemory,
+    ) -> Vec<Region> {
+        const MEM_PRIVATE: u32 = 0x2_0000;
+        const MEM_MAPPED: u32 = 0x4_0000;
+        const MEM_IMAGE: u32 = 0x100_0000;
+        let Ok(infos) = self.dump.get_stream::<MinidumpMemoryInfoList>() else {
+            return Vec::new();
+        };
+        let mut regions = Vec::new();
         for info in infos.iter() {
             let raw = &info.raw;
-            let (read, write, execute) = crate::analysis::windows::rights(raw.protection);
             let start = raw.base_address;
             let end = start.saturating_add(raw.region_size);
             let file = modules
                 .iter()
-                .find(|m| m.contains(start) && raw._type == 0x100_0000)
+                .find(|m| m.contains(start) && raw._type == MEM_IMAGE)
                 .map(|m| RegionFile {
                     path: m.path.clone(),
                     offset: start - m.base,
                 });
-            info_regions.push(Region {
+            regions.push(Region {
                 start,
                 end,
-                protection: Protection {
-                    read,
-                    write,
-                    execute,
-                },
+                protection: page_protection(raw.protection),
                 sharing: match raw._type {
-                    0x20000 => Sharing::Private,
-                    0x40000 | 0x100_0000 => Sharing::Shared,
+                    MEM_PRIVATE => Sharing::Private,
+                    MEM_MAPPED | MEM_IMAGE => Sharing::Shared,
                     _ => Sharing::Unknown,
                 },
                 file,
-                capture: capture_of(&captured, start, end),
+                capture: capture_of(&memory.merged, start, end),
                 image_offset: None,
                 windows: Some(WindowsRegion {
                     allocation_base: raw.allocation_base,
@@ -427,34 +448,38 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                 linux: None,
             });
         }
-        streams::check_memory_in_committed(&captured, &info_regions, &mut findings);
+        streams::check_memory_in_committed(&memory.captured, &regions, &mut self.findings);
+        regions
     }
-    let mut regions = Vec::new();
-    if let Ok(maps) = dump.get_stream::<MinidumpLinuxMaps>() {
+
+    /// LinuxMaps (Breakpad's copy of /proc/PID/maps): regions with files
+    /// and offsets.
+    fn linux_maps_regions(&self, memory: &CapturedMemory) -> Vec<Region> {
         use procfs_core::process::{MMPermissions, MMapPath};
+        let Ok(maps) = self.dump.get_stream::<MinidumpLinuxMaps>() else {
+            return Vec::new();
+        };
+        let mut regions = Vec::new();
         for info in maps.iter() {
             let map = &info.map;
             let (start, end) = map.address;
             if end <= start {
                 continue;
             }
+            let named = |path: &str| {
+                Some(RegionFile {
+                    path: path.into(),
+                    offset: 0,
+                })
+            };
             let file = match &map.pathname {
                 MMapPath::Path(p) => Some(RegionFile {
                     path: p.display().to_string(),
                     offset: map.offset,
                 }),
-                MMapPath::Vdso => Some(RegionFile {
-                    path: "[vdso]".into(),
-                    offset: 0,
-                }),
-                MMapPath::Stack => Some(RegionFile {
-                    path: "[stack]".into(),
-                    offset: 0,
-                }),
-                MMapPath::Heap => Some(RegionFile {
-                    path: "[heap]".into(),
-                    offset: 0,
-                }),
+                MMapPath::Vdso => named("[vdso]"),
+                MMapPath::Stack => named("[stack]"),
+                MMapPath::Heap => named("[heap]"),
                 _ => None,
             };
             regions.push(Region {
@@ -471,55 +496,118 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
                     Sharing::Private
                 },
                 file,
-                capture: capture_of(&captured, start, end),
+                capture: capture_of(&memory.merged, start, end),
                 image_offset: None,
                 windows: None,
                 linux: None,
             });
         }
+        regions
     }
+
+    /// The process: MiscInfo's pid, LinuxProcStatus's ids and name,
+    /// LinuxCmdLine, LinuxAuxv, the main module; the text streams go to
+    /// `details`.
+    fn process(
+        &self,
+        machine: &Machine,
+        modules: &[ImageModule],
+        details: &mut FormatDetails,
+    ) -> (Process, Vec<AuxvEntry>) {
+        let mut process = Process {
+            pid: machine
+                .misc
+                .as_ref()
+                .and_then(|m| m.raw.process_id())
+                .map(|p| u64::from(*p)),
+            ..Default::default()
+        };
+        streams::collect_texts(self.dump, details, &mut process, MAX_TEXT);
+        if let Some(m) = modules.first() {
+            process.executable = Some(m.path.clone());
+            process.name = Some(m.name.clone());
+        }
+        linux_status(&details.texts, &mut process);
+        let auxv = match self.dump.get_raw_stream(StreamType::LinuxAuxv.raw()) {
+            Ok(raw) => auxv_of(raw, machine.arch),
+            Err(_) => Vec::new(),
+        };
+        (process, auxv)
+    }
+}
+
+/// Reads a minidump from its (decompressed, mapped) bytes.
+pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Result<Image> {
+    let data: &[u8] = &bytes;
+    let dump = Minidump::read(data).map_err(|e| {
+        Error::new(
+            path,
+            ErrorKind::Malformed {
+                offset: 0,
+                what: format!("minidump header: {e}"),
+            },
+        )
+    })?;
+    // The directory in file order, duplicates included (the crate keeps
+    // one stream per type, in no particular order).
+    let directory = streams::directory(data);
+    let mut findings = Vec::new();
+    streams::check_directory(&directory, data.len() as u64, &mut findings);
+    streams::check_required(&directory, &mut findings);
+    let mut reader = Reader {
+        bytes: &bytes,
+        data,
+        dump: &dump,
+        directory,
+        findings,
+    };
+    let mut details = FormatDetails::default();
+
+    let machine = reader.machine();
+    let memory = reader.memory();
+    let (mut threads, context_sizes) = reader.threads(&machine);
+    let fault = reader.exception(&machine, &mut threads, &mut details);
+    streams::check_threads(
+        &threads,
+        &context_sizes,
+        fault.as_ref(),
+        machine.arch,
+        &mut reader.findings,
+    );
+    let modules = reader.modules(machine.os);
+
+    // Regions: /proc/PID/maps (Linux) when present, as it names files and
+    // offsets; else the MemoryInfoList. Without either the dump does not
+    // describe its address space; captured ranges alone say nothing about
+    // protection, so no regions are invented (checks that need them skip).
+    let info_regions = reader.memory_info_regions(&modules, &memory);
+    let mut regions = reader.linux_maps_regions(&memory);
     if regions.is_empty() {
         regions = info_regions;
     }
-    // Without a MemoryInfoList or maps stream the dump does not describe
-    // its address space; captured ranges alone say nothing about
-    // protection, so no regions are invented (checks that need them skip).
     regions.sort_by_key(|r| r.start);
 
-    // Process and producer.
-    let mut process = Process {
-        pid: misc
-            .as_ref()
-            .and_then(|m| m.raw.process_id())
-            .map(|p| u64::from(*p)),
-        ..Default::default()
-    };
-    let producer = streams::producer(&details.streams, matches!(os, Os::Windows));
-    streams::collect_texts(&dump, &mut details, &mut process, MAX_TEXT);
-    if let Some(m) = modules.first() {
-        process.executable = Some(m.path.clone());
-        process.name = Some(m.name.clone());
-    }
-    linux_status(&details.texts, &mut process);
-    let auxv = dump
-        .get_raw_stream(0x4767_0008)
-        .ok()
-        .map(|raw| auxv_of(raw, arch))
-        .unwrap_or_default();
-
+    let (process, auxv) = reader.process(&machine, &modules, &mut details);
+    let producer = streams::producer(&reader.directory, matches!(machine.os, Os::Windows));
+    let system = machine.system.as_ref();
     let target = Target {
-        os,
-        arch,
+        os: machine.os,
+        arch: machine.arch,
         kernel: false,
         // Minidumps record no page size; every Windows architecture uses
         // 4 KiB pages.
         page_size: crate::model::DEFAULT_PAGE_SIZE,
-        cpu_count: system
-            .as_ref()
-            .map(|s| u32::from(s.raw.number_of_processors)),
-        os_version: system.as_ref().map(os_version),
-        cpu: system.as_ref().map(cpu_description),
+        cpu_count: system.map(|s| u32::from(s.raw.number_of_processors)),
+        os_version: system.map(os_version),
+        cpu: system.map(cpu_description),
     };
+    let timestamp = Some(u64::from(reader.dump.header.time_date_stamp));
+    let Reader {
+        directory,
+        findings,
+        ..
+    } = reader;
+    details.streams = directory;
     Ok(Image {
         path: path.to_path_buf(),
         format: ImageFormat::Minidump,
@@ -528,7 +616,7 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
         target,
         producer,
         fault,
-        timestamp: Some(u64::from(dump.header.time_date_stamp)),
+        timestamp,
         details,
         findings,
         process: ProcessView {
@@ -537,10 +625,45 @@ pub fn read(path: &Path, bytes: Bytes, compression: Option<Compression>) -> Resu
             modules,
             regions,
             auxv,
-            ..ProcessView::empty(Arc::new(memory))
+            ..ProcessView::empty(Arc::new(memory.memory))
         },
         other_processes: Vec::new(),
     })
+}
+
+/// The neutral protection of a Windows `PAGE_*` value: guard and no-access
+/// pages are not accessible, whatever other bits they carry.
+fn page_protection(page: u32) -> Protection {
+    const PAGE_NOACCESS: u32 = 0x01;
+    const PAGE_READONLY: u32 = 0x02;
+    const PAGE_READWRITE: u32 = 0x04;
+    const PAGE_WRITECOPY: u32 = 0x08;
+    const PAGE_EXECUTE: u32 = 0x10;
+    const PAGE_EXECUTE_READ: u32 = 0x20;
+    const PAGE_EXECUTE_READWRITE: u32 = 0x40;
+    const PAGE_EXECUTE_WRITECOPY: u32 = 0x80;
+    const PAGE_GUARD: u32 = 0x100;
+    let none = Protection {
+        read: false,
+        write: false,
+        execute: false,
+    };
+    if page & (PAGE_GUARD | PAGE_NOACCESS) != 0 {
+        return none;
+    }
+    let (read, write, execute) = match page & 0xff {
+        PAGE_READONLY => (true, false, false),
+        PAGE_READWRITE | PAGE_WRITECOPY => (true, true, false),
+        PAGE_EXECUTE => (false, false, true),
+        PAGE_EXECUTE_READ => (true, false, true),
+        PAGE_EXECUTE_READWRITE | PAGE_EXECUTE_WRITECOPY => (true, true, true),
+        _ => return none,
+    };
+    Protection {
+        read,
+        write,
+        execute,
+    }
 }
 
 fn os_of(s: &MinidumpSystemInfo) -> Os {
@@ -597,15 +720,33 @@ fn cpu_description(s: &MinidumpSystemInfo) -> String {
     }
 }
 
-fn capture_of(captured: &[(u64, u64)], start: u64, end: u64) -> Capture {
-    let mut bytes = 0u64;
-    for (b, size) in captured {
-        let lo = (*b).max(start);
-        let hi = b.saturating_add(*size).min(end);
-        if hi > lo {
-            bytes += hi - lo;
+/// The captured ranges as sorted, disjoint [start, end) pairs: ranges
+/// that overlap (a writer repeating a range, or a damaged list) count once.
+fn merged_ranges(captured: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = captured
+        .iter()
+        .map(|(address, len)| (*address, address.saturating_add(*len)))
+        .filter(|(start, end)| end > start)
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (start, end) in ranges {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
         }
     }
+    merged
+}
+
+/// How much of [start, end) the merged captured ranges hold.
+fn capture_of(merged: &[(u64, u64)], start: u64, end: u64) -> Capture {
+    let first = merged.partition_point(|r| r.1 <= start);
+    let bytes: u64 = merged[first..]
+        .iter()
+        .take_while(|r| r.0 < end)
+        .map(|r| r.1.min(end) - r.0.max(start))
+        .sum();
     if bytes == 0 {
         Capture::Absent
     } else if bytes >= end - start {
@@ -615,201 +756,15 @@ fn capture_of(captured: &[(u64, u64)], start: u64, end: u64) -> Capture {
     }
 }
 
-fn registers_of(c: &MinidumpContext, arch: Arch) -> (RegisterSet, Option<FloatState>) {
-    let mut r = RegisterSet::new(arch);
-    let mut float = None;
-    match &c.raw {
-        MinidumpRawContext::Amd64(x) => {
-            for (name, v) in [
-                ("rax", x.rax),
-                ("rbx", x.rbx),
-                ("rcx", x.rcx),
-                ("rdx", x.rdx),
-                ("rsi", x.rsi),
-                ("rdi", x.rdi),
-                ("rbp", x.rbp),
-                ("rsp", x.rsp),
-                ("r8", x.r8),
-                ("r9", x.r9),
-                ("r10", x.r10),
-                ("r11", x.r11),
-                ("r12", x.r12),
-                ("r13", x.r13),
-                ("r14", x.r14),
-                ("r15", x.r15),
-                ("rip", x.rip),
-                ("rflags", u64::from(x.eflags)),
-                ("cs", u64::from(x.cs)),
-                ("ss", u64::from(x.ss)),
-                ("ds", u64::from(x.ds)),
-                ("es", u64::from(x.es)),
-                ("fs", u64::from(x.fs)),
-                ("gs", u64::from(x.gs)),
-            ] {
-                r.set_named(name, v);
-            }
-            float = Some(amd64_float(&x.float_save, x.mx_csr));
-        }
-        MinidumpRawContext::X86(x) => {
-            for (name, v) in [
-                ("eax", x.eax),
-                ("ebx", x.ebx),
-                ("ecx", x.ecx),
-                ("edx", x.edx),
-                ("esi", x.esi),
-                ("edi", x.edi),
-                ("ebp", x.ebp),
-                ("esp", x.esp),
-                ("eip", x.eip),
-                ("eflags", x.eflags),
-                ("cs", x.cs),
-                ("ss", x.ss),
-                ("ds", x.ds),
-                ("es", x.es),
-                ("fs", x.fs),
-                ("gs", x.gs),
-            ] {
-                r.set_named(name, u64::from(v));
-            }
-            float = Some(FloatState {
-                fcw: Some(x.float_save.control_word as u16),
-                fsw: Some(x.float_save.status_word as u16),
-                ftw: Some(x.float_save.tag_word as u16),
-                ..Default::default()
-            });
-        }
-        MinidumpRawContext::Arm64(x) => {
-            for (i, v) in x.iregs.iter().enumerate() {
-                r.set(i as u16, *v);
-            }
-            r.set_named("sp", x.sp);
-            r.set_named("pc", x.pc);
-            r.set_named("pstate", u64::from(x.cpsr));
-            float = Some(FloatState {
-                fpsr: Some(x.fpsr),
-                fpcr: Some(x.fpcr),
-                ..Default::default()
-            });
-        }
-        MinidumpRawContext::OldArm64(x) => {
-            for (i, v) in x.iregs.iter().enumerate() {
-                r.set(i as u16, *v);
-            }
-            r.set_named("sp", x.sp);
-            r.set_named("pc", x.pc);
-            r.set_named("pstate", u64::from(x.cpsr));
-        }
-        MinidumpRawContext::Arm(x) => {
-            for (i, v) in x.iregs.iter().enumerate() {
-                r.set(i as u16, u64::from(*v));
-            }
-            r.set_named("cpsr", u64::from(x.cpsr));
-        }
-        _ => {}
-    }
-    (r, float)
-}
-
-/// The x87/SSE fields of the 512-byte FXSAVE image (XMM_SAVE_AREA32) the
-/// crate leaves as raw bytes.
-fn amd64_float(save: &[u8; 512], mx_csr: u32) -> FloatState {
-    let u16_at = |o: usize| u16::from_le_bytes([save[o], save[o + 1]]);
-    let u32_at = |o: usize| u32::from_le_bytes([save[o], save[o + 1], save[o + 2], save[o + 3]]);
-    let vector = (0..16)
-        .map(|i| {
-            let o = 160 + i * 16;
-            let mut v = [0u8; 16];
-            v.copy_from_slice(&save[o..o + 16]);
-            format!("{:032x}", u128::from_le_bytes(v))
-        })
-        .collect();
-    FloatState {
-        fcw: Some(u16_at(0)),
-        fsw: Some(u16_at(2)),
-        ftw: Some(u16::from(save[4])),
-        fop: Some(u16_at(6)),
-        fip: Some(u64::from(u32_at(8))),
-        fdp: Some(u64::from(u32_at(16))),
-        // The CONTEXT's own MxCsr is the authoritative copy.
-        mxcsr: Some(mx_csr),
-        mxcsr_mask: Some(u32_at(28)),
-        vector,
-        ..Default::default()
-    }
-}
-
-/// XSTATE_BV and the CET shadow-stack pointer of an AMD64 context saved
-/// with XSTATE. The CONTEXT is followed by a CONTEXT_EX (three chunks of
-/// {i32 offset, u32 length}, relative to the CONTEXT_EX: all, legacy,
-/// xstate); the xstate chunk starts at the XSAVE header, and the MiscInfo's
-/// feature offsets count from the start of the (absent) 512-byte legacy
-/// area before it. XSTATE_CET_U (feature 11) holds {U_CET, PL3_SSP}.
-fn add_xstate(
-    data: &[u8],
-    location: &minidump::format::MINIDUMP_LOCATION_DESCRIPTOR,
-    misc: Option<&MinidumpMiscInfo>,
-    float: &mut Option<FloatState>,
-) {
-    const CONTEXT_AMD64_SIZE: u64 = 1232;
-    const XSTATE_CET_U: usize = 11;
-    let start = u64::from(location.rva);
-    let end = start.saturating_add(u64::from(location.data_size));
-    let ex = start + CONTEXT_AMD64_SIZE;
-    let read = |at: u64, len: u64| -> Option<&[u8]> {
-        if at < start || at.saturating_add(len) > end {
-            return None;
-        }
-        data.get(usize::try_from(at).ok()?..usize::try_from(at + len).ok()?)
-    };
-    let Some(chunk) = read(ex + 16, 8) else {
-        return;
-    };
-    let offset = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    let Ok(offset) = u64::try_from(offset) else {
-        return;
-    };
-    let header = ex.saturating_add(offset);
-    let Some(mask) = read(header, 8) else {
-        return;
-    };
-    let mut word = [0u8; 8];
-    word.copy_from_slice(mask);
-    let mask = u64::from_le_bytes(word);
-    let state = float.get_or_insert_with(FloatState::default);
-    state.xsave_features = Some(mask);
-    if mask & (1 << XSTATE_CET_U) == 0 {
-        return;
-    }
-    let Some(feature) = misc
-        .and_then(|m| m.raw.xstate_data())
-        .and_then(|x| x.features.get(XSTATE_CET_U).copied())
-    else {
-        return;
-    };
-    if feature.size < 16 {
-        return;
-    }
-    let at = (header + u64::from(feature.offset)).checked_sub(512);
-    if let Some(bytes) = at.and_then(|at| read(at + 8, 8)) {
-        word.copy_from_slice(bytes);
-        state.shadow_stack_pointer = Some(u64::from_le_bytes(word));
-    }
-}
-
 fn auxv_of(raw: &[u8], arch: Arch) -> Vec<AuxvEntry> {
     let width = arch.pointer_size() as usize;
     raw.chunks_exact(width * 2)
         .take(1024)
-        .map(|pair| {
-            let word = |b: &[u8]| {
-                let mut buf = [0u8; 8];
-                buf[..width].copy_from_slice(&b[..width]);
-                u64::from_le_bytes(buf)
-            };
-            AuxvEntry {
-                key: word(&pair[..width]),
-                value: word(&pair[width..]),
-            }
+        .map_while(|pair| {
+            Some(AuxvEntry {
+                key: pair.word_at(0, width)?,
+                value: pair.word_at(width, width)?,
+            })
         })
         .take_while(|e| e.key != 0)
         .collect()
@@ -837,4 +792,71 @@ fn linux_status(texts: &[(String, String)], process: &mut Process) {
         process.name = Some(name.to_string());
     }
     process.state = field("State").and_then(|s| s.chars().next());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_protection_maps_page_bits_to_rights() {
+        let rwx = |p: u32| page_protection(p).rwx();
+        assert_eq!(rwx(0x02), "r--");
+        assert_eq!(rwx(0x04), "rw-");
+        assert_eq!(rwx(0x08), "rw-");
+        assert_eq!(rwx(0x10), "--x");
+        assert_eq!(rwx(0x20), "r-x");
+        assert_eq!(rwx(0x40), "rwx");
+        assert_eq!(rwx(0x80), "rwx");
+        // Guard and no-access pages are not accessible, whatever else is set.
+        assert_eq!(rwx(0x104), "---");
+        assert_eq!(rwx(0x01), "---");
+        // PAGE_NOCACHE / PAGE_WRITECOMBINE modifiers keep the rights.
+        assert_eq!(rwx(0x204), "rw-");
+        assert_eq!(rwx(0x420), "r-x");
+        assert_eq!(rwx(0), "---");
+    }
+
+    #[test]
+    fn overlapping_captured_ranges_count_once() {
+        // Two descriptors for the first half of a region: half captured.
+        let merged = merged_ranges(&[(0x1000, 0x800), (0x1000, 0x800)]);
+        assert_eq!(merged, [(0x1000, 0x1800)]);
+        assert_eq!(
+            capture_of(&merged, 0x1000, 0x2000),
+            Capture::Partial { bytes: 0x800 }
+        );
+        // Overlapping and adjacent ranges, one running past the region.
+        let merged = merged_ranges(&[(0x1800, 0x1000), (0x1000, 0x900), (0x3000, 0x100)]);
+        assert_eq!(merged, [(0x1000, 0x2800), (0x3000, 0x3100)]);
+        assert_eq!(capture_of(&merged, 0x1000, 0x2000), Capture::Full);
+        assert_eq!(
+            capture_of(&merged, 0x2000, 0x4000),
+            Capture::Partial { bytes: 0x900 }
+        );
+        assert_eq!(capture_of(&merged, 0x4000, 0x5000), Capture::Absent);
+        // A range reaching the top of the address space.
+        let merged = merged_ranges(&[(u64::MAX - 0xff, 0x1000)]);
+        assert_eq!(
+            capture_of(&merged, u64::MAX - 0x1ff, u64::MAX),
+            Capture::Partial { bytes: 0xff }
+        );
+    }
+
+    #[test]
+    fn stream_types_are_named_as_the_format_names_them() {
+        assert_eq!(StreamType::ThreadListStream.raw(), 3);
+        assert_eq!(StreamType::Memory64ListStream.raw(), 9);
+        assert_eq!(StreamType::MemoryInfoListStream.raw(), 16);
+        assert_eq!(
+            StreamType::from_raw(0x4767_0008),
+            Some(StreamType::LinuxAuxv)
+        );
+        assert_eq!(streams::stream_name(7), Some("SystemInfoStream"));
+        assert_eq!(
+            streams::stream_name(0x4350_0001),
+            Some("CrashpadInfoStream")
+        );
+        assert_eq!(streams::stream_name(2), None);
+    }
 }

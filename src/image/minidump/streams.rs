@@ -5,81 +5,158 @@ use minidump::{
     MinidumpMiscInfo, MinidumpThreadInfoList, MinidumpUnloadedModuleList,
 };
 
+use crate::byte_reader::{ByteReader, Fields};
 use crate::model::{
     Arch, Fault, FormatDetails, Module, Process, Producer, Region, StreamRecord, Thread,
 };
 use crate::verify::{self, Finding};
 
-/// Symbolic names of the stream types ckdump knows (minidumpapiset.h,
-/// Breakpad's and Crashpad's extensions).
+/// Declares [`StreamType`] with each type's number, named as the format
+/// names it (minidumpapiset.h, Breakpad's, Crashpad's and Mozilla's
+/// extensions).
+macro_rules! stream_types {
+    ($($name:ident = $value:literal,)*) => {
+        /// The stream types ckdump knows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum StreamType {
+            $($name = $value,)*
+        }
+
+        impl StreamType {
+            /// The type a directory entry's number stands for.
+            pub fn from_raw(kind: u32) -> Option<Self> {
+                match kind {
+                    $($value => Some(StreamType::$name),)*
+                    _ => None,
+                }
+            }
+            /// The format's name for the type.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(StreamType::$name => stringify!($name),)*
+                }
+            }
+            /// The type's number in the directory.
+            pub fn raw(self) -> u32 {
+                self as u32
+            }
+        }
+    };
+}
+
+stream_types! {
+    UnusedStream = 0,
+    ThreadListStream = 3,
+    ModuleListStream = 4,
+    MemoryListStream = 5,
+    ExceptionStream = 6,
+    SystemInfoStream = 7,
+    ThreadExListStream = 8,
+    Memory64ListStream = 9,
+    CommentStreamA = 10,
+    CommentStreamW = 11,
+    HandleDataStream = 12,
+    FunctionTableStream = 13,
+    UnloadedModuleListStream = 14,
+    MiscInfoStream = 15,
+    MemoryInfoListStream = 16,
+    ThreadInfoListStream = 17,
+    HandleOperationListStream = 18,
+    TokenStream = 19,
+    JavaScriptDataStream = 20,
+    SystemMemoryInfoStream = 21,
+    ProcessVmCountersStream = 22,
+    IptTraceStream = 23,
+    ThreadNamesStream = 24,
+    BreakpadInfoStream = 0x4767_0001,
+    AssertionInfoStream = 0x4767_0002,
+    LinuxCpuInfo = 0x4767_0003,
+    LinuxProcStatus = 0x4767_0004,
+    LinuxLsbRelease = 0x4767_0005,
+    LinuxCmdLine = 0x4767_0006,
+    LinuxEnviron = 0x4767_0007,
+    LinuxAuxv = 0x4767_0008,
+    LinuxMaps = 0x4767_0009,
+    LinuxDsoDebug = 0x4767_000A,
+    CrashpadInfoStream = 0x4350_0001,
+    MozMacosCrashInfoStream = 0x4d7a_0001,
+    MozMacosBootargsStream = 0x4d7a_0002,
+    MozLinuxLimits = 0x4d7a_0003,
+    MozSoftErrors = 0x4d7a_0004,
+}
+
+/// The format's name of a stream type number, None when unknown.
 pub fn stream_name(kind: u32) -> Option<&'static str> {
-    Some(match kind {
-        0 => "UnusedStream",
-        3 => "ThreadListStream",
-        4 => "ModuleListStream",
-        5 => "MemoryListStream",
-        6 => "ExceptionStream",
-        7 => "SystemInfoStream",
-        8 => "ThreadExListStream",
-        9 => "Memory64ListStream",
-        10 => "CommentStreamA",
-        11 => "CommentStreamW",
-        12 => "HandleDataStream",
-        13 => "FunctionTableStream",
-        14 => "UnloadedModuleListStream",
-        15 => "MiscInfoStream",
-        16 => "MemoryInfoListStream",
-        17 => "ThreadInfoListStream",
-        18 => "HandleOperationListStream",
-        19 => "TokenStream",
-        20 => "JavaScriptDataStream",
-        21 => "SystemMemoryInfoStream",
-        22 => "ProcessVmCountersStream",
-        23 => "IptTraceStream",
-        24 => "ThreadNamesStream",
-        0x4767_0001 => "BreakpadInfoStream",
-        0x4767_0002 => "AssertionInfoStream",
-        0x4767_0003 => "LinuxCpuInfo",
-        0x4767_0004 => "LinuxProcStatus",
-        0x4767_0005 => "LinuxLsbRelease",
-        0x4767_0006 => "LinuxCmdLine",
-        0x4767_0007 => "LinuxEnviron",
-        0x4767_0008 => "LinuxAuxv",
-        0x4767_0009 => "LinuxMaps",
-        0x4767_000A => "LinuxDsoDebug",
-        0x4350_0001 => "CrashpadInfoStream",
-        0x4d7a_0001 => "MozMacosCrashInfoStream",
-        0x4d7a_0002 => "MozMacosBootargsStream",
-        0x4d7a_0003 => "MozLinuxLimits",
-        0x4d7a_0004 => "MozSoftErrors",
-        _ => return None,
-    })
+    StreamType::from_raw(kind).map(StreamType::name)
 }
 
 /// The stream directory as the file lists it. The header's count is
 /// bounded by what fits in the file.
 pub fn directory(data: &[u8]) -> Vec<StreamRecord> {
-    let count = u32_at(data, 8).unwrap_or(0) as usize;
-    let Some(rva) = u32_at(data, 12).map(|r| r as usize) else {
+    let count = data.u32_at(8).unwrap_or(0) as usize;
+    let Some(rva) = data.u32_at(12).map(|r| r as usize) else {
         return Vec::new();
     };
     let fits = data.len().saturating_sub(rva) / 12;
     (0..count.min(fits))
         .filter_map(|i| {
             let o = rva.checked_add(i * 12)?;
-            let kind = u32_at(data, o)?;
+            let kind = data.u32_at(o)?;
             Some(StreamRecord {
                 kind,
                 name: stream_name(kind),
-                size: u64::from(u32_at(data, o + 4)?),
-                offset: u64::from(u32_at(data, o + 8)?),
+                size: u64::from(data.u32_at(o + 4)?),
+                offset: u64::from(data.u32_at(o + 8)?),
             })
         })
         .collect()
 }
 
+/// The streams a process dump cannot do without: a finding for each that
+/// the directory does not list.
+pub fn check_required(streams: &[StreamRecord], out: &mut Vec<Finding>) {
+    use StreamType as S;
+    let has = |k: StreamType| streams.iter().any(|s| s.kind == k.raw());
+    let mut missing = |message: &str| {
+        out.push(Finding::new(&verify::MDMP_STREAM_MISSING, message));
+    };
+    if !has(S::ThreadListStream) && !has(S::ThreadExListStream) {
+        missing(
+            "the dump has neither a ThreadListStream nor a ThreadExListStream: no thread and no registers",
+        );
+    }
+    if !has(S::ModuleListStream) {
+        missing(
+            "the dump has no ModuleListStream: no module is known, so no frame can be symbolized",
+        );
+    }
+    if !has(S::SystemInfoStream) {
+        missing(
+            "the dump has no SystemInfoStream: its OS and CPU are unknown, so no thread context can be decoded",
+        );
+    }
+    if !has(S::MemoryListStream) && !has(S::Memory64ListStream) {
+        missing(
+            "the dump has neither a MemoryListStream nor a Memory64ListStream: no stack memory, so no thread unwinds past its registers",
+        );
+    }
+}
+
 /// Streams that may appear only once.
-const SINGLE: &[u32] = &[3, 4, 5, 6, 7, 9, 14, 15, 16, 17, 24];
+const SINGLE: &[StreamType] = &[
+    StreamType::ThreadListStream,
+    StreamType::ModuleListStream,
+    StreamType::MemoryListStream,
+    StreamType::ExceptionStream,
+    StreamType::SystemInfoStream,
+    StreamType::Memory64ListStream,
+    StreamType::UnloadedModuleListStream,
+    StreamType::MiscInfoStream,
+    StreamType::MemoryInfoListStream,
+    StreamType::ThreadInfoListStream,
+    StreamType::ThreadNamesStream,
+];
 
 /// Every stream inside the file, no two overlapping, single-instance
 /// streams once.
@@ -124,14 +201,11 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
         }
     }
     for kind in SINGLE {
-        let n = streams.iter().filter(|s| s.kind == *kind).count();
+        let n = streams.iter().filter(|s| s.kind == kind.raw()).count();
         if n > 1 {
             out.push(Finding::new(
                 &verify::MDMP_STREAM_DUPLICATE,
-                format!(
-                    "{} appears {n} times; only the last is read",
-                    stream_name(*kind).unwrap_or("stream")
-                ),
+                format!("{} appears {n} times; only the last is read", kind.name()),
             ));
         }
     }
@@ -147,18 +221,6 @@ pub struct Captured {
     pub in_file: u64,
 }
 
-fn u32_at(data: &[u8], o: usize) -> Option<u32> {
-    let b = data.get(o..o.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn u64_at(data: &[u8], o: usize) -> Option<u64> {
-    let b = data.get(o..o.checked_add(8)?)?;
-    let mut w = [0u8; 8];
-    w.copy_from_slice(b);
-    Some(u64::from_le_bytes(w))
-}
-
 /// The memory descriptors of MemoryListStream and Memory64ListStream, read
 /// here rather than through the crate because the crate drops a whole
 /// Memory64List when one range runs past the file's end, and a truncated
@@ -169,37 +231,56 @@ pub fn memory_descriptors(
     out: &mut Vec<Finding>,
 ) -> Vec<Captured> {
     let file_len = data.len() as u64;
-    let body = |kind: u32| -> Option<&[u8]> {
+    let body = |kind: StreamType| -> Option<&[u8]> {
         // The last copy, as the crate reads for every other stream.
-        let s = streams.iter().rev().find(|s| s.kind == kind)?;
+        let s = streams.iter().rev().find(|s| s.kind == kind.raw())?;
         let start = usize::try_from(s.offset).ok()?;
         let end = usize::try_from(s.offset.saturating_add(s.size).min(file_len)).ok()?;
         data.get(start..end)
     };
+    // A header count larger than the descriptors the stream holds is a
+    // finding; only the descriptors that fit are read.
+    let mut check_count = |kind: StreamType, count: u64, fits: usize, len: usize| {
+        if count > fits as u64 {
+            out.push(Finding::new(
+                &verify::MDMP_MEMORY_LIST_COUNT,
+                format!(
+                    "{} claims {count} memory ranges but its {len} bytes hold {fits}; the rest are not read",
+                    kind.name()
+                ),
+            ));
+        }
+    };
     let mut found = Vec::new();
-    if let Some(b) = body(5) {
+    if let Some(b) = body(StreamType::MemoryListStream) {
         // MINIDUMP_MEMORY_LIST: u32 count, then 16-byte descriptors
         // {u64 start, u32 data size, u32 rva}.
-        let count = u32_at(b, 0).unwrap_or(0) as usize;
-        for i in 0..count.min(b.len() / 16) {
-            let o = 4 + i * 16;
-            let (Some(address), Some(size), Some(rva)) =
-                (u64_at(b, o), u32_at(b, o + 8), u32_at(b, o + 12))
-            else {
+        let mut list = ByteReader::little(b);
+        let count = list.u32().unwrap_or(0);
+        let fits = list.remaining() / 16;
+        check_count(
+            StreamType::MemoryListStream,
+            u64::from(count),
+            fits,
+            b.len(),
+        );
+        for _ in 0..fits.min(count as usize) {
+            let (Ok(address), Ok(size), Ok(rva)) = (list.u64(), list.u32(), list.u32()) else {
                 break;
             };
             found.push((address, u64::from(size), u64::from(rva)));
         }
     }
-    if let Some(b) = body(9) {
+    if let Some(b) = body(StreamType::Memory64ListStream) {
         // MINIDUMP_MEMORY64_LIST: u64 count, u64 base rva, then 16-byte
         // descriptors {u64 start, u64 size}; the bytes follow one another.
-        let count = u64_at(b, 0).unwrap_or(0);
-        let mut rva = u64_at(b, 8).unwrap_or(0);
-        let fits = (b.len().saturating_sub(16) / 16) as u64;
-        for i in 0..count.min(fits) as usize {
-            let o = 16 + i * 16;
-            let (Some(address), Some(size)) = (u64_at(b, o), u64_at(b, o + 8)) else {
+        let mut list = ByteReader::little(b);
+        let count = list.u64().unwrap_or(0);
+        let mut rva = list.u64().unwrap_or(0);
+        let fits = list.remaining() / 16;
+        check_count(StreamType::Memory64ListStream, count, fits, b.len());
+        for _ in 0..count.min(fits as u64) {
+            let (Ok(address), Ok(size)) = (list.u64(), list.u64()) else {
                 break;
             };
             found.push((address, size, rva));
@@ -237,12 +318,13 @@ pub fn memory_descriptors(
 }
 
 /// A stream the directory lists that could not be parsed.
-pub fn unreadable(kind: u32, error: &dyn std::fmt::Display, out: &mut Vec<Finding>) {
+pub fn unreadable(kind: StreamType, error: &dyn std::fmt::Display, out: &mut Vec<Finding>) {
     out.push(Finding::new(
         &verify::MDMP_STREAM_UNREADABLE,
         format!(
-            "{} ({kind:#x}) cannot be read: {error}",
-            stream_name(kind).unwrap_or("stream")
+            "{} ({:#x}) cannot be read: {error}",
+            kind.name(),
+            kind.raw()
         ),
     ));
 }
@@ -404,21 +486,27 @@ pub fn check_memory_in_committed(
 
 /// Who wrote the dump, as far as the streams tell. The header names no
 /// writer, so this is a heuristic over the extension streams:
-/// - Crashpad writes its info stream (0x43500001);
-/// - minidump-writer (Rust) writes Mozilla's streams (MozLinuxLimits
-///   0x4d7a0003) and, on Linux, ThreadNames / MemoryInfoList / HandleData
+/// - Crashpad writes its info stream (CrashpadInfoStream);
+/// - minidump-writer (Rust) writes Mozilla's streams (MozLinuxLimits) and, on Linux, ThreadNames / MemoryInfoList / HandleData
 ///   next to the Linux /proc streams, which Breakpad's Linux writer never does;
 /// - Breakpad writes BreakpadInfo (Windows, macOS) or the Linux streams;
 /// - a Windows dump with none of these comes from dbghelp's
 ///   MiniDumpWriteDump (WER, procdump, debuggers and wine all use it).
 pub fn producer(streams: &[StreamRecord], windows: bool) -> Producer {
-    let has = |k: u32| streams.iter().any(|s| s.kind == k);
-    let linux_streams = (0x4767_0003..=0x4767_000A).any(has);
-    if has(0x4350_0001) {
+    use StreamType as S;
+    let has = |k: StreamType| streams.iter().any(|s| s.kind == k.raw());
+    let linux_streams = (S::LinuxCpuInfo.raw()..=S::LinuxDsoDebug.raw())
+        .any(|k| streams.iter().any(|s| s.kind == k));
+    if has(S::CrashpadInfoStream) {
         Producer::Other("Crashpad".into())
-    } else if has(0x4d7a_0003) || (linux_streams && (has(24) || has(16) || has(12))) {
+    } else if has(S::MozLinuxLimits)
+        || (linux_streams
+            && (has(S::ThreadNamesStream)
+                || has(S::MemoryInfoListStream)
+                || has(S::HandleDataStream)))
+    {
         Producer::Other("minidump-writer".into())
-    } else if has(0x4767_0001) || linux_streams {
+    } else if has(S::BreakpadInfoStream) || linux_streams {
         Producer::Other("Breakpad".into())
     } else if windows {
         Producer::Other("Windows MiniDumpWriteDump".into())
@@ -443,23 +531,23 @@ pub fn collect_texts(
     max: usize,
 ) {
     for (kind, name) in [
-        (10u32, "comment"),
-        (0x4767_0003, "/proc/cpuinfo"),
-        (0x4767_0004, "/proc/PID/status"),
-        (0x4767_0005, "/etc/lsb-release"),
-        (0x4767_0006, "/proc/PID/cmdline"),
-        (0x4767_0007, "/proc/PID/environ"),
-        (0x4767_0009, "/proc/PID/maps"),
+        (StreamType::CommentStreamA, "comment"),
+        (StreamType::LinuxCpuInfo, "/proc/cpuinfo"),
+        (StreamType::LinuxProcStatus, "/proc/PID/status"),
+        (StreamType::LinuxLsbRelease, "/etc/lsb-release"),
+        (StreamType::LinuxCmdLine, "/proc/PID/cmdline"),
+        (StreamType::LinuxEnviron, "/proc/PID/environ"),
+        (StreamType::LinuxMaps, "/proc/PID/maps"),
     ] {
-        if let Ok(raw) = dump.get_raw_stream(kind) {
+        if let Ok(raw) = dump.get_raw_stream(kind.raw()) {
             let text = text_of(raw, max);
-            if kind == 0x4767_0006 {
+            if kind == StreamType::LinuxCmdLine {
                 process.args = Some(text.clone());
             }
             details.texts.push((name.to_string(), text));
         }
     }
-    if let Ok(raw) = dump.get_raw_stream(11) {
+    if let Ok(raw) = dump.get_raw_stream(StreamType::CommentStreamW.raw()) {
         // UTF-16LE comment.
         let units: Vec<u16> = raw
             .chunks_exact(2)
@@ -523,13 +611,9 @@ pub fn collect_texts(
             format!("{} thread info entries", list.thread_infos.len()),
         ));
     }
-    if let Ok(raw) = dump.get_raw_stream(0x4767_000A) {
+    if let Ok(raw) = dump.get_raw_stream(StreamType::LinuxDsoDebug.raw()) {
         // MDRawDebug: version, map count, r_map, r_brk, r_ldbase, dynamic.
-        let word = |o: usize| {
-            raw.get(o..o + 4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        if let (Some(version), Some(count)) = (word(0), word(4)) {
+        if let (Some(version), Some(count)) = (raw.u32_at(0), raw.u32_at(4)) {
             details.texts.push((
                 "DSO debug".into(),
                 format!("r_debug version {version}, {count} link-map entries"),
