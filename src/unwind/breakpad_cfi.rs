@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::postfix::evaluate_postfix;
 use super::{CodeInfo, FoundBy, Step};
 use crate::memory::Memory;
 use crate::model::{Arch, RegisterSet, register_names};
-use crate::symbols::breakpad::evaluate_postfix;
 
 /// Breakpad's name for a model register: `$rsp` on x86, `sp` / `x29` on ARM.
 fn breakpad_names(arch: Arch, name: &str) -> Vec<String> {

@@ -8,6 +8,7 @@ mod breakpad_cfi;
 mod cfi;
 mod frame_pointer;
 mod pe_x64;
+pub mod postfix;
 mod scan;
 mod signal;
 #[cfg(test)]
@@ -377,7 +378,12 @@ fn word_size(arch: Arch) -> u64 {
 
 /// Truncates `value` to the architecture's address width.
 fn mask(arch: Arch, value: u64) -> u64 {
-    if arch.pointer_size() == 4 {
+    mask_to_width(value, arch.pointer_size())
+}
+
+/// `value` wrapped to a pointer of `pointer_size` bytes (4 or 8).
+fn mask_to_width(value: u64, pointer_size: u8) -> u64 {
+    if pointer_size == 4 {
         value & 0xffff_ffff
     } else {
         value

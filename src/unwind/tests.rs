@@ -543,3 +543,55 @@ fn a_call_through_a_null_pointer_keeps_the_calling_function() {
         ]
     );
 }
+
+/// The `crate::` modules that the source files of `src/<dir>` refer to.
+fn crate_modules_used_by(dir: &str) -> std::collections::BTreeSet<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(dir);
+    let mut used = std::collections::BTreeSet::new();
+    let mut pending = vec![root];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code_lines = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            for line in code_lines {
+                for (i, _) in line.match_indices("crate::") {
+                    let rest = &line[i + "crate::".len()..];
+                    // A group on one line names several modules at once.
+                    let names = match rest.strip_prefix('{') {
+                        Some(group) => group.split('}').next().unwrap_or(""),
+                        None => rest.split(',').next().unwrap_or(""),
+                    };
+                    for name in names.split(',') {
+                        let name: String = name
+                            .trim_start()
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        // This file spells the prefix in strings, too.
+                        if !name.is_empty() {
+                            used.insert(name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    used
+}
+
+#[test]
+fn unwinding_sits_below_symbols_and_memory_at_the_bottom() {
+    // Data flows one way: symbols feeds the unwinder through unwind's
+    // traits, so unwind never reaches back up into symbols.
+    let unwind: Vec<String> = crate_modules_used_by("unwind").into_iter().collect();
+    assert_eq!(unwind, ["memory", "model", "unwind"]);
+    let memory: Vec<String> = crate_modules_used_by("memory").into_iter().collect();
+    assert!(memory.is_empty(), "memory imports {memory:?}");
+}

@@ -9,10 +9,10 @@
 
 use std::collections::HashMap;
 
+use super::postfix::evaluate_win_program;
 use super::{CodeInfo, FoundBy, Step, preserved_registers};
 use crate::memory::Memory;
 use crate::model::{Arch, RegisterSet};
-use crate::symbols::breakpad::evaluate_win_program;
 
 /// The registers a frame program may read or assign.
 const PROGRAM_REGISTERS: [&str; 6] = ["eip", "esp", "ebp", "ebx", "esi", "edi"];
