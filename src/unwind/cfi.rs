@@ -7,6 +7,7 @@ use gimli::{
     RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, Value, Vendor,
 };
 
+use super::pointer_auth::strip_pointer_authentication;
 use super::{
     CodeInfo, FoundBy, Outcome, Section, Step, UnwindTables, mask, preserved_registers, read_word,
 };
@@ -88,7 +89,7 @@ impl CfiState {
                 None => self.indexed_fde(&section, &bases, eh, false, address),
             };
             if let Some(fde) = fde {
-                return self.unwind_with(&section, &bases, &fde, address, registers, memory);
+                return self.unwind_with(&section, &bases, &fde, address, registers, memory, code);
             }
         }
         if let Some(debug) = tables.debug_frame {
@@ -96,7 +97,7 @@ impl CfiState {
             section.set_address_size(address_size);
             section.set_vendor(vendor);
             if let Some(fde) = self.indexed_fde(&section, &bases, debug, true, address) {
-                return self.unwind_with(&section, &bases, &fde, address, registers, memory);
+                return self.unwind_with(&section, &bases, &fde, address, registers, memory, code);
             }
         }
         Outcome::Unknown
@@ -156,6 +157,7 @@ impl CfiState {
         address: u64,
         registers: &RegisterSet,
         memory: &dyn Memory,
+        code: &dyn CodeInfo,
     ) -> Outcome
     where
         S: UnwindSection<Slice<'a>>,
@@ -164,7 +166,7 @@ impl CfiState {
             .context
             .get_or_insert_with(|| Box::new(UnwindContext::new()));
         match fde.unwind_info_for_address(section, bases, context, address) {
-            Ok(row) => caller_from_row(section, fde, row, registers, memory),
+            Ok(row) => caller_from_row(section, fde, row, registers, memory, code),
             Err(_) => Outcome::Unknown,
         }
     }
@@ -252,6 +254,7 @@ fn caller_from_row<'a, S>(
     row: &UnwindTableRow<usize>,
     registers: &RegisterSet,
     memory: &dyn Memory,
+    code: &dyn CodeInfo,
 ) -> Outcome
 where
     S: UnwindSection<Slice<'a>>,
@@ -291,7 +294,8 @@ where
     let Some(return_address) = return_address else {
         return Outcome::Unknown;
     };
-    let return_address = strip_pointer_authentication(arch, mask(arch, return_address));
+    let return_address =
+        strip_pointer_authentication(arch, mask(arch, return_address), code.pointer_auth_mask());
     if return_address == 0 {
         // Some outermost frames store a zero return address instead.
         return Outcome::EndOfStack;
@@ -315,16 +319,6 @@ where
         found_by: FoundBy::Cfi,
         sp_may_not_grow: signal,
     })
-}
-
-/// aarch64 return addresses may carry a pointer-authentication code in the
-/// bits above the 48-bit user address space.
-fn strip_pointer_authentication(arch: Arch, value: u64) -> u64 {
-    if arch == Arch::Aarch64 {
-        value & 0x0000_ffff_ffff_ffff
-    } else {
-        value
-    }
 }
 
 /// What evaluating a register rule needs.

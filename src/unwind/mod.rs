@@ -8,6 +8,7 @@ mod breakpad_cfi;
 mod cfi;
 mod frame_pointer;
 mod pe_x64;
+pub mod pointer_auth;
 pub mod postfix;
 mod scan;
 mod signal;
@@ -131,6 +132,12 @@ pub trait CodeInfo {
     /// does with `backtrace past-entry` off.
     fn is_entry_function(&self, _pc: u64) -> bool {
         false
+    }
+    /// aarch64: the instruction PAC mask of the address space (Linux cores
+    /// carry it in NT_ARM_PAC_MASK); `None` assumes 48-bit addresses (see
+    /// [`pointer_auth`]).
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        None
     }
 }
 
