@@ -3,6 +3,8 @@
 //! Absent bytes are an explicit answer ([`MemoryError::NotCaptured`]), never
 //! zeros pretending to be data.
 
+pub mod canonical;
+
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
