@@ -275,8 +275,7 @@ impl ElfFile {
             if addr >= s.vaddr && addr - s.vaddr < s.filesz.min(s.memsz) {
                 let rel = addr - s.vaddr;
                 let n = (s.filesz.min(s.memsz) - rel).min(buf.len() as u64) as usize;
-                let start = s.offset.saturating_add(rel) as usize;
-                if let Some(src) = self.bytes.get(start..start.saturating_add(n)) {
+                if let Some(src) = file_range(s.offset, rel, n).and_then(|r| self.bytes.get(r)) {
                     buf[..n].copy_from_slice(src);
                     return n;
                 }
@@ -284,6 +283,14 @@ impl ElfFile {
         }
         0
     }
+}
+
+/// File bytes `offset + rel .. + len`, or None when the start does not fit
+/// the address space (a 64-bit offset on a 32-bit host must not wrap to
+/// some other place in the file) or the end overflows.
+fn file_range(offset: u64, rel: u64, len: usize) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(offset.checked_add(rel)?).ok()?;
+    Some(start..start.checked_add(len)?)
 }
 
 fn section_data(range: object::CompressedFileRange, bytes: &Bytes) -> Option<SectionData> {
@@ -357,6 +364,23 @@ mod tests {
     use std::path::Path;
 
     use crate::symbols::locate::open_elf;
+
+    use super::file_range;
+
+    #[test]
+    fn file_ranges_never_wrap() {
+        assert_eq!(file_range(0x1000, 0x10, 8), Some(0x1010..0x1018));
+        assert_eq!(file_range(u64::MAX, 1, 8), None);
+        assert_eq!(file_range(u64::MAX - 4, 0, 8), None);
+        // On a 32-bit host an offset past 4 GiB has no place in a mapped
+        // file; truncating it used to read from offset 0x1000 instead.
+        let past_4gib = file_range(0x1_0000_1000, 0, 8);
+        if usize::BITS == 32 {
+            assert_eq!(past_4gib, None);
+        } else {
+            assert_eq!(past_4gib, Some(0x1_0000_1000..0x1_0000_1008));
+        }
+    }
 
     fn repo_file(rel: &str) -> super::ElfFile {
         open_elf(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
