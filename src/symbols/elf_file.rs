@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
 
 use crate::memory::Bytes;
+use crate::unwind::parser_guard::guarded;
 
 /// Largest inflated section we accept (a damaged header could claim more).
 const MAX_SECTION: u64 = 1 << 30;
@@ -136,6 +137,10 @@ pub fn hex(bytes: &[u8]) -> String {
 impl ElfFile {
     /// Parses `bytes` as ELF; None when it is not a usable ELF object.
     pub fn parse(bytes: Bytes) -> Option<ElfFile> {
+        guarded(|| Self::parse_unguarded(bytes)).flatten()
+    }
+
+    fn parse_unguarded(bytes: Bytes) -> Option<ElfFile> {
         let file = object::File::parse(&*bytes).ok()?;
         if !matches!(file.format(), object::BinaryFormat::Elf) {
             return None;
@@ -210,11 +215,15 @@ impl ElfFile {
     /// Function symbols (.symtab then .dynsym), parsed on first use.
     pub fn symbols(&self) -> &[FunctionSymbol] {
         self.symbols.get_or_init(|| {
-            let mut symbols = Vec::new();
-            if let Ok(file) = object::File::parse(&*self.bytes) {
-                collect_symbols(file.symbols(), &mut symbols);
-                collect_symbols(file.dynamic_symbols(), &mut symbols);
-            }
+            let mut symbols = guarded(|| {
+                let mut symbols = Vec::new();
+                if let Ok(file) = object::File::parse(&*self.bytes) {
+                    collect_symbols(file.symbols(), &mut symbols);
+                    collect_symbols(file.dynamic_symbols(), &mut symbols);
+                }
+                symbols
+            })
+            .unwrap_or_default();
             // Stable: equal (address, rank) keep symbol-table order.
             symbols.sort_by(|a, b| a.address.cmp(&b.address).then(a.rank.cmp(&b.rank)));
             symbols.dedup_by(|b, a| a.address == b.address && a.name == b.name);
@@ -311,7 +320,7 @@ fn section_data(range: object::CompressedFileRange, bytes: &Bytes) -> Option<Sec
     if range.uncompressed_size > limit {
         return None;
     }
-    let data = range.data(&**bytes).ok()?.decompress().ok()?;
+    let data = guarded(|| range.data(&**bytes).ok()?.decompress().ok())??;
     Some(SectionData::Owned(Arc::new(data.into_owned())))
 }
 

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::memory::Bytes;
 use crate::model::{Image, Module, ModuleSource};
+use crate::unwind::parser_guard::guarded;
 use crate::unwind::{CodeInfo, Section, UnwindTables};
 pub use elf_file::hex;
 use elf_file::{ElfFile, LoadedSection, SectionData};
@@ -343,6 +344,11 @@ impl<'a> Symbolizer<'a> {
     /// Frames for `address` (already `pc - 1` for return addresses),
     /// innermost inlined function first, the containing function last.
     pub fn lookup(&self, address: u64) -> Vec<SymbolFrame> {
+        // gimli / addr2line read the module's DWARF here.
+        guarded(|| self.lookup_unguarded(address)).unwrap_or_default()
+    }
+
+    fn lookup_unguarded(&self, address: u64) -> Vec<SymbolFrame> {
         let Some(loaded) = self.module_index(address).and_then(|i| self.load(i)) else {
             return Vec::new();
         };
@@ -526,7 +532,11 @@ impl<'a> Symbolizer<'a> {
             |p: &Path| open_pe(p).is_some_and(|pe| pe.code_id().eq_ignore_ascii_case(&code_id));
         for rel in [format!("{name}/{code_id}/{name}"), name.to_string()] {
             if let Some(path) = self.config.path.find(&rel, &accept, problems) {
-                return open_pe(&path).map(|pe| (path, pe));
+                let pe = open_pe(&path)?;
+                if let Some(problem) = &pe.problem {
+                    problems.push(format!("{}: {problem}", path.display()));
+                }
+                return Some((path, pe));
             }
         }
         None
@@ -803,6 +813,10 @@ fn open_pe(path: &Path) -> Option<pe_file::PeFile> {
 }
 
 fn load_dwarf(file: &ElfFile) -> Option<addr2line::Context<DwarfReader>> {
+    guarded(|| load_dwarf_unguarded(file)).flatten()
+}
+
+fn load_dwarf_unguarded(file: &ElfFile) -> Option<addr2line::Context<DwarfReader>> {
     // Inflating zlib-compressed debug sections dominates a cold lookup;
     // .debug_info on one core while the rest inflate on the other.
     std::thread::scope(|scope| {
@@ -849,6 +863,10 @@ fn function_entry(
 
 /// Demangles Rust and C++ (Itanium) names; others are returned as they are.
 pub fn demangle(name: &str) -> String {
+    guarded(|| demangle_unguarded(name)).unwrap_or_else(|| name.to_string())
+}
+
+fn demangle_unguarded(name: &str) -> String {
     if (name.starts_with("_R")
         || (name.starts_with("_ZN") && name.ends_with('E') && name.contains("17h")))
         && let Ok(d) = rustc_demangle::try_demangle(name)

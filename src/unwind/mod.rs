@@ -7,6 +7,7 @@
 mod breakpad_cfi;
 mod cfi;
 mod frame_pointer;
+pub mod parser_guard;
 mod pe_x64;
 pub mod pointer_auth;
 pub mod postfix;
@@ -323,9 +324,12 @@ impl Unwinder {
         {
             return Some(step);
         }
-        let cfi = self
-            .cfi
-            .step(&frame.registers, frame.pc_is_exact, memory, code);
+        // gimli parses the module's .eh_frame / .debug_frame bytes here.
+        let cfi = parser_guard::guarded(|| {
+            self.cfi
+                .step(&frame.registers, frame.pc_is_exact, memory, code)
+        })
+        .unwrap_or(Outcome::Unknown);
         match cfi {
             Outcome::Caller(step) => {
                 // At a trampoline only a signal-frame FDE (which yields an
