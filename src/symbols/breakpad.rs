@@ -149,7 +149,8 @@ pub struct BreakpadSymbols {
     malformed: usize,
 }
 
-fn hex(s: &[u8]) -> Option<u64> {
+/// A hex field (no `0x`), as Breakpad writes addresses and sizes.
+fn hex_number(s: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
 }
 
@@ -206,6 +207,15 @@ impl<'a> Fields<'a> {
         Span {
             start: self.base + self.pos,
             end: self.base + self.line.len(),
+        }
+    }
+
+    /// The address field of a FUNC or PUBLIC record, past the optional `m`
+    /// (the function was merged with others by the linker).
+    fn address_after_multiple_flag(&mut self) -> Option<&'a [u8]> {
+        match self.next_field()? {
+            b"m" => self.next_field(),
+            first => Some(first),
         }
     }
 
@@ -389,13 +399,9 @@ impl BreakpadSymbols {
     }
 
     fn parse_func(&mut self, f: &mut Fields) -> Option<()> {
-        let mut first = f.next_field()?;
-        if first == b"m" {
-            first = f.next_field()?;
-        }
-        let address = hex(first)?;
-        let size = hex(f.next_field()?)?;
-        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
+        let address = hex_number(f.address_after_multiple_flag()?)?;
+        let size = hex_number(f.next_field()?)?;
+        let parameter_size = u32::try_from(hex_number(f.next_field()?)?).ok()?;
         let name = f.rest();
         address.checked_add(size)?;
         let (lines, inlines) = (self.lines.len(), self.inlines.len());
@@ -437,8 +443,8 @@ impl BreakpadSymbols {
         let start = self.inline_ranges.len();
         for pair in nums.get(head..).unwrap_or_default().chunks_exact(2) {
             let (Some(a), Some(s)) = (
-                pair.first().and_then(|x| hex(x)),
-                pair.get(1).and_then(|x| hex(x)),
+                pair.first().and_then(|x| hex_number(x)),
+                pair.get(1).and_then(|x| hex_number(x)),
             ) else {
                 self.inline_ranges.truncate(start);
                 return Err("INLINE");
@@ -462,12 +468,8 @@ impl BreakpadSymbols {
     }
 
     fn parse_public(&mut self, f: &mut Fields) -> Option<()> {
-        let mut first = f.next_field()?;
-        if first == b"m" {
-            first = f.next_field()?;
-        }
-        let address = hex(first)?;
-        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
+        let address = hex_number(f.address_after_multiple_flag()?)?;
+        let parameter_size = u32::try_from(hex_number(f.next_field()?)?).ok()?;
         let name = f.rest();
         // Breakpad drops PUBLICs at 0 (seen in ntdll.pdb dumps): bogus.
         if address != 0 {
@@ -481,8 +483,14 @@ impl BreakpadSymbols {
             Some(b"CFI") => {
                 let first = f.next_field().ok_or("STACK CFI")?;
                 if first == b"INIT" {
-                    let address = f.next_field().and_then(hex).ok_or("STACK CFI INIT")?;
-                    let size = f.next_field().and_then(hex).ok_or("STACK CFI INIT")?;
+                    let address = f
+                        .next_field()
+                        .and_then(hex_number)
+                        .ok_or("STACK CFI INIT")?;
+                    let size = f
+                        .next_field()
+                        .and_then(hex_number)
+                        .ok_or("STACK CFI INIT")?;
                     let rules = f.rest();
                     let d = self.cfi_deltas.len();
                     self.cfi.push(CfiInit {
@@ -492,7 +500,7 @@ impl BreakpadSymbols {
                         deltas: (d, d),
                     });
                 } else {
-                    let address = hex(first).ok_or("STACK CFI")?;
+                    let address = hex_number(first).ok_or("STACK CFI")?;
                     let rules = f.rest();
                     let init = self.cfi.last_mut().ok_or("STACK CFI delta")?;
                     self.cfi_deltas.push((address, rules));
@@ -506,18 +514,18 @@ impl BreakpadSymbols {
     }
 
     fn parse_stack_win(&mut self, f: &mut Fields) -> Option<()> {
-        let kind = u32::try_from(hex(f.next_field()?)?).ok()?;
-        let address = hex(f.next_field()?)?;
-        let code_size = hex(f.next_field()?)?;
+        let kind = u32::try_from(hex_number(f.next_field()?)?).ok()?;
+        let address = hex_number(f.next_field()?)?;
+        let code_size = hex_number(f.next_field()?)?;
         let mut sizes = [0u32; 6];
         for s in &mut sizes {
-            *s = u32::try_from(hex(f.next_field()?)?).ok()?;
+            *s = u32::try_from(hex_number(f.next_field()?)?).ok()?;
         }
-        let has_program = hex(f.next_field()?)? != 0;
+        let has_program = hex_number(f.next_field()?)? != 0;
         let (program, allocates_base_pointer) = if has_program {
             (Some(f.rest()), false)
         } else {
-            (None, hex(f.next_field()?)? != 0)
+            (None, hex_number(f.next_field()?)? != 0)
         };
         self.stack_win.push(StackWin {
             kind,
@@ -534,8 +542,8 @@ impl BreakpadSymbols {
     fn parse_line_record(&mut self, f: &mut Fields) -> Result<(), &'static str> {
         let rec = (|| {
             Some(LineRecord {
-                address: hex(f.next_field()?)?,
-                size: hex(f.next_field()?)?,
+                address: hex_number(f.next_field()?)?,
+                size: hex_number(f.next_field()?)?,
                 line: line_number(f.next_field()?)?,
                 file: dec(f.next_field()?)?,
             })

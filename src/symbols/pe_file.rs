@@ -82,7 +82,7 @@ fn guid_text(sig: &[u8; 16]) -> String {
     let d1 = u32::from_le_bytes([sig[0], sig[1], sig[2], sig[3]]);
     let d2 = u16::from_le_bytes([sig[4], sig[5]]);
     let d3 = u16::from_le_bytes([sig[6], sig[7]]);
-    let rest: String = sig[8..].iter().map(|b| format!("{b:02X}")).collect();
+    let rest = super::hex(&sig[8..]).to_uppercase();
     format!("{d1:08X}{d2:04X}{d3:04X}{rest}")
 }
 

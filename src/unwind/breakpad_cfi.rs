@@ -71,10 +71,5 @@ pub(super) fn step(
     }
     caller.set(RegisterSet::sp_number(arch), cfa);
     caller.set(RegisterSet::pc_number(arch), ra);
-    Some(Step {
-        registers: caller,
-        pc_is_exact: false,
-        found_by: FoundBy::Cfi,
-        sp_may_not_grow: false,
-    })
+    Some(Step::returned_to(caller, FoundBy::Cfi))
 }

@@ -48,12 +48,7 @@ pub(super) fn step(
         pc_number,
         strip_pointer_authentication(arch, return_address, code.pointer_auth_mask()),
     );
-    Some(Step {
-        registers: caller,
-        pc_is_exact: false,
-        found_by: FoundBy::FramePointer,
-        sp_may_not_grow: false,
-    })
+    Some(Step::returned_to(caller, FoundBy::FramePointer))
 }
 
 /// Frame 0 on aarch64 may be a leaf that never saved lr: its caller is lr,

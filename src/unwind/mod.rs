@@ -206,6 +206,19 @@ struct Step {
     sp_may_not_grow: bool,
 }
 
+impl Step {
+    /// An ordinary caller: its pc is a return address and its sp lies
+    /// above the callee's.
+    fn returned_to(registers: RegisterSet, found_by: FoundBy) -> Self {
+        Step {
+            registers,
+            pc_is_exact: false,
+            found_by,
+            sp_may_not_grow: false,
+        }
+    }
+}
+
 /// What a strategy concluded about the current frame.
 enum Outcome {
     Caller(Step),

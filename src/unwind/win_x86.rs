@@ -104,12 +104,7 @@ pub(super) fn step(
     }
     caller.set(RegisterSet::sp_number(Arch::X86), esp & 0xffff_ffff);
     caller.set(RegisterSet::pc_number(Arch::X86), eip & 0xffff_ffff);
-    Some(Step {
-        registers: caller,
-        pc_is_exact: false,
-        found_by: FoundBy::Cfi,
-        sp_may_not_grow: false,
-    })
+    Some(Step::returned_to(caller, FoundBy::Cfi))
 }
 
 #[cfg(test)]
