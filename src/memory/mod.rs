@@ -4,6 +4,9 @@
 //! zeros pretending to be data.
 
 pub mod canonical;
+mod ranges;
+
+pub use ranges::RangeIndex;
 
 use std::fmt;
 use std::ops::Deref;
@@ -281,30 +284,18 @@ impl Segment {
     }
 }
 
-/// Segments sorted by start address, with a max-of-ends tree over them so
-/// that "which segment contains this address" stays O(log² n) however many
-/// segments overlap (a fixed look-back missed covering segments).
+/// Segments sorted by start address, with a [`RangeIndex`] over them.
 #[derive(Debug, Default)]
 struct SegmentIndex {
     segments: Vec<Segment>,
-    /// Binary tree in heap layout over `leaves` slots: node 1 is the root,
-    /// node k's children are 2k and 2k+1, leaf i is `leaves + i` and holds
-    /// segment i's end (0 for padding); inner nodes hold their children's
-    /// maximum.
-    max_end: Vec<u64>,
-    leaves: usize,
+    index: RangeIndex,
 }
 
 impl SegmentIndex {
     fn new(mut segments: Vec<Segment>) -> Self {
         segments.sort_by_key(|s| s.address);
-        let mut index = SegmentIndex {
-            segments,
-            max_end: Vec::new(),
-            leaves: 0,
-        };
-        index.rebuild();
-        index
+        let index = RangeIndex::new(segments.iter().map(|s| (s.address, s.end())));
+        SegmentIndex { segments, index }
     }
 
     /// Adds a segment after those starting at or before it.
@@ -313,48 +304,14 @@ impl SegmentIndex {
             .segments
             .partition_point(|s| s.address <= segment.address);
         self.segments.insert(at, segment);
-        self.rebuild();
-    }
-
-    fn rebuild(&mut self) {
-        self.leaves = self.segments.len().next_power_of_two();
-        self.max_end = vec![0; 2 * self.leaves];
-        for (i, s) in self.segments.iter().enumerate() {
-            self.max_end[self.leaves + i] = s.end();
-        }
-        for node in (1..self.leaves).rev() {
-            self.max_end[node] = self.max_end[2 * node].max(self.max_end[2 * node + 1]);
-        }
+        self.index = RangeIndex::new(self.segments.iter().map(|s| (s.address, s.end())));
     }
 
     /// Of the segments containing `address`, the one that starts last (for
     /// equal starts, the one given last): nested ranges resolve to the
     /// innermost.
     fn find(&self, address: u64) -> Option<&Segment> {
-        let starts_at_or_before = self.segments.partition_point(|s| s.address <= address);
-        let i = self.last_ending_after(1, 0, self.leaves, starts_at_or_before, address)?;
-        self.segments.get(i)
-    }
-
-    /// Highest index below `limit` in node `node` (covering indices
-    /// `lo..hi`) whose segment ends after `address`.
-    fn last_ending_after(
-        &self,
-        node: usize,
-        lo: usize,
-        hi: usize,
-        limit: usize,
-        address: u64,
-    ) -> Option<usize> {
-        if lo >= limit || *self.max_end.get(node)? <= address {
-            return None;
-        }
-        if hi - lo == 1 {
-            return Some(lo);
-        }
-        let mid = lo + (hi - lo) / 2;
-        self.last_ending_after(2 * node + 1, mid, hi, limit, address)
-            .or_else(|| self.last_ending_after(2 * node, lo, mid, limit, address))
+        self.segments.get(self.index.find(address)?)
     }
 }
 

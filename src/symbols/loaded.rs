@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use super::elf_file::{self, ElfFile, SectionData};
 use super::{SymbolKind, breakpad, pdb_symbols, pe_file};
+use crate::memory::RangeIndex;
 use crate::model::{Image, Module};
 use crate::unwind::parser_guard::guarded;
 
@@ -110,35 +111,40 @@ impl ModuleKey {
 pub(super) struct LoadedModules<'a> {
     /// (base, end, module index) sorted by base.
     ranges: Vec<(u64, u64, usize)>,
+    /// Containment queries over `ranges` (modules may overlap).
+    index: RangeIndex,
     loaded: Vec<OnceCell<Rc<LoadedModule>>>,
     cache: Option<&'a SymbolCache>,
 }
 
 impl<'a> LoadedModules<'a> {
     pub(super) fn new(image: &Image, cache: Option<&'a SymbolCache>) -> Self {
-        let mut ranges: Vec<(u64, u64, usize)> = image
-            .modules
-            .iter()
+        Self::with_extents(image.modules.iter().map(|m| (m.base, m.size)), cache)
+    }
+
+    /// Modules given as (base, size), in module order.
+    fn with_extents(
+        extents: impl ExactSizeIterator<Item = (u64, u64)>,
+        cache: Option<&'a SymbolCache>,
+    ) -> Self {
+        let count = extents.len();
+        let mut ranges: Vec<(u64, u64, usize)> = extents
             .enumerate()
-            .map(|(i, m)| (m.base, m.base.saturating_add(m.size), i))
+            .map(|(i, (base, size))| (base, base.saturating_add(size), i))
             .collect();
         ranges.sort();
+        let index = RangeIndex::new(ranges.iter().map(|r| (r.0, r.1)));
         LoadedModules {
             ranges,
-            loaded: (0..image.modules.len()).map(|_| OnceCell::new()).collect(),
+            index,
+            loaded: (0..count).map(|_| OnceCell::new()).collect(),
             cache,
         }
     }
 
     /// The module whose range holds `address`.
     pub(super) fn module_index(&self, address: u64) -> Option<usize> {
-        let i = self.ranges.partition_point(|r| r.0 <= address);
-        self.ranges[..i]
-            .iter()
-            .rev()
-            .take(4)
-            .find(|r| address < r.1)
-            .map(|r| r.2)
+        self.ranges.get(self.index.find(address)?).map(|r| r.2)
     }
 
     /// Module `index` of `modules`, located by `locate` on first use (or
@@ -207,4 +213,24 @@ fn load_dwarf_unguarded(file: &ElfFile) -> Option<addr2line::Context<DwarfReader
     })
     .ok()?;
     addr2line::Context::from_dwarf(dwarf).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_behind_five_overlapping_ones_is_found() {
+        // A PE image mapped over its whole size, and five small mappings
+        // (say, sections a reader listed as modules of their own) inside it.
+        let mut extents = vec![(0x40_0000u64, 0x10_0000u64)];
+        extents.extend((0..5).map(|i| (0x40_1000 + i * 0x1000, 0x100)));
+        let modules = LoadedModules::with_extents(extents.into_iter(), None);
+        // Past all five: the wide module (a 4-entry look-back missed it).
+        assert_eq!(modules.module_index(0x48_0000), Some(0));
+        assert_eq!(modules.module_index(0x40_3010), Some(3));
+        assert_eq!(modules.module_index(0x40_3100), Some(0));
+        assert_eq!(modules.module_index(0x50_0000), None);
+        assert_eq!(modules.module_index(0x3f_ffff), None);
+    }
 }
