@@ -65,6 +65,11 @@ impl CfiState {
         let Some(tables) = code.unwind_tables(pc) else {
             return Outcome::Unknown;
         };
+        let frame = Frame {
+            registers,
+            memory,
+            code,
+        };
         // A return address points after the call, possibly past the end of
         // the caller's FDE when the call was its last instruction.
         let lookup = if pc_is_exact { pc } else { pc.wrapping_sub(1) };
@@ -89,7 +94,7 @@ impl CfiState {
                 None => self.indexed_fde(&section, &bases, eh, false, address),
             };
             if let Some(fde) = fde {
-                return self.unwind_with(&section, &bases, &fde, address, registers, memory, code);
+                return self.unwind_with(&section, &bases, &fde, address, &frame);
             }
         }
         if let Some(debug) = tables.debug_frame {
@@ -97,7 +102,7 @@ impl CfiState {
             section.set_address_size(address_size);
             section.set_vendor(vendor);
             if let Some(fde) = self.indexed_fde(&section, &bases, debug, true, address) {
-                return self.unwind_with(&section, &bases, &fde, address, registers, memory, code);
+                return self.unwind_with(&section, &bases, &fde, address, &frame);
             }
         }
         Outcome::Unknown
@@ -155,9 +160,7 @@ impl CfiState {
         bases: &BaseAddresses,
         fde: &Fde<'a>,
         address: u64,
-        registers: &RegisterSet,
-        memory: &dyn Memory,
-        code: &dyn CodeInfo,
+        frame: &Frame<'_>,
     ) -> Outcome
     where
         S: UnwindSection<Slice<'a>>,
@@ -166,7 +169,7 @@ impl CfiState {
             .context
             .get_or_insert_with(|| Box::new(UnwindContext::new()));
         match fde.unwind_info_for_address(section, bases, context, address) {
-            Ok(row) => caller_from_row(section, fde, row, registers, memory, code),
+            Ok(row) => caller_from_row(section, fde, row, frame),
             Err(_) => Outcome::Unknown,
         }
     }
@@ -247,18 +250,28 @@ where
     ranges
 }
 
+/// The frame being unwound and what it is read through.
+struct Frame<'r> {
+    registers: &'r RegisterSet,
+    memory: &'r dyn Memory,
+    code: &'r dyn CodeInfo,
+}
+
 /// The caller's registers according to one row of the CFI table.
 fn caller_from_row<'a, S>(
     section: &S,
     fde: &Fde<'a>,
     row: &UnwindTableRow<usize>,
-    registers: &RegisterSet,
-    memory: &dyn Memory,
-    code: &dyn CodeInfo,
+    frame: &Frame<'_>,
 ) -> Outcome
 where
     S: UnwindSection<Slice<'a>>,
 {
+    let Frame {
+        registers,
+        memory,
+        code,
+    } = *frame;
     let arch = registers.arch;
     let encoding = fde.cie().encoding();
     let cfa = match row.cfa() {
