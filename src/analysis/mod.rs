@@ -449,11 +449,21 @@ fn crash_summary(
         access = disasm::memory_access(arch, symbolizer, pc).map(str::to_string);
     }
     if is_memory_fault && let Some(addr) = fault_address {
-        let non_canonical = arch == crate::model::Arch::X86_64
-            && (0x0000_8000_0000_0000..0xffff_8000_0000_0000).contains(&addr);
-        if non_canonical {
+        use crate::memory::canonical::{X86_64Canonical, x86_64_canonical};
+        let canonical = match arch {
+            crate::model::Arch::X86_64 => x86_64_canonical(addr),
+            _ => X86_64Canonical::Yes,
+        };
+        if canonical == X86_64Canonical::No {
             description.push_str(&format!(
                 " — address {addr:#x} is non-canonical (a wild or poisoned pointer)"
+            ));
+        } else if canonical == X86_64Canonical::OnlyWith5LevelPaging {
+            // Which paging mode the machine used is not recorded.
+            description.push_str(&format!(
+                " — address {addr:#x} is non-canonical with 4-level paging (48-bit \
+                 addresses): a wild or poisoned pointer, unless the machine used \
+                 5-level paging"
             ));
         } else if addr < 4096 {
             description.push_str(&format!(

@@ -3,6 +3,11 @@
 //! Absent bytes are an explicit answer ([`MemoryError::NotCaptured`]), never
 //! zeros pretending to be data.
 
+pub mod canonical;
+mod ranges;
+
+pub use ranges::RangeIndex;
+
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -279,19 +284,50 @@ impl Segment {
     }
 }
 
+/// Segments sorted by start address, with a [`RangeIndex`] over them.
+#[derive(Debug, Default)]
+struct SegmentIndex {
+    segments: Vec<Segment>,
+    index: RangeIndex,
+}
+
+impl SegmentIndex {
+    fn new(mut segments: Vec<Segment>) -> Self {
+        segments.sort_by_key(|s| s.address);
+        let index = RangeIndex::new(segments.iter().map(|s| (s.address, s.end())));
+        SegmentIndex { segments, index }
+    }
+
+    /// Adds a segment after those starting at or before it.
+    fn insert(&mut self, segment: Segment) {
+        let at = self
+            .segments
+            .partition_point(|s| s.address <= segment.address);
+        self.segments.insert(at, segment);
+        self.index = RangeIndex::new(self.segments.iter().map(|s| (s.address, s.end())));
+    }
+
+    /// Of the segments containing `address`, the one that starts last (for
+    /// equal starts, the one given last): nested ranges resolve to the
+    /// innermost.
+    fn find(&self, address: u64) -> Option<&Segment> {
+        self.segments.get(self.index.find(address)?)
+    }
+}
+
 /// Memory made of segments of image bytes (PT_LOADs, memory descriptors),
 /// with optional fallback segments that supply bytes the image left out
 /// (for example file-backed text read from the original, identity-checked,
 /// file).
 #[derive(Debug, Default)]
 pub struct SegmentMemory {
-    segments: Vec<Segment>,
-    fallbacks: Vec<Segment>,
+    segments: SegmentIndex,
+    fallbacks: SegmentIndex,
 }
 
 impl SegmentMemory {
-    /// Builds the address space. Segments are sorted; when two overlap the
-    /// one that starts first wins for the overlapping bytes.
+    /// Builds the address space. Segments are sorted; when several contain
+    /// an address, reading there starts in the one that starts last.
     pub fn new(mut segments: Vec<Segment>) -> Self {
         segments.retain(|s| s.size > 0);
         for s in &mut segments {
@@ -299,10 +335,9 @@ impl SegmentMemory {
             let avail = (s.bytes.len() as u64).saturating_sub(s.offset);
             s.captured = s.captured.min(avail).min(s.size);
         }
-        segments.sort_by_key(|s| s.address);
         SegmentMemory {
-            segments,
-            fallbacks: Vec::new(),
+            segments: SegmentIndex::new(segments),
+            fallbacks: SegmentIndex::default(),
         }
     }
 
@@ -310,21 +345,11 @@ impl SegmentMemory {
     pub fn add_fallback(&mut self, mut segment: Segment) {
         let avail = (segment.bytes.len() as u64).saturating_sub(segment.offset);
         segment.captured = segment.captured.min(avail).min(segment.size);
-        let at = self
-            .fallbacks
-            .partition_point(|s| s.address <= segment.address);
-        self.fallbacks.insert(at, segment);
+        self.fallbacks.insert(segment);
     }
 
     pub fn segments(&self) -> &[Segment] {
-        &self.segments
-    }
-
-    fn find(list: &[Segment], address: u64) -> Option<&Segment> {
-        // Last segment starting at or before `address`; because segments may
-        // overlap, walk back a little to find one that really contains it.
-        let idx = list.partition_point(|s| s.address <= address);
-        list[..idx].iter().rev().take(8).find(|s| address < s.end())
+        &self.segments.segments
     }
 
     fn copy_from(seg: &Segment, address: u64, buf: &mut [u8]) -> Option<usize> {
@@ -345,13 +370,13 @@ impl Memory for SegmentMemory {
         if buf.is_empty() {
             return Ok(0);
         }
-        let primary = Self::find(&self.segments, address);
+        let primary = self.segments.find(address);
         if let Some(seg) = primary
             && let Some(n) = Self::copy_from(seg, address, buf)
         {
             return Ok(n);
         }
-        if let Some(fb) = Self::find(&self.fallbacks, address)
+        if let Some(fb) = self.fallbacks.find(address)
             && let Some(n) = Self::copy_from(fb, address, buf)
         {
             // Do not run past the end of the primary segment's mapping.
@@ -372,7 +397,7 @@ impl Memory for SegmentMemory {
         // The segment `read` would copy from, and only when it holds all of
         // the range: anything else (a fallback file, a second segment) is
         // left to `read`.
-        let seg = Self::find(&self.segments, address)?;
+        let seg = self.segments.find(address)?;
         let rel = address - seg.address;
         if len == 0 || rel.checked_add(len)? > seg.captured {
             return None;
@@ -386,7 +411,7 @@ impl Memory for SegmentMemory {
         // Only the primary segments: fallbacks are original files, not
         // bytes of the image.
         let ranges = self
-            .segments
+            .segments()
             .iter()
             .map(|s| {
                 let captured_end = s.address.saturating_add(s.captured);
@@ -557,5 +582,71 @@ mod tests {
         let mut buf = [0u8; 8];
         mem.read_exact(0x1000, &mut buf).unwrap();
         assert_eq!(buf, [1, 1, 1, 1, 9, 9, 9, 9]);
+    }
+
+    #[test]
+    fn an_address_covered_behind_nine_overlapping_segments_is_mapped() {
+        let data = Bytes::from_vec((0u8..=255).cycle().take(0x2000).collect());
+        // One PT_LOAD spanning the rest, and nine small ones starting inside
+        // it, all before the address read.
+        let mut segments = vec![seg(0x10_0000, 0x2000, 0x2000, 0, &data)];
+        for i in 0..9u64 {
+            segments.push(seg(0x10_0100 + i * 0x100, 0x10, 0x10, 0x40, &data));
+        }
+        let mem = SegmentMemory::new(segments);
+        let mem: &dyn Memory = &mem;
+        assert_eq!(
+            mem.read_u32(0x10_1800),
+            Ok(u32::from_le_bytes([0, 1, 2, 3]))
+        );
+        // Inside a nested segment, its own bytes win.
+        assert_eq!(mem.read_u32(0x10_0300), Ok(0x4342_4140));
+        assert_eq!(mem.read_u32(0x10_0310), Ok(0x1312_1110));
+        assert_eq!(
+            mem.read_u32(0x10_2000),
+            Err(MemoryError::Unmapped { address: 0x10_2000 })
+        );
+        assert_eq!(
+            mem.read_u32(0xf_ffff),
+            Err(MemoryError::Unmapped { address: 0xf_ffff })
+        );
+    }
+
+    #[test]
+    fn overlapping_segments_resolve_like_a_linear_search() {
+        // Compare with the plain definition (last-starting containing
+        // segment, ties to the one given last) on a deterministic mix of
+        // nested, chained, equal-start and disjoint segments.
+        let data = Bytes::from_vec((0u8..=255).collect());
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut segments = Vec::new();
+        for _ in 0..300 {
+            let address = next() % 0x4000;
+            let size = 1 + next() % 0x800;
+            let offset = next() % 0x100;
+            segments.push(seg(address, size, size, offset, &data));
+        }
+        let mem = SegmentMemory::new(segments.clone());
+        segments.sort_by_key(|s| s.address);
+        for address in (0..0x4900).step_by(7) {
+            let expected = segments
+                .iter()
+                .rposition(|s| s.address <= address && address < s.end());
+            let found = mem
+                .segments
+                .find(address)
+                .map(|f| (f.address, f.size, f.offset));
+            assert_eq!(
+                found,
+                expected.map(|i| (segments[i].address, segments[i].size, segments[i].offset)),
+                "{address:#x}"
+            );
+        }
     }
 }

@@ -131,11 +131,21 @@ pub fn register_names(arch: Arch) -> &'static [(&'static str, u16)] {
 }
 
 /// A thread's integer registers. Missing values are `None`, never zero.
+///
+/// Sparse: a bitmap of which numbers hold a value and the values in
+/// ascending register-number order. A thread has a few dozen registers out
+/// of 256 possible numbers, and the unwinder clones a set per frame, so
+/// this keeps a set at 32 bytes plus 8 per register instead of 4 KiB.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RegisterSet {
     pub arch: Arch,
-    values: Box<[Option<u64>; REGISTER_SLOTS]>,
+    /// Bit `n` set: register `n` has a value.
+    present: [u64; PRESENT_WORDS],
+    /// One value per set bit of `present`, lowest register number first.
+    values: Vec<u64>,
 }
+
+const PRESENT_WORDS: usize = REGISTER_SLOTS / 64;
 
 impl std::fmt::Debug for RegisterSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,25 +157,55 @@ impl RegisterSet {
     pub fn new(arch: Arch) -> Self {
         RegisterSet {
             arch,
-            values: Box::new([None; REGISTER_SLOTS]),
+            present: [0; PRESENT_WORDS],
+            values: Vec::new(),
         }
+    }
+
+    /// (word, bit mask) of register `number`; None outside the register file.
+    fn bit(number: u16) -> Option<(usize, u64)> {
+        let n = usize::from(number);
+        (n < REGISTER_SLOTS).then(|| (n / 64, 1u64 << (n % 64)))
+    }
+
+    /// Index in `values` that register `number` has, or would have.
+    fn rank(&self, word: usize, bit: u64) -> usize {
+        let before: u32 = self.present[..word].iter().map(|w| w.count_ones()).sum();
+        let below = (self.present[word] & (bit - 1)).count_ones();
+        (before + below) as usize
     }
 
     /// Value of register `number`, if known.
     pub fn get(&self, number: u16) -> Option<u64> {
-        self.values.get(number as usize).copied().flatten()
+        let (word, bit) = Self::bit(number)?;
+        if self.present[word] & bit == 0 {
+            return None;
+        }
+        self.values.get(self.rank(word, bit)).copied()
     }
 
     /// Sets register `number`; numbers outside the register file are ignored.
     pub fn set(&mut self, number: u16, value: u64) {
-        if let Some(slot) = self.values.get_mut(number as usize) {
-            *slot = Some(value);
+        let Some((word, bit)) = Self::bit(number) else {
+            return;
+        };
+        let index = self.rank(word, bit);
+        if self.present[word] & bit != 0 {
+            self.values[index] = value;
+        } else {
+            self.present[word] |= bit;
+            self.values.insert(index, value);
         }
     }
 
     pub fn clear(&mut self, number: u16) {
-        if let Some(slot) = self.values.get_mut(number as usize) {
-            *slot = None;
+        let Some((word, bit)) = Self::bit(number) else {
+            return;
+        };
+        if self.present[word] & bit != 0 {
+            let index = self.rank(word, bit);
+            self.present[word] &= !bit;
+            self.values.remove(index);
         }
     }
 
@@ -230,7 +270,9 @@ impl RegisterSet {
         self.get(Self::fp_number(self.arch))
     }
 
-    /// Known registers in display order, then any others by number.
+    /// Registers of the display table that have a value, in display order;
+    /// numbers outside the table (set by CFI for vector registers, say) are
+    /// reachable through [`get`](Self::get) only.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
         register_names(self.arch)
             .iter()
@@ -239,7 +281,7 @@ impl RegisterSet {
 
     /// Count of registers that have a value.
     pub fn len(&self) -> usize {
-        self.values.iter().filter(|v| v.is_some()).count()
+        self.values.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -284,4 +326,84 @@ pub struct FloatState {
     pub fpcr: Option<u32>,
     /// CET shadow-stack pointer, if saved.
     pub shadow_stack_pointer: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iteration_follows_the_display_table_not_the_numbers() {
+        let mut regs = RegisterSet::new(Arch::X86_64);
+        // Set in an order unlike both the numbers and the display table.
+        for (number, value) in [
+            (16, 0x40_1000),
+            (7, 0x7ff0),
+            (3, 0x33),
+            (0, 0x11),
+            (49, 0x246),
+        ] {
+            regs.set(number, value);
+        }
+        regs.set(PRIVATE_BASE, 0x3c);
+        let seen: Vec<(&str, u64)> = regs.iter().collect();
+        assert_eq!(
+            seen,
+            [
+                ("rax", 0x11),
+                ("rbx", 0x33),
+                ("rsp", 0x7ff0),
+                ("rip", 0x40_1000),
+                ("rflags", 0x246),
+                ("orig_rax", 0x3c),
+            ]
+        );
+        assert_eq!(regs.len(), 6);
+        // Overwriting keeps one value; clearing removes it.
+        regs.set(3, 0x34);
+        regs.clear(7);
+        regs.clear(7);
+        assert_eq!(regs.get(3), Some(0x34));
+        assert_eq!(regs.sp(), None);
+        assert_eq!(regs.len(), 5);
+    }
+
+    #[test]
+    fn high_register_numbers() {
+        let mut regs = RegisterSet::new(Arch::Aarch64);
+        // v31 is DWARF 95; 255 is the last number the file holds.
+        regs.set(255, 0xffff);
+        regs.set(95, 0x9595);
+        regs.set(64, 0x6464);
+        regs.set(0, 1);
+        regs.set(256, 0xdead);
+        regs.set(u16::MAX, 0xdead);
+        assert_eq!(regs.get(255), Some(0xffff));
+        assert_eq!(regs.get(95), Some(0x9595));
+        assert_eq!(regs.get(64), Some(0x6464));
+        assert_eq!(regs.get(63), None);
+        assert_eq!(regs.get(256), None);
+        assert_eq!(regs.get(u16::MAX), None);
+        assert_eq!(regs.len(), 4);
+        // Only x0 is in the display table.
+        assert_eq!(regs.iter().collect::<Vec<_>>(), [("x0", 1)]);
+        // Equality does not depend on the order values were set in.
+        let mut other = RegisterSet::new(Arch::Aarch64);
+        for (n, v) in [(0, 1), (64, 0x6464), (255, 0xffff), (95, 0x9595)] {
+            other.set(n, v);
+        }
+        assert_eq!(regs, other);
+        regs.clear(255);
+        assert_ne!(regs, other);
+    }
+
+    #[test]
+    fn a_set_is_small() {
+        let mut regs = RegisterSet::new(Arch::X86_64);
+        for (_, n) in register_names(Arch::X86_64) {
+            regs.set(*n, u64::from(*n));
+        }
+        let heap = regs.values.capacity() * std::mem::size_of::<u64>();
+        assert!(std::mem::size_of::<RegisterSet>() + heap < 512);
+    }
 }

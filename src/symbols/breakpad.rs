@@ -12,11 +12,12 @@
 //! without a MODULE line is rejected.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::memory::Bytes;
 use crate::symbols::SymbolFrame;
+// The evaluator belongs to the unwinder; re-exported for existing users.
+pub use crate::unwind::postfix::{evaluate_postfix, evaluate_win_program};
 
 /// The MODULE line: `MODULE os arch debug_id name`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -148,7 +149,8 @@ pub struct BreakpadSymbols {
     malformed: usize,
 }
 
-fn hex(s: &[u8]) -> Option<u64> {
+/// A hex field (no `0x`), as Breakpad writes addresses and sizes.
+fn hex_number(s: &[u8]) -> Option<u64> {
     u64::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
 }
 
@@ -205,6 +207,15 @@ impl<'a> Fields<'a> {
         Span {
             start: self.base + self.pos,
             end: self.base + self.line.len(),
+        }
+    }
+
+    /// The address field of a FUNC or PUBLIC record, past the optional `m`
+    /// (the function was merged with others by the linker).
+    fn address_after_multiple_flag(&mut self) -> Option<&'a [u8]> {
+        match self.next_field()? {
+            b"m" => self.next_field(),
+            first => Some(first),
         }
     }
 
@@ -388,13 +399,9 @@ impl BreakpadSymbols {
     }
 
     fn parse_func(&mut self, f: &mut Fields) -> Option<()> {
-        let mut first = f.next_field()?;
-        if first == b"m" {
-            first = f.next_field()?;
-        }
-        let address = hex(first)?;
-        let size = hex(f.next_field()?)?;
-        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
+        let address = hex_number(f.address_after_multiple_flag()?)?;
+        let size = hex_number(f.next_field()?)?;
+        let parameter_size = u32::try_from(hex_number(f.next_field()?)?).ok()?;
         let name = f.rest();
         address.checked_add(size)?;
         let (lines, inlines) = (self.lines.len(), self.inlines.len());
@@ -436,8 +443,8 @@ impl BreakpadSymbols {
         let start = self.inline_ranges.len();
         for pair in nums.get(head..).unwrap_or_default().chunks_exact(2) {
             let (Some(a), Some(s)) = (
-                pair.first().and_then(|x| hex(x)),
-                pair.get(1).and_then(|x| hex(x)),
+                pair.first().and_then(|x| hex_number(x)),
+                pair.get(1).and_then(|x| hex_number(x)),
             ) else {
                 self.inline_ranges.truncate(start);
                 return Err("INLINE");
@@ -461,12 +468,8 @@ impl BreakpadSymbols {
     }
 
     fn parse_public(&mut self, f: &mut Fields) -> Option<()> {
-        let mut first = f.next_field()?;
-        if first == b"m" {
-            first = f.next_field()?;
-        }
-        let address = hex(first)?;
-        let parameter_size = u32::try_from(hex(f.next_field()?)?).ok()?;
+        let address = hex_number(f.address_after_multiple_flag()?)?;
+        let parameter_size = u32::try_from(hex_number(f.next_field()?)?).ok()?;
         let name = f.rest();
         // Breakpad drops PUBLICs at 0 (seen in ntdll.pdb dumps): bogus.
         if address != 0 {
@@ -480,8 +483,14 @@ impl BreakpadSymbols {
             Some(b"CFI") => {
                 let first = f.next_field().ok_or("STACK CFI")?;
                 if first == b"INIT" {
-                    let address = f.next_field().and_then(hex).ok_or("STACK CFI INIT")?;
-                    let size = f.next_field().and_then(hex).ok_or("STACK CFI INIT")?;
+                    let address = f
+                        .next_field()
+                        .and_then(hex_number)
+                        .ok_or("STACK CFI INIT")?;
+                    let size = f
+                        .next_field()
+                        .and_then(hex_number)
+                        .ok_or("STACK CFI INIT")?;
                     let rules = f.rest();
                     let d = self.cfi_deltas.len();
                     self.cfi.push(CfiInit {
@@ -491,7 +500,7 @@ impl BreakpadSymbols {
                         deltas: (d, d),
                     });
                 } else {
-                    let address = hex(first).ok_or("STACK CFI")?;
+                    let address = hex_number(first).ok_or("STACK CFI")?;
                     let rules = f.rest();
                     let init = self.cfi.last_mut().ok_or("STACK CFI delta")?;
                     self.cfi_deltas.push((address, rules));
@@ -505,18 +514,18 @@ impl BreakpadSymbols {
     }
 
     fn parse_stack_win(&mut self, f: &mut Fields) -> Option<()> {
-        let kind = u32::try_from(hex(f.next_field()?)?).ok()?;
-        let address = hex(f.next_field()?)?;
-        let code_size = hex(f.next_field()?)?;
+        let kind = u32::try_from(hex_number(f.next_field()?)?).ok()?;
+        let address = hex_number(f.next_field()?)?;
+        let code_size = hex_number(f.next_field()?)?;
         let mut sizes = [0u32; 6];
         for s in &mut sizes {
-            *s = u32::try_from(hex(f.next_field()?)?).ok()?;
+            *s = u32::try_from(hex_number(f.next_field()?)?).ok()?;
         }
-        let has_program = hex(f.next_field()?)? != 0;
+        let has_program = hex_number(f.next_field()?)? != 0;
         let (program, allocates_base_pointer) = if has_program {
             (Some(f.rest()), false)
         } else {
-            (None, hex(f.next_field()?)? != 0)
+            (None, hex_number(f.next_field()?)? != 0)
         };
         self.stack_win.push(StackWin {
             kind,
@@ -533,8 +542,8 @@ impl BreakpadSymbols {
     fn parse_line_record(&mut self, f: &mut Fields) -> Result<(), &'static str> {
         let rec = (|| {
             Some(LineRecord {
-                address: hex(f.next_field()?)?,
-                size: hex(f.next_field()?)?,
+                address: hex_number(f.next_field()?)?,
+                size: hex_number(f.next_field()?)?,
                 line: line_number(f.next_field()?)?,
                 file: dec(f.next_field()?)?,
             })
@@ -844,163 +853,6 @@ fn parse_rules(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Postfix programs are short; anything longer is garbage.
-const MAX_TOKENS: usize = 1024;
-const MAX_STACK: usize = 64;
-
-fn number(token: &str) -> Option<u64> {
-    let (negative, digits) = match token.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, token),
-    };
-    let value = match digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        Some(h) => u64::from_str_radix(h, 16).ok()?,
-        None if digits.bytes().next().is_some_and(|c| c.is_ascii_digit()) => {
-            digits.parse::<u64>().ok()?
-        }
-        None => return None,
-    };
-    Some(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-/// One binary operator, or None for a division by zero / bad alignment.
-fn binary(op: &str, a: u64, b: u64) -> Option<u64> {
-    Some(match op {
-        "+" => a.wrapping_add(b),
-        "-" => a.wrapping_sub(b),
-        "*" => a.wrapping_mul(b),
-        "/" => a.checked_div(b)?,
-        "%" => a.checked_rem(b)?,
-        // `a b @`: a rounded down to a multiple of b (a power of two).
-        "@" => {
-            if !b.is_power_of_two() {
-                return None;
-            }
-            a & !(b - 1)
-        }
-        _ => return None,
-    })
-}
-
-fn mask(value: u64, pointer_size: u8) -> u64 {
-    if pointer_size == 4 {
-        value & 0xffff_ffff
-    } else {
-        value
-    }
-}
-
-/// An operand: a value, or a name resolved when used (STACK WIN `=` needs
-/// the name itself).
-#[derive(Clone, Copy)]
-enum Operand<'a> {
-    Value(u64),
-    Name(&'a str),
-}
-
-/// Shared evaluator: `assign` is Some for STACK WIN programs.
-fn run<'a>(
-    expr: &'a str,
-    registers: &HashMap<String, u64>,
-    mut assign: Option<&mut HashMap<String, u64>>,
-    read_memory: &dyn Fn(u64) -> Option<u64>,
-    pointer_size: u8,
-) -> Option<Vec<Operand<'a>>> {
-    let resolve = |op: Operand, assigned: &Option<&mut HashMap<String, u64>>| -> Option<u64> {
-        match op {
-            Operand::Value(v) => Some(v),
-            Operand::Name(n) => {
-                let own = assigned.as_ref().and_then(|m| m.get(n).copied());
-                own.or_else(|| registers.get(n).copied())
-            }
-        }
-    };
-    let mut stack: Vec<Operand<'a>> = Vec::new();
-    for (count, token) in expr.split_whitespace().enumerate() {
-        if count >= MAX_TOKENS {
-            return None;
-        }
-        match token {
-            "+" | "-" | "*" | "/" | "%" | "@" => {
-                let b = resolve(stack.pop()?, &assign)?;
-                let a = resolve(stack.pop()?, &assign)?;
-                stack.push(Operand::Value(mask(binary(token, a, b)?, pointer_size)));
-            }
-            "^" => {
-                let a = resolve(stack.pop()?, &assign)?;
-                stack.push(Operand::Value(mask(read_memory(a)?, pointer_size)));
-            }
-            "=" => {
-                let target = assign.as_mut()?;
-                let value = stack.pop()?;
-                let Operand::Name(name) = stack.pop()? else {
-                    return None;
-                };
-                // Breakpad only lets programs assign `$` variables.
-                if !name.starts_with('$') {
-                    return None;
-                }
-                let value = match value {
-                    Operand::Value(v) => v,
-                    Operand::Name(n) => target
-                        .get(n)
-                        .copied()
-                        .or_else(|| registers.get(n).copied())?,
-                };
-                target.insert(name.to_string(), value);
-            }
-            t => match number(t) {
-                Some(v) => stack.push(Operand::Value(mask(v, pointer_size))),
-                None => stack.push(Operand::Name(t)),
-            },
-        }
-        if stack.len() > MAX_STACK {
-            return None;
-        }
-    }
-    Some(stack)
-}
-
-/// Evaluates a Breakpad postfix expression (a STACK CFI rule): numbers
-/// (decimal, `0x` hex, negative), register names (`$rsp`, `.cfa`, `x29`),
-/// `+ - * / % @` (align down) and `^` (dereference through `read_memory`).
-/// Arithmetic wraps at the pointer width. Bounded in tokens and depth.
-pub fn evaluate_postfix(
-    expr: &str,
-    registers: &HashMap<String, u64>,
-    read_memory: &dyn Fn(u64) -> Option<u64>,
-    pointer_size: u8,
-) -> Option<u64> {
-    let stack = run(expr, registers, None, read_memory, pointer_size)?;
-    match stack.as_slice() {
-        [Operand::Value(v)] => Some(*v),
-        [Operand::Name(n)] => registers.get(*n).copied(),
-        _ => None,
-    }
-}
-
-/// Runs a STACK WIN program string (x86, 32-bit): `$T0 $ebp = $eip $T0 4 +
-/// ^ = …`, assigning into `registers`. The caller provides `.cbSavedRegs`,
-/// `.cbParams`, `.cbLocals`, `.raSearchStart` / `.raSearch` and the
-/// current `$ebp`, `$esp`, ... as entries of `registers`. None when the
-/// program reads something unknown or is malformed; then `registers` may
-/// hold the assignments made before the failure.
-pub fn evaluate_win_program(
-    program: &str,
-    registers: &mut HashMap<String, u64>,
-    read_memory: &dyn Fn(u64) -> Option<u64>,
-) -> Option<()> {
-    let stack = run(program, &HashMap::new(), Some(registers), read_memory, 4)?;
-    stack.is_empty().then_some(())
-}
-
 /// `NAME/DEBUGID/NAME.sym`, where NAME is the debug file and the `.sym`
 /// replaces a `.pdb` extension (Breakpad's store layout).
 pub fn sym_relative_path(debug_file: &str, debug_id: &str) -> String {
@@ -1033,12 +885,6 @@ mod tests {
             parse_rules("junk .cfa: sp"),
             [(".cfa".to_string(), "sp".to_string())]
         );
-        assert_eq!(number("16"), Some(16));
-        assert_eq!(number("-8"), Some(8u64.wrapping_neg()));
-        assert_eq!(number("0x1F"), Some(0x1f));
-        assert_eq!(number("$rsp"), None);
-        assert_eq!(number("-"), None);
-        assert_eq!(number("99999999999999999999"), None);
         assert_eq!(
             sym_relative_path("test_app.pdb", "ABC1"),
             "test_app.pdb/ABC1/test_app.sym"

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, SectionKind, SymbolKind};
 
 use crate::memory::Bytes;
+use crate::unwind::parser_guard::guarded;
 
 /// Largest inflated section we accept (a damaged header could claim more).
 const MAX_SECTION: u64 = 1 << 30;
@@ -136,6 +137,10 @@ pub fn hex(bytes: &[u8]) -> String {
 impl ElfFile {
     /// Parses `bytes` as ELF; None when it is not a usable ELF object.
     pub fn parse(bytes: Bytes) -> Option<ElfFile> {
+        guarded(|| Self::parse_unguarded(bytes)).flatten()
+    }
+
+    fn parse_unguarded(bytes: Bytes) -> Option<ElfFile> {
         let file = object::File::parse(&*bytes).ok()?;
         if !matches!(file.format(), object::BinaryFormat::Elf) {
             return None;
@@ -210,11 +215,15 @@ impl ElfFile {
     /// Function symbols (.symtab then .dynsym), parsed on first use.
     pub fn symbols(&self) -> &[FunctionSymbol] {
         self.symbols.get_or_init(|| {
-            let mut symbols = Vec::new();
-            if let Ok(file) = object::File::parse(&*self.bytes) {
-                collect_symbols(file.symbols(), &mut symbols);
-                collect_symbols(file.dynamic_symbols(), &mut symbols);
-            }
+            let mut symbols = guarded(|| {
+                let mut symbols = Vec::new();
+                if let Ok(file) = object::File::parse(&*self.bytes) {
+                    collect_symbols(file.symbols(), &mut symbols);
+                    collect_symbols(file.dynamic_symbols(), &mut symbols);
+                }
+                symbols
+            })
+            .unwrap_or_default();
             // Stable: equal (address, rank) keep symbol-table order.
             symbols.sort_by(|a, b| a.address.cmp(&b.address).then(a.rank.cmp(&b.rank)));
             symbols.dedup_by(|b, a| a.address == b.address && a.name == b.name);
@@ -275,8 +284,7 @@ impl ElfFile {
             if addr >= s.vaddr && addr - s.vaddr < s.filesz.min(s.memsz) {
                 let rel = addr - s.vaddr;
                 let n = (s.filesz.min(s.memsz) - rel).min(buf.len() as u64) as usize;
-                let start = s.offset.saturating_add(rel) as usize;
-                if let Some(src) = self.bytes.get(start..start.saturating_add(n)) {
+                if let Some(src) = file_range(s.offset, rel, n).and_then(|r| self.bytes.get(r)) {
                     buf[..n].copy_from_slice(src);
                     return n;
                 }
@@ -284,6 +292,14 @@ impl ElfFile {
         }
         0
     }
+}
+
+/// File bytes `offset + rel .. + len`, or None when the start does not fit
+/// the address space (a 64-bit offset on a 32-bit host must not wrap to
+/// some other place in the file) or the end overflows.
+fn file_range(offset: u64, rel: u64, len: usize) -> Option<std::ops::Range<usize>> {
+    let start = usize::try_from(offset.checked_add(rel)?).ok()?;
+    Some(start..start.checked_add(len)?)
 }
 
 fn section_data(range: object::CompressedFileRange, bytes: &Bytes) -> Option<SectionData> {
@@ -304,7 +320,7 @@ fn section_data(range: object::CompressedFileRange, bytes: &Bytes) -> Option<Sec
     if range.uncompressed_size > limit {
         return None;
     }
-    let data = range.data(&**bytes).ok()?.decompress().ok()?;
+    let data = guarded(|| range.data(&**bytes).ok()?.decompress().ok())??;
     Some(SectionData::Owned(Arc::new(data.into_owned())))
 }
 
@@ -357,6 +373,23 @@ mod tests {
     use std::path::Path;
 
     use crate::symbols::locate::open_elf;
+
+    use super::file_range;
+
+    #[test]
+    fn file_ranges_never_wrap() {
+        assert_eq!(file_range(0x1000, 0x10, 8), Some(0x1010..0x1018));
+        assert_eq!(file_range(u64::MAX, 1, 8), None);
+        assert_eq!(file_range(u64::MAX - 4, 0, 8), None);
+        // On a 32-bit host an offset past 4 GiB has no place in a mapped
+        // file; truncating it used to read from offset 0x1000 instead.
+        let past_4gib = file_range(0x1_0000_1000, 0, 8);
+        if usize::BITS == 32 {
+            assert_eq!(past_4gib, None);
+        } else {
+            assert_eq!(past_4gib, Some(0x1_0000_1000..0x1_0000_1008));
+        }
+    }
 
     fn repo_file(rel: &str) -> super::ElfFile {
         open_elf(&Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()

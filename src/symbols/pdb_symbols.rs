@@ -2,15 +2,13 @@
 //! `pdb` crate and `pdb-addr2line` (which turns S_INLINESITE binary
 //! annotations into inline frames — no need to write that by hand).
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::Cursor;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::Once;
 
 use crate::memory::Bytes;
 use crate::symbols::SymbolFrame;
+use crate::unwind::parser_guard::guarded;
 
 type PdbData = pdb_addr2line::ContextPdbData<'static, 'static, Cursor<Bytes>>;
 type PdbContext<'a> = pdb_addr2line::Context<'a, 'static>;
@@ -23,30 +21,6 @@ self_cell::self_cell!(
         dependent: PdbContext,
     }
 );
-
-thread_local! {
-    static IN_PDB_PARSER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` so that a panic inside the `pdb` crate (it has index
-/// arithmetic that a damaged file can trip, e.g. in C13 line subsections)
-/// becomes `None` instead of taking ckdump down, without printing the
-/// panic message.
-fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !IN_PDB_PARSER.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-    IN_PDB_PARSER.with(|g| g.set(true));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    IN_PDB_PARSER.with(|g| g.set(false));
-    result.ok()
-}
 
 /// One x86 frame data record (the "New FPO" FrameData stream, or an old
 /// FPO record), with its start as an image RVA.

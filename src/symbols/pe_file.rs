@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::memory::Bytes;
+use crate::unwind::parser_guard::guarded;
 
 /// A section: RVA range and where its bytes are in the file.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +52,29 @@ pub struct PeFile {
     pub pdb: Option<PdbIdentity>,
     /// x64 RUNTIME_FUNCTION entries sorted by begin RVA.
     pub pdata: Vec<PdataEntry>,
+    /// What was wrong with the file but did not stop its use.
+    pub problem: Option<String>,
+}
+
+/// The file range holding `size` bytes at `rva`, when one section's
+/// file-backed bytes hold all of them and the file is long enough.
+fn rva_range_in_file(
+    sections: &[PeSection],
+    rva: u32,
+    size: u32,
+    file_len: usize,
+) -> Option<std::ops::Range<usize>> {
+    let section = sections.iter().find(|s| {
+        rva.checked_sub(s.rva)
+            .is_some_and(|rel| rel < s.virtual_size.max(s.file_size))
+    })?;
+    let rel = rva - section.rva;
+    if u64::from(rel) + u64::from(size) > u64::from(section.file_size) {
+        return None;
+    }
+    let start = usize::try_from(u64::from(section.file_offset) + u64::from(rel)).ok()?;
+    let end = start.checked_add(usize::try_from(size).ok()?)?;
+    (end <= file_len).then_some(start..end)
 }
 
 /// GUID bytes as stored (little-endian Data1..3) to the usual text form.
@@ -58,7 +82,7 @@ fn guid_text(sig: &[u8; 16]) -> String {
     let d1 = u32::from_le_bytes([sig[0], sig[1], sig[2], sig[3]]);
     let d2 = u16::from_le_bytes([sig[4], sig[5]]);
     let d3 = u16::from_le_bytes([sig[6], sig[7]]);
-    let rest: String = sig[8..].iter().map(|b| format!("{b:02X}")).collect();
+    let rest = super::hex(&sig[8..]).to_uppercase();
     format!("{d1:08X}{d2:04X}{d3:04X}{rest}")
 }
 
@@ -80,10 +104,16 @@ fn pdb_identity(filename: &[u8], guid: String, age: u32) -> PdbIdentity {
 }
 
 impl PeFile {
+    /// Parses a PE; None when it is not one or is too damaged to use. A
+    /// damaged exception directory costs the `.pdata` table only.
     pub fn parse(bytes: Bytes) -> Option<PeFile> {
+        guarded(|| Self::parse_unguarded(bytes)).flatten()
+    }
+
+    fn parse_unguarded(bytes: Bytes) -> Option<PeFile> {
         let pe = goblin::pe::PE::parse(&bytes).ok()?;
         let optional = pe.header.optional_header?;
-        let sections = pe
+        let sections: Vec<PeSection> = pe
             .sections
             .iter()
             .map(|s| PeSection {
@@ -106,9 +136,25 @@ impl PeFile {
                     .and_then(|d| d.codeview_pdb20_debug_info.as_ref())
                     .map(|cv| pdb_identity(cv.filename, format!("{:08X}", cv.signature), cv.age))
             });
+        // goblin slices the whole directory when iterating (and panics when
+        // it runs past the file), so the directory is checked first.
+        let exception_table = optional.data_directories.get_exception_table();
+        let pdata_fits = exception_table.is_some_and(|d| {
+            rva_range_in_file(&sections, d.virtual_address, d.size, bytes.len()).is_some()
+        });
+        let problem = exception_table
+            .filter(|_| pe.exception_data.is_some() && !pdata_fits)
+            .map(|d| {
+                format!(
+                    "exception directory ({:#x} bytes at RVA {:#x}) lies outside the file; \
+                     its unwind tables are ignored",
+                    d.size, d.virtual_address
+                )
+            });
         let mut pdata: Vec<PdataEntry> = pe
             .exception_data
             .as_ref()
+            .filter(|_| pdata_fits)
             .map(|e| {
                 e.functions()
                     .filter_map(|f| f.ok())
@@ -130,6 +176,7 @@ impl PeFile {
             machine: pe.header.coff_header.machine,
             pdb,
             pdata,
+            problem,
             sections,
             bytes,
         })

@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::postfix::evaluate_postfix;
 use super::{CodeInfo, FoundBy, Step};
 use crate::memory::Memory;
 use crate::model::{Arch, RegisterSet, register_names};
-use crate::symbols::breakpad::evaluate_postfix;
 
 /// Breakpad's name for a model register: `$rsp` on x86, `sp` / `x29` on ARM.
 fn breakpad_names(arch: Arch, name: &str) -> Vec<String> {
@@ -71,10 +71,5 @@ pub(super) fn step(
     }
     caller.set(RegisterSet::sp_number(arch), cfa);
     caller.set(RegisterSet::pc_number(arch), ra);
-    Some(Step {
-        registers: caller,
-        pc_is_exact: false,
-        found_by: FoundBy::Cfi,
-        sp_may_not_grow: false,
-    })
+    Some(Step::returned_to(caller, FoundBy::Cfi))
 }

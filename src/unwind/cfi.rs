@@ -7,6 +7,7 @@ use gimli::{
     RegisterRule, UnwindContext, UnwindSection, UnwindTableRow, Value, Vendor,
 };
 
+use super::pointer_auth::strip_pointer_authentication;
 use super::{
     CodeInfo, FoundBy, Outcome, Section, Step, UnwindTables, mask, preserved_registers, read_word,
 };
@@ -64,6 +65,11 @@ impl CfiState {
         let Some(tables) = code.unwind_tables(pc) else {
             return Outcome::Unknown;
         };
+        let frame = Frame {
+            registers,
+            memory,
+            code,
+        };
         // A return address points after the call, possibly past the end of
         // the caller's FDE when the call was its last instruction.
         let lookup = if pc_is_exact { pc } else { pc.wrapping_sub(1) };
@@ -88,7 +94,7 @@ impl CfiState {
                 None => self.indexed_fde(&section, &bases, eh, false, address),
             };
             if let Some(fde) = fde {
-                return self.unwind_with(&section, &bases, &fde, address, registers, memory);
+                return self.unwind_with(&section, &bases, &fde, address, &frame);
             }
         }
         if let Some(debug) = tables.debug_frame {
@@ -96,7 +102,7 @@ impl CfiState {
             section.set_address_size(address_size);
             section.set_vendor(vendor);
             if let Some(fde) = self.indexed_fde(&section, &bases, debug, true, address) {
-                return self.unwind_with(&section, &bases, &fde, address, registers, memory);
+                return self.unwind_with(&section, &bases, &fde, address, &frame);
             }
         }
         Outcome::Unknown
@@ -154,8 +160,7 @@ impl CfiState {
         bases: &BaseAddresses,
         fde: &Fde<'a>,
         address: u64,
-        registers: &RegisterSet,
-        memory: &dyn Memory,
+        frame: &Frame<'_>,
     ) -> Outcome
     where
         S: UnwindSection<Slice<'a>>,
@@ -164,7 +169,7 @@ impl CfiState {
             .context
             .get_or_insert_with(|| Box::new(UnwindContext::new()));
         match fde.unwind_info_for_address(section, bases, context, address) {
-            Ok(row) => caller_from_row(section, fde, row, registers, memory),
+            Ok(row) => caller_from_row(section, fde, row, frame),
             Err(_) => Outcome::Unknown,
         }
     }
@@ -245,17 +250,28 @@ where
     ranges
 }
 
+/// The frame being unwound and what it is read through.
+struct Frame<'r> {
+    registers: &'r RegisterSet,
+    memory: &'r dyn Memory,
+    code: &'r dyn CodeInfo,
+}
+
 /// The caller's registers according to one row of the CFI table.
 fn caller_from_row<'a, S>(
     section: &S,
     fde: &Fde<'a>,
     row: &UnwindTableRow<usize>,
-    registers: &RegisterSet,
-    memory: &dyn Memory,
+    frame: &Frame<'_>,
 ) -> Outcome
 where
     S: UnwindSection<Slice<'a>>,
 {
+    let Frame {
+        registers,
+        memory,
+        code,
+    } = *frame;
     let arch = registers.arch;
     let encoding = fde.cie().encoding();
     let cfa = match row.cfa() {
@@ -291,7 +307,8 @@ where
     let Some(return_address) = return_address else {
         return Outcome::Unknown;
     };
-    let return_address = strip_pointer_authentication(arch, mask(arch, return_address));
+    let return_address =
+        strip_pointer_authentication(arch, mask(arch, return_address), code.pointer_auth_mask());
     if return_address == 0 {
         // Some outermost frames store a zero return address instead.
         return Outcome::EndOfStack;
@@ -315,16 +332,6 @@ where
         found_by: FoundBy::Cfi,
         sp_may_not_grow: signal,
     })
-}
-
-/// aarch64 return addresses may carry a pointer-authentication code in the
-/// bits above the 48-bit user address space.
-fn strip_pointer_authentication(arch: Arch, value: u64) -> u64 {
-    if arch == Arch::Aarch64 {
-        value & 0x0000_ffff_ffff_ffff
-    } else {
-        value
-    }
 }
 
 /// What evaluating a register rule needs.

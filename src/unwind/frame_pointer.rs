@@ -1,6 +1,7 @@
 //! Unwinding through saved frame-pointer chains: x86_64 rbp, i386 ebp and
 //! aarch64 x29 frame records all store (caller fp, return address) at fp.
 
+use super::pointer_auth::strip_pointer_authentication;
 use super::{CodeInfo, FoundBy, Step, preserved_registers, read_word, word_size};
 use crate::memory::Memory;
 use crate::model::{Arch, RegisterSet};
@@ -45,14 +46,9 @@ pub(super) fn step(
     caller.set(RegisterSet::sp_number(arch), caller_sp);
     caller.set(
         pc_number,
-        strip_pointer_authentication(arch, return_address),
+        strip_pointer_authentication(arch, return_address, code.pointer_auth_mask()),
     );
-    Some(Step {
-        registers: caller,
-        pc_is_exact: false,
-        found_by: FoundBy::FramePointer,
-        sp_may_not_grow: false,
-    })
+    Some(Step::returned_to(caller, FoundBy::FramePointer))
 }
 
 /// Frame 0 on aarch64 may be a leaf that never saved lr: its caller is lr,
@@ -64,14 +60,15 @@ fn aarch64_leaf_step(
     code: &dyn CodeInfo,
 ) -> Option<Step> {
     let arch = registers.arch;
-    let lr = strip_pointer_authentication(arch, registers.get(AARCH64_LR)?);
+    let lr =
+        strip_pointer_authentication(arch, registers.get(AARCH64_LR)?, code.pointer_auth_mask());
     if lr == 0 || !code.is_code(lr) {
         return None;
     }
     let recorded = registers
         .fp()
         .and_then(|fp| read_word(memory, arch, fp.checked_add(8)?))
-        .map(|v| strip_pointer_authentication(arch, v));
+        .map(|v| strip_pointer_authentication(arch, v, code.pointer_auth_mask()));
     if recorded == Some(lr) {
         return None;
     }
@@ -84,13 +81,4 @@ fn aarch64_leaf_step(
         // A leaf without a frame leaves sp where the caller had it.
         sp_may_not_grow: true,
     })
-}
-
-/// Drops an aarch64 pointer-authentication code from a return address.
-fn strip_pointer_authentication(arch: Arch, value: u64) -> u64 {
-    if arch == Arch::Aarch64 {
-        value & 0x0000_ffff_ffff_ffff
-    } else {
-        value
-    }
 }

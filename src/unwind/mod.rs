@@ -7,7 +7,10 @@
 mod breakpad_cfi;
 mod cfi;
 mod frame_pointer;
+pub mod parser_guard;
 mod pe_x64;
+pub mod pointer_auth;
+pub mod postfix;
 mod scan;
 mod signal;
 #[cfg(test)]
@@ -131,6 +134,12 @@ pub trait CodeInfo {
     fn is_entry_function(&self, _pc: u64) -> bool {
         false
     }
+    /// aarch64: the instruction PAC mask of the address space (Linux cores
+    /// carry it in NT_ARM_PAC_MASK); `None` assumes 48-bit addresses (see
+    /// [`pointer_auth`]).
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A frame as the walker found it, before symbolization.
@@ -195,6 +204,19 @@ struct Step {
     /// The caller's sp need not be above the callee's: signal contexts (which
     /// may live on an alternate stack) and the aarch64 leaf step via lr.
     sp_may_not_grow: bool,
+}
+
+impl Step {
+    /// An ordinary caller: its pc is a return address and its sp lies
+    /// above the callee's.
+    fn returned_to(registers: RegisterSet, found_by: FoundBy) -> Self {
+        Step {
+            registers,
+            pc_is_exact: false,
+            found_by,
+            sp_may_not_grow: false,
+        }
+    }
 }
 
 /// What a strategy concluded about the current frame.
@@ -315,9 +337,12 @@ impl Unwinder {
         {
             return Some(step);
         }
-        let cfi = self
-            .cfi
-            .step(&frame.registers, frame.pc_is_exact, memory, code);
+        // gimli parses the module's .eh_frame / .debug_frame bytes here.
+        let cfi = parser_guard::guarded(|| {
+            self.cfi
+                .step(&frame.registers, frame.pc_is_exact, memory, code)
+        })
+        .unwrap_or(Outcome::Unknown);
         match cfi {
             Outcome::Caller(step) => {
                 // At a trampoline only a signal-frame FDE (which yields an
@@ -377,7 +402,12 @@ fn word_size(arch: Arch) -> u64 {
 
 /// Truncates `value` to the architecture's address width.
 fn mask(arch: Arch, value: u64) -> u64 {
-    if arch.pointer_size() == 4 {
+    mask_to_width(value, arch.pointer_size())
+}
+
+/// `value` wrapped to a pointer of `pointer_size` bytes (4 or 8).
+fn mask_to_width(value: u64, pointer_size: u8) -> u64 {
+    if pointer_size == 4 {
         value & 0xffff_ffff
     } else {
         value

@@ -41,12 +41,7 @@ pub(super) fn step(
             let mut caller = preserved_registers(registers);
             caller.set(RegisterSet::pc_number(arch), value);
             caller.set(RegisterSet::sp_number(arch), at.checked_add(word)?);
-            return Some(Step {
-                registers: caller,
-                pc_is_exact: false,
-                found_by: FoundBy::Scan,
-                sp_may_not_grow: false,
-            });
+            return Some(Step::returned_to(caller, FoundBy::Scan));
         }
     }
     None

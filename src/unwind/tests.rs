@@ -123,6 +123,32 @@ fn aarch64_lr_already_in_the_frame_record_is_not_repeated() {
 }
 
 #[test]
+fn aarch64_signed_kernel_return_addresses_stay_in_the_upper_half() {
+    // Kernel text at 0xffff_8000_1000_0000; the frame records hold return
+    // addresses signed with PAC bits (bit 55 set, code in bits 48..54 and
+    // the top byte), as a kernel built with pointer authentication saves.
+    let text = 0xffff_8000_1000_0000u64;
+    let code_bytes: Vec<u8> = BL.repeat(0x400);
+    let code = FakeCode::new(&[(text, text + 0x1000)], &[(text, &code_bytes)]);
+    let stack_base = 0xffff_8000_2000_7000u64;
+    let mut stack = vec![0u8; 0x80];
+    stack[0x00..0x10].copy_from_slice(&words(8, &[stack_base + 0x40, 0x71bc_8000_1000_0200]));
+    stack[0x40..0x50].copy_from_slice(&words(8, &[0, 0x12ff_8000_1000_0300]));
+    let memory = memory(&[(stack_base, &stack)]);
+    let mut registers = RegisterSet::new(Arch::Aarch64);
+    registers.set(32, text + 0x104);
+    registers.set(31, stack_base - 0x10);
+    registers.set(29, stack_base);
+    registers.set(30, 0x4a80_8000_1000_0108);
+    let frames = walk(&registers, &memory, &code, &WalkLimits::default());
+    let pcs: Vec<u64> = frames.iter().map(|f| f.pc).collect();
+    assert_eq!(
+        pcs,
+        [text + 0x104, text + 0x108, text + 0x200, text + 0x300]
+    );
+}
+
+#[test]
 fn i386_ebp_chain() {
     // `call rel32` before each return address.
     let code_bytes = vec![0xe8u8; 0x1000];
@@ -542,4 +568,56 @@ fn a_call_through_a_null_pointer_keeps_the_calling_function() {
             (0x1100, Some(0x8020), FoundBy::FramePointer, false),
         ]
     );
+}
+
+/// The `crate::` modules that the source files of `src/<dir>` refer to.
+fn crate_modules_used_by(dir: &str) -> std::collections::BTreeSet<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src")
+        .join(dir);
+    let mut used = std::collections::BTreeSet::new();
+    let mut pending = vec![root];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code_lines = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            for line in code_lines {
+                for (i, _) in line.match_indices("crate::") {
+                    let rest = &line[i + "crate::".len()..];
+                    // A group on one line names several modules at once.
+                    let names = match rest.strip_prefix('{') {
+                        Some(group) => group.split('}').next().unwrap_or(""),
+                        None => rest.split(',').next().unwrap_or(""),
+                    };
+                    for name in names.split(',') {
+                        let name: String = name
+                            .trim_start()
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        // This file spells the prefix in strings, too.
+                        if !name.is_empty() {
+                            used.insert(name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    used
+}
+
+#[test]
+fn unwinding_sits_below_symbols_and_memory_at_the_bottom() {
+    // Data flows one way: symbols feeds the unwinder through unwind's
+    // traits, so unwind never reaches back up into symbols.
+    let unwind: Vec<String> = crate_modules_used_by("unwind").into_iter().collect();
+    assert_eq!(unwind, ["memory", "model", "unwind"]);
+    let memory: Vec<String> = crate_modules_used_by("memory").into_iter().collect();
+    assert!(memory.is_empty(), "memory imports {memory:?}");
 }

@@ -9,10 +9,10 @@
 
 use std::collections::HashMap;
 
+use super::postfix::evaluate_win_program;
 use super::{CodeInfo, FoundBy, Step, preserved_registers};
 use crate::memory::Memory;
 use crate::model::{Arch, RegisterSet};
-use crate::symbols::breakpad::evaluate_win_program;
 
 /// The registers a frame program may read or assign.
 const PROGRAM_REGISTERS: [&str; 6] = ["eip", "esp", "ebp", "ebx", "esi", "edi"];
@@ -104,12 +104,7 @@ pub(super) fn step(
     }
     caller.set(RegisterSet::sp_number(Arch::X86), esp & 0xffff_ffff);
     caller.set(RegisterSet::pc_number(Arch::X86), eip & 0xffff_ffff);
-    Some(Step {
-        registers: caller,
-        pc_is_exact: false,
-        found_by: FoundBy::Cfi,
-        sp_may_not_grow: false,
-    })
+    Some(Step::returned_to(caller, FoundBy::Cfi))
 }
 
 #[cfg(test)]

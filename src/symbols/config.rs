@@ -1,0 +1,89 @@
+//! Where symbol files are looked for: the configuration a symbolizer is
+//! built from.
+
+use std::path::PathBuf;
+
+use super::symbol_path;
+
+/// Where to look for binaries and debug files.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolConfig {
+    /// Local directories to search, in order: `--symbols` dirs, then
+    /// `CKDUMP_SYMBOL_PATH` / `_NT_SYMBOL_PATH` entries, and the caches of
+    /// any symbol servers among them.
+    pub dirs: Vec<PathBuf>,
+    /// The full symbol path, servers included (for PDB, binary and .sym
+    /// lookups by store layout).
+    pub path: symbol_path::SymbolPath,
+    /// Root of a copy of the crashed machine's files.
+    pub sysroot: Option<PathBuf>,
+    /// Also search /usr/lib/debug and the host's own files.
+    pub use_host: bool,
+}
+
+/// Splits `CKDUMP_SYMBOL_PATH` on `:`, keeping `http://` / `https://` whole.
+fn split_colon_path(value: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for piece in value.split(':') {
+        match out.last_mut() {
+            // A piece starting with `//` continues a URL scheme (`http:` + `//host`),
+            // and a port (`host:8000/x`) continues the URL too.
+            Some(last)
+                if piece.starts_with("//")
+                    || (last.contains("://")
+                        && piece.chars().next().is_some_and(|c| c.is_ascii_digit())) =>
+            {
+                last.push(':');
+                last.push_str(piece);
+            }
+            _ => out.push(piece.to_string()),
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+impl SymbolConfig {
+    /// Explicit entries first, then `CKDUMP_SYMBOL_PATH` (colon-separated)
+    /// and `_NT_SYMBOL_PATH` (semicolon-separated). Entries are directories
+    /// or `srv*CACHE*URL` / `cache*DIR` forms.
+    pub fn from_args(mut entries: Vec<String>, sysroot: Option<PathBuf>) -> Self {
+        if let Ok(value) = std::env::var("CKDUMP_SYMBOL_PATH") {
+            entries.extend(split_colon_path(&value));
+        }
+        if let Ok(value) = std::env::var("_NT_SYMBOL_PATH") {
+            entries.push(value);
+        }
+        let path = symbol_path::SymbolPath::parse(&entries);
+        SymbolConfig {
+            dirs: path.dirs(),
+            path,
+            sysroot,
+            use_host: true,
+        }
+    }
+
+    /// A configuration searching only these local directories.
+    pub fn from_dirs(dirs: Vec<PathBuf>, sysroot: Option<PathBuf>) -> Self {
+        let entries: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        SymbolConfig {
+            path: symbol_path::SymbolPath::parse(&entries),
+            dirs,
+            sysroot,
+            use_host: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colon_paths_keep_urls_whole() {
+        assert_eq!(
+            split_colon_path("/a:srv*/c*https://h.example:8443/s:/b"),
+            ["/a", "srv*/c*https://h.example:8443/s", "/b"]
+        );
+    }
+}
