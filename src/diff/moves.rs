@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use serde::{Serialize, Serializer};
 
-use super::pages::PAGE_SIZE;
+use super::chunk::PAGE_SIZE;
 
 /// A page's XXH3-64, shown as 16 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::MAX_LISTED;
+pub use super::chunk::PAGE_SIZE;
 use super::chunk::{ChunkReader, PageReader};
 use super::moves::{Candidate, Moves, PageHash, ZeroPage, confirm, pair_moves};
 use crate::memory::merge_ranges;
@@ -35,7 +36,6 @@ use crate::model::{Capture, Image, Region};
 use crate::progress::Progress;
 use crate::report::Hex;
 
-pub const PAGE_SIZE: u64 = 4096;
 /// Pages listed per region and kind of difference.
 const LISTED_PAGES: usize = 8;
 /// Bytes read from each image at a time.
