@@ -68,10 +68,11 @@ fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> usize {
 /// after decompressing that header if the file starts with a compression
 /// magic. None for anything else.
 pub fn detect(path: &Path) -> Option<Option<Compression>> {
-    let mut file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
+    // stat before open: opening a FIFO blocks until a writer comes.
+    if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
+    let mut file = std::fs::File::open(path).ok()?;
     let mut head = [0u8; TAR_HEADER];
     let n = read_up_to(&mut file, &mut head);
     if is_tar_header(&head[..n]) {
