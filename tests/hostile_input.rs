@@ -160,3 +160,108 @@ fn character_device_is_named_not_missing() {
     );
     assert_refused(&run, "/dev/zero: is a character device, not a regular file");
 }
+
+/// A zstd frame that decompresses to `prefix` followed by `zeros` zero
+/// bytes, built by hand from raw and RLE blocks (RFC 8878): gibibytes of
+/// output for a few bytes per 128 KiB, and no compressor to run.
+fn zstd_prefix_then_zeros(prefix: &[u8], zeros: u64) -> Vec<u8> {
+    const MAX_BLOCK: u64 = 128 << 10;
+    // Magic; descriptor 0 (no content size, no checksum, no dictionary,
+    // not single-segment); window descriptor 0x38 = 2^17-byte window.
+    let mut out = vec![0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38];
+    let block_header = |out: &mut Vec<u8>, last: bool, kind: u32, size: u64| {
+        let v = (size as u32) << 3 | kind << 1 | last as u32;
+        out.extend_from_slice(&v.to_le_bytes()[..3]);
+    };
+    let mut chunks = prefix.chunks(MAX_BLOCK as usize).peekable();
+    while let Some(chunk) = chunks.next() {
+        let last = chunks.peek().is_none() && zeros == 0;
+        block_header(&mut out, last, 0, chunk.len() as u64);
+        out.extend_from_slice(chunk);
+    }
+    let mut left = zeros;
+    while left > 0 {
+        let n = left.min(MAX_BLOCK);
+        left -= n;
+        block_header(&mut out, left == 0, 1, n);
+        out.push(0);
+    }
+    if prefix.is_empty() && zeros == 0 {
+        block_header(&mut out, true, 0, 0);
+    }
+    out
+}
+
+/// A 512-byte ustar header for a regular file `name` of `size` bytes.
+fn tar_header(name: &str, size: u64) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(name).unwrap();
+    h.set_size(size);
+    h.set_mode(0o600);
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+const GIB: u64 = 1 << 30;
+/// What a ckdump run may keep resident while reading an input that
+/// inflates to a gibibyte or more: the program and its bookkeeping, not
+/// the data (before the fix, a 1 GiB archive peaked at 1.06 GB).
+const RSS_BOUND_KIB: u64 = 192 << 10;
+
+/// A 35 KB `.tar.zst` that inflates to 1 GiB (one zero-filled
+/// checkpoint/pages-1.img) was decompressed onto the heap: 1.06 GB peak,
+/// 3 GiB gave 3.16 GB, 20 GiB was killed. Now it is spilled to a sparse
+/// temporary file and mapped.
+#[test]
+fn archive_inflating_to_gibibytes_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    for gib in [1u64, 3] {
+        let size = gib * GIB;
+        let path = dir.path().join(format!("bomb-{gib}g.tar.zst"));
+        // The member's data and the two end-of-archive blocks are zeros.
+        let packed =
+            zstd_prefix_then_zeros(&tar_header("checkpoint/pages-1.img", size), size + 1024);
+        assert!(packed.len() < 128 << 10, "{}", packed.len());
+        std::fs::write(&path, &packed).unwrap();
+        for cmd in ["inspect", "verify"] {
+            let run = run_bounded(&[os(cmd), path.as_os_str()], &[], Duration::from_secs(120));
+            eprintln!(
+                "{cmd} {gib} GiB archive: exit {:?}, {:.2} s, peak RSS {} KiB",
+                run.code, run.seconds, run.peak_rss_kib
+            );
+            // Read (no pstree.img: a finding) — never an out-of-memory kill.
+            assert!(matches!(run.code, Some(0..=2)), "{}", run.stderr);
+            assert!(run.stdout.contains("pstree.img"), "{}", run.stdout);
+            assert!(
+                run.peak_rss_kib < RSS_BOUND_KIB,
+                "{cmd}: peak RSS {} KiB for a {gib} GiB archive",
+                run.peak_rss_kib
+            );
+        }
+    }
+}
+
+/// A compressed file whose first decompressed bytes are no dump's magic is
+/// refused there, not after inflating it all (20 GiB of zeros took 37–53 s
+/// and 21 GB of temporary disk to be called "not a recognised dump format").
+#[test]
+fn compressed_non_dump_is_refused_before_inflating() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zeros.zst");
+    std::fs::write(&path, zstd_prefix_then_zeros(b"", 20 * GIB)).unwrap();
+    let run = run_bounded(
+        &[os("inspect"), path.as_os_str()],
+        &[],
+        Duration::from_secs(30),
+    );
+    eprintln!(
+        "20 GiB of zstd zeros: {:.2} s, peak RSS {} KiB",
+        run.seconds, run.peak_rss_kib
+    );
+    assert_refused(
+        &run,
+        "not a recognised dump format (first bytes 00 00 00 00 00 00 00 00)",
+    );
+    assert!(run.seconds < 10.0, "{} s", run.seconds);
+}

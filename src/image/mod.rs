@@ -94,7 +94,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
     if let Some(compression) = checkpoint_archive::detect(path) {
         return checkpoint_archive::read(path, compression, options);
     }
-    let unwrapped = load(path, options)?;
+    let unwrapped = load_expecting(path, Some(&[MDMP_MAGIC, ELF_MAGIC]), options)?;
     if unwrapped.bytes.starts_with(MDMP_MAGIC) {
         let mut image = minidump::read(path, unwrapped.bytes, unwrapped.compression)?;
         image.findings.splice(0..0, unwrapped.findings);
@@ -107,7 +107,18 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
 }
 
 /// Reads `path` into memory (mmap, or a decompressed temporary file).
+#[cfg(test)]
 pub(crate) fn load(path: &Path, options: &OpenOptions) -> Result<ImageBytes> {
+    load_expecting(path, None, options)
+}
+
+/// [`load`], refusing a compressed file whose first decompressed bytes
+/// start with none of `expect` before decompressing the rest.
+fn load_expecting(
+    path: &Path,
+    expect: Option<&[&[u8]]>,
+    options: &OpenOptions,
+) -> Result<ImageBytes> {
     let mut file = check_path(path)?;
     let mut head = [0u8; 8];
     let head_len =
@@ -128,7 +139,7 @@ pub(crate) fn load(path: &Path, options: &OpenOptions) -> Result<ImageBytes> {
         Some(kind) => {
             file.rewind()
                 .map_err(|e| Error::new(path, ErrorKind::Io(e)))?;
-            decompress::decompress(path, file, kind, options)
+            decompress::decompress(path, file, kind, expect, options)
         }
         None => Err(unknown_format(path, head)),
     }
