@@ -309,6 +309,22 @@ pub fn read_with_limit(
             .iter()
             .find(|f| f.code == verify::ARCHIVE_TRUNCATED.code)
     {
+        // Shorter than one header block: typed, so a caller can tell a cut
+        // file from a damaged one.
+        if (bytes.len() as u64) < TAR_HEADER as u64 {
+            return Err(Error::new(
+                path,
+                ErrorKind::Truncated {
+                    what: format!(
+                        "{} archive that ends inside its first header",
+                        kind_name(compression)
+                    ),
+                    offset: 0,
+                    needed: TAR_HEADER as u64,
+                    available: bytes.len() as u64,
+                },
+            ));
+        }
         return Err(Error::new(
             path,
             ErrorKind::Malformed {
@@ -448,6 +464,30 @@ mod tests {
         assert!(is_tar_header(&block));
         assert!(!is_tar_header(&block[..260]));
         assert!(!is_tar_header(&[0u8; 512]));
+    }
+
+    #[test]
+    fn a_tar_cut_inside_its_first_header_is_typed_truncated() {
+        let mut header = tar::Header::new_ustar();
+        header.set_path("checkpoint/inventory.img").unwrap();
+        header.set_size(0);
+        header.set_cksum();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, &header.as_bytes()[..300]).unwrap();
+        let e = read(f.path(), None, &OpenOptions::default()).err().unwrap();
+        match &e.kind {
+            ErrorKind::Truncated {
+                needed, available, ..
+            } => assert_eq!((*needed, *available), (512, 300)),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.kind.blames_input());
+        assert!(
+            e.to_string().ends_with(
+                "tar archive that ends inside its first header: needs 512 bytes at offset 0x0, but only 300 are there; the file was cut short"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
