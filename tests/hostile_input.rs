@@ -41,6 +41,9 @@ struct Run {
 /// Runs ckdump with `args`, killing it if it takes longer than `limit`
 /// (a hang is a failure here, never a stuck test), and measures the
 /// child's peak resident set through wait4.
+// The child is reaped by wait4 (which also gives its own rusage), not by
+// std's wait, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_bounded(
     args: &[&std::ffi::OsStr],
     env: &[(&str, &std::ffi::OsStr)],
