@@ -36,6 +36,74 @@ pub enum ErrorKind {
         compression: &'static str,
         reason: String,
     },
+    /// A FIFO, socket or device: ckdump maps its input and reads parts of
+    /// it more than once, which a stream cannot give; reading one would
+    /// block (a FIFO without a writer) or never end (/dev/zero).
+    #[error(
+        "is a {kind}, not a regular file; ckdump reads dumps it can map, so copy the stream to a regular file first (cat FILE > dump.core)"
+    )]
+    NotRegularFile { kind: &'static str },
+    /// The input exists but may not be read or searched.
+    #[error(
+        "permission denied: {what}; check its permissions (ls -ld) or run as a user who may read it"
+    )]
+    PermissionDenied { what: String },
+    /// The input ends before a structure it announces.
+    #[error(
+        "{what}: needs {needed} bytes at offset {offset:#x}, but only {available} are there; the file was cut short"
+    )]
+    Truncated {
+        what: String,
+        offset: u64,
+        needed: u64,
+        available: u64,
+    },
+    /// A structure points outside the input.
+    #[error("{what}: {len} bytes at offset {offset:#x} lie outside the {size}-byte input")]
+    OutOfBounds {
+        what: String,
+        offset: u64,
+        len: u64,
+        size: u64,
+    },
+    /// A configured ceiling stopped the work: the input may be fine.
+    #[error("{what} is more than {limit} bytes, the limit; {remedy}")]
+    TooLarge {
+        what: String,
+        limit: u64,
+        remedy: String,
+    },
+    /// The temporary directory filled up: the input is fine.
+    #[error(
+        "the temporary directory {} has no room left ({}); the input is fine: point TMPDIR at a directory with more free space",
+        dir.display(),
+        match needed {
+            Some(n) => format!("{available} bytes free, {n} more needed"),
+            None => format!("{available} bytes free"),
+        }
+    )]
+    TempSpace {
+        dir: PathBuf,
+        available: u64,
+        needed: Option<u64>,
+    },
+}
+
+impl ErrorKind {
+    /// Whether the input itself is at fault (damaged or not a dump), as
+    /// opposed to the machine (permissions, temporary space, a limit).
+    pub fn blames_input(&self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Empty
+                | ErrorKind::UnknownFormat { .. }
+                | ErrorKind::Malformed { .. }
+                | ErrorKind::NotACore { .. }
+                | ErrorKind::Decompression { .. }
+                | ErrorKind::Truncated { .. }
+                | ErrorKind::OutOfBounds { .. }
+        )
+    }
 }
 
 fn join_tids(tids: &[u64]) -> String {

@@ -4,8 +4,12 @@
 //! resident set when the reader moves on, so streaming a mapped image leaves
 //! about a chunk of it resident instead of the whole file.
 
-use super::pages::PAGE_SIZE;
 use crate::memory::{Bytes, Memory};
+
+/// The unit of comparison, whatever the images' own page size. It lives
+/// here, at the bottom of diff's files, so pages and moves both take it
+/// from below and no file of diff imports one that imports it back.
+pub const PAGE_SIZE: u64 = 4096;
 
 pub(super) struct ChunkReader {
     buf: Vec<u8>,

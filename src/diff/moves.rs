@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use serde::{Serialize, Serializer};
 
-use super::pages::PAGE_SIZE;
+use super::chunk::PAGE_SIZE;
 
 /// A page's XXH3-64, shown as 16 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -200,6 +200,22 @@ impl Moves {
     pub fn moved_to(&self, page: u64) -> bool {
         self.to.binary_search(&page).is_ok()
     }
+
+    /// A's pages in `[lo, hi)` that moved elsewhere in B.
+    pub fn moved_from_between(&self, lo: u64, hi: u64) -> u64 {
+        count_between(&self.from, lo, hi)
+    }
+
+    /// B's pages in `[lo, hi)` that came from elsewhere in A.
+    pub fn moved_to_between(&self, lo: u64, hi: u64) -> u64 {
+        count_between(&self.to, lo, hi)
+    }
+}
+
+fn count_between(sorted: &[u64], lo: u64, hi: u64) -> u64 {
+    let from = sorted.partition_point(|&p| p < lo);
+    let to = sorted.partition_point(|&p| p < hi);
+    to.saturating_sub(from) as u64
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::MAX_LISTED;
+pub use super::chunk::PAGE_SIZE;
 use super::chunk::{ChunkReader, PageReader};
 use super::moves::{Candidate, Moves, PageHash, ZeroPage, confirm, pair_moves};
 use crate::memory::merge_ranges;
@@ -35,7 +36,7 @@ use crate::model::{Capture, ProcessView, Region};
 use crate::progress::Progress;
 use crate::report::Hex;
 
-pub const PAGE_SIZE: u64 = 4096;
+static ZERO_BYTES: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 /// Pages listed per region and kind of difference.
 const LISTED_PAGES: usize = 8;
 /// Bytes read from each image at a time.
@@ -334,31 +335,94 @@ impl<'a> Tally<'a> {
                     });
                 }
             }
-            Held::OnlyA if !moves.moved_from(e.page) => {
-                self.only_in_a += 1;
-                let entry = self.entry(e.page);
-                entry.only_in_a += 1;
-                if entry.first_only_in_a.len() < LISTED_PAGES {
-                    entry.first_only_in_a.push(Hex(e.page));
-                }
-            }
-            Held::OnlyB if !moves.moved_to(e.page) => {
-                self.only_in_b += 1;
-                let entry = self.entry(e.page);
-                entry.only_in_b += 1;
-                if entry.first_only_in_b.len() < LISTED_PAGES {
-                    entry.first_only_in_b.push(Hex(e.page));
-                }
-            }
+            // One-sided pages are kept as runs (see `Scan::one_sided`).
             Held::OnlyA | Held::OnlyB => {}
         }
     }
+
+    /// Counts the pages `[lo, hi)` that one image holds, a stretch of one
+    /// region at a time: the cost follows regions and moved pages, not the
+    /// run's length (a hostile core can claim a tebibyte).
+    fn one_sided_run(&mut self, lo: u64, hi: u64, held: Held, moves: &Moves) {
+        let mut p = lo;
+        while p < hi {
+            let q = self.key_extent(p).min(hi);
+            let moved = |page: u64| match held {
+                Held::OnlyA => moves.moved_from(page),
+                _ => moves.moved_to(page),
+            };
+            let moved_here = match held {
+                Held::OnlyA => moves.moved_from_between(p, q),
+                _ => moves.moved_to_between(p, q),
+            };
+            let n = ((q - p) / PAGE_SIZE).saturating_sub(moved_here);
+            if n > 0 {
+                if held == Held::OnlyA {
+                    self.only_in_a += n;
+                } else {
+                    self.only_in_b += n;
+                }
+                let entry = self.entry(p);
+                let (count, listed) = if held == Held::OnlyA {
+                    (&mut entry.only_in_a, &mut entry.first_only_in_a)
+                } else {
+                    (&mut entry.only_in_b, &mut entry.first_only_in_b)
+                };
+                *count += n;
+                // At most LISTED_PAGES + moved_here pages are looked at.
+                let mut page = p;
+                while page < q && listed.len() < LISTED_PAGES {
+                    if !moved(page) {
+                        listed.push(Hex(page));
+                    }
+                    page += PAGE_SIZE;
+                }
+            }
+            p = q;
+        }
+    }
+
+    /// The end of the pages from `page` on that [`Tally::key_of`] puts in
+    /// the same region entry as `page` (at least the next page).
+    fn key_extent(&self, page: u64) -> u64 {
+        let next = page.saturating_add(PAGE_SIZE);
+        let last = page.saturating_add(PAGE_SIZE - 1);
+        let round_up = |x: u64| page_of(x.saturating_add(PAGE_SIZE - 1)).max(next);
+        if let Some(r) = self.a.region_at(page) {
+            // Every page that starts inside A's region is counted in it.
+            return round_up(r.end);
+        }
+        if self.a.region_at(last).is_some() {
+            return next;
+        }
+        // No A region touches this page: B's (or none) until the page that
+        // touches A's next region.
+        let a_next = page_of(next_region_start(self.a, page)).max(next);
+        if let Some(r) = self.b.region_at(page) {
+            return round_up(r.end).min(a_next);
+        }
+        if self.b.region_at(last).is_some() {
+            return next;
+        }
+        let b_next = page_of(next_region_start(self.b, page)).max(next);
+        a_next.min(b_next)
+    }
+}
+
+/// The start of the first region of `image` that starts after `address`
+/// (regions are sorted by start), or u64::MAX.
+fn next_region_start(image: &Image, address: u64) -> u64 {
+    let i = image.regions.partition_point(|r| r.start <= address);
+    image.regions.get(i).map_or(u64::MAX, |r| r.start)
 }
 
 /// The pass over both images' bytes.
 struct Scan<'a> {
     tally: Tally<'a>,
     events: Vec<Event>,
+    /// Pages one image holds, as runs `[first page, end)`: one entry per
+    /// stretch, not per page, so memory follows the layout, not the size.
+    one_sided: Vec<(u64, u64, Held)>,
     /// Index in `events` of the last event of each kind (Both, OnlyA,
     /// OnlyB): a page split in pieces is one event.
     last: [Option<usize>; 3],
@@ -388,6 +452,21 @@ impl Scan<'_> {
         };
         self.last[kind] = Some(i);
         &mut self.events[i]
+    }
+
+    /// Adds `page` to the run of one-sided pages it continues (a page
+    /// split in pieces is counted once), or starts a run.
+    fn one_sided_page(&mut self, page: u64, held: Held) {
+        if let Some(run) = self.one_sided.last_mut()
+            && run.2 == held
+            && run.0 <= page
+            && page <= run.1
+        {
+            run.1 = run.1.max(page.saturating_add(PAGE_SIZE));
+            return;
+        }
+        self.one_sided
+            .push((page, page.saturating_add(PAGE_SIZE), held));
     }
 
     /// A whole page of one side that may have moved (`side` 0 for A).
@@ -450,9 +529,15 @@ impl Scan<'_> {
                 && next - p == PAGE_SIZE
             {
                 let u = &b[(p - at) as usize..(next - at) as usize];
-                self.candidate(side, page, PageHash::of(u), u);
+                // Zero pages (most of a sparse core) are counted without
+                // being hashed.
+                if u == ZERO_BYTES {
+                    self.zero_pages[side] += 1;
+                } else {
+                    self.candidate(side, page, PageHash::of(u), u);
+                }
             }
-            self.event(page, held);
+            self.one_sided_page(page, held);
             p = next;
         }
     }
@@ -478,6 +563,7 @@ pub fn compare(a: &ProcessView, b: &ProcessView, progress: &Progress) -> PageDif
             only_in_b: 0,
         },
         events: Vec::new(),
+        one_sided: Vec::new(),
         last: [None; 3],
         zero: ZeroPage::new(),
         candidates: [Vec::new(), Vec::new()],
@@ -525,6 +611,7 @@ pub fn compare(a: &ProcessView, b: &ProcessView, progress: &Progress) -> PageDif
     let Scan {
         mut tally,
         events,
+        one_sided,
         candidates: [cand_a, cand_b],
         zero_pages,
         bytes_compared,
@@ -549,6 +636,9 @@ pub fn compare(a: &ProcessView, b: &ProcessView, progress: &Progress) -> PageDif
     drop((page_a, page_b));
     for e in &events {
         tally.event(e, &moves);
+    }
+    for &(lo, hi, held) in &one_sided {
+        tally.one_sided_run(lo, hi, held, &moves);
     }
     let mut groups: BTreeMap<(Key, Key), MovedPages> = BTreeMap::new();
     for m in &moves.list {

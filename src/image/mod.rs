@@ -70,8 +70,22 @@ pub(crate) fn compression_by_magic(head: &[u8]) -> Option<Compression> {
 
 /// Opens the image at `path`.
 pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
-    // A CRIU dump is a directory of images; a file inside one that starts
-    // with a CRIU magic opens the whole directory.
+    // What the path is, from stat alone: opening a FIFO to look at its
+    // magic would block until a writer comes, and a device never ends.
+    if let InputKind::Directory = input_kind(path)? {
+        // A CRIU dump is a directory of images.
+        return match criu::image_directory(path) {
+            Some(dir) => criu::read(&dir, options),
+            None => Err(directory_error(
+                path,
+                std::fs::symlink_metadata(path.join("inventory.img"))
+                    .err()
+                    .map(|e| e.kind()),
+            )),
+        };
+    }
+    // A file inside a CRIU image directory that starts with a CRIU magic
+    // opens the whole directory.
     if let Some(dir) = criu::image_directory(path) {
         return criu::read(&dir, options);
     }
@@ -80,7 +94,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
     if let Some(compression) = checkpoint_archive::detect(path) {
         return checkpoint_archive::read(path, compression, options);
     }
-    let unwrapped = load(path, options)?;
+    let unwrapped = load_expecting(path, Some(&[MDMP_MAGIC, ELF_MAGIC]), options)?;
     if unwrapped.bytes.starts_with(MDMP_MAGIC) {
         let mut image = minidump::read(path, unwrapped.bytes, unwrapped.compression)?;
         image.findings.splice(0..0, unwrapped.findings);
@@ -93,7 +107,18 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
 }
 
 /// Reads `path` into memory (mmap, or a decompressed temporary file).
+#[cfg(test)]
 pub(crate) fn load(path: &Path, options: &OpenOptions) -> Result<ImageBytes> {
+    load_expecting(path, None, options)
+}
+
+/// [`load`], refusing a compressed file whose first decompressed bytes
+/// start with none of `expect` before decompressing the rest.
+fn load_expecting(
+    path: &Path,
+    expect: Option<&[&[u8]]>,
+    options: &OpenOptions,
+) -> Result<ImageBytes> {
     let mut file = check_path(path)?;
     let mut head = [0u8; 8];
     let head_len =
@@ -114,7 +139,7 @@ pub(crate) fn load(path: &Path, options: &OpenOptions) -> Result<ImageBytes> {
         Some(kind) => {
             file.rewind()
                 .map_err(|e| Error::new(path, ErrorKind::Io(e)))?;
-            decompress::decompress(path, file, kind, options)
+            decompress::decompress(path, file, kind, expect, options)
         }
         None => Err(unknown_format(path, head)),
     }
@@ -146,19 +171,101 @@ fn unknown_format(path: &Path, bytes: &[u8]) -> Error {
     Error::new(path, ErrorKind::UnknownFormat { magic })
 }
 
-/// Errors for paths that are not readable files at all.
-pub(crate) fn check_path(path: &Path) -> Result<std::fs::File> {
-    let meta = std::fs::metadata(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Error::new(path, ErrorKind::NotFound)
-        } else {
-            Error::new(path, ErrorKind::Io(e))
-        }
-    })?;
+/// What an input path is, judged without opening it.
+pub(crate) enum InputKind {
+    File,
+    Directory,
+}
+
+/// A regular file or a directory; anything else (FIFO, socket, device) is
+/// refused here, before anything opens it.
+pub(crate) fn input_kind(path: &Path) -> Result<InputKind> {
+    let meta = std::fs::metadata(path).map_err(|e| stat_error(path, e))?;
     if meta.is_dir() {
+        Ok(InputKind::Directory)
+    } else if meta.is_file() {
+        Ok(InputKind::File)
+    } else {
+        Err(Error::new(
+            path,
+            ErrorKind::NotRegularFile {
+                kind: special_kind(&meta.file_type()),
+            },
+        ))
+    }
+}
+
+/// The error for a path that stat could not look up.
+pub(crate) fn stat_error(path: &Path, e: std::io::Error) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied {
+            what: "cannot look it up (a directory on the way lacks search permission)".into(),
+        },
+        _ => ErrorKind::Io(e),
+    };
+    Error::new(path, kind)
+}
+
+/// The error for a regular file that could not be opened.
+pub(crate) fn open_error(path: &Path, e: std::io::Error) -> Error {
+    let kind = match e.kind() {
+        std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied {
+            what: "cannot open it for reading".into(),
+        },
+        _ => ErrorKind::Io(e),
+    };
+    Error::new(path, kind)
+}
+
+/// The error for a directory that is not a CRIU image directory, given
+/// how looking up its inventory.img failed: a directory that cannot be
+/// searched may well be one, so it is not called "not a dump".
+fn directory_error(path: &Path, inventory_lookup: Option<std::io::ErrorKind>) -> Error {
+    match inventory_lookup {
+        Some(std::io::ErrorKind::PermissionDenied) => Error::new(
+            path,
+            ErrorKind::PermissionDenied {
+                what: "cannot search the directory for inventory.img (it lacks execute permission)"
+                    .into(),
+            },
+        ),
+        _ => Error::new(path, ErrorKind::IsDirectory),
+    }
+}
+
+/// A name for a file type that is neither a regular file nor a directory.
+#[cfg(unix)]
+pub(crate) fn special_kind(ft: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "FIFO"
+    } else if ft.is_socket() {
+        "socket"
+    } else if ft.is_block_device() {
+        "block device"
+    } else if ft.is_char_device() {
+        "character device"
+    } else if ft.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
+}
+
+#[cfg(not(unix))]
+pub(crate) fn special_kind(_ft: &std::fs::FileType) -> &'static str {
+    "special file"
+}
+
+/// Opens `path` if it is a regular file; every other case is an error that
+/// says what the path is instead.
+pub(crate) fn check_path(path: &Path) -> Result<std::fs::File> {
+    if let InputKind::Directory = input_kind(path)? {
         return Err(Error::new(path, ErrorKind::IsDirectory));
     }
-    std::fs::File::open(path).map_err(|e| Error::new(path, ErrorKind::Io(e)))
+    std::fs::File::open(path).map_err(|e| open_error(path, e))
 }
 
 #[cfg(test)]
@@ -196,6 +303,31 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!e.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_searched_is_not_called_not_a_dump() {
+        // Tests run as root, which bypasses permission bits, so the mapping
+        // is checked with the error the lookup would give an ordinary user.
+        let dir = Path::new("/srv/criu/dump-1");
+        let e = directory_error(dir, Some(std::io::ErrorKind::PermissionDenied));
+        assert!(matches!(e.kind, ErrorKind::PermissionDenied { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "/srv/criu/dump-1: permission denied: cannot search the directory for inventory.img (it lacks execute permission); check its permissions (ls -ld) or run as a user who may read it"
+        );
+        let e = directory_error(dir, Some(std::io::ErrorKind::NotFound));
+        assert!(matches!(e.kind, ErrorKind::IsDirectory), "{e}");
+        let e = stat_error(
+            dir,
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert!(matches!(e.kind, ErrorKind::PermissionDenied { .. }), "{e}");
+        let e = open_error(
+            dir,
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert!(e.to_string().contains("cannot open it for reading"), "{e}");
     }
 
     #[test]

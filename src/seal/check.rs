@@ -46,8 +46,19 @@ pub fn find_manifest(image: &Path) -> Option<PathBuf> {
 pub fn check(image: &Path, options: &CheckOptions) -> Result<Option<Vec<Finding>>> {
     let manifest_path = match &options.manifest {
         Some(p) => {
-            if !p.is_file() {
-                return Err(Error::new(p, ErrorKind::NotFound));
+            // Said as it is: /dev/zero exists, it is just not a manifest.
+            let meta = std::fs::metadata(p).map_err(|e| crate::image::stat_error(p, e))?;
+            if meta.is_dir() {
+                return Err(Error::new(
+                    p,
+                    ErrorKind::Unsupported(
+                        "is a directory; --seal takes the manifest file (ckdump-seal.json)".into(),
+                    ),
+                ));
+            }
+            if !meta.is_file() {
+                let kind = crate::image::special_kind(&meta.file_type());
+                return Err(Error::new(p, ErrorKind::NotRegularFile { kind }));
             }
             p.clone()
         }

@@ -133,10 +133,8 @@ pub fn seal(path: &Path, options: &SealOptions) -> Result<SealOutcome> {
     } else if meta.is_file() {
         (Box::new(FileSource::new(path)), SealedKind::File)
     } else {
-        return Err(Error::new(
-            path,
-            ErrorKind::Unsupported("neither a directory nor a regular file".into()),
-        ));
+        let kind = crate::image::special_kind(&meta.file_type());
+        return Err(Error::new(path, ErrorKind::NotRegularFile { kind }));
     };
     let manifest_path = options
         .output

@@ -1,5 +1,6 @@
-//! The members of a tar stream held in memory (an mmap of a plain tar, or
-//! a decompressed buffer), each a zero-copy window on it.
+//! The members of a tar stream that is mapped (a plain tar, or the
+//! decompressed temporary file of a compressed one), each a zero-copy
+//! window on it.
 //!
 //! Headers are parsed by the `tar` crate (ustar, GNU long names, pax
 //! records, checksums); its `raw_file_position` gives where each member's

@@ -4,10 +4,11 @@
 //! engine's metadata (config.dump, spec.dump, network.status, stats-dump,
 //! rootfs-diff.tar, deleted.files).
 //!
-//! The archive is read in place, never unpacked to disk: a plain tar is
+//! The archive is read in place, never unpacked into files: a plain tar is
 //! mapped and every member is a window on the map; a compressed one is
-//! decompressed into memory (streaming, bounded) and its members are
-//! windows on that buffer. The CRIU reader then reads `checkpoint/` through
+//! decompressed into one sparse temporary file (as compressed cores are)
+//! that is mapped the same way, so memory stays bounded whatever the
+//! archive inflates to. The CRIU reader then reads `checkpoint/` through
 //! [`criu::ImageSet`] exactly as it reads a directory, and the container
 //! metadata goes beside the process view in [`ContainerInfo`].
 
@@ -30,19 +31,8 @@ use crate::verify::{self, Finding};
 use members::{MemberKind, Members};
 use metadata::CHECKPOINT_DIR;
 
-/// Default ceiling on a decompressed archive held in memory: larger than
-/// the checkpoints of most containers, small enough that a decompression
-/// bomb fails cleanly. [`decompress::LIMIT_ENV`] overrides it.
-const DEFAULT_MEMORY_LIMIT: u64 = 16 << 30;
 const TAR_MAGIC_OFFSET: usize = 257;
 const TAR_HEADER: usize = 512;
-
-fn memory_limit() -> u64 {
-    std::env::var(decompress::LIMIT_ENV)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(DEFAULT_MEMORY_LIMIT)
-}
 
 /// Whether a 512-byte block is a tar header: ustar (POSIX, "ustar\0") or
 /// GNU ("ustar  ") magic at offset 257.
@@ -68,10 +58,11 @@ fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> usize {
 /// after decompressing that header if the file starts with a compression
 /// magic. None for anything else.
 pub fn detect(path: &Path) -> Option<Option<Compression>> {
-    let mut file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
+    // stat before open: opening a FIFO blocks until a writer comes.
+    if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
+    let mut file = std::fs::File::open(path).ok()?;
     let mut head = [0u8; TAR_HEADER];
     let n = read_up_to(&mut file, &mut head);
     if is_tar_header(&head[..n]) {
@@ -84,16 +75,19 @@ pub fn detect(path: &Path) -> Option<Option<Compression>> {
     is_tar_header(&head[..n]).then_some(Some(kind))
 }
 
-/// Decompresses the whole stream into memory, growing with the data
-/// (never sized from anything the stream claims) and stopping at `limit`.
-/// A stream that breaks off keeps what came before, with a finding.
-fn decompress_to_memory(
+/// Decompresses the whole stream into a sparse temporary file that is then
+/// mapped, as compressed cores are: the members are windows on the map, so
+/// what the archive inflates to costs disk (none for runs of zeros), never
+/// resident memory beyond the pages read. Stops at `limit` bytes and when
+/// the temporary directory fills; a stream that breaks off keeps what came
+/// before, with a finding.
+fn decompress_to_temp(
     path: &Path,
     file: std::fs::File,
     kind: Compression,
     limit: u64,
     options: &OpenOptions,
-) -> Result<(Vec<u8>, Option<Finding>)> {
+) -> Result<(Bytes, Option<Finding>)> {
     let decompression_error = |reason: String| {
         Error::new(
             path,
@@ -106,59 +100,44 @@ fn decompress_to_memory(
     let compressed_len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader =
         decompress::decoder(kind, file).map_err(|e| decompression_error(e.to_string()))?;
-    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    // A first guess from the real input size, not from any header.
-    let guess = usize::try_from(compressed_len.saturating_mul(4))
-        .unwrap_or(usize::MAX)
-        .min(limit_usize)
-        .min(1 << 30);
-    let mut out: Vec<u8> = Vec::with_capacity(guess);
+    let mut out = decompress::Spill::new().map_err(|e| decompress::Spill::error(path, e))?;
     let bar = options.progress.bytes(
         None,
         &format!("decompressing {} ({})", path.display(), kind.name()),
     );
-    let (_, end) = decompress::pump(&mut reader, limit, &bar, |chunk| {
-        if out.capacity() - out.len() < chunk.len() {
-            // Double, but never past the limit (pump keeps the total within it).
-            let want = out
-                .len()
-                .saturating_mul(2)
-                .max(out.len() + chunk.len())
-                .min(limit_usize.max(out.len() + chunk.len()));
-            out.reserve_exact(want - out.len());
-        }
-        out.extend_from_slice(chunk);
-        Ok(())
-    })
-    .map_err(|e| decompression_error(e.to_string()))?;
+    let (_, end) = decompress::pump(&mut reader, limit, &bar, |chunk| out.write(chunk))
+        .map_err(|e| out.error_for(path, e))?;
     bar.finish_and_clear();
     let broken = match end {
         decompress::StreamEnd::Complete => None,
         decompress::StreamEnd::Broken(e) => Some(e),
         decompress::StreamEnd::OverLimit => {
             return Err(decompression_error(format!(
-                "the archive decompresses to more than {limit} bytes, the limit for archives read in memory (raise {} if it really is that large)",
+                "the archive decompresses to more than {limit} bytes, the limit on decompressed size (raise {} if it really is that large)",
                 decompress::LIMIT_ENV
             )));
         }
     };
+    let tar_len = out.len();
     let finding = match broken {
         None => None,
-        Some(e) if out.is_empty() => return Err(decompression_error(e.to_string())),
+        Some(e) if tar_len == 0 => return Err(decompression_error(e.to_string())),
         Some(e) => Some(
             Finding::new(
                 &verify::COMPRESSED_TRUNCATED,
                 format!(
-                    "{} stream ends early ({e}); {} bytes of tar decompressed before the damage from a {compressed_len}-byte file",
+                    "{} stream ends early ({e}); {tar_len} bytes of tar decompressed before the damage from a {compressed_len}-byte file",
                     kind.name(),
-                    out.len()
                 ),
             )
-            .at_offset(out.len() as u64)
+            .at_offset(tar_len)
             .about_path(path.display().to_string()),
         ),
     };
-    Ok((out, finding))
+    let io_err = |e: std::io::Error| Error::new(path, ErrorKind::Io(e));
+    let file = out.finish().map_err(io_err)?;
+    let bytes = Bytes::map_file(&file).map_err(io_err)?;
+    Ok((bytes, finding))
 }
 
 /// A directory of the archive as a CRIU image set.
@@ -259,12 +238,13 @@ fn image_without_processes(path: &Path) -> Image {
 /// Opens the checkpoint archive at `path` (`compression` as [`detect`]
 /// found it).
 pub fn read(path: &Path, compression: Option<Compression>, options: &OpenOptions) -> Result<Image> {
-    read_with_limit(path, compression, memory_limit(), options)
+    read_with_limit(path, compression, decompress::output_limit(), options)
 }
 
 /// An archive's tar stream and its members, as read in place.
 pub struct LoadedArchive {
-    /// The tar stream: the file's map, or the decompressed buffer.
+    /// The tar stream: the file's map, or the map of the decompressed
+    /// temporary file.
     pub bytes: Bytes,
     pub members: Members,
     pub compression: Option<Compression>,
@@ -290,9 +270,9 @@ pub fn load(
     let bytes = match compression {
         None => Bytes::map_file(&file).map_err(|e| Error::new(path, ErrorKind::Io(e)))?,
         Some(kind) => {
-            let (data, broken) = decompress_to_memory(path, file, kind, limit, options)?;
+            let (data, broken) = decompress_to_temp(path, file, kind, limit, options)?;
             findings.extend(broken);
-            Bytes::from_vec(data)
+            data
         }
     };
     let members = members::walk(&bytes);
@@ -325,6 +305,22 @@ pub fn read_with_limit(
             .iter()
             .find(|f| f.code == verify::ARCHIVE_TRUNCATED.code)
     {
+        // Shorter than one header block: typed, so a caller can tell a cut
+        // file from a damaged one.
+        if (bytes.len() as u64) < TAR_HEADER as u64 {
+            return Err(Error::new(
+                path,
+                ErrorKind::Truncated {
+                    what: format!(
+                        "{} archive that ends inside its first header",
+                        kind_name(compression)
+                    ),
+                    offset: 0,
+                    needed: TAR_HEADER as u64,
+                    available: bytes.len() as u64,
+                },
+            ));
+        }
         return Err(Error::new(
             path,
             ErrorKind::Malformed {
@@ -462,6 +458,30 @@ mod tests {
     }
 
     #[test]
+    fn a_tar_cut_inside_its_first_header_is_typed_truncated() {
+        let mut header = tar::Header::new_ustar();
+        header.set_path("checkpoint/inventory.img").unwrap();
+        header.set_size(0);
+        header.set_cksum();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, &header.as_bytes()[..300]).unwrap();
+        let e = read(f.path(), None, &OpenOptions::default()).err().unwrap();
+        match &e.kind {
+            ErrorKind::Truncated {
+                needed, available, ..
+            } => assert_eq!((*needed, *available), (512, 300)),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.kind.blames_input());
+        assert!(
+            e.to_string().ends_with(
+                "tar archive that ends inside its first header: needs 512 bytes at offset 0x0, but only 300 are there; the file was cut short"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn decompression_stops_at_the_limit_without_a_large_allocation() {
         // 64 MiB of zeros compresses to a few KiB of zstd.
         let zeros = vec![0u8; 64 << 20];
@@ -470,7 +490,7 @@ mod tests {
         let mut f = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut f, &packed).unwrap();
         let file = std::fs::File::open(f.path()).unwrap();
-        let e = decompress_to_memory(
+        let e = decompress_to_temp(
             f.path(),
             file,
             Compression::Zstd,
