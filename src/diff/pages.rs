@@ -411,7 +411,7 @@ impl<'a> Tally<'a> {
 
 /// The start of the first region of `image` that starts after `address`
 /// (regions are sorted by start), or u64::MAX.
-fn next_region_start(image: &Image, address: u64) -> u64 {
+fn next_region_start(image: &ProcessView, address: u64) -> u64 {
     let i = image.regions.partition_point(|r| r.start <= address);
     image.regions.get(i).map_or(u64::MAX, |r| r.start)
 }
