@@ -6,8 +6,10 @@ use std::path::Path;
 
 use prost::Message;
 
+use super::pages::{PE_LAZY, PE_PRESENT};
 use super::proto::*;
 use super::*;
+use crate::model::{Capture, Sharing};
 
 fn write_image(dir: &Path, name: &str, magic: u32, entries: &[Vec<u8>]) {
     let mut out = Vec::new();

@@ -1,0 +1,559 @@
+//! One task as a process view: its mm, threads and registers,
+//! credentials, signal dispositions, descriptors, cwd and root.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::image::linux_modules::{self};
+use crate::memory::Memory;
+use crate::model::{
+    Arch, AuxvEntry, CheckpointInfo, FormatDetails, Image, ImageFormat, Module, OpenFile, Process,
+    Producer, Target, Thread, ThreadXstate,
+};
+use crate::verify::{self, Finding};
+
+use super::proto::*;
+use super::*;
+
+/// One task of the tree as a process of its own.
+pub(super) struct TaskView {
+    pub(super) pid: u32,
+    pub(super) process: Process,
+    pub(super) threads: Vec<Thread>,
+    pub(super) modules: Vec<Module>,
+    pub(super) space: AddressSpace,
+    pub(super) auxv: Vec<AuxvEntry>,
+    pub(super) page_size: u64,
+    /// `[mm_start_brk, mm_brk)`.
+    pub(super) heap: Option<(u64, u64)>,
+    pub(super) annotations: Vec<(String, String)>,
+    pub(super) open_files: Vec<OpenFile>,
+    /// (files.img id, what uses it), unprefixed: `exe`, `mapping`, `fd 3`.
+    pub(super) uses: Vec<(u32, String)>,
+    pub(super) xstate: Vec<ThreadXstate>,
+}
+
+impl TaskView {
+    pub(super) fn into_image(
+        self,
+        dir: &Path,
+        arch: Arch,
+        producer: Producer,
+        checkpoint: CheckpointInfo,
+        annotations: Vec<(String, String)>,
+    ) -> Image {
+        let annotations = if annotations.is_empty() {
+            self.annotations
+        } else {
+            annotations
+        };
+        Image {
+            path: dir.to_path_buf(),
+            format: ImageFormat::CriuImages,
+            compression: None,
+            size: 0,
+            target: Target::linux_process(arch),
+            producer,
+            process: Some(self.process),
+            threads: self.threads,
+            modules: self.modules,
+            regions: self.space.regions,
+            fault: None,
+            timestamp: None,
+            memory: Arc::new(self.space.memory),
+            details: FormatDetails {
+                auxv: self.auxv,
+                annotations,
+                checkpoint: Some(checkpoint),
+                ..FormatDetails::default()
+            },
+            findings: Vec::new(),
+            other_processes: Vec::new(),
+        }
+    }
+}
+
+/// The view of `task`: its mm and pagemap as an address space, its
+/// modules, its threads' registers, its descriptors and the facts the
+/// model has no field for.
+pub(super) fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> TaskView {
+    let pid = task.pid.unwrap_or_default();
+    let leader = tree.cores.get(&pid);
+    let exited = is_exited(leader);
+    let tc = leader.and_then(|c| c.tc.as_ref());
+
+    let mm: Option<MmEntry> = if exited {
+        None
+    } else {
+        r.first(&format!("mm-{pid}.img"), magic::MM, "the memory map")
+    };
+    let auxv: Vec<AuxvEntry> = mm
+        .as_ref()
+        .map(|m| {
+            m.mm_saved_auxv
+                .chunks_exact(2)
+                .map(|p| AuxvEntry {
+                    key: p[0],
+                    value: p[1],
+                })
+                .take_while(|e| e.key != 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    let page_size = linux_modules::auxv_value(&auxv, linux_modules::AT_PAGESZ)
+        .filter(|p| p.is_power_of_two() && *p >= 1024)
+        .unwrap_or(4096);
+    let mut space = if exited {
+        AddressSpace::empty()
+    } else {
+        address_space(r, tree.set, pid, mm.as_ref(), tree.files, page_size)
+    };
+    let mut uses: Vec<(u32, String)> = space
+        .file_ids
+        .iter()
+        .map(|&id| (id, "mapping".to_string()))
+        .collect();
+    if let Some(id) = mm.as_ref().and_then(|m| m.exe_file_id) {
+        uses.insert(0, (id, "exe".into()));
+    }
+    let modules = if exited {
+        Vec::new()
+    } else {
+        find_modules(&mut space, &auxv, tree.files, tree.arch, tree.options)
+    };
+    let (threads, xstate) = task_threads(r, tree, task, exited);
+
+    let creds = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
+    let exe = mm.as_ref().and_then(|m| m.exe_file_id);
+    let executable = exe.and_then(|id| tree.files.get(&id).map(|f| f.path.clone()));
+    if let Some(id) = exe
+        && executable.is_none()
+    {
+        r.findings.add(
+            &verify::CRIU_REFERENCES,
+            &format!("mm-{pid}.img"),
+            None,
+            format!("exe_file_id {id} is not in files.img: the executable's path is unknown"),
+        );
+    }
+    let process = Process {
+        pid: Some(u64::from(pid)),
+        ppid: Some(u64::from(task.ppid)),
+        pgid: Some(u64::from(task.pgid)),
+        sid: Some(u64::from(task.sid)),
+        uid: creds.map(|c| u64::from(c.uid)),
+        gid: creds.map(|c| u64::from(c.gid)),
+        name: tc.map(|t| t.comm.clone()),
+        args: mm
+            .as_ref()
+            .and_then(|m| read_args(&space.memory, m.mm_arg_start, m.mm_arg_end)),
+        state: tc.and_then(|t| match t.task_state {
+            3 => Some('T'),
+            2 | 6 => Some('Z'),
+            _ => None,
+        }),
+        nice: leader
+            .and_then(|c| c.thread_core.as_ref())
+            .and_then(|t| t.sched_nice)
+            .map(i64::from),
+        executable: executable
+            .clone()
+            .or_else(|| modules.iter().find(|m| m.is_main).map(|m| m.path.clone())),
+    };
+
+    let ids: Option<TaskKobjIdsEntry> = if r.files.contains_key(&format!("ids-{pid}.img")) {
+        r.first(&format!("ids-{pid}.img"), magic::IDS, "the task's ids")
+    } else {
+        leader.and_then(|c| c.ids.clone()).or_else(|| {
+            // inventory.img records the root task's ids only.
+            tree.inventory
+                .filter(|_| pid == tree.root_pid)
+                .and_then(|i| i.root_ids.clone())
+        })
+    };
+    let mut task_files = TaskFiles::default();
+    let annotations = task_annotations(
+        r,
+        &TaskFacts {
+            tree,
+            pid,
+            ids: ids.as_ref(),
+            leader,
+            mm: mm.as_ref(),
+            executable: executable.as_deref(),
+        },
+        &space,
+        &mut task_files,
+    );
+    uses.extend(task_files.uses);
+    TaskView {
+        pid,
+        process,
+        threads,
+        modules,
+        auxv,
+        page_size,
+        heap: mm.as_ref().map(|m| (m.mm_start_brk, m.mm_brk)),
+        space,
+        annotations,
+        open_files: task_files.open_files,
+        uses,
+        xstate,
+    }
+}
+
+/// The threads of `task` with their registers, and every thread's saved
+/// xstate. An exited task has no user context to show.
+pub(super) fn task_threads(
+    r: &mut Reader,
+    tree: &Tree,
+    task: &PstreeEntry,
+    exited: bool,
+) -> (Vec<Thread>, Vec<ThreadXstate>) {
+    let pid = task.pid.unwrap_or_default();
+    let arch = tree.arch;
+    let mut out = Vec::new();
+    let mut xstate = Vec::new();
+    for &tid in &task.threads {
+        let Some(core) = tree.cores.get(&tid) else {
+            continue;
+        };
+        if let Some(x) = core
+            .thread_info
+            .as_ref()
+            .and_then(|ti| ti.fpregs.as_ref())
+            .and_then(|f| f.xsave.as_ref())
+        {
+            xstate.push(ThreadXstate {
+                pid: u64::from(pid),
+                tid: u64::from(tid),
+                xstate_bv: x.xstate_bv,
+            });
+        }
+        if exited {
+            continue;
+        }
+        let name = format!("core-{tid}.img");
+        match threads::arch_of(core) {
+            Ok(a) if a == arch => {}
+            Ok(a) => {
+                r.findings.add(
+                    &verify::CRIU_ENTRY_DECODE,
+                    &name,
+                    None,
+                    format!("{name} is for {} but the task is {}", a.name(), arch.name()),
+                );
+                continue;
+            }
+            Err(e) => {
+                r.findings.add(
+                    &verify::CRIU_ENTRY_DECODE,
+                    &name,
+                    None,
+                    format!("{name}: {e}"),
+                );
+                continue;
+            }
+        }
+        let registers = match threads::registers(core, arch) {
+            Ok(regs) => regs,
+            Err(e) => {
+                r.findings.add(
+                    &verify::CRIU_ENTRY_DECODE,
+                    &name,
+                    None,
+                    format!("{name}: {e}"),
+                );
+                continue;
+            }
+        };
+        let thread_core = core.thread_core.as_ref();
+        let is_leader = tid == pid;
+        let leader_tc = core.tc.as_ref().filter(|_| is_leader);
+        let comm = thread_core
+            .and_then(|t| t.comm.clone())
+            .or_else(|| leader_tc.map(|t| t.comm.clone()));
+        let pending: Vec<Vec<u8>> = thread_core
+            .and_then(|t| t.signals_p.as_ref())
+            .map(|q| q.signals.iter().map(|s| s.siginfo.clone()).collect())
+            .unwrap_or_default();
+        out.push(Thread {
+            tid: u64::from(tid),
+            name: comm,
+            registers,
+            float: threads::float_state(core, arch),
+            signal: leader_tc
+                .filter(|t| t.task_state == 3)
+                .and_then(|t| t.stop_signo)
+                .and_then(|s| i32::try_from(s).ok()),
+            pending_signals: Some(threads::signal_mask(&pending)),
+            blocked_signals: thread_core
+                .and_then(|t| t.blk_sigset)
+                .or_else(|| leader_tc.map(|t| t.blk_sigset)),
+            user_time_us: None,
+            system_time_us: None,
+        });
+    }
+    (out, xstate)
+}
+
+/// Space-separated command line from `[start, end)` of the process memory.
+pub(super) fn read_args(memory: &dyn Memory, start: u64, end: u64) -> Option<String> {
+    let len = usize::try_from(end.checked_sub(start)?).ok()?.min(MAX_ARGS);
+    if len == 0 {
+        return None;
+    }
+    let mut buf = vec![0u8; len];
+    let n = memory.read_available(start, &mut buf);
+    if n == 0 {
+        return None;
+    }
+    let text: Vec<String> = buf[..n]
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    Some(text.join(" "))
+}
+
+/// What a task's images say that the model has no field for.
+pub(super) struct TaskFacts<'a> {
+    pub(super) tree: &'a Tree<'a>,
+    pub(super) pid: u32,
+    pub(super) ids: Option<&'a TaskKobjIdsEntry>,
+    pub(super) leader: Option<&'a CoreEntry>,
+    pub(super) mm: Option<&'a MmEntry>,
+    pub(super) executable: Option<&'a str>,
+}
+
+/// The `criu.*` annotations of one task: pages kept elsewhere, ids, task
+/// state, credentials, mm fields, signal dispositions, cwd/root,
+/// descriptors and seccomp mode; reads the images they come from.
+pub(super) fn task_annotations(
+    r: &mut Reader,
+    facts: &TaskFacts,
+    space: &AddressSpace,
+    found: &mut TaskFiles,
+) -> Vec<(String, String)> {
+    let TaskFacts {
+        tree,
+        pid,
+        ids,
+        leader,
+        mm,
+        executable,
+    } = *facts;
+    let files = tree.files;
+    let tc = leader.and_then(|c| c.tc.as_ref());
+    let creds = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.creds.as_ref());
+    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
+    let mut annotations: Vec<(String, String)> = Vec::new();
+    if space.parent_pages > 0 || space.lazy_pages > 0 {
+        annotations.push((
+            "criu.pages_elsewhere".into(),
+            format!(
+                "{} in the parent snapshot, {} lazy",
+                space.parent_pages, space.lazy_pages
+            ),
+        ));
+        let parent_read = space.memory.parent.is_some();
+        let unreadable = space.lazy_pages + if parent_read { 0 } else { space.parent_pages };
+        if unreadable > 0 {
+            let parent = if parent_read {
+                "(read from parent/)"
+            } else {
+                "(no parent/ snapshot beside it)"
+            };
+            let f = Finding::new(
+                &verify::CRIU_PAGES_ELSEWHERE,
+                format!(
+                    "pagemap-{pid}.img keeps {} pages in the parent snapshot {parent} and {} for lazy restore; {unreadable} pages cannot be read",
+                    space.parent_pages, space.lazy_pages
+                ),
+            )
+            .about_path(format!("pagemap-{pid}.img"));
+            r.findings.push(&verify::CRIU_PAGES_ELSEWHERE, f);
+        }
+    }
+    if let Some(ids) = &ids {
+        annotations.push(("criu.ids".into(), describe_ids(ids)));
+    }
+    if let Some(t) = tc {
+        annotations.push(("criu.task_state".into(), task_state_name(t.task_state)));
+        annotations.push(("criu.exit_code".into(), t.exit_code.to_string()));
+        annotations.push(("criu.personality".into(), format!("{:#x}", t.personality)));
+        annotations.push(("criu.blk_sigset".into(), format!("{:#x}", t.blk_sigset)));
+    }
+    if let Some(c) = creds {
+        annotations.push((
+            "criu.creds".into(),
+            format!(
+                "uid {} gid {} euid {} egid {} suid {} sgid {} fsuid {} fsgid {} cap_eff {} cap_prm {} cap_bnd {} secbits {:#x}",
+                c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.fsuid, c.fsgid,
+                caps(&c.cap_eff), caps(&c.cap_prm), caps(&c.cap_bnd), c.secbits
+            ),
+        ));
+    }
+    if let Some(m) = &mm {
+        for (k, v) in [
+            ("mm_start_code", m.mm_start_code),
+            ("mm_end_code", m.mm_end_code),
+            ("mm_start_data", m.mm_start_data),
+            ("mm_end_data", m.mm_end_data),
+            ("mm_start_stack", m.mm_start_stack),
+            ("mm_start_brk", m.mm_start_brk),
+            ("mm_brk", m.mm_brk),
+            ("mm_arg_start", m.mm_arg_start),
+            ("mm_arg_end", m.mm_arg_end),
+            ("mm_env_start", m.mm_env_start),
+            ("mm_env_end", m.mm_env_end),
+        ] {
+            annotations.push((format!("criu.{k}"), format!("{v:#x}")));
+        }
+        if let Some(id) = m.exe_file_id {
+            let path = executable.unwrap_or("?");
+            annotations.push(("criu.exe_file".into(), format!("{path} (file id {id})")));
+        }
+    }
+    // Signal dispositions: in the leader's core, or sigacts-PID.img before
+    // CRIU moved them there. Only handled or ignored signals are listed.
+    let mut sigactions = tc.map(|t| t.sigactions.clone()).unwrap_or_default();
+    let sigacts_name = format!("sigacts-{pid}.img");
+    if sigactions.is_empty() && r.files.contains_key(&sigacts_name) {
+        sigactions = r.entries(&sigacts_name, magic::SIGACT, "signal dispositions");
+    }
+    for (i, sa) in sigactions.iter().enumerate() {
+        if sa.sigaction != 0 {
+            annotations.push((
+                format!("criu.sigaction.{}", i + 1),
+                format!(
+                    "handler {:#x} flags {:#x} restorer {:#x} mask {:#x}",
+                    sa.sigaction, sa.flags, sa.restorer, sa.mask
+                ),
+            ));
+        }
+    }
+    let fs_name = format!("fs-{pid}.img");
+    if r.files.contains_key(&fs_name)
+        && let Some(fs) = r.first::<FsEntry>(&fs_name, magic::FS, "cwd and root")
+    {
+        for (key, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
+            found.uses.push((id, key.to_string()));
+            match file_path(id) {
+                Some(p) => annotations.push((format!("criu.{key}"), p)),
+                None => r.findings.add(
+                    &verify::CRIU_REFERENCES,
+                    &fs_name,
+                    None,
+                    format!("the {key} (file id {id}) is not in files.img"),
+                ),
+            }
+        }
+        if let Some(u) = fs.umask {
+            annotations.push(("criu.umask".into(), format!("{u:04o}")));
+        }
+    }
+    let per_id = tree
+        .inventory
+        .and_then(|i| i.fdinfo_per_id)
+        .unwrap_or(false);
+    let fdinfo_name = match (&ids, per_id) {
+        (Some(ids), true) => format!("fdinfo-{}.img", ids.files_id),
+        _ => format!("fdinfo-{pid}.img"),
+    };
+    if r.files.contains_key(&fdinfo_name) {
+        let fds: Vec<FdinfoEntry> = r.entries(&fdinfo_name, magic::FDINFO, "open descriptors");
+        let mut missing = Vec::new();
+        for (i, fd) in fds.into_iter().enumerate() {
+            let reg = files.get(&fd.id).filter(|_| fd.r#type == FD_TYPE_REG);
+            if reg.is_some() {
+                found.uses.push((fd.id, format!("fd {}", fd.fd)));
+            }
+            if i < MAX_LISTED_FILES {
+                found.open_files.push(OpenFile {
+                    fd: fd.fd,
+                    kind: fd_type_name(fd.r#type),
+                    target: reg.map_or_else(
+                        || format!("{} id {}", fd_type_name(fd.r#type), fd.id),
+                        |f| f.path.clone(),
+                    ),
+                    flags: reg.map(|f| f.flags),
+                    position: reg.map(|f| f.pos),
+                });
+            }
+            let what = match files.get(&fd.id) {
+                Some(f) => f.path.clone(),
+                None if fd.r#type == FD_TYPE_REG => {
+                    missing.push(fd.fd);
+                    format!("file id {} (not in files.img)", fd.id)
+                }
+                None => format!("{} id {}", fd_type_name(fd.r#type), fd.id),
+            };
+            if i < MAX_LISTED_FILES {
+                annotations.push((format!("criu.fd.{}", fd.fd), what));
+            }
+        }
+        if !missing.is_empty() {
+            r.findings.add(
+                &verify::CRIU_REFERENCES,
+                &fdinfo_name,
+                None,
+                format!(
+                    "{} descriptors name regular files that files.img does not list, first {:?}",
+                    missing.len(),
+                    &missing[..missing.len().min(8)]
+                ),
+            );
+        }
+    }
+    if let Some(mode) = leader
+        .and_then(|c| c.thread_core.as_ref())
+        .and_then(|t| t.seccomp_mode)
+        .filter(|m| *m != 0)
+    {
+        let name = match mode {
+            1 => "strict",
+            2 => "filter",
+            _ => "unknown",
+        };
+        annotations.push(("criu.seccomp_mode".into(), name.into()));
+    }
+    annotations
+}
+
+pub(super) fn caps(words: &[u32]) -> String {
+    let v = words
+        .iter()
+        .take(2)
+        .enumerate()
+        .fold(0u64, |acc, (i, w)| acc | u64::from(*w) << (32 * i));
+    format!("{v:#x}")
+}
+
+pub(super) fn describe_ids(ids: &TaskKobjIdsEntry) -> String {
+    let mut parts = vec![
+        format!("vm {}", ids.vm_id),
+        format!("files {}", ids.files_id),
+        format!("fs {}", ids.fs_id),
+        format!("sighand {}", ids.sighand_id),
+    ];
+    for (name, v) in [
+        ("pid_ns", ids.pid_ns_id),
+        ("net_ns", ids.net_ns_id),
+        ("ipc_ns", ids.ipc_ns_id),
+        ("uts_ns", ids.uts_ns_id),
+        ("mnt_ns", ids.mnt_ns_id),
+        ("user_ns", ids.user_ns_id),
+        ("cgroup_ns", ids.cgroup_ns_id),
+        ("time_ns", ids.time_ns_id),
+    ] {
+        if let Some(v) = v {
+            parts.push(format!("{name} {v}"));
+        }
+    }
+    parts.join(" ")
+}
