@@ -15,6 +15,7 @@ pub mod live;
 pub mod memory;
 pub mod model;
 pub mod progress;
+pub mod render_checkpoint;
 pub mod report;
 pub mod seal;
 pub mod symbols;

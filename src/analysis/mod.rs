@@ -221,6 +221,7 @@ fn process_report(
             .map(|c| c.open_files.clone())
             .unwrap_or_default(),
         annotations: annotations(image),
+        task: image.details.checkpoint.as_ref().map(|c| c.task.clone()),
     }
 }
 

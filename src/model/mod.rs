@@ -9,7 +9,9 @@ mod container;
 mod registers;
 
 pub use checkpoint::{
-    CheckpointInfo, CheckpointKind, OpenFile, PageCounts, ReferencedFile, ThreadXstate, VmaPages,
+    CheckpointInfo, CheckpointKind, MmFacts, OpenFile, PageCounts, PagesElsewhere, ReferencedFile,
+    SignalAction, TaskCredentials, TaskFacts, TaskIds, TaskState, ThreadXstate, VmaPages,
+    task_state_name,
 };
 pub use container::{
     ArchiveInfo, ContainerInfo, ContainerInterface, ContainerMount, DumpStatistics,

@@ -67,6 +67,11 @@ pub(super) fn task_checkpoint(
             counts: space.memory.page_counts(reg.start, reg.end, view.page_size),
         })
         .collect();
+    let root_ids = tree_wide
+        .as_ref()
+        .and(tree.inventory)
+        .and_then(|i| i.root_ids.as_ref())
+        .map(task_ids);
     let (pages, files, xstate) = match tree_wide {
         Some(w) => (w.pages, referenced(tree.files, &w.uses), w.xstate),
         None => (
@@ -87,6 +92,8 @@ pub(super) fn task_checkpoint(
         open_files: view.open_files.clone(),
         xstate,
         heap: view.heap,
+        root_ids,
+        task: view.facts.clone(),
     }
 }
 
@@ -118,9 +125,6 @@ pub(super) fn tree_annotations(r: &mut Reader, tree: &Tree) -> Vec<(String, Stri
             Some(o) => format!("type {o}"),
         };
         annotations.push(("criu.lsm".into(), lsm));
-        if let Some(ids) = &inv.root_ids {
-            annotations.push(("criu.root_ids".into(), describe_ids(ids)));
-        }
         if let Some(m) = inv.pre_dump_mode {
             annotations.push(("criu.pre_dump_mode".into(), m.to_string()));
         }

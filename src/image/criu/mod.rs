@@ -33,7 +33,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::OpenOptions;
 
-use crate::model::{Arch, Image, ImageFileRecord, PageCounts, ProcessRecord, Producer};
+use crate::model::{
+    Arch, Image, ImageFileRecord, PageCounts, ProcessRecord, Producer, task_state_name,
+};
 use crate::verify::{self, Finding};
 
 use address_space::*;
@@ -180,7 +182,7 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         })
         .collect();
 
-    let mut annotations = tree_annotations(&mut r, &tree);
+    let annotations = tree_annotations(&mut r, &tree);
     let mut views = views.into_iter();
     let Some(root) = views.next() else {
         // process_tree returns at least one task.
@@ -247,7 +249,6 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
             ),
         );
     }
-    annotations.extend(root.annotations.iter().cloned());
     let mut image = root.into_image(dir, arch, producer, checkpoint, annotations);
     image.size = size;
     image.details.processes = processes;

@@ -11,17 +11,6 @@ use crate::verify::{self};
 use super::proto::*;
 use super::*;
 
-pub(super) fn task_state_name(state: u32) -> String {
-    match state {
-        1 => "alive".into(),
-        // TASK_DEAD: what CRIU writes for an unreaped child (a zombie).
-        2 => "dead".into(),
-        3 => "stopped".into(),
-        6 => "zombie".into(),
-        other => format!("state {other}"),
-    }
-}
-
 /// The tasks of pstree.img, checked.
 pub(super) fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry>> {
     let mut tasks: Vec<PstreeEntry> = r.entries("pstree.img", magic::PSTREE, "the process tree");

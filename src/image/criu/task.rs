@@ -7,8 +7,9 @@ use std::sync::Arc;
 use crate::image::linux_modules::{self};
 use crate::memory::Memory;
 use crate::model::{
-    Arch, AuxvEntry, CheckpointInfo, FormatDetails, Image, ImageFormat, Module, OpenFile, Process,
-    Producer, Target, Thread, ThreadXstate,
+    Arch, AuxvEntry, CheckpointInfo, FormatDetails, Image, ImageFormat, MmFacts, Module, OpenFile,
+    PagesElsewhere, Process, Producer, SignalAction, Target, TaskCredentials, TaskFacts, TaskIds,
+    TaskState, Thread, ThreadXstate,
 };
 use crate::verify::{self, Finding};
 
@@ -26,7 +27,7 @@ pub(super) struct TaskView {
     pub(super) page_size: u64,
     /// `[mm_start_brk, mm_brk)`.
     pub(super) heap: Option<(u64, u64)>,
-    pub(super) annotations: Vec<(String, String)>,
+    pub(super) facts: TaskFacts,
     pub(super) open_files: Vec<OpenFile>,
     /// (files.img id, what uses it), unprefixed: `exe`, `mapping`, `fd 3`.
     pub(super) uses: Vec<(u32, String)>,
@@ -42,11 +43,6 @@ impl TaskView {
         checkpoint: CheckpointInfo,
         annotations: Vec<(String, String)>,
     ) -> Image {
-        let annotations = if annotations.is_empty() {
-            self.annotations
-        } else {
-            annotations
-        };
         Image {
             path: dir.to_path_buf(),
             format: ImageFormat::CriuImages,
@@ -174,9 +170,9 @@ pub(super) fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> Task
         })
     };
     let mut task_files = TaskFiles::default();
-    let annotations = task_annotations(
+    let facts = task_facts(
         r,
-        &TaskFacts {
+        &TaskSources {
             tree,
             pid,
             ids: ids.as_ref(),
@@ -197,7 +193,7 @@ pub(super) fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> Task
         page_size,
         heap: mm.as_ref().map(|m| (m.mm_start_brk, m.mm_brk)),
         space,
-        annotations,
+        facts,
         open_files: task_files.open_files,
         uses,
         xstate,
@@ -318,8 +314,8 @@ pub(super) fn read_args(memory: &dyn Memory, start: u64, end: u64) -> Option<Str
     Some(text.join(" "))
 }
 
-/// What a task's images say that the model has no field for.
-pub(super) struct TaskFacts<'a> {
+/// The images a task's facts are read from.
+pub(super) struct TaskSources<'a> {
     pub(super) tree: &'a Tree<'a>,
     pub(super) pid: u32,
     pub(super) ids: Option<&'a TaskKobjIdsEntry>,
@@ -328,40 +324,77 @@ pub(super) struct TaskFacts<'a> {
     pub(super) executable: Option<&'a str>,
 }
 
-/// The `criu.*` annotations of one task: pages kept elsewhere, ids, task
-/// state, credentials, mm fields, signal dispositions, cwd/root,
-/// descriptors and seccomp mode; reads the images they come from.
-pub(super) fn task_annotations(
+/// The facts of one task: pages kept elsewhere, ids, task state,
+/// credentials, mm fields, signal dispositions, cwd/root, descriptors and
+/// seccomp mode; reads the images they come from.
+pub(super) fn task_facts(
     r: &mut Reader,
-    facts: &TaskFacts,
+    sources: &TaskSources,
     space: &AddressSpace,
     found: &mut TaskFiles,
-) -> Vec<(String, String)> {
-    let TaskFacts {
+) -> TaskFacts {
+    let TaskSources {
         tree,
         pid,
         ids,
         leader,
         mm,
         executable,
-    } = *facts;
-    let files = tree.files;
+    } = *sources;
     let tc = leader.and_then(|c| c.tc.as_ref());
-    let creds = leader
-        .and_then(|c| c.thread_core.as_ref())
-        .and_then(|t| t.creds.as_ref());
-    let file_path = |id: u32| files.get(&id).map(|f| f.path.clone());
-    let mut annotations: Vec<(String, String)> = Vec::new();
+    let thread_core = leader.and_then(|c| c.thread_core.as_ref());
+    let mut facts = TaskFacts {
+        ids: ids.map(task_ids),
+        state: tc.map(|t| TaskState {
+            task_state: t.task_state,
+            exit_code: t.exit_code,
+            personality: u64::from(t.personality),
+            blocked_signals: t.blk_sigset,
+        }),
+        credentials: thread_core
+            .and_then(|t| t.creds.as_ref())
+            .map(|c| TaskCredentials {
+                uid: c.uid,
+                gid: c.gid,
+                euid: c.euid,
+                egid: c.egid,
+                suid: c.suid,
+                sgid: c.sgid,
+                fsuid: c.fsuid,
+                fsgid: c.fsgid,
+                cap_effective: capability_mask(&c.cap_eff),
+                cap_permitted: capability_mask(&c.cap_prm),
+                cap_bounding: capability_mask(&c.cap_bnd),
+                secure_bits: u64::from(c.secbits),
+            }),
+        mm: mm.map(|m| MmFacts {
+            start_code: m.mm_start_code,
+            end_code: m.mm_end_code,
+            start_data: m.mm_start_data,
+            end_data: m.mm_end_data,
+            start_stack: m.mm_start_stack,
+            start_brk: m.mm_start_brk,
+            brk: m.mm_brk,
+            arg_start: m.mm_arg_start,
+            arg_end: m.mm_arg_end,
+            env_start: m.mm_env_start,
+            env_end: m.mm_env_end,
+            exe_file_id: m.exe_file_id,
+            exe_path: executable.map(str::to_string),
+        }),
+        seccomp_mode: thread_core.and_then(|t| t.seccomp_mode).filter(|m| *m != 0),
+        ..TaskFacts::default()
+    };
     if space.parent_pages > 0 || space.lazy_pages > 0 {
-        annotations.push((
-            "criu.pages_elsewhere".into(),
-            format!(
-                "{} in the parent snapshot, {} lazy",
-                space.parent_pages, space.lazy_pages
-            ),
-        ));
+        facts.pages_elsewhere = Some(PagesElsewhere {
+            in_parent: space.parent_pages,
+            lazy: space.lazy_pages,
+        });
         let parent_read = space.memory.parent.is_some();
-        let unreadable = space.lazy_pages + if parent_read { 0 } else { space.parent_pages };
+        let unreadable =
+            space
+                .lazy_pages
+                .saturating_add(if parent_read { 0 } else { space.parent_pages });
         if unreadable > 0 {
             let parent = if parent_read {
                 "(read from parent/)"
@@ -379,46 +412,6 @@ pub(super) fn task_annotations(
             r.findings.push(&verify::CRIU_PAGES_ELSEWHERE, f);
         }
     }
-    if let Some(ids) = &ids {
-        annotations.push(("criu.ids".into(), describe_ids(ids)));
-    }
-    if let Some(t) = tc {
-        annotations.push(("criu.task_state".into(), task_state_name(t.task_state)));
-        annotations.push(("criu.exit_code".into(), t.exit_code.to_string()));
-        annotations.push(("criu.personality".into(), format!("{:#x}", t.personality)));
-        annotations.push(("criu.blk_sigset".into(), format!("{:#x}", t.blk_sigset)));
-    }
-    if let Some(c) = creds {
-        annotations.push((
-            "criu.creds".into(),
-            format!(
-                "uid {} gid {} euid {} egid {} suid {} sgid {} fsuid {} fsgid {} cap_eff {} cap_prm {} cap_bnd {} secbits {:#x}",
-                c.uid, c.gid, c.euid, c.egid, c.suid, c.sgid, c.fsuid, c.fsgid,
-                caps(&c.cap_eff), caps(&c.cap_prm), caps(&c.cap_bnd), c.secbits
-            ),
-        ));
-    }
-    if let Some(m) = &mm {
-        for (k, v) in [
-            ("mm_start_code", m.mm_start_code),
-            ("mm_end_code", m.mm_end_code),
-            ("mm_start_data", m.mm_start_data),
-            ("mm_end_data", m.mm_end_data),
-            ("mm_start_stack", m.mm_start_stack),
-            ("mm_start_brk", m.mm_start_brk),
-            ("mm_brk", m.mm_brk),
-            ("mm_arg_start", m.mm_arg_start),
-            ("mm_arg_end", m.mm_arg_end),
-            ("mm_env_start", m.mm_env_start),
-            ("mm_env_end", m.mm_env_end),
-        ] {
-            annotations.push((format!("criu.{k}"), format!("{v:#x}")));
-        }
-        if let Some(id) = m.exe_file_id {
-            let path = executable.unwrap_or("?");
-            annotations.push(("criu.exe_file".into(), format!("{path} (file id {id})")));
-        }
-    }
     // Signal dispositions: in the leader's core, or sigacts-PID.img before
     // CRIU moved them there. Only handled or ignored signals are listed.
     let mut sigactions = tc.map(|t| t.sigactions.clone()).unwrap_or_default();
@@ -426,134 +419,129 @@ pub(super) fn task_annotations(
     if sigactions.is_empty() && r.files.contains_key(&sigacts_name) {
         sigactions = r.entries(&sigacts_name, magic::SIGACT, "signal dispositions");
     }
-    for (i, sa) in sigactions.iter().enumerate() {
-        if sa.sigaction != 0 {
-            annotations.push((
-                format!("criu.sigaction.{}", i + 1),
-                format!(
-                    "handler {:#x} flags {:#x} restorer {:#x} mask {:#x}",
-                    sa.sigaction, sa.flags, sa.restorer, sa.mask
-                ),
-            ));
-        }
-    }
+    facts.signal_actions = (1u32..)
+        .zip(&sigactions)
+        .filter(|(_, sa)| sa.sigaction != 0)
+        .map(|(signo, sa)| SignalAction {
+            signo,
+            handler: sa.sigaction,
+            flags: sa.flags,
+            restorer: sa.restorer,
+            mask: sa.mask,
+        })
+        .collect();
+    read_fs(r, tree, pid, &mut facts, found);
+    read_descriptors(r, tree, pid, ids, found);
+    facts
+}
+
+/// cwd, root and umask from fs-PID.img.
+fn read_fs(r: &mut Reader, tree: &Tree, pid: u32, facts: &mut TaskFacts, found: &mut TaskFiles) {
     let fs_name = format!("fs-{pid}.img");
-    if r.files.contains_key(&fs_name)
-        && let Some(fs) = r.first::<FsEntry>(&fs_name, magic::FS, "cwd and root")
-    {
-        for (key, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
-            found.uses.push((id, key.to_string()));
-            match file_path(id) {
-                Some(p) => annotations.push((format!("criu.{key}"), p)),
-                None => r.findings.add(
-                    &verify::CRIU_REFERENCES,
-                    &fs_name,
-                    None,
-                    format!("the {key} (file id {id}) is not in files.img"),
-                ),
-            }
+    if !r.files.contains_key(&fs_name) {
+        return;
+    }
+    let Some(fs) = r.first::<FsEntry>(&fs_name, magic::FS, "cwd and root") else {
+        return;
+    };
+    for (key, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
+        found.uses.push((id, key.to_string()));
+        let path = tree.files.get(&id).map(|f| f.path.clone());
+        if path.is_none() {
+            r.findings.add(
+                &verify::CRIU_REFERENCES,
+                &fs_name,
+                None,
+                format!("the {key} (file id {id}) is not in files.img"),
+            );
         }
-        if let Some(u) = fs.umask {
-            annotations.push(("criu.umask".into(), format!("{u:04o}")));
+        match key {
+            "cwd" => facts.cwd = path,
+            _ => facts.root = path,
         }
     }
+    facts.umask = fs.umask;
+}
+
+/// The task's descriptors (fdinfo-PID.img, or per files id) into `found`.
+fn read_descriptors(
+    r: &mut Reader,
+    tree: &Tree,
+    pid: u32,
+    ids: Option<&TaskKobjIdsEntry>,
+    found: &mut TaskFiles,
+) {
+    let files = tree.files;
     let per_id = tree
         .inventory
         .and_then(|i| i.fdinfo_per_id)
         .unwrap_or(false);
-    let fdinfo_name = match (&ids, per_id) {
+    let fdinfo_name = match (ids, per_id) {
         (Some(ids), true) => format!("fdinfo-{}.img", ids.files_id),
         _ => format!("fdinfo-{pid}.img"),
     };
-    if r.files.contains_key(&fdinfo_name) {
-        let fds: Vec<FdinfoEntry> = r.entries(&fdinfo_name, magic::FDINFO, "open descriptors");
-        let mut missing = Vec::new();
-        for (i, fd) in fds.into_iter().enumerate() {
-            let reg = files.get(&fd.id).filter(|_| fd.r#type == FD_TYPE_REG);
-            if reg.is_some() {
-                found.uses.push((fd.id, format!("fd {}", fd.fd)));
-            }
-            if i < MAX_LISTED_FILES {
-                found.open_files.push(OpenFile {
-                    fd: fd.fd,
-                    kind: fd_type_name(fd.r#type),
-                    target: reg.map_or_else(
-                        || format!("{} id {}", fd_type_name(fd.r#type), fd.id),
-                        |f| f.path.clone(),
-                    ),
-                    flags: reg.map(|f| f.flags),
-                    position: reg.map(|f| f.pos),
-                });
-            }
-            let what = match files.get(&fd.id) {
-                Some(f) => f.path.clone(),
-                None if fd.r#type == FD_TYPE_REG => {
-                    missing.push(fd.fd);
-                    format!("file id {} (not in files.img)", fd.id)
-                }
-                None => format!("{} id {}", fd_type_name(fd.r#type), fd.id),
-            };
-            if i < MAX_LISTED_FILES {
-                annotations.push((format!("criu.fd.{}", fd.fd), what));
-            }
+    if !r.files.contains_key(&fdinfo_name) {
+        return;
+    }
+    let fds: Vec<FdinfoEntry> = r.entries(&fdinfo_name, magic::FDINFO, "open descriptors");
+    let mut missing = Vec::new();
+    for (i, fd) in fds.into_iter().enumerate() {
+        let reg = files.get(&fd.id).filter(|_| fd.r#type == FD_TYPE_REG);
+        if reg.is_some() {
+            found.uses.push((fd.id, format!("fd {}", fd.fd)));
+        } else if fd.r#type == FD_TYPE_REG {
+            missing.push(fd.fd);
         }
-        if !missing.is_empty() {
-            r.findings.add(
-                &verify::CRIU_REFERENCES,
-                &fdinfo_name,
-                None,
-                format!(
-                    "{} descriptors name regular files that files.img does not list, first {:?}",
-                    missing.len(),
-                    &missing[..missing.len().min(8)]
+        if i < MAX_LISTED_FILES {
+            found.open_files.push(OpenFile {
+                fd: fd.fd,
+                kind: fd_type_name(fd.r#type),
+                target: reg.map_or_else(
+                    || format!("{} id {}", fd_type_name(fd.r#type), fd.id),
+                    |f| f.path.clone(),
                 ),
-            );
+                flags: reg.map(|f| f.flags),
+                position: reg.map(|f| f.pos),
+                file_id: fd.id,
+            });
         }
     }
-    if let Some(mode) = leader
-        .and_then(|c| c.thread_core.as_ref())
-        .and_then(|t| t.seccomp_mode)
-        .filter(|m| *m != 0)
-    {
-        let name = match mode {
-            1 => "strict",
-            2 => "filter",
-            _ => "unknown",
-        };
-        annotations.push(("criu.seccomp_mode".into(), name.into()));
+    if !missing.is_empty() {
+        r.findings.add(
+            &verify::CRIU_REFERENCES,
+            &fdinfo_name,
+            None,
+            format!(
+                "{} descriptors name regular files that files.img does not list, first {:?}",
+                missing.len(),
+                &missing[..missing.len().min(8)]
+            ),
+        );
     }
-    annotations
 }
 
-pub(super) fn caps(words: &[u32]) -> String {
-    let v = words
+/// The first two 32-bit words of a capability set as one mask.
+fn capability_mask(words: &[u32]) -> u64 {
+    words
         .iter()
         .take(2)
         .enumerate()
-        .fold(0u64, |acc, (i, w)| acc | u64::from(*w) << (32 * i));
-    format!("{v:#x}")
+        .fold(0u64, |acc, (i, w)| acc | u64::from(*w) << (32 * i))
 }
 
-pub(super) fn describe_ids(ids: &TaskKobjIdsEntry) -> String {
-    let mut parts = vec![
-        format!("vm {}", ids.vm_id),
-        format!("files {}", ids.files_id),
-        format!("fs {}", ids.fs_id),
-        format!("sighand {}", ids.sighand_id),
-    ];
-    for (name, v) in [
-        ("pid_ns", ids.pid_ns_id),
-        ("net_ns", ids.net_ns_id),
-        ("ipc_ns", ids.ipc_ns_id),
-        ("uts_ns", ids.uts_ns_id),
-        ("mnt_ns", ids.mnt_ns_id),
-        ("user_ns", ids.user_ns_id),
-        ("cgroup_ns", ids.cgroup_ns_id),
-        ("time_ns", ids.time_ns_id),
-    ] {
-        if let Some(v) = v {
-            parts.push(format!("{name} {v}"));
-        }
+pub(super) fn task_ids(ids: &TaskKobjIdsEntry) -> TaskIds {
+    TaskIds {
+        vm: ids.vm_id,
+        files: ids.files_id,
+        fs: ids.fs_id,
+        sighand: ids.sighand_id,
+        pid_ns: ids.pid_ns_id,
+        net_ns: ids.net_ns_id,
+        ipc_ns: ids.ipc_ns_id,
+        uts_ns: ids.uts_ns_id,
+        mnt_ns: ids.mnt_ns_id,
+        user_ns: ids.user_ns_id,
+        cgroup_ns: ids.cgroup_ns_id,
+        time_ns: ids.time_ns_id,
     }
-    parts.join(" ")
 }
