@@ -174,3 +174,53 @@ pub fn ids_text(ids: &TaskIds) -> String {
     }
     parts.join(" ")
 }
+
+/// (bit, name) for CRIU's VMA status (criu/include/image.h).
+const VMA_STATUS: &[(u32, &str)] = &[
+    (1 << 0, "VMA_AREA_REGULAR"),
+    (1 << 1, "VMA_AREA_STACK"),
+    (1 << 2, "VMA_AREA_VSYSCALL"),
+    (1 << 3, "VMA_AREA_VDSO"),
+    (1 << 5, "VMA_AREA_HEAP"),
+    (1 << 6, "VMA_FILE_PRIVATE"),
+    (1 << 7, "VMA_FILE_SHARED"),
+    (1 << 8, "VMA_ANON_SHARED"),
+    (1 << 9, "VMA_ANON_PRIVATE"),
+    (1 << 10, "VMA_AREA_SYSVIPC"),
+    (1 << 11, "VMA_AREA_SOCKET"),
+    (1 << 12, "VMA_AREA_VVAR"),
+    (1 << 13, "VMA_AREA_AIORING"),
+    (1 << 14, "VMA_AREA_MEMFD"),
+    (1 << 15, "VMA_AREA_SHSTK"),
+    (1 << 16, "VMA_AREA_GUARD"),
+    (1 << 17, "VMA_AREA_UPROBES"),
+    (1 << 27, "VMA_EXT_PLUGIN"),
+    (1 << 28, "VMA_CLOSE"),
+    (1 << 29, "VMA_NO_PROT_WRITE"),
+    (1 << 30, "VMA_PREMMAPED"),
+    (1 << 31, "VMA_UNSUPP"),
+];
+
+/// CRIU's VMA status bits by name, as `crit` spells them:
+/// `VMA_AREA_REGULAR | VMA_FILE_PRIVATE`.
+pub fn vma_status(status: u32) -> String {
+    crate::analysis::mmap::names(status, VMA_STATUS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vma_status_spelled_like_crit() {
+        assert_eq!(
+            vma_status(0x1 | 0x200 | 0x1000),
+            "VMA_AREA_REGULAR | VMA_ANON_PRIVATE | VMA_AREA_VVAR"
+        );
+        assert_eq!(
+            vma_status(0x40 | 0x4),
+            "VMA_AREA_VSYSCALL | VMA_FILE_PRIVATE"
+        );
+        assert_eq!(vma_status(1 << 26), "0x4000000");
+    }
+}

@@ -532,11 +532,9 @@ fn region_reports(image: &Image) -> Vec<RegionReport> {
                 windows: r.windows.map(windows_region),
                 linux: r.linux.map(|l| crate::report::LinuxRegionReport {
                     flags: mmap::mmap_flags(l.mmap_flags),
-                    status: l.vma_status.map(mmap::vma_status),
+                    status: l.vma_status.map(crate::render_checkpoint::vma_status),
                     madvise: l.madvise.map(Hex),
-                    label: l
-                        .vma_status
-                        .and_then(|s| mmap::special_mapping(s, l.mmap_flags))
+                    label: mmap::special_mapping(&l)
                         .filter(|_| r.file.is_none())
                         .map(str::to_string),
                 }),

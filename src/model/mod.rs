@@ -339,8 +339,8 @@ pub struct Region {
     pub linux: Option<LinuxRegion>,
 }
 
-/// A Linux mapping's attributes beyond its protection, raw values; names
-/// are decoded by analysis.
+/// A Linux mapping's attributes beyond its protection: raw values (named
+/// by the renderers) and what the mapping is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LinuxRegion {
     /// `mmap` flags: MAP_SHARED 0x1, MAP_PRIVATE 0x2, MAP_ANONYMOUS 0x20,
@@ -351,6 +351,35 @@ pub struct LinuxRegion {
     pub vma_status: Option<u32>,
     /// madvise() advice bits as a bitmap of MADV_* numbers.
     pub madvise: Option<u64>,
+    /// What the mapping is, when the image says (a CRIU dump's VMA status
+    /// does); None when it does not.
+    pub kind: Option<LinuxMappingKind>,
+}
+
+/// What a Linux mapping is, as far as the image records it; the first of
+/// these that applies (a heap is also anonymous private memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinuxMappingKind {
+    Vdso,
+    Vvar,
+    Vsyscall,
+    Heap,
+    Stack,
+    /// Shadow stack (CET).
+    ShadowStack,
+    Guard,
+    AioRing,
+    SysvIpc,
+    Socket,
+    Memfd,
+    Uprobes,
+    FileShared,
+    FilePrivate,
+    AnonShared,
+    AnonPrivate,
+    /// None of the above (a status with no known kind bit).
+    Other,
 }
 
 /// A region as Windows describes it (MEMORY_BASIC_INFORMATION), raw values;

@@ -237,7 +237,8 @@ fn split_by_region<'a>(regions: &'a [Region], spans: &[(u64, u64)]) -> Vec<Piece
 fn vma_label(r: &Region, heap: Option<(u64, u64)>) -> String {
     let special = r
         .linux
-        .and_then(|l| crate::analysis::mmap::special_mapping(l.vma_status?, l.mmap_flags));
+        .as_ref()
+        .and_then(crate::analysis::mmap::special_mapping);
     let what = match (&r.file, special) {
         (Some(f), _) => f.path.clone(),
         (None, Some(label)) => label.to_string(),

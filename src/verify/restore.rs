@@ -258,7 +258,8 @@ fn file(image: &Image, root: &Path, f: &ReferencedFile, out: &mut Vec<Finding>) 
 fn describe_region(r: &Region, heap: Option<(u64, u64)>) -> String {
     let label = r
         .linux
-        .and_then(|l| crate::analysis::mmap::special_mapping(l.vma_status?, l.mmap_flags));
+        .as_ref()
+        .and_then(crate::analysis::mmap::special_mapping);
     let what = match (&r.file, label) {
         (Some(f), _) => format!("of {}", f.path),
         (None, _) if heap.is_some_and(|(s, _)| r.contains(s)) => "[heap]".to_string(),

@@ -7,7 +7,8 @@ use crate::image::OpenOptions;
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::memory::Bytes;
 use crate::model::{
-    Arch, AuxvEntry, Capture, LinuxRegion, Module, Protection, Region, RegionFile, Sharing,
+    Arch, AuxvEntry, Capture, LinuxMappingKind, LinuxRegion, Module, Protection, Region,
+    RegionFile, Sharing,
 };
 use crate::verify::{self, Finding};
 
@@ -149,6 +150,7 @@ pub(super) fn address_space(
                 mmap_flags: v.flags,
                 vma_status: Some(v.status),
                 madvise: v.madv,
+                kind: Some(mapping_kind(v.status)),
             }),
         });
     }
@@ -310,4 +312,32 @@ pub(super) fn find_modules(
         return modules;
     }
     with_ids(discover(&space.memory))
+}
+
+/// What CRIU's VMA status bits (criu/include/image.h) say the mapping is;
+/// the special areas first, as a heap is also anonymous private memory.
+pub(super) fn mapping_kind(status: u32) -> LinuxMappingKind {
+    use LinuxMappingKind as K;
+    const KINDS: [(u32, LinuxMappingKind); 16] = [
+        (1 << 3, K::Vdso),
+        (1 << 12, K::Vvar),
+        (1 << 2, K::Vsyscall),
+        (1 << 5, K::Heap),
+        (1 << 1, K::Stack),
+        (1 << 15, K::ShadowStack),
+        (1 << 16, K::Guard),
+        (1 << 13, K::AioRing),
+        (1 << 10, K::SysvIpc),
+        (1 << 11, K::Socket),
+        (1 << 14, K::Memfd),
+        (1 << 17, K::Uprobes),
+        (VMA_FILE_SHARED, K::FileShared),
+        (VMA_FILE_PRIVATE, K::FilePrivate),
+        (1 << 8, K::AnonShared),
+        (1 << 9, K::AnonPrivate),
+    ];
+    KINDS
+        .iter()
+        .find(|(bit, _)| status & bit != 0)
+        .map_or(K::Other, |&(_, kind)| kind)
 }

@@ -436,3 +436,41 @@ fn task_facts_are_typed() {
     let at = |key: &str| lines.iter().position(|(k, _)| k == key);
     assert_eq!(at("criu.root_ids"), at("criu.lsm").map(|i| i + 1));
 }
+
+/// The reader says what each VMA is; analysis labels from that alone.
+#[test]
+fn vma_kinds_come_from_the_status() {
+    use crate::model::LinuxMappingKind as K;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/criu/images/tree");
+    let image = read(&dir, &OpenOptions::default()).unwrap();
+    let kind = |start: u64| {
+        let r = image.regions.iter().find(|r| r.start == start).unwrap();
+        r.linux.and_then(|l| l.kind)
+    };
+    assert_eq!(kind(0x564daa4b3000), Some(K::Heap));
+    // CRIU marks the main stack by MAP_GROWSDOWN, not a status bit.
+    assert_eq!(kind(0x7ffd558b3000), Some(K::AnonPrivate));
+    let stack = image.regions.iter().find(|r| r.start == 0x7ffd558b3000);
+    let label = stack.and_then(|r| {
+        r.linux
+            .as_ref()
+            .and_then(crate::analysis::mmap::special_mapping)
+    });
+    assert_eq!(label, Some("[stack]"));
+    assert_eq!(kind(0x7ffd55936000), Some(K::Vvar));
+    assert_eq!(kind(0x7ffd5593a000), Some(K::Vdso));
+    let exe = image
+        .regions
+        .iter()
+        .find(|r| {
+            r.file
+                .as_ref()
+                .is_some_and(|f| f.path == "/opt/ckdump/tree")
+        })
+        .unwrap();
+    assert_eq!(exe.linux.and_then(|l| l.kind), Some(K::FilePrivate));
+    // Specials first: a heap is also anonymous private memory.
+    assert_eq!(address_space::mapping_kind(0x221), K::Heap);
+    assert_eq!(address_space::mapping_kind(0x201), K::AnonPrivate);
+    assert_eq!(address_space::mapping_kind(0x1), K::Other);
+}
