@@ -52,13 +52,17 @@ pub struct PageCounts {
 
 impl PageCounts {
     pub fn listed(&self) -> u64 {
-        self.in_image + self.in_parent + self.lazy + self.missing
+        // Saturating: counts come from files and may be hostile.
+        self.in_image
+            .saturating_add(self.in_parent)
+            .saturating_add(self.lazy)
+            .saturating_add(self.missing)
     }
     pub fn add(&mut self, other: &PageCounts) {
-        self.in_image += other.in_image;
-        self.in_parent += other.in_parent;
-        self.lazy += other.lazy;
-        self.missing += other.missing;
+        self.in_image = self.in_image.saturating_add(other.in_image);
+        self.in_parent = self.in_parent.saturating_add(other.in_parent);
+        self.lazy = self.lazy.saturating_add(other.lazy);
+        self.missing = self.missing.saturating_add(other.missing);
     }
 }
 

@@ -142,13 +142,15 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         views.push(task_view(&mut r, &tree, task));
     }
     let mut pages = PageCounts::default();
-    let (mut listed_present, mut listed_parent) = (0, 0);
+    let (mut listed_present, mut listed_parent) = (0u64, 0u64);
     let mut uses: Vec<(u32, String)> = Vec::new();
     let mut xstate = Vec::new();
     for (i, v) in views.iter().enumerate() {
         pages.add(&v.space.memory.page_counts(0, u64::MAX, v.page_size));
-        listed_present += v.space.listed_present;
-        listed_parent += v.space.parent_pages;
+        // Saturating: each task's counts are file-derived (its pagemap
+        // already reported an overflow of its own).
+        listed_present = listed_present.saturating_add(v.space.listed_present);
+        listed_parent = listed_parent.saturating_add(v.space.parent_pages);
         // The root's uses read `exe`, `fd 3`; other tasks' carry their pid.
         let prefix = if i == 0 {
             String::new()
@@ -163,6 +165,9 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
         xstate.extend(v.xstate.iter().copied());
     }
     check_page_totals(&mut r, listed_present, listed_parent);
+    let task_ids: Vec<(u32, Option<crate::model::TaskIds>)> =
+        views.iter().map(|v| (v.pid, v.facts.ids)).collect();
+    check_shared_ids(&mut r, &task_ids);
 
     let processes: Vec<ProcessRecord> = tasks
         .iter()

@@ -77,6 +77,9 @@ pub(super) fn read_pagemap(
     let mut cursor: u64 = 0;
     let (mut parent, mut lazy) = (0u64, 0u64);
     let mut last_end = 0u64;
+    // Counts are sums of file-derived sizes: a hostile pagemap can push
+    // them past u64, so they saturate and the overflow is a finding.
+    let mut overflow = false;
     for i in 1..file.entries.len() {
         let e = match file.decode::<PagemapEntry>(i) {
             Ok(e) => e,
@@ -111,12 +114,12 @@ pub(super) fn read_pagemap(
         };
         let in_file = flags & PE_PARENT == 0 && flags & PE_PRESENT != 0;
         let source = if flags & PE_PARENT != 0 {
-            parent += nr;
+            count(&mut parent, nr, &mut overflow);
             PageSource::Parent
         } else if in_file {
             PageSource::Image { offset: cursor }
         } else if flags & PE_LAZY != 0 {
-            lazy += nr;
+            count(&mut lazy, nr, &mut overflow);
             PageSource::Lazy
         } else {
             // Neither here, in the parent, nor lazy: nothing holds them.
@@ -153,7 +156,7 @@ pub(super) fn read_pagemap(
                 .about_path(name.clone()),
             );
             if in_file {
-                cursor = cursor.saturating_add(len);
+                count(&mut cursor, len, &mut overflow);
             }
             continue;
         } else if vaddr < last_end {
@@ -169,7 +172,7 @@ pub(super) fn read_pagemap(
             ));
         }
         if in_file {
-            cursor = cursor.saturating_add(len);
+            count(&mut cursor, len, &mut overflow);
         }
         match problem {
             Some(p) => r.findings.push(
@@ -191,6 +194,18 @@ pub(super) fn read_pagemap(
                 });
             }
         }
+    }
+    if overflow {
+        r.findings.push_listed(
+            &verify::CRIU_PAGEMAP_LAYOUT,
+            Finding::new(
+                &verify::CRIU_PAGEMAP_LAYOUT,
+                format!(
+                    "{name}: the entries' page counts add up past 2^64; totals are capped and wrong"
+                ),
+            )
+            .about_path(name.clone()),
+        );
     }
     let have = pages.len() as u64;
     if cursor > have {
@@ -224,6 +239,17 @@ pub(super) fn read_pagemap(
         parent_pages: parent,
         lazy_pages: lazy,
         listed_present: cursor / page_size,
+    }
+}
+
+/// Adds `n` to `total`, saturating; sets `overflow` when it would wrap.
+fn count(total: &mut u64, n: u64, overflow: &mut bool) {
+    match total.checked_add(n) {
+        Some(t) => *total = t,
+        None => {
+            *total = u64::MAX;
+            *overflow = true;
+        }
     }
 }
 

@@ -40,13 +40,29 @@ pub(super) fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry
             },
         ));
     }
+    // A pid listed again is read once: every repeat would otherwise cost a
+    // whole process view (its mm, pagemap and modules read again).
+    let mut repeats: HashMap<u32, usize> = HashMap::new();
     let mut pids = HashSet::new();
+    tasks.retain(|t| {
+        let pid = t.pid.unwrap_or_default();
+        let first = pids.insert(pid);
+        if !first {
+            *repeats.entry(pid).or_default() += 1;
+        }
+        first
+    });
     let mut dupes = Vec::new();
+    let mut repeated: Vec<(u32, usize)> = repeats.into_iter().collect();
+    repeated.sort_unstable();
+    for (pid, n) in repeated {
+        dupes.push(match n {
+            1 => format!("pid {pid} is listed twice; it is read once"),
+            n => format!("pid {pid} is listed {} times; it is read once", n + 1),
+        });
+    }
     for t in &mut tasks {
         let pid = t.pid.unwrap_or_default();
-        if !pids.insert(pid) {
-            dupes.push(format!("pid {pid} is listed twice"));
-        }
         if t.threads.is_empty() {
             // Images from before threads were recorded: the leader alone.
             t.threads.push(pid);

@@ -16,16 +16,26 @@ use super::*;
 #[derive(Default)]
 pub(super) struct Findings {
     pub(super) list: Vec<Finding>,
-    pub(super) counts: HashMap<&'static str, (&'static Check, usize)>,
+    /// Per check: (check, findings made, findings listed).
+    pub(super) counts: HashMap<&'static str, (&'static Check, usize, usize)>,
 }
 
 impl Findings {
     pub(super) fn push(&mut self, check: &'static Check, finding: Finding) {
-        let e = self.counts.entry(check.code).or_insert((check, 0));
+        let e = self.counts.entry(check.code).or_insert((check, 0, 0));
         e.1 += 1;
         if e.1 <= LISTED_FINDINGS {
+            e.2 += 1;
             self.list.push(finding);
         }
+    }
+    /// Lists `finding` even past the bound: for a finding made at most once
+    /// per image that many lesser ones of its check would hide.
+    pub(super) fn push_listed(&mut self, check: &'static Check, finding: Finding) {
+        let e = self.counts.entry(check.code).or_insert((check, 0, 0));
+        e.1 += 1;
+        e.2 += 1;
+        self.list.push(finding);
     }
     pub(super) fn add(
         &mut self,
@@ -58,16 +68,13 @@ impl Findings {
         let mut extra: Vec<_> = self
             .counts
             .into_values()
-            .filter(|(_, n)| *n > LISTED_FINDINGS)
+            .filter(|(_, made, listed)| made > listed)
             .collect();
-        extra.sort_by_key(|(c, _)| c.code);
-        for (check, n) in extra {
+        extra.sort_by_key(|(c, _, _)| c.code);
+        for (check, made, listed) in extra {
             self.list.push(Finding::new(
                 check,
-                format!(
-                    "{} more findings of this check not listed",
-                    n - LISTED_FINDINGS
-                ),
+                format!("{} more findings of this check not listed", made - listed),
             ));
         }
         self.list
@@ -130,6 +137,7 @@ impl Reader {
         };
         if file.header.magic() != Some(magic) {
             let found = match (file.header, file.header.magic().and_then(m_name)) {
+                (Header::Raw, _) if file.bytes.is_empty() => "is empty".into(),
                 (Header::Raw, _) => format!(
                     "starts with {}",
                     hex_bytes(file.bytes.get(..8).unwrap_or(&file.bytes))

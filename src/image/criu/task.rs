@@ -1,6 +1,7 @@
 //! One task as a process view: its mm, threads and registers,
 //! credentials, signal dispositions, descriptors, cwd and root.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -159,16 +160,7 @@ pub(super) fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> Task
             .or_else(|| modules.iter().find(|m| m.is_main).map(|m| m.path.clone())),
     };
 
-    let ids: Option<TaskKobjIdsEntry> = if r.files.contains_key(&format!("ids-{pid}.img")) {
-        r.first(&format!("ids-{pid}.img"), magic::IDS, "the task's ids")
-    } else {
-        leader.and_then(|c| c.ids.clone()).or_else(|| {
-            // inventory.img records the root task's ids only.
-            tree.inventory
-                .filter(|_| pid == tree.root_pid)
-                .and_then(|i| i.root_ids.clone())
-        })
-    };
+    let ids = task_kobj_ids(r, tree, pid, leader, exited);
     let mut task_files = TaskFiles::default();
     let facts = task_facts(
         r,
@@ -179,6 +171,7 @@ pub(super) fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> Task
             leader,
             mm: mm.as_ref(),
             executable: executable.as_deref(),
+            exited,
         },
         &space,
         &mut task_files,
@@ -322,6 +315,8 @@ pub(super) struct TaskSources<'a> {
     pub(super) leader: Option<&'a CoreEntry>,
     pub(super) mm: Option<&'a MmEntry>,
     pub(super) executable: Option<&'a str>,
+    /// A zombie: no fs, mm or ids images are written for it.
+    pub(super) exited: bool,
 }
 
 /// The facts of one task: pages kept elsewhere, ids, task state,
@@ -340,6 +335,7 @@ pub(super) fn task_facts(
         leader,
         mm,
         executable,
+        exited,
     } = *sources;
     let tc = leader.and_then(|c| c.tc.as_ref());
     let thread_core = leader.and_then(|c| c.thread_core.as_ref());
@@ -430,18 +426,20 @@ pub(super) fn task_facts(
             mask: sa.mask,
         })
         .collect();
-    read_fs(r, tree, pid, &mut facts, found);
+    // Without its core the task's state is unknown (already a finding);
+    // a zombie has no fs image.
+    if leader.is_some() && !exited {
+        read_fs(r, tree, pid, &mut facts, found);
+    }
     read_descriptors(r, tree, pid, ids, found);
     facts
 }
 
-/// cwd, root and umask from fs-PID.img.
+/// cwd, root and umask from fs-PID.img, which CRIU writes for every live
+/// task (restore fails without it).
 fn read_fs(r: &mut Reader, tree: &Tree, pid: u32, facts: &mut TaskFacts, found: &mut TaskFiles) {
     let fs_name = format!("fs-{pid}.img");
-    if !r.files.contains_key(&fs_name) {
-        return;
-    }
-    let Some(fs) = r.first::<FsEntry>(&fs_name, magic::FS, "cwd and root") else {
+    let Some(fs) = r.first::<FsEntry>(&fs_name, magic::FS, "the task's cwd and root") else {
         return;
     };
     for (key, id) in [("cwd", fs.cwd_id), ("root", fs.root_id)] {
@@ -517,6 +515,85 @@ fn read_descriptors(
                 &missing[..missing.len().min(8)]
             ),
         );
+    }
+}
+
+/// The task's kernel object and namespace ids: ids-PID.img, which CRIU
+/// writes for every live task; else the core's copy, else (the root only)
+/// inventory.img's. A live task with none, or whose ids-PID.img disagrees
+/// with its core's copy, is a finding.
+fn task_kobj_ids(
+    r: &mut Reader,
+    tree: &Tree,
+    pid: u32,
+    leader: Option<&CoreEntry>,
+    exited: bool,
+) -> Option<TaskKobjIdsEntry> {
+    let name = format!("ids-{pid}.img");
+    let in_core = leader.and_then(|c| c.ids.as_ref());
+    if !r.files.contains_key(&name) {
+        // Required of a task whose core says it is alive and holds no copy.
+        if exited || leader.is_none() || in_core.is_some() {
+            return in_core.cloned().or_else(|| {
+                tree.inventory
+                    .filter(|_| pid == tree.root_pid)
+                    .and_then(|i| i.root_ids.clone())
+            });
+        }
+        // Reported as missing; the root still has inventory.img's copy.
+        r.image(
+            &name,
+            magic::IDS,
+            "the task's ids (namespaces, shared objects)",
+        );
+        return tree
+            .inventory
+            .filter(|_| pid == tree.root_pid)
+            .and_then(|i| i.root_ids.clone());
+    }
+    let ids: Option<TaskKobjIdsEntry> = r.first(&name, magic::IDS, "the task's ids");
+    if let (Some(file), Some(core)) = (&ids, in_core)
+        && file != core
+    {
+        r.findings.add(
+            &verify::CRIU_PROCESS_TREE,
+            &name,
+            None,
+            format!(
+                "{name} (vm {} files {}) disagrees with core-{pid}.img's ids (vm {} files {}): it belongs to another task",
+                file.vm_id, file.files_id, core.vm_id, core.files_id
+            ),
+        );
+    }
+    ids
+}
+
+/// Distinct processes never share an mm or signal handlers in a dump
+/// (CRIU refuses CLONE_VM without CLONE_THREAD): two tasks with one vm or
+/// sighand id mean an ids-PID.img is another task's.
+pub(super) fn check_shared_ids(r: &mut Reader, tasks: &[(u32, Option<TaskIds>)]) {
+    let mut vm: HashMap<u32, u32> = HashMap::new();
+    let mut sighand: HashMap<u32, u32> = HashMap::new();
+    for &(pid, ids) in tasks {
+        let Some(ids) = ids else { continue };
+        for (what, id, seen) in [
+            ("vm", ids.vm, &mut vm),
+            ("sighand", ids.sighand, &mut sighand),
+        ] {
+            if let Some(&other) = seen.get(&id) {
+                r.findings.add(
+                    &verify::CRIU_PROCESS_TREE,
+                    &format!("ids-{pid}.img"),
+                    None,
+                    format!(
+                        "tasks {other} and {pid} both have {what} id {id}: separate processes never share it, so ids-{other}.img or ids-{pid}.img is another task's"
+                    ),
+                );
+                break;
+            } else {
+                seen.insert(id, pid);
+            }
+        }
     }
 }
 

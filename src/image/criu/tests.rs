@@ -107,7 +107,32 @@ fn aarch64_dump(dir: &Path) {
     );
     let pages: Vec<u8> = (0..0x2000u32).map(|i| (i >> 8) as u8).collect();
     std::fs::write(dir.join("pages-3.img"), pages).unwrap();
-    write_image(dir, "files.img", magic::FILES, &[]);
+    // What CRIU writes for every live task: its ids, and its cwd and root
+    // (here both "/", the one file of files.img).
+    let ids = TaskKobjIdsEntry {
+        vm_id: 1,
+        files_id: 1,
+        fs_id: 1,
+        sighand_id: 1,
+        ..Default::default()
+    };
+    write_image(dir, "ids-7.img", magic::IDS, &[ids.encode_to_vec()]);
+    let fs = FsEntry {
+        cwd_id: 1,
+        root_id: 1,
+        umask: Some(0o22),
+    };
+    write_image(dir, "fs-7.img", magic::FS, &[fs.encode_to_vec()]);
+    let root = FileEntry {
+        r#type: FD_TYPE_REG,
+        id: 1,
+        reg: Some(RegFileEntry {
+            id: 1,
+            name: "/".into(),
+            ..Default::default()
+        }),
+    };
+    write_image(dir, "files.img", magic::FILES, &[root.encode_to_vec()]);
 }
 
 #[test]
