@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{ckdump, encode_varint};
+use common::{ckdump, encode_varint, inspect_json};
 
 fn fixture(name: &str) -> PathBuf {
     common::root().join("testdata/criu/images").join(name)
@@ -68,8 +68,18 @@ fn verify(dir: &Path) -> (i32, Vec<(String, String)>) {
     (out.status.code().unwrap(), findings)
 }
 
-fn has(findings: &[(String, String)], code: &str, text: &str) -> bool {
-    findings.iter().any(|(c, m)| c == code && m.contains(text))
+/// Verify fails on `dir` with a finding of each (code, text in its message).
+fn fails_with(dir: &Path, wanted: &[(&str, &str)]) {
+    let (code, findings) = verify(dir);
+    assert_eq!(code, 1, "{findings:?}");
+    for (want_code, text) in wanted {
+        assert!(
+            findings
+                .iter()
+                .any(|(c, m)| c == want_code && m.contains(text)),
+            "no {want_code} saying {text:?} in {findings:?}"
+        );
+    }
 }
 
 /// 4100 in-parent entries of 2^52−1 pages each: their page counts add up
@@ -90,25 +100,16 @@ fn page_counts_that_overflow_are_a_finding() {
     }
     std::fs::write(dir.path().join("pagemap-135.img"), pagemap).unwrap();
 
-    let (code, findings) = verify(dir.path());
-    assert_eq!(code, 1, "{findings:?}");
-    assert!(
-        has(
-            &findings,
+    fails_with(
+        dir.path(),
+        &[(
             "CKD-E6006",
-            "pagemap-135.img: the entries' page counts add up past 2^64"
-        ),
-        "{findings:?}"
+            "pagemap-135.img: the entries' page counts add up past 2^64",
+        )],
     );
     // inspect reads it too: the 17 pages stats-dump says CRIU wrote are
     // still read from pages-1.img.
-    let out = ckdump(&["inspect", dir.path().to_str().unwrap(), "--format", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = inspect_json(dir.path(), &[]);
     assert_eq!(doc["checkpoint"]["pages"]["in_image"], 17);
 }
 
@@ -137,23 +138,14 @@ fn a_pid_listed_10000_times_is_read_once() {
     }
     std::fs::write(dir.path().join("pstree.img"), &pstree).unwrap();
 
-    let (code, findings) = verify(dir.path());
-    assert_eq!(code, 1, "{findings:?}");
-    assert!(
-        has(
-            &findings,
+    fails_with(
+        dir.path(),
+        &[(
             "CKD-E6007",
-            "pid 135 is listed 10000 times; it is read once"
-        ),
-        "{findings:?}"
+            "pid 135 is listed 10000 times; it is read once",
+        )],
     );
-    let out = ckdump(&["inspect", dir.path().to_str().unwrap(), "--format", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = inspect_json(dir.path(), &[]);
     assert_eq!(doc["processes"].as_array().unwrap().len(), 1);
     assert!(
         doc["other_processes"]
@@ -176,9 +168,7 @@ fn missing_fs_and_replaced_ids_are_findings() {
     // fs-135.img gone, nothing else: verify passed silently before.
     let dir = copy_of("tree");
     std::fs::remove_file(dir.path().join("fs-135.img")).unwrap();
-    let (code, findings) = verify(dir.path());
-    assert_eq!(code, 1, "{findings:?}");
-    assert!(has(&findings, "CKD-E6004", missing_fs), "{findings:?}");
+    fails_with(dir.path(), &[("CKD-E6004", missing_fs)]);
 
     // …and ids-135.img replaced by task 140's: the root would read task
     // 140's descriptors (fdinfo-3.img) as its own.
@@ -187,10 +177,10 @@ fn missing_fs_and_replaced_ids_are_findings() {
         dir.path().join("ids-135.img"),
     )
     .unwrap();
-    let (code, findings) = verify(dir.path());
-    assert_eq!(code, 1, "{findings:?}");
-    assert!(has(&findings, "CKD-E6004", missing_fs), "{findings:?}");
-    assert!(has(&findings, "CKD-E6007", shared_vm), "{findings:?}");
+    fails_with(
+        dir.path(),
+        &[("CKD-E6004", missing_fs), ("CKD-E6007", shared_vm)],
+    );
 
     // ids-135.img replaced alone.
     let dir = copy_of("tree");
@@ -199,9 +189,7 @@ fn missing_fs_and_replaced_ids_are_findings() {
         dir.path().join("ids-135.img"),
     )
     .unwrap();
-    let (code, findings) = verify(dir.path());
-    assert_eq!(code, 1, "{findings:?}");
-    assert!(has(&findings, "CKD-E6007", shared_vm), "{findings:?}");
+    fails_with(dir.path(), &[("CKD-E6007", shared_vm)]);
 
     // Empty, and garbage.
     for (bytes, text) in [
@@ -214,19 +202,14 @@ fn missing_fs_and_replaced_ids_are_findings() {
         let dir = copy_of("tree");
         std::fs::remove_file(dir.path().join("fs-135.img")).unwrap();
         std::fs::write(dir.path().join("ids-135.img"), bytes).unwrap();
-        let (code, findings) = verify(dir.path());
-        assert_eq!(code, 1, "{findings:?}");
-        assert!(has(&findings, "CKD-E6001", text), "{findings:?}");
-        assert!(has(&findings, "CKD-E6004", missing_fs), "{findings:?}");
+        fails_with(
+            dir.path(),
+            &[("CKD-E6001", text), ("CKD-E6004", missing_fs)],
+        );
     }
 
     // ids-140.img gone: a live task without ids.
     let dir = copy_of("tree");
     std::fs::remove_file(dir.path().join("ids-140.img")).unwrap();
-    let (code, findings) = verify(dir.path());
-    assert_eq!(code, 1, "{findings:?}");
-    assert!(
-        has(&findings, "CKD-E6004", "ids-140.img is missing"),
-        "{findings:?}"
-    );
+    fails_with(dir.path(), &[("CKD-E6004", "ids-140.img is missing")]);
 }

@@ -225,36 +225,23 @@ pub(super) fn task_threads(
             continue;
         }
         let name = format!("core-{tid}.img");
-        match threads::arch_of(core) {
-            Ok(a) if a == arch => {}
-            Ok(a) => {
-                r.findings.add(
-                    &verify::CRIU_ENTRY_DECODE,
-                    &name,
-                    None,
-                    format!("{name} is for {} but the task is {}", a.name(), arch.name()),
-                );
-                continue;
+        // A core of another machine, or registers that do not decode.
+        let registers = match threads::arch_of(core) {
+            Ok(a) if a == arch => {
+                threads::registers(core, arch).map_err(|e| format!("{name}: {e}"))
             }
-            Err(e) => {
-                r.findings.add(
-                    &verify::CRIU_ENTRY_DECODE,
-                    &name,
-                    None,
-                    format!("{name}: {e}"),
-                );
-                continue;
-            }
-        }
-        let registers = match threads::registers(core, arch) {
+            Ok(a) => Err(format!(
+                "{name} is for {} but the task is {}",
+                a.name(),
+                arch.name()
+            )),
+            Err(e) => Err(format!("{name}: {e}")),
+        };
+        let registers = match registers {
             Ok(regs) => regs,
-            Err(e) => {
-                r.findings.add(
-                    &verify::CRIU_ENTRY_DECODE,
-                    &name,
-                    None,
-                    format!("{name}: {e}"),
-                );
+            Err(message) => {
+                r.findings
+                    .add(&verify::CRIU_ENTRY_DECODE, &name, None, message);
                 continue;
             }
         };
