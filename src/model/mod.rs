@@ -340,7 +340,8 @@ pub struct Region {
 }
 
 /// A Linux mapping's attributes beyond its protection: raw values (named
-/// by the renderers) and what the mapping is.
+/// for display: mmap flags by analysis::mmap, CRIU's VMA status by
+/// render_checkpoint) and what the mapping is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LinuxRegion {
     /// `mmap` flags: MAP_SHARED 0x1, MAP_PRIVATE 0x2, MAP_ANONYMOUS 0x20,
