@@ -214,13 +214,13 @@ fn every_vma_matches_crit() {
     }
 }
 
+/// The `key` line as the text report prints it: the reader's annotations
+/// and its typed checkpoint facts, formatted.
 fn annotation(image: &Image, key: &str) -> Option<String> {
-    image
-        .details
-        .annotations
-        .iter()
+    ckdump::render::checkpoint::annotations(image)
+        .into_iter()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
+        .map(|(_, v)| v)
 }
 
 /// crit gpregs name → ckdump register name.

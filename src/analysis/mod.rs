@@ -228,7 +228,10 @@ fn process_report(
             .as_ref()
             .map(|c| c.open_files.clone())
             .unwrap_or_default(),
-        annotations: annotations(&view.annotations),
+        // A task's facts are typed (`task`); key/value annotations are the
+        // image's.
+        annotations: Vec::new(),
+        task: view.checkpoint.as_ref().map(|c| c.task.clone()),
     }
 }
 
@@ -555,9 +558,7 @@ fn region_reports(process: &ProcessView) -> Vec<RegionReport> {
                     flags: mmap::mmap_flags(l.mmap_flags),
                     status: l.vma_status.map(mmap::vma_status),
                     madvise: l.madvise.map(Hex),
-                    label: l
-                        .vma_status
-                        .and_then(|s| mmap::special_mapping(s, l.mmap_flags))
+                    label: mmap::special_mapping(&l)
                         .filter(|_| r.file.is_none())
                         .map(str::to_string),
                 }),

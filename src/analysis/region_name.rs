@@ -23,9 +23,7 @@ pub fn name_region(region: &Region, heap: Option<(u64, u64)>) -> RegionName<'_> 
     if let Some(file) = &region.file {
         return RegionName::File(&file.path);
     }
-    let special = region
-        .linux
-        .and_then(|l| super::mmap::special_mapping(l.vma_status?, l.mmap_flags));
+    let special = region.linux.as_ref().and_then(super::mmap::special_mapping);
     match special {
         Some(label) => RegionName::Special(label),
         None if heap.is_some_and(|(start, _)| region.contains(start)) => RegionName::Heap,

@@ -398,6 +398,7 @@ impl LiveProcess {
                         mmap_flags: flags,
                         vma_status: None,
                         madvise: None,
+                        kind: None,
                     }),
                 }
             })

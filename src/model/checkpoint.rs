@@ -52,13 +52,17 @@ pub struct PageCounts {
 
 impl PageCounts {
     pub fn listed(&self) -> u64 {
-        self.in_image + self.in_parent + self.lazy + self.missing
+        // Saturating: counts come from files and may be hostile.
+        self.in_image
+            .saturating_add(self.in_parent)
+            .saturating_add(self.lazy)
+            .saturating_add(self.missing)
     }
     pub fn add(&mut self, other: &PageCounts) {
-        self.in_image += other.in_image;
-        self.in_parent += other.in_parent;
-        self.lazy += other.lazy;
-        self.missing += other.missing;
+        self.in_image = self.in_image.saturating_add(other.in_image);
+        self.in_parent = self.in_parent.saturating_add(other.in_parent);
+        self.lazy = self.lazy.saturating_add(other.lazy);
+        self.missing = self.missing.saturating_add(other.missing);
     }
 }
 
@@ -105,6 +109,8 @@ pub struct OpenFile {
     pub flags: Option<u32>,
     /// File position for regular files.
     pub position: Option<u64>,
+    /// The files.img id the descriptor names.
+    pub file_id: u32,
 }
 
 /// The saved extended CPU state of one thread.
@@ -143,6 +149,168 @@ pub struct CheckpointInfo {
     pub xstate: Vec<ThreadXstate>,
     /// `[mm_start_brk, mm_brk)` of this task.
     pub heap: Option<(u64, u64)>,
+    /// The root task's kernel object and namespace ids as inventory.img
+    /// records them (the root's only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_ids: Option<TaskIds>,
+    /// What this task's images say about the task itself.
+    pub task: TaskFacts,
+}
+
+/// What a task's core, mm, ids and fs images say about it, as numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TaskFacts {
+    /// Pages the task's pagemap keeps outside this image set, when any.
+    pub pages_elsewhere: Option<PagesElsewhere>,
+    /// Kernel object and namespace ids (ids-PID.img, or the core's).
+    pub ids: Option<TaskIds>,
+    /// The leader's task state, exit code, personality, blocked signals.
+    pub state: Option<TaskState>,
+    /// The leader's credentials.
+    pub credentials: Option<TaskCredentials>,
+    /// mm-PID.img's fields.
+    pub mm: Option<MmFacts>,
+    /// Signals with a handler or ignored (disposition other than default),
+    /// by signal number.
+    pub signal_actions: Vec<SignalAction>,
+    /// Working directory and root (fs-PID.img), as paths of files.img.
+    pub cwd: Option<String>,
+    pub root: Option<String>,
+    pub umask: Option<u32>,
+    /// Seccomp mode of the leader when not disabled: 1 strict, 2 filter.
+    pub seccomp_mode: Option<i32>,
+}
+
+/// Pages a task's pagemap marks as held elsewhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PagesElsewhere {
+    /// In the parent snapshot (PE_PARENT).
+    pub in_parent: u64,
+    /// Left for lazy restore (PE_LAZY).
+    pub lazy: u64,
+}
+
+/// A task's kernel object ids (shared ids mean shared objects) and
+/// namespace ids (absent when the image does not record one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TaskIds {
+    pub vm: u32,
+    pub files: u32,
+    pub fs: u32,
+    pub sighand: u32,
+    pub pid_ns: Option<u32>,
+    pub net_ns: Option<u32>,
+    pub ipc_ns: Option<u32>,
+    pub uts_ns: Option<u32>,
+    pub mnt_ns: Option<u32>,
+    pub user_ns: Option<u32>,
+    pub cgroup_ns: Option<u32>,
+    pub time_ns: Option<u32>,
+}
+
+/// The task-wide part of a leader's core image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TaskState {
+    /// CRIU's task state: 1 alive, 2 dead (an unreaped zombie), 3 stopped,
+    /// 6 zombie.
+    pub task_state: u32,
+    pub exit_code: u32,
+    /// personality(2) flags.
+    #[serde(serialize_with = "hex")]
+    pub personality: u64,
+    /// The blocked-signal mask.
+    #[serde(serialize_with = "hex")]
+    pub blocked_signals: u64,
+}
+
+impl TaskState {
+    /// The state's name: `alive`, `dead`, `stopped`, `zombie`.
+    pub fn name(&self) -> String {
+        task_state_name(self.task_state)
+    }
+}
+
+/// The name of CRIU's task state `state` (`state 9` for one it does not
+/// define).
+pub fn task_state_name(state: u32) -> String {
+    match state {
+        1 => "alive".into(),
+        // TASK_DEAD: what CRIU writes for an unreaped child (a zombie).
+        2 => "dead".into(),
+        3 => "stopped".into(),
+        6 => "zombie".into(),
+        other => format!("state {other}"),
+    }
+}
+
+/// A task's credentials; capability sets are 64-bit masks of CAP_* bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TaskCredentials {
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+    #[serde(serialize_with = "hex")]
+    pub cap_effective: u64,
+    #[serde(serialize_with = "hex")]
+    pub cap_permitted: u64,
+    #[serde(serialize_with = "hex")]
+    pub cap_bounding: u64,
+    /// SECBIT_* flags.
+    #[serde(serialize_with = "hex")]
+    pub secure_bits: u64,
+}
+
+/// The layout fields of a task's mm (mm-PID.img).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MmFacts {
+    #[serde(serialize_with = "hex")]
+    pub start_code: u64,
+    #[serde(serialize_with = "hex")]
+    pub end_code: u64,
+    #[serde(serialize_with = "hex")]
+    pub start_data: u64,
+    #[serde(serialize_with = "hex")]
+    pub end_data: u64,
+    #[serde(serialize_with = "hex")]
+    pub start_stack: u64,
+    #[serde(serialize_with = "hex")]
+    pub start_brk: u64,
+    #[serde(serialize_with = "hex")]
+    pub brk: u64,
+    #[serde(serialize_with = "hex")]
+    pub arg_start: u64,
+    #[serde(serialize_with = "hex")]
+    pub arg_end: u64,
+    #[serde(serialize_with = "hex")]
+    pub env_start: u64,
+    #[serde(serialize_with = "hex")]
+    pub env_end: u64,
+    /// files.img id of the executable.
+    pub exe_file_id: Option<u32>,
+    /// Its path, when files.img lists that id.
+    pub exe_path: Option<String>,
+}
+
+/// A signal's disposition other than the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SignalAction {
+    pub signo: u32,
+    /// The handler's address (1 for SIG_IGN).
+    #[serde(serialize_with = "hex")]
+    pub handler: u64,
+    /// SA_* flags.
+    #[serde(serialize_with = "hex")]
+    pub flags: u64,
+    #[serde(serialize_with = "hex")]
+    pub restorer: u64,
+    /// Signals blocked while the handler runs.
+    #[serde(serialize_with = "hex")]
+    pub mask: u64,
 }
 
 fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {

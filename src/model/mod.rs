@@ -9,7 +9,9 @@ mod container;
 mod registers;
 
 pub use checkpoint::{
-    CheckpointInfo, CheckpointKind, OpenFile, PageCounts, ReferencedFile, ThreadXstate, VmaPages,
+    CheckpointInfo, CheckpointKind, MmFacts, OpenFile, PageCounts, PagesElsewhere, ReferencedFile,
+    SignalAction, TaskCredentials, TaskFacts, TaskIds, TaskState, ThreadXstate, VmaPages,
+    task_state_name,
 };
 pub use container::{
     ArchiveInfo, ContainerInfo, ContainerInterface, ContainerMount, DumpStatistics,
@@ -351,8 +353,9 @@ pub struct Region {
     pub linux: Option<LinuxRegion>,
 }
 
-/// A Linux mapping's attributes beyond its protection, raw values; names
-/// are decoded by analysis.
+/// A Linux mapping's attributes beyond its protection: raw values (named
+/// for display: mmap flags by analysis::mmap, CRIU's VMA status by
+/// render_checkpoint) and what the mapping is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct LinuxRegion {
     /// `mmap` flags: MAP_SHARED 0x1, MAP_PRIVATE 0x2, MAP_ANONYMOUS 0x20,
@@ -363,6 +366,35 @@ pub struct LinuxRegion {
     pub vma_status: Option<u32>,
     /// madvise() advice bits as a bitmap of MADV_* numbers.
     pub madvise: Option<u64>,
+    /// What the mapping is, when the image says (a CRIU dump's VMA status
+    /// does); None when it does not.
+    pub kind: Option<LinuxMappingKind>,
+}
+
+/// What a Linux mapping is, as far as the image records it; the first of
+/// these that applies (a heap is also anonymous private memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinuxMappingKind {
+    Vdso,
+    Vvar,
+    Vsyscall,
+    Heap,
+    Stack,
+    /// Shadow stack (CET).
+    ShadowStack,
+    Guard,
+    AioRing,
+    SysvIpc,
+    Socket,
+    Memfd,
+    Uprobes,
+    FileShared,
+    FilePrivate,
+    AnonShared,
+    AnonPrivate,
+    /// None of the above (a status with no known kind bit).
+    Other,
 }
 
 /// A region as Windows describes it (MEMORY_BASIC_INFORMATION), raw values;
@@ -538,10 +570,6 @@ pub struct ProcessView {
     /// descriptors, heap); for the tree's root also the tree-wide facts
     /// (image files, referenced files, page totals, parent snapshot).
     pub checkpoint: Option<CheckpointInfo>,
-    /// What a saved tree records of this process beyond the fields above,
-    /// as the reader names it (the root's are in
-    /// [`FormatDetails::annotations`]).
-    pub annotations: Vec<(String, String)>,
 }
 
 impl ProcessView {
@@ -555,7 +583,6 @@ impl ProcessView {
             memory,
             auxv: Vec::new(),
             checkpoint: None,
-            annotations: Vec::new(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! image or computes a finding; every output format of every command lives
 //! here, side by side.
 
+pub mod checkpoint;
 pub mod diff;
 pub mod json;
 pub mod junit;

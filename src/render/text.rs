@@ -925,10 +925,16 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         write_regions(&mut out, regions, style);
     }
 
-    if !r.annotations.is_empty() {
+    let annotations = crate::render::checkpoint::annotation_lines(
+        r.annotations
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str())),
+        r.checkpoint.as_ref(),
+    );
+    if !annotations.is_empty() {
         let _ = writeln!(out, "{}", style.heading("Annotations"));
-        for a in &r.annotations {
-            let _ = writeln!(out, "  {} = {}", printable(&a.key), printable(&a.value));
+        for (key, value) in &annotations {
+            let _ = writeln!(out, "  {} = {}", printable(key), printable(value));
         }
         out.push('\n');
     }

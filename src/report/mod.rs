@@ -290,9 +290,12 @@ pub struct ProcessReport {
     /// Its descriptors (checkpoints).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub open_files: Vec<crate::model::OpenFile>,
-    /// What its images say beyond that (`criu.*`: task state, credentials, mm fields…).
+    /// What its images say beyond that as key/value pairs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub annotations: Vec<Annotation>,
+    /// Its checkpoint facts (CRIU): task state, credentials, mm fields, signal actions…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::model::TaskFacts>,
 }
 
 /// One annotation.

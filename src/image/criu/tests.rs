@@ -6,8 +6,10 @@ use std::path::Path;
 
 use prost::Message;
 
+use super::pages::{PE_LAZY, PE_PRESENT};
 use super::proto::*;
 use super::*;
+use crate::model::{Capture, Sharing};
 
 fn write_image(dir: &Path, name: &str, magic: u32, entries: &[Vec<u8>]) {
     let mut out = Vec::new();
@@ -105,7 +107,32 @@ fn aarch64_dump(dir: &Path) {
     );
     let pages: Vec<u8> = (0..0x2000u32).map(|i| (i >> 8) as u8).collect();
     std::fs::write(dir.join("pages-3.img"), pages).unwrap();
-    write_image(dir, "files.img", magic::FILES, &[]);
+    // What CRIU writes for every live task: its ids, and its cwd and root
+    // (here both "/", the one file of files.img).
+    let ids = TaskKobjIdsEntry {
+        vm_id: 1,
+        files_id: 1,
+        fs_id: 1,
+        sighand_id: 1,
+        ..Default::default()
+    };
+    write_image(dir, "ids-7.img", magic::IDS, &[ids.encode_to_vec()]);
+    let fs = FsEntry {
+        cwd_id: 1,
+        root_id: 1,
+        umask: Some(0o22),
+    };
+    write_image(dir, "fs-7.img", magic::FS, &[fs.encode_to_vec()]);
+    let root = FileEntry {
+        r#type: FD_TYPE_REG,
+        id: 1,
+        reg: Some(RegFileEntry {
+            id: 1,
+            name: "/".into(),
+            ..Default::default()
+        }),
+    };
+    write_image(dir, "files.img", magic::FILES, &[root.encode_to_vec()]);
 }
 
 #[test]
@@ -374,4 +401,117 @@ fn a_huge_tree_is_read_up_to_a_bound() {
     );
     // Missing images are findings, capped per check.
     assert!(image.findings.len() < 64, "{}", image.findings.len());
+}
+
+/// The committed tree fixture's task facts arrive as numbers, and the
+/// renderer spells them as the report always has.
+#[test]
+fn task_facts_are_typed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/criu/images/tree");
+    let image = read(&dir, &OpenOptions::default()).unwrap();
+    let c = image.process.checkpoint.as_ref().unwrap();
+    let t = &c.task;
+    let state = t.state.unwrap();
+    assert_eq!((state.task_state, state.exit_code), (1, 0));
+    let creds = t.credentials.unwrap();
+    assert_eq!((creds.uid, creds.euid, creds.fsgid), (0, 0, 0));
+    assert_eq!(creds.cap_effective, 0x1ff_ffff_ffff);
+    let mm = t.mm.as_ref().unwrap();
+    assert_eq!(
+        (mm.start_code, mm.end_code),
+        (0x564d98746000, 0x564d98746b19)
+    );
+    assert_eq!((mm.start_brk, mm.brk), (0x564daa4b3000, 0x564daa4d4000));
+    assert_eq!(mm.exe_file_id, Some(1));
+    assert_eq!(mm.exe_path.as_deref(), Some("/opt/ckdump/tree"));
+    let signos: Vec<u32> = t.signal_actions.iter().map(|s| s.signo).collect();
+    assert_eq!(signos, [2, 3, 31]);
+    let usr2 = t.signal_actions[2];
+    assert_eq!(
+        (usr2.handler, usr2.flags, usr2.restorer),
+        (0x7fda28b3c720, 0x1c000004, 0x7fda28af2050)
+    );
+    assert_eq!(t.cwd.as_deref(), Some("/tmp"));
+    assert_eq!(t.umask, Some(0o022));
+    assert_eq!(t.ids.map(|i| (i.vm, i.time_ns)), Some((2, Some(5))));
+    assert_eq!(c.root_ids.map(|i| i.vm), Some(1));
+    // The readers' annotations hold none of these: the renderer formats them.
+    assert!(
+        !image
+            .details
+            .annotations
+            .iter()
+            .any(|(k, _)| k == "criu.creds" || k.starts_with("criu.mm_"))
+    );
+    let lines = crate::render::checkpoint::annotations(&image);
+    let line = |key: &str| {
+        lines
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(
+        line("criu.sigaction.31"),
+        Some("handler 0x7fda28b3c720 flags 0x1c000004 restorer 0x7fda28af2050 mask 0x0")
+    );
+    assert_eq!(line("criu.exe_file"), Some("/opt/ckdump/tree (file id 1)"));
+    assert_eq!(line("criu.umask"), Some("0022"));
+    assert_eq!(line("criu.fd.1"), Some("/tmp/tree.out"));
+    assert_eq!(
+        line("criu.root_ids"),
+        Some(
+            "vm 1 files 1 fs 1 sighand 1 pid_ns 1 net_ns 2 ipc_ns 3 uts_ns 4 mnt_ns 6 user_ns 7 cgroup_ns 8 time_ns 5"
+        )
+    );
+    // root_ids follows criu.lsm, as it did when the reader wrote it.
+    let at = |key: &str| lines.iter().position(|(k, _)| k == key);
+    assert_eq!(at("criu.root_ids"), at("criu.lsm").map(|i| i + 1));
+}
+
+/// The reader says what each VMA is; analysis labels from that alone.
+#[test]
+fn vma_kinds_come_from_the_status() {
+    use crate::model::LinuxMappingKind as K;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/criu/images/tree");
+    let image = read(&dir, &OpenOptions::default()).unwrap();
+    let kind = |start: u64| {
+        let r = image
+            .process
+            .regions
+            .iter()
+            .find(|r| r.start == start)
+            .unwrap();
+        r.linux.and_then(|l| l.kind)
+    };
+    assert_eq!(kind(0x564daa4b3000), Some(K::Heap));
+    // CRIU marks the main stack by MAP_GROWSDOWN, not a status bit.
+    assert_eq!(kind(0x7ffd558b3000), Some(K::AnonPrivate));
+    let stack = image
+        .process
+        .regions
+        .iter()
+        .find(|r| r.start == 0x7ffd558b3000);
+    let label = stack.and_then(|r| {
+        r.linux
+            .as_ref()
+            .and_then(crate::analysis::mmap::special_mapping)
+    });
+    assert_eq!(label, Some("[stack]"));
+    assert_eq!(kind(0x7ffd55936000), Some(K::Vvar));
+    assert_eq!(kind(0x7ffd5593a000), Some(K::Vdso));
+    let exe = image
+        .process
+        .regions
+        .iter()
+        .find(|r| {
+            r.file
+                .as_ref()
+                .is_some_and(|f| f.path == "/opt/ckdump/tree")
+        })
+        .unwrap();
+    assert_eq!(exe.linux.and_then(|l| l.kind), Some(K::FilePrivate));
+    // Specials first: a heap is also anonymous private memory.
+    assert_eq!(address_space::mapping_kind(0x221), K::Heap);
+    assert_eq!(address_space::mapping_kind(0x201), K::AnonPrivate);
+    assert_eq!(address_space::mapping_kind(0x1), K::Other);
 }

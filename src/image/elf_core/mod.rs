@@ -496,7 +496,6 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             memory: Arc::new(memory),
             auxv,
             checkpoint: None,
-            annotations: Vec::new(),
         },
         other_processes: Vec::new(),
     })
