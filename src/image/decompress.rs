@@ -6,9 +6,9 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::finding::{self, Finding};
 use crate::memory::Bytes;
 use crate::model::Compression;
-use crate::verify::{self, Finding};
 
 use super::{ImageBytes, OpenOptions};
 
@@ -111,7 +111,7 @@ pub(super) fn decompress(
     let mut findings = Vec::new();
     if let Some(e) = stream_error {
         let mut f = Finding::new(
-            &verify::COMPRESSED_TRUNCATED,
+            &finding::COMPRESSED_TRUNCATED,
             format!(
                 "{} stream ends early ({e}); {written} bytes decompressed before the damage{}",
                 kind.name(),

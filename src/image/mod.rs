@@ -15,10 +15,10 @@ use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::finding::Finding;
 use crate::memory::Bytes;
 use crate::model::{Compression, Image};
 use crate::progress::Progress;
-use crate::verify::Finding;
 
 /// How to open an image.
 #[derive(Debug, Clone)]

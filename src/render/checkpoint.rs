@@ -185,6 +185,38 @@ pub fn vma_status(status: u32) -> String {
 mod tests {
     use super::*;
 
+    /// The typed facts of the tree fixture's root, as the text report
+    /// prints them.
+    #[test]
+    fn task_facts_render_as_the_criu_lines() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/criu/images/tree");
+        let image = crate::image::open(&dir, &crate::image::OpenOptions::default()).unwrap();
+        let lines = crate::render::checkpoint::annotations(&image);
+        let line = |key: &str| {
+            lines
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            line("criu.sigaction.31"),
+            Some("handler 0x7fda28b3c720 flags 0x1c000004 restorer 0x7fda28af2050 mask 0x0")
+        );
+        assert_eq!(line("criu.exe_file"), Some("/opt/ckdump/tree (file id 1)"));
+        assert_eq!(line("criu.umask"), Some("0022"));
+        assert_eq!(line("criu.fd.1"), Some("/tmp/tree.out"));
+        assert_eq!(
+            line("criu.root_ids"),
+            Some(
+                "vm 1 files 1 fs 1 sighand 1 pid_ns 1 net_ns 2 ipc_ns 3 uts_ns 4 mnt_ns 6 user_ns 7 cgroup_ns 8 time_ns 5"
+            )
+        );
+        // root_ids follows criu.lsm, as it did when the reader wrote it.
+        let at = |key: &str| lines.iter().position(|(k, _)| k == key);
+        assert_eq!(at("criu.root_ids"), at("criu.lsm").map(|i| i + 1));
+    }
+
     #[test]
     fn vma_status_spelled_like_crit() {
         assert_eq!(

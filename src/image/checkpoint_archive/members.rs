@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 
+use crate::finding::{self, Check, Finding};
 use crate::memory::Bytes;
-use crate::verify::{self, Check, Finding};
 
 /// Members read before the rest is ignored (real checkpoints hold a few
 /// dozen; a hostile archive of empty headers could hold millions).
@@ -81,7 +81,7 @@ impl Members {
             .collect();
         extra.sort_unstable();
         for (code, n) in extra {
-            if let Some(check) = verify::check_by_code(code) {
+            if let Some(check) = finding::check_by_code(code) {
                 self.findings.push(Finding::new(
                     check,
                     format!(
@@ -221,11 +221,11 @@ pub fn walk(bytes: &Bytes) -> Members {
         Ok(e) => e,
         Err(e) => {
             let f = Finding::new(
-                &verify::ARCHIVE_TRUNCATED,
+                &finding::ARCHIVE_TRUNCATED,
                 format!("the tar stream cannot be read: {e}"),
             )
             .at_offset(0);
-            out.add_finding(&verify::ARCHIVE_TRUNCATED, f);
+            out.add_finding(&finding::ARCHIVE_TRUNCATED, f);
             out.finish_findings();
             return out;
         }
@@ -233,23 +233,23 @@ pub fn walk(bytes: &Bytes) -> Members {
     for entry in entries {
         if out.headers as usize >= MAX_MEMBERS {
             let f = Finding::new(
-                &verify::ARCHIVE_MEMBER_TYPE,
+                &finding::ARCHIVE_MEMBER_TYPE,
                 format!("the archive lists more than {MAX_MEMBERS} members; the rest are not read"),
             );
-            out.add_finding(&verify::ARCHIVE_MEMBER_TYPE, f);
+            out.add_finding(&finding::ARCHIVE_MEMBER_TYPE, f);
             break;
         }
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 let f = Finding::new(
-                    &verify::ARCHIVE_TRUNCATED,
+                    &finding::ARCHIVE_TRUNCATED,
                     format!(
                         "the tar header after member {last_name} (offset {next_header}) is cut short or damaged ({e}); members after it are missing"
                     ),
                 )
                 .at_offset(next_header);
-                out.add_finding(&verify::ARCHIVE_TRUNCATED, f);
+                out.add_finding(&finding::ARCHIVE_TRUNCATED, f);
                 cut = true;
                 break;
             }
@@ -276,14 +276,14 @@ pub fn walk(bytes: &Bytes) -> Members {
         if claimed_end.is_none_or(|e| e > len) {
             let held = have_end.saturating_sub(data_offset);
             let f = Finding::new(
-                &verify::ARCHIVE_TRUNCATED,
+                &finding::ARCHIVE_TRUNCATED,
                 format!(
                     "member {shown} claims {size} bytes at offset {data_offset} but the archive ends after {held} of them"
                 ),
             )
             .at_offset(len)
             .about_path(shown.clone());
-            out.add_finding(&verify::ARCHIVE_TRUNCATED, f);
+            out.add_finding(&finding::ARCHIVE_TRUNCATED, f);
             cut = true;
         }
         last_name = shown.clone();
@@ -292,12 +292,12 @@ pub fn walk(bytes: &Bytes) -> Members {
             Ok(n) => n,
             Err(why) => {
                 let f = Finding::new(
-                    &verify::ARCHIVE_MEMBER_PATH,
+                    &finding::ARCHIVE_MEMBER_PATH,
                     format!("member {shown} is not read: {why}"),
                 )
                 .at_offset(header_offset)
                 .about_path(shown);
-                out.add_finding(&verify::ARCHIVE_MEMBER_PATH, f);
+                out.add_finding(&finding::ARCHIVE_MEMBER_PATH, f);
                 continue;
             }
         };
@@ -327,19 +327,19 @@ pub fn walk(bytes: &Bytes) -> Members {
                             "hard link"
                         };
                         let f = Finding::new(
-                            &verify::ARCHIVE_LINK_ESCAPE,
+                            &finding::ARCHIVE_LINK_ESCAPE,
                             format!("{what} {name} is not followed: it {why}"),
                         )
                         .at_offset(header_offset)
                         .about_path(name);
-                        out.add_finding(&verify::ARCHIVE_LINK_ESCAPE, f);
+                        out.add_finding(&finding::ARCHIVE_LINK_ESCAPE, f);
                         continue;
                     }
                 }
             }
             other => {
                 let f = Finding::new(
-                    &verify::ARCHIVE_MEMBER_TYPE,
+                    &finding::ARCHIVE_MEMBER_TYPE,
                     format!(
                         "member {name} is of tar type '{}', which is not read",
                         printable(&[other])
@@ -347,7 +347,7 @@ pub fn walk(bytes: &Bytes) -> Members {
                 )
                 .at_offset(header_offset)
                 .about_path(name.clone());
-                out.add_finding(&verify::ARCHIVE_MEMBER_TYPE, f);
+                out.add_finding(&finding::ARCHIVE_MEMBER_TYPE, f);
                 MemberKind::Unsupported(other)
             }
         };
@@ -371,7 +371,7 @@ pub fn walk(bytes: &Bytes) -> Members {
                 && member.kind == MemberKind::Directory;
             if !both_dirs {
                 let f = Finding::new(
-                    &verify::ARCHIVE_DUPLICATE_MEMBER,
+                    &finding::ARCHIVE_DUPLICATE_MEMBER,
                     format!(
                         "member {name} appears more than once (headers at offsets {} and {header_offset}); the last one is read, as extraction would keep it",
                         out.list[earlier].header_offset
@@ -379,7 +379,7 @@ pub fn walk(bytes: &Bytes) -> Members {
                 )
                 .at_offset(header_offset)
                 .about_path(name.clone());
-                out.add_finding(&verify::ARCHIVE_DUPLICATE_MEMBER, f);
+                out.add_finding(&finding::ARCHIVE_DUPLICATE_MEMBER, f);
             }
         }
         out.index.insert(name, out.list.len());
@@ -394,13 +394,13 @@ pub fn walk(bytes: &Bytes) -> Members {
             .and_then(|end| bytes.get(at..end));
         if !marker.is_some_and(|b| b.iter().all(|&x| x == 0)) {
             let f = Finding::new(
-                &verify::ARCHIVE_TRUNCATED,
+                &finding::ARCHIVE_TRUNCATED,
                 format!(
                     "no end-of-archive marker after member {last_name} (offset {next_header}): the archive may be cut short after it"
                 ),
             )
             .at_offset(next_header);
-            out.add_finding(&verify::ARCHIVE_TRUNCATED, f);
+            out.add_finding(&finding::ARCHIVE_TRUNCATED, f);
         }
     }
     out.finish_findings();

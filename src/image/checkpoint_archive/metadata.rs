@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::members::{MemberKind, Members};
+use crate::finding::{self, Finding};
 use crate::image::criu::stats;
 use crate::model::{ContainerInfo, ContainerInterface, ContainerMount};
-use crate::verify::{self, Finding};
 
 pub const CHECKPOINT_DIR: &str = "checkpoint";
 const CONFIG_DUMP: &str = "config.dump";
@@ -55,7 +55,7 @@ fn json(members: &Members, name: &str, findings: &mut Vec<Finding>) -> Option<Va
             Err(e) => format!("{name} is not valid JSON ({e})"),
         }
     };
-    findings.push(Finding::new(&verify::CONTAINER_METADATA, problem).about_path(name));
+    findings.push(Finding::new(&finding::CONTAINER_METADATA, problem).about_path(name));
     None
 }
 
@@ -65,7 +65,7 @@ fn object(v: Option<Value>, name: &str, findings: &mut Vec<Finding>) -> Option<V
         Some(_) => {
             findings.push(
                 Finding::new(
-                    &verify::CONTAINER_METADATA,
+                    &finding::CONTAINER_METADATA,
                     format!("{name} is JSON but not an object"),
                 )
                 .about_path(name),
@@ -207,7 +207,7 @@ pub fn container_info(members: &Members, findings: &mut Vec<Finding>) -> Contain
         if present.is_none() && members.file(name).is_none() {
             findings.push(
                 Finding::new(
-                    &verify::CONTAINER_METADATA,
+                    &finding::CONTAINER_METADATA,
                     format!("{name} is missing from the archive"),
                 )
                 .about_path(name),
@@ -301,7 +301,7 @@ pub fn container_info(members: &Members, findings: &mut Vec<Finding>) -> Contain
             Some(list) => info.interfaces = list,
             None => findings.push(
                 Finding::new(
-                    &verify::CONTAINER_METADATA,
+                    &finding::CONTAINER_METADATA,
                     "network.status is JSON of a shape ckdump does not know (neither netavark's map nor a CNI result list)",
                 )
                 .about_path(NETWORK_STATUS),
@@ -332,7 +332,7 @@ pub fn container_info(members: &Members, findings: &mut Vec<Finding>) -> Contain
         match stats::dump_statistics(bytes.clone()) {
             Ok(s) => info.dump_statistics = Some(s),
             Err(e) => findings.push(
-                Finding::new(&verify::CONTAINER_METADATA, format!("{name}: {e}")).about_path(name),
+                Finding::new(&finding::CONTAINER_METADATA, format!("{name}: {e}")).about_path(name),
             ),
         }
     }
@@ -347,7 +347,7 @@ pub fn container_info(members: &Members, findings: &mut Vec<Finding>) -> Contain
             }
             None => findings.push(
                 Finding::new(
-                    &verify::CONTAINER_METADATA,
+                    &finding::CONTAINER_METADATA,
                     "deleted.files is JSON but not a list of paths",
                 )
                 .about_path(DELETED_FILES),

@@ -19,6 +19,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::finding::{self, Finding};
 use crate::image::criu::{self, ImageSet};
 use crate::image::{OpenOptions, check_path, compression_by_magic, decompress};
 use crate::memory::{Bytes, NoMemory};
@@ -26,7 +27,6 @@ use crate::model::{
     Arch, ArchiveInfo, Compression, FormatDetails, Image, ImageFileRecord, ImageFormat,
     ProcessView, Producer, Target,
 };
-use crate::verify::{self, Finding};
 
 use members::{MemberKind, Members};
 use metadata::CHECKPOINT_DIR;
@@ -124,7 +124,7 @@ fn decompress_to_temp(
         Some(e) if tar_len == 0 => return Err(decompression_error(e.to_string())),
         Some(e) => Some(
             Finding::new(
-                &verify::COMPRESSED_TRUNCATED,
+                &finding::COMPRESSED_TRUNCATED,
                 format!(
                     "{} stream ends early ({e}); {tar_len} bytes of tar decompressed before the damage from a {compressed_len}-byte file",
                     kind.name(),
@@ -303,7 +303,7 @@ pub fn read_with_limit(
         && let Some(cut) = members
             .findings
             .iter()
-            .find(|f| f.code == verify::ARCHIVE_TRUNCATED.code)
+            .find(|f| f.code == finding::ARCHIVE_TRUNCATED.code)
     {
         // Shorter than one header block: typed, so a caller can tell a cut
         // file from a damaged one.
@@ -382,12 +382,12 @@ pub fn read_with_limit(
             let pstree = format!("{CHECKPOINT_DIR}/pstree.img");
             let finding = if members.file(&pstree).is_none() {
                 Finding::new(
-                    &verify::CRIU_IMAGE_MISSING,
+                    &finding::CRIU_IMAGE_MISSING,
                     format!("{pstree} is missing: the archive holds no process tree, so no process is shown"),
                 )
                 .about_path(pstree)
             } else {
-                Finding::new(&verify::CRIU_PROCESS_TREE, e.kind.to_string()).about_path(pstree)
+                Finding::new(&finding::CRIU_PROCESS_TREE, e.kind.to_string()).about_path(pstree)
             };
             findings.push(finding);
             image_without_processes(path)

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::finding::{self, Finding};
 use crate::image::OpenOptions;
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::memory::Bytes;
@@ -10,7 +11,6 @@ use crate::model::{
     Arch, AuxvEntry, Capture, LinuxMappingKind, LinuxRegion, Module, Protection, Region,
     RegionFile, Sharing,
 };
-use crate::verify::{self, Finding};
 
 use super::pages::{self, PagemapMemory};
 use super::proto::*;
@@ -63,7 +63,7 @@ pub(super) fn address_space(
     }
     if bad > 0 {
         r.findings.add(
-            &verify::CRIU_ENTRY_DECODE,
+            &finding::CRIU_ENTRY_DECODE,
             &mm_name,
             None,
             format!("{bad} VMAs in {mm_name} lack a start or end, or end before they start; they are left out"),
@@ -156,7 +156,7 @@ pub(super) fn address_space(
     }
     if !unresolved.is_empty() {
         r.findings.add(
-            &verify::CRIU_REFERENCES,
+            &finding::CRIU_REFERENCES,
             &mm_name,
             None,
             format!(
@@ -232,8 +232,8 @@ pub(super) fn checked_vmas<'a>(
     }
     for (address, message) in problems {
         r.findings.push(
-            &verify::CRIU_VMAS,
-            Finding::new(&verify::CRIU_VMAS, format!("{mm_name}: {message}"))
+            &finding::CRIU_VMAS,
+            Finding::new(&finding::CRIU_VMAS, format!("{mm_name}: {message}"))
                 .at_address(address)
                 .about_path(mm_name.to_string()),
         );

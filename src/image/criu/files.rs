@@ -3,8 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::finding::{self};
 use crate::model::{OpenFile, ReferencedFile};
-use crate::verify::{self};
 
 use super::proto::*;
 use super::*;
@@ -98,7 +98,7 @@ pub(super) fn referenced_files(r: &mut Reader) -> HashMap<u32, RegFile> {
     }
     if !r.files.contains_key("files.img") && !r.files.contains_key("reg-files.img") {
         r.findings.add(
-            &verify::CRIU_IMAGE_MISSING,
+            &finding::CRIU_IMAGE_MISSING,
             "files.img",
             None,
             "files.img is missing: mapped and open files have no paths".into(),

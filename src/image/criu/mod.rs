@@ -33,11 +33,11 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, ErrorKind, Result};
 use crate::image::OpenOptions;
 
+use crate::finding::{self, Finding};
 use crate::model::{
     Arch, FormatDetails, Image, ImageFileRecord, ImageFormat, PageCounts, ProcessRecord,
     ProcessView, Producer, Target, task_state_name,
 };
-use crate::verify::{self, Finding};
 
 use address_space::*;
 use checkpoint::*;
@@ -128,15 +128,15 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
     // to a bound a hostile pstree.img cannot push memory past).
     if tasks.len() > MAX_TASK_VIEWS {
         let f = Finding::new(
-            &verify::CRIU_PROCESS_TREE,
+            &finding::CRIU_PROCESS_TREE,
             format!(
                 "pstree.img lists {} tasks; the first {MAX_TASK_VIEWS} are read as processes, the others only listed",
                 tasks.len()
             ),
         )
-        .with_severity(verify::Severity::Warning)
+        .with_severity(finding::Severity::Warning)
         .about_path("pstree.img");
-        r.findings.push(&verify::CRIU_PROCESS_TREE, f);
+        r.findings.push(&finding::CRIU_PROCESS_TREE, f);
     }
     let mut views: Vec<TaskView> = Vec::with_capacity(tasks.len().min(MAX_TASK_VIEWS));
     for task in tasks.iter().take(MAX_TASK_VIEWS) {
@@ -244,9 +244,9 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
     }
     if !unknown.is_empty() {
         r.findings.push(
-            &verify::CRIU_UNKNOWN_IMAGE,
+            &finding::CRIU_UNKNOWN_IMAGE,
             Finding::new(
-                &verify::CRIU_UNKNOWN_IMAGE,
+                &finding::CRIU_UNKNOWN_IMAGE,
                 format!(
                     "{} image files have a magic ckdump does not know: {}",
                     unknown.len(),

@@ -2,8 +2,8 @@
 //! against the VMAs, the pages file's size, the parent snapshot and
 //! stats-dump.
 
+use crate::finding::{self, Finding};
 use crate::memory::Bytes;
-use crate::verify::{self, Finding};
 
 use super::pages::{PE_LAZY, PE_PARENT, PE_PRESENT, PageRun, PageSource, PagemapMemory};
 use super::proto::*;
@@ -51,8 +51,12 @@ pub(super) fn read_pagemap(
     let head = match file.decode::<PagemapHead>(0) {
         Ok(h) => h.pages_id,
         Err(p) => {
-            r.findings
-                .add(&verify::CRIU_ENTRY_DECODE, &name, Some(p.offset), p.message);
+            r.findings.add(
+                &finding::CRIU_ENTRY_DECODE,
+                &name,
+                Some(p.offset),
+                p.message,
+            );
             None
         }
     };
@@ -62,7 +66,7 @@ pub(super) fn read_pagemap(
             Some(f) => f.bytes.clone(),
             None => {
                 r.findings.add(
-                    &verify::CRIU_IMAGE_MISSING,
+                    &finding::CRIU_IMAGE_MISSING,
                     n,
                     None,
                     format!("{n} is missing: {name} stores the process's pages in it"),
@@ -87,7 +91,7 @@ pub(super) fn read_pagemap(
                 // The pages of an undecodable entry cannot be skipped: every
                 // later offset in the pages file is unknown from here on.
                 r.findings.add(
-                    &verify::CRIU_ENTRY_DECODE,
+                    &finding::CRIU_ENTRY_DECODE,
                     &name,
                     Some(p.offset),
                     format!("{}; memory after it is not read", p.message),
@@ -105,7 +109,7 @@ pub(super) fn read_pagemap(
         let len = nr.checked_mul(page_size);
         let (Some(vaddr), Some(len)) = (e.vaddr, len) else {
             r.findings.add(
-                &verify::CRIU_ENTRY_DECODE,
+                &finding::CRIU_ENTRY_DECODE,
                 &name,
                 Some(offset),
                 format!("{name} entry #{i} has no vaddr or an impossible size ({nr} pages); memory after it is not read"),
@@ -139,9 +143,9 @@ pub(super) fn read_pagemap(
             // Two entries for one page: restore would fill it twice, and
             // which bytes the process saw is unknowable.
             r.findings.push(
-                &verify::CRIU_PAGE_CLAIMED_TWICE,
+                &finding::CRIU_PAGE_CLAIMED_TWICE,
                 Finding::new(
-                    &verify::CRIU_PAGE_CLAIMED_TWICE,
+                    &finding::CRIU_PAGE_CLAIMED_TWICE,
                     format!(
                         "{name} entry #{i}: pages {:#x}-{:#x} are already claimed by an earlier entry ({:#x}-{:#x}, {})",
                         vaddr.max(other.start),
@@ -176,9 +180,9 @@ pub(super) fn read_pagemap(
         }
         match problem {
             Some(p) => r.findings.push(
-                &verify::CRIU_PAGEMAP_LAYOUT,
+                &finding::CRIU_PAGEMAP_LAYOUT,
                 Finding::new(
-                    &verify::CRIU_PAGEMAP_LAYOUT,
+                    &finding::CRIU_PAGEMAP_LAYOUT,
                     format!("{name} entry #{i}: {p}"),
                 )
                 .at_offset(offset)
@@ -197,9 +201,9 @@ pub(super) fn read_pagemap(
     }
     if overflow {
         r.findings.push_listed(
-            &verify::CRIU_PAGEMAP_LAYOUT,
+            &finding::CRIU_PAGEMAP_LAYOUT,
             Finding::new(
-                &verify::CRIU_PAGEMAP_LAYOUT,
+                &finding::CRIU_PAGEMAP_LAYOUT,
                 format!(
                     "{name}: the entries' page counts add up past 2^64; totals are capped and wrong"
                 ),
@@ -211,7 +215,7 @@ pub(super) fn read_pagemap(
     if cursor > have {
         let lost = cursor - have;
         r.findings.add(
-            &verify::CRIU_PAGES_SIZE,
+            &finding::CRIU_PAGES_SIZE,
             &pages_name,
             Some(have),
             format!(
@@ -223,7 +227,7 @@ pub(super) fn read_pagemap(
         runs = split_at_file_end(runs, have);
     } else if cursor < have && head.is_some() {
         r.findings.add(
-            &verify::CRIU_PAGES_SIZE,
+            &finding::CRIU_PAGES_SIZE,
             &pages_name,
             Some(cursor),
             format!(
@@ -367,9 +371,9 @@ pub(super) fn check_parent_pages(
         let len = run.end - run.start;
         if held < len {
             r.findings.push(
-                &verify::CRIU_PARENT_PAGES,
+                &finding::CRIU_PARENT_PAGES,
                 Finding::new(
-                    &verify::CRIU_PARENT_PAGES,
+                    &finding::CRIU_PARENT_PAGES,
                     format!(
                         "{name}: {:#x}-{:#x} is marked in-parent, but parent/ holds {} of its {} pages",
                         run.start,
@@ -410,6 +414,6 @@ pub(super) fn check_page_totals(r: &mut Reader, listed_present: u64, listed_pare
     }
     for p in problems {
         r.findings
-            .add(&verify::CRIU_PAGE_TOTALS, "stats-dump", None, p);
+            .add(&finding::CRIU_PAGE_TOTALS, "stats-dump", None, p);
     }
 }

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::finding::{self};
 use crate::model::Arch;
-use crate::verify::{self};
 
 use super::proto::*;
 use super::*;
@@ -18,7 +18,7 @@ pub(super) fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry
     tasks.retain(|t| t.pid.is_some_and(|p| p != 0));
     if tasks.len() < before {
         r.findings.add(
-            &verify::CRIU_PROCESS_TREE,
+            &finding::CRIU_PROCESS_TREE,
             "pstree.img",
             None,
             format!("{} pstree entries have no pid", before - tasks.len()),
@@ -80,7 +80,7 @@ pub(super) fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry
     }
     for d in dupes {
         r.findings
-            .add(&verify::CRIU_PROCESS_TREE, "pstree.img", None, d);
+            .add(&finding::CRIU_PROCESS_TREE, "pstree.img", None, d);
     }
     Ok(tasks)
 }
@@ -128,7 +128,7 @@ pub(super) fn task_cores(r: &mut Reader, tasks: &mut [PstreeEntry]) -> HashMap<u
     }
     for p in problems {
         r.findings
-            .add(&verify::CRIU_PROCESS_TREE, "pstree.img", None, p);
+            .add(&finding::CRIU_PROCESS_TREE, "pstree.img", None, p);
     }
     cores
 }

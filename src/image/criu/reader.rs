@@ -7,7 +7,7 @@ use prost::Message;
 
 use crate::error::{Error, ErrorKind, Result};
 
-use crate::verify::{self, Check, Finding};
+use crate::finding::{self, Check, Finding};
 
 use super::image_file::{Header, ImageFile};
 use super::*;
@@ -54,7 +54,7 @@ impl Findings {
     /// relative to this directory.
     pub(super) fn absorb(&mut self, other: Findings, prefix: &str) {
         for mut f in other.finish() {
-            let check = verify::CHECKS.iter().find(|c| c.code == f.code);
+            let check = finding::CHECKS.iter().find(|c| c.code == f.code);
             f.location.path = f.location.path.map(|p| format!("{prefix}{p}"));
             f.message = format!("{prefix}: {}", f.message);
             match check {
@@ -104,7 +104,7 @@ impl Reader {
                     let file = ImageFile::parse(&name, bytes);
                     if let Some(p) = &file.problem {
                         findings.add(
-                            &verify::CRIU_ENTRY_BOUNDS,
+                            &finding::CRIU_ENTRY_BOUNDS,
                             &name,
                             Some(p.offset),
                             format!("{name}: {}", p.message),
@@ -113,7 +113,7 @@ impl Reader {
                     files.insert(name, file);
                 }
                 Err(e) => findings.add(
-                    &verify::CRIU_IMAGE_MISSING,
+                    &finding::CRIU_IMAGE_MISSING,
                     &name,
                     None,
                     format!("{name} cannot be read: {e}"),
@@ -128,7 +128,7 @@ impl Reader {
     pub(super) fn image(&mut self, name: &str, magic: u32, why: &str) -> Option<&ImageFile> {
         let Some(file) = self.files.get(name) else {
             self.findings.add(
-                &verify::CRIU_IMAGE_MISSING,
+                &finding::CRIU_IMAGE_MISSING,
                 name,
                 None,
                 format!("{name} is missing: {why}"),
@@ -147,7 +147,7 @@ impl Reader {
             };
             let expected = magic::lookup(magic).map_or("?", |(n, _)| n);
             self.findings.add(
-                &verify::CRIU_IMAGE_HEADER,
+                &finding::CRIU_IMAGE_HEADER,
                 name,
                 Some(0),
                 format!("{name} {found}, not the {expected} image expected; {why} is unknown"),
@@ -188,7 +188,9 @@ impl Reader {
         for i in 0..file.entries.len() {
             match file.decode::<M>(i) {
                 Ok(m) => f(m),
-                Err(p) => findings.add(&verify::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message),
+                Err(p) => {
+                    findings.add(&finding::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message)
+                }
             }
         }
     }
@@ -206,7 +208,7 @@ impl Reader {
                 let msg = format!("{name} holds no entry; {why} is unknown");
                 let offset = file.bytes.len() as u64;
                 self.findings
-                    .add(&verify::CRIU_ENTRY_DECODE, name, Some(offset), msg);
+                    .add(&finding::CRIU_ENTRY_DECODE, name, Some(offset), msg);
             }
             return None;
         }
@@ -214,7 +216,7 @@ impl Reader {
             Ok(m) => Some(m),
             Err(p) => {
                 self.findings
-                    .add(&verify::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message);
+                    .add(&finding::CRIU_ENTRY_DECODE, name, Some(p.offset), p.message);
                 None
             }
         }

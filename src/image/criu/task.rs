@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::finding::{self, Finding};
 use crate::image::linux_modules::{self};
 use crate::memory::Memory;
 use crate::model::{
     AuxvEntry, CheckpointInfo, MmFacts, Module, OpenFile, PagesElsewhere, Process, ProcessView,
     SignalAction, TaskCredentials, TaskFacts, TaskIds, TaskState, Thread, ThreadXstate,
 };
-use crate::verify::{self, Finding};
 
 use super::proto::*;
 use super::*;
@@ -114,7 +114,7 @@ pub(super) fn task_view(r: &mut Reader, tree: &Tree, task: &PstreeEntry) -> Task
         && executable.is_none()
     {
         r.findings.add(
-            &verify::CRIU_REFERENCES,
+            &finding::CRIU_REFERENCES,
             &format!("mm-{pid}.img"),
             None,
             format!("exe_file_id {id} is not in files.img: the executable's path is unknown"),
@@ -226,7 +226,7 @@ pub(super) fn task_threads(
             Ok(regs) => regs,
             Err(message) => {
                 r.findings
-                    .add(&verify::CRIU_ENTRY_DECODE, &name, None, message);
+                    .add(&finding::CRIU_ENTRY_DECODE, &name, None, message);
                 continue;
             }
         };
@@ -370,14 +370,14 @@ pub(super) fn task_facts(
                 "(no parent/ snapshot beside it)"
             };
             let f = Finding::new(
-                &verify::CRIU_PAGES_ELSEWHERE,
+                &finding::CRIU_PAGES_ELSEWHERE,
                 format!(
                     "pagemap-{pid}.img keeps {} pages in the parent snapshot {parent} and {} for lazy restore; {unreadable} pages cannot be read",
                     space.parent_pages, space.lazy_pages
                 ),
             )
             .about_path(format!("pagemap-{pid}.img"));
-            r.findings.push(&verify::CRIU_PAGES_ELSEWHERE, f);
+            r.findings.push(&finding::CRIU_PAGES_ELSEWHERE, f);
         }
     }
     // Signal dispositions: in the leader's core, or sigacts-PID.img before
@@ -419,7 +419,7 @@ fn read_fs(r: &mut Reader, tree: &Tree, pid: u32, facts: &mut TaskFacts, found: 
         let path = tree.files.get(&id).map(|f| f.path.clone());
         if path.is_none() {
             r.findings.add(
-                &verify::CRIU_REFERENCES,
+                &finding::CRIU_REFERENCES,
                 &fs_name,
                 None,
                 format!("the {key} (file id {id}) is not in files.img"),
@@ -478,7 +478,7 @@ fn read_descriptors(
     }
     if !missing.is_empty() {
         r.findings.add(
-            &verify::CRIU_REFERENCES,
+            &finding::CRIU_REFERENCES,
             &fdinfo_name,
             None,
             format!(
@@ -528,7 +528,7 @@ fn task_kobj_ids(
         && file != core
     {
         r.findings.add(
-            &verify::CRIU_PROCESS_TREE,
+            &finding::CRIU_PROCESS_TREE,
             &name,
             None,
             format!(
@@ -554,7 +554,7 @@ pub(super) fn check_shared_ids(r: &mut Reader, tasks: &[(u32, Option<TaskIds>)])
         ] {
             if let Some(&other) = seen.get(&id) {
                 r.findings.add(
-                    &verify::CRIU_PROCESS_TREE,
+                    &finding::CRIU_PROCESS_TREE,
                     &format!("ids-{pid}.img"),
                     None,
                     format!(

@@ -19,6 +19,7 @@ use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE, ProgramHea
 
 use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
+use crate::finding::{self, Finding, Severity};
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::image::{ImageBytes, OpenOptions};
 use crate::memory::{Bytes, Segment, SegmentMemory};
@@ -27,7 +28,6 @@ use crate::model::{
     Image, ImageFormat, InterruptLevel, NoteRecord, Process, ProcessView, Producer, Protection,
     Region, RegionFile, Sharing, Target, Thread, plausible_page_size,
 };
-use crate::verify::{self, Finding, Severity};
 
 use notes::*;
 pub use notes::{CKDUMP_OWNER, CkdumpInfo, NT_CKDUMP_INFO, encode_ckdump_info, note_name};
@@ -175,7 +175,7 @@ fn read_layout(path: &Path, file: &[u8], findings: &mut Vec<Finding>) -> Result<
     if count < phnum {
         findings.push(
             Finding::new(
-                &verify::ELF_PHDR_BOUNDS,
+                &finding::ELF_PHDR_BOUNDS,
                 format!(
                     "program header table at {phoff:#x} holds {phnum} entries but the file ({} bytes) has room for {count}",
                     file.len()
@@ -434,7 +434,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     let loads = load_segments(&layout);
     if loads.is_empty() {
         findings.push(Finding::new(
-            &verify::ELF_NO_MEMORY,
+            &finding::ELF_NO_MEMORY,
             "the core has no PT_LOAD segment: no memory at all, so no stack, module or variable can be read; threads show their registers only",
         ));
     }
@@ -523,7 +523,7 @@ fn read_notes(
         if end > file_len {
             findings.push(
                 Finding::new(
-                    &verify::ELF_NOTE_BOUNDS,
+                    &finding::ELF_NOTE_BOUNDS,
                     format!(
                         "PT_NOTE #{i} at {:#x} is {} bytes but the file ends at {file_len:#x}; {} bytes of notes are missing",
                         ph.p_offset,
@@ -538,7 +538,7 @@ fn read_notes(
             // A cut file's last note is a bounds problem already reported.
             if end <= file_len {
                 findings.push(
-                    Finding::new(&verify::ELF_NOTE_MALFORMED, problem.message)
+                    Finding::new(&finding::ELF_NOTE_MALFORMED, problem.message)
                         .at_offset(problem.offset),
                 );
             }
@@ -576,7 +576,7 @@ struct ProcessNotes {
 fn malformed_note(findings: &mut Vec<Finding>, note: &RawNote, what: String) {
     findings.push(
         Finding::new(
-            &verify::ELF_NOTE_MALFORMED,
+            &finding::ELF_NOTE_MALFORMED,
             format!(
                 "{} at {:#x}: {what}",
                 note_name(&note.owner, note.kind).unwrap_or("note"),
@@ -684,7 +684,7 @@ fn read_process_notes(
     for ((owner, kind), (count, offset)) in &unknown {
         findings.push(
             Finding::new(
-                &verify::NOTE_UNKNOWN,
+                &finding::NOTE_UNKNOWN,
                 format!("{count} note(s) of owner {owner:?} type {kind:#x} are not decoded"),
             )
             .at_offset(*offset),
@@ -924,7 +924,7 @@ fn check_thread_notes(
 ) {
     if groups.is_empty() {
         findings.push(Finding::new(
-            &verify::THREAD_COUNT,
+            &finding::THREAD_COUNT,
             "the core has no NT_PRSTATUS note: no thread registers",
         ));
         return;
@@ -933,7 +933,7 @@ fn check_thread_notes(
     for t in threads {
         if !seen.insert(t.tid) {
             findings.push(Finding::new(
-                &verify::THREAD_COUNT,
+                &finding::THREAD_COUNT,
                 format!("thread id {} has more than one NT_PRSTATUS", t.tid),
             ));
         }
@@ -968,7 +968,7 @@ fn check_thread_notes(
                 .map_or(0, |n| n.offset);
             findings.push(
                 Finding::new(
-                    &verify::THREAD_COUNT,
+                    &finding::THREAD_COUNT,
                     format!(
                         "thread #{i} has notes [{}] but the first thread has [{}]",
                         name(&k),
@@ -1002,7 +1002,7 @@ fn check_segments(
             if truncated <= LISTED_FINDINGS {
                 findings.push(
                     Finding::new(
-                        &verify::ELF_SEGMENT_TRUNCATED,
+                        &finding::ELF_SEGMENT_TRUNCATED,
                         format!(
                             "PT_LOAD #{i} at {:#x}: {lost} of {} bytes missing, file ends at {file_len:#x}",
                             ph.p_vaddr, ph.p_filesz
@@ -1020,13 +1020,13 @@ fn check_segments(
     }
     if truncated > 1 {
         findings.push(Finding::new(
-            &verify::ELF_SEGMENT_TRUNCATED,
+            &finding::ELF_SEGMENT_TRUNCATED,
             format!("{truncated} PT_LOADs reach past the end of the file ({file_len:#x}); {lost_total} bytes missing in total"),
         ).at_offset(file_len));
     }
     if absent > 0 {
         findings.push(Finding::new(
-            &verify::ELF_SEGMENT_ABSENT,
+            &finding::ELF_SEGMENT_ABSENT,
             format!("{absent} of {} PT_LOADs were written without (all of) their bytes (p_filesz < p_memsz): {absent_bytes} bytes of mapped memory not captured", loads.len()),
         ));
     }
@@ -1037,7 +1037,7 @@ fn check_segments(
     for (a, b) in in_memory.iter().take(LISTED_FINDINGS) {
         findings.push(
             Finding::new(
-                &verify::ELF_SEGMENT_OVERLAP,
+                &finding::ELF_SEGMENT_OVERLAP,
                 format!(
                     "PT_LOADs at {:#x} (+{:#x}) and {:#x} overlap in memory",
                     a.p_vaddr, a.p_memsz, b.p_vaddr
@@ -1050,7 +1050,7 @@ fn check_segments(
     for (a, b) in in_file.iter().take(LISTED_FINDINGS - listed) {
         findings.push(
             Finding::new(
-                &verify::ELF_SEGMENT_OVERLAP,
+                &finding::ELF_SEGMENT_OVERLAP,
                 format!(
                     "PT_LOADs for {:#x} and {:#x} share file bytes at {:#x}",
                     a.p_vaddr, b.p_vaddr, b.p_offset
@@ -1074,7 +1074,7 @@ fn check_segments(
     if let Some(first) = unaligned.first() {
         findings.push(
             Finding::new(
-                &verify::ELF_SEGMENT_UNALIGNED,
+                &finding::ELF_SEGMENT_UNALIGNED,
                 format!(
                     "{} PT_LOAD(s) not aligned to the {page_size}-byte page, first at {:#x} (+{:#x}, file {:#x})",
                     unaligned.len(),
@@ -1158,7 +1158,7 @@ fn check_file_mappings(
         .map(|m| format!("{:#x}-{:#x} {}", m.start, m.end, m.path))
         .collect();
     let mut f = Finding::new(
-        &verify::NT_FILE_CONSISTENT,
+        &finding::NT_FILE_CONSISTENT,
         format!(
             "{} of {} NT_FILE mappings are not (fully) inside PT_LOAD segments: {}{}",
             outside.len(),

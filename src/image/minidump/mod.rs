@@ -23,13 +23,13 @@ use minidump::{
 
 use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
+use crate::finding::Finding;
 use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, Compression, Fault, FaultCode, FormatDetails, Image, ImageFormat,
     Module as ImageModule, ModuleSource, Os, PeIdentity, Process, ProcessView, Protection, Region,
     RegionFile, RegisterSet, Sharing, StreamRecord, Target, Thread, WindowsRegion,
 };
-use crate::verify::Finding;
 use context::{add_xstate, registers_of};
 use streams::{Captured, StreamType};
 

@@ -6,10 +6,10 @@ use minidump::{
 };
 
 use crate::byte_reader::{ByteReader, Fields};
+use crate::finding::{self, Finding};
 use crate::model::{
     Arch, Fault, FormatDetails, Module, Process, Producer, Region, StreamRecord, Thread,
 };
-use crate::verify::{self, Finding};
 
 /// Declares [`StreamType`] with each type's number, named as the format
 /// names it (minidumpapiset.h, Breakpad's, Crashpad's and Mozilla's
@@ -119,7 +119,7 @@ pub fn check_required(streams: &[StreamRecord], out: &mut Vec<Finding>) {
     use StreamType as S;
     let has = |k: StreamType| streams.iter().any(|s| s.kind == k.raw());
     let mut missing = |message: &str| {
-        out.push(Finding::new(&verify::MDMP_STREAM_MISSING, message));
+        out.push(Finding::new(&finding::MDMP_STREAM_MISSING, message));
     };
     if !has(S::ThreadListStream) && !has(S::ThreadExListStream) {
         missing(
@@ -165,7 +165,7 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
         if s.offset.saturating_add(s.size) > file_len {
             out.push(
                 Finding::new(
-                    &verify::MDMP_STREAM_BOUNDS,
+                    &finding::MDMP_STREAM_BOUNDS,
                     format!(
                         "{} ({:#x}) at {:#x}, {} bytes, runs past the end of the file ({file_len} bytes)",
                         s.name.unwrap_or("stream"),
@@ -187,7 +187,7 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
         if pair[1].offset < pair[0].offset.saturating_add(pair[0].size) {
             out.push(
                 Finding::new(
-                    &verify::MDMP_STREAM_OVERLAP,
+                    &finding::MDMP_STREAM_OVERLAP,
                     format!(
                         "{} at {:#x} overlaps {} at {:#x}",
                         pair[1].name.unwrap_or("stream"),
@@ -204,7 +204,7 @@ pub fn check_directory(streams: &[StreamRecord], file_len: u64, out: &mut Vec<Fi
         let n = streams.iter().filter(|s| s.kind == kind.raw()).count();
         if n > 1 {
             out.push(Finding::new(
-                &verify::MDMP_STREAM_DUPLICATE,
+                &finding::MDMP_STREAM_DUPLICATE,
                 format!("{} appears {n} times; only the last is read", kind.name()),
             ));
         }
@@ -243,7 +243,7 @@ pub fn memory_descriptors(
     let mut check_count = |kind: StreamType, count: u64, fits: usize, len: usize| {
         if count > fits as u64 {
             out.push(Finding::new(
-                &verify::MDMP_MEMORY_LIST_COUNT,
+                &finding::MDMP_MEMORY_LIST_COUNT,
                 format!(
                     "{} claims {count} memory ranges but its {len} bytes hold {fits}; the rest are not read",
                     kind.name()
@@ -306,7 +306,7 @@ pub fn memory_descriptors(
     if let Some((address, size, rva)) = first_cut {
         out.push(
             Finding::new(
-                &verify::MDMP_MEMORY_BOUNDS,
+                &finding::MDMP_MEMORY_BOUNDS,
                 format!(
                     "{cut} memory range(s) run past the end of the file ({file_len} bytes), the first {address:#x}+{size:#x} at file offset {rva:#x}"
                 ),
@@ -320,7 +320,7 @@ pub fn memory_descriptors(
 /// A stream the directory lists that could not be parsed.
 pub fn unreadable(kind: StreamType, error: &dyn std::fmt::Display, out: &mut Vec<Finding>) {
     out.push(Finding::new(
-        &verify::MDMP_STREAM_UNREADABLE,
+        &finding::MDMP_STREAM_UNREADABLE,
         format!(
             "{} ({:#x}) cannot be read: {error}",
             kind.name(),
@@ -339,7 +339,7 @@ pub fn check_stack(tid: u64, size: u32, rva: u32, file_len: u64, out: &mut Vec<F
         return;
     };
     out.push(Finding::new(
-        &verify::MDMP_THREAD_STACK,
+        &finding::MDMP_THREAD_STACK,
         format!("thread {tid} {problem}"),
     ));
 }
@@ -375,7 +375,7 @@ pub fn check_memory(data: &[u8], captured: &[Captured], out: &mut Vec<Finding>) 
         }
         out.push(
             Finding::new(
-                &verify::MDMP_MEMORY_OVERLAP,
+                &finding::MDMP_MEMORY_OVERLAP,
                 format!(
                     "memory range {:#x}+{:#x} overlaps {:#x}+{:#x}",
                     b.address, b.size, a.address, a.size
@@ -399,7 +399,7 @@ pub fn check_threads(
         // XSTATE contexts (CONTEXT_EX) are larger; only a short one is wrong.
         if *size != 0 && *size < need {
             out.push(Finding::new(
-                &verify::MDMP_THREAD_CONTEXT,
+                &finding::MDMP_THREAD_CONTEXT,
                 format!(
                     "thread {tid}: its {size}-byte CPU context is shorter than the {need} bytes a {} context needs",
                     arch.name()
@@ -410,7 +410,7 @@ pub fn check_threads(
     for t in threads {
         if t.registers.pc().is_none() {
             out.push(Finding::new(
-                &verify::MDMP_THREAD_CONTEXT,
+                &finding::MDMP_THREAD_CONTEXT,
                 format!("thread {} has no usable CPU context", t.tid),
             ));
         }
@@ -434,7 +434,7 @@ pub fn check_codeview(
     if record_size > 0 && !parsed {
         out.push(
             Finding::new(
-                &verify::MDMP_CODEVIEW,
+                &finding::MDMP_CODEVIEW,
                 format!("{name} at {base:#x}: its {record_size}-byte CodeView record is not RSDS, NB10 or an ELF build-id"),
             )
             .at_address(base),
@@ -450,7 +450,7 @@ pub fn check_modules(modules: &[Module], out: &mut Vec<Finding>) {
         if pair[1].base < pair[0].base.saturating_add(pair[0].size) {
             out.push(
                 Finding::new(
-                    &verify::MDMP_MODULE_OVERLAP,
+                    &finding::MDMP_MODULE_OVERLAP,
                     format!(
                         "{} at {:#x} overlaps {} at {:#x}",
                         pair[1].name, pair[1].base, pair[0].name, pair[0].base
@@ -475,7 +475,7 @@ pub fn check_memory_in_committed(
         if !committed && *size > 0 {
             out.push(
                 Finding::new(
-                    &verify::MDMP_MEMORY_UNCOMMITTED,
+                    &finding::MDMP_MEMORY_UNCOMMITTED,
                     format!("captured memory at {base:#x} ({size} bytes) lies outside every committed region"),
                 )
                 .at_address(*base),
