@@ -481,7 +481,10 @@ fn snapshot_reads_back_identically_and_in_gdb_and_eu_stack() {
     // gdb prints the current source line to stderr when the source file
     // is not installed ("29\t../sysdeps/.../pause.c: No such file or
     // directory."); anything else there is a complaint about the core.
-    for line in gdb_err.lines().filter(|l| !l.trim().is_empty()) {
+    for line in gdb_err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !gdb_host_xstate_quirk(l))
+    {
         assert!(
             line.ends_with(": No such file or directory.")
                 && line
@@ -725,7 +728,11 @@ fn anonymous_shared_memory_is_saved_and_gdb_reads_it_quietly() {
         String::from_utf8_lossy(&gdb.stdout),
         String::from_utf8_lossy(&gdb.stderr)
     );
-    assert!(!all.to_lowercase().contains("warning"), "{all}");
+    let complaints: Vec<&str> = all
+        .lines()
+        .filter(|l| l.to_lowercase().contains("warning") && !gdb_host_xstate_quirk(l))
+        .collect();
+    assert!(complaints.is_empty(), "{all}");
     assert!(
         all.contains(&format!("{start:#x}:\t0x07\t0x07\t0x07\t0x07")),
         "{all}"
@@ -742,4 +749,13 @@ fn anonymous_shared_memory_is_saved_and_gdb_reads_it_quietly() {
         .expect("the shared mapping is a region of the core");
     assert_eq!(r["capture"], "full");
     assert_eq!(r["size"], 1 << 20);
+}
+
+/// gdb 13 sizes the XSAVE area from this host's CPUID; on CPUs whose
+/// CPUID size exceeds what the kernel's ptrace and core dumper write (seen
+/// on AMD EPYC with AVX-512) it prints this for every core, the kernel's
+/// own included — a gdb/host quirk, not a defect of the file.
+fn gdb_host_xstate_quirk(line: &str) -> bool {
+    line.starts_with("warning: Section `.reg-xstate/")
+        && line.ends_with("' in core file too small.")
 }
