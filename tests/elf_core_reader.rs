@@ -2,22 +2,15 @@
 //! from reference/*.eu-readelf-n.txt) and the corpus cores from elfutils
 //! and LLDB (values their projects assert, see corpus/MANIFEST.md).
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ckdump::memory::{Memory, MemoryError};
 use ckdump::model::{Arch, Capture, FaultCode, Image, Producer};
 use ckdump::{ErrorKind, OpenOptions};
-
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
-}
+use common::shared;
 
 /// Decompresses a .zst or .bz2 fixture into a temporary plain file.
 fn plain(path: &Path) -> tempfile::NamedTempFile {

@@ -5,6 +5,8 @@
 //! file carries a small core loader (PT_LOADs, NT_PRSTATUS) and a small
 //! `CodeInfo` over the module files: test scaffolding only.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,21 +16,12 @@ use ckdump::model::{Arch, RegisterSet};
 use ckdump::unwind::{
     CodeInfo, FoundBy, RawFrame, Section, UnwindTables, Unwinder, WalkLimits, walk,
 };
+use common::shared;
 use goblin::elf::Elf;
 use goblin::elf::program_header::{PF_X, PT_LOAD};
 
-fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
-}
-
 fn linux_cores() -> Option<PathBuf> {
-    shared().map(|s| s.join("generated/linux-cores"))
+    common::shared_path("generated/linux-cores")
 }
 
 /// Decompresses a .zst or .bz2 fixture into a temporary file and maps it.
@@ -756,11 +749,10 @@ fn corrupted_eh_frame_never_panics() {
 #[test]
 fn sighandler_core_unwinds_through_restore_rt_like_eu_stack() {
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let core_path = testdata.join("cores/core.sighandler.kernel.zst");
-    if !core_path.is_file() {
-        eprintln!("skipping: {} is absent", core_path.display());
+    let Some(core_path) = common::require_path(&testdata.join("cores/core.sighandler.kernel.zst"))
+    else {
         return;
-    }
+    };
     let bytes = decompress(&core_path);
     let core = load_core(&bytes);
     let libs = testdata.join("sysroot/usr/lib/x86_64-linux-gnu");

@@ -9,16 +9,77 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` beside the repository, or None with a printed notice (a
-/// user's clone has no shared/; CI always has it).
+/// The environment variable that turns every skip below into a failure.
+/// `.ci/run` sets it to 1: in CI a missing fixture or tool is a broken
+/// environment, not a reason for a test to pass without checking anything.
+pub const REQUIRE_FIXTURES: &str = "CKDUMP_REQUIRE_FIXTURES";
+
+/// Whether `CKDUMP_REQUIRE_FIXTURES=1` is set.
+pub fn fixtures_required() -> bool {
+    std::env::var_os(REQUIRE_FIXTURES).is_some_and(|v| v == "1")
+}
+
+/// The one way a test gives up for want of something outside the
+/// repository: prints a notice naming `what` (the caller then returns
+/// early), or panics with it when `CKDUMP_REQUIRE_FIXTURES=1`.
+#[track_caller]
+pub fn skip(what: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    if fixtures_required() {
+        panic!("{test}: {what}, and {REQUIRE_FIXTURES}=1 forbids skipping");
+    }
+    eprintln!("notice: {test} skipped: {what} (set {REQUIRE_FIXTURES}=1 to make this a failure)");
+}
+
+/// `path`, or None after `skip` when it does not exist.
+#[track_caller]
+pub fn require_path(path: &Path) -> Option<PathBuf> {
+    if path.exists() {
+        Some(path.to_path_buf())
+    } else {
+        skip(&format!("{} is absent", path.display()));
+        None
+    }
+}
+
+/// `../shared` beside the repository (a user's clone has none; CI always
+/// has it), or None after `skip`.
+#[track_caller]
 pub fn shared() -> Option<PathBuf> {
     let p = root().join("../shared");
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("notice: ../shared is absent; skipping this conformance test");
+        skip(&format!("../shared ({}) is absent", p.display()));
         None
     }
+}
+
+/// `../shared/REL` (a file or directory), or None after `skip` when
+/// ../shared or REL in it is absent.
+#[track_caller]
+pub fn shared_path(rel: &str) -> Option<PathBuf> {
+    require_path(&shared()?.join(rel))
+}
+
+/// The executable `name` on PATH, or None after `skip`.
+#[track_caller]
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    if found.is_none() {
+        skip(&format!("the tool `{name}` is not installed (not on PATH)"));
+    }
+    found
 }
 
 /// Runs the built `ckdump` binary.
