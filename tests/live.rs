@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ckdump, physical_functions, root, thread};
+use common::{ckdump, physical_functions, register, root, thread};
 use serde_json::Value;
 
 /// x86_64 syscall numbers as /proc/PID/task/TID/syscall prints them.
@@ -193,18 +193,6 @@ fn inspect_pid(pid: u32) -> Option<Value> {
         "symbols",
     ])?;
     Some(serde_json::from_slice(&out.stdout).expect("json"))
-}
-
-fn register(thread: &Value, name: &str) -> u64 {
-    let v = thread["registers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no {name}"))["value"]
-        .as_str()
-        .unwrap();
-    u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap()
 }
 
 fn tids_of(report: &Value) -> Vec<u64> {

@@ -35,21 +35,6 @@ const MT_FILES: &[(&str, u64)] = &[
 /// `sha256sum testdata/criu/images/mt/pages-1.img`.
 const MT_PAGES_SHA256: &str = "30be38f0c1ff71076a318c7df42807c1087fb94a2360a4381345a6033107d782";
 
-/// Copies a directory (flat, symlinks kept as links) into `to`.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &target).unwrap();
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 fn mt_copy() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mt");
@@ -71,10 +56,6 @@ fn run_env(args: &[&str], var: &str, value: &str) -> Output {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 fn seal_json(path: &Path, extra: &[&str]) -> Value {
@@ -659,10 +640,6 @@ fn text_output_of_seal() {
 fn crit_json(name: &str) -> Value {
     let path = root().join("testdata/criu/reference/mt").join(name);
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
-
-fn hex_u64(v: &Value) -> u64 {
-    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
 /// The address whose byte sits at `offset` of pages-1.img, by crit's

@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ckdump::memory::{Bytes, Memory, Segment, SegmentMemory};
@@ -26,16 +25,7 @@ fn linux_cores() -> Option<PathBuf> {
 
 /// Decompresses a .zst or .bz2 fixture into a temporary file and maps it.
 fn decompress(path: &Path) -> Bytes {
-    let input = std::fs::File::open(path).unwrap();
-    let mut out = tempfile::tempfile().unwrap();
-    if path.extension().is_some_and(|e| e == "zst") {
-        zstd::stream::copy_decode(input, &mut out).unwrap();
-    } else {
-        let mut reader = bzip2::read::BzDecoder::new(input);
-        std::io::copy(&mut reader, &mut out).unwrap();
-    }
-    out.flush().unwrap();
-    Bytes::map_file(&out).unwrap()
+    Bytes::map_file(common::decompressed(path).as_file()).unwrap()
 }
 
 /// What the test needs of a core: memory, executable ranges and threads.

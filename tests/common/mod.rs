@@ -31,7 +31,13 @@ pub fn skip(what: &str) {
     if fixtures_required() {
         panic!("{test}: {what}, and {REQUIRE_FIXTURES}=1 forbids skipping");
     }
-    eprintln!("notice: {test} skipped: {what} (set {REQUIRE_FIXTURES}=1 to make this a failure)");
+    // Written to the stderr handle, not with eprintln!, which the test
+    // harness captures and hides for a passing test.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "notice: {test} skipped: {what} (set {REQUIRE_FIXTURES}=1 to make this a failure)"
+    );
 }
 
 /// `path`, or None after `skip` when it does not exist.
@@ -80,6 +86,67 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
         skip(&format!("the tool `{name}` is not installed (not on PATH)"));
     }
     found
+}
+
+/// Open options that read nothing from the host (no system libraries for
+/// symbols), so what a test sees does not depend on the machine.
+pub fn no_host_files() -> ckdump::OpenOptions {
+    ckdump::OpenOptions {
+        use_host_files: false,
+        ..ckdump::OpenOptions::default()
+    }
+}
+
+/// Opens `path` with `options`, panicking with the error.
+pub fn open_with(path: &Path, options: &ckdump::OpenOptions) -> ckdump::Image {
+    ckdump::open(path, options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Opens `path` without host files, panicking with the error.
+pub fn open(path: &Path) -> ckdump::Image {
+    open_with(path, &no_host_files())
+}
+
+/// The finding codes of an image, in order.
+pub fn codes(image: &ckdump::Image) -> Vec<&'static str> {
+    image.findings.iter().map(|f| f.code).collect()
+}
+
+/// A path as a command-line argument (fixture paths are UTF-8).
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Copies the files of directory `from` into `to` (created), keeping
+/// symbolic links as links (a CRIU `parent` link must keep pointing at
+/// its sibling).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &target).unwrap();
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A `"0x…"` JSON string as a number.
+pub fn hex_u64(v: &serde_json::Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// The value of register `name` of a thread in a JSON report.
+pub fn register(thread: &serde_json::Value, name: &str) -> u64 {
+    let r = thread["registers"].as_array().unwrap();
+    hex_u64(
+        &r.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["value"],
+    )
 }
 
 /// Runs the built `ckdump` binary.
@@ -141,7 +208,7 @@ pub fn decompressed(path: &Path) -> tempfile::NamedTempFile {
             zstd::stream::copy_decode(input, &mut out).expect("zstd");
         }
         Some("bz2") => {
-            let mut d = bzip2::read::BzDecoder::new(input);
+            let mut d = bzip2::read::MultiBzDecoder::new(input);
             std::io::copy(&mut d, &mut out).expect("bzip2");
         }
         _ => {
