@@ -149,10 +149,12 @@ pub fn register(thread: &serde_json::Value, name: &str) -> u64 {
     )
 }
 
-/// Runs the built `ckdump` binary.
+/// Runs the built `ckdump` binary from the repository root (so relative
+/// fixture paths work, as `cargo test` runs tests there too).
 pub fn ckdump(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ckdump"))
         .args(args)
+        .current_dir(root())
         .env_remove("CKDUMP_SYMBOL_PATH")
         .env_remove("_NT_SYMBOL_PATH")
         .output()
