@@ -131,8 +131,7 @@ fn fixtures() -> Vec<(PathBuf, Vec<u8>)> {
             "corpus/rust-minidump/linux-mini.dmp",
             "corpus/lldb/windows-sigsegv/sigsegv.dmp",
         ] {
-            let p = shared.join(rel);
-            if p.exists() {
+            if let Some(p) = require_path(&shared.join(rel)) {
                 let tmp = decompressed(&p);
                 out.push((p, std::fs::read(tmp.path()).unwrap()));
             }

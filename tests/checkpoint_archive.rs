@@ -34,19 +34,8 @@ fn options() -> OpenOptions {
     }
 }
 
-fn quick() -> OpenOptions {
-    OpenOptions {
-        use_host_files: false,
-        ..OpenOptions::default()
-    }
-}
-
 fn open(path: &Path) -> Image {
-    ckdump::open(path, &options()).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn codes(image: &Image) -> Vec<&'static str> {
-    image.findings.iter().map(|f| f.code).collect()
+    open_with(path, &options())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Value {
@@ -201,7 +190,7 @@ fn write_temp(bytes: &[u8], name: &str) -> (tempfile::TempDir, PathBuf) {
 
 fn open_members(members: &[Raw]) -> Image {
     let (_dir, path) = write_temp(&build_tar(members), "hostile.tar");
-    ckdump::open(&path, &quick()).unwrap_or_else(|e| panic!("{e}"))
+    ckdump::open(&path, &no_host_files()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -611,7 +600,7 @@ fn json_sarif_and_junit_for_archives() {
 #[test]
 fn a_plain_tar_is_read_in_place_zero_copy() {
     let (_dir, path) = write_temp(&tar_bytes(), "mt-checkpoint.tar");
-    let loaded = checkpoint_archive::load(&path, None, u64::MAX, &quick()).unwrap();
+    let loaded = checkpoint_archive::load(&path, None, u64::MAX, &no_host_files()).unwrap();
     assert!(
         loaded.bytes.is_mapped(),
         "a plain tar is mapped, not copied"
@@ -632,7 +621,7 @@ fn a_plain_tar_is_read_in_place_zero_copy() {
         &std::fs::read(testdata().join("images/mt/pages-1.img")).unwrap()[..]
     );
 
-    let image = ckdump::open(&path, &quick()).unwrap();
+    let image = ckdump::open(&path, &no_host_files()).unwrap();
     assert_eq!(image.compression, None);
     assert!(image.findings.is_empty(), "{:?}", image.findings);
     let info = image
@@ -1001,7 +990,7 @@ fn the_parent_snapshot_is_read_from_inside_the_archive() {
 /// Opens a cut archive; it must give findings or a one-line error.
 fn open_cut(bytes: &[u8], name: &str) -> Result<Image, ckdump::Error> {
     let (_dir, path) = write_temp(bytes, name);
-    ckdump::open(&path, &quick())
+    ckdump::open(&path, &no_host_files())
 }
 
 #[test]
@@ -1111,10 +1100,10 @@ fn claimed_sizes_and_bombs_do_not_allocate() {
     });
     let bytes = build_tar(&m);
     let (_dir, path) = write_temp(&bytes[..bytes.len() - 1024], "claims.tar");
-    let loaded = checkpoint_archive::load(&path, None, u64::MAX, &quick()).unwrap();
+    let loaded = checkpoint_archive::load(&path, None, u64::MAX, &no_host_files()).unwrap();
     let diff = loaded.members.get("rootfs-diff.tar").unwrap();
     assert_eq!((diff.size, diff.data.len()), (1 << 40, 4096));
-    let image = ckdump::open(&path, &quick()).unwrap();
+    let image = ckdump::open(&path, &no_host_files()).unwrap();
     assert_eq!(codes(&image), ["CKD-E6103"], "{:?}", image.findings);
     assert!(
         image.findings[0]
@@ -1143,9 +1132,14 @@ fn claimed_sizes_and_bombs_do_not_allocate() {
     let bomb = enc.finish().unwrap();
     assert!(bomb.len() < 1 << 20);
     let (_dir, path) = write_temp(&bomb, "bomb.tar.gz");
-    let e = checkpoint_archive::read_with_limit(&path, Some(Compression::Gzip), 1 << 20, &quick())
-        .err()
-        .unwrap();
+    let e = checkpoint_archive::read_with_limit(
+        &path,
+        Some(Compression::Gzip),
+        1 << 20,
+        &no_host_files(),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(e.kind, ErrorKind::Decompression { .. }), "{e}");
     assert!(e.to_string().contains("more than 1048576 bytes"), "{e}");
     // The same through the CLI and its environment variable.
@@ -1237,7 +1231,7 @@ fn a_process_tree_in_an_archive_matches_its_directory() {
             .any(|w| w == ["child_worker_leaf", "child_worker_mid"]),
         "{names:?}"
     );
-    let image = ckdump::open(&path, &quick()).unwrap();
+    let image = ckdump::open(&path, &no_host_files()).unwrap();
     assert!(image.findings.is_empty(), "{:?}", image.findings);
     // Every process is a view of this one image: the archive's path and
     // format are the only ones there are.

@@ -13,24 +13,12 @@ fn corpus(rel: &str) -> Option<Value> {
     Some(inspect_json(&path, &["--regions"]))
 }
 
-fn hex(v: &Value) -> u64 {
-    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-}
-
-fn register(thread: &Value, name: &str) -> u64 {
-    let r = thread["registers"].as_array().unwrap();
-    hex(&r
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no {name}"))["value"])
-}
-
 fn region_capture(report: &Value, addr: u64) -> String {
     report["regions"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| hex(&r["start"]) <= addr && addr < hex(&r["end"]))
+        .find(|r| hex_u64(&r["start"]) <= addr && addr < hex_u64(&r["end"]))
         .map(|r| r["capture"].as_str().unwrap().to_string())
         .unwrap_or_else(|| "unmapped".into())
 }

@@ -23,15 +23,6 @@ fn tids(r: &Value) -> Vec<u64> {
     t
 }
 
-fn register(thread: &Value, name: &str) -> u64 {
-    let r = thread["registers"].as_array().unwrap();
-    let v = r
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no {name}"));
-    u64::from_str_radix(v["value"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
-}
-
 fn module<'a>(r: &'a Value, name: &str) -> &'a Value {
     r["modules"]
         .as_array()

@@ -37,7 +37,7 @@ fn hex(v: &Value) -> u64 {
 }
 
 fn open(dir: &Path) -> ckdump::model::Image {
-    ckdump::open(dir, &ckdump::OpenOptions::default()).unwrap()
+    common::open_with(dir, &ckdump::OpenOptions::default())
 }
 
 /// The guest's /proc/cpuinfo flags (QEMU TCG -cpu max), the CPU the

@@ -21,17 +21,6 @@ fn criu_dir(shared: &Path) -> PathBuf {
     shared.join("generated/criu")
 }
 
-fn no_host_files() -> OpenOptions {
-    OpenOptions {
-        use_host_files: false,
-        ..OpenOptions::default()
-    }
-}
-
-fn open(dir: &Path) -> Image {
-    ckdump::open(dir, &no_host_files()).unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// `crit show` output for one image of one dump.
 fn crit(shared: &Path, dump: &str, image: &str) -> Value {
     let path = criu_dir(shared).join(format!("reference/{dump}.{image}.json"));
@@ -609,10 +598,6 @@ fn copy_of(shared: &Path, dump: &str) -> tempfile::TempDir {
         std::fs::copy(e.path(), dst.path().join(e.file_name())).unwrap();
     }
     dst
-}
-
-fn codes(image: &Image) -> Vec<&'static str> {
-    image.findings.iter().map(|f| f.code).collect()
 }
 
 #[test]

@@ -10,10 +10,6 @@ use serde_json::Value;
 
 use common::*;
 
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
 /// `ckdump diff A B --format json`: exit code and document (validated
 /// against schema/diff.schema.json).
 fn diff(a: &Path, b: &Path, extra: &[&str]) -> (i32, Value) {
@@ -42,14 +38,6 @@ fn diff(a: &Path, b: &Path, extra: &[&str]) -> (i32, Value) {
 
 fn images() -> PathBuf {
     root().join("testdata/criu/images")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
 }
 
 /// (page, differing bytes, first difference) of every listed differing page.

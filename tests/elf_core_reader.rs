@@ -2,51 +2,15 @@
 //! from reference/*.eu-readelf-n.txt) and the corpus cores from elfutils
 //! and LLDB (values their projects assert, see corpus/MANIFEST.md).
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ckdump::memory::{Memory, MemoryError};
 use ckdump::model::{Arch, Capture, FaultCode, Image, Producer};
 use ckdump::{ErrorKind, OpenOptions};
-
-fn shared() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} is absent", p.display());
-        None
-    }
-}
-
-/// Decompresses a .zst or .bz2 fixture into a temporary plain file.
-fn plain(path: &Path) -> tempfile::NamedTempFile {
-    let input = std::fs::File::open(path).unwrap();
-    let mut out = tempfile::NamedTempFile::new().unwrap();
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("zst") => {
-            zstd::stream::copy_decode(input, &mut out).unwrap();
-        }
-        Some("bz2") => {
-            let mut d = bzip2::read::MultiBzDecoder::new(input);
-            std::io::copy(&mut d, &mut out).unwrap();
-        }
-        _ => panic!("unexpected fixture {}", path.display()),
-    }
-    out.flush().unwrap();
-    out
-}
-
-fn open(path: &Path) -> Image {
-    ckdump::open(path, &no_host_files()).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn no_host_files() -> OpenOptions {
-    OpenOptions {
-        use_host_files: false,
-        ..OpenOptions::default()
-    }
-}
+use common::{decompressed, no_host_files, open, shared};
 
 fn tids(image: &Image) -> Vec<u64> {
     image.process.threads.iter().map(|t| t.tid).collect()
@@ -100,7 +64,7 @@ fn expected_modules() -> Vec<(String, Option<String>, bool)> {
 #[test]
 fn kernel_core_threads_fault_modules_and_xstate() {
     let Some(shared) = shared() else { return };
-    let core = plain(&shared.join("generated/linux-cores/core.kernel-sigsegv.zst"));
+    let core = decompressed(&shared.join("generated/linux-cores/core.kernel-sigsegv.zst"));
     let image = open(core.path());
     assert_eq!(image.target.arch, Arch::X86_64);
     assert_eq!(image.producer, Producer::LinuxKernel);
@@ -273,7 +237,7 @@ fn sysroot_with_libc(target: &Path) -> tempfile::TempDir {
 fn absent_libc_text_is_read_from_a_matching_file_only() {
     let Some(shared) = shared() else { return };
     let dir = shared.join("generated/linux-cores");
-    let core = plain(&dir.join("core.kernel-sigsegv.zst"));
+    let core = decompressed(&dir.join("core.kernel-sigsegv.zst"));
     let libc_bytes = std::fs::read(dir.join("libs/libc.so.6")).unwrap();
     let text = 0x7f4483b54000u64; // NT_FILE: file offset 0x26000
 
@@ -317,7 +281,7 @@ fn absent_libc_text_is_read_from_a_matching_file_only() {
 #[test]
 fn truncated_kernel_core_still_opens_with_findings() {
     let Some(shared) = shared() else { return };
-    let core = plain(&shared.join("generated/linux-cores/core.kernel-sigsegv.zst"));
+    let core = decompressed(&shared.join("generated/linux-cores/core.kernel-sigsegv.zst"));
     let bytes = std::fs::read(core.path()).unwrap();
     let cut_at = 0x1000000usize;
     let mut cut = tempfile::NamedTempFile::new().unwrap();
@@ -392,7 +356,7 @@ fn aarch64_core_from_elfutils() {
 #[test]
 fn i686_core_from_elfutils() {
     let Some(shared) = shared() else { return };
-    let core = plain(&shared.join("corpus/elfutils/testfile_i686_core.bz2"));
+    let core = decompressed(&shared.join("corpus/elfutils/testfile_i686_core.bz2"));
     let image = open(core.path());
     assert_eq!(image.target.arch, Arch::X86);
     let p = image.process.facts.as_ref().unwrap();
@@ -519,7 +483,7 @@ fn truncation_and_bit_flips_never_panic() {
     ];
     // The first 0x30000 bytes of the kernel core: all headers and notes,
     // the crashme pages, a cut through the heap.
-    let kernel = plain(&shared.join("generated/linux-cores/core.kernel-sigsegv.zst"));
+    let kernel = decompressed(&shared.join("generated/linux-cores/core.kernel-sigsegv.zst"));
     let kbytes = std::fs::read(kernel.path()).unwrap();
     inputs.push(kbytes[..0x30000].to_vec());
 

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{ckdump, physical_functions, root, thread};
+use common::{ckdump, physical_functions, register, root, thread};
 use serde_json::Value;
 
 /// x86_64 syscall numbers as /proc/PID/task/TID/syscall prints them.
@@ -174,7 +174,7 @@ fn ckdump_live(args: &[&str]) -> Option<std::process::Output> {
     let out = ckdump(args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("ptrace is not permitted") {
-        eprintln!("notice: ptrace is not permitted here ({stderr}); skipping this live test");
+        common::skip(&format!("ptrace is not permitted here ({})", stderr.trim()));
         return None;
     }
     assert!(out.status.success(), "ckdump {args:?} failed: {stderr}");
@@ -193,18 +193,6 @@ fn inspect_pid(pid: u32) -> Option<Value> {
         "symbols",
     ])?;
     Some(serde_json::from_slice(&out.stdout).expect("json"))
-}
-
-fn register(thread: &Value, name: &str) -> u64 {
-    let v = thread["registers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap_or_else(|| panic!("no {name}"))["value"]
-        .as_str()
-        .unwrap();
-    u64::from_str_radix(v.trim_start_matches("0x"), 16).unwrap()
 }
 
 fn tids_of(report: &Value) -> Vec<u64> {
@@ -289,6 +277,9 @@ fn gdb_registers(pid: u32) -> BTreeMap<u64, (u64, u64)> {
 
 #[test]
 fn inspect_pid_lists_every_thread_with_gdb_registers_and_leaves_it_running() {
+    let Some(_) = common::require_tool("gdb") else {
+        return;
+    };
     let p = Program::threads();
     // A worker wakes every 200 ms and sleeps again at the same pc and sp;
     // one retry covers catching it awake in between.
@@ -363,6 +354,12 @@ fn inspect_file(path: &Path) -> Value {
 
 #[test]
 fn snapshot_reads_back_identically_and_in_gdb_and_eu_stack() {
+    let (Some(_), Some(_)) = (
+        common::require_tool("gdb"),
+        common::require_tool("eu-stack"),
+    ) else {
+        return;
+    };
     let p = Program::threads();
     // Stopped with SIGSTOP, the threads cannot move between the live
     // inspect and the snapshot: both must give the very same threads.
@@ -579,7 +576,7 @@ fn a_process_that_is_already_traced_is_refused_with_its_tracer() {
 fn an_unprivileged_user_is_refused_with_what_to_do() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!("notice: not root; cannot switch to another uid to test the refusal");
+        common::skip("not root, so it cannot switch to another uid to test the refusal");
         return;
     }
     let p = Program::threads();
@@ -592,10 +589,7 @@ fn an_unprivileged_user_is_refused_with_what_to_do() {
     let out = match out {
         Ok(o) => o,
         Err(e) => {
-            eprintln!(
-                "notice: cannot run {} as uid 65534 ({e}); skipping",
-                bin.display()
-            );
+            common::skip(&format!("cannot run {} as uid 65534 ({e})", bin.display()));
             return;
         }
     };
@@ -642,7 +636,7 @@ fn threads_that_come_and_go_while_attaching_are_handled() {
         .arg(&src)
         .status();
     if !cc.is_ok_and(|s| s.success()) {
-        eprintln!("notice: no working cc; skipping the thread-churn test");
+        common::skip("no working cc to build the thread-churn program");
         return;
     }
     let p = start(&mut Command::new(&bin));
@@ -686,6 +680,9 @@ int main(void) {
 
 #[test]
 fn anonymous_shared_memory_is_saved_and_gdb_reads_it_quietly() {
+    let Some(_) = common::require_tool("gdb") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("shared_anon.c");
     let bin = dir.path().join("shared_anon");
@@ -696,7 +693,7 @@ fn anonymous_shared_memory_is_saved_and_gdb_reads_it_quietly() {
         .arg(&src)
         .status();
     if !cc.is_ok_and(|s| s.success()) {
-        eprintln!("notice: no working cc; skipping the shared-memory test");
+        common::skip("no working cc to build the shared-memory program");
         return;
     }
     let p = start(&mut Command::new(&bin));

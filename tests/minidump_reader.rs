@@ -3,24 +3,14 @@
 //! reference outputs beside the generated dumps (minidump-stackwalk's raw
 //! `--dump`, the stream listing of the wine dumps).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use ckdump::analysis::{self, InspectOptions};
 use ckdump::model::{Arch, FaultCode, Image, ImageFormat, Os, Producer, Sharing};
 use ckdump::{OpenOptions, open};
-
-fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "notice: {} is absent; minidump reader tests skipped",
-            dir.display()
-        );
-        None
-    }
-}
+use common::shared;
 
 fn dump(rel: &str) -> Option<Image> {
     let path = shared()?.join(rel);

@@ -5,6 +5,8 @@
 //! --fpo`, `llvm-objdump --unwind-info` / `-d` / `-s`, `llvm-readobj
 //! --file-headers` on the same files.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,13 +16,7 @@ use ckdump::symbols::pdb_symbols::{FrameDataRecord, PdbSymbols};
 use ckdump::symbols::pe_file::{PdataEntry, PeFile, binary_candidates, pdb_candidates};
 
 fn bin_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/generated/windows/bin");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("notice: {} absent, test skipped", dir.display());
-        None
-    }
+    common::shared_path("generated/windows/bin")
 }
 
 fn pe(dir: &Path, name: &str) -> PeFile {

@@ -6,6 +6,8 @@
 //! The `CodeInfo` here maps a PE's sections at their RVAs and answers
 //! `runtime_function` from .pdata by binary search: test scaffolding only.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use ckdump::memory::{Bytes, Segment, SegmentMemory};
@@ -13,13 +15,7 @@ use ckdump::model::{Arch, RegisterSet};
 use ckdump::unwind::{CodeInfo, FoundBy, RawFrame, RuntimeFunction, WalkLimits, walk};
 
 fn windows_bin(name: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/generated/windows");
-    if dir.is_dir() {
-        Some(dir.join("bin").join(name))
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
+    common::shared_path("generated/windows").map(|dir| dir.join("bin").join(name))
 }
 
 /// A module mapped at `base`: its image bytes, its RUNTIME_FUNCTIONs sorted

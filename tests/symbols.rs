@@ -140,7 +140,7 @@ fn check_image_against_eu_stack(image: &Image, reference: &Path, config: &Symbol
 }
 
 fn linux_cores() -> Option<PathBuf> {
-    Some(shared()?.join("generated/linux-cores"))
+    shared_path("generated/linux-cores")
 }
 
 #[test]
@@ -580,7 +580,7 @@ fn objcopy(args: &[&Path]) -> bool {
             true
         }
         Err(e) => {
-            eprintln!("notice: objcopy unavailable ({e}); skipping");
+            skip(&format!("objcopy unavailable ({e})"));
             false
         }
     }

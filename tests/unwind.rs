@@ -5,8 +5,9 @@
 //! file carries a small core loader (PT_LOADs, NT_PRSTATUS) and a small
 //! `CodeInfo` over the module files: test scaffolding only.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ckdump::memory::{Bytes, Memory, Segment, SegmentMemory};
@@ -14,35 +15,17 @@ use ckdump::model::{Arch, RegisterSet};
 use ckdump::unwind::{
     CodeInfo, FoundBy, RawFrame, Section, UnwindTables, Unwinder, WalkLimits, walk,
 };
+use common::shared;
 use goblin::elf::Elf;
 use goblin::elf::program_header::{PF_X, PT_LOAD};
 
-fn shared() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: {} is absent", dir.display());
-        None
-    }
-}
-
 fn linux_cores() -> Option<PathBuf> {
-    shared().map(|s| s.join("generated/linux-cores"))
+    common::shared_path("generated/linux-cores")
 }
 
 /// Decompresses a .zst or .bz2 fixture into a temporary file and maps it.
 fn decompress(path: &Path) -> Bytes {
-    let input = std::fs::File::open(path).unwrap();
-    let mut out = tempfile::tempfile().unwrap();
-    if path.extension().is_some_and(|e| e == "zst") {
-        zstd::stream::copy_decode(input, &mut out).unwrap();
-    } else {
-        let mut reader = bzip2::read::BzDecoder::new(input);
-        std::io::copy(&mut reader, &mut out).unwrap();
-    }
-    out.flush().unwrap();
-    Bytes::map_file(&out).unwrap()
+    Bytes::map_file(common::decompressed(path).as_file()).unwrap()
 }
 
 /// What the test needs of a core: memory, executable ranges and threads.
@@ -756,11 +739,10 @@ fn corrupted_eh_frame_never_panics() {
 #[test]
 fn sighandler_core_unwinds_through_restore_rt_like_eu_stack() {
     let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    let core_path = testdata.join("cores/core.sighandler.kernel.zst");
-    if !core_path.is_file() {
-        eprintln!("skipping: {} is absent", core_path.display());
+    let Some(core_path) = common::require_path(&testdata.join("cores/core.sighandler.kernel.zst"))
+    else {
         return;
-    }
+    };
     let bytes = decompress(&core_path);
     let core = load_core(&bytes);
     let libs = testdata.join("sysroot/usr/lib/x86_64-linux-gnu");

@@ -9,22 +9,152 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared` beside the repository, or None with a printed notice (a
-/// user's clone has no shared/; CI always has it).
+/// The environment variable that turns every skip below into a failure.
+/// `.ci/run` sets it to 1: in CI a missing fixture or tool is a broken
+/// environment, not a reason for a test to pass without checking anything.
+pub const REQUIRE_FIXTURES: &str = "CKDUMP_REQUIRE_FIXTURES";
+
+/// Whether `CKDUMP_REQUIRE_FIXTURES=1` is set.
+pub fn fixtures_required() -> bool {
+    std::env::var_os(REQUIRE_FIXTURES).is_some_and(|v| v == "1")
+}
+
+/// The one way a test gives up for want of something outside the
+/// repository: prints a notice naming `what` (the caller then returns
+/// early), or panics with it when `CKDUMP_REQUIRE_FIXTURES=1`.
+#[track_caller]
+pub fn skip(what: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    if fixtures_required() {
+        panic!("{test}: {what}, and {REQUIRE_FIXTURES}=1 forbids skipping");
+    }
+    // Written to the stderr handle, not with eprintln!, which the test
+    // harness captures and hides for a passing test.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "notice: {test} skipped: {what} (set {REQUIRE_FIXTURES}=1 to make this a failure)"
+    );
+}
+
+/// `path`, or None after `skip` when it does not exist.
+#[track_caller]
+pub fn require_path(path: &Path) -> Option<PathBuf> {
+    if path.exists() {
+        Some(path.to_path_buf())
+    } else {
+        skip(&format!("{} is absent", path.display()));
+        None
+    }
+}
+
+/// `../shared` beside the repository (a user's clone has none; CI always
+/// has it), or None after `skip`.
+#[track_caller]
 pub fn shared() -> Option<PathBuf> {
     let p = root().join("../shared");
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("notice: ../shared is absent; skipping this conformance test");
+        skip(&format!("../shared ({}) is absent", p.display()));
         None
     }
 }
 
-/// Runs the built `ckdump` binary.
+/// `../shared/REL` (a file or directory), or None after `skip` when
+/// ../shared or REL in it is absent.
+#[track_caller]
+pub fn shared_path(rel: &str) -> Option<PathBuf> {
+    require_path(&shared()?.join(rel))
+}
+
+/// The executable `name` on PATH, or None after `skip`.
+#[track_caller]
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    if found.is_none() {
+        skip(&format!("the tool `{name}` is not installed (not on PATH)"));
+    }
+    found
+}
+
+/// Open options that read nothing from the host (no system libraries for
+/// symbols), so what a test sees does not depend on the machine.
+pub fn no_host_files() -> ckdump::OpenOptions {
+    ckdump::OpenOptions {
+        use_host_files: false,
+        ..ckdump::OpenOptions::default()
+    }
+}
+
+/// Opens `path` with `options`, panicking with the error.
+pub fn open_with(path: &Path, options: &ckdump::OpenOptions) -> ckdump::Image {
+    ckdump::open(path, options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Opens `path` without host files, panicking with the error.
+pub fn open(path: &Path) -> ckdump::Image {
+    open_with(path, &no_host_files())
+}
+
+/// The finding codes of an image, in order.
+pub fn codes(image: &ckdump::Image) -> Vec<&'static str> {
+    image.findings.iter().map(|f| f.code).collect()
+}
+
+/// A path as a command-line argument (fixture paths are UTF-8).
+pub fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Copies the files of directory `from` into `to` (created), keeping
+/// symbolic links as links (a CRIU `parent` link must keep pointing at
+/// its sibling).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path()).unwrap(), &target).unwrap();
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A `"0x…"` JSON string as a number.
+pub fn hex_u64(v: &serde_json::Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+/// The value of register `name` of a thread in a JSON report.
+pub fn register(thread: &serde_json::Value, name: &str) -> u64 {
+    let r = thread["registers"].as_array().unwrap();
+    hex_u64(
+        &r.iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))["value"],
+    )
+}
+
+/// Runs the built `ckdump` binary from the repository root (so relative
+/// fixture paths work, as `cargo test` runs tests there too).
 pub fn ckdump(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ckdump"))
         .args(args)
+        .current_dir(root())
         .env_remove("CKDUMP_SYMBOL_PATH")
         .env_remove("_NT_SYMBOL_PATH")
         .output()
@@ -80,7 +210,7 @@ pub fn decompressed(path: &Path) -> tempfile::NamedTempFile {
             zstd::stream::copy_decode(input, &mut out).expect("zstd");
         }
         Some("bz2") => {
-            let mut d = bzip2::read::BzDecoder::new(input);
+            let mut d = bzip2::read::MultiBzDecoder::new(input);
             std::io::copy(&mut d, &mut out).expect("bzip2");
         }
         _ => {
