@@ -5,6 +5,23 @@
 //! `path → image::open → Image (model) → analysis → Report → report::render`.
 //! Readers never print, renderers never parse, and analysis never knows which
 //! file format an [`Image`] came from.
+//!
+//! Every command of the CLI is a library call that takes options and returns
+//! a report (plain data, `Serialize`), which [`render`] turns into text, JSON,
+//! SARIF or JUnit:
+//!
+//! ```
+//! use ckdump::{Input, InspectOptions, VerifyOptions};
+//!
+//! let core = std::path::PathBuf::from("testdata/cores/core.threads.kernel.zst");
+//! let report = ckdump::inspect(&Input::Path(core.clone()), &InspectOptions::default())?;
+//! assert_eq!(report.threads.len(), 4);
+//! println!("{}", ckdump::render::json::render(&report));
+//!
+//! let verdict = ckdump::verify(&core, &VerifyOptions::default()).map_err(|f| f.error)?;
+//! assert_eq!(verdict.counts.errors, 0);
+//! # Ok::<(), ckdump::Error>(())
+//! ```
 
 pub mod analysis;
 pub mod byte_reader;
