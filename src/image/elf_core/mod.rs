@@ -25,8 +25,8 @@ use crate::image::{ImageBytes, OpenOptions};
 use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, DEFAULT_PAGE_SIZE, Fault, FaultCode, FloatState, FormatDetails,
-    Image, ImageFormat, InterruptLevel, NoteRecord, Process, ProcessView, Producer, Protection,
-    Region, RegionFile, Sharing, Target, Thread, plausible_page_size,
+    Image, ImageFormat, InterruptLevel, NoteRecord, PointerAuthMasks, Process, ProcessView,
+    Producer, Protection, Region, RegionFile, Sharing, Target, Thread, plausible_page_size,
 };
 
 use notes::*;
@@ -398,6 +398,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         file_note,
         xsave_layout,
         ckdump_info,
+        pointer_auth,
         groups,
         details,
     } = read_process_notes(file, &raw_notes, &layout, &mut findings);
@@ -496,6 +497,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             memory: Arc::new(memory),
             auxv,
             checkpoint: None,
+            pointer_auth,
         },
         other_processes: Vec::new(),
     })
@@ -567,6 +569,8 @@ struct ProcessNotes {
     file_note: Option<FileNote>,
     xsave_layout: Vec<XfeatComponent>,
     ckdump_info: Option<CkdumpInfo>,
+    /// From the first usable NT_ARM_PAC_MASK (one per thread, all alike).
+    pointer_auth: Option<PointerAuthMasks>,
     groups: Vec<ThreadNotes>,
     /// Every note listed (the auxv is filled in later).
     details: FormatDetails,
@@ -603,6 +607,7 @@ fn read_process_notes(
         file_note: None,
         xsave_layout: Vec::new(),
         ckdump_info: None,
+        pointer_auth: None,
         groups: Vec::new(),
         details: FormatDetails::default(),
     };
@@ -668,6 +673,20 @@ fn read_process_notes(
                 None => {
                     malformed_note(findings, note, format!("{} bytes is too short", desc.len()))
                 }
+            }
+        } else if is_linux(note, NT_ARM_PAC_MASK) {
+            match parse_pac_mask(desc) {
+                Ok(m) if out.pointer_auth.is_none() => out.pointer_auth = Some(m),
+                Ok(m) if out.pointer_auth != Some(m) => malformed_note(
+                    findings,
+                    note,
+                    format!(
+                        "data_mask {:#x} / insn_mask {:#x} differ from the first thread's; the first are used",
+                        m.data, m.insn
+                    ),
+                ),
+                Ok(_) => {}
+                Err(why) => malformed_note(findings, note, why),
             }
         } else if is_linux(note, NT_X86_XSAVE_LAYOUT) {
             out.xsave_layout = parse_xsave_layout(desc);

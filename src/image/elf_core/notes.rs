@@ -6,6 +6,7 @@
 
 use crate::byte_reader::Fields;
 use crate::image::linux_modules::FileMapping;
+use crate::model::PointerAuthMasks;
 
 // Core note types (include/uapi/linux/elf.h, gdb's gdb/elf-bfd.h).
 pub const NT_PRSTATUS: u32 = 1;
@@ -198,6 +199,26 @@ pub fn parse_notes(
 
 fn align4(v: u64) -> u64 {
     v.saturating_add(3) & !3
+}
+
+/// Bits below this one are address bits in every address space a kernel
+/// sets up (Linux's smallest aarch64 VA is 36 bits): a PAC mask reaching
+/// them would strip a real address.
+const LOWEST_PAC_BIT: u32 = 32;
+
+/// Decodes NT_ARM_PAC_MASK (`struct user_pac_mask`: data_mask, then
+/// insn_mask, two u64), or says why it cannot be used.
+pub fn parse_pac_mask(desc: &[u8]) -> Result<PointerAuthMasks, String> {
+    let (Some(data), Some(insn)) = (desc.u64_at(0), desc.u64_at(8)) else {
+        return Err(format!("{} bytes, 16 needed", desc.len()));
+    };
+    let low_bits = (1u64 << LOWEST_PAC_BIT) - 1;
+    if (data | insn) & low_bits != 0 {
+        return Err(format!(
+            "data_mask {data:#x} / insn_mask {insn:#x} claim address bits below {LOWEST_PAC_BIT}; ignored"
+        ));
+    }
+    Ok(PointerAuthMasks { data, insn })
 }
 
 /// What ckdump's own note records.
