@@ -329,6 +329,35 @@ pub fn parse_file_note(desc: &[u8], word: usize) -> Option<FileNote> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn pac_mask_descriptors() {
+        // `struct user_pac_mask` of a task in a 52-bit address space:
+        // GENMASK(54, 52) for data and instructions alike.
+        let mut desc = 0x0070_0000_0000_0000u64.to_le_bytes().to_vec();
+        desc.extend_from_slice(&0x0070_0000_0000_0000u64.to_le_bytes());
+        assert_eq!(
+            parse_pac_mask(&desc),
+            Ok(PointerAuthMasks {
+                data: 0x0070_0000_0000_0000,
+                insn: 0x0070_0000_0000_0000
+            })
+        );
+        assert_eq!(
+            parse_pac_mask(&desc[..15]),
+            Err("15 bytes, 16 needed".into())
+        );
+        // A mask over address bits would strip real addresses.
+        let mut low = 0x007f_0000_0000_0000u64.to_le_bytes().to_vec();
+        low.extend_from_slice(&0x007f_0000_8000_0000u64.to_le_bytes());
+        assert_eq!(
+            parse_pac_mask(&low),
+            Err(
+                "data_mask 0x7f000000000000 / insn_mask 0x7f000080000000 claim address bits below 32; ignored"
+                    .into()
+            )
+        );
+    }
+
     fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
         v.extend_from_slice(&(name.len() as u32).to_le_bytes());
