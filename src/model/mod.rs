@@ -570,6 +570,22 @@ pub struct ProcessView {
     /// descriptors, heap); for the tree's root also the tree-wide facts
     /// (image files, referenced files, page totals, parent snapshot).
     pub checkpoint: Option<CheckpointInfo>,
+    /// aarch64: which pointer bits hold an authentication code, where the
+    /// image records it (all threads of a process share one address-space
+    /// layout, so one value per process).
+    pub pointer_auth: Option<PointerAuthMasks>,
+}
+
+/// aarch64 pointer authentication: the bits of a signed pointer that hold
+/// its code, as the kernel reports them (Linux: NT_ARM_PAC_MASK). They
+/// follow from the virtual-address size, so they differ between 48- and
+/// 52-bit address spaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PointerAuthMasks {
+    /// For data pointers.
+    pub data: u64,
+    /// For instruction pointers (return addresses).
+    pub insn: u64,
 }
 
 impl ProcessView {
@@ -583,6 +599,7 @@ impl ProcessView {
             memory,
             auxv: Vec::new(),
             checkpoint: None,
+            pointer_auth: None,
         }
     }
 

@@ -102,6 +102,11 @@ impl CodeInfo for Symbolizer<'_> {
             .is_some_and(|(start, end)| (start..end).contains(&pc))
     }
 
+    /// Return addresses are instruction pointers: the insn mask.
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        self.process.pointer_auth.map(|m| m.insn)
+    }
+
     fn has_runtime_functions(&self, pc: u64) -> bool {
         self.module_index(pc)
             .and_then(|i| self.load(i))

@@ -134,8 +134,9 @@ pub trait CodeInfo {
     fn is_entry_function(&self, _pc: u64) -> bool {
         false
     }
-    /// aarch64: the instruction PAC mask of the address space (Linux cores
-    /// carry it in NT_ARM_PAC_MASK); `None` assumes 48-bit addresses (see
+    /// aarch64: the instruction PAC mask of the address space, where the
+    /// image records one (Linux cores: NT_ARM_PAC_MASK, read into
+    /// `ProcessView::pointer_auth`); `None` assumes 48-bit addresses (see
     /// [`pointer_auth`]).
     fn pointer_auth_mask(&self) -> Option<u64> {
         None

@@ -44,6 +44,8 @@ impl TaskView {
             memory: Arc::new(self.space.memory),
             auxv: self.auxv,
             checkpoint: Some(checkpoint),
+            // CRIU images do not record the PAC masks.
+            pointer_auth: None,
         }
     }
 }

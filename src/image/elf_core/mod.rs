@@ -25,8 +25,8 @@ use crate::image::{ImageBytes, OpenOptions};
 use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
     Arch, AuxvEntry, Capture, DEFAULT_PAGE_SIZE, Fault, FaultCode, FloatState, FormatDetails,
-    Image, ImageFormat, InterruptLevel, NoteRecord, Process, ProcessView, Producer, Protection,
-    Region, RegionFile, Sharing, Target, Thread, plausible_page_size,
+    Image, ImageFormat, InterruptLevel, NoteRecord, PointerAuthMasks, Process, ProcessView,
+    Producer, Protection, Region, RegionFile, Sharing, Target, Thread, plausible_page_size,
 };
 
 use notes::*;
@@ -398,6 +398,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
         file_note,
         xsave_layout,
         ckdump_info,
+        pointer_auth,
         groups,
         details,
     } = read_process_notes(file, &raw_notes, &layout, &mut findings);
@@ -496,6 +497,7 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
             memory: Arc::new(memory),
             auxv,
             checkpoint: None,
+            pointer_auth,
         },
         other_processes: Vec::new(),
     })
@@ -567,6 +569,8 @@ struct ProcessNotes {
     file_note: Option<FileNote>,
     xsave_layout: Vec<XfeatComponent>,
     ckdump_info: Option<CkdumpInfo>,
+    /// From the first usable NT_ARM_PAC_MASK (one per thread, all alike).
+    pointer_auth: Option<PointerAuthMasks>,
     groups: Vec<ThreadNotes>,
     /// Every note listed (the auxv is filled in later).
     details: FormatDetails,
@@ -603,6 +607,7 @@ fn read_process_notes(
         file_note: None,
         xsave_layout: Vec::new(),
         ckdump_info: None,
+        pointer_auth: None,
         groups: Vec::new(),
         details: FormatDetails::default(),
     };
@@ -668,6 +673,20 @@ fn read_process_notes(
                 None => {
                     malformed_note(findings, note, format!("{} bytes is too short", desc.len()))
                 }
+            }
+        } else if is_linux(note, NT_ARM_PAC_MASK) {
+            match parse_pac_mask(desc) {
+                Ok(m) if out.pointer_auth.is_none() => out.pointer_auth = Some(m),
+                Ok(m) if out.pointer_auth != Some(m) => malformed_note(
+                    findings,
+                    note,
+                    format!(
+                        "data_mask {:#x} / insn_mask {:#x} differ from the first thread's; the first are used",
+                        m.data, m.insn
+                    ),
+                ),
+                Ok(_) => {}
+                Err(why) => malformed_note(findings, note, why),
             }
         } else if is_linux(note, NT_X86_XSAVE_LAYOUT) {
             out.xsave_layout = parse_xsave_layout(desc);
@@ -1222,6 +1241,99 @@ mod tests {
             assert!(parse_notes(&bytes, ph.p_offset, ph.p_filesz, &mut notes).is_none());
         }
         Some((bytes, notes))
+    }
+
+    /// One note as a little-endian writer lays it out.
+    fn note_bytes(owner: &str, kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut name = owner.as_bytes().to_vec();
+        name.push(0);
+        let mut v = Vec::new();
+        v.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        v.extend_from_slice(&kind.to_le_bytes());
+        v.extend_from_slice(&name);
+        v.resize(v.len().next_multiple_of(4), 0);
+        v.extend_from_slice(desc);
+        v.resize(v.len().next_multiple_of(4), 0);
+        v
+    }
+
+    fn pac_mask_desc(data: u64, insn: u64) -> Vec<u8> {
+        let mut d = data.to_le_bytes().to_vec();
+        d.extend_from_slice(&insn.to_le_bytes());
+        d
+    }
+
+    #[test]
+    fn pac_mask_notes_become_the_process_masks_that_drive_the_strip() {
+        use crate::unwind::pointer_auth::strip_pointer_authentication;
+        // What Linux writes for a task in a 52-bit address space:
+        // GENMASK(54, 52), one note per thread.
+        const MASK_52: u64 = 0x0070_0000_0000_0000;
+        let prstatus = vec![0u8; 392];
+        let mut stream = Vec::new();
+        for pac in [
+            pac_mask_desc(MASK_52, MASK_52),
+            pac_mask_desc(MASK_52, MASK_52),
+            // A thread disagreeing (48-bit masks), and a cut note.
+            pac_mask_desc(0x007f_0000_0000_0000, 0x007f_0000_0000_0000),
+            vec![0u8; 8],
+        ] {
+            stream.extend(note_bytes("CORE", NT_PRSTATUS, &prstatus));
+            stream.extend(note_bytes("LINUX", NT_ARM_PAC_MASK, &pac));
+        }
+        let mut notes = Vec::new();
+        assert!(parse_notes(&stream, 0, stream.len() as u64, &mut notes).is_none());
+        let layout = CoreLayout {
+            arch: Arch::Aarch64,
+            word: 8,
+            phdrs: Vec::new(),
+        };
+        let mut findings = Vec::new();
+        let out = read_process_notes(&stream, &notes, &layout, &mut findings);
+        let masks = out.pointer_auth.expect("masks read");
+        assert_eq!(
+            masks,
+            PointerAuthMasks {
+                data: MASK_52,
+                insn: MASK_52
+            }
+        );
+        assert_eq!(out.groups.len(), 4);
+        let malformed: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.code == finding::ELF_NOTE_MALFORMED.code)
+            .map(|f| f.message.as_str())
+            .collect();
+        let at = |n: usize| notes[n].offset;
+        assert_eq!(
+            malformed,
+            [
+                format!(
+                    "NT_ARM_PAC_MASK at {:#x}: data_mask 0x7f000000000000 / insn_mask 0x7f000000000000 differ from the first thread's; the first are used",
+                    at(5)
+                ),
+                format!("NT_ARM_PAC_MASK at {:#x}: 8 bytes, 16 needed", at(7)),
+            ]
+        );
+
+        // A return address signed in that space: bits 48..51 are address,
+        // only 52..54 and the top byte hold the code.
+        let signed = 0x3d5f_aaaa_0000_1234;
+        assert_eq!(
+            strip_pointer_authentication(Arch::Aarch64, signed, Some(masks.insn)),
+            0x000f_aaaa_0000_1234
+        );
+        // The 48-bit default would cut the address.
+        assert_eq!(
+            strip_pointer_authentication(Arch::Aarch64, signed, None),
+            0x0000_aaaa_0000_1234
+        );
+        // An upper-half (kernel) address keeps its sign: bits 52..63 set.
+        assert_eq!(
+            strip_pointer_authentication(Arch::Aarch64, 0x00b8_1000_1000_2000, Some(masks.insn)),
+            0xfff8_1000_1000_2000
+        );
     }
 
     #[test]

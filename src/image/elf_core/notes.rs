@@ -6,6 +6,7 @@
 
 use crate::byte_reader::Fields;
 use crate::image::linux_modules::FileMapping;
+use crate::model::PointerAuthMasks;
 
 // Core note types (include/uapi/linux/elf.h, gdb's gdb/elf-bfd.h).
 pub const NT_PRSTATUS: u32 = 1;
@@ -200,6 +201,26 @@ fn align4(v: u64) -> u64 {
     v.saturating_add(3) & !3
 }
 
+/// Bits below this one are address bits in every address space a kernel
+/// sets up (Linux's smallest aarch64 VA is 36 bits): a PAC mask reaching
+/// them would strip a real address.
+const LOWEST_PAC_BIT: u32 = 32;
+
+/// Decodes NT_ARM_PAC_MASK (`struct user_pac_mask`: data_mask, then
+/// insn_mask, two u64), or says why it cannot be used.
+pub fn parse_pac_mask(desc: &[u8]) -> Result<PointerAuthMasks, String> {
+    let (Some(data), Some(insn)) = (desc.u64_at(0), desc.u64_at(8)) else {
+        return Err(format!("{} bytes, 16 needed", desc.len()));
+    };
+    let low_bits = (1u64 << LOWEST_PAC_BIT) - 1;
+    if (data | insn) & low_bits != 0 {
+        return Err(format!(
+            "data_mask {data:#x} / insn_mask {insn:#x} claim address bits below {LOWEST_PAC_BIT}; ignored"
+        ));
+    }
+    Ok(PointerAuthMasks { data, insn })
+}
+
 /// What ckdump's own note records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CkdumpInfo {
@@ -307,6 +328,35 @@ pub fn parse_file_note(desc: &[u8], word: usize) -> Option<FileNote> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pac_mask_descriptors() {
+        // `struct user_pac_mask` of a task in a 52-bit address space:
+        // GENMASK(54, 52) for data and instructions alike.
+        let mut desc = 0x0070_0000_0000_0000u64.to_le_bytes().to_vec();
+        desc.extend_from_slice(&0x0070_0000_0000_0000u64.to_le_bytes());
+        assert_eq!(
+            parse_pac_mask(&desc),
+            Ok(PointerAuthMasks {
+                data: 0x0070_0000_0000_0000,
+                insn: 0x0070_0000_0000_0000
+            })
+        );
+        assert_eq!(
+            parse_pac_mask(&desc[..15]),
+            Err("15 bytes, 16 needed".into())
+        );
+        // A mask over address bits would strip real addresses.
+        let mut low = 0x007f_0000_0000_0000u64.to_le_bytes().to_vec();
+        low.extend_from_slice(&0x007f_0000_8000_0000u64.to_le_bytes());
+        assert_eq!(
+            parse_pac_mask(&low),
+            Err(
+                "data_mask 0x7f000000000000 / insn_mask 0x7f000080000000 claim address bits below 32; ignored"
+                    .into()
+            )
+        );
+    }
 
     fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
