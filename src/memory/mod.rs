@@ -4,9 +4,13 @@
 //! zeros pretending to be data.
 
 pub mod canonical;
+mod holes;
 mod ranges;
 
+pub use holes::Extent;
 pub use ranges::RangeIndex;
+
+use holes::HoleMap;
 
 use std::fmt;
 use std::ops::Deref;
@@ -24,15 +28,19 @@ pub struct Bytes {
 }
 
 enum ByteSource {
-    Mapped(memmap2::Mmap),
+    /// A file mapping, with the file's holes when it is sparse.
+    Mapped(memmap2::Mmap, Option<HoleMap>),
     Owned(Vec<u8>),
 }
 
 impl Bytes {
     pub fn from_mmap(map: memmap2::Mmap) -> Self {
+        Self::mapped(map, None)
+    }
+    fn mapped(map: memmap2::Mmap, holes: Option<HoleMap>) -> Self {
         let len = map.len();
         Bytes {
-            source: Arc::new(ByteSource::Mapped(map)),
+            source: Arc::new(ByteSource::Mapped(map, holes)),
             start: 0,
             len,
         }
@@ -59,7 +67,7 @@ impl Bytes {
     }
     /// Whether the bytes are a file mapping (not a heap copy).
     pub fn is_mapped(&self) -> bool {
-        matches!(&*self.source, ByteSource::Mapped(_))
+        matches!(&*self.source, ByteSource::Mapped(..))
     }
     /// Whether `self` and `other` are windows on the same mapped or owned
     /// buffer (tests use it to prove a read was zero-copy).
@@ -77,7 +85,7 @@ impl Bytes {
             return;
         }
         #[cfg(unix)]
-        if let ByteSource::Mapped(map) = &*self.source {
+        if let ByteSource::Mapped(map, _) = &*self.source {
             // SAFETY: `map` is a read-only file mapping (map_file), never
             // written through, so it holds no private copies: MADV_DONTNEED
             // only drops page-table entries, and every later read sees the
@@ -102,7 +110,20 @@ impl Bytes {
         // SAFETY: the map is read-only; a file truncated under us can raise
         // SIGBUS, which is the accepted trade-off of every mmap-based reader.
         let map = unsafe { memmap2::Mmap::map(file)? };
-        Ok(Bytes::from_mmap(map))
+        Ok(Bytes::mapped(map, HoleMap::of(file, len)))
+    }
+    /// What the bytes from `at` on (relative to these) are, at most `max`
+    /// of them and never past the end: a [`Extent::Hole`] only where the
+    /// mapped file is sparse and its file system says so; [`Extent::Data`]
+    /// for owned bytes, fully stored files, and when nothing can tell.
+    pub fn extent(&self, at: usize, max: u64) -> Extent {
+        let max = max.min(self.len.saturating_sub(at) as u64);
+        match &*self.source {
+            ByteSource::Mapped(_, Some(holes)) if max > 0 => {
+                holes.extent((self.start + at) as u64, max)
+            }
+            _ => Extent::Data(max),
+        }
     }
 }
 
@@ -110,7 +131,7 @@ impl Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         let all: &[u8] = match &*self.source {
-            ByteSource::Mapped(m) => m,
+            ByteSource::Mapped(m, _) => m,
             ByteSource::Owned(v) => v,
         };
         // start + len never exceed the source: `slice` checks every window.
@@ -192,6 +213,16 @@ pub trait Memory: Send + Sync {
     fn lend(&self, address: u64, len: u64) -> Option<Bytes> {
         let _ = (address, len);
         None
+    }
+
+    /// What the bytes from `address` on (up to `end`) are without reading
+    /// them: [`Extent::Hole`] when `read` would return that many zeros
+    /// that the image file stores as a hole, [`Extent::Data`] when they
+    /// must be read to be known (or cannot be read: `read` says so). The
+    /// extent is never empty when `address < end`. `diff` counts holes
+    /// instead of reading them.
+    fn extent(&self, address: u64, end: u64) -> Extent {
+        Extent::Data(end.saturating_sub(address))
     }
 
     /// Where files of a multi-file image hold this address space's bytes,
@@ -405,6 +436,45 @@ impl Memory for SegmentMemory {
         let start = usize::try_from(seg.offset.checked_add(rel)?).ok()?;
         let end = start.checked_add(usize::try_from(len).ok()?)?;
         seg.bytes.slice(start..end)
+    }
+
+    fn extent(&self, address: u64, end: u64) -> Extent {
+        let all = Extent::Data(end.saturating_sub(address));
+        if address >= end {
+            return all;
+        }
+        // The segment `read` copies from, up to where it stops holding the
+        // bytes or a later-starting segment may take over.
+        let Some(seg) = self.segments.find(address) else {
+            return all;
+        };
+        let rel = address - seg.address;
+        if rel >= seg.captured {
+            return all;
+        }
+        let next = self
+            .segments
+            .segments
+            .partition_point(|s| s.address <= address);
+        let next_start = self
+            .segments
+            .segments
+            .get(next)
+            .map_or(u64::MAX, |s| s.address);
+        let limit = end
+            .min(seg.address.saturating_add(seg.captured))
+            .min(next_start);
+        let Some(at) = seg
+            .offset
+            .checked_add(rel)
+            .and_then(|o| usize::try_from(o).ok())
+        else {
+            return all;
+        };
+        match seg.bytes.extent(at, limit - address) {
+            Extent::Data(0) | Extent::Hole(0) => all,
+            extent => extent,
+        }
     }
 
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
