@@ -556,6 +556,94 @@ mod tests {
         assert_eq!(&owned[..], &data[..]);
     }
 
+    /// A file of `len` bytes, all a hole but 4 KiB of 0x77 at each of
+    /// `data` (multiples of 4096, where every file system stores a block).
+    #[cfg(target_os = "linux")]
+    fn sparse_file(len: u64, data: &[u64]) -> std::fs::File {
+        use std::os::unix::fs::FileExt;
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(len).unwrap();
+        for &at in data {
+            f.write_all_at(&[0x77; 4096], at).unwrap();
+        }
+        f
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn holes_of_a_sparse_file_are_told_without_reading() {
+        const MIB: u64 = 1 << 20;
+        let f = sparse_file(64 * MIB, &[MIB, 32 * MIB]);
+        let bytes = Bytes::map_file(&f).unwrap();
+        // Where the file system cannot tell (no SEEK_DATA), all is data
+        // and the rest of this test does not apply.
+        if bytes.extent(0, u64::MAX) == Extent::Data(64 * MIB) {
+            eprintln!("no SEEK_HOLE here: holes are read");
+            return;
+        }
+        assert_eq!(bytes.extent(0, u64::MAX), Extent::Hole(MIB));
+        assert_eq!(bytes.extent(100, 50), Extent::Hole(50));
+        let Extent::Data(n) = bytes.extent(MIB as usize, u64::MAX) else {
+            panic!("the written block is data");
+        };
+        assert!((4096..MIB).contains(&n), "{n}");
+        // The last hole runs to the end of the file, never past it.
+        let tail = 40 * MIB;
+        assert_eq!(
+            bytes.extent(tail as usize, u64::MAX),
+            Extent::Hole(24 * MIB)
+        );
+        assert_eq!(bytes.extent(64 * MIB as usize, 9), Extent::Data(0));
+        // A window answers in its own offsets.
+        let window = bytes.slice(MIB as usize - 4096..2 * MIB as usize).unwrap();
+        assert_eq!(window.extent(0, u64::MAX), Extent::Hole(4096));
+        assert!(matches!(window.extent(4096, u64::MAX), Extent::Data(_)));
+
+        // Through segments: a segment holding the file from 0x1000 on,
+        // and a nested one from 0x10_0000 whose bytes are the data block.
+        let mem = SegmentMemory::new(vec![
+            seg(0x1_0000_0000, 64 * MIB, 64 * MIB - 0x1000, 0x1000, &bytes),
+            seg(0x1_0100_0000, 0x2000, 0x1000, MIB, &bytes),
+        ]);
+        let base = 0x1_0000_0000u64;
+        assert_eq!(mem.extent(base, u64::MAX), Extent::Hole(MIB - 0x1000));
+        // Up to where the nested segment takes over, not the file's hole.
+        assert_eq!(
+            mem.extent(base + 0x80_0000, u64::MAX),
+            Extent::Hole(0x80_0000)
+        );
+        assert!(matches!(
+            mem.extent(0x1_0100_0000, u64::MAX),
+            Extent::Data(_)
+        ));
+        // Past the nested segment's captured bytes: read (and fall back).
+        assert_eq!(mem.extent(0x1_0100_1000, 0x1_0100_1010), Extent::Data(0x10));
+        // The outer segment's captured end bounds its last hole.
+        assert_eq!(
+            mem.extent(base + 48 * MIB, u64::MAX),
+            Extent::Hole(16 * MIB - 0x1000)
+        );
+        assert_eq!(mem.extent(base + 10, base + 10), Extent::Data(0));
+        assert_eq!(mem.extent(0x10, 0x20), Extent::Data(0x10));
+        let mut buf = [1u8; 16];
+        (&mem as &dyn Memory)
+            .read_exact(base + 0x80_0000, &mut buf)
+            .unwrap();
+        assert_eq!(buf, [0; 16]);
+    }
+
+    #[test]
+    fn fully_stored_and_owned_bytes_are_all_data() {
+        use std::io::Write;
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let mapped = Bytes::map_file(&f).unwrap();
+        assert_eq!(mapped.extent(0, u64::MAX), Extent::Data(1 << 20));
+        let owned = Bytes::from_vec(vec![0u8; 100]);
+        assert_eq!(owned.extent(10, 1000), Extent::Data(90));
+        assert_eq!(NoMemory.extent(5, 10), Extent::Data(5));
+    }
+
     fn seg(address: u64, size: u64, captured: u64, offset: u64, bytes: &Bytes) -> Segment {
         Segment {
             address,
