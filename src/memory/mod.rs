@@ -112,6 +112,11 @@ impl Bytes {
         let map = unsafe { memmap2::Mmap::map(file)? };
         Ok(Bytes::mapped(map, HoleMap::of(file, len)))
     }
+    /// Whether [`Bytes::extent`] can answer anything but data: a mapping
+    /// of a sparse file whose holes can be asked for.
+    pub fn may_have_holes(&self) -> bool {
+        matches!(&*self.source, ByteSource::Mapped(_, Some(_)))
+    }
     /// What the bytes from `at` on (relative to these) are, at most `max`
     /// of them and never past the end: a [`Extent::Hole`] only where the
     /// mapped file is sparse and its file system says so; [`Extent::Data`]
@@ -449,7 +454,9 @@ impl Memory for SegmentMemory {
             return all;
         };
         let rel = address - seg.address;
-        if rel >= seg.captured {
+        // A fully stored source is data throughout: one answer to the end,
+        // so a caller's chunks do not follow segment boundaries.
+        if rel >= seg.captured || !seg.bytes.may_have_holes() {
             return all;
         }
         let next = self
@@ -575,12 +582,14 @@ mod tests {
         const MIB: u64 = 1 << 20;
         let f = sparse_file(64 * MIB, &[MIB, 32 * MIB]);
         let bytes = Bytes::map_file(&f).unwrap();
-        // Where the file system cannot tell (no SEEK_DATA), all is data
+        // Where the file system cannot tell (no SEEK_DATA, or no /proc to
+        // reopen the file through), all is data
         // and the rest of this test does not apply.
         if bytes.extent(0, u64::MAX) == Extent::Data(64 * MIB) {
             eprintln!("no SEEK_HOLE here: holes are read");
             return;
         }
+        assert!(bytes.may_have_holes());
         assert_eq!(bytes.extent(0, u64::MAX), Extent::Hole(MIB));
         assert_eq!(bytes.extent(100, 50), Extent::Hole(50));
         let Extent::Data(n) = bytes.extent(MIB as usize, u64::MAX) else {
@@ -642,6 +651,13 @@ mod tests {
         let owned = Bytes::from_vec(vec![0u8; 100]);
         assert_eq!(owned.extent(10, 1000), Extent::Data(90));
         assert_eq!(NoMemory.extent(5, 10), Extent::Data(5));
+        assert!(!mapped.may_have_holes() && !owned.may_have_holes());
+        // One answer to the end, whatever the segments.
+        let mem = SegmentMemory::new(vec![
+            seg(0x1000, 0x10, 0x10, 0, &mapped),
+            seg(0x1010, 0x10, 0x10, 0x100, &mapped),
+        ]);
+        assert_eq!(mem.extent(0x1004, 0x9000), Extent::Data(0x7ffc));
     }
 
     fn seg(address: u64, size: u64, captured: u64, offset: u64, bytes: &Bytes) -> Segment {
