@@ -404,3 +404,180 @@ fn diff_of_sparse_cores_keeps_memory_bounded() {
     // Before: 48 bytes per one-sided page (about 70 MB here).
     assert!(run.peak_rss_kib < 48 << 10, "{} KiB", run.peak_rss_kib);
 }
+
+/// A real kernel core (testdata) whose stack PT_LOAD is grown `hole`
+/// bytes downwards, those bytes a hole in the file: the original file,
+/// `skew` bytes more (so the hole's file blocks need not start on a page
+/// of memory), then the hole, then the stack's own bytes, so every address
+/// the core held reads as before. Each of `pages` writes 4 KiB of 0x5a at
+/// that offset into the hole. Returns (captured bytes of the original, the
+/// hole's address).
+fn core_with_a_hole(path: &Path, hole: u64, skew: u64, pages: &[u64]) -> (u64, u64) {
+    const STACK: u64 = 0x7ffe_e1e8_b000;
+    let mut core =
+        std::fs::read(common::root().join("testdata/cores/core.illegal.kernel")).unwrap();
+    let end = core.len() as u64;
+    assert_eq!(end % 4096, 0);
+    let field = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let phoff = field(&core, 32) as usize;
+    let phnum = u16::from_le_bytes([core[56], core[57]]) as usize;
+    let (mut captured, mut stack) = (0, None);
+    for i in 0..phnum {
+        let ph = phoff + i * 56;
+        if u32::from_le_bytes(core[ph..ph + 4].try_into().unwrap()) != 1 {
+            continue;
+        }
+        captured += field(&core, ph + 32);
+        if field(&core, ph + 16) == STACK {
+            stack = Some(ph);
+        }
+    }
+    let ph = stack.expect("the stack's PT_LOAD");
+    let (offset, size) = (field(&core, ph + 8), field(&core, ph + 32));
+    let stack_bytes = core[offset as usize..(offset + size) as usize].to_vec();
+    let hole_address = STACK - hole;
+    core[ph + 8..ph + 16].copy_from_slice(&(end + skew).to_le_bytes()); // p_offset
+    core[ph + 16..ph + 24].copy_from_slice(&hole_address.to_le_bytes()); // p_vaddr
+    core[ph + 32..ph + 40].copy_from_slice(&(hole + size).to_le_bytes()); // p_filesz
+    core[ph + 40..ph + 48].copy_from_slice(&(hole + size).to_le_bytes()); // p_memsz
+    let f = std::fs::File::create(path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&f, &core, 0).unwrap();
+    let base = end + skew;
+    std::os::unix::fs::FileExt::write_all_at(&f, &stack_bytes, base + hole).unwrap();
+    for at in pages {
+        std::os::unix::fs::FileExt::write_all_at(&f, &[0x5a; 4096], base + at).unwrap();
+    }
+    (captured, hole_address)
+}
+
+/// diff read every byte of a sparse core's holes through the map: two
+/// 4 GiB ones took 15 s, a tebibyte would take an hour. Holes are known
+/// zero pages now: where both cores have one nothing is read, where one
+/// has, the other's bytes are compared with zeros. The counts are exactly
+/// what reading gave.
+#[test]
+fn diff_of_64_gib_sparse_real_cores_skips_the_holes() {
+    const HOLE: u64 = 64 * GIB;
+    const CHANGED: u64 = HOLE / 2;
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.core");
+    let b = dir.path().join("b.core");
+    let (captured, hole_address) = core_with_a_hole(&a, HOLE, 0, &[]);
+    core_with_a_hole(&b, HOLE, 0, &[CHANGED]);
+    let pages_held = (captured + HOLE) / 4096;
+    for (other, differing) in [(&a, 0u64), (&b, 1)] {
+        let run = run_bounded(
+            &[
+                os("diff"),
+                a.as_os_str(),
+                other.as_os_str(),
+                os("--format"),
+                os("json"),
+            ],
+            &[],
+            Duration::from_secs(240),
+        );
+        eprintln!(
+            "diff of 64 GiB sparse real cores ({differing} page differing): exit {:?}, {:.2} s, peak RSS {} KiB",
+            run.code, run.seconds, run.peak_rss_kib
+        );
+        assert!(run.peak_rss_kib < RSS_BOUND_KIB, "{} KiB", run.peak_rss_kib);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stderr);
+        let pages = &report["pages"];
+        assert_eq!(pages["method"], "captured-ranges", "{pages}");
+        assert_eq!(pages["compared"], pages_held, "{pages}");
+        assert_eq!(pages["identical"], pages_held - differing, "{pages}");
+        assert_eq!(pages["differing"], differing, "{pages}");
+        assert_eq!(pages["bytes_compared"], captured + HOLE, "{pages}");
+        for kind in ["only_in_a", "only_in_b", "moved", "rearranged"] {
+            assert_eq!(pages[kind], 0, "{kind}: {pages}");
+        }
+        // A's page there is a hole: a zero page, never a moved candidate.
+        assert_eq!(pages["zero_pages"]["a"], differing, "{pages}");
+        assert_eq!(pages["zero_pages"]["b"], 0, "{pages}");
+        let changes: Vec<&serde_json::Value> = pages["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["first_differing"].as_array().unwrap())
+            .collect();
+        if differing == 0 {
+            assert!(changes.is_empty(), "{pages}");
+            continue;
+        }
+        assert_eq!(changes.len(), 1, "{pages}");
+        let page = format!("{:#x}", hole_address + CHANGED);
+        assert_eq!(changes[0]["page"], page.as_str(), "{pages}");
+        assert_eq!(changes[0]["first_difference"], page.as_str(), "{pages}");
+        assert_eq!(changes[0]["differing_bytes"], 4096, "{pages}");
+        assert_eq!(changes[0]["hash_a"], "93d76fe148c689ba", "{pages}");
+    }
+}
+
+/// Runs `ckdump diff a b --format json` and returns its page report.
+fn diff_pages(a: &Path, b: &Path) -> serde_json::Value {
+    let run = run_bounded(
+        &[
+            os("diff"),
+            a.as_os_str(),
+            b.as_os_str(),
+            os("--format"),
+            os("json"),
+        ],
+        &[],
+        Duration::from_secs(120),
+    );
+    let mut report: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stderr);
+    report["pages"].take()
+}
+
+/// A copy of `path` with every byte written, holes included: the same
+/// bytes, nothing for the file system to call a hole.
+fn dense_copy(path: &Path, to: &Path) {
+    let mut from = std::fs::File::open(path).unwrap();
+    let mut out = std::fs::File::create(to).unwrap();
+    std::io::copy(&mut from, &mut out).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let meta = out.metadata().unwrap();
+    assert!(meta.blocks() * 512 >= meta.len(), "{to:?} is still sparse");
+}
+
+/// Holes are counted as the zeros reading them gave, also where the hole's
+/// file blocks start and end inside pages of memory (the segment's file
+/// offset is skewed by 0x800 and 0x10) and where the other side has data
+/// pages in it at, across and between hole boundaries: the page report of
+/// sparse cores is the one of the same bytes written out in full.
+#[test]
+fn holes_count_as_the_zeros_they_read() {
+    const HOLE: u64 = 64 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    for skew in [0x800, 0x10] {
+        let (_, hole_address) = core_with_a_hole(&path("a"), HOLE, skew, &[0x10_0000, 0x20_0800]);
+        core_with_a_hole(
+            &path("b"),
+            HOLE,
+            skew,
+            &[0x10_0000, 0x10_1000, 0x30_0000, 0x30_1800, HOLE - 0x1000],
+        );
+        dense_copy(&path("a"), &path("a.dense"));
+        dense_copy(&path("b"), &path("b.dense"));
+        for (x, y) in [("a", "b"), ("b", "a"), ("a", "a")] {
+            let sparse = diff_pages(&path(x), &path(y));
+            let dense = diff_pages(&path(&format!("{x}.dense")), &path(&format!("{y}.dense")));
+            assert_eq!(sparse, dense, "skew {skew:#x}, {x} against {y}");
+        }
+        // And what it is: B's pages the same in A at 0x10_0000 only.
+        let pages = diff_pages(&path("a"), &path("b"));
+        let first = pages["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["first_differing"].as_array().unwrap())
+            .map(|c| c["page"].as_str().unwrap().to_string())
+            .next();
+        let expected = format!("{:#x}", (hole_address + 0x10_1000) & !0xfff);
+        assert_eq!(first.as_deref(), Some(expected.as_str()), "{pages}");
+        assert!(pages["differing"].as_u64().unwrap() >= 5, "{pages}");
+    }
+}

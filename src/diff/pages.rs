@@ -18,6 +18,12 @@
 //! moved), so their hash would never be used. The hash tables hold
 //! candidates only: 16 bytes per changed page, nothing per identical page.
 //!
+//! Holes of a sparse image file ([`crate::memory::Memory::extent`]) are
+//! known zero pages and are not read: where both images have a hole the
+//! pages are identical, where one has, the other's bytes are compared with
+//! zeros. The counts are those reading would give; only the time differs
+//! (a core can claim a tebibyte stored in kilobytes).
+//!
 //! What an image "holds" comes from [`Memory::captured_ranges`]: the bytes
 //! of the image itself, never an original file standing in for them. An
 //! address space that cannot list its ranges has the pages of its regions
@@ -31,7 +37,7 @@ use super::MAX_LISTED;
 pub use super::chunk::PAGE_SIZE;
 use super::chunk::{ChunkReader, PageReader};
 use super::moves::{Candidate, Moves, PageHash, ZeroPage, confirm, pair_moves};
-use crate::memory::merge_ranges;
+use crate::memory::{Extent, merge_ranges};
 use crate::model::{Capture, ProcessView, Region};
 use crate::progress::Progress;
 use crate::report::Hex;
@@ -313,6 +319,25 @@ impl<'a> Tally<'a> {
         self.entry(page).compared += 1;
     }
 
+    /// Counts the pages touching `[lo, hi)` (`lo` on a page boundary) as
+    /// [`Tally::compared`] would one by one, a region entry at a time.
+    fn compared_run(&mut self, lo: u64, hi: u64) {
+        let mut p = lo;
+        if self.last_compared == Some(lo) {
+            p = lo.saturating_add(PAGE_SIZE);
+        }
+        while p < hi {
+            let q = self.key_extent(p).min(hi);
+            let n = (q - p).div_ceil(PAGE_SIZE);
+            self.compared += n;
+            self.entry(p).compared += n;
+            p = q;
+        }
+        if hi > lo {
+            self.last_compared = Some(page_of(hi - 1));
+        }
+    }
+
     /// Counts an event, now that the moves are known.
     fn event(&mut self, e: &Event, moves: &Moves) {
         match e.held {
@@ -469,6 +494,30 @@ impl Scan<'_> {
             .push((page, page.saturating_add(PAGE_SIZE), held));
     }
 
+    /// The pages of `[lo, hi)` (`lo` on a page boundary, `hi` too unless it
+    /// ends the piece) where every image holding them has a hole: what
+    /// [`Scan::both`] or [`Scan::one_side`] would find reading the zeros.
+    fn holes(&mut self, held: Held, lo: u64, hi: u64) {
+        if hi <= lo {
+            return;
+        }
+        match held {
+            Held::Both => {
+                self.tally.compared_run(lo, hi);
+                self.bytes_compared += hi - lo;
+            }
+            Held::OnlyA | Held::OnlyB => {
+                let side = if held == Held::OnlyA { 0 } else { 1 };
+                self.zero_pages[side] += (hi - lo) / PAGE_SIZE;
+                let last = page_of(hi - 1);
+                self.one_sided_page(lo, held);
+                if let Some(run) = self.one_sided.last_mut() {
+                    run.1 = run.1.max(last.saturating_add(PAGE_SIZE));
+                }
+            }
+        }
+    }
+
     /// A whole page of one side that may have moved (`side` 0 for A).
     fn candidate(&mut self, side: usize, page: u64, hash: PageHash, bytes: &[u8]) {
         if self.zero.is(hash, bytes) {
@@ -572,20 +621,58 @@ pub fn compare(a: &ProcessView, b: &ProcessView, progress: &Progress) -> PageDif
     };
     let mut reader_a = ChunkReader::new(CHUNK as usize);
     let mut reader_b = ChunkReader::new(CHUNK as usize);
+    // Stands in for a hole's bytes when the other image's are compared.
+    let zeros = vec![0u8; CHUNK as usize];
     for &(start, end, held) in &pieces {
         let mut at = start;
         while at < end {
             // Chunks end on page boundaries so pages stay whole.
-            let chunk_end = if end - at <= CHUNK {
+            let mut chunk_end = if end - at <= CHUNK {
                 end
             } else {
                 page_of(at + CHUNK)
             };
+            // What each image holding the piece stores from here on, and
+            // how far both answers hold.
+            let extent_a = (held != Held::OnlyB).then(|| a.memory.extent(at, end));
+            let extent_b = (held != Held::OnlyA).then(|| b.memory.extent(at, end));
+            let uniform = [extent_a, extent_b]
+                .into_iter()
+                .flatten()
+                .map(|e| at.saturating_add(e.len().max(1)))
+                .min()
+                .unwrap_or(end)
+                .min(end);
+            let is_hole = |e: Option<Extent>| matches!(e, None | Some(Extent::Hole(_)));
+            if is_hole(extent_a) && is_hole(extent_b) && at % PAGE_SIZE == 0 {
+                let stop = if uniform == end {
+                    end
+                } else {
+                    page_of(uniform)
+                };
+                if stop > at {
+                    scan.holes(held, at, stop);
+                    bar.inc(stop - at);
+                    at = stop;
+                    continue;
+                }
+            }
+            if uniform < chunk_end {
+                // Read up to where an answer changes, on a page boundary:
+                // a hole that starts there is skipped on the next pass.
+                let up = page_of(uniform.saturating_add(PAGE_SIZE - 1));
+                chunk_end = up.max(page_of(at).saturating_add(PAGE_SIZE)).min(chunk_end);
+            }
             let len = (chunk_end - at) as usize;
+            // A side whose hole covers the chunk is zeros, not read.
+            let zeros_for = |e: Option<Extent>| match e {
+                Some(Extent::Hole(n)) if at.saturating_add(n) >= chunk_end => zeros.get(..len),
+                _ => None,
+            };
             match held {
                 Held::Both => {
-                    let x = reader_a.load(&*a.memory, at, len);
-                    let y = reader_b.load(&*b.memory, at, len);
+                    let x = zeros_for(extent_a).or_else(|| reader_a.load(&*a.memory, at, len));
+                    let y = zeros_for(extent_b).or_else(|| reader_b.load(&*b.memory, at, len));
                     if let (Some(x), Some(y)) = (x, y) {
                         scan.both(at, x, y);
                         scan.bytes_compared += len as u64;

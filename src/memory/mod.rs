@@ -4,9 +4,13 @@
 //! zeros pretending to be data.
 
 pub mod canonical;
+mod holes;
 mod ranges;
 
+pub use holes::Extent;
 pub use ranges::RangeIndex;
+
+use holes::HoleMap;
 
 use std::fmt;
 use std::ops::Deref;
@@ -24,15 +28,19 @@ pub struct Bytes {
 }
 
 enum ByteSource {
-    Mapped(memmap2::Mmap),
+    /// A file mapping, with the file's holes when it is sparse.
+    Mapped(memmap2::Mmap, Option<HoleMap>),
     Owned(Vec<u8>),
 }
 
 impl Bytes {
     pub fn from_mmap(map: memmap2::Mmap) -> Self {
+        Self::mapped(map, None)
+    }
+    fn mapped(map: memmap2::Mmap, holes: Option<HoleMap>) -> Self {
         let len = map.len();
         Bytes {
-            source: Arc::new(ByteSource::Mapped(map)),
+            source: Arc::new(ByteSource::Mapped(map, holes)),
             start: 0,
             len,
         }
@@ -59,7 +67,7 @@ impl Bytes {
     }
     /// Whether the bytes are a file mapping (not a heap copy).
     pub fn is_mapped(&self) -> bool {
-        matches!(&*self.source, ByteSource::Mapped(_))
+        matches!(&*self.source, ByteSource::Mapped(..))
     }
     /// Whether `self` and `other` are windows on the same mapped or owned
     /// buffer (tests use it to prove a read was zero-copy).
@@ -77,7 +85,7 @@ impl Bytes {
             return;
         }
         #[cfg(unix)]
-        if let ByteSource::Mapped(map) = &*self.source {
+        if let ByteSource::Mapped(map, _) = &*self.source {
             // SAFETY: `map` is a read-only file mapping (map_file), never
             // written through, so it holds no private copies: MADV_DONTNEED
             // only drops page-table entries, and every later read sees the
@@ -102,7 +110,25 @@ impl Bytes {
         // SAFETY: the map is read-only; a file truncated under us can raise
         // SIGBUS, which is the accepted trade-off of every mmap-based reader.
         let map = unsafe { memmap2::Mmap::map(file)? };
-        Ok(Bytes::from_mmap(map))
+        Ok(Bytes::mapped(map, HoleMap::of(file, len)))
+    }
+    /// Whether [`Bytes::extent`] can answer anything but data: a mapping
+    /// of a sparse file whose holes can be asked for.
+    pub fn may_have_holes(&self) -> bool {
+        matches!(&*self.source, ByteSource::Mapped(_, Some(_)))
+    }
+    /// What the bytes from `at` on (relative to these) are, at most `max`
+    /// of them and never past the end: a [`Extent::Hole`] only where the
+    /// mapped file is sparse and its file system says so; [`Extent::Data`]
+    /// for owned bytes, fully stored files, and when nothing can tell.
+    pub fn extent(&self, at: usize, max: u64) -> Extent {
+        let max = max.min(self.len.saturating_sub(at) as u64);
+        match &*self.source {
+            ByteSource::Mapped(_, Some(holes)) if max > 0 => {
+                holes.extent((self.start + at) as u64, max)
+            }
+            _ => Extent::Data(max),
+        }
     }
 }
 
@@ -110,7 +136,7 @@ impl Deref for Bytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         let all: &[u8] = match &*self.source {
-            ByteSource::Mapped(m) => m,
+            ByteSource::Mapped(m, _) => m,
             ByteSource::Owned(v) => v,
         };
         // start + len never exceed the source: `slice` checks every window.
@@ -192,6 +218,16 @@ pub trait Memory: Send + Sync {
     fn lend(&self, address: u64, len: u64) -> Option<Bytes> {
         let _ = (address, len);
         None
+    }
+
+    /// What the bytes from `address` on (up to `end`) are without reading
+    /// them: [`Extent::Hole`] when `read` would return that many zeros
+    /// that the image file stores as a hole, [`Extent::Data`] when they
+    /// must be read to be known (or cannot be read: `read` says so). The
+    /// extent is never empty when `address < end`. `diff` counts holes
+    /// instead of reading them.
+    fn extent(&self, address: u64, end: u64) -> Extent {
+        Extent::Data(end.saturating_sub(address))
     }
 
     /// Where files of a multi-file image hold this address space's bytes,
@@ -407,6 +443,47 @@ impl Memory for SegmentMemory {
         seg.bytes.slice(start..end)
     }
 
+    fn extent(&self, address: u64, end: u64) -> Extent {
+        let all = Extent::Data(end.saturating_sub(address));
+        if address >= end {
+            return all;
+        }
+        // The segment `read` copies from, up to where it stops holding the
+        // bytes or a later-starting segment may take over.
+        let Some(seg) = self.segments.find(address) else {
+            return all;
+        };
+        let rel = address - seg.address;
+        // A fully stored source is data throughout: one answer to the end,
+        // so a caller's chunks do not follow segment boundaries.
+        if rel >= seg.captured || !seg.bytes.may_have_holes() {
+            return all;
+        }
+        let next = self
+            .segments
+            .segments
+            .partition_point(|s| s.address <= address);
+        let next_start = self
+            .segments
+            .segments
+            .get(next)
+            .map_or(u64::MAX, |s| s.address);
+        let limit = end
+            .min(seg.address.saturating_add(seg.captured))
+            .min(next_start);
+        let Some(at) = seg
+            .offset
+            .checked_add(rel)
+            .and_then(|o| usize::try_from(o).ok())
+        else {
+            return all;
+        };
+        match seg.bytes.extent(at, limit - address) {
+            Extent::Data(0) | Extent::Hole(0) => all,
+            extent => extent,
+        }
+    }
+
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
         // Only the primary segments: fallbacks are original files, not
         // bytes of the image.
@@ -484,6 +561,103 @@ mod tests {
         let owned = Bytes::from_vec(data.clone());
         owned.release_resident(0..owned.len());
         assert_eq!(&owned[..], &data[..]);
+    }
+
+    /// A file of `len` bytes, all a hole but 4 KiB of 0x77 at each of
+    /// `data` (multiples of 4096, where every file system stores a block).
+    #[cfg(target_os = "linux")]
+    fn sparse_file(len: u64, data: &[u64]) -> std::fs::File {
+        use std::os::unix::fs::FileExt;
+        let f = tempfile::tempfile().unwrap();
+        f.set_len(len).unwrap();
+        for &at in data {
+            f.write_all_at(&[0x77; 4096], at).unwrap();
+        }
+        f
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn holes_of_a_sparse_file_are_told_without_reading() {
+        const MIB: u64 = 1 << 20;
+        let f = sparse_file(64 * MIB, &[MIB, 32 * MIB]);
+        let bytes = Bytes::map_file(&f).unwrap();
+        // Where the file system cannot tell (no SEEK_DATA, or no /proc to
+        // reopen the file through), all is data
+        // and the rest of this test does not apply.
+        if bytes.extent(0, u64::MAX) == Extent::Data(64 * MIB) {
+            eprintln!("no SEEK_HOLE here: holes are read");
+            return;
+        }
+        assert!(bytes.may_have_holes());
+        assert_eq!(bytes.extent(0, u64::MAX), Extent::Hole(MIB));
+        assert_eq!(bytes.extent(100, 50), Extent::Hole(50));
+        let Extent::Data(n) = bytes.extent(MIB as usize, u64::MAX) else {
+            panic!("the written block is data");
+        };
+        assert!((4096..MIB).contains(&n), "{n}");
+        // The last hole runs to the end of the file, never past it.
+        let tail = 40 * MIB;
+        assert_eq!(
+            bytes.extent(tail as usize, u64::MAX),
+            Extent::Hole(24 * MIB)
+        );
+        assert_eq!(bytes.extent(64 * MIB as usize, 9), Extent::Data(0));
+        // A window answers in its own offsets.
+        let window = bytes.slice(MIB as usize - 4096..2 * MIB as usize).unwrap();
+        assert_eq!(window.extent(0, u64::MAX), Extent::Hole(4096));
+        assert!(matches!(window.extent(4096, u64::MAX), Extent::Data(_)));
+
+        // Through segments: a segment holding the file from 0x1000 on,
+        // and a nested one from 0x10_0000 whose bytes are the data block.
+        let mem = SegmentMemory::new(vec![
+            seg(0x1_0000_0000, 64 * MIB, 64 * MIB - 0x1000, 0x1000, &bytes),
+            seg(0x1_0100_0000, 0x2000, 0x1000, MIB, &bytes),
+        ]);
+        let base = 0x1_0000_0000u64;
+        assert_eq!(mem.extent(base, u64::MAX), Extent::Hole(MIB - 0x1000));
+        // Up to where the nested segment takes over, not the file's hole.
+        assert_eq!(
+            mem.extent(base + 0x80_0000, u64::MAX),
+            Extent::Hole(0x80_0000)
+        );
+        assert!(matches!(
+            mem.extent(0x1_0100_0000, u64::MAX),
+            Extent::Data(_)
+        ));
+        // Past the nested segment's captured bytes: read (and fall back).
+        assert_eq!(mem.extent(0x1_0100_1000, 0x1_0100_1010), Extent::Data(0x10));
+        // The outer segment's captured end bounds its last hole.
+        assert_eq!(
+            mem.extent(base + 48 * MIB, u64::MAX),
+            Extent::Hole(16 * MIB - 0x1000)
+        );
+        assert_eq!(mem.extent(base + 10, base + 10), Extent::Data(0));
+        assert_eq!(mem.extent(0x10, 0x20), Extent::Data(0x10));
+        let mut buf = [1u8; 16];
+        (&mem as &dyn Memory)
+            .read_exact(base + 0x80_0000, &mut buf)
+            .unwrap();
+        assert_eq!(buf, [0; 16]);
+    }
+
+    #[test]
+    fn fully_stored_and_owned_bytes_are_all_data() {
+        use std::io::Write;
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let mapped = Bytes::map_file(&f).unwrap();
+        assert_eq!(mapped.extent(0, u64::MAX), Extent::Data(1 << 20));
+        let owned = Bytes::from_vec(vec![0u8; 100]);
+        assert_eq!(owned.extent(10, 1000), Extent::Data(90));
+        assert_eq!(NoMemory.extent(5, 10), Extent::Data(5));
+        assert!(!mapped.may_have_holes() && !owned.may_have_holes());
+        // One answer to the end, whatever the segments.
+        let mem = SegmentMemory::new(vec![
+            seg(0x1000, 0x10, 0x10, 0, &mapped),
+            seg(0x1010, 0x10, 0x10, 0x100, &mapped),
+        ]);
+        assert_eq!(mem.extent(0x1004, 0x9000), Extent::Data(0x7ffc));
     }
 
     fn seg(address: u64, size: u64, captured: u64, offset: u64, bytes: &Bytes) -> Segment {
