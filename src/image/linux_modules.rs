@@ -108,7 +108,7 @@ fn build_id_in_notes(notes: &[u8], align8: bool) -> Option<String> {
             && name.starts_with(b"GNU")
             && !desc.is_empty()
         {
-            return Some(desc.iter().map(|b| format!("{b:02x}")).collect());
+            return Some(crate::byte_reader::hex(desc));
         }
         at = desc_at.checked_add(align(descsz)?)?;
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use prost::Message;
 
+use crate::byte_reader::hex_spaced;
 use crate::error::{Error, ErrorKind, Result};
 
 use crate::finding::{self, CappedFindings, Check, Finding};
@@ -124,7 +125,7 @@ impl Reader {
                 (Header::Raw, _) if file.bytes.is_empty() => "is empty".into(),
                 (Header::Raw, _) => format!(
                     "starts with {}",
-                    hex_bytes(file.bytes.get(..8).unwrap_or(&file.bytes))
+                    hex_spaced(file.bytes.get(..8).unwrap_or(&file.bytes))
                 ),
                 (_, Some(other)) => format!("is a {other} image"),
                 (_, None) => "has an unknown magic".into(),
@@ -209,11 +210,4 @@ impl Reader {
 
 pub(super) fn m_name(magic: u32) -> Option<&'static str> {
     magic::lookup(magic).map(|(n, _)| n)
-}
-
-pub(super) fn hex_bytes(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
