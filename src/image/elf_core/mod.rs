@@ -1205,18 +1205,16 @@ fn absent_file_ranges(mappings: &[FileMapping], regions: &[Region]) -> Vec<Absen
 mod tests {
     use super::*;
 
-    /// The notes and bytes of a generated core, or None when absent.
+    /// The notes and bytes of a generated core, or None (after a notice, or
+    /// a failure in CI) when ../shared lacks it. A core that is there but
+    /// does not read fails the test.
+    #[track_caller]
     fn core_notes(name: &str) -> Option<(Vec<u8>, Vec<RawNote>)> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/generated/linux-cores")
-            .join(name);
-        let Ok(file) = std::fs::File::open(&path) else {
-            eprintln!("skipping: {} is absent", path.display());
-            return None;
-        };
-        let bytes = zstd::stream::decode_all(file).ok()?;
+        let path = crate::test_support::shared_path(&format!("generated/linux-cores/{name}"))?;
+        let file = std::fs::File::open(&path).unwrap();
+        let bytes = zstd::stream::decode_all(file).unwrap();
         let mut findings = Vec::new();
-        let layout = read_layout(&path, &bytes, &mut findings).ok()?;
+        let layout = read_layout(&path, &bytes, &mut findings).unwrap();
         let mut notes = Vec::new();
         for ph in layout.phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
             assert!(parse_notes(&bytes, ph.p_offset, ph.p_filesz, &mut notes).is_none());
