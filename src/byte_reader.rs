@@ -16,7 +16,9 @@
 //! generic context API would tie every reader's signatures to one of the
 //! two `scroll` versions Cargo.lock already carries (goblin's and the
 //! minidump crate's), and its errors do not say which field ran out.
-//! This module depends on nothing but `std`, so any module may use it.
+//! This module depends on nothing but `std`, so any module may use it; it
+//! also holds the one bytes-to-hex conversion (build ids, digests, magic
+//! bytes in messages), for the same reason.
 
 use std::fmt;
 
@@ -206,6 +208,33 @@ impl<'a> ByteReader<'a> {
     }
 }
 
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Lower-case hex of a byte string, two digits per byte, no separator
+/// (`7f454c46`): build ids, digests.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len().saturating_mul(2));
+    for b in bytes {
+        s.push(HEX_DIGITS[usize::from(b >> 4)] as char);
+        s.push(HEX_DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Lower-case hex of a byte string with a space between bytes
+/// (`7f 45 4c 46`): raw bytes quoted in a message.
+pub fn hex_spaced(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len().saturating_mul(3));
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push(HEX_DIGITS[usize::from(b >> 4)] as char);
+        s.push(HEX_DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +335,13 @@ mod tests {
         assert!(r.u64_at(usize::MAX - 7).is_err());
         assert!(r.bytes_at(usize::MAX, 1).is_err());
         assert!(r.bytes(usize::MAX - 1).is_err());
+    }
+
+    #[test]
+    fn hex_is_two_lower_case_digits_per_byte() {
+        assert_eq!(hex(&[0x7f, 0x45, 0x4c, 0x46, 0x00, 0xab]), "7f454c4600ab");
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex_spaced(&[0x7f, 0x45, 0x0a]), "7f 45 0a");
+        assert_eq!(hex_spaced(&[]), "");
     }
 }

@@ -39,6 +39,8 @@ pub mod render;
 pub mod report;
 pub mod seal;
 pub mod symbols;
+#[cfg(test)]
+mod test_support;
 pub mod unwind;
 pub mod verify;
 

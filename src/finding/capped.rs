@@ -12,7 +12,8 @@ use super::{Check, Finding, check_by_code};
 pub struct CappedFindings {
     limit: usize,
     list: Vec<Finding>,
-    counts: HashMap<&'static str, (&'static Check, usize)>,
+    /// Per check code: (check, findings made, findings listed).
+    counts: HashMap<&'static str, (&'static Check, usize, usize)>,
 }
 
 impl CappedFindings {
@@ -26,11 +27,22 @@ impl CappedFindings {
 
     /// Adds a finding of `check`, or counts it when `limit` are listed.
     pub fn push(&mut self, check: &'static Check, finding: Finding) {
-        let entry = self.counts.entry(check.code).or_insert((check, 0));
+        let entry = self.counts.entry(check.code).or_insert((check, 0, 0));
         entry.1 += 1;
         if entry.1 <= self.limit {
+            entry.2 += 1;
             self.list.push(finding);
         }
+    }
+
+    /// Lists `finding` even past the limit: for a finding made at most
+    /// once per image that many lesser ones of its check would hide. It
+    /// still counts, so the summary stays "made minus listed".
+    pub fn push_always(&mut self, check: &'static Check, finding: Finding) {
+        let entry = self.counts.entry(check.code).or_insert((check, 0, 0));
+        entry.1 += 1;
+        entry.2 += 1;
+        self.list.push(finding);
     }
 
     /// Adds a finding whose check is known only by its code (one another
@@ -56,10 +68,9 @@ impl CappedFindings {
         mut adjust: impl FnMut(Finding) -> Option<Finding>,
     ) {
         let mut unlisted: HashMap<&'static str, (&'static Check, usize)> = HashMap::new();
-        for (code, (check, n)) in &other.counts {
-            let listed = other.list.iter().filter(|f| f.code == *code).count();
-            if *n > listed {
-                unlisted.insert(code, (check, n - listed));
+        for (code, (check, made, listed)) in &other.counts {
+            if made > listed {
+                unlisted.insert(code, (check, made - listed));
             }
         }
         for f in other.list {
@@ -68,25 +79,26 @@ impl CappedFindings {
             }
         }
         for (code, (check, n)) in unlisted {
-            let entry = self.counts.entry(code).or_insert((check, 0));
-            // Counted as listed elsewhere: these only raise the summary.
+            let entry = self.counts.entry(code).or_insert((check, 0, 0));
+            // Made but not listed by the other collector: these only
+            // raise the summary.
             entry.1 += n;
         }
     }
 
     /// The listed findings, then one summary finding per check that had
-    /// more than `limit`, in code order.
+    /// findings left unlisted, in code order.
     pub fn finish(mut self) -> Vec<Finding> {
         let mut over: Vec<_> = self
             .counts
             .into_values()
-            .filter(|(_, n)| *n > self.limit)
+            .filter(|(_, made, listed)| made > listed)
             .collect();
-        over.sort_by_key(|(c, _)| c.code);
-        for (check, n) in over {
+        over.sort_by_key(|(c, _, _)| c.code);
+        for (check, made, listed) in over {
             self.list.push(Finding::new(
                 check,
-                format!("{} more findings of this check not listed", n - self.limit),
+                format!("{} more findings of this check not listed", made - listed),
             ));
         }
         self.list
@@ -117,6 +129,30 @@ mod tests {
                 "overlap 1",
                 "sp",
                 "3 more findings of this check not listed"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_finding_pushed_always_is_listed_past_the_limit_and_not_summarised() {
+        let mut f = CappedFindings::new(1);
+        for i in 0..3 {
+            f.push(
+                &ELF_SEGMENT_OVERLAP,
+                Finding::new(&ELF_SEGMENT_OVERLAP, format!("overlap {i}")),
+            );
+        }
+        f.push_always(
+            &ELF_SEGMENT_OVERLAP,
+            Finding::new(&ELF_SEGMENT_OVERLAP, "the one that matters"),
+        );
+        let messages: Vec<String> = f.finish().into_iter().map(|f| f.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "overlap 0",
+                "the one that matters",
+                "2 more findings of this check not listed"
             ]
         );
     }

@@ -145,9 +145,16 @@ fn serialize_hex_address<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match address {
-        Some(a) => s.serialize_str(&format!("{a:#x}")),
+        Some(a) => serialize_hex_u64(a, s),
         None => s.serialize_none(),
     }
+}
+
+/// Serializes a number as a `"0x…"` string, the reports' form for
+/// addresses and bit masks (a JSON number loses bits past 2^53). Lives in
+/// this leaf so the model, the findings and the report share it.
+pub fn serialize_hex_u64<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:#x}"))
 }
 
 /// One problem found in an image.

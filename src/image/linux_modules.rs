@@ -108,7 +108,7 @@ fn build_id_in_notes(notes: &[u8], align8: bool) -> Option<String> {
             && name.starts_with(b"GNU")
             && !desc.is_empty()
         {
-            return Some(desc.iter().map(|b| format!("{b:02x}")).collect());
+            return Some(crate::byte_reader::hex(desc));
         }
         at = desc_at.checked_add(align(descsz)?)?;
     }
@@ -495,12 +495,11 @@ mod tests {
 
     #[test]
     fn build_id_of_the_shipped_libc() {
-        let libc = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/generated/linux-cores/libs/libc.so.6");
-        let Ok(data) = std::fs::read(&libc) else {
-            eprintln!("skipping: {} not present", libc.display());
+        let Some(libc) = crate::test_support::shared_path("generated/linux-cores/libs/libc.so.6")
+        else {
             return;
         };
+        let data = std::fs::read(&libc).unwrap();
         assert_eq!(
             build_id_of_file(&data).as_deref(),
             Some("93ac61ec5a8eb1396f9fbd350e3169a558528a40")

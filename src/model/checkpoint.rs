@@ -12,6 +12,8 @@
 
 use serde::Serialize;
 
+use crate::finding::serialize_hex_u64;
+
 /// How the checkpoint relates to others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -69,9 +71,9 @@ impl PageCounts {
 /// One VMA of a task and where its pages are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VmaPages {
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub start: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub end: u64,
     /// Pages the VMA spans.
     pub pages: u64,
@@ -119,7 +121,7 @@ pub struct ThreadXstate {
     pub pid: u64,
     pub tid: u64,
     /// XSTATE_BV of the saved XSAVE area: the components in use.
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub xstate_bv: u64,
 }
 
@@ -216,10 +218,10 @@ pub struct TaskState {
     pub task_state: u32,
     pub exit_code: u32,
     /// personality(2) flags.
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub personality: u64,
     /// The blocked-signal mask.
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub blocked_signals: u64,
 }
 
@@ -254,41 +256,41 @@ pub struct TaskCredentials {
     pub sgid: u32,
     pub fsuid: u32,
     pub fsgid: u32,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub cap_effective: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub cap_permitted: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub cap_bounding: u64,
     /// SECBIT_* flags.
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub secure_bits: u64,
 }
 
 /// The layout fields of a task's mm (mm-PID.img).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MmFacts {
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub start_code: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub end_code: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub start_data: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub end_data: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub start_stack: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub start_brk: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub brk: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub arg_start: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub arg_end: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub env_start: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub env_end: u64,
     /// files.img id of the executable.
     pub exe_file_id: Option<u32>,
@@ -301,18 +303,14 @@ pub struct MmFacts {
 pub struct SignalAction {
     pub signo: u32,
     /// The handler's address (1 for SIG_IGN).
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub handler: u64,
     /// SA_* flags.
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub flags: u64,
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub restorer: u64,
     /// Signals blocked while the handler runs.
-    #[serde(serialize_with = "hex")]
+    #[serde(serialize_with = "serialize_hex_u64")]
     pub mask: u64,
-}
-
-fn hex<S: serde::Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&format!("{v:#x}"))
 }

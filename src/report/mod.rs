@@ -22,7 +22,7 @@ pub struct Hex(pub u64);
 
 impl Serialize for Hex {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{:#x}", self.0))
+        crate::finding::serialize_hex_u64(&self.0, s)
     }
 }
 

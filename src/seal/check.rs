@@ -1,13 +1,14 @@
 //! `verify`'s side of a seal: the saved state compared with its manifest,
 //! every difference a finding with a 63xx code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::manifest::{self, Entry, Manifest, SealedKind};
 use super::members::{DirectorySource, FileSource, MemberKind, SealSource};
 use super::{Key, default_manifest_path, members};
 use crate::error::{Error, ErrorKind, Result};
+use crate::finding::CappedFindings;
 use crate::progress::Progress;
 use crate::verify::{self, Check, Finding};
 
@@ -492,11 +493,13 @@ fn compare_members(
     Ok(())
 }
 
-/// Findings with a per-code cap.
-#[derive(Default)]
-struct Findings {
-    list: Vec<Finding>,
-    counts: HashMap<&'static str, (&'static Check, usize)>,
+/// The seal check's findings, capped per code, each about a sealed path.
+struct Findings(CappedFindings);
+
+impl Default for Findings {
+    fn default() -> Self {
+        Findings(CappedFindings::new(LISTED_PER_CODE))
+    }
 }
 
 impl Findings {
@@ -512,32 +515,13 @@ impl Findings {
         offset: Option<u64>,
         address: Option<u64>,
     ) {
-        let e = self.counts.entry(check.code).or_insert((check, 0));
-        e.1 += 1;
-        if e.1 <= LISTED_PER_CODE {
-            let mut f = Finding::new(check, message).about_path(path.to_string());
-            f.location.offset = offset;
-            f.location.address = address;
-            self.list.push(f);
-        }
+        let mut f = Finding::new(check, message).about_path(path.to_string());
+        f.location.offset = offset;
+        f.location.address = address;
+        self.0.push(check, f);
     }
 
-    fn finish(mut self) -> Vec<Finding> {
-        let mut over: Vec<_> = self
-            .counts
-            .into_values()
-            .filter(|(_, n)| *n > LISTED_PER_CODE)
-            .collect();
-        over.sort_by_key(|(c, _)| c.code);
-        for (check, n) in over {
-            self.list.push(Finding::new(
-                check,
-                format!(
-                    "{} more findings of this check not listed",
-                    n - LISTED_PER_CODE
-                ),
-            ));
-        }
-        self.list
+    fn finish(self) -> Vec<Finding> {
+        self.0.finish()
     }
 }

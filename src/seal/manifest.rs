@@ -276,16 +276,8 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
-    s
-}
+/// Lower-case hex of digests, as the manifest stores them.
+pub use crate::byte_reader::hex;
 
 /// 64 lower-case hex digits as the 32 bytes of a digest.
 pub fn digest_bytes(s: &str) -> Option<[u8; 32]> {

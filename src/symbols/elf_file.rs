@@ -129,10 +129,9 @@ const WANTED: &[&str] = &[
     ".debug_str_offsets",
 ];
 
-/// Lower-case hex of a byte string.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lower-case hex of a byte string (build ids); kept under this name for
+/// the symbol code's callers.
+pub use crate::byte_reader::hex;
 
 impl ElfFile {
     /// Parses `bytes` as ELF; None when it is not a usable ELF object.

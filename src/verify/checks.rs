@@ -407,7 +407,6 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use std::path::Path;
 
     use crate::memory::{Bytes, Memory, NoMemory, Segment, SegmentMemory};
     use crate::model::*;
@@ -815,14 +814,10 @@ mod tests {
 
     #[test]
     fn mapped_file_identity_against_a_sysroot() {
-        let shared = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/generated/linux-cores/libs/libc.so.6");
-        if !shared.exists() {
-            eprintln!(
-                "notice: ../shared is absent; skipping mapped_file_identity_against_a_sysroot"
-            );
+        let Some(shared) = crate::test_support::shared_path("generated/linux-cores/libs/libc.so.6")
+        else {
             return;
-        }
+        };
         let (root, opts) = empty_root();
         let dir = root.path().join("usr/lib/x86_64-linux-gnu");
         std::fs::create_dir_all(&dir).unwrap();

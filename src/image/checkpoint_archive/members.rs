@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use crate::finding::{self, Check, Finding};
+use crate::finding::{self, CappedFindings, Check, Finding};
 use crate::memory::Bytes;
 
 /// Members read before the rest is ignored (real checkpoints hold a few
@@ -60,37 +60,19 @@ pub struct Members {
     /// Headers seen, including rejected members.
     pub headers: u64,
     pub findings: Vec<Finding>,
-    counts: HashMap<&'static str, usize>,
+    /// Findings while walking, moved to `findings` when the walk ends.
+    capped: CappedFindings,
 }
 
 impl Members {
     fn add_finding(&mut self, check: &'static Check, finding: Finding) {
-        let n = self.counts.entry(check.code).or_insert(0);
-        *n += 1;
-        if *n <= LISTED_FINDINGS {
-            self.findings.push(finding);
-        }
+        self.capped.push(check, finding);
     }
 
+    /// Moves the capped findings, with their summaries, into `findings`.
     fn finish_findings(&mut self) {
-        let mut extra: Vec<(&'static str, usize)> = self
-            .counts
-            .iter()
-            .filter(|(_, n)| **n > LISTED_FINDINGS)
-            .map(|(c, n)| (*c, *n))
-            .collect();
-        extra.sort_unstable();
-        for (code, n) in extra {
-            if let Some(check) = finding::check_by_code(code) {
-                self.findings.push(Finding::new(
-                    check,
-                    format!(
-                        "{} more findings of this check not listed",
-                        n - LISTED_FINDINGS
-                    ),
-                ));
-            }
-        }
+        let capped = std::mem::replace(&mut self.capped, CappedFindings::new(LISTED_FINDINGS));
+        self.findings.extend(capped.finish());
     }
 
     /// The member named `name` (the last one, if duplicated).
@@ -209,7 +191,7 @@ pub fn walk(bytes: &Bytes) -> Members {
         index: HashMap::new(),
         headers: 0,
         findings: Vec::new(),
-        counts: HashMap::new(),
+        capped: CappedFindings::new(LISTED_FINDINGS),
     };
     let len = bytes.len() as u64;
     let mut archive = tar::Archive::new(Cursor::new(&bytes[..]));

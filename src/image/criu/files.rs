@@ -22,11 +22,8 @@ pub(super) struct RegFile {
 
 pub(super) fn build_id_hex(words: &[u32]) -> Option<String> {
     (!words.is_empty()).then(|| {
-        words
-            .iter()
-            .flat_map(|w| w.to_le_bytes())
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        crate::byte_reader::hex(&bytes)
     })
 }
 

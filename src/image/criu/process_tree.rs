@@ -27,7 +27,7 @@ pub(super) fn process_tree(r: &mut Reader, dir: &Path) -> Result<Vec<PstreeEntry
     if tasks.is_empty() {
         let why = r
             .findings
-            .list
+            .listed()
             .iter()
             .rev()
             .find(|f| f.location.path.as_deref() == Some("pstree.img"))

@@ -1,41 +1,36 @@
 //! The directory's files as read, and the findings made while reading
 //! them (listed up to a bound per check).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use prost::Message;
 
+use crate::byte_reader::hex_spaced;
 use crate::error::{Error, ErrorKind, Result};
 
-use crate::finding::{self, Check, Finding};
+use crate::finding::{self, CappedFindings, Check, Finding};
 
 use super::image_file::{Header, ImageFile};
 use super::*;
 
-/// Collects findings, listing at most [`LISTED_FINDINGS`] per check.
-#[derive(Default)]
-pub(super) struct Findings {
-    pub(super) list: Vec<Finding>,
-    /// Per check: (check, findings made, findings listed).
-    pub(super) counts: HashMap<&'static str, (&'static Check, usize, usize)>,
+/// Collects findings, listing at most [`LISTED_FINDINGS`] per check: the
+/// shared capped collector plus the file/offset form the reader reports in.
+pub(super) struct Findings(CappedFindings);
+
+impl Default for Findings {
+    fn default() -> Self {
+        Findings(CappedFindings::new(LISTED_FINDINGS))
+    }
 }
 
 impl Findings {
     pub(super) fn push(&mut self, check: &'static Check, finding: Finding) {
-        let e = self.counts.entry(check.code).or_insert((check, 0, 0));
-        e.1 += 1;
-        if e.1 <= LISTED_FINDINGS {
-            e.2 += 1;
-            self.list.push(finding);
-        }
+        self.0.push(check, finding);
     }
     /// Lists `finding` even past the bound: for a finding made at most once
     /// per image that many lesser ones of its check would hide.
     pub(super) fn push_listed(&mut self, check: &'static Check, finding: Finding) {
-        let e = self.counts.entry(check.code).or_insert((check, 0, 0));
-        e.1 += 1;
-        e.2 += 1;
-        self.list.push(finding);
+        self.0.push_always(check, finding);
     }
     pub(super) fn add(
         &mut self,
@@ -51,33 +46,23 @@ impl Findings {
         self.push(check, f);
     }
     /// Takes the findings of a parent snapshot's reader, naming its files
-    /// relative to this directory.
+    /// relative to this directory. The parent's own summaries come along
+    /// as findings (prefixed like the rest), so its counts stay its own.
     pub(super) fn absorb(&mut self, other: Findings, prefix: &str) {
         for mut f in other.finish() {
-            let check = finding::CHECKS.iter().find(|c| c.code == f.code);
             f.location.path = f.location.path.map(|p| format!("{prefix}{p}"));
             f.message = format!("{prefix}: {}", f.message);
-            match check {
-                Some(c) => self.push(c, f),
-                None => self.list.push(f),
-            }
+            self.0.push_coded(f);
         }
     }
 
-    pub(super) fn finish(mut self) -> Vec<Finding> {
-        let mut extra: Vec<_> = self
-            .counts
-            .into_values()
-            .filter(|(_, made, listed)| made > listed)
-            .collect();
-        extra.sort_by_key(|(c, _, _)| c.code);
-        for (check, made, listed) in extra {
-            self.list.push(Finding::new(
-                check,
-                format!("{} more findings of this check not listed", made - listed),
-            ));
-        }
-        self.list
+    /// The findings listed so far.
+    pub(super) fn listed(&self) -> &[Finding] {
+        self.0.listed()
+    }
+
+    pub(super) fn finish(self) -> Vec<Finding> {
+        self.0.finish()
     }
 }
 
@@ -140,7 +125,7 @@ impl Reader {
                 (Header::Raw, _) if file.bytes.is_empty() => "is empty".into(),
                 (Header::Raw, _) => format!(
                     "starts with {}",
-                    hex_bytes(file.bytes.get(..8).unwrap_or(&file.bytes))
+                    hex_spaced(file.bytes.get(..8).unwrap_or(&file.bytes))
                 ),
                 (_, Some(other)) => format!("is a {other} image"),
                 (_, None) => "has an unknown magic".into(),
@@ -225,11 +210,4 @@ impl Reader {
 
 pub(super) fn m_name(magic: u32) -> Option<&'static str> {
     magic::lookup(magic).map(|(n, _)| n)
-}
-
-pub(super) fn hex_bytes(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

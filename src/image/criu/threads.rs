@@ -145,11 +145,8 @@ fn aarch64_registers(g: &UserAarch64RegsEntry) -> Result<RegisterSet, String> {
 
 /// Four little-endian words as a 128-bit hex value, like the ELF reader.
 fn hex_words(words: &[u32]) -> String {
-    let mut s = String::from("0x");
-    for w in words.iter().rev() {
-        s.push_str(&format!("{w:08x}"));
-    }
-    s
+    let msb_first: Vec<u8> = words.iter().rev().flat_map(|w| w.to_be_bytes()).collect();
+    format!("0x{}", crate::byte_reader::hex(&msb_first))
 }
 
 /// The floating-point state of a core entry, if it has one.

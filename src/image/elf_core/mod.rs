@@ -19,7 +19,7 @@ use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE, ProgramHea
 
 use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
-use crate::finding::{self, Finding, Severity};
+use crate::finding::{self, CappedFindings, Finding, Severity};
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::image::{ImageBytes, OpenOptions};
 use crate::memory::{Bytes, Segment, SegmentMemory};
@@ -968,11 +968,10 @@ fn check_thread_notes(
             .collect()
     };
     let reference = kinds(&groups[0]);
-    let mut listed = 0;
+    let mut mismatched = CappedFindings::new(LISTED_FINDINGS);
     for (i, g) in groups.iter().enumerate().skip(1) {
         let k = kinds(g);
-        if k != reference && listed < LISTED_FINDINGS {
-            listed += 1;
+        if k != reference {
             let name = |s: &BTreeSet<(String, u32)>| {
                 s.iter()
                     .map(|(o, t)| {
@@ -985,7 +984,8 @@ fn check_thread_notes(
                 .prstatus
                 .and_then(|p| notes.get(p))
                 .map_or(0, |n| n.offset);
-            findings.push(
+            mismatched.push(
+                &finding::THREAD_COUNT,
                 Finding::new(
                     &finding::THREAD_COUNT,
                     format!(
@@ -998,6 +998,7 @@ fn check_thread_notes(
             );
         }
     }
+    findings.extend(mismatched.finish());
 }
 
 /// Truncated, absent, overlapping and unaligned PT_LOADs.
@@ -1053,8 +1054,11 @@ fn check_segments(
     let headers: Vec<&ProgramHeader> = loads.iter().map(|(_, p)| *p).collect();
     let in_memory = overlapping(&headers, |p| (p.p_vaddr, p.p_memsz));
     let in_file = overlapping(&headers, |p| (p.p_offset, p.p_filesz));
-    for (a, b) in in_memory.iter().take(LISTED_FINDINGS) {
-        findings.push(
+    // Memory overlaps first, then file ones, LISTED_FINDINGS in all.
+    let mut overlaps = CappedFindings::new(LISTED_FINDINGS);
+    for (a, b) in &in_memory {
+        overlaps.push(
+            &finding::ELF_SEGMENT_OVERLAP,
             Finding::new(
                 &finding::ELF_SEGMENT_OVERLAP,
                 format!(
@@ -1065,9 +1069,9 @@ fn check_segments(
             .at_address(b.p_vaddr),
         );
     }
-    let listed = in_memory.len().min(LISTED_FINDINGS);
-    for (a, b) in in_file.iter().take(LISTED_FINDINGS - listed) {
-        findings.push(
+    for (a, b) in &in_file {
+        overlaps.push(
+            &finding::ELF_SEGMENT_OVERLAP,
             Finding::new(
                 &finding::ELF_SEGMENT_OVERLAP,
                 format!(
@@ -1078,6 +1082,7 @@ fn check_segments(
             .at_offset(b.p_offset),
         );
     }
+    findings.extend(overlaps.finish());
     let mask = page_size - 1;
     let unaligned: Vec<&ProgramHeader> = loads
         .iter()
@@ -1224,18 +1229,16 @@ fn absent_file_ranges(mappings: &[FileMapping], regions: &[Region]) -> Vec<Absen
 mod tests {
     use super::*;
 
-    /// The notes and bytes of a generated core, or None when absent.
+    /// The notes and bytes of a generated core, or None (after a notice, or
+    /// a failure in CI) when ../shared lacks it. A core that is there but
+    /// does not read fails the test.
+    #[track_caller]
     fn core_notes(name: &str) -> Option<(Vec<u8>, Vec<RawNote>)> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/generated/linux-cores")
-            .join(name);
-        let Ok(file) = std::fs::File::open(&path) else {
-            eprintln!("skipping: {} is absent", path.display());
-            return None;
-        };
-        let bytes = zstd::stream::decode_all(file).ok()?;
+        let path = crate::test_support::shared_path(&format!("generated/linux-cores/{name}"))?;
+        let file = std::fs::File::open(&path).unwrap();
+        let bytes = zstd::stream::decode_all(file).unwrap();
         let mut findings = Vec::new();
-        let layout = read_layout(&path, &bytes, &mut findings).ok()?;
+        let layout = read_layout(&path, &bytes, &mut findings).unwrap();
         let mut notes = Vec::new();
         for ph in layout.phdrs.iter().filter(|p| p.p_type == PT_NOTE) {
             assert!(parse_notes(&bytes, ph.p_offset, ph.p_filesz, &mut notes).is_none());
@@ -1434,6 +1437,40 @@ mod tests {
         assert_eq!(
             detect_producer(&mixed, &[status(5)], None),
             Producer::GdbGenerateCoreFile
+        );
+    }
+
+    #[test]
+    fn overlapping_loads_past_the_cap_are_summarised() {
+        // Ten 8 KiB PT_LOADs at one address, each with its own file bytes:
+        // nine overlapping pairs in memory, none in the file.
+        let headers: Vec<ProgramHeader> = (0..10u64)
+            .map(|i| ProgramHeader {
+                p_type: PT_LOAD,
+                p_vaddr: 0x40_0000,
+                p_memsz: 0x2000,
+                p_offset: 0x1000 + i * 0x2000,
+                p_filesz: 0x2000,
+                p_align: 0x1000,
+                ..ProgramHeader::default()
+            })
+            .collect();
+        let loads: Vec<(usize, &ProgramHeader)> = headers.iter().enumerate().collect();
+        let mut findings = Vec::new();
+        check_segments(&loads, 0x1000 + 10 * 0x2000, 0x1000, &mut findings);
+        let overlaps: Vec<&str> = findings
+            .iter()
+            .filter(|f| f.code == finding::ELF_SEGMENT_OVERLAP.code)
+            .map(|f| f.message.as_str())
+            .collect();
+        assert_eq!(overlaps.len(), LISTED_FINDINGS + 1, "{overlaps:?}");
+        assert_eq!(
+            overlaps[0],
+            "PT_LOADs at 0x400000 (+0x2000) and 0x400000 overlap in memory"
+        );
+        assert_eq!(
+            overlaps[LISTED_FINDINGS],
+            "1 more findings of this check not listed"
         );
     }
 }

@@ -183,13 +183,10 @@ pub fn parse_siginfo(desc: &[u8], pointer_size: u8) -> Option<SigInfo> {
     Some(info)
 }
 
+/// A little-endian register value as `0x…`, most significant byte first.
 fn hex128(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(34);
-    s.push_str("0x");
-    for b in bytes.iter().rev() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    let msb_first: Vec<u8> = bytes.iter().rev().copied().collect();
+    format!("0x{}", crate::byte_reader::hex(&msb_first))
 }
 
 fn vectors(area: &[u8], at: usize, count: usize) -> Vec<String> {
