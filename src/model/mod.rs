@@ -6,6 +6,7 @@
 
 mod checkpoint;
 mod container;
+mod kernel;
 mod registers;
 
 pub use checkpoint::{
@@ -17,6 +18,7 @@ pub use container::{
     ArchiveInfo, ContainerInfo, ContainerInterface, ContainerMount, DumpStatistics,
     seconds_precision,
 };
+pub use kernel::{Cpu, KernelInfo, LogCaller, LogRecord, VmcoreFormat, Vmcoreinfo};
 pub use registers::{FloatState, RegisterSet, register_names};
 
 use std::path::PathBuf;
@@ -539,6 +541,8 @@ pub struct FormatDetails {
     pub files: Vec<ImageFileRecord>,
     /// The container around the processes (container checkpoint archives).
     pub container: Option<ContainerInfo>,
+    /// What a kernel dump holds beyond processes: VMCOREINFO, CPUs, the log.
+    pub kernel: Option<KernelInfo>,
 }
 
 /// One stream of a container format, known or not.
