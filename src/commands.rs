@@ -151,6 +151,7 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
     };
     let facts = RunFacts {
         opened: true,
+        kernel: image.target.kernel,
         elf_core: image.format == ImageFormat::ElfCore,
         minidump: image.format == ImageFormat::Minidump,
         // A checkpoint archive holds CRIU images: their checks apply too.

@@ -53,6 +53,7 @@ fn run(command: Command) -> Outcome {
             modules,
             disasm,
             max_frames,
+            log,
             quiet,
         } => {
             let input = match (image, pid) {
@@ -85,6 +86,7 @@ fn run(command: Command) -> Outcome {
                         show_modules: modules,
                         show_registers_all_threads: thread.is_some(),
                         color: false,
+                        log_lines: log,
                     },
                 ),
                 InspectFormat::Json => render::json::render(&report),

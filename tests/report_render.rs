@@ -398,6 +398,7 @@ fn inspect_report() -> InspectReport {
         image_files: vec![],
         container: None,
         checkpoint: None,
+        kernel: None,
         findings: vec![
             Finding::new(
                 &verify::ELF_SEGMENT_ABSENT,
@@ -452,6 +453,7 @@ fn inspect_text_matches_golden() {
         show_modules: true,
         show_registers_all_threads: true,
         color: false,
+        log_lines: None,
     };
     assert_golden(
         "inspect-all.golden.txt",

@@ -131,8 +131,51 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         image_files: image.details.files.clone(),
         container: image.details.container.clone(),
         checkpoint: image.process.checkpoint.clone(),
+        kernel: image.details.kernel.as_ref().map(kernel_report),
         findings: image.findings.clone(),
         other_processes,
+    }
+}
+
+/// A kernel dump's facts as the report shows them.
+fn kernel_report(k: &crate::model::KernelInfo) -> crate::report::KernelReport {
+    let info = k.vmcoreinfo.as_ref();
+    crate::report::KernelReport {
+        format: k.format,
+        release: info.and_then(|v| v.osrelease()).map(str::to_string),
+        build_id: info.and_then(|v| v.build_id()).map(str::to_string),
+        kernel_offset: info.and_then(|v| v.kernel_offset()).map(Hex),
+        crash_time: info.and_then(|v| v.crash_time()),
+        dump_level: k.dump_level,
+        incomplete: k.incomplete,
+        cpus: k
+            .cpus
+            .iter()
+            .map(|c| crate::report::CpuReport {
+                index: c.index,
+                prstatus_pid: c.prstatus_pid,
+                registers: c
+                    .registers
+                    .iter()
+                    .map(|(name, value)| RegisterValue {
+                        name: name.to_string(),
+                        value: Hex(value),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        log: k.log.clone(),
+        vmcoreinfo: info
+            .map(|v| {
+                v.entries
+                    .iter()
+                    .map(|(key, value)| crate::report::Annotation {
+                        key: key.clone(),
+                        value: value.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

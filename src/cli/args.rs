@@ -78,6 +78,10 @@ pub enum Command {
         /// Stop each stack after this many frames.
         #[arg(long, value_name = "N", default_value_t = 256)]
         max_frames: usize,
+        /// Kernel dumps: print the last N lines of the kernel log as dmesg
+        /// would (default 10; `--log 0` hides it, a large N prints it all).
+        #[arg(long, value_name = "N")]
+        log: Option<usize>,
         /// No progress bars.
         #[arg(long, short = 'q')]
         quiet: bool,

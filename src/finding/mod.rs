@@ -43,6 +43,9 @@ impl Severity {
 pub enum Scope {
     /// Any image that opened.
     Any,
+    /// Images of user processes (cores, minidumps, checkpoints, live
+    /// processes): thread and mapping checks; not kernel dumps.
+    Process,
     /// ELF core files (and snapshots, which are ELF cores).
     ElfCore,
     Minidump,
@@ -63,6 +66,8 @@ pub enum Scope {
 pub struct RunFacts {
     /// The image opened (otherwise only the seal could be checked).
     pub opened: bool,
+    /// A kernel dump rather than a user process.
+    pub kernel: bool,
     pub elf_core: bool,
     pub minidump: bool,
     pub criu_images: bool,
@@ -77,6 +82,7 @@ impl Scope {
     pub fn name(self) -> &'static str {
         match self {
             Scope::Any => "*",
+            Scope::Process => "process",
             Scope::ElfCore => "elf-core",
             Scope::Minidump => "minidump",
             Scope::CriuImages => "criu-images",
@@ -92,6 +98,7 @@ impl Scope {
         facts.opened
             && match self {
                 Scope::Any => true,
+                Scope::Process => !facts.kernel,
                 Scope::ElfCore => facts.elf_core,
                 Scope::Minidump => facts.minidump,
                 Scope::CriuImages => facts.criu_images,

@@ -54,30 +54,30 @@ checks! {
         "The compressed file is truncated or corrupt; only the bytes before the damage were read.";
 
     // --- 2xxx: the saved state, whatever the format ---
-    THREAD_SP = "CKD-E2001", "stack-pointer-mapped", Error, Any,
+    THREAD_SP = "CKD-E2001", "stack-pointer-mapped", Error, Process,
         "Every thread's stack pointer lies in a present, writable mapping.",
         "The thread's stack is missing from the image or its registers are corrupt; its backtrace cannot be trusted.";
-    THREAD_PC = "CKD-E2002", "program-counter-executable", Error, Any,
+    THREAD_PC = "CKD-E2002", "program-counter-executable", Error, Process,
         "Every thread's program counter lies in an executable mapping.",
         "A pc outside executable memory means a jump to a bad address (the crash itself) or corrupt registers.";
-    NO_THREADS = "CKD-E2003", "has-threads", Error, Any,
+    NO_THREADS = "CKD-E2003", "has-threads", Error, Process,
         "The image holds at least one thread with registers.",
         "Without threads there is nothing to unwind; the dump is damaged or was written without thread state.";
-    FAULT_THREAD = "CKD-E2004", "fault-thread-present", Error, Any,
+    FAULT_THREAD = "CKD-E2004", "fault-thread-present", Error, Process,
         "The thread named by the fault record is among the image's threads.",
         "The crash record points at a thread the image does not hold; the crashing stack is unknown.";
-    REGIONS_OVERLAP = "CKD-E2005", "regions-disjoint", Error, Any,
+    REGIONS_OVERLAP = "CKD-E2005", "regions-disjoint", Error, Process,
         "Memory regions are sorted and do not overlap.",
         "Overlapping regions mean corrupt mapping tables; reads in the overlap are ambiguous.";
 
     // --- 3xxx: restore readiness against a host or sysroot ---
-    MAPPED_FILE_MISSING = "CKD-W3001", "mapped-file-present", Warning, Any,
+    MAPPED_FILE_MISSING = "CKD-W3001", "mapped-file-present", Warning, Process,
         "Every file the process mapped exists on this host (or under --sysroot).",
         "Install the same package versions, or pass --sysroot pointing at a copy of the crashed machine's files.";
-    MAPPED_FILE_BUILD_ID = "CKD-E3002", "mapped-file-identity", Error, Any,
+    MAPPED_FILE_BUILD_ID = "CKD-E3002", "mapped-file-identity", Error, Process,
         "Every mapped file on the host has the build-id the image recorded.",
         "The file changed since the dump (an upgrade); symbols and restores need the original: use --sysroot.";
-    MAPPED_FILE_SIZE = "CKD-E3003", "mapped-file-size", Error, Any,
+    MAPPED_FILE_SIZE = "CKD-E3003", "mapped-file-size", Error, Process,
         "Every file-backed mapping lies inside the host file's size.",
         "The host file is shorter than the mapping recorded in the image; it is not the file the process used.";
 

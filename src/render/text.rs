@@ -16,7 +16,13 @@ pub struct TextOptions {
     pub show_registers_all_threads: bool,
     /// ANSI colors for a terminal.
     pub color: bool,
+    /// Kernel dumps: how many of the kernel log's last lines to print
+    /// (`inspect --log N`); None for the default tail.
+    pub log_lines: Option<usize>,
 }
+
+/// Kernel log lines shown without `--log`.
+const DEFAULT_LOG_TAIL: usize = 10;
 
 /// ANSI styling, or none; only section headings and alarms are styled so
 /// the columns stay aligned.
@@ -700,6 +706,109 @@ fn milliseconds(us: u64) -> String {
 }
 
 /// The container around the checkpointed processes.
+/// The kernel's release, the dump's make, each CPU's pc and sp, and the
+/// tail of the kernel log as `dmesg` prints it.
+fn write_kernel(
+    out: &mut String,
+    k: &crate::report::KernelReport,
+    log_lines: Option<usize>,
+    style: Style,
+) {
+    let _ = writeln!(out, "{}", style.heading("Kernel"));
+    if let Some(release) = &k.release {
+        let _ = writeln!(out, "  release  {}", printable(release));
+    }
+    if let Some(id) = &k.build_id {
+        let _ = writeln!(out, "  build-id {}", printable(id));
+    }
+    if let Some(offset) = k.kernel_offset {
+        let _ = writeln!(out, "  KASLR    text offset {offset}");
+    }
+    let format = match k.format {
+        crate::model::VmcoreFormat::Elf => "ELF vmcore",
+        crate::model::VmcoreFormat::KdumpCompressed => "kdump-compressed",
+        crate::model::VmcoreFormat::Flattened => "makedumpfile flattened",
+    };
+    let level = k
+        .dump_level
+        .map(|l| format!(", dump level {l} ({})", excluded_pages(l)))
+        .unwrap_or_default();
+    let incomplete = if k.incomplete {
+        style.alarm(", INCOMPLETE (the writer stopped early)")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "  dump     {format}{level}{incomplete}");
+    for c in &k.cpus {
+        let reg = |names: &[&str]| {
+            c.registers
+                .iter()
+                .find(|r| names.contains(&r.name.as_str()))
+                .map(|r| r.value.to_string())
+                .unwrap_or_else(|| "-".into())
+        };
+        let _ = writeln!(
+            out,
+            "  CPU {:<3} pid {:<6} pc {}  sp {}",
+            c.index,
+            c.prstatus_pid,
+            reg(&["rip", "pc", "eip"]),
+            reg(&["rsp", "sp", "esp"])
+        );
+    }
+    out.push('\n');
+    if k.log.is_empty() {
+        return;
+    }
+    let shown = log_lines.unwrap_or(DEFAULT_LOG_TAIL).min(k.log.len());
+    let heading = if shown == k.log.len() {
+        format!("Kernel log ({} records)", k.log.len())
+    } else {
+        format!(
+            "Kernel log (last {shown} of {} records; --log N for more)",
+            k.log.len()
+        )
+    };
+    let _ = writeln!(out, "{}", style.heading(&heading));
+    for record in &k.log[k.log.len() - shown..] {
+        out.push_str(&dmesg_line(record));
+    }
+    out.push('\n');
+}
+
+/// One log record as `dmesg` prints it: `[seconds.micros] text`, one line
+/// per line of text.
+fn dmesg_line(record: &crate::model::LogRecord) -> String {
+    let seconds = record.timestamp_ns / 1_000_000_000;
+    let micros = (record.timestamp_ns % 1_000_000_000) / 1_000;
+    let mut text = String::new();
+    for line in record.text.split('\n') {
+        let _ = writeln!(text, "[{seconds:>5}.{micros:06}] {}", printable(line));
+    }
+    text
+}
+
+/// The page classes a makedumpfile dump level leaves out, in words.
+fn excluded_pages(level: u32) -> String {
+    const CLASSES: &[(u32, &str)] = &[
+        (1, "zero"),
+        (2, "cache"),
+        (4, "cache private"),
+        (8, "user"),
+        (16, "free"),
+    ];
+    let names: Vec<&str> = CLASSES
+        .iter()
+        .filter(|(bit, _)| level & bit != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    if names.is_empty() {
+        "every page kept".into()
+    } else {
+        format!("{} pages excluded", names.join(", "))
+    }
+}
+
 fn write_container(out: &mut String, c: &crate::model::ContainerInfo, style: Style) {
     let name = printable(c.name.as_deref().unwrap_or("(unnamed)"));
     let engine = c
@@ -824,10 +933,12 @@ fn write_container(out: &mut String, c: &crate::model::ContainerInfo, style: Sty
 
 fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
     let Some(c) = &r.crash else {
-        let _ = writeln!(
-            out,
-            "No crash recorded (the process was dumped while running or stopped).\n"
-        );
+        let why = if r.kernel.is_some() {
+            "No panic message found (the kernel log could not be read)."
+        } else {
+            "No crash recorded (the process was dumped while running or stopped)."
+        };
+        let _ = writeln!(out, "{why}\n");
         return;
     };
     let sub = c
@@ -896,6 +1007,9 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
     write_header(&mut out, r, style);
     if let Some(c) = &r.container {
         write_container(&mut out, c, style);
+    }
+    if let Some(k) = &r.kernel {
+        write_kernel(&mut out, k, opts.log_lines, style);
     }
     write_crash(&mut out, r, style);
 

@@ -262,12 +262,48 @@ pub struct InspectReport {
     /// What kind of checkpoint, its pages and files (CRIU images).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<crate::model::CheckpointInfo>,
+    /// What a kernel dump says of the kernel: release, VMCOREINFO, CPUs,
+    /// the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelReport>,
     /// Structural problems met while reading (full list: `ckdump verify`).
     pub findings: Vec<Finding>,
     /// The other processes of a saved process tree (CRIU), each with its
     /// own stacks, modules and memory map, in process-tree order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub other_processes: Vec<ProcessReport>,
+}
+
+/// A kernel dump's own facts.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelReport {
+    /// `elf`, `kdump-compressed` or `flattened`.
+    pub format: crate::model::VmcoreFormat,
+    pub release: Option<String>,
+    /// vmlinux GNU build-id.
+    pub build_id: Option<String>,
+    /// KASLR displacement of the kernel text.
+    pub kernel_offset: Option<Hex>,
+    /// Seconds since the epoch when the kernel crashed.
+    pub crash_time: Option<u64>,
+    /// makedumpfile's dump level (excluded page classes), where recorded.
+    pub dump_level: Option<u32>,
+    pub incomplete: bool,
+    pub cpus: Vec<CpuReport>,
+    /// The kernel log, oldest first (`inspect --log N` shows the last N).
+    pub log: Vec<crate::model::LogRecord>,
+    /// Every VMCOREINFO entry, in the kernel's order.
+    pub vmcoreinfo: Vec<Annotation>,
+}
+
+/// One CPU's saved registers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuReport {
+    pub index: u32,
+    /// The pid field of its register note: the task running there (kdump)
+    /// or the vCPU number (QEMU).
+    pub prstatus_pid: u64,
+    pub registers: Vec<RegisterValue>,
 }
 
 /// One more process of a saved tree: the same views as the image's own

@@ -5,8 +5,8 @@
 //! reported as findings, never as an error: a core cut short by a full disk
 //! still shows its threads.
 
-mod notes;
-mod thread_state;
+pub(crate) mod notes;
+pub(crate) mod thread_state;
 pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -392,6 +392,18 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     let arch = layout.arch;
 
     let raw_notes = read_notes(path, file, &layout, &mut findings)?;
+    // A kernel dump is an ET_CORE too; its notes say so.
+    if crate::image::vmcore::is_kernel_dump(&raw_notes) {
+        return crate::image::vmcore::read_elf(
+            path,
+            bytes.clone(),
+            compression,
+            findings,
+            arch,
+            &layout.phdrs,
+            &raw_notes,
+        );
+    }
     let ProcessNotes {
         mut process,
         auxv,

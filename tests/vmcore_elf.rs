@@ -1,0 +1,125 @@
+//! ELF vmcores: a real kdump of a Debian 6.1 guest (`makedumpfile -E -d 31`,
+//! stored zstd-compressed in ../shared/generated/vmcores) read by content as
+//! a kernel dump, its VMCOREINFO and every CPU's registers equal to what
+//! `crash` printed for the same dump (reference/crash-kdump-c-d31.txt).
+
+mod common;
+
+use common::{ckdump, schema, shared_path};
+
+const ELF_VMCORE: &str = "generated/vmcores/vmcore-kdump-makedumpfile-E-d31.elf.zst";
+
+#[test]
+fn an_elf_vmcore_is_a_kernel_dump_with_its_vmcoreinfo_and_cpus() {
+    let Some(path) = shared_path(ELF_VMCORE) else {
+        return;
+    };
+    // Opened in place, decompressed by ckdump itself: detection is by
+    // content (the VMCOREINFO note), never by name.
+    let image = ckdump::open(&path, &ckdump::OpenOptions::default()).unwrap();
+    assert_eq!(image.format, ckdump::model::ImageFormat::Vmcore);
+    assert!(image.target.kernel);
+    assert_eq!(image.target.page_size, 4096);
+    assert_eq!(image.target.cpu_count, Some(2));
+    assert_eq!(
+        image.target.os_version.as_deref(),
+        Some("6.1.0-56-cloud-amd64")
+    );
+    // CRASHTIME: Mon Nov 23 00:27:44 UTC 2026, as crash's DATE line says.
+    assert_eq!(image.timestamp, Some(1_795_393_664));
+    let kernel = image.details.kernel.as_ref().unwrap();
+    let info = kernel.vmcoreinfo.as_ref().unwrap();
+    assert_eq!(
+        info.build_id(),
+        Some("3b43fad5034874490492495d552c0af6a5fab235")
+    );
+    assert_eq!(info.kernel_offset(), Some(0x2580_0000));
+    assert_eq!(info.number("pgtable_l5_enabled"), Some(1));
+    assert_eq!(info.number("phys_base"), Some(-511_705_088));
+    assert_eq!(info.symbol("init_top_pgt"), Some(0xffff_ffff_a821_0000));
+    assert_eq!(info.offset("printk_info.caller_id"), Some(20));
+    // Each CPU's saved registers; crash: CPU 0 idle in native_safe_halt
+    // (RIP ffffffffa7217a0b RSP ffffffffa8203e98), CPU 1 the panicking
+    // `init` (pid 1).
+    let cpus: Vec<(u32, u64, Option<u64>, Option<u64>)> = kernel
+        .cpus
+        .iter()
+        .map(|c| (c.index, c.prstatus_pid, c.registers.pc(), c.registers.sp()))
+        .collect();
+    assert_eq!(
+        cpus,
+        [
+            (
+                0,
+                0,
+                Some(0xffff_ffff_a721_7a0b),
+                Some(0xffff_ffff_a820_3e98)
+            ),
+            (
+                1,
+                1,
+                Some(0xffff_ffff_a696_475a),
+                Some(0xff73_5d20_0001_39a0)
+            ),
+        ]
+    );
+    // The physical address space: kernel text at phys_base + (virt -
+    // __START_KERNEL_map) holds the uts name the kernel exported.
+    let uts = info.symbol("init_uts_ns").unwrap() + info.offset("uts_namespace.name").unwrap();
+    let phys = (uts - 0xffff_ffff_8000_0000).wrapping_add(-511_705_088i64 as u64);
+    let mut sysname = [0u8; 6];
+    image.process.memory.read_exact(phys, &mut sysname).unwrap();
+    assert_eq!(&sysname, b"Linux\0");
+}
+
+#[test]
+fn inspect_and_verify_an_elf_vmcore() {
+    let Some(path) = shared_path(ELF_VMCORE) else {
+        return;
+    };
+    let path = path.to_str().unwrap();
+    let out = ckdump(&["inspect", path]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "  release  6.1.0-56-cloud-amd64",
+        "  build-id 3b43fad5034874490492495d552c0af6a5fab235",
+        "  KASLR    text offset 0x25800000",
+        "  CPU 0   pid 0      pc 0xffffffffa7217a0b  sp 0xffffffffa8203e98",
+        "  CPU 1   pid 1      pc 0xffffffffa696475a  sp 0xff735d20000139a0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
+    }
+    // A kernel dump is not a process: no "process pid 0", no claim that a
+    // process was dumped while running.
+    assert!(!text.contains("dumped while running"), "{text}");
+
+    let json = common::inspect_json(std::path::Path::new(path), &[]);
+    assert_eq!(json["kernel"]["format"], "elf");
+    assert_eq!(json["kernel"]["cpus"].as_array().unwrap().len(), 2);
+    let v = schema("inspect.schema.json");
+    let errors: Vec<String> = v.iter_errors(&json).map(|e| e.to_string()).collect();
+    assert_eq!(errors, Vec::<String>::new());
+
+    // No false findings about thread notes or an unusual writer: the
+    // process checks do not apply to a kernel dump.
+    let out = ckdump(&["verify", path, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"], serde_json::json!([]));
+    let statuses: Vec<(&str, &str)> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] != "not_applicable")
+        .map(|c| (c["code"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert!(
+        statuses.iter().all(|(code, _)| !code.starts_with("CKD-E2")),
+        "{statuses:?}"
+    );
+}
