@@ -1,0 +1,343 @@
+//! Kernel virtual addresses through the kernel's own page tables: an
+//! address space over a dump's physical memory.
+//!
+//! x86_64 only for now: 4- and 5-level paging with 9 index bits a level,
+//! 2 MiB and 1 GiB pages, and the SME encryption bit masked out of every
+//! entry. The root table is `init_top_pgt` (alias `swapper_pg_dir`), whose
+//! physical address comes from the kernel-text mapping, which needs no
+//! tables: `virt - START_KERNEL_MAP + phys_base`.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use super::{Memory, MemoryError};
+use crate::model::Vmcoreinfo;
+
+/// Where x86_64 maps the kernel image (`__START_KERNEL_map`).
+pub const X86_64_START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+/// How far the kernel-text mapping reaches when VMCOREINFO does not say
+/// (`KERNEL_IMAGE_SIZE` with KASLR: 1 GiB).
+const DEFAULT_KERNEL_IMAGE_SIZE: u64 = 1 << 30;
+
+const PAGE_SIZE: u64 = 4096;
+const ENTRY_PRESENT: u64 = 1;
+/// PS: the entry maps a page (1 GiB at level 3, 2 MiB at level 2).
+const ENTRY_LARGE: u64 = 1 << 7;
+/// Bits 12–51 of an entry: the next table's or the page's physical address.
+const ENTRY_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
+/// Translations remembered (direct-mapped by virtual page number).
+const CACHE_SLOTS: usize = 64;
+
+/// Why a kernel virtual address has no physical address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TranslateError {
+    /// Not a canonical address for the paging depth in use.
+    NonCanonical { address: u64 },
+    /// The entry at `level` (5 = PML5 … 1 = PTE) has its present bit clear.
+    NotPresent { address: u64, level: u8, entry: u64 },
+    /// The entry at `level` names a physical address the machine cannot
+    /// have (beyond MAX_PHYSMEM_BITS) or sets the large-page bit where
+    /// x86_64 has no large pages: a damaged table.
+    BadEntry { address: u64, level: u8, entry: u64 },
+    /// The table of `level` at `table` (physical) is not in the dump.
+    TableNotInDump { address: u64, level: u8, table: u64 },
+}
+
+impl fmt::Display for TranslateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            TranslateError::NonCanonical { address } => {
+                write!(f, "{address:#x} is not a canonical address")
+            }
+            TranslateError::NotPresent {
+                address,
+                level,
+                entry,
+            } => write!(
+                f,
+                "{address:#x} is not mapped: level-{level} entry {entry:#x} is not present"
+            ),
+            TranslateError::BadEntry {
+                address,
+                level,
+                entry,
+            } => write!(
+                f,
+                "{address:#x}: level-{level} entry {entry:#x} is not a valid x86_64 entry"
+            ),
+            TranslateError::TableNotInDump {
+                address,
+                level,
+                table,
+            } => write!(
+                f,
+                "{address:#x}: its level-{level} page table at physical {table:#x} is not in the dump"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TranslateError {}
+
+impl From<TranslateError> for MemoryError {
+    fn from(e: TranslateError) -> MemoryError {
+        match e {
+            TranslateError::NonCanonical { address }
+            | TranslateError::NotPresent { address, .. }
+            | TranslateError::BadEntry { address, .. } => MemoryError::Unmapped { address },
+            // Mapped as far as anyone can tell, but the bytes that would say
+            // where are missing.
+            TranslateError::TableNotInDump { address, .. } => MemoryError::NotCaptured { address },
+        }
+    }
+}
+
+/// Where a virtual address lives: its physical address and how many bytes
+/// from there on stay in the same page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Translation {
+    pub physical: u64,
+    /// Bytes from `physical` to the end of its page (4 KiB, 2 MiB or 1 GiB).
+    pub remaining_in_page: u64,
+}
+
+#[derive(Clone, Copy)]
+struct CachedPage {
+    /// Virtual base of the page.
+    virtual_base: u64,
+    physical_base: u64,
+    size: u64,
+}
+
+/// A kernel's virtual address space: reads translate through its page
+/// tables into the physical memory of a dump.
+pub struct KernelMemory {
+    physical: Arc<dyn Memory>,
+    /// Physical address of the top-level table.
+    root: u64,
+    /// 4 or 5.
+    levels: u8,
+    /// Memory-encryption bit(s) to clear from every entry.
+    sme_mask: u64,
+    /// Physical addresses at or above this are impossible.
+    physical_limit: u64,
+    phys_base: i64,
+    kernel_image_size: u64,
+    cache: Mutex<[Option<CachedPage>; CACHE_SLOTS]>,
+}
+
+impl fmt::Debug for KernelMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelMemory")
+            .field("root", &format_args!("{:#x}", self.root))
+            .field("levels", &self.levels)
+            .field("sme_mask", &format_args!("{:#x}", self.sme_mask))
+            .field("phys_base", &self.phys_base)
+            .finish()
+    }
+}
+
+impl KernelMemory {
+    /// The x86_64 kernel address space described by `info`: root table
+    /// `SYMBOL(init_top_pgt)` (or `swapper_pg_dir`), 5-level when
+    /// `NUMBER(pgtable_l5_enabled)=1`, `NUMBER(sme_mask)` stripped,
+    /// `NUMBER(phys_base)` for the kernel-text mapping.
+    pub fn x86_64(physical: Arc<dyn Memory>, info: &Vmcoreinfo) -> Result<KernelMemory, String> {
+        let root_symbol = info
+            .symbol("init_top_pgt")
+            .or_else(|| info.symbol("swapper_pg_dir"))
+            .ok_or("VMCOREINFO names no root page table (init_top_pgt or swapper_pg_dir)")?;
+        let phys_base = info
+            .number("phys_base")
+            .ok_or("VMCOREINFO has no NUMBER(phys_base)")?;
+        let levels = match info.number("pgtable_l5_enabled") {
+            Some(1) => 5,
+            Some(0) | None => 4,
+            Some(other) => return Err(format!("NUMBER(pgtable_l5_enabled)={other} is not 0 or 1")),
+        };
+        let sme_mask = info.number("sme_mask").unwrap_or(0) as u64;
+        // The kernel's own bound on physical addresses; 52 bits is the
+        // architectural maximum whatever VMCOREINFO says.
+        let physmem_bits = info
+            .number("MAX_PHYSMEM_BITS")
+            .filter(|b| (32..=52).contains(b))
+            .unwrap_or(52);
+        let kernel_image_size = info
+            .number("KERNEL_IMAGE_SIZE")
+            .and_then(|s| u64::try_from(s).ok())
+            .filter(|&s| s > 0 && s <= 1 << 31)
+            .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
+        let mut memory = KernelMemory {
+            physical,
+            root: 0,
+            levels,
+            sme_mask,
+            physical_limit: 1u64 << physmem_bits,
+            phys_base,
+            kernel_image_size,
+            cache: Mutex::new([None; CACHE_SLOTS]),
+        };
+        let root = memory.kernel_text_physical(root_symbol).ok_or_else(|| {
+            format!("root page table {root_symbol:#x} is not in the kernel-text mapping")
+        })?;
+        if root % PAGE_SIZE != 0 || root >= memory.physical_limit {
+            return Err(format!(
+                "root page table at physical {root:#x} is not a page inside physical memory"
+            ));
+        }
+        let mut probe = [0u8; 8];
+        if memory.physical.read(root, &mut probe).is_err() {
+            return Err(format!(
+                "root page table at physical {root:#x} is not in the dump"
+            ));
+        }
+        memory.root = root;
+        Ok(memory)
+    }
+
+    /// The physical address of a kernel-image address (text, data, bss),
+    /// which the kernel maps at a fixed offset from `phys_base`; None
+    /// outside that mapping.
+    pub fn kernel_text_physical(&self, address: u64) -> Option<u64> {
+        let offset = address.checked_sub(X86_64_START_KERNEL_MAP)?;
+        if offset >= self.kernel_image_size {
+            return None;
+        }
+        let physical = (offset as i128) + (self.phys_base as i128);
+        u64::try_from(physical)
+            .ok()
+            .filter(|&p| p < self.physical_limit)
+    }
+
+    /// Physical address of the top-level page table.
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Paging depth: 4 or 5.
+    pub fn levels(&self) -> u8 {
+        self.levels
+    }
+
+    /// The physical memory under this address space.
+    pub fn physical(&self) -> &Arc<dyn Memory> {
+        &self.physical
+    }
+
+    /// Walks the page tables for `address`: at most `levels` reads.
+    pub fn translate(&self, address: u64) -> Result<Translation, TranslateError> {
+        if let Some(hit) = self.cached(address) {
+            return Ok(hit);
+        }
+        let va_bits = 12 + 9 * u32::from(self.levels);
+        // Canonical: the bits above the top index bit copy it.
+        let high = (address as i64) >> (va_bits - 1);
+        if high != 0 && high != -1 {
+            return Err(TranslateError::NonCanonical { address });
+        }
+        let mut table = self.root;
+        for level in (1..=self.levels).rev() {
+            let shift = 12 + 9 * u32::from(level - 1);
+            let index = (address >> shift) & 0x1ff;
+            let entry_address = table + index * 8;
+            let mut raw = [0u8; 8];
+            let physical: &dyn Memory = &*self.physical;
+            physical.read_exact(entry_address, &mut raw).map_err(|_| {
+                TranslateError::TableNotInDump {
+                    address,
+                    level,
+                    table,
+                }
+            })?;
+            let entry = u64::from_le_bytes(raw) & !self.sme_mask;
+            if entry & ENTRY_PRESENT == 0 {
+                return Err(TranslateError::NotPresent {
+                    address,
+                    level,
+                    entry,
+                });
+            }
+            let next = entry & ENTRY_ADDRESS;
+            if next >= self.physical_limit {
+                return Err(TranslateError::BadEntry {
+                    address,
+                    level,
+                    entry,
+                });
+            }
+            let is_page = level == 1 || entry & ENTRY_LARGE != 0;
+            if is_page {
+                if level > 3 {
+                    // No large pages above the PUD.
+                    return Err(TranslateError::BadEntry {
+                        address,
+                        level,
+                        entry,
+                    });
+                }
+                let size = 1u64 << shift;
+                let base = next & !(size - 1);
+                let within = address & (size - 1);
+                self.remember(
+                    address,
+                    CachedPage {
+                        virtual_base: address & !(size - 1),
+                        physical_base: base,
+                        size,
+                    },
+                );
+                return Ok(Translation {
+                    physical: base + within,
+                    remaining_in_page: size - within,
+                });
+            }
+            table = next;
+        }
+        // The loop returns at level 1 at the latest.
+        Err(TranslateError::BadEntry {
+            address,
+            level: 1,
+            entry: 0,
+        })
+    }
+
+    fn slot(address: u64) -> usize {
+        ((address >> 12) as usize) % CACHE_SLOTS
+    }
+
+    fn cached(&self, address: u64) -> Option<Translation> {
+        let cache = self.cache.lock().ok()?;
+        // A slot is shared by many pages: a hit needs the address inside.
+        let page = cache[Self::slot(address)]?;
+        let within = address.wrapping_sub(page.virtual_base);
+        (within < page.size).then(|| Translation {
+            physical: page.physical_base + within,
+            remaining_in_page: page.size - within,
+        })
+    }
+
+    /// Remembers `page` under the 4 KiB page of `address` (the one asked
+    /// for, even inside a large page): the next read nearby hits.
+    fn remember(&self, address: u64, page: CachedPage) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache[Self::slot(address)] = Some(page);
+        }
+    }
+}
+
+impl Memory for KernelMemory {
+    fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let t = self.translate(address)?;
+        // Never past the page: the next page may live anywhere.
+        let n = (buf.len() as u64).min(t.remaining_in_page) as usize;
+        match self.physical.read(t.physical, &mut buf[..n]) {
+            Ok(read) => Ok(read),
+            // The tables map it; the dump did not keep (or never had) the
+            // physical page.
+            Err(_) => Err(MemoryError::NotCaptured { address }),
+        }
+    }
+}
