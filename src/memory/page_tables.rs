@@ -341,3 +341,241 @@ impl Memory for KernelMemory {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{Bytes, Segment, SegmentMemory};
+
+    const SME: u64 = 1 << 47;
+    const ROOT: u64 = 0x1000;
+
+    fn index(address: u64, level: u8) -> u64 {
+        (address >> (12 + 9 * u32::from(level - 1))) & 0x1ff
+    }
+
+    /// 64 KiB of physical memory at 0 (tables and 4 KiB pages), plus the
+    /// first bytes of a 2 MiB page at 2 MiB and of a 1 GiB page at 1 GiB.
+    struct Physical {
+        low: Vec<u8>,
+        mid: Vec<u8>,
+        high: Vec<u8>,
+    }
+
+    impl Physical {
+        fn new() -> Self {
+            Physical {
+                low: vec![0; 0x10000],
+                mid: vec![0xbb; 0x1000],
+                high: vec![0xcc; 0x1000],
+            }
+        }
+        fn entry(&mut self, table: u64, index: u64, value: u64) {
+            let at = (table + index * 8) as usize;
+            self.low[at..at + 8].copy_from_slice(&(value | SME).to_le_bytes());
+        }
+        fn memory(self) -> Arc<dyn Memory> {
+            let seg = |address, size, data: Vec<u8>| Segment {
+                address,
+                size,
+                captured: data.len() as u64,
+                offset: 0,
+                bytes: Bytes::from_vec(data),
+            };
+            Arc::new(SegmentMemory::new(vec![
+                seg(0, 0x10000, self.low),
+                seg(0x20_0000, 0x20_0000, self.mid),
+                seg(0x4000_0000, 0x4000_0000, self.high),
+            ]))
+        }
+    }
+
+    fn info(extra: &str) -> Vmcoreinfo {
+        Vmcoreinfo::parse(
+            format!(
+                "SYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=0\n\
+                 NUMBER(sme_mask)={SME}\nNUMBER(MAX_PHYSMEM_BITS)=46\n{extra}"
+            )
+            .as_bytes(),
+        )
+    }
+
+    const SMALL: u64 = 0xffff_8880_0000_3000;
+    const LARGE: u64 = 0xffff_8880_0060_0000;
+    const HUGE: u64 = 0xffff_8881_0000_0000;
+
+    /// 4-level tables mapping SMALL (two 4 KiB pages, 0x5000 then 0x7000),
+    /// LARGE (2 MiB at 2 MiB) and HUGE (1 GiB at 1 GiB).
+    fn four_level() -> Physical {
+        let mut p = Physical::new();
+        p.entry(ROOT, index(SMALL, 4), 0x2000 | 3);
+        p.entry(0x2000, index(SMALL, 3), 0x3000 | 3);
+        p.entry(0x3000, index(SMALL, 2), 0x4000 | 3);
+        p.entry(0x4000, index(SMALL, 1), 0x5000 | 3);
+        p.entry(0x4000, index(SMALL, 1) + 1, 0x7000 | 3);
+        p.entry(0x3000, index(LARGE, 2), 0x20_0000 | ENTRY_LARGE | 3);
+        p.entry(0x2000, index(HUGE, 3), 0x4000_0000 | ENTRY_LARGE | 3);
+        p.low[0x5ffc..0x6000].copy_from_slice(&[1, 2, 3, 4]);
+        p.low[0x7000..0x7004].copy_from_slice(&[5, 6, 7, 8]);
+        p
+    }
+
+    #[test]
+    fn four_level_walk_with_large_pages_and_the_sme_bit() {
+        let kernel = KernelMemory::x86_64(four_level().memory(), &info("")).unwrap();
+        assert_eq!((kernel.root(), kernel.levels()), (ROOT, 4));
+        assert_eq!(
+            kernel.translate(SMALL + 0x10),
+            Ok(Translation {
+                physical: 0x5010,
+                remaining_in_page: 0xff0
+            })
+        );
+        assert_eq!(
+            kernel.translate(LARGE + 0x1234).unwrap().physical,
+            0x20_1234
+        );
+        assert_eq!(
+            kernel.translate(HUGE + 0x10).unwrap().remaining_in_page,
+            (1 << 30) - 0x10
+        );
+        let memory: &dyn Memory = &kernel;
+        // A read across the 4 KiB boundary is split: the pages are apart.
+        let mut buf = [0u8; 8];
+        memory.read_exact(SMALL + 0xffc, &mut buf).unwrap();
+        assert_eq!(buf, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(kernel.read(SMALL + 0xffc, &mut buf), Ok(4));
+        assert_eq!(memory.read_u32(LARGE), Ok(0xbbbb_bbbb));
+        assert_eq!(memory.read_u32(HUGE + 0xffc), Ok(0xcccc_cccc));
+        // The large pages' uncaptured rest, and an unmapped neighbour.
+        assert_eq!(
+            memory.read_u32(LARGE + 0x1000),
+            Err(MemoryError::NotCaptured {
+                address: LARGE + 0x1000
+            })
+        );
+        assert_eq!(
+            kernel.translate(SMALL + 0x2000),
+            Err(TranslateError::NotPresent {
+                address: SMALL + 0x2000,
+                level: 1,
+                entry: 0
+            })
+        );
+        assert_eq!(
+            memory.read_u32(SMALL + 0x2000),
+            Err(MemoryError::Unmapped {
+                address: SMALL + 0x2000
+            })
+        );
+        // Cached translations answer the same.
+        for _ in 0..2 {
+            assert_eq!(
+                kernel.translate(LARGE + 0x5000).unwrap().physical,
+                0x20_5000
+            );
+        }
+        // Kernel text maps without tables.
+        assert_eq!(
+            kernel.kernel_text_physical(0xffff_ffff_8000_2000),
+            Some(0x2000)
+        );
+        assert_eq!(kernel.kernel_text_physical(SMALL), None);
+        // Non-canonical under 48-bit addressing.
+        assert_eq!(
+            kernel.translate(0x0000_8000_0000_0000),
+            Err(TranslateError::NonCanonical {
+                address: 0x0000_8000_0000_0000
+            })
+        );
+    }
+
+    #[test]
+    fn damaged_entries_are_errors_that_say_why() {
+        let mut p = four_level();
+        // Beyond MAX_PHYSMEM_BITS (46).
+        p.entry(0x4000, 10, (1 << 50) | 3);
+        // A table that is not in the dump.
+        p.entry(0x3000, 20, 0x8000_0000 | 3);
+        // A large page at the top level, where x86_64 has none.
+        p.entry(ROOT, 300, 0x20_0000 | ENTRY_LARGE | 3);
+        let kernel = KernelMemory::x86_64(p.memory(), &info("")).unwrap();
+        let base = SMALL & !0x1f_ffff;
+        let bad = base + 10 * 0x1000;
+        assert!(matches!(
+            kernel.translate(bad),
+            Err(TranslateError::BadEntry { level: 1, .. })
+        ));
+        assert_eq!(
+            (&kernel as &dyn Memory).read_u64(bad),
+            Err(MemoryError::Unmapped { address: bad })
+        );
+        let absent = (SMALL & !0x3fff_ffff) + 20 * 0x20_0000;
+        assert_eq!(
+            kernel.translate(absent),
+            Err(TranslateError::TableNotInDump {
+                address: absent,
+                level: 1,
+                table: 0x8000_0000
+            })
+        );
+        assert_eq!(
+            (&kernel as &dyn Memory).read_u64(absent),
+            Err(MemoryError::NotCaptured { address: absent })
+        );
+        let top = 0xffff_0000_0000_0000 | (300 << 39);
+        assert!(matches!(
+            kernel.translate(top),
+            Err(TranslateError::BadEntry { level: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn tables_that_point_to_themselves_end_after_one_walk() {
+        for levels in ["0", "1"] {
+            let mut p = Physical::new();
+            for i in 0..512 {
+                p.entry(ROOT, i, ROOT | 3);
+            }
+            let kernel = KernelMemory::x86_64(
+                p.memory(),
+                &info(&format!("NUMBER(pgtable_l5_enabled)={levels}\n")),
+            )
+            .unwrap();
+            // Every level names the root again; the walk stops at the last
+            // level and lands in the root page itself.
+            for address in [0u64, 0xffff_8880_1234_5678, 0x7fff_ffff_f000] {
+                let t = kernel.translate(address).unwrap();
+                assert_eq!(t.physical, ROOT + (address & 0xfff));
+            }
+            let mut buf = vec![0u8; 0x3000];
+            assert_eq!(
+                (&kernel as &dyn Memory).read_available(0x10_0000, &mut buf),
+                0x3000
+            );
+        }
+    }
+
+    #[test]
+    fn a_root_outside_memory_or_vmcoreinfo_without_keys_is_refused() {
+        let memory = four_level().memory();
+        let far = Vmcoreinfo::parse(
+            b"SYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=1099511627776\n",
+        );
+        let e = KernelMemory::x86_64(Arc::clone(&memory), &far).unwrap_err();
+        assert!(e.contains("not in the dump"), "{e}");
+        let negative =
+            Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=-8192\n");
+        assert!(KernelMemory::x86_64(Arc::clone(&memory), &negative).is_err());
+        let unaligned =
+            Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffffffff80001008\nNUMBER(phys_base)=0\n");
+        assert!(KernelMemory::x86_64(Arc::clone(&memory), &unaligned).is_err());
+        let outside =
+            Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffff888000001000\nNUMBER(phys_base)=0\n");
+        assert!(KernelMemory::x86_64(Arc::clone(&memory), &outside).is_err());
+        let no_base = Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffffffff80001000\n");
+        assert!(KernelMemory::x86_64(Arc::clone(&memory), &no_base).is_err());
+        let l7 = info("NUMBER(pgtable_l5_enabled)=7\n");
+        assert!(KernelMemory::x86_64(memory, &l7).is_err());
+    }
+}
