@@ -297,3 +297,209 @@ pub fn panic_message(log: &[LogRecord]) -> Option<&str> {
             .map(str::trim_end)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{Bytes, Segment, SegmentMemory};
+
+    const BASE: u64 = 0x1000_0000;
+    const RING: u64 = BASE + 0x100;
+    const DESCS: u64 = BASE + 0x1000;
+    const INFOS: u64 = BASE + 0x2000;
+    const DATA: u64 = BASE + 0x3000;
+
+    /// The 6.1 layout (the real dump's VMCOREINFO entries).
+    fn info() -> Vmcoreinfo {
+        Vmcoreinfo::parse(
+            format!(
+                "SYMBOL(prb)={BASE:x}\n\
+                 OFFSET(printk_ringbuffer.desc_ring)=0\nOFFSET(printk_ringbuffer.text_data_ring)=48\n\
+                 OFFSET(prb_desc_ring.count_bits)=0\nOFFSET(prb_desc_ring.descs)=8\n\
+                 OFFSET(prb_desc_ring.infos)=16\nOFFSET(prb_desc_ring.head_id)=24\n\
+                 OFFSET(prb_desc_ring.tail_id)=32\nSIZE(prb_desc)=24\n\
+                 OFFSET(prb_desc.state_var)=0\nOFFSET(prb_desc.text_blk_lpos)=8\n\
+                 OFFSET(prb_data_blk_lpos.begin)=0\nOFFSET(prb_data_blk_lpos.next)=8\n\
+                 SIZE(printk_info)=88\nOFFSET(printk_info.seq)=0\nOFFSET(printk_info.ts_nsec)=8\n\
+                 OFFSET(printk_info.text_len)=16\nOFFSET(printk_info.caller_id)=20\n\
+                 OFFSET(prb_data_ring.size_bits)=0\nOFFSET(prb_data_ring.data)=8\n\
+                 OFFSET(atomic_long_t.counter)=0\n"
+            )
+            .as_bytes(),
+        )
+    }
+
+    struct Ring(Vec<u8>);
+
+    impl Ring {
+        fn put(&mut self, address: u64, bytes: &[u8]) {
+            let at = (address - BASE) as usize;
+            self.0[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+        fn u64(&mut self, address: u64, v: u64) {
+            self.put(address, &v.to_le_bytes());
+        }
+        /// Descriptor `id` in `state`, its block `[begin, next)` holding
+        /// `text` at `text_at` (data ring index), and its info.
+        #[allow(clippy::too_many_arguments)]
+        fn record(
+            &mut self,
+            id: u64,
+            state: u64,
+            begin: u64,
+            next: u64,
+            text_at: u64,
+            text: &str,
+            level: u8,
+            caller: u32,
+        ) {
+            let slot = id & 3;
+            self.u64(DESCS + slot * 24, (state << 62) | id);
+            self.u64(DESCS + slot * 24 + 8, begin);
+            self.u64(DESCS + slot * 24 + 16, next);
+            let info = INFOS + slot * 88;
+            self.u64(info, id * 10);
+            self.u64(info + 8, 1_500_000_000 + id);
+            self.put(info + 16, &(text.len() as u16).to_le_bytes());
+            self.put(info + 18, &[3, (level << 5) | 0x1f]);
+            self.put(info + 20, &caller.to_le_bytes());
+            self.u64(DATA + text_at, id);
+            self.put(DATA + text_at + 8, text.as_bytes());
+        }
+        fn memory(self) -> SegmentMemory {
+            let size = self.0.len() as u64;
+            SegmentMemory::new(vec![Segment {
+                address: BASE,
+                size,
+                captured: size,
+                offset: 0,
+                bytes: Bytes::from_vec(self.0),
+            }])
+        }
+    }
+
+    /// Four descriptors, a 128-byte data ring; ids 4–7 from tail to head:
+    /// finalized, committed, finalized in a block that wraps, reserved.
+    fn ring() -> Ring {
+        let mut r = Ring(vec![0; 0x4000]);
+        r.u64(BASE, RING);
+        r.put(RING, &2u32.to_le_bytes());
+        r.u64(RING + 8, DESCS);
+        r.u64(RING + 16, INFOS);
+        r.u64(RING + 24, 7);
+        r.u64(RING + 32, 4);
+        r.put(RING + 48, &7u32.to_le_bytes());
+        r.u64(RING + 56, DATA);
+        r.record(4, 2, 128 + 40, 128 + 64, 40, "first line", 6, 1);
+        r.record(5, 1, 192, 208, 64, "second", 4, (1 << 31) | 1);
+        // Begins at index 120 of lap 1; stored from index 0 of lap 2.
+        r.record(6, 2, 248, 256 + 24, 0, "wrapped!", 0, 77);
+        r.record(7, 0, 280, 296, 24, "not yet", 0, 0);
+        r
+    }
+
+    #[test]
+    fn reads_committed_and_finalized_records_across_the_wrap() {
+        let memory = ring().memory();
+        let log = read_log(&memory, &info()).unwrap();
+        let texts: Vec<&str> = log.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["first line", "second", "wrapped!"]);
+        assert_eq!(
+            log[0],
+            LogRecord {
+                seq: 40,
+                timestamp_ns: 1_500_000_004,
+                level: 6,
+                facility: 3,
+                caller: Some(LogCaller::Task(1)),
+                text: "first line".into(),
+            }
+        );
+        assert_eq!(log[1].caller, Some(LogCaller::Cpu(1)));
+        assert_eq!(log[1].level, 4);
+        assert_eq!(log[2].caller, Some(LogCaller::Task(77)));
+    }
+
+    #[test]
+    fn stale_ids_and_impossible_blocks_are_skipped() {
+        let mut r = ring();
+        // Slot 1 holds an older id than the walk expects.
+        r.u64(DESCS + 24, (2 << 62) | 1);
+        // Block positions three laps apart.
+        r.u64(DESCS + 2 * 24 + 16, 248 + 3 * 128);
+        let log = read_log(&r.memory(), &info()).unwrap();
+        let texts: Vec<&str> = log.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["first line"]);
+    }
+
+    #[test]
+    fn garbage_rings_are_bounded_errors() {
+        // Ids further apart than the ring has descriptors.
+        let mut r = ring();
+        r.u64(RING + 24, u64::MAX);
+        let e = read_log(&r.memory(), &info()).unwrap_err();
+        assert!(e.contains("more than its 4 descriptors"), "{e}");
+        let mut r = ring();
+        r.put(RING, &60u32.to_le_bytes());
+        assert!(read_log(&r.memory(), &info()).is_err());
+        let mut r = ring();
+        r.put(RING + 48, &63u32.to_le_bytes());
+        assert!(read_log(&r.memory(), &info()).is_err());
+        // prb points nowhere.
+        let mut r = ring();
+        r.u64(BASE, 0xdead_0000);
+        assert!(
+            read_log(&r.memory(), &info())
+                .unwrap_err()
+                .contains("count_bits")
+        );
+        // A text length past its block is cut at the block.
+        let mut r = ring();
+        r.put(INFOS + 16, &u16::MAX.to_le_bytes());
+        let log = read_log(&r.memory(), &info()).unwrap();
+        assert_eq!(log[0].text.len(), 16);
+        // VMCOREINFO without the ring, or with another printk_info layout.
+        assert!(read_log(&ring().memory(), &Vmcoreinfo::default()).is_err());
+        let mut odd = info();
+        for (k, v) in &mut odd.entries {
+            if k == "OFFSET(printk_info.caller_id)" {
+                *v = "24".into();
+            }
+        }
+        assert!(
+            read_log(&ring().memory(), &odd)
+                .unwrap_err()
+                .contains("layout")
+        );
+    }
+
+    fn record(text: &str) -> LogRecord {
+        LogRecord {
+            seq: 0,
+            timestamp_ns: 0,
+            level: 0,
+            facility: 0,
+            caller: None,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn panic_message_prefers_the_last_panic_then_an_oops() {
+        let log = [
+            record("BUG: kernel NULL pointer dereference, address: 0000000000000008"),
+            record("Oops: 0002 [#1] PREEMPT SMP NOPTI"),
+            record("RIP: 0010:foo+0x1/0x2"),
+        ];
+        assert_eq!(
+            panic_message(&log),
+            Some("Oops: 0002 [#1] PREEMPT SMP NOPTI")
+        );
+        let mut with_panic = log.to_vec();
+        with_panic.push(record("Kernel panic - not syncing: Fatal exception"));
+        with_panic.push(record("Kernel Offset: 0x25800000"));
+        assert_eq!(panic_message(&with_panic), Some("Fatal exception"));
+        assert_eq!(panic_message(&[record("all quiet")]), None);
+        assert_eq!(panic_message(&[]), None);
+    }
+}
