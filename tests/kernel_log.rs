@@ -64,7 +64,7 @@ fn dump() -> Option<&'static Dump> {
 }
 
 fn kernel_memory(dump: &Dump) -> KernelMemory {
-    KernelMemory::x86_64(Arc::clone(&dump.physical), &dump.info).unwrap()
+    ckdump::kernel::x86_64_memory(Arc::clone(&dump.physical), &dump.info).unwrap()
 }
 
 fn c_string(memory: &dyn Memory, address: u64, max: usize) -> String {
@@ -82,6 +82,12 @@ fn kernel_addresses_translate_through_five_level_tables() {
     assert_eq!(dump.info.number("phys_base"), Some(-0x1e80_0000));
     let kernel = kernel_memory(dump);
     assert_eq!(kernel.levels(), 5);
+    // Without VMCOREINFO's keys there is no address space.
+    let mut no_root = dump.info.clone();
+    no_root
+        .entries
+        .retain(|(k, _)| k != "SYMBOL(init_top_pgt)" && k != "SYMBOL(swapper_pg_dir)");
+    assert!(ckdump::kernel::x86_64_memory(Arc::clone(&dump.physical), &no_root).is_err());
     // init_top_pgt = 0xffffffffa8210000: 0x28210000 into the kernel map,
     // less 0x1e800000.
     assert_eq!(kernel.root(), 0x9a1_0000);

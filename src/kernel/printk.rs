@@ -141,7 +141,7 @@ pub fn read_log(memory: &dyn Memory, info: &Vmcoreinfo) -> Result<Vec<LogRecord>
         at(data_ring, l.size_bits),
         "data_ring.size_bits",
     )?);
-    if size_bits > MAX_SIZE_BITS || size_bits < 4 {
+    if !(4..=MAX_SIZE_BITS).contains(&size_bits) {
         return Err(format!("printk data ring claims 2^{size_bits} bytes"));
     }
     let data = read_u64(memory, at(data_ring, l.data), "data_ring.data")?;

@@ -11,7 +11,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use super::{Memory, MemoryError};
-use crate::model::Vmcoreinfo;
 
 /// Where x86_64 maps the kernel image (`__START_KERNEL_map`).
 pub const X86_64_START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
@@ -101,6 +100,39 @@ pub struct Translation {
     pub remaining_in_page: u64,
 }
 
+/// What an x86_64 kernel's paging needs to be walked: the root table, the
+/// kernel-text mapping's displacement and the paging mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct X86_64Paging {
+    /// Kernel virtual address of the top-level table (`init_top_pgt`).
+    pub root_table: u64,
+    /// Physical address of the kernel's link address less
+    /// `__START_KERNEL_map`'s physical start (negative when loaded lower).
+    pub phys_base: i64,
+    /// 4 or 5.
+    pub levels: u8,
+    /// Memory-encryption bits to clear from every entry (SME C-bit).
+    pub sme_mask: u64,
+    /// Physical addresses have at most this many bits (32–52).
+    pub max_physmem_bits: u32,
+    /// How far the kernel-text mapping reaches.
+    pub kernel_image_size: u64,
+}
+
+impl X86_64Paging {
+    /// 4-level paging, no SME, 52 physical bits, a 1 GiB kernel image.
+    pub fn new(root_table: u64, phys_base: i64) -> Self {
+        X86_64Paging {
+            root_table,
+            phys_base,
+            levels: 4,
+            sme_mask: 0,
+            max_physmem_bits: 52,
+            kernel_image_size: DEFAULT_KERNEL_IMAGE_SIZE,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct CachedPage {
     /// Virtual base of the page.
@@ -138,35 +170,22 @@ impl fmt::Debug for KernelMemory {
 }
 
 impl KernelMemory {
-    /// The x86_64 kernel address space described by `info`: root table
-    /// `SYMBOL(init_top_pgt)` (or `swapper_pg_dir`), 5-level when
-    /// `NUMBER(pgtable_l5_enabled)=1`, `NUMBER(sme_mask)` stripped,
-    /// `NUMBER(phys_base)` for the kernel-text mapping.
-    pub fn x86_64(physical: Arc<dyn Memory>, info: &Vmcoreinfo) -> Result<KernelMemory, String> {
-        let root_symbol = info
-            .symbol("init_top_pgt")
-            .or_else(|| info.symbol("swapper_pg_dir"))
-            .ok_or("VMCOREINFO names no root page table (init_top_pgt or swapper_pg_dir)")?;
-        let phys_base = info
-            .number("phys_base")
-            .ok_or("VMCOREINFO has no NUMBER(phys_base)")?;
-        let levels = match info.number("pgtable_l5_enabled") {
-            Some(1) => 5,
-            Some(0) | None => 4,
-            Some(other) => return Err(format!("NUMBER(pgtable_l5_enabled)={other} is not 0 or 1")),
+    /// The x86_64 kernel address space that `paging` describes (see
+    /// `kernel::x86_64_memory` for one built from VMCOREINFO).
+    pub fn x86_64(
+        physical: Arc<dyn Memory>,
+        paging: &X86_64Paging,
+    ) -> Result<KernelMemory, String> {
+        let root_symbol = paging.root_table;
+        let phys_base = paging.phys_base;
+        let levels = match paging.levels {
+            4 | 5 => paging.levels,
+            other => return Err(format!("x86_64 has no {other}-level paging")),
         };
-        let sme_mask = info.number("sme_mask").unwrap_or(0) as u64;
-        // The kernel's own bound on physical addresses; 52 bits is the
-        // architectural maximum whatever VMCOREINFO says.
-        let physmem_bits = info
-            .number("MAX_PHYSMEM_BITS")
-            .filter(|b| (32..=52).contains(b))
-            .unwrap_or(52);
-        let kernel_image_size = info
-            .number("KERNEL_IMAGE_SIZE")
-            .and_then(|s| u64::try_from(s).ok())
-            .filter(|&s| s > 0 && s <= 1 << 31)
-            .unwrap_or(DEFAULT_KERNEL_IMAGE_SIZE);
+        let sme_mask = paging.sme_mask;
+        // 52 bits is the architectural maximum whatever the kernel says.
+        let physmem_bits = paging.max_physmem_bits.clamp(32, 52);
+        let kernel_image_size = paging.kernel_image_size.clamp(1, 1 << 31);
         let mut memory = KernelMemory {
             physical,
             root: 0,
@@ -390,14 +409,13 @@ mod tests {
         }
     }
 
-    fn info(extra: &str) -> Vmcoreinfo {
-        Vmcoreinfo::parse(
-            format!(
-                "SYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=0\n\
-                 NUMBER(sme_mask)={SME}\nNUMBER(MAX_PHYSMEM_BITS)=46\n{extra}"
-            )
-            .as_bytes(),
-        )
+    fn info(levels: u8) -> X86_64Paging {
+        X86_64Paging {
+            levels,
+            sme_mask: SME,
+            max_physmem_bits: 46,
+            ..X86_64Paging::new(0xffff_ffff_8000_1000, 0)
+        }
     }
 
     const SMALL: u64 = 0xffff_8880_0000_3000;
@@ -422,7 +440,7 @@ mod tests {
 
     #[test]
     fn four_level_walk_with_large_pages_and_the_sme_bit() {
-        let kernel = KernelMemory::x86_64(four_level().memory(), &info("")).unwrap();
+        let kernel = KernelMemory::x86_64(four_level().memory(), &info(4)).unwrap();
         assert_eq!((kernel.root(), kernel.levels()), (ROOT, 4));
         assert_eq!(
             kernel.translate(SMALL + 0x10),
@@ -499,7 +517,7 @@ mod tests {
         p.entry(0x3000, 20, 0x8000_0000 | 3);
         // A large page at the top level, where x86_64 has none.
         p.entry(ROOT, 300, 0x20_0000 | ENTRY_LARGE | 3);
-        let kernel = KernelMemory::x86_64(p.memory(), &info("")).unwrap();
+        let kernel = KernelMemory::x86_64(p.memory(), &info(4)).unwrap();
         let base = SMALL & !0x1f_ffff;
         let bad = base + 10 * 0x1000;
         assert!(matches!(
@@ -532,16 +550,12 @@ mod tests {
 
     #[test]
     fn tables_that_point_to_themselves_end_after_one_walk() {
-        for levels in ["0", "1"] {
+        for levels in [4, 5] {
             let mut p = Physical::new();
             for i in 0..512 {
                 p.entry(ROOT, i, ROOT | 3);
             }
-            let kernel = KernelMemory::x86_64(
-                p.memory(),
-                &info(&format!("NUMBER(pgtable_l5_enabled)={levels}\n")),
-            )
-            .unwrap();
+            let kernel = KernelMemory::x86_64(p.memory(), &info(levels)).unwrap();
             // Every level names the root again; the walk stops at the last
             // level and lands in the root page itself.
             for address in [0u64, 0xffff_8880_1234_5678, 0x7fff_ffff_f000] {
@@ -557,25 +571,23 @@ mod tests {
     }
 
     #[test]
-    fn a_root_outside_memory_or_vmcoreinfo_without_keys_is_refused() {
+    fn a_root_outside_memory_is_refused() {
         let memory = four_level().memory();
-        let far = Vmcoreinfo::parse(
-            b"SYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=1099511627776\n",
-        );
+        let paging = |root, phys_base| X86_64Paging::new(root, phys_base);
+        let far = paging(0xffff_ffff_8000_1000, 1 << 40);
         let e = KernelMemory::x86_64(Arc::clone(&memory), &far).unwrap_err();
         assert!(e.contains("not in the dump"), "{e}");
-        let negative =
-            Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffffffff80001000\nNUMBER(phys_base)=-8192\n");
-        assert!(KernelMemory::x86_64(Arc::clone(&memory), &negative).is_err());
-        let unaligned =
-            Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffffffff80001008\nNUMBER(phys_base)=0\n");
-        assert!(KernelMemory::x86_64(Arc::clone(&memory), &unaligned).is_err());
-        let outside =
-            Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffff888000001000\nNUMBER(phys_base)=0\n");
-        assert!(KernelMemory::x86_64(Arc::clone(&memory), &outside).is_err());
-        let no_base = Vmcoreinfo::parse(b"SYMBOL(init_top_pgt)=ffffffff80001000\n");
-        assert!(KernelMemory::x86_64(Arc::clone(&memory), &no_base).is_err());
-        let l7 = info("NUMBER(pgtable_l5_enabled)=7\n");
-        assert!(KernelMemory::x86_64(memory, &l7).is_err());
+        for refused in [
+            paging(0xffff_ffff_8000_1000, -8192),
+            paging(0xffff_ffff_8000_1008, 0),
+            paging(0xffff_8880_0000_1000, 0),
+            paging(0xffff_ffff_8000_1000, i64::MIN),
+            X86_64Paging {
+                levels: 7,
+                ..paging(0xffff_ffff_8000_1000, 0)
+            },
+        ] {
+            assert!(KernelMemory::x86_64(Arc::clone(&memory), &refused).is_err());
+        }
     }
 }
