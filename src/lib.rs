@@ -30,6 +30,7 @@ pub mod diff;
 pub mod error;
 pub mod finding;
 pub mod image;
+pub mod kernel;
 #[cfg(target_os = "linux")]
 pub mod live;
 pub mod memory;

@@ -5,6 +5,7 @@
 
 pub mod canonical;
 mod holes;
+pub mod page_tables;
 mod ranges;
 
 pub use holes::Extent;

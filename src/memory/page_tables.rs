@@ -1,0 +1,593 @@
+//! Kernel virtual addresses through the kernel's own page tables: an
+//! address space over a dump's physical memory.
+//!
+//! x86_64 only for now: 4- and 5-level paging with 9 index bits a level,
+//! 2 MiB and 1 GiB pages, and the SME encryption bit masked out of every
+//! entry. The root table is `init_top_pgt` (alias `swapper_pg_dir`), whose
+//! physical address comes from the kernel-text mapping, which needs no
+//! tables: `virt - START_KERNEL_MAP + phys_base`.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use super::{Memory, MemoryError};
+
+/// Where x86_64 maps the kernel image (`__START_KERNEL_map`).
+pub const X86_64_START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+/// How far the kernel-text mapping reaches when VMCOREINFO does not say
+/// (`KERNEL_IMAGE_SIZE` with KASLR: 1 GiB).
+const DEFAULT_KERNEL_IMAGE_SIZE: u64 = 1 << 30;
+
+const PAGE_SIZE: u64 = 4096;
+const ENTRY_PRESENT: u64 = 1;
+/// PS: the entry maps a page (1 GiB at level 3, 2 MiB at level 2).
+const ENTRY_LARGE: u64 = 1 << 7;
+/// Bits 12–51 of an entry: the next table's or the page's physical address.
+const ENTRY_ADDRESS: u64 = 0x000f_ffff_ffff_f000;
+/// Translations remembered (direct-mapped by virtual page number).
+const CACHE_SLOTS: usize = 64;
+
+/// Why a kernel virtual address has no physical address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TranslateError {
+    /// Not a canonical address for the paging depth in use.
+    NonCanonical { address: u64 },
+    /// The entry at `level` (5 = PML5 … 1 = PTE) has its present bit clear.
+    NotPresent { address: u64, level: u8, entry: u64 },
+    /// The entry at `level` names a physical address the machine cannot
+    /// have (beyond MAX_PHYSMEM_BITS) or sets the large-page bit where
+    /// x86_64 has no large pages: a damaged table.
+    BadEntry { address: u64, level: u8, entry: u64 },
+    /// The table of `level` at `table` (physical) is not in the dump.
+    TableNotInDump { address: u64, level: u8, table: u64 },
+}
+
+impl fmt::Display for TranslateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            TranslateError::NonCanonical { address } => {
+                write!(f, "{address:#x} is not a canonical address")
+            }
+            TranslateError::NotPresent {
+                address,
+                level,
+                entry,
+            } => write!(
+                f,
+                "{address:#x} is not mapped: level-{level} entry {entry:#x} is not present"
+            ),
+            TranslateError::BadEntry {
+                address,
+                level,
+                entry,
+            } => write!(
+                f,
+                "{address:#x}: level-{level} entry {entry:#x} is not a valid x86_64 entry"
+            ),
+            TranslateError::TableNotInDump {
+                address,
+                level,
+                table,
+            } => write!(
+                f,
+                "{address:#x}: its level-{level} page table at physical {table:#x} is not in the dump"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TranslateError {}
+
+impl From<TranslateError> for MemoryError {
+    fn from(e: TranslateError) -> MemoryError {
+        match e {
+            TranslateError::NonCanonical { address }
+            | TranslateError::NotPresent { address, .. }
+            | TranslateError::BadEntry { address, .. } => MemoryError::Unmapped { address },
+            // Mapped as far as anyone can tell, but the bytes that would say
+            // where are missing.
+            TranslateError::TableNotInDump { address, .. } => MemoryError::NotCaptured { address },
+        }
+    }
+}
+
+/// Where a virtual address lives: its physical address and how many bytes
+/// from there on stay in the same page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Translation {
+    pub physical: u64,
+    /// Bytes from `physical` to the end of its page (4 KiB, 2 MiB or 1 GiB).
+    pub remaining_in_page: u64,
+}
+
+/// What an x86_64 kernel's paging needs to be walked: the root table, the
+/// kernel-text mapping's displacement and the paging mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct X86_64Paging {
+    /// Kernel virtual address of the top-level table (`init_top_pgt`).
+    pub root_table: u64,
+    /// Physical address of the kernel's link address less
+    /// `__START_KERNEL_map`'s physical start (negative when loaded lower).
+    pub phys_base: i64,
+    /// 4 or 5.
+    pub levels: u8,
+    /// Memory-encryption bits to clear from every entry (SME C-bit).
+    pub sme_mask: u64,
+    /// Physical addresses have at most this many bits (32–52).
+    pub max_physmem_bits: u32,
+    /// How far the kernel-text mapping reaches.
+    pub kernel_image_size: u64,
+}
+
+impl X86_64Paging {
+    /// 4-level paging, no SME, 52 physical bits, a 1 GiB kernel image.
+    pub fn new(root_table: u64, phys_base: i64) -> Self {
+        X86_64Paging {
+            root_table,
+            phys_base,
+            levels: 4,
+            sme_mask: 0,
+            max_physmem_bits: 52,
+            kernel_image_size: DEFAULT_KERNEL_IMAGE_SIZE,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct CachedPage {
+    /// Virtual base of the page.
+    virtual_base: u64,
+    physical_base: u64,
+    size: u64,
+}
+
+/// A kernel's virtual address space: reads translate through its page
+/// tables into the physical memory of a dump.
+pub struct KernelMemory {
+    physical: Arc<dyn Memory>,
+    /// Physical address of the top-level table.
+    root: u64,
+    /// 4 or 5.
+    levels: u8,
+    /// Memory-encryption bit(s) to clear from every entry.
+    sme_mask: u64,
+    /// Physical addresses at or above this are impossible.
+    physical_limit: u64,
+    phys_base: i64,
+    kernel_image_size: u64,
+    cache: Mutex<[Option<CachedPage>; CACHE_SLOTS]>,
+}
+
+impl fmt::Debug for KernelMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KernelMemory")
+            .field("root", &format_args!("{:#x}", self.root))
+            .field("levels", &self.levels)
+            .field("sme_mask", &format_args!("{:#x}", self.sme_mask))
+            .field("phys_base", &self.phys_base)
+            .finish()
+    }
+}
+
+impl KernelMemory {
+    /// The x86_64 kernel address space that `paging` describes (see
+    /// `kernel::x86_64_memory` for one built from VMCOREINFO).
+    pub fn x86_64(
+        physical: Arc<dyn Memory>,
+        paging: &X86_64Paging,
+    ) -> Result<KernelMemory, String> {
+        let root_symbol = paging.root_table;
+        let phys_base = paging.phys_base;
+        let levels = match paging.levels {
+            4 | 5 => paging.levels,
+            other => return Err(format!("x86_64 has no {other}-level paging")),
+        };
+        let sme_mask = paging.sme_mask;
+        // 52 bits is the architectural maximum whatever the kernel says.
+        let physmem_bits = paging.max_physmem_bits.clamp(32, 52);
+        let kernel_image_size = paging.kernel_image_size.clamp(1, 1 << 31);
+        let mut memory = KernelMemory {
+            physical,
+            root: 0,
+            levels,
+            sme_mask,
+            physical_limit: 1u64 << physmem_bits,
+            phys_base,
+            kernel_image_size,
+            cache: Mutex::new([None; CACHE_SLOTS]),
+        };
+        let root = memory.kernel_text_physical(root_symbol).ok_or_else(|| {
+            format!("root page table {root_symbol:#x} is not in the kernel-text mapping")
+        })?;
+        if root % PAGE_SIZE != 0 || root >= memory.physical_limit {
+            return Err(format!(
+                "root page table at physical {root:#x} is not a page inside physical memory"
+            ));
+        }
+        let mut probe = [0u8; 8];
+        if memory.physical.read(root, &mut probe).is_err() {
+            return Err(format!(
+                "root page table at physical {root:#x} is not in the dump"
+            ));
+        }
+        memory.root = root;
+        Ok(memory)
+    }
+
+    /// The physical address of a kernel-image address (text, data, bss),
+    /// which the kernel maps at a fixed offset from `phys_base`; None
+    /// outside that mapping.
+    pub fn kernel_text_physical(&self, address: u64) -> Option<u64> {
+        let offset = address.checked_sub(X86_64_START_KERNEL_MAP)?;
+        if offset >= self.kernel_image_size {
+            return None;
+        }
+        let physical = (offset as i128) + (self.phys_base as i128);
+        u64::try_from(physical)
+            .ok()
+            .filter(|&p| p < self.physical_limit)
+    }
+
+    /// Physical address of the top-level page table.
+    pub fn root(&self) -> u64 {
+        self.root
+    }
+
+    /// Paging depth: 4 or 5.
+    pub fn levels(&self) -> u8 {
+        self.levels
+    }
+
+    /// The physical memory under this address space.
+    pub fn physical(&self) -> &Arc<dyn Memory> {
+        &self.physical
+    }
+
+    /// Walks the page tables for `address`: at most `levels` reads.
+    pub fn translate(&self, address: u64) -> Result<Translation, TranslateError> {
+        if let Some(hit) = self.cached(address) {
+            return Ok(hit);
+        }
+        let va_bits = 12 + 9 * u32::from(self.levels);
+        // Canonical: the bits above the top index bit copy it.
+        let high = (address as i64) >> (va_bits - 1);
+        if high != 0 && high != -1 {
+            return Err(TranslateError::NonCanonical { address });
+        }
+        let mut table = self.root;
+        for level in (1..=self.levels).rev() {
+            let shift = 12 + 9 * u32::from(level - 1);
+            let index = (address >> shift) & 0x1ff;
+            let entry_address = table + index * 8;
+            let mut raw = [0u8; 8];
+            let physical: &dyn Memory = &*self.physical;
+            physical.read_exact(entry_address, &mut raw).map_err(|_| {
+                TranslateError::TableNotInDump {
+                    address,
+                    level,
+                    table,
+                }
+            })?;
+            let entry = u64::from_le_bytes(raw) & !self.sme_mask;
+            if entry & ENTRY_PRESENT == 0 {
+                return Err(TranslateError::NotPresent {
+                    address,
+                    level,
+                    entry,
+                });
+            }
+            let next = entry & ENTRY_ADDRESS;
+            if next >= self.physical_limit {
+                return Err(TranslateError::BadEntry {
+                    address,
+                    level,
+                    entry,
+                });
+            }
+            let is_page = level == 1 || entry & ENTRY_LARGE != 0;
+            if is_page {
+                if level > 3 {
+                    // No large pages above the PUD.
+                    return Err(TranslateError::BadEntry {
+                        address,
+                        level,
+                        entry,
+                    });
+                }
+                let size = 1u64 << shift;
+                let base = next & !(size - 1);
+                let within = address & (size - 1);
+                self.remember(
+                    address,
+                    CachedPage {
+                        virtual_base: address & !(size - 1),
+                        physical_base: base,
+                        size,
+                    },
+                );
+                return Ok(Translation {
+                    physical: base + within,
+                    remaining_in_page: size - within,
+                });
+            }
+            table = next;
+        }
+        // The loop returns at level 1 at the latest.
+        Err(TranslateError::BadEntry {
+            address,
+            level: 1,
+            entry: 0,
+        })
+    }
+
+    fn slot(address: u64) -> usize {
+        ((address >> 12) as usize) % CACHE_SLOTS
+    }
+
+    fn cached(&self, address: u64) -> Option<Translation> {
+        let cache = self.cache.lock().ok()?;
+        // A slot is shared by many pages: a hit needs the address inside.
+        let page = cache[Self::slot(address)]?;
+        let within = address.wrapping_sub(page.virtual_base);
+        (within < page.size).then(|| Translation {
+            physical: page.physical_base + within,
+            remaining_in_page: page.size - within,
+        })
+    }
+
+    /// Remembers `page` under the 4 KiB page of `address` (the one asked
+    /// for, even inside a large page): the next read nearby hits.
+    fn remember(&self, address: u64, page: CachedPage) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache[Self::slot(address)] = Some(page);
+        }
+    }
+}
+
+impl Memory for KernelMemory {
+    fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let t = self.translate(address)?;
+        // Never past the page: the next page may live anywhere.
+        let n = (buf.len() as u64).min(t.remaining_in_page) as usize;
+        match self.physical.read(t.physical, &mut buf[..n]) {
+            Ok(read) => Ok(read),
+            // The tables map it; the dump did not keep (or never had) the
+            // physical page.
+            Err(_) => Err(MemoryError::NotCaptured { address }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{Bytes, Segment, SegmentMemory};
+
+    const SME: u64 = 1 << 47;
+    const ROOT: u64 = 0x1000;
+
+    fn index(address: u64, level: u8) -> u64 {
+        (address >> (12 + 9 * u32::from(level - 1))) & 0x1ff
+    }
+
+    /// 64 KiB of physical memory at 0 (tables and 4 KiB pages), plus the
+    /// first bytes of a 2 MiB page at 2 MiB and of a 1 GiB page at 1 GiB.
+    struct Physical {
+        low: Vec<u8>,
+        mid: Vec<u8>,
+        high: Vec<u8>,
+    }
+
+    impl Physical {
+        fn new() -> Self {
+            Physical {
+                low: vec![0; 0x10000],
+                mid: vec![0xbb; 0x1000],
+                high: vec![0xcc; 0x1000],
+            }
+        }
+        fn entry(&mut self, table: u64, index: u64, value: u64) {
+            let at = (table + index * 8) as usize;
+            self.low[at..at + 8].copy_from_slice(&(value | SME).to_le_bytes());
+        }
+        fn memory(self) -> Arc<dyn Memory> {
+            let seg = |address, size, data: Vec<u8>| Segment {
+                address,
+                size,
+                captured: data.len() as u64,
+                offset: 0,
+                bytes: Bytes::from_vec(data),
+            };
+            Arc::new(SegmentMemory::new(vec![
+                seg(0, 0x10000, self.low),
+                seg(0x20_0000, 0x20_0000, self.mid),
+                seg(0x4000_0000, 0x4000_0000, self.high),
+            ]))
+        }
+    }
+
+    fn info(levels: u8) -> X86_64Paging {
+        X86_64Paging {
+            levels,
+            sme_mask: SME,
+            max_physmem_bits: 46,
+            ..X86_64Paging::new(0xffff_ffff_8000_1000, 0)
+        }
+    }
+
+    const SMALL: u64 = 0xffff_8880_0000_3000;
+    const LARGE: u64 = 0xffff_8880_0060_0000;
+    const HUGE: u64 = 0xffff_8881_0000_0000;
+
+    /// 4-level tables mapping SMALL (two 4 KiB pages, 0x5000 then 0x7000),
+    /// LARGE (2 MiB at 2 MiB) and HUGE (1 GiB at 1 GiB).
+    fn four_level() -> Physical {
+        let mut p = Physical::new();
+        p.entry(ROOT, index(SMALL, 4), 0x2000 | 3);
+        p.entry(0x2000, index(SMALL, 3), 0x3000 | 3);
+        p.entry(0x3000, index(SMALL, 2), 0x4000 | 3);
+        p.entry(0x4000, index(SMALL, 1), 0x5000 | 3);
+        p.entry(0x4000, index(SMALL, 1) + 1, 0x7000 | 3);
+        p.entry(0x3000, index(LARGE, 2), 0x20_0000 | ENTRY_LARGE | 3);
+        p.entry(0x2000, index(HUGE, 3), 0x4000_0000 | ENTRY_LARGE | 3);
+        p.low[0x5ffc..0x6000].copy_from_slice(&[1, 2, 3, 4]);
+        p.low[0x7000..0x7004].copy_from_slice(&[5, 6, 7, 8]);
+        p
+    }
+
+    #[test]
+    fn four_level_walk_with_large_pages_and_the_sme_bit() {
+        let kernel = KernelMemory::x86_64(four_level().memory(), &info(4)).unwrap();
+        assert_eq!((kernel.root(), kernel.levels()), (ROOT, 4));
+        assert_eq!(
+            kernel.translate(SMALL + 0x10),
+            Ok(Translation {
+                physical: 0x5010,
+                remaining_in_page: 0xff0
+            })
+        );
+        assert_eq!(
+            kernel.translate(LARGE + 0x1234).unwrap().physical,
+            0x20_1234
+        );
+        assert_eq!(
+            kernel.translate(HUGE + 0x10).unwrap().remaining_in_page,
+            (1 << 30) - 0x10
+        );
+        let memory: &dyn Memory = &kernel;
+        // A read across the 4 KiB boundary is split: the pages are apart.
+        let mut buf = [0u8; 8];
+        memory.read_exact(SMALL + 0xffc, &mut buf).unwrap();
+        assert_eq!(buf, [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(kernel.read(SMALL + 0xffc, &mut buf), Ok(4));
+        assert_eq!(memory.read_u32(LARGE), Ok(0xbbbb_bbbb));
+        assert_eq!(memory.read_u32(HUGE + 0xffc), Ok(0xcccc_cccc));
+        // The large pages' uncaptured rest, and an unmapped neighbour.
+        assert_eq!(
+            memory.read_u32(LARGE + 0x1000),
+            Err(MemoryError::NotCaptured {
+                address: LARGE + 0x1000
+            })
+        );
+        assert_eq!(
+            kernel.translate(SMALL + 0x2000),
+            Err(TranslateError::NotPresent {
+                address: SMALL + 0x2000,
+                level: 1,
+                entry: 0
+            })
+        );
+        assert_eq!(
+            memory.read_u32(SMALL + 0x2000),
+            Err(MemoryError::Unmapped {
+                address: SMALL + 0x2000
+            })
+        );
+        // Cached translations answer the same.
+        for _ in 0..2 {
+            assert_eq!(
+                kernel.translate(LARGE + 0x5000).unwrap().physical,
+                0x20_5000
+            );
+        }
+        // Kernel text maps without tables.
+        assert_eq!(
+            kernel.kernel_text_physical(0xffff_ffff_8000_2000),
+            Some(0x2000)
+        );
+        assert_eq!(kernel.kernel_text_physical(SMALL), None);
+        // Non-canonical under 48-bit addressing.
+        assert_eq!(
+            kernel.translate(0x0000_8000_0000_0000),
+            Err(TranslateError::NonCanonical {
+                address: 0x0000_8000_0000_0000
+            })
+        );
+    }
+
+    #[test]
+    fn damaged_entries_are_errors_that_say_why() {
+        let mut p = four_level();
+        // Beyond MAX_PHYSMEM_BITS (46).
+        p.entry(0x4000, 10, (1 << 50) | 3);
+        // A table that is not in the dump.
+        p.entry(0x3000, 20, 0x8000_0000 | 3);
+        // A large page at the top level, where x86_64 has none.
+        p.entry(ROOT, 300, 0x20_0000 | ENTRY_LARGE | 3);
+        let kernel = KernelMemory::x86_64(p.memory(), &info(4)).unwrap();
+        let base = SMALL & !0x1f_ffff;
+        let bad = base + 10 * 0x1000;
+        assert!(matches!(
+            kernel.translate(bad),
+            Err(TranslateError::BadEntry { level: 1, .. })
+        ));
+        assert_eq!(
+            (&kernel as &dyn Memory).read_u64(bad),
+            Err(MemoryError::Unmapped { address: bad })
+        );
+        let absent = (SMALL & !0x3fff_ffff) + 20 * 0x20_0000;
+        assert_eq!(
+            kernel.translate(absent),
+            Err(TranslateError::TableNotInDump {
+                address: absent,
+                level: 1,
+                table: 0x8000_0000
+            })
+        );
+        assert_eq!(
+            (&kernel as &dyn Memory).read_u64(absent),
+            Err(MemoryError::NotCaptured { address: absent })
+        );
+        let top = 0xffff_0000_0000_0000 | (300 << 39);
+        assert!(matches!(
+            kernel.translate(top),
+            Err(TranslateError::BadEntry { level: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn tables_that_point_to_themselves_end_after_one_walk() {
+        for levels in [4, 5] {
+            let mut p = Physical::new();
+            for i in 0..512 {
+                p.entry(ROOT, i, ROOT | 3);
+            }
+            let kernel = KernelMemory::x86_64(p.memory(), &info(levels)).unwrap();
+            // Every level names the root again; the walk stops at the last
+            // level and lands in the root page itself.
+            for address in [0u64, 0xffff_8880_1234_5678, 0x7fff_ffff_f000] {
+                let t = kernel.translate(address).unwrap();
+                assert_eq!(t.physical, ROOT + (address & 0xfff));
+            }
+            let mut buf = vec![0u8; 0x3000];
+            assert_eq!(
+                (&kernel as &dyn Memory).read_available(0x10_0000, &mut buf),
+                0x3000
+            );
+        }
+    }
+
+    #[test]
+    fn a_root_outside_memory_is_refused() {
+        let memory = four_level().memory();
+        let paging = |root, phys_base| X86_64Paging::new(root, phys_base);
+        let far = paging(0xffff_ffff_8000_1000, 1 << 40);
+        let e = KernelMemory::x86_64(Arc::clone(&memory), &far).unwrap_err();
+        assert!(e.contains("not in the dump"), "{e}");
+        for refused in [
+            paging(0xffff_ffff_8000_1000, -8192),
+            paging(0xffff_ffff_8000_1008, 0),
+            paging(0xffff_8880_0000_1000, 0),
+            paging(0xffff_ffff_8000_1000, i64::MIN),
+            X86_64Paging {
+                levels: 7,
+                ..paging(0xffff_ffff_8000_1000, 0)
+            },
+        ] {
+            assert!(KernelMemory::x86_64(Arc::clone(&memory), &refused).is_err());
+        }
+    }
+}
