@@ -63,13 +63,19 @@ fn an_elf_vmcore_is_a_kernel_dump_with_its_vmcoreinfo_and_cpus() {
             ),
         ]
     );
-    // The physical address space: kernel text at phys_base + (virt -
-    // __START_KERNEL_map) holds the uts name the kernel exported.
+    // The kernel's own virtual address space, through its 5-level page
+    // tables: the uts name the kernel exported.
     let uts = info.symbol("init_uts_ns").unwrap() + info.offset("uts_namespace.name").unwrap();
-    let phys = (uts - 0xffff_ffff_8000_0000).wrapping_add(-511_705_088i64 as u64);
-    let mut sysname = [0u8; 6];
-    image.process.memory.read_exact(phys, &mut sysname).unwrap();
-    assert_eq!(&sysname, b"Linux\0");
+    let mut name = [0u8; 65 * 3];
+    image.process.memory.read_exact(uts, &mut name).unwrap();
+    let field = |i: usize| {
+        let f = &name[i * 65..(i + 1) * 65];
+        String::from_utf8_lossy(&f[..f.iter().position(|&b| b == 0).unwrap()]).into_owned()
+    };
+    assert_eq!(
+        (field(0), field(2)),
+        ("Linux".to_string(), "6.1.0-56-cloud-amd64".to_string())
+    );
 }
 
 #[test]
@@ -94,12 +100,53 @@ fn inspect_and_verify_an_elf_vmcore() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
     }
-    // A kernel dump is not a process: no "process pid 0", no claim that a
-    // process was dumped while running.
+    // A kernel dump is not a process: no claim that a process was dumped
+    // while running. The panic, its CPU and task, and the log's last lines
+    // are crash's ("PANIC: Kernel panic - not syncing: sysrq triggered
+    // crash", PID 1 on CPU 1, `log` ending in the register dump), read with
+    // nothing but the dump: VMCOREINFO, the page tables, the printk ring.
     assert!(!text.contains("dumped while running"), "{text}");
+    let tail: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Kernel log (last 10 of 421 records"))
+        .take(11)
+        .collect();
+    assert_eq!(
+        tail[8..],
+        [
+            "[   11.134715] R10: 00000000000001b6 R11: 0000000000000202 R12: 0000000000000002",
+            "[   11.134715] R13: 00000000205ce3a0 R14: 0000000000000001 R15: 00007fff7f603bc0",
+            "[   11.134715]  </TASK>",
+        ],
+        "{text}"
+    );
+    let crash: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Crash:"))
+        .take(2)
+        .collect();
+    assert_eq!(
+        crash,
+        [
+            "Crash: kernel panic on CPU 1 (pid 1)",
+            "  Kernel panic - not syncing: sysrq triggered crash",
+        ]
+    );
 
     let json = common::inspect_json(std::path::Path::new(path), &[]);
     assert_eq!(json["kernel"]["format"], "elf");
+    assert_eq!(json["kernel"]["panic_cpu"], 1);
+    assert_eq!(json["crash"]["description"], "sysrq triggered crash");
+    let log = json["kernel"]["log"].as_array().unwrap();
+    assert_eq!(log.len(), 421);
+    assert!(
+        log[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Linux version 6.1.0-56-cloud-amd64"),
+        "{}",
+        log[0]
+    );
     assert_eq!(json["kernel"]["cpus"].as_array().unwrap().len(), 2);
     let v = schema("inspect.schema.json");
     let errors: Vec<String> = v.iter_errors(&json).map(|e| e.to_string()).collect();

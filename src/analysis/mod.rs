@@ -148,6 +148,7 @@ fn kernel_report(k: &crate::model::KernelInfo) -> crate::report::KernelReport {
         crash_time: info.and_then(|v| v.crash_time()),
         dump_level: k.dump_level,
         incomplete: k.incomplete,
+        panic_cpu: k.panic_cpu,
         cpus: k
             .cpus
             .iter()

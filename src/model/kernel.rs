@@ -162,4 +162,7 @@ pub struct KernelInfo {
     pub incomplete: bool,
     /// The kernel log, oldest first, where it could be read.
     pub log: Vec<LogRecord>,
+    /// The CPU that panicked: the one running the task that printed the
+    /// panic message.
+    pub panic_cpu: Option<u32>,
 }

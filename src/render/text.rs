@@ -941,6 +941,26 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
         let _ = writeln!(out, "{why}\n");
         return;
     };
+    if c.kind == "panic" {
+        // A kernel panic has no number: its message is the whole story,
+        // with the CPU that panicked and the task it was running.
+        let cpu = r.kernel.as_ref().and_then(|k| {
+            let index = k.panic_cpu?;
+            let pid = k.cpus.iter().find(|c| c.index == index)?.prstatus_pid;
+            Some(format!(" on CPU {index} (pid {pid})"))
+        });
+        let _ = writeln!(
+            out,
+            "{}",
+            style.alarm(&format!("Crash: kernel panic{}", cpu.unwrap_or_default()))
+        );
+        let _ = writeln!(
+            out,
+            "  Kernel panic - not syncing: {}\n",
+            printable(&c.description)
+        );
+        return;
+    }
     let sub = c
         .subcode_name
         .as_deref()

@@ -289,6 +289,8 @@ pub struct KernelReport {
     /// makedumpfile's dump level (excluded page classes), where recorded.
     pub dump_level: Option<u32>,
     pub incomplete: bool,
+    /// The CPU that panicked.
+    pub panic_cpu: Option<u32>,
     pub cpus: Vec<CpuReport>,
     /// The kernel log, oldest first (`inspect --log N` shows the last N).
     pub log: Vec<crate::model::LogRecord>,

@@ -17,8 +17,9 @@ use crate::image::elf_core::notes::RawNote;
 use crate::image::elf_core::thread_state::parse_prstatus;
 use crate::memory::{Bytes, Segment, SegmentMemory};
 use crate::model::{
-    Arch, Compression, Cpu, DEFAULT_PAGE_SIZE, FormatDetails, Image, ImageFormat, KernelInfo, Os,
-    ProcessView, Producer, Target, VmcoreFormat, Vmcoreinfo, plausible_page_size,
+    Arch, Compression, Cpu, DEFAULT_PAGE_SIZE, Fault, FaultCode, FormatDetails, Image, ImageFormat,
+    KernelInfo, LogCaller, LogRecord, Os, ProcessView, Producer, Target, VmcoreFormat, Vmcoreinfo,
+    plausible_page_size,
 };
 
 /// NT_PRSTATUS, the note type of each CPU's registers in a vmcore.
@@ -66,6 +67,13 @@ fn physical_memory(bytes: &Bytes, phdrs: &[ProgramHeader]) -> SegmentMemory {
     SegmentMemory::new(segments)
 }
 
+/// The log record that says why the kernel went down: the last
+/// "Kernel panic - not syncing" record, as `panic_message` reads it.
+fn panic_record(log: &[LogRecord]) -> Option<&LogRecord> {
+    let message = crate::kernel::printk::panic_message(log)?;
+    log.iter().rev().find(|r| r.text.contains(message))
+}
+
 /// Reads an ELF vmcore whose header, program headers and notes the ELF
 /// core reader has already parsed.
 #[allow(clippy::too_many_arguments)]
@@ -85,7 +93,43 @@ pub(crate) fn read_elf(
         .map(|n| Vmcoreinfo::parse(n.desc(file)));
     let cpus = cpus_from_notes(file, notes, arch);
     let qemu = notes.iter().any(|n| n.owner == "QEMU");
-    let memory = physical_memory(&bytes, phdrs);
+    let physical: Arc<dyn crate::memory::Memory> = Arc::new(physical_memory(&bytes, phdrs));
+    // The kernel's virtual address space through its own page tables, and
+    // the log read from it; without them the report still has the CPUs.
+    let kernel_memory = match (&vmcoreinfo, arch) {
+        (Some(info), Arch::X86_64) => crate::kernel::x86_64_memory(physical.clone(), info).ok(),
+        _ => None,
+    };
+    let log = match (&kernel_memory, &vmcoreinfo) {
+        (Some(memory), Some(info)) => {
+            crate::kernel::printk::read_log(memory, info).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    let panic = panic_record(&log);
+    let panic_cpu = panic.and_then(|r| match r.caller {
+        Some(LogCaller::Task(pid)) => cpus
+            .iter()
+            .find(|c| c.prstatus_pid == u64::from(pid))
+            .map(|c| c.index),
+        Some(LogCaller::Cpu(cpu)) => Some(cpu),
+        None => None,
+    });
+    let fault = panic
+        .and_then(|_| crate::kernel::printk::panic_message(&log))
+        .map(|message| Fault {
+            code: FaultCode::Panic {
+                message: message.to_string(),
+            },
+            address: None,
+            thread: None,
+            parameters: Vec::new(),
+            interrupt_level: None,
+        });
+    let memory: Arc<dyn crate::memory::Memory> = match kernel_memory {
+        Some(k) => Arc::new(k),
+        None => physical,
+    };
     let page_size = vmcoreinfo
         .as_ref()
         .and_then(Vmcoreinfo::page_size)
@@ -116,7 +160,7 @@ pub(crate) fn read_elf(
         size: file.len() as u64,
         target,
         producer,
-        fault: None,
+        fault,
         timestamp,
         details: FormatDetails {
             kernel: Some(KernelInfo {
@@ -125,12 +169,13 @@ pub(crate) fn read_elf(
                 cpus,
                 dump_level: None,
                 incomplete: false,
-                log: Vec::new(),
+                log,
+                panic_cpu,
             }),
             ..FormatDetails::default()
         },
         findings,
-        process: ProcessView::empty(Arc::new(memory)),
+        process: ProcessView::empty(memory),
         other_processes: Vec::new(),
     })
 }
