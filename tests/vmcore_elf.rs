@@ -92,6 +92,9 @@ fn inspect_and_verify_an_elf_vmcore() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     for line in [
+        // crash: DATE Mon Nov 23 00:27:44 UTC 2026, UPTIME 00:00:11.
+        "  crashed  2026-11-23 00:27:44 UTC (1795393664 s since 1970)",
+        "  uptime   00:00:11 (the kernel log's last record)",
         "  release  6.1.0-56-cloud-amd64",
         "  build-id 3b43fad5034874490492495d552c0af6a5fab235",
         "  KASLR    text offset 0x25800000",

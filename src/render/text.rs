@@ -642,6 +642,28 @@ fn write_header(out: &mut String, r: &InspectReport, style: Style) {
     if let Some(e) = &img.executable {
         let _ = writeln!(out, "  exe      {e}");
     }
+    if let Some(k) = &r.kernel {
+        // A kernel dump: when it crashed, in UTC as `crash` shows it, and
+        // how long it had been up by its own clock (the log's last record).
+        if let Some(t) = img.timestamp {
+            let _ = writeln!(out, "  crashed  {} ({t} s since 1970)", utc(t));
+        }
+        if let Some(last) = k.log.last() {
+            let s = last.timestamp_ns / 1_000_000_000;
+            let _ = writeln!(
+                out,
+                "  uptime   {:02}:{:02}:{:02} (the kernel log's last record)",
+                s / 3600,
+                s / 60 % 60,
+                s % 60
+            );
+        }
+        if let Some(a) = &img.archive {
+            let _ = writeln!(out, "  archive  {}", describe_archive(a));
+        }
+        out.push('\n');
+        return;
+    }
     if let Some(t) = img.timestamp {
         let _ = writeln!(out, "  time     {t} (seconds since 1970)");
     }
@@ -664,6 +686,31 @@ fn write_header(out: &mut String, r: &InspectReport, style: Style) {
         let _ = writeln!(out, "  archive  {}", describe_archive(a));
     }
     out.push('\n');
+}
+
+/// `2026-11-23 00:27:44 UTC` for seconds since 1970. Written by hand (the
+/// proleptic Gregorian calendar from a day count) rather than pulling in a
+/// date crate for one line of the report.
+fn utc(seconds: u64) -> String {
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    // Days since 1970-01-01 to a civil date, counting in 400-year eras
+    // that start on 0000-03-01 (so leap days fall at the end of a year).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
 }
 
 /// `tar.zst, 20 members, 14.3 KiB (170 KiB of tar)`.
@@ -1165,4 +1212,18 @@ pub fn render_verify(r: &VerifyReport) -> String {
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod utc_tests {
+    use super::utc;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        // crash's DATE for the Debian 6.1 kdump: Mon Nov 23 00:27:44 UTC 2026.
+        assert_eq!(utc(1_795_393_664), "2026-11-23 00:27:44 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(4_107_542_399), "2100-02-28 23:59:59 UTC");
+    }
 }
