@@ -293,6 +293,9 @@ fn module_id(m: &ModuleReport) -> Option<&str> {
 }
 
 fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, style: Style) {
+    if modules.is_empty() {
+        return;
+    }
     let _ = writeln!(out, "{}", style.heading("Modules"));
     let name_width = modules
         .iter()
@@ -1075,10 +1078,10 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
     if let Some(c) = &r.container {
         write_container(&mut out, c, style);
     }
+    write_crash(&mut out, r, style);
     if let Some(k) = &r.kernel {
         write_kernel(&mut out, k, opts.log_lines, style);
     }
-    write_crash(&mut out, r, style);
 
     let cols = FrameColumns::of(&r.threads);
     for t in &r.threads {
