@@ -10,6 +10,7 @@ mod decompress;
 pub mod elf_core;
 pub mod linux_modules;
 pub mod minidump;
+pub mod vmcore;
 
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,2 @@
+pub mod flattened;
+pub mod kdump_compressed;
