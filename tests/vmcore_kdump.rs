@@ -262,3 +262,266 @@ fn pages_equal_the_elf_form_of_the_same_dump() {
         dumped
     );
 }
+
+/// Runs makedumpfile with `args`, its stdout into `stdout` when given.
+fn makedumpfile(tool: &Path, args: &[&str], stdin: Option<&Path>, stdout: Option<&Path>) {
+    let mut cmd = Command::new(tool);
+    cmd.args(args);
+    if let Some(i) = stdin {
+        cmd.stdin(std::fs::File::open(i).unwrap());
+    }
+    if let Some(o) = stdout {
+        cmd.stdout(std::fs::File::create(o).unwrap());
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "makedumpfile {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The ELF form, makedumpfile and the ELF's path, or None after a skip.
+fn elf_and_tool() -> Option<(PathBuf, PathBuf)> {
+    let elf = elf_path()?;
+    let tool = common::require_tool("makedumpfile")?;
+    Some((elf, tool))
+}
+
+#[test]
+fn flattened_stream_reads_like_the_file_it_carries() {
+    let Some((elf, tool)) = elf_and_tool() else {
+        return;
+    };
+    let flat = derived("vmcore-d31.flat", |out| {
+        makedumpfile(
+            &tool,
+            &["-F", "-c", "-d", "31", common::p(&elf)],
+            None,
+            Some(out),
+        )
+    });
+    // The file `makedumpfile -R` rebuilds from the stream.
+    let rebuilt = derived("vmcore-d31.rebuilt", |out| {
+        makedumpfile(&tool, &["-R", common::p(out)], Some(&flat), None)
+    });
+    let stream = map(&flat);
+    assert!(flattened::is_flattened(&stream[..64]));
+    assert!(!kdump_compressed::is_kdump_compressed(&stream[..64]));
+    let file = FlattenedFile::parse(stream).unwrap();
+    assert_eq!(codes(file.findings()), Vec::<&str>::new());
+    let rebuilt = map(&rebuilt);
+    assert_eq!(file.size(), rebuilt.len() as u64);
+    assert!(file.records() > 0);
+    // Byte for byte, in odd-sized reads that straddle record boundaries.
+    let mut at = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    while at < file.size() {
+        let n = file.read_at(at, &mut buf[..(1 << 20) - 3]).unwrap();
+        assert!(n > 0);
+        assert!(
+            buf[..n] == rebuilt[at as usize..at as usize + n],
+            "bytes at {at:#x} differ from makedumpfile -R's file"
+        );
+        at += n as u64;
+    }
+    assert_eq!(file.read_at(file.size(), &mut buf).unwrap(), 0);
+
+    let file: Arc<dyn DumpFile> = Arc::new(file);
+    let dump = KdumpCompressed::parse(file).unwrap();
+    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    assert_eq!(dump.header().release, "6.1.0-56-cloud-amd64");
+    assert_eq!(dump.sub_header().unwrap().dump_level, 31);
+    // From the ELF form makedumpfile dumps no zero page and excludes the
+    // same 79 short-run pages the ELF keeps.
+    assert_eq!(dump.dumped_pages(), 16_715);
+    let elf = ElfPhys::open(&elf);
+    assert_eq!(compare_with_elf(&dump, &elf), (16_715, 0, 79));
+}
+
+#[test]
+fn lzo_pages_derived_from_the_elf_form() {
+    let Some((elf, tool)) = elf_and_tool() else {
+        return;
+    };
+    let lzo = derived("vmcore-d31.lzo.kdump", |out| {
+        makedumpfile(
+            &tool,
+            &["-l", "-d", "31", common::p(&elf), common::p(out)],
+            None,
+            None,
+        )
+    });
+    let dump = parse(map(&lzo));
+    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    assert_eq!(dump.header().compression(), Some("lzo"));
+    assert_eq!(dump.dumped_pages(), 16_715);
+    let elf = ElfPhys::open(&elf);
+    assert_eq!(compare_with_elf(&dump, &elf), (16_715, 0, 79));
+}
+
+// --- Hostile input, built from the real file ---
+
+const BITMAPS_AT: usize = 3 * 4096;
+const DESCRIPTORS_AT: usize = 9 * 4096;
+
+fn real_file() -> Option<Vec<u8>> {
+    Some(kdump_bytes()?.to_vec())
+}
+
+fn parse_vec(v: Vec<u8>) -> Result<KdumpCompressed, String> {
+    KdumpCompressed::parse(Arc::new(Bytes::from_vec(v)))
+}
+
+/// The PFN of init_uts_ns's page and its descriptor's index.
+const UTS_PFN: u64 = 0x9bf9b60 / PAGE;
+
+fn descriptor_index(dump: &KdumpCompressed, pfn: u64) -> usize {
+    (0..pfn).filter(|&p| dump.is_dumped(p)).count()
+}
+
+#[test]
+fn truncated_files_are_findings_or_one_error() {
+    let Some(v) = real_file() else { return };
+    let full = parse_vec(v.clone()).unwrap();
+
+    // Inside the header: nothing can be located.
+    let e = parse_vec(v[..300].to_vec()).unwrap_err();
+    assert!(e.contains("cut short"), "{e}");
+    // Inside the bitmaps: every page is unknown, none a hole.
+    let dump = parse_vec(v[..BITMAPS_AT + 0x2000].to_vec()).unwrap();
+    assert_eq!(codes(dump.findings()), ["CKD-E7003"]);
+    assert_eq!(
+        read_page(&dump, UTS_PFN),
+        Err(MemoryError::NotCaptured {
+            address: UTS_PFN * PAGE
+        })
+    );
+    // Inside the descriptor table: the pages after the cut are lost.
+    let cut = DESCRIPTORS_AT + 24 * 1000 + 7;
+    let dump = parse_vec(v[..cut].to_vec()).unwrap();
+    assert_eq!(codes(dump.findings()), ["CKD-E7004"]);
+    assert!(
+        dump.findings()[0]
+            .message
+            .contains("holds 17554 descriptors but the file ends after 1000: the last 16554"),
+        "{}",
+        dump.findings()[0].message
+    );
+    assert!(matches!(
+        read_page(&dump, UTS_PFN),
+        Err(MemoryError::NotCaptured { .. })
+    ));
+    // Inside the pages: the descriptors say which pages are past the end.
+    let dump = parse_vec(v[..v.len() / 2].to_vec()).unwrap();
+    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    let checked = dump.check_descriptors();
+    assert_eq!(codes(&checked), ["CKD-E7004"]);
+    assert!(checked[0].message.contains("past the end of the file"));
+    let lost = (0..dump.max_mapnr())
+        .rev()
+        .find(|&p| dump.is_dumped(p))
+        .unwrap();
+    assert!(read_page(&dump, lost).is_err());
+    assert_eq!(codes(&dump.page_findings()), ["CKD-E7004"]);
+    // A page before the cut still reads.
+    let early = (0..dump.max_mapnr()).find(|&p| dump.is_dumped(p)).unwrap();
+    assert!(read_page(&dump, early).is_ok());
+    assert_eq!(read_page(&dump, early), read_page(&full, early));
+    assert!(read_page(&full, UTS_PFN).is_ok());
+}
+
+#[test]
+fn bitmap_past_the_end_is_a_finding() {
+    let Some(mut v) = real_file() else { return };
+    v[436..440].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let dump = parse_vec(v).unwrap();
+    assert_eq!(codes(dump.findings()), ["CKD-E7003"]);
+    assert_eq!(dump.dumped_pages(), 0);
+    assert!(read_page(&dump, UTS_PFN).is_err());
+    assert_eq!(codes(&dump.check_descriptors()), Vec::<&str>::new());
+}
+
+#[test]
+fn descriptor_past_the_end_is_a_finding() {
+    let Some(mut v) = real_file() else { return };
+    let index = descriptor_index(&parse_vec(v.clone()).unwrap(), UTS_PFN);
+    let at = DESCRIPTORS_AT + 24 * index;
+    let len = v.len() as u64;
+    v[at..at + 8].copy_from_slice(&(len + 100).to_le_bytes());
+    let dump = parse_vec(v).unwrap();
+    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    assert_eq!(
+        read_page(&dump, UTS_PFN),
+        Err(MemoryError::NotCaptured {
+            address: UTS_PFN * PAGE
+        })
+    );
+    let page = dump.page_findings();
+    assert_eq!(codes(&page), ["CKD-E7004"]);
+    assert_eq!(page[0].location.address, Some(UTS_PFN * PAGE));
+    assert!(
+        page[0]
+            .message
+            .starts_with("1 page(s) unreadable, PFN 0x9bf9;")
+    );
+    let checked = dump.check_descriptors();
+    assert_eq!(codes(&checked), ["CKD-E7004"]);
+    assert!(
+        checked[0]
+            .message
+            .starts_with("1 page(s) unreadable, PFN 0x9bf9;")
+    );
+    // Its neighbours still read.
+    assert!(read_page(&dump, UTS_PFN + 1).is_ok());
+}
+
+#[test]
+fn page_inflating_past_a_page_is_a_finding() {
+    use std::io::Write;
+    let Some(mut v) = real_file() else { return };
+    let index = descriptor_index(&parse_vec(v.clone()).unwrap(), UTS_PFN);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&[0x41; 2 * PAGE as usize]).unwrap();
+    let bomb = z.finish().unwrap();
+    let at = DESCRIPTORS_AT + 24 * index;
+    let offset = v.len() as u64;
+    v[at..at + 8].copy_from_slice(&offset.to_le_bytes());
+    v[at + 8..at + 12].copy_from_slice(&(bomb.len() as u32).to_le_bytes());
+    v[at + 12..at + 16].copy_from_slice(&kdump_compressed::page_flags::ZLIB.to_le_bytes());
+    v.extend_from_slice(&bomb);
+    let dump = parse_vec(v).unwrap();
+    assert_eq!(codes(&dump.check_descriptors()), Vec::<&str>::new());
+    assert!(matches!(
+        read_page(&dump, UTS_PFN),
+        Err(MemoryError::NotCaptured { .. })
+    ));
+    let page = dump.page_findings();
+    assert_eq!(codes(&page), ["CKD-E7005"]);
+    assert!(
+        page[0]
+            .message
+            .contains("decompresses to more than 0x1000 bytes"),
+        "{}",
+        page[0].message
+    );
+}
+
+#[test]
+fn incomplete_dump_loses_the_unwritten_pages() {
+    let Some(mut v) = real_file() else { return };
+    let index = descriptor_index(&parse_vec(v.clone()).unwrap(), UTS_PFN);
+    v[424] |= kdump_compressed::status::INCOMPLETE as u8;
+    let at = DESCRIPTORS_AT + 24 * index;
+    v[at..at + 24].fill(0);
+    let dump = parse_vec(v).unwrap();
+    assert_eq!(codes(dump.findings()), ["CKD-E7006"]);
+    assert!(read_page(&dump, UTS_PFN).is_err());
+    let page = dump.page_findings();
+    assert_eq!(codes(&page), ["CKD-E7004"]);
+    assert!(
+        page[0].message.contains("incomplete dump"),
+        "{}",
+        page[0].message
+    );
+}

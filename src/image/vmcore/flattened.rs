@@ -214,7 +214,7 @@ impl FlattenedFile {
 }
 
 impl DumpFile for FlattenedFile {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         self.len
     }
 
@@ -281,7 +281,7 @@ mod tests {
     }
 
     fn read_all(f: &FlattenedFile) -> Vec<u8> {
-        let mut out = vec![0xee; f.len() as usize];
+        let mut out = vec![0xee; f.size() as usize];
         assert_eq!(f.read_at(0, &mut out).unwrap(), out.len());
         out
     }
@@ -299,7 +299,7 @@ mod tests {
         );
         let f = FlattenedFile::parse(s).unwrap();
         assert!(f.findings().is_empty());
-        assert_eq!(f.len(), 16);
+        assert_eq!(f.size(), 16);
         assert_eq!(read_all(&f), b"aaCCaaDDDDDDDDbb");
         assert_eq!(f.runs(), vec![(0, 2), (2, 4), (4, 6), (6, 14), (14, 16)]);
         let mut b = [0u8; 3];
@@ -330,7 +330,7 @@ mod tests {
         v.extend_from_slice(b"zz");
         let f = FlattenedFile::parse(Bytes::from_vec(v)).unwrap();
         assert_eq!(f.findings().len(), 1);
-        assert_eq!(f.len(), 3);
+        assert_eq!(f.size(), 3);
         assert!(FlattenedFile::parse(Bytes::from_vec(vec![0; 64])).is_err());
     }
 }

@@ -17,16 +17,13 @@ use crate::memory::{Bytes, Memory, MemoryError};
 /// A dump file readable at any offset: a plain (mapped) file, or the file
 /// a flattened stream carries.
 pub trait DumpFile: Send + Sync {
-    /// The file's size.
-    fn len(&self) -> u64;
-    /// Whether the file is empty.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
+    /// The file's size. (Named `size`, not `len`: on [`Bytes`] a trait
+    /// `len` would shadow the slice's `len` wherever the trait is in scope.)
+    fn size(&self) -> u64;
     /// How many bytes the input really holds: what a reader may allocate
     /// for (a flattened stream may carry a large file made mostly of gaps).
     fn stored_bytes(&self) -> u64 {
-        self.len()
+        self.size()
     }
     /// Copies bytes from `offset` into `buf`; returns how many (fewer only
     /// at the end of the file).
@@ -34,7 +31,7 @@ pub trait DumpFile: Send + Sync {
 }
 
 impl DumpFile for Bytes {
-    fn len(&self) -> u64 {
+    fn size(&self) -> u64 {
         <[u8]>::len(self) as u64
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -55,7 +52,7 @@ impl DumpFile for Bytes {
 /// more than the input holds.
 fn read_exact_at(src: &dyn DumpFile, offset: u64, len: u64) -> Option<Vec<u8>> {
     let end = offset.checked_add(len)?;
-    if end > src.len() || len > src.stored_bytes() {
+    if end > src.size() || len > src.stored_bytes() {
         return None;
     }
     let mut buf = vec![0u8; usize::try_from(len).ok()?];
@@ -436,7 +433,7 @@ impl Bitmap {
             .collect();
         let full = (bits / 64) as usize;
         if full < words.len() {
-            if bits % 64 != 0 {
+            if !bits.is_multiple_of(64) {
                 words[full] &= (1u64 << (bits % 64)) - 1;
                 words.truncate(full + 1);
             } else {
@@ -515,6 +512,8 @@ pub struct KdumpCompressed {
     /// Rank of the first PFN this file holds (a split part's start_pfn).
     first_rank: u64,
     pfn_range: (u64, u64),
+    /// The bitmaps were read: without them no PFN is known to be a hole.
+    bitmaps_read: bool,
     findings: Vec<Finding>,
     cache: Mutex<VecDeque<(u64, Arc<[u8]>)>>,
     failures: Mutex<BTreeMap<u64, PageFailure>>,
@@ -536,7 +535,7 @@ impl KdumpCompressed {
     /// size that is no page size); every other problem is a finding and
     /// leaves what it concerns unreadable.
     pub fn parse(source: Arc<dyn DumpFile>) -> Result<KdumpCompressed, String> {
-        let head_len = source.len().min(HEADER_LEN as u64);
+        let head_len = source.size().min(HEADER_LEN as u64);
         let head = read_exact_at(&*source, 0, head_len)
             .ok_or_else(|| "kdump-compressed header unreadable".to_string())?;
         let header = KdumpHeader::parse(&head)?;
@@ -592,6 +591,7 @@ impl KdumpCompressed {
             descriptors_in_file: 0,
             first_rank: 0,
             pfn_range: (0, max_mapnr),
+            bitmaps_read: false,
             findings,
             cache: Mutex::new(VecDeque::new()),
             failures: Mutex::new(BTreeMap::new()),
@@ -615,7 +615,7 @@ impl KdumpCompressed {
         let Some(s) = self.sub_header.clone() else {
             return;
         };
-        let len = self.source.len();
+        let len = self.source.size();
         for (name, region) in [
             ("VMCOREINFO", s.vmcoreinfo),
             ("ELF notes", s.notes),
@@ -670,7 +670,7 @@ impl KdumpCompressed {
             self.findings.push(problem(format!(
                 "the bitmaps ({blocks} blocks at {at:#x}) run past the end of the file \
                  ({:#x} bytes); no page can be located",
-                self.source.len()
+                self.source.size()
             )));
             return;
         };
@@ -684,6 +684,7 @@ impl KdumpCompressed {
             self.max_mapnr = self.max_mapnr.min(half.saturating_mul(8));
             self.pfn_range.1 = self.pfn_range.1.min(self.max_mapnr);
         }
+        self.bitmaps_read = true;
         self.ram = Bitmap::new(&b1, self.max_mapnr);
         self.dumped = Bitmap::new(&b2, self.max_mapnr);
         let not_ram = self
@@ -701,7 +702,7 @@ impl KdumpCompressed {
         self.descriptors_at = at + total;
         self.first_rank = self.dumped.rank(self.pfn_range.0);
         let wanted = self.dumped.rank(self.pfn_range.1) - self.first_rank;
-        let fit = self.source.len().saturating_sub(self.descriptors_at) / PAGE_DESC_SIZE;
+        let fit = self.source.size().saturating_sub(self.descriptors_at) / PAGE_DESC_SIZE;
         self.descriptors_in_file = wanted.min(fit);
         if fit < wanted {
             self.findings.push(
@@ -797,7 +798,7 @@ impl KdumpCompressed {
     /// and compression that make sense.
     fn descriptor_problem(&self, offset: u64, size: u64, flags: u32) -> Option<String> {
         let bs = self.page_size();
-        let len = self.source.len();
+        let len = self.source.size();
         if offset == 0 && self.header.is_incomplete() {
             return Some("lost: its descriptor was never written (incomplete dump)".into());
         }
@@ -812,7 +813,7 @@ impl KdumpCompressed {
                 "descriptor size {size:#x} does not fit a {bs:#x}-byte page"
             ));
         }
-        if !offset.checked_add(size).is_some_and(|e| e <= len) {
+        if offset.checked_add(size).is_none_or(|e| e > len) {
             return Some(format!(
                 "page data at {offset:#x} ({size:#x} bytes) lies past the end of the file ({len:#x} bytes)"
             ));
@@ -985,11 +986,15 @@ fn decompress(data: &[u8], flags: u32, page: usize) -> Result<Vec<u8>, String> {
         }
         other => return Err(format!("unknown compression flags {other:#x}")),
     };
-    if out.len() != page {
+    if out.len() > page {
         return Err(format!(
-            "decompresses to {}{:#x} bytes, not a page of {page:#x}",
-            if out.len() > page { "more than " } else { "" },
-            out.len().min(page + 1)
+            "decompresses to more than {page:#x} bytes (a page)"
+        ));
+    }
+    if out.len() < page {
+        return Err(format!(
+            "decompresses to {:#x} bytes, less than a page of {page:#x}",
+            out.len()
         ));
     }
     Ok(out)
@@ -997,8 +1002,9 @@ fn decompress(data: &[u8], flags: u32, page: usize) -> Result<Vec<u8>, String> {
 
 impl Memory for KdumpCompressed {
     /// Physical addresses. Past max_mapnr or outside RAM: unmapped; RAM
-    /// the dump left out (dump level, another split part) or a page that
-    /// fails to read: not captured.
+    /// the dump left out (dump level, another split part), a page that
+    /// fails to read, or any page when the bitmaps are unreadable: not
+    /// captured.
     fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
         let bs = self.page_size();
         let pfn = address / bs;
@@ -1006,11 +1012,13 @@ impl Memory for KdumpCompressed {
             return Err(MemoryError::Unmapped { address });
         }
         if !self.is_dumped(pfn) {
-            return Err(if self.ram.get(pfn) || self.dumped.get(pfn) {
-                MemoryError::NotCaptured { address }
-            } else {
-                MemoryError::Unmapped { address }
-            });
+            return Err(
+                if !self.bitmaps_read || self.ram.get(pfn) || self.dumped.get(pfn) {
+                    MemoryError::NotCaptured { address }
+                } else {
+                    MemoryError::Unmapped { address }
+                },
+            );
         }
         let page = match self.page(pfn) {
             Ok(p) => p,
