@@ -525,3 +525,84 @@ fn incomplete_dump_loses_the_unwritten_pages() {
         page[0].message
     );
 }
+
+#[test]
+fn split_parts_hold_their_own_pfn_range() {
+    let Some((elf, tool)) = elf_and_tool() else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (one, two) = (dir.join("vmcore.1"), dir.join("vmcore.2"));
+    let args = [
+        "--split",
+        "-c",
+        "-d",
+        "31",
+        common::p(&elf),
+        common::p(&one),
+        common::p(&two),
+    ];
+    makedumpfile(&tool, &args, None, None);
+    let (one, two) = (parse(map(&one)), parse(map(&two)));
+    let _ = std::fs::remove_dir_all(&dir);
+    // makedumpfile 1.7.2 puts every dumped page of this small dump in the
+    // first part; both carry the whole bitmaps.
+    let s1 = one.sub_header().unwrap();
+    assert_eq!(
+        (s1.split, s1.start_pfn, s1.end_pfn),
+        (Some(true), Some(0), Some(98_249))
+    );
+    let s2 = two.sub_header().unwrap();
+    assert_eq!(
+        (s2.split, s2.start_pfn, s2.end_pfn),
+        (Some(true), Some(98_249), Some(98_249))
+    );
+    assert_eq!((one.dumped_pages(), two.dumped_pages()), (16_715, 0));
+    assert_eq!(codes(two.findings()), Vec::<&str>::new());
+    let elf = ElfPhys::open(&elf);
+    assert_eq!(compare_with_elf(&one, &elf), (16_715, 0, 79));
+    assert_eq!(
+        read_page(&two, UTS_PFN),
+        Err(MemoryError::NotCaptured {
+            address: UTS_PFN * PAGE
+        })
+    );
+    assert_eq!(two.captured_ranges(0, u64::MAX), Some(vec![]));
+}
+
+#[test]
+fn truncated_flattened_stream_is_a_finding() {
+    let Some((elf, tool)) = elf_and_tool() else {
+        return;
+    };
+    let flat = derived("vmcore-d31.flat", |out| {
+        makedumpfile(
+            &tool,
+            &["-F", "-c", "-d", "31", common::p(&elf)],
+            None,
+            Some(out),
+        )
+    });
+    let whole = std::fs::read(&flat).unwrap();
+    let cut = Bytes::from_vec(whole[..whole.len() * 3 / 5].to_vec());
+    let file = FlattenedFile::parse(cut).unwrap();
+    assert_eq!(codes(file.findings()), ["CKD-E7007"]);
+    assert!(file.findings()[0].message.contains("cut short"));
+    let dump = KdumpCompressed::parse(Arc::new(file)).unwrap();
+    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    assert_eq!(codes(&dump.check_descriptors()), ["CKD-E7004"]);
+    let last = (0..dump.max_mapnr())
+        .rev()
+        .find(|&p| dump.is_dumped(p))
+        .unwrap();
+    assert!(matches!(
+        read_page(&dump, last),
+        Err(MemoryError::NotCaptured { .. })
+    ));
+    // A flattened header alone carries an empty file.
+    let header_only = Bytes::from_vec(whole[..4096].to_vec());
+    let file = FlattenedFile::parse(header_only).unwrap();
+    assert_eq!(file.size(), 0);
+    assert!(KdumpCompressed::parse(Arc::new(file)).is_err());
+}

@@ -108,7 +108,7 @@ impl FlattenedFile {
                         &registry::FLATTENED_RECORDS,
                         format!(
                             "record at stream offset {at:#x} holds {size:#x} bytes for offset \
-                             {offset:#x} but the stream ends {:#x} bytes after its header",
+                             {offset:#x} but the stream ends {:#x} bytes after its header: it was cut short",
                             total - data
                         ),
                     )

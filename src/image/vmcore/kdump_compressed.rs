@@ -1043,7 +1043,10 @@ impl Memory for KdumpCompressed {
         let mut pfn = first.max(self.pfn_range.0);
         // Bounded by the bitmap's size: whole empty words are skipped.
         while pfn < last {
-            let word = self.dumped.words.get((pfn / 64) as usize).copied()? >> (pfn % 64);
+            let Some(&word) = self.dumped.words.get((pfn / 64) as usize) else {
+                break;
+            };
+            let word = word >> (pfn % 64);
             if word == 0 {
                 pfn = (pfn / 64 + 1) * 64;
                 continue;
