@@ -56,6 +56,8 @@ pub enum Scope {
     WithSymbols,
     /// A seal manifest was checked.
     Sealed,
+    /// Linux kernel vmcores (ELF, kdump-compressed, flattened).
+    Vmcore,
 }
 
 /// What a verify run had, for deciding which checks applied.
@@ -70,6 +72,7 @@ pub struct RunFacts {
     pub restore_target: bool,
     pub with_symbols: bool,
     pub sealed: bool,
+    pub vmcore: bool,
 }
 
 impl Scope {
@@ -84,6 +87,7 @@ impl Scope {
             Scope::RestoreTarget => "criu-restore",
             Scope::WithSymbols => "with-symbols",
             Scope::Sealed => "sealed",
+            Scope::Vmcore => "vmcore",
         }
     }
 
@@ -99,6 +103,7 @@ impl Scope {
                 Scope::RestoreTarget => facts.restore_target,
                 Scope::WithSymbols => facts.with_symbols,
                 Scope::Sealed => facts.sealed,
+                Scope::Vmcore => facts.vmcore,
             }
     }
 }
