@@ -163,6 +163,7 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
         restore_target: options.root.is_some() && image.process.checkpoint.is_some(),
         with_symbols: options.symbols.is_some(),
         sealed: seal_findings.is_some(),
+        vmcore: image.format == ImageFormat::Vmcore,
     };
     let mut findings: Vec<Finding> = image.findings.clone();
     findings.extend(seal_findings.into_iter().flatten());

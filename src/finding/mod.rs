@@ -59,6 +59,8 @@ pub enum Scope {
     WithSymbols,
     /// A seal manifest was checked.
     Sealed,
+    /// Linux kernel vmcores (ELF, kdump-compressed, flattened).
+    Vmcore,
 }
 
 /// What a verify run had, for deciding which checks applied.
@@ -75,6 +77,7 @@ pub struct RunFacts {
     pub restore_target: bool,
     pub with_symbols: bool,
     pub sealed: bool,
+    pub vmcore: bool,
 }
 
 impl Scope {
@@ -90,6 +93,7 @@ impl Scope {
             Scope::RestoreTarget => "criu-restore",
             Scope::WithSymbols => "with-symbols",
             Scope::Sealed => "sealed",
+            Scope::Vmcore => "vmcore",
         }
     }
 
@@ -106,6 +110,7 @@ impl Scope {
                 Scope::RestoreTarget => facts.restore_target,
                 Scope::WithSymbols => facts.with_symbols,
                 Scope::Sealed => facts.sealed,
+                Scope::Vmcore => facts.vmcore,
             }
     }
 }

@@ -237,6 +237,29 @@ checks! {
         "The manifest carries an HMAC but no key was given, so only the digests were compared.",
         "Pass the sealing key with --key-file or --key-env to check that the manifest itself is authentic.";
 
+    // --- 70xx: Linux vmcore structure (kdump-compressed, flattened) ---
+    KDUMP_HEADER = "CKD-E7001", "kdump-header", Error, Vmcore,
+        "The kdump-compressed header is complete: signature KDUMP or DISKDUMP, header version 1-6, a power-of-two block size, and sub-header, bitmap and page counts that fit the file.",
+        "The header is damaged or the file is not a whole kdump-compressed dump; nothing past it can be located. Copy the dump again from the machine that captured it.";
+    KDUMP_SUBHEADER_REGIONS = "CKD-E7002", "kdump-subheader-regions", Error, Vmcore,
+        "The regions the sub-header names (VMCOREINFO, ELF notes, eraseinfo) and the split PFN range lie inside the file and are of sane sizes.",
+        "VMCOREINFO or the CPU register notes cannot be read: symbols, page tables and the crashing CPU's registers are unknown.";
+    KDUMP_BITMAPS = "CKD-E7003", "kdump-bitmaps-in-file", Error, Vmcore,
+        "Both page bitmaps lie inside the file and cover max_mapnr pages, and every page dumped (2nd bitmap) is RAM (1st bitmap).",
+        "The file is cut inside its bitmaps or they are damaged; which pages were dumped is unknown and no page can be read.";
+    KDUMP_DESCRIPTORS = "CKD-E7004", "kdump-page-descriptors", Error, Vmcore,
+        "The page descriptor table lies inside the file and every descriptor names a page of valid size and compression that lies inside the file.",
+        "The dump was cut short (disk full, interrupted copy) or descriptors are damaged; the pages they describe are missing.";
+    KDUMP_PAGE_DECOMPRESS = "CKD-E7005", "kdump-pages-decompress", Error, Vmcore,
+        "Every page read decompresses to exactly one page.",
+        "Those pages are corrupt in the file and are reported as not captured; copy the dump again, or re-run makedumpfile from the original.";
+    KDUMP_INCOMPLETE = "CKD-E7006", "kdump-complete", Error, Vmcore,
+        "The dump's status does not carry makedumpfile's incomplete flag (the writer stopped before all pages, usually for want of disk space).",
+        "Pages whose descriptors were never written are lost; dump again to a target with room for the whole dump.";
+    FLATTENED_RECORDS = "CKD-E7007", "flattened-records", Error, Vmcore,
+        "The flattened stream's records lie inside the file, have non-negative offsets and sizes, and the stream ends with its end marker.",
+        "The stream was cut short (an interrupted ssh pipe, a full disk); bytes past the damage are missing from the dump it carries.";
+
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, WithSymbols,
         "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",

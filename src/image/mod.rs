@@ -53,6 +53,9 @@ pub(crate) struct ImageBytes {
 
 const ELF_MAGIC: &[u8] = b"\x7fELF";
 const MDMP_MAGIC: &[u8] = b"MDMP";
+/// makedumpfile's kdump-compressed and flattened files, and the old
+/// diskdump format.
+const KDUMP_MAGICS: &[&[u8]] = &[b"KDUMP   ", b"DISKDUMP", b"makedump"];
 
 /// Which compression wrapper, if any, the first bytes announce.
 pub(crate) fn compression_by_magic(head: &[u8]) -> Option<Compression> {
@@ -95,7 +98,25 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
     if let Some(compression) = checkpoint_archive::detect(path) {
         return checkpoint_archive::read(path, compression, options);
     }
-    let unwrapped = load_expecting(path, Some(&[MDMP_MAGIC, ELF_MAGIC]), options)?;
+    let unwrapped = load_expecting(
+        path,
+        Some(&[
+            MDMP_MAGIC,
+            ELF_MAGIC,
+            KDUMP_MAGICS[0],
+            KDUMP_MAGICS[1],
+            KDUMP_MAGICS[2],
+        ]),
+        options,
+    )?;
+    if vmcore::is_makedumpfile(&unwrapped.bytes) {
+        return vmcore::read_makedumpfile(
+            path,
+            unwrapped.bytes,
+            unwrapped.compression,
+            unwrapped.findings,
+        );
+    }
     if unwrapped.bytes.starts_with(MDMP_MAGIC) {
         let mut image = minidump::read(path, unwrapped.bytes, unwrapped.compression)?;
         image.findings.splice(0..0, unwrapped.findings);
@@ -128,7 +149,10 @@ fn load_expecting(
         return Err(Error::new(path, ErrorKind::Empty));
     }
     let head = &head[..head_len];
-    if head.starts_with(ELF_MAGIC) || head.starts_with(MDMP_MAGIC) {
+    if head.starts_with(ELF_MAGIC)
+        || head.starts_with(MDMP_MAGIC)
+        || KDUMP_MAGICS.iter().any(|m| head.starts_with(m))
+    {
         let bytes = Bytes::map_file(&file).map_err(|e| Error::new(path, ErrorKind::Io(e)))?;
         return Ok(ImageBytes {
             bytes,

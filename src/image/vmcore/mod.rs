@@ -6,16 +6,19 @@
 //! what its notes hold (a VMCOREINFO note, or QEMU's per-CPU notes), never
 //! by its name.
 
+pub mod flattened;
+pub mod kdump_compressed;
+
 use std::path::Path;
 use std::sync::Arc;
 
 use goblin::elf::program_header::{PT_LOAD, ProgramHeader};
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::finding::Finding;
-use crate::image::elf_core::notes::RawNote;
+use crate::image::elf_core::notes::{RawNote, parse_notes};
 use crate::image::elf_core::thread_state::parse_prstatus;
-use crate::memory::{Bytes, Segment, SegmentMemory};
+use crate::memory::{Bytes, Memory, Segment, SegmentMemory};
 use crate::model::{
     Arch, Compression, Cpu, DEFAULT_PAGE_SIZE, Fault, FaultCode, FormatDetails, Image, ImageFormat,
     KernelInfo, LogCaller, LogRecord, Os, ProcessView, Producer, Target, VmcoreFormat, Vmcoreinfo,
@@ -74,28 +77,44 @@ fn panic_record(log: &[LogRecord]) -> Option<&LogRecord> {
     log.iter().rev().find(|r| r.text.contains(message))
 }
 
-/// Reads an ELF vmcore whose header, program headers and notes the ELF
-/// core reader has already parsed.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn read_elf(
-    path: &Path,
-    bytes: Bytes,
+/// What every vmcore reader hands to [`kernel_image`].
+struct KernelDump {
+    format: VmcoreFormat,
     compression: Option<Compression>,
+    size: u64,
     findings: Vec<Finding>,
     arch: Arch,
-    phdrs: &[ProgramHeader],
-    notes: &[RawNote],
-) -> Result<Image> {
-    let file: &[u8] = &bytes;
-    let vmcoreinfo = notes
-        .iter()
-        .find(|n| n.owner == "VMCOREINFO")
-        .map(|n| Vmcoreinfo::parse(n.desc(file)));
-    let cpus = cpus_from_notes(file, notes, arch);
-    let qemu = notes.iter().any(|n| n.owner == "QEMU");
-    let physical: Arc<dyn crate::memory::Memory> = Arc::new(physical_memory(&bytes, phdrs));
-    // The kernel's virtual address space through its own page tables, and
-    // the log read from it; without them the report still has the CPUs.
+    physical: Arc<dyn Memory>,
+    vmcoreinfo: Option<Vmcoreinfo>,
+    cpus: Vec<Cpu>,
+    producer: Producer,
+    dump_level: Option<u32>,
+    incomplete: bool,
+    /// When the writer says the dump was taken (seconds since 1970), for
+    /// a dump whose VMCOREINFO has no CRASHTIME.
+    written_at: Option<u64>,
+}
+
+/// The image of a kernel dump, whatever its container: the kernel's
+/// virtual address space through its own page tables, the log read from
+/// it, the panic and the CPU that panicked. Without VMCOREINFO (or on an
+/// architecture whose tables ckdump does not walk yet) the report still has
+/// the CPUs and the physical memory.
+fn kernel_image(path: &Path, dump: KernelDump) -> Image {
+    let KernelDump {
+        format,
+        compression,
+        size,
+        findings,
+        arch,
+        physical,
+        vmcoreinfo,
+        cpus,
+        producer,
+        dump_level,
+        incomplete,
+        written_at,
+    } = dump;
     let kernel_memory = match (&vmcoreinfo, arch) {
         (Some(info), Arch::X86_64) => crate::kernel::x86_64_memory(physical.clone(), info).ok(),
         _ => None,
@@ -126,7 +145,7 @@ pub(crate) fn read_elf(
             parameters: Vec::new(),
             interrupt_level: None,
         });
-    let memory: Arc<dyn crate::memory::Memory> = match kernel_memory {
+    let memory: Arc<dyn Memory> = match kernel_memory {
         Some(k) => Arc::new(k),
         None => physical,
     };
@@ -147,28 +166,26 @@ pub(crate) fn read_elf(
             .map(str::to_string),
         cpu: None,
     };
-    let producer = if qemu {
-        Producer::Other("QEMU dump-guest-memory".into())
-    } else {
-        Producer::Other("Linux kdump (ELF vmcore)".into())
-    };
-    let timestamp = vmcoreinfo.as_ref().and_then(Vmcoreinfo::crash_time);
-    Ok(Image {
+    let timestamp = vmcoreinfo
+        .as_ref()
+        .and_then(Vmcoreinfo::crash_time)
+        .or(written_at);
+    Image {
         path: path.to_path_buf(),
         format: ImageFormat::Vmcore,
         compression,
-        size: file.len() as u64,
+        size,
         target,
         producer,
         fault,
         timestamp,
         details: FormatDetails {
             kernel: Some(KernelInfo {
-                format: VmcoreFormat::Elf,
+                format,
                 vmcoreinfo,
                 cpus,
-                dump_level: None,
-                incomplete: false,
+                dump_level,
+                incomplete,
                 log,
                 panic_cpu,
             }),
@@ -177,5 +194,135 @@ pub(crate) fn read_elf(
         findings,
         process: ProcessView::empty(memory),
         other_processes: Vec::new(),
-    })
+    }
+}
+
+/// Reads an ELF vmcore whose header, program headers and notes the ELF
+/// core reader has already parsed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_elf(
+    path: &Path,
+    bytes: Bytes,
+    compression: Option<Compression>,
+    findings: Vec<Finding>,
+    arch: Arch,
+    phdrs: &[ProgramHeader],
+    notes: &[RawNote],
+) -> Result<Image> {
+    let file: &[u8] = &bytes;
+    let vmcoreinfo = notes
+        .iter()
+        .find(|n| n.owner == "VMCOREINFO")
+        .map(|n| Vmcoreinfo::parse(n.desc(file)));
+    let qemu = notes.iter().any(|n| n.owner == "QEMU");
+    let producer = if qemu {
+        Producer::Other("QEMU dump-guest-memory".into())
+    } else {
+        Producer::Other("Linux kdump (ELF vmcore)".into())
+    };
+    Ok(kernel_image(
+        path,
+        KernelDump {
+            format: VmcoreFormat::Elf,
+            compression,
+            size: file.len() as u64,
+            findings,
+            arch,
+            physical: Arc::new(physical_memory(&bytes, phdrs)),
+            cpus: cpus_from_notes(file, notes, arch),
+            vmcoreinfo,
+            producer,
+            dump_level: None,
+            incomplete: false,
+            written_at: None,
+        },
+    ))
+}
+
+/// Whether the first bytes of a (decompressed) file are a makedumpfile
+/// kdump-compressed or flattened dump.
+pub(crate) fn is_makedumpfile(first_bytes: &[u8]) -> bool {
+    kdump_compressed::is_kdump_compressed(first_bytes) || first_bytes.starts_with(b"makedump")
+}
+
+/// Reads a kdump-compressed dump (`KDUMP   `, `DISKDUMP`), or makedumpfile's
+/// flattened stream of one, read in place through an index of its records.
+pub(crate) fn read_makedumpfile(
+    path: &Path,
+    bytes: Bytes,
+    compression: Option<Compression>,
+    mut findings: Vec<Finding>,
+) -> Result<Image> {
+    let size = bytes.len() as u64;
+    let unreadable = |why: String| {
+        Error::new(
+            path,
+            ErrorKind::Malformed {
+                offset: 0,
+                what: why,
+            },
+        )
+    };
+    let (source, format): (Arc<dyn kdump_compressed::DumpFile>, VmcoreFormat) =
+        if flattened::is_flattened(&bytes) {
+            let flat = flattened::FlattenedFile::parse(bytes).map_err(unreadable)?;
+            findings.extend(flat.findings().iter().cloned());
+            (Arc::new(flat), VmcoreFormat::Flattened)
+        } else {
+            (Arc::new(bytes), VmcoreFormat::KdumpCompressed)
+        };
+    let dump = kdump_compressed::KdumpCompressed::parse(source).map_err(unreadable)?;
+    findings.extend(dump.findings().iter().cloned());
+    let header = dump.header();
+    let arch = match header.machine.as_str() {
+        "x86_64" => Arch::X86_64,
+        "aarch64" | "arm64" => Arch::Aarch64,
+        "i386" | "i486" | "i586" | "i686" => Arch::X86,
+        "arm" | "armv7l" => Arch::Arm,
+        other => {
+            return Err(Error::new(
+                path,
+                ErrorKind::Unsupported(format!(
+                    "kernel dump of a {other:?} machine; ckdump reads x86_64, i386, aarch64 and arm"
+                )),
+            ));
+        }
+    };
+    let vmcoreinfo = dump.vmcoreinfo().map(|v| Vmcoreinfo::parse(&v));
+    let cpus = dump
+        .notes()
+        .map(|blob| {
+            let mut notes = Vec::new();
+            // A damaged note blob yields the CPUs before the damage.
+            let _ = parse_notes(&blob, 0, blob.len() as u64, &mut notes);
+            cpus_from_notes(&blob, &notes, arch)
+        })
+        .unwrap_or_default();
+    let dump_level = dump
+        .sub_header()
+        .and_then(|s| u32::try_from(s.dump_level).ok());
+    let incomplete = header.is_incomplete();
+    let written_at = u64::try_from(header.timestamp_sec).ok();
+    let producer = Producer::Other(format!(
+        "makedumpfile ({}, header version {})",
+        header.signature.trim(),
+        header.header_version
+    ));
+    Ok(kernel_image(
+        path,
+        KernelDump {
+            format,
+            compression,
+            size,
+            findings,
+            arch,
+            physical: Arc::new(dump),
+            vmcoreinfo,
+            cpus,
+            producer,
+            dump_level,
+            incomplete,
+            written_at,
+        },
+    ))
 }

@@ -173,3 +173,53 @@ fn inspect_and_verify_an_elf_vmcore() {
         "{statuses:?}"
     );
 }
+
+const KDUMP_VMCORE: &str = "generated/vmcores/vmcore-kdump-compressed-zlib-d31";
+
+/// The same crash written by makedumpfile as kdump-compressed (zlib,
+/// dump level 31): the report says the same as the ELF form's — panic,
+/// CPUs, VMCOREINFO, every log record — and what makedumpfile left out.
+#[test]
+fn a_kdump_compressed_vmcore_reports_what_its_elf_form_does() {
+    let (Some(elf), Some(kdump)) = (shared_path(ELF_VMCORE), shared_path(KDUMP_VMCORE)) else {
+        return;
+    };
+    let a = common::inspect_json(&elf, &[]);
+    let b = common::inspect_json(&kdump, &[]);
+    assert_eq!(a["kernel"]["format"], "elf");
+    assert_eq!(b["kernel"]["format"], "kdump-compressed");
+    assert_eq!(b["kernel"]["dump_level"], 31);
+    assert_eq!(b["kernel"]["incomplete"], false);
+    for key in [
+        "release",
+        "build_id",
+        "kernel_offset",
+        "crash_time",
+        "panic_cpu",
+        "cpus",
+        "log",
+        "vmcoreinfo",
+    ] {
+        assert_eq!(a["kernel"][key], b["kernel"][key], "{key}");
+    }
+    assert_eq!(a["crash"], b["crash"]);
+    assert_eq!(
+        b["image"]["writer"],
+        "makedumpfile (KDUMP, header version 6)"
+    );
+    let v = schema("inspect.schema.json");
+    let errors: Vec<String> = v.iter_errors(&b).map(|e| e.to_string()).collect();
+    assert_eq!(errors, Vec::<String>::new());
+
+    let out = ckdump(&["inspect", kdump.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l
+            == "  dump     kdump-compressed, dump level 31 (zero, cache, cache private, user, free pages excluded)"),
+        "{text}"
+    );
+    let out = ckdump(&["verify", kdump.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"], serde_json::json!([]));
+}
