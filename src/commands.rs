@@ -164,6 +164,12 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
         with_symbols: options.symbols.is_some(),
         sealed: seal_findings.is_some(),
         vmcore: image.format == ImageFormat::Vmcore,
+        makedumpfile: image.details.kernel.as_ref().is_some_and(|k| {
+            matches!(
+                k.format,
+                crate::model::VmcoreFormat::KdumpCompressed | crate::model::VmcoreFormat::Flattened
+            )
+        }),
     };
     let mut findings: Vec<Finding> = image.findings.clone();
     findings.extend(seal_findings.into_iter().flatten());

@@ -218,8 +218,56 @@ fn a_kdump_compressed_vmcore_reports_what_its_elf_form_does() {
             == "  dump     kdump-compressed, dump level 31 (zero, cache, cache private, user, free pages excluded)"),
         "{text}"
     );
+    // verify: sound, and says in words what dump level 31 left out.
     let out = ckdump(&["verify", kdump.to_str().unwrap(), "--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["findings"], serde_json::json!([]));
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["CKD-N7011"]);
+    assert!(
+        report["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("user pages (user-space stacks and memory of tasks cannot be shown)")
+    );
+}
+
+/// A QEMU-style ELF dump without VMCOREINFO (made from the real one by
+/// renaming its VMCOREINFO note's owner to QEMU): still a kernel dump with
+/// its CPUs, and verify says what is lost without VMCOREINFO.
+#[test]
+fn a_dump_without_vmcoreinfo_keeps_its_cpus_and_says_what_is_lost() {
+    let Some(path) = shared_path(ELF_VMCORE) else {
+        return;
+    };
+    let elf = common::decompressed(&path);
+    let mut bytes = std::fs::read(elf.path()).unwrap();
+    let at = bytes
+        .windows(11)
+        .position(|w| w == b"VMCOREINFO\0")
+        .expect("the VMCOREINFO note's owner");
+    bytes[at..at + 11].copy_from_slice(b"QEMU\0\0\0\0\0\0\0");
+    let dir = tempfile::tempdir().unwrap();
+    let qemu = dir.path().join("guest.elf");
+    std::fs::write(&qemu, &bytes).unwrap();
+
+    let json = common::inspect_json(&qemu, &[]);
+    assert_eq!(json["image"]["kernel"], true);
+    assert_eq!(json["image"]["writer"], "QEMU dump-guest-memory");
+    assert_eq!(json["kernel"]["cpus"].as_array().unwrap().len(), 2);
+    assert_eq!(json["kernel"]["release"], serde_json::Value::Null);
+    assert_eq!(json["crash"], serde_json::Value::Null);
+    let out = ckdump(&["verify", qemu.to_str().unwrap(), "--format", "json"]);
+    // A warning: exit 0 by default, 1 under --fail-on warning.
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["findings"][0]["code"], "CKD-W7008");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    let out = ckdump(&["verify", qemu.to_str().unwrap(), "--fail-on", "warning"]);
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -61,6 +61,8 @@ pub enum Scope {
     Sealed,
     /// Linux kernel vmcores (ELF, kdump-compressed, flattened).
     Vmcore,
+    /// makedumpfile's own formats: kdump-compressed, and its flattened stream.
+    Makedumpfile,
 }
 
 /// What a verify run had, for deciding which checks applied.
@@ -78,6 +80,8 @@ pub struct RunFacts {
     pub with_symbols: bool,
     pub sealed: bool,
     pub vmcore: bool,
+    /// A kdump-compressed file or a flattened stream of one.
+    pub makedumpfile: bool,
 }
 
 impl Scope {
@@ -94,6 +98,7 @@ impl Scope {
             Scope::WithSymbols => "with-symbols",
             Scope::Sealed => "sealed",
             Scope::Vmcore => "vmcore",
+            Scope::Makedumpfile => "kdump-compressed",
         }
     }
 
@@ -111,6 +116,7 @@ impl Scope {
                 Scope::WithSymbols => facts.with_symbols,
                 Scope::Sealed => facts.sealed,
                 Scope::Vmcore => facts.vmcore,
+                Scope::Makedumpfile => facts.makedumpfile,
             }
     }
 }

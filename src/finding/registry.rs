@@ -238,27 +238,39 @@ checks! {
         "Pass the sealing key with --key-file or --key-env to check that the manifest itself is authentic.";
 
     // --- 70xx: Linux vmcore structure (kdump-compressed, flattened) ---
-    KDUMP_HEADER = "CKD-E7001", "kdump-header", Error, Vmcore,
+    KDUMP_HEADER = "CKD-E7001", "kdump-header", Error, Makedumpfile,
         "The kdump-compressed header is complete: signature KDUMP or DISKDUMP, header version 1-6, a power-of-two block size, and sub-header, bitmap and page counts that fit the file.",
         "The header is damaged or the file is not a whole kdump-compressed dump; nothing past it can be located. Copy the dump again from the machine that captured it.";
-    KDUMP_SUBHEADER_REGIONS = "CKD-E7002", "kdump-subheader-regions", Error, Vmcore,
+    KDUMP_SUBHEADER_REGIONS = "CKD-E7002", "kdump-subheader-regions", Error, Makedumpfile,
         "The regions the sub-header names (VMCOREINFO, ELF notes, eraseinfo) and the split PFN range lie inside the file and are of sane sizes.",
         "VMCOREINFO or the CPU register notes cannot be read: symbols, page tables and the crashing CPU's registers are unknown.";
-    KDUMP_BITMAPS = "CKD-E7003", "kdump-bitmaps-in-file", Error, Vmcore,
+    KDUMP_BITMAPS = "CKD-E7003", "kdump-bitmaps-in-file", Error, Makedumpfile,
         "Both page bitmaps lie inside the file and cover max_mapnr pages, and every page dumped (2nd bitmap) is RAM (1st bitmap).",
         "The file is cut inside its bitmaps or they are damaged; which pages were dumped is unknown and no page can be read.";
-    KDUMP_DESCRIPTORS = "CKD-E7004", "kdump-page-descriptors", Error, Vmcore,
+    KDUMP_DESCRIPTORS = "CKD-E7004", "kdump-page-descriptors", Error, Makedumpfile,
         "The page descriptor table lies inside the file and every descriptor names a page of valid size and compression that lies inside the file.",
         "The dump was cut short (disk full, interrupted copy) or descriptors are damaged; the pages they describe are missing.";
-    KDUMP_PAGE_DECOMPRESS = "CKD-E7005", "kdump-pages-decompress", Error, Vmcore,
+    KDUMP_PAGE_DECOMPRESS = "CKD-E7005", "kdump-pages-decompress", Error, Makedumpfile,
         "Every page read decompresses to exactly one page.",
         "Those pages are corrupt in the file and are reported as not captured; copy the dump again, or re-run makedumpfile from the original.";
-    KDUMP_INCOMPLETE = "CKD-E7006", "kdump-complete", Error, Vmcore,
+    KDUMP_INCOMPLETE = "CKD-E7006", "kdump-complete", Error, Makedumpfile,
         "The dump's status does not carry makedumpfile's incomplete flag (the writer stopped before all pages, usually for want of disk space).",
         "Pages whose descriptors were never written are lost; dump again to a target with room for the whole dump.";
-    FLATTENED_RECORDS = "CKD-E7007", "flattened-records", Error, Vmcore,
+    FLATTENED_RECORDS = "CKD-E7007", "flattened-records", Error, Makedumpfile,
         "The flattened stream's records lie inside the file, have non-negative offsets and sizes, and the stream ends with its end marker.",
         "The stream was cut short (an interrupted ssh pipe, a full disk); bytes past the damage are missing from the dump it carries.";
+    VMCOREINFO_PRESENT = "CKD-W7008", "vmcoreinfo-present", Warning, Vmcore,
+        "The dump carries the kernel's VMCOREINFO with the entries ckdump needs: OSRELEASE, PAGESIZE and the page-table root (SYMBOL(init_top_pgt) or swapper_pg_dir).",
+        "Without them the kernel's virtual memory, its log and the panic message cannot be read from the dump alone (QEMU dumps of a guest without kdump configured have none); take the dump with kdump, or pass the matching vmlinux.";
+    KERNEL_MEMORY_READABLE = "CKD-W7009", "kernel-memory-readable", Warning, Vmcore,
+        "The kernel's page tables and its printk ring buffer can be read from the dump.",
+        "The page-table root or the log lies in pages the dump does not hold, or they are damaged; the panic message and the log are missing from the report.";
+    CPU_REGISTERS_PRESENT = "CKD-E7010", "cpu-registers-present", Error, Vmcore,
+        "There is a register note (NT_PRSTATUS) for every CPU the dump says was online, and for the CPU that panicked.",
+        "A CPU's saved registers are missing (a crash on a CPU that did not answer the crash NMI, or a damaged note section); its stack cannot be shown.";
+    DUMP_LEVEL_EXCLUDED = "CKD-N7011", "dump-level-excluded", Note, Vmcore,
+        "What the dump level left out, in words: zero, cache, private cache, user and free pages.",
+        "Excluded pages read as absent: with user pages excluded the user-space stacks of tasks cannot be shown. Dump with a lower makedumpfile -d level to keep them.";
 
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, WithSymbols,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use goblin::elf::program_header::{PT_LOAD, ProgramHeader};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::finding::Finding;
+use crate::finding::{self, Finding};
 use crate::image::elf_core::notes::{RawNote, parse_notes};
 use crate::image::elf_core::thread_state::parse_prstatus;
 use crate::memory::{Bytes, Memory, Segment, SegmentMemory};
@@ -105,7 +105,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         format,
         compression,
         size,
-        findings,
+        mut findings,
         arch,
         physical,
         vmcoreinfo,
@@ -115,14 +115,31 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         incomplete,
         written_at,
     } = dump;
+    check_vmcoreinfo(vmcoreinfo.as_ref(), &mut findings);
     let kernel_memory = match (&vmcoreinfo, arch) {
-        (Some(info), Arch::X86_64) => crate::kernel::x86_64_memory(physical.clone(), info).ok(),
+        (Some(info), Arch::X86_64) => match crate::kernel::x86_64_memory(physical.clone(), info) {
+            Ok(memory) => Some(memory),
+            Err(why) => {
+                findings.push(Finding::new(
+                    &finding::KERNEL_MEMORY_READABLE,
+                    format!("the kernel's page tables cannot be read: {why}"),
+                ));
+                None
+            }
+        },
         _ => None,
     };
     let log = match (&kernel_memory, &vmcoreinfo) {
-        (Some(memory), Some(info)) => {
-            crate::kernel::printk::read_log(memory, info).unwrap_or_default()
-        }
+        (Some(memory), Some(info)) => match crate::kernel::printk::read_log(memory, info) {
+            Ok(log) => log,
+            Err(why) => {
+                findings.push(Finding::new(
+                    &finding::KERNEL_MEMORY_READABLE,
+                    format!("the kernel log cannot be read: {why}"),
+                ));
+                Vec::new()
+            }
+        },
         _ => Vec::new(),
     };
     let panic = panic_record(&log);
@@ -134,6 +151,24 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         Some(LogCaller::Cpu(cpu)) => Some(cpu),
         None => None,
     });
+    if let Some(pid) = panic.and_then(|r| match r.caller {
+        Some(LogCaller::Task(pid)) => Some(pid),
+        _ => None,
+    }) && panic_cpu.is_none()
+    {
+        findings.push(Finding::new(
+            &finding::CPU_REGISTERS_PRESENT,
+            format!(
+                "task {pid} printed the panic, but no CPU's register note names it: the panicking CPU's registers are missing"
+            ),
+        ));
+    }
+    if let Some(level) = dump_level.filter(|l| l & 0x1f != 0) {
+        findings.push(Finding::new(
+            &finding::DUMP_LEVEL_EXCLUDED,
+            excluded_in_words(level),
+        ));
+    }
     let fault = panic
         .and_then(|_| crate::kernel::printk::panic_message(&log))
         .map(|message| Fault {
@@ -194,6 +229,62 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         findings,
         process: ProcessView::empty(memory),
         other_processes: Vec::new(),
+    }
+}
+
+/// What a dump level leaves out and what that costs a reader.
+fn excluded_in_words(level: u32) -> String {
+    const CLASSES: &[(u32, &str, &str)] = &[
+        (1, "zero pages", "they read as absent, not as zeros"),
+        (2, "page cache", "file contents cached in memory are gone"),
+        (
+            4,
+            "private page cache",
+            "file data held by processes is gone",
+        ),
+        (
+            8,
+            "user pages",
+            "user-space stacks and memory of tasks cannot be shown",
+        ),
+        (
+            16,
+            "free pages",
+            "freed memory (use-after-free evidence) is gone",
+        ),
+    ];
+    let parts: Vec<String> = CLASSES
+        .iter()
+        .filter(|(bit, _, _)| level & bit != 0)
+        .map(|(_, what, cost)| format!("{what} ({cost})"))
+        .collect();
+    format!("dump level {level} excluded {}", parts.join("; "))
+}
+
+/// VMCOREINFO missing, or without what reading the kernel needs.
+fn check_vmcoreinfo(info: Option<&Vmcoreinfo>, findings: &mut Vec<Finding>) {
+    let Some(info) = info else {
+        findings.push(Finding::new(
+            &finding::VMCOREINFO_PRESENT,
+            "the dump has no VMCOREINFO: the kernel release, its memory and its log cannot be read from the dump alone",
+        ));
+        return;
+    };
+    let mut missing = Vec::new();
+    if info.osrelease().is_none() {
+        missing.push("OSRELEASE");
+    }
+    if info.page_size().is_none() {
+        missing.push("PAGESIZE");
+    }
+    if info.symbol("init_top_pgt").is_none() && info.symbol("swapper_pg_dir").is_none() {
+        missing.push("SYMBOL(init_top_pgt)");
+    }
+    if !missing.is_empty() {
+        findings.push(Finding::new(
+            &finding::VMCOREINFO_PRESENT,
+            format!("VMCOREINFO lacks {}", missing.join(", ")),
+        ));
     }
 }
 
@@ -298,6 +389,16 @@ pub(crate) fn read_makedumpfile(
             cpus_from_notes(&blob, &notes, arch)
         })
         .unwrap_or_default();
+    let online = u64::from(header.nr_cpus);
+    if online > 0 && (cpus.len() as u64) < online {
+        findings.push(Finding::new(
+            &finding::CPU_REGISTERS_PRESENT,
+            format!(
+                "the header says {online} CPUs were online, the notes hold registers for {}",
+                cpus.len()
+            ),
+        ));
+    }
     let dump_level = dump
         .sub_header()
         .and_then(|s| u32::try_from(s.dump_level).ok());
