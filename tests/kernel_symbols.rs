@@ -148,3 +148,17 @@ fn cpu_program_counters_resolve_to_functions() {
     // Data addresses are not code.
     assert_eq!(symbols.lookup(0xffff_ffff_82a1_0000 + KASLR), None);
 }
+
+#[test]
+fn inspect_reports_each_cpus_pc_symbol() {
+    let Some(path) = shared_path(VMCORE) else {
+        return;
+    };
+    let json = common::inspect_json(&path, &[]);
+    let cpus = json["kernel"]["cpus"].as_array().unwrap();
+    let symbols: Vec<&str> = cpus
+        .iter()
+        .map(|c| c["pc_symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(symbols, ["native_safe_halt+0xb", "__crash_kexec+0x11a"]);
+}
