@@ -199,10 +199,9 @@ fn read_names(
         let (&kind, text) = name
             .split_first()
             .ok_or_else(|| format!("kallsyms name {i} expands to nothing"))?;
-        if !kind.is_ascii_alphabetic() && kind != b'?'
-            || text.is_empty()
-            || !text.iter().all(|b| b.is_ascii_graphic())
-        {
+        // A type letter (or `?`) then a name of printable characters.
+        let kind_ok = kind.is_ascii_alphabetic() || kind == b'?';
+        if !kind_ok || text.is_empty() || !text.iter().all(|b| b.is_ascii_graphic()) {
             return Err(format!(
                 "kallsyms name {i} is not a symbol ({:?})",
                 String::from_utf8_lossy(&name)
@@ -630,7 +629,7 @@ mod tests {
         t.put(NAMES, &[0]);
         assert!(err(t, &relative()).contains("length 0"));
         let mut t = tables(&slices(&n), &words, 4, base);
-        t.put(NAMES + 1, &[b'\n']);
+        t.put(NAMES + 1, b"\n");
         assert!(err(t, &relative()).contains("not a symbol"));
         // No _stext where VMCOREINFO says.
         let t = tables(&slices(&n), &words, 4, base + 8);
