@@ -98,8 +98,8 @@ fn inspect_and_verify_an_elf_vmcore() {
         "  release  6.1.0-56-cloud-amd64",
         "  build-id 3b43fad5034874490492495d552c0af6a5fab235",
         "  KASLR    text offset 0x25800000",
-        "  CPU 0   pid 0      pc 0xffffffffa7217a0b  sp 0xffffffffa8203e98",
-        "  CPU 1   pid 1      pc 0xffffffffa696475a  sp 0xff735d20000139a0",
+        "  CPU 0   pid 0      pc 0xffffffffa7217a0b (native_safe_halt+0xb)  sp 0xffffffffa8203e98",
+        "  CPU 1   pid 1      pc 0xffffffffa696475a (__crash_kexec+0x11a)  sp 0xff735d20000139a0",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
     }

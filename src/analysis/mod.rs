@@ -131,15 +131,27 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         image_files: image.details.files.clone(),
         container: image.details.container.clone(),
         checkpoint: image.process.checkpoint.clone(),
-        kernel: image.details.kernel.as_ref().map(kernel_report),
+        kernel: image
+            .details
+            .kernel
+            .as_ref()
+            .map(|k| kernel_report(k, &*image.process.memory)),
         findings: image.findings.clone(),
         other_processes,
     }
 }
 
-/// A kernel dump's facts as the report shows them.
-fn kernel_report(k: &crate::model::KernelInfo) -> crate::report::KernelReport {
+/// A kernel dump's facts as the report shows them; `memory` is the
+/// kernel's address space, where its own symbol table (kallsyms) names
+/// each CPU's pc when there is nothing else to name it with.
+fn kernel_report(
+    k: &crate::model::KernelInfo,
+    memory: &dyn crate::memory::Memory,
+) -> crate::report::KernelReport {
     let info = k.vmcoreinfo.as_ref();
+    // A dump without usable tables simply has no pc symbols.
+    let symbols =
+        info.and_then(|v| crate::kernel::kallsyms::KernelSymbols::from_memory(memory, v).ok());
     crate::report::KernelReport {
         format: k.format,
         release: info.and_then(|v| v.osrelease()).map(str::to_string),
@@ -155,6 +167,11 @@ fn kernel_report(k: &crate::model::KernelInfo) -> crate::report::KernelReport {
             .map(|c| crate::report::CpuReport {
                 index: c.index,
                 prstatus_pid: c.prstatus_pid,
+                pc_symbol: symbols.as_ref().and_then(|s| {
+                    let pc = c.registers.pc()?;
+                    let (name, offset) = s.lookup(pc)?;
+                    Some(format!("{name}+{offset:#x}"))
+                }),
                 registers: c
                     .registers
                     .iter()

@@ -797,9 +797,14 @@ fn write_kernel(
                 .map(|r| r.value.to_string())
                 .unwrap_or_else(|| "-".into())
         };
+        let symbol = c
+            .pc_symbol
+            .as_deref()
+            .map(|s| format!(" ({})", printable(s)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  CPU {:<3} pid {:<6} pc {}  sp {}",
+            "  CPU {:<3} pid {:<6} pc {}{symbol}  sp {}",
             c.index,
             c.prstatus_pid,
             reg(&["rip", "pc", "eip"]),

@@ -305,6 +305,9 @@ pub struct CpuReport {
     /// The pid field of its register note: the task running there (kdump)
     /// or the vCPU number (QEMU).
     pub prstatus_pid: u64,
+    /// The function its pc is in, as `name+0xoffset`, from the kernel's
+    /// symbols (kallsyms in the dump); None when no symbol holds the pc.
+    pub pc_symbol: Option<String>,
     pub registers: Vec<RegisterValue>,
 }
 
