@@ -271,3 +271,37 @@ fn a_dump_without_vmcoreinfo_keeps_its_cpus_and_says_what_is_lost() {
     let out = ckdump(&["verify", qemu.to_str().unwrap(), "--fail-on", "warning"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// A vmcore cut short (an interrupted copy, a full disk): still read as a
+/// kernel dump — by its kernel-half PT_LOADs when the cut took the
+/// VMCOREINFO note too — and verify names the memory lost.
+#[test]
+fn a_cut_vmcore_is_still_a_kernel_dump_and_verify_names_what_is_lost() {
+    let Some(path) = shared_path(ELF_VMCORE) else {
+        return;
+    };
+    let elf = common::decompressed(&path);
+    let bytes = std::fs::read(elf.path()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (len, codes) in [
+        (60_000_000usize, vec!["CKD-E1005", "CKD-W7009"]),
+        (4096, vec!["CKD-E1003", "CKD-E1005", "CKD-W7008"]),
+    ] {
+        let cut = dir.path().join(format!("cut-{len}.elf"));
+        std::fs::write(&cut, &bytes[..len]).unwrap();
+        let json = common::inspect_json(&cut, &[]);
+        assert_eq!(json["image"]["format"], "vmcore", "{len}");
+        assert_eq!(json["kernel"]["cpus"].as_array().unwrap().len(), 2, "{len}");
+        let out = ckdump(&["verify", cut.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{len}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut got: Vec<&str> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, codes, "{len}");
+    }
+}

@@ -392,8 +392,11 @@ pub(crate) fn parse(path: &Path, input: ImageBytes, options: &OpenOptions) -> Re
     let arch = layout.arch;
 
     let raw_notes = read_notes(path, file, &layout, &mut findings)?;
-    // A kernel dump is an ET_CORE too; its notes say so.
-    if crate::image::vmcore::is_kernel_dump(&raw_notes) {
+    // A kernel dump is an ET_CORE too; its notes say so, or (when the notes
+    // are damaged) its memory lies in the kernel's half of the address space.
+    if crate::image::vmcore::is_kernel_dump(&raw_notes)
+        || crate::image::vmcore::maps_kernel_memory(&layout.phdrs, layout.word)
+    {
         return crate::image::vmcore::read_elf(
             path,
             bytes.clone(),

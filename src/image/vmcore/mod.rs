@@ -37,6 +37,46 @@ pub(crate) fn is_kernel_dump(notes: &[RawNote]) -> bool {
         .any(|n| n.owner == "VMCOREINFO" || n.owner == "QEMU")
 }
 
+/// Whether a 64-bit core's PT_LOADs map kernel memory: a process core
+/// maps user addresses only, but for the vsyscall page the kernel adds to
+/// every x86_64 process core (0xffffffffff600000).
+pub(crate) fn maps_kernel_memory(phdrs: &[ProgramHeader], word: usize) -> bool {
+    const VSYSCALL_PAGE: u64 = 0xffff_ffff_ff60_0000;
+    word == 8
+        && phdrs.iter().any(|p| {
+            p.p_type == PT_LOAD && p.p_vaddr >= 0xffff_8000_0000_0000 && p.p_vaddr != VSYSCALL_PAGE
+        })
+}
+
+/// The PT_LOADs whose bytes the file does not hold in full: memory lost to
+/// a cut (a copy interrupted, a full disk while saving the dump).
+fn truncated_segments(phdrs: &[ProgramHeader], file_len: u64) -> Option<Finding> {
+    let cut: Vec<&ProgramHeader> = phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD && p.p_offset.saturating_add(p.p_filesz) > file_len)
+        .collect();
+    let first = cut.first()?;
+    let lost: u64 = cut
+        .iter()
+        .map(|p| {
+            p.p_offset
+                .saturating_add(p.p_filesz)
+                .saturating_sub(file_len.max(p.p_offset))
+        })
+        .fold(0u64, u64::saturating_add);
+    Some(
+        Finding::new(
+            &finding::ELF_SEGMENT_TRUNCATED,
+            format!(
+                "{} PT_LOAD(s) reach past the end of the file ({file_len} bytes): {lost} bytes of physical memory from {:#x} on are lost to the cut",
+                cut.len(),
+                first.p_paddr.saturating_add(file_len.saturating_sub(first.p_offset)),
+            ),
+        )
+        .at_offset(file_len),
+    )
+}
+
 /// The CPUs of a note stream: one per NT_PRSTATUS, in order.
 pub(crate) fn cpus_from_notes(file: &[u8], notes: &[RawNote], arch: Arch) -> Vec<Cpu> {
     notes
@@ -306,6 +346,8 @@ pub(crate) fn read_elf(
         .find(|n| n.owner == "VMCOREINFO")
         .map(|n| Vmcoreinfo::parse(n.desc(file)));
     let qemu = notes.iter().any(|n| n.owner == "QEMU");
+    let mut findings = findings;
+    findings.extend(truncated_segments(phdrs, file.len() as u64));
     let producer = if qemu {
         Producer::Other("QEMU dump-guest-memory".into())
     } else {
