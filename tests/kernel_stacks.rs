@@ -155,3 +155,47 @@ fn the_idle_cpu_unwinds_from_native_safe_halt_to_start_kernel() {
     .collect();
     assert_eq!(frames[..expected.len()], expected[..], "{frames:#x?}");
 }
+
+#[test]
+fn inspect_prints_each_cpus_stack_under_its_cpu_line() {
+    let Some(path) = shared_path(VMCORE) else {
+        return;
+    };
+    let out = common::ckdump(&["inspect", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cpu1 = lines
+        .iter()
+        .position(|l| l.starts_with("  CPU 1   pid 1 "))
+        .unwrap();
+    // Frame 0 from the saved registers, callers flagged as scanned;
+    // columns are padded, so compare the words.
+    let words = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        words(lines[cpu1 + 1]),
+        [
+            "#0",
+            "0xffffffffa696475a",
+            "vmlinux!__crash_kexec+0x11a",
+            "[context]"
+        ]
+    );
+    assert_eq!(
+        words(lines[cpu1 + 2]),
+        ["#1", "0xffffffffa71cd06e", "vmlinux!panic+0x13d", "[scan]"]
+    );
+    let cpu0 = lines
+        .iter()
+        .position(|l| l.starts_with("  CPU 0   pid 0 "))
+        .unwrap();
+    assert_eq!(
+        words(lines[cpu0 + 1]),
+        [
+            "#0",
+            "0xffffffffa7217a0b",
+            "vmlinux!native_safe_halt+0xb",
+            "[context]"
+        ]
+    );
+}
