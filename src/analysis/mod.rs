@@ -172,6 +172,10 @@ fn kernel_report(
                     let (name, offset) = s.lookup(pc)?;
                     Some(format!("{name}+{offset:#x}"))
                 }),
+                frames: match (&symbols, info) {
+                    (Some(s), Some(v)) => kernel_frames(&c.registers, memory, s, v),
+                    _ => Vec::new(),
+                },
                 registers: c
                     .registers
                     .iter()
@@ -195,6 +199,69 @@ fn kernel_report(
             })
             .unwrap_or_default(),
     }
+}
+
+/// One CPU's kernel stack, walked from its saved registers by the one
+/// stack walker over kernel text as kallsyms describes it, each frame
+/// named `vmlinux` with its kallsyms function. Without ORC (not read yet)
+/// the callers come from the walker's validated scan, labelled so; rbp is
+/// withheld from an ORC-built kernel, whose rbp is no frame pointer. Empty
+/// when the text range is unknown.
+fn kernel_frames(
+    registers: &crate::model::RegisterSet,
+    memory: &dyn crate::memory::Memory,
+    symbols: &crate::kernel::kallsyms::KernelSymbols,
+    info: &crate::model::Vmcoreinfo,
+) -> Vec<FrameReport> {
+    let Some(code) = crate::kernel::code_info::KernelCodeInfo::new(symbols, memory, info) else {
+        return Vec::new();
+    };
+    // A kernel stack is 16 KiB: 2048 words bound one scan.
+    let limits = WalkLimits {
+        max_frames: 64,
+        max_scan_words: 2048,
+    };
+    let mut start = registers.clone();
+    if !code.keeps_frame_pointers() {
+        start.clear(crate::model::RegisterSet::fp_number(registers.arch));
+    }
+    let mut frames = crate::unwind::walk(&start, memory, &code, &limits);
+    // Frame 0 shows the CPU's registers as saved, rbp included.
+    if let Some(first) = frames.first_mut() {
+        first.registers = registers.clone();
+    }
+    frames
+        .iter()
+        .enumerate()
+        .map(|(index, frame)| {
+            // A return address names its call: look up the byte before it
+            // and report the offset of the return address itself, as crash does.
+            let adjust = u64::from(!frame.pc_is_exact);
+            let symbol = symbols.lookup(frame.pc.saturating_sub(adjust));
+            FrameReport {
+                index,
+                pc: Hex(frame.pc),
+                module: Some("vmlinux".to_string()),
+                module_offset: None,
+                function: symbol.map(|(name, _)| name.to_string()),
+                function_offset: symbol.map(|(_, offset)| Hex(offset + adjust)),
+                file: None,
+                line: None,
+                column: None,
+                inlined: false,
+                found_by: frame.found_by,
+                sp: frame.sp.map(Hex),
+                registers: frame
+                    .registers
+                    .iter()
+                    .map(|(name, value)| RegisterValue {
+                        name: name.to_string(),
+                        value: Hex(value),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// Stacks of a process's threads (the `--thread` one only, if given),

@@ -758,6 +758,32 @@ fn milliseconds(us: u64) -> String {
 /// The container around the checkpointed processes.
 /// The kernel's release, the dump's make, each CPU's pc and sp, and the
 /// tail of the kernel log as `dmesg` prints it.
+/// A CPU's kernel stack under its CPU line, one frame a line as thread
+/// stacks are printed, scanned frames flagged.
+fn write_kernel_frames(out: &mut String, frames: &[FrameReport], style: Style) {
+    let width = frames
+        .iter()
+        .map(|f| frame_symbol(f).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_SYMBOL_WIDTH);
+    for f in frames {
+        let how = if f.found_by == crate::unwind::FoundBy::Scan {
+            // A scanned frame may be a stale return address: make it loud.
+            style.caution("[scan]")
+        } else {
+            format!("[{}]", f.found_by.name())
+        };
+        let index = format!("#{}", f.index);
+        let line = format!(
+            "      {index:<4}{:#018x}  {:<width$}  {how}",
+            f.pc.0,
+            frame_symbol(f),
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
 fn write_kernel(
     out: &mut String,
     k: &crate::report::KernelReport,
@@ -810,6 +836,7 @@ fn write_kernel(
             reg(&["rip", "pc", "eip"]),
             reg(&["rsp", "sp", "esp"])
         );
+        write_kernel_frames(out, &c.frames, style);
     }
     out.push('\n');
     if k.log.is_empty() {

@@ -308,6 +308,9 @@ pub struct CpuReport {
     /// The function its pc is in, as `name+0xoffset`, from the kernel's
     /// symbols (kallsyms in the dump); None when no symbol holds the pc.
     pub pc_symbol: Option<String>,
+    /// Its kernel stack, innermost first, walked from the saved registers;
+    /// empty when the kernel's text cannot be told from the dump.
+    pub frames: Vec<FrameReport>,
     pub registers: Vec<RegisterValue>,
 }
 

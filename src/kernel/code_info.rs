@@ -1,0 +1,96 @@
+//! What the stack walker needs to know about kernel code, answered from the
+//! dump alone: kallsyms says where functions are, the kernel's own memory
+//! holds their bytes. There are no unwind tables here (yet; ORC is the
+//! next step), so the walker falls back to its validated stack scan.
+
+use crate::kernel::kallsyms::KernelSymbols;
+use crate::memory::Memory;
+use crate::model::Vmcoreinfo;
+use crate::unwind::{CodeInfo, UnwindTables};
+
+/// Kernel text as kallsyms and VMCOREINFO describe it.
+pub struct KernelCodeInfo<'a> {
+    symbols: &'a KernelSymbols,
+    memory: &'a dyn Memory,
+    /// `[_stext, _etext)`: the core kernel's text.
+    text_start: u64,
+    text_end: u64,
+    /// `[_sinittext, _einittext)`, when kallsyms has both: freed after
+    /// boot, but the boot CPU's idle task was called from it (start_kernel)
+    /// and its return addresses stay on that stack.
+    init_text: Option<(u64, u64)>,
+    /// The kernel carries ORC tables, so it was built without frame
+    /// pointers (x86 selects FRAME_POINTER only for the frame-pointer
+    /// unwinder) and rbp is an ordinary register.
+    has_orc: bool,
+}
+
+impl<'a> KernelCodeInfo<'a> {
+    /// `SYMBOL(_stext)` from VMCOREINFO (kallsyms' own as a fallback) and
+    /// `_etext` from kallsyms bound the text; None when either is missing
+    /// or they are out of order.
+    pub fn new(
+        symbols: &'a KernelSymbols,
+        memory: &'a dyn Memory,
+        info: &Vmcoreinfo,
+    ) -> Option<Self> {
+        let text_start = info
+            .symbol("_stext")
+            .or_else(|| symbols.address_of("_stext"))?;
+        let text_end = symbols.address_of("_etext")?;
+        let init_text = symbols
+            .address_of("_sinittext")
+            .zip(symbols.address_of("_einittext"))
+            .filter(|(start, end)| start < end);
+        (text_start < text_end).then_some(KernelCodeInfo {
+            symbols,
+            memory,
+            text_start,
+            text_end,
+            init_text,
+            has_orc: symbols.address_of("__start_orc_unwind_ip").is_some(),
+        })
+    }
+
+    /// Whether rbp holds a frame-pointer chain: not in a kernel built for
+    /// ORC, where following it would invent callers.
+    pub fn keeps_frame_pointers(&self) -> bool {
+        !self.has_orc
+    }
+}
+
+impl CodeInfo for KernelCodeInfo<'_> {
+    fn unwind_tables(&self, _pc: u64) -> Option<UnwindTables<'_>> {
+        None
+    }
+
+    /// In the core kernel's text (or init text) and inside a text symbol
+    /// (`t T w W`).
+    fn is_code(&self, pc: u64) -> bool {
+        let in_init = self
+            .init_text
+            .is_some_and(|(start, end)| (start..end).contains(&pc));
+        ((self.text_start..self.text_end).contains(&pc) || in_init)
+            && self.symbols.lookup(pc).is_some()
+    }
+
+    fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
+        // Code may straddle pages; keep reading until the buffer is full
+        // or memory ends.
+        let mut done = 0;
+        while done < buf.len() {
+            let Some(at) = address.checked_add(done as u64) else {
+                break;
+            };
+            match self.memory.read(at, &mut buf[done..]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => done += n.min(buf.len() - done),
+            }
+        }
+        done
+    }
+
+    fn in_function(&self, pc: u64) -> Option<bool> {
+        Some(self.is_code(pc))
+    }
+}

@@ -1,0 +1,201 @@
+//! Kernel stacks of each CPU from nothing but a real kdump (Debian
+//! 6.1.0-56-cloud-amd64, `makedumpfile -c -d 31`, a sysrq crash by `init`):
+//! the one stack walker over kernel text as the dump's own kallsyms
+//! describes it, checked against what `crash` printed for the same dump
+//! (reference/crash-kdump-c-d31.txt). The kernel is built for ORC, which
+//! is not read yet: every caller is a validated scan.
+
+mod common;
+
+use ckdump::analysis::{InspectOptions, inspect};
+use ckdump::report::CpuReport;
+use ckdump::unwind::FoundBy;
+use common::shared_path;
+
+const VMCORE: &str = "generated/vmcores/vmcore-kdump-compressed-zlib-d31";
+
+fn cpus() -> Option<Vec<CpuReport>> {
+    let path = shared_path(VMCORE)?;
+    let image = ckdump::open(&path, &common::no_host_files()).unwrap();
+    let report = inspect(&image, &InspectOptions::default());
+    Some(report.kernel.unwrap().cpus)
+}
+
+/// (function, offset, pc, found_by) of each frame.
+fn frames(cpu: &CpuReport) -> Vec<(String, u64, u64, FoundBy)> {
+    cpu.frames
+        .iter()
+        .map(|f| {
+            assert_eq!(f.module.as_deref(), Some("vmlinux"));
+            (
+                f.function.clone().unwrap(),
+                f.function_offset.unwrap().0,
+                f.pc.0,
+                f.found_by,
+            )
+        })
+        .collect()
+}
+
+/// Whether `needle` occurs in `haystack` in order, gaps allowed.
+fn is_subsequence<T: PartialEq>(needle: &[T], haystack: &[T]) -> bool {
+    let mut rest = haystack.iter();
+    needle.iter().all(|n| rest.any(|h| h == n))
+}
+
+#[test]
+fn the_panicking_cpu_unwinds_through_crashs_backtrace() {
+    let Some(cpus) = cpus() else {
+        return;
+    };
+    let cpu = &cpus[1];
+    assert_eq!((cpu.index, cpu.prstatus_pid), (1, 1));
+    let frames = frames(cpu);
+    // Frame 0 is the pc the panic path saved (crash_setup_regs, inlined
+    // into __crash_kexec); crash's #0 machine_kexec and #1 (a later return
+    // address in __crash_kexec) come after that save, so they are not on
+    // this stack. Its caller is panic at the return address crash shows.
+    assert_eq!(
+        frames[..2],
+        [
+            (
+                "__crash_kexec".to_string(),
+                0x11a,
+                0xffff_ffff_a696_475a,
+                FoundBy::Context
+            ),
+            (
+                "panic".to_string(),
+                0x13d,
+                0xffff_ffff_a71c_d06e,
+                FoundBy::Scan
+            ),
+        ]
+    );
+    // crash's #2..#19, functions and return addresses, in order; a scan may
+    // also meet stale return addresses between them (labelled scan).
+    let crash_bt: &[(&str, u64)] = &[
+        ("panic", 0xffff_ffff_a71c_d06e),
+        ("sysrq_handle_crash", 0xffff_ffff_a6ea_8a06),
+        ("__handle_sysrq.cold", 0xffff_ffff_a71f_4ac9),
+        ("write_sysrq_trigger", 0xffff_ffff_a6ea_9354),
+        ("proc_reg_write", 0xffff_ffff_a6be_acb6),
+        ("vfs_write", 0xffff_ffff_a6b4_d497),
+        ("ksys_write", 0xffff_ffff_a6b4_d95b),
+        ("do_syscall_64", 0xffff_ffff_a720_3f4d),
+        ("exit_to_user_mode_prepare", 0xffff_ffff_a693_7614),
+        ("syscall_exit_to_user_mode", 0xffff_ffff_a720_719e),
+        ("do_syscall_64", 0xffff_ffff_a720_3f59),
+        ("exit_to_user_mode_prepare", 0xffff_ffff_a693_7614),
+        ("syscall_exit_to_user_mode", 0xffff_ffff_a720_719e),
+        ("do_syscall_64", 0xffff_ffff_a720_3f59),
+        ("handle_mm_fault", 0xffff_ffff_a6ac_280b),
+        ("do_user_addr_fault", 0xffff_ffff_a687_bbf0),
+        ("exit_to_user_mode_prepare", 0xffff_ffff_a693_7614),
+        ("entry_SYSCALL_64_after_hwframe", 0xffff_ffff_a740_0126),
+    ];
+    let found: Vec<(&str, u64)> = frames
+        .iter()
+        .map(|(name, _, pc, _)| (name.as_str(), *pc))
+        .collect();
+    assert!(is_subsequence(crash_bt, &found), "{found:#x?}");
+    // The syscall entry is the outermost kernel frame, as in crash.
+    assert_eq!(
+        found.last(),
+        Some(&("entry_SYSCALL_64_after_hwframe", 0xffff_ffff_a740_0126))
+    );
+    // Without ORC every caller is a scan, and says so.
+    assert!(frames[1..].iter().all(|f| f.3 == FoundBy::Scan));
+}
+
+#[test]
+fn the_idle_cpu_unwinds_from_native_safe_halt_to_start_kernel() {
+    let Some(cpus) = cpus() else {
+        return;
+    };
+    let cpu = &cpus[0];
+    assert_eq!((cpu.index, cpu.prstatus_pid), (0, 0));
+    let frames = frames(cpu);
+    // Its note holds the context the crash NMI interrupted (crash's
+    // "exception RIP: native_safe_halt+11"); crash's frames #0-#3 on the
+    // NMI stack are not in it. Then crash's #5-#11 exactly, start_kernel's
+    // caller (arch_call_rest_init) coming from init text.
+    let expected: Vec<(String, u64, u64, FoundBy)> = [
+        (
+            "native_safe_halt",
+            0xb,
+            0xffff_ffff_a721_7a0b,
+            FoundBy::Context,
+        ),
+        ("amd_e400_idle", 0x3d, 0xffff_ffff_a683_c09d, FoundBy::Scan),
+        (
+            "default_idle_call",
+            0x38,
+            0xffff_ffff_a721_7b58,
+            FoundBy::Scan,
+        ),
+        ("do_idle", 0x206, 0xffff_ffff_a68e_ddc6, FoundBy::Scan),
+        (
+            "cpu_startup_entry",
+            0x26,
+            0xffff_ffff_a68e_e046,
+            FoundBy::Scan,
+        ),
+        ("rest_init", 0xca, 0xffff_ffff_a720_7a2a, FoundBy::Scan),
+        (
+            "arch_call_rest_init",
+            0xa,
+            0xffff_ffff_a884_ee19,
+            FoundBy::Scan,
+        ),
+        ("start_kernel", 0x6e8, 0xffff_ffff_a884_f529, FoundBy::Scan),
+    ]
+    .iter()
+    .map(|&(name, offset, pc, by)| (name.to_string(), offset, pc, by))
+    .collect();
+    assert_eq!(frames[..expected.len()], expected[..], "{frames:#x?}");
+}
+
+#[test]
+fn inspect_prints_each_cpus_stack_under_its_cpu_line() {
+    let Some(path) = shared_path(VMCORE) else {
+        return;
+    };
+    let out = common::ckdump(&["inspect", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cpu1 = lines
+        .iter()
+        .position(|l| l.starts_with("  CPU 1   pid 1 "))
+        .unwrap();
+    // Frame 0 from the saved registers, callers flagged as scanned;
+    // columns are padded, so compare the words.
+    let words = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        words(lines[cpu1 + 1]),
+        [
+            "#0",
+            "0xffffffffa696475a",
+            "vmlinux!__crash_kexec+0x11a",
+            "[context]"
+        ]
+    );
+    assert_eq!(
+        words(lines[cpu1 + 2]),
+        ["#1", "0xffffffffa71cd06e", "vmlinux!panic+0x13d", "[scan]"]
+    );
+    let cpu0 = lines
+        .iter()
+        .position(|l| l.starts_with("  CPU 0   pid 0 "))
+        .unwrap();
+    assert_eq!(
+        words(lines[cpu0 + 1]),
+        [
+            "#0",
+            "0xffffffffa7217a0b",
+            "vmlinux!native_safe_halt+0xb",
+            "[context]"
+        ]
+    );
+}
