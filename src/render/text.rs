@@ -843,6 +843,9 @@ fn write_kernel(
         return;
     }
     let shown = log_lines.unwrap_or(DEFAULT_LOG_TAIL).min(k.log.len());
+    if shown == 0 {
+        return;
+    }
     let heading = if shown == k.log.len() {
         format!("Kernel log ({} records)", k.log.len())
     } else {
