@@ -1,12 +1,14 @@
 //! What the stack walker needs to know about kernel code, answered from the
 //! dump alone: kallsyms says where functions are, the kernel's own memory
-//! holds their bytes. There are no unwind tables here (yet; ORC is the
-//! next step), so the walker falls back to its validated stack scan.
+//! holds their bytes, and its ORC tables (when built with them) say how
+//! each function's frame is laid out; without them the walker falls back
+//! to its validated stack scan.
 
 use crate::kernel::kallsyms::KernelSymbols;
+use crate::kernel::orc::OrcTables;
 use crate::memory::Memory;
-use crate::model::Vmcoreinfo;
-use crate::unwind::{CodeInfo, UnwindTables};
+use crate::model::{RegisterSet, Vmcoreinfo};
+use crate::unwind::{CodeInfo, OrcStep, UnwindTables};
 
 /// Kernel text as kallsyms and VMCOREINFO describe it.
 pub struct KernelCodeInfo<'a> {
@@ -23,6 +25,8 @@ pub struct KernelCodeInfo<'a> {
     /// pointers (x86 selects FRAME_POINTER only for the frame-pointer
     /// unwinder) and rbp is an ordinary register.
     has_orc: bool,
+    /// The ORC tables in the dump's memory, when kallsyms locates them.
+    orc: Option<OrcTables>,
 }
 
 impl<'a> KernelCodeInfo<'a> {
@@ -49,6 +53,11 @@ impl<'a> KernelCodeInfo<'a> {
             text_end,
             init_text,
             has_orc: symbols.address_of("__start_orc_unwind_ip").is_some(),
+            orc: symbols
+                .address_of("__start_orc_unwind_ip")
+                .zip(symbols.address_of("__stop_orc_unwind_ip"))
+                .zip(symbols.address_of("__start_orc_unwind"))
+                .and_then(|((start, stop), entries)| OrcTables::new(start, stop, entries)),
         })
     }
 
@@ -92,5 +101,16 @@ impl CodeInfo for KernelCodeInfo<'_> {
 
     fn in_function(&self, pc: u64) -> Option<bool> {
         Some(self.is_code(pc))
+    }
+
+    /// Only for kernel text: ORC covers nothing else.
+    fn orc_step(&self, registers: &RegisterSet, pc_is_exact: bool, memory: &dyn Memory) -> OrcStep {
+        let (Some(orc), Some(pc)) = (&self.orc, registers.pc()) else {
+            return OrcStep::Unknown;
+        };
+        if !self.is_code(if pc_is_exact { pc } else { pc.wrapping_sub(1) }) {
+            return OrcStep::Unknown;
+        }
+        orc.step(registers, pc_is_exact, memory)
     }
 }

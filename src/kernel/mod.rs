@@ -3,6 +3,7 @@
 
 pub mod code_info;
 pub mod kallsyms;
+pub mod orc;
 pub mod printk;
 
 use std::sync::Arc;

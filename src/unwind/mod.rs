@@ -35,6 +35,8 @@ pub enum FoundBy {
     FramePointer,
     /// A return address found by scanning the stack.
     Scan,
+    /// The kernel's ORC unwind tables.
+    Orc,
 }
 
 impl FoundBy {
@@ -44,6 +46,7 @@ impl FoundBy {
             FoundBy::Cfi => "cfi",
             FoundBy::FramePointer => "frame-pointer",
             FoundBy::Scan => "scan",
+            FoundBy::Orc => "orc",
         }
     }
 }
@@ -93,6 +96,23 @@ pub struct WinFrameInfo {
     pub allocates_base_pointer: bool,
 }
 
+/// What a code provider's own unwind rules (a kernel's ORC tables) say
+/// about one frame.
+#[derive(Debug, Clone)]
+pub enum OrcStep {
+    /// The caller's registers. `pc_is_exact` when they were restored from
+    /// registers saved on the stack (an interrupt or exception frame), which
+    /// may lie on another stack, below the callee's sp.
+    Caller {
+        registers: RegisterSet,
+        pc_is_exact: bool,
+    },
+    /// The tables mark this frame as the outermost one.
+    EndOfStack,
+    /// No rule covers this frame: let the other strategies try.
+    Unknown,
+}
+
 /// What the walker needs to know about code, answered by the symbols layer.
 pub trait CodeInfo {
     /// Unwind tables of the module whose code contains `pc`.
@@ -140,6 +160,16 @@ pub trait CodeInfo {
     /// [`pointer_auth`]).
     fn pointer_auth_mask(&self) -> Option<u64> {
         None
+    }
+    /// The caller of the frame at `registers` by the code's ORC tables
+    /// (kernel text), tried before every other strategy.
+    fn orc_step(
+        &self,
+        _registers: &RegisterSet,
+        _pc_is_exact: bool,
+        _memory: &dyn Memory,
+    ) -> OrcStep {
+        OrcStep::Unknown
     }
 }
 
@@ -323,6 +353,25 @@ impl Unwinder {
             pc != 0 && aligned && sp_ok && code.is_code(pc)
         };
 
+        // Kernel ORC tables describe every function of kernel text exactly.
+        match code.orc_step(&frame.registers, frame.pc_is_exact, memory) {
+            OrcStep::Caller {
+                registers,
+                pc_is_exact,
+            } => {
+                let step = Step {
+                    registers,
+                    pc_is_exact,
+                    found_by: FoundBy::Orc,
+                    sp_may_not_grow: pc_is_exact,
+                };
+                if accept(&step) {
+                    return Some(step);
+                }
+            }
+            OrcStep::EndOfStack => return None,
+            OrcStep::Unknown => {}
+        }
         // PE unwind tables describe Windows x64 code; modules without them
         // fall through to DWARF CFI and the heuristics.
         if let Some(step) =

@@ -1,0 +1,302 @@
+//! The x86_64 kernel's ORC unwind tables, read from the dump's memory.
+//!
+//! kallsyms locates two parallel arrays: `__start_orc_unwind_ip` holds one
+//! s32 per entry, relative to its own address, giving the first instruction
+//! an entry covers (sorted); `__start_orc_unwind` holds the 6-byte entries.
+//! Layout version 1 (4.14–6.2): s16 sp_offset, s16 bp_offset, then a u16 of
+//! sp_reg (bits 0–3), bp_reg (4–7), type (8–9) and end (10).
+
+use crate::memory::Memory;
+use crate::model::{Arch, RegisterSet};
+use crate::unwind::OrcStep;
+
+/// More entries than any kernel has (6.1 has about 300 000); bounds the
+/// table a corrupt kallsyms could describe.
+const MAX_ENTRIES: u64 = 1 << 24;
+const ENTRY_SIZE: u64 = 6;
+
+// ORC register numbers (v1–v3).
+const REG_UNDEFINED: u8 = 0;
+const REG_PREV_SP: u8 = 1;
+const REG_DX: u8 = 2;
+const REG_DI: u8 = 3;
+const REG_BP: u8 = 4;
+const REG_SP: u8 = 5;
+const REG_R10: u8 = 6;
+const REG_R13: u8 = 7;
+const REG_BP_INDIRECT: u8 = 8;
+const REG_SP_INDIRECT: u8 = 9;
+
+const TYPE_CALL: u8 = 0;
+const TYPE_REGS: u8 = 1;
+const TYPE_REGS_PARTIAL: u8 = 2;
+
+// DWARF register numbers of x86_64, as RegisterSet keeps them.
+const DX: u16 = 1;
+const DI: u16 = 5;
+const BP: u16 = 6;
+const SP: u16 = 7;
+const R10: u16 = 10;
+const R13: u16 = 13;
+const IP: u16 = 16;
+
+/// `struct pt_regs` of x86_64: (DWARF register, byte offset), then the
+/// offsets of ip, cs and sp, and its size.
+const PT_REGS: &[(u16, u64)] = &[
+    (15, 0),
+    (14, 8),
+    (13, 16),
+    (12, 24),
+    (6, 32),
+    (3, 40),
+    (11, 48),
+    (10, 56),
+    (9, 64),
+    (8, 72),
+    (0, 80),
+    (2, 88),
+    (1, 96),
+    (4, 104),
+    (5, 112),
+];
+const PT_REGS_IP: u64 = 128;
+const PT_REGS_CS: u64 = 136;
+const PT_REGS_SP: u64 = 152;
+
+/// One decoded ORC entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrcEntry {
+    pub sp_offset: i16,
+    pub bp_offset: i16,
+    pub sp_reg: u8,
+    pub bp_reg: u8,
+    pub kind: u8,
+    pub end: bool,
+}
+
+impl OrcEntry {
+    /// Decodes a version-1 entry (kernels 4.14–6.2).
+    pub fn parse_v1(bytes: [u8; 6]) -> Self {
+        let flags = u16::from_le_bytes([bytes[4], bytes[5]]);
+        OrcEntry {
+            sp_offset: i16::from_le_bytes([bytes[0], bytes[1]]),
+            bp_offset: i16::from_le_bytes([bytes[2], bytes[3]]),
+            sp_reg: (flags & 0xf) as u8,
+            bp_reg: ((flags >> 4) & 0xf) as u8,
+            kind: ((flags >> 8) & 0x3) as u8,
+            end: flags & (1 << 10) != 0,
+        }
+    }
+}
+
+/// The ORC tables of a kernel in a dump.
+#[derive(Debug, Clone, Copy)]
+pub struct OrcTables {
+    ip_table: u64,
+    entries: u64,
+    count: u64,
+}
+
+impl OrcTables {
+    /// From the kallsyms addresses of `__start_orc_unwind_ip`,
+    /// `__stop_orc_unwind_ip` and `__start_orc_unwind`; None when they are
+    /// out of order or describe an impossible table.
+    pub fn new(ip_start: u64, ip_stop: u64, orc_start: u64) -> Option<Self> {
+        let bytes = ip_stop.checked_sub(ip_start)?;
+        if bytes == 0 || !bytes.is_multiple_of(4) {
+            return None;
+        }
+        let count = bytes / 4;
+        (count <= MAX_ENTRIES).then_some(OrcTables {
+            ip_table: ip_start,
+            entries: orc_start,
+            count,
+        })
+    }
+
+    /// The address entry `index` starts at.
+    fn ip_at(&self, memory: &dyn Memory, index: u64) -> Option<u64> {
+        let at = self.ip_table.checked_add(index.checked_mul(4)?)?;
+        let relative = memory.read_u32(at).ok()? as i32;
+        Some(at.wrapping_add(relative as i64 as u64))
+    }
+
+    /// The entry covering `pc`: the last whose start is at or before it,
+    /// found by a binary search of at most log2(count) + 1 reads.
+    pub fn lookup(&self, memory: &dyn Memory, pc: u64) -> Option<OrcEntry> {
+        let (mut low, mut high) = (0u64, self.count);
+        // Invariant: entries before `low` start at or before pc; entries
+        // from `high` on start after it.
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.ip_at(memory, middle)? <= pc {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        let index = low.checked_sub(1)?;
+        let at = self
+            .entries
+            .checked_add(index.checked_mul(ENTRY_SIZE)?)?;
+        let mut bytes = [0u8; 6];
+        memory.read_exact(at, &mut bytes).ok()?;
+        Some(OrcEntry::parse_v1(bytes))
+    }
+
+    /// The caller of the frame at `registers` (x86_64), as the kernel's
+    /// own ORC unwinder finds it.
+    pub fn step(&self, registers: &RegisterSet, pc_is_exact: bool, memory: &dyn Memory) -> OrcStep {
+        if registers.arch != Arch::X86_64 {
+            return OrcStep::Unknown;
+        }
+        let (Some(pc), Some(sp)) = (registers.pc(), registers.sp()) else {
+            return OrcStep::Unknown;
+        };
+        let lookup_pc = if pc_is_exact { pc } else { pc.wrapping_sub(1) };
+        let Some(orc) = self.lookup(memory, lookup_pc) else {
+            return OrcStep::Unknown;
+        };
+        step_with(&orc, registers, memory, sp).unwrap_or(OrcStep::Unknown)
+    }
+}
+
+fn read_word(memory: &dyn Memory, address: u64) -> Option<u64> {
+    memory.read_u64(address).ok()
+}
+
+fn offset(base: u64, by: i16) -> u64 {
+    base.wrapping_add(by as i64 as u64)
+}
+
+/// Applies one ORC entry; None when a register it needs is unknown or a
+/// stack word cannot be read.
+fn step_with(
+    orc: &OrcEntry,
+    registers: &RegisterSet,
+    memory: &dyn Memory,
+    sp: u64,
+) -> Option<OrcStep> {
+    if orc.sp_reg == REG_UNDEFINED {
+        // The entry code and the start of a kernel thread say where the
+        // stack ends; anything else undefined is a hole in the tables.
+        return orc.end.then_some(OrcStep::EndOfStack);
+    }
+    let reg = |n: u16| registers.get(n);
+    // The caller's stack pointer: the CFA of this frame.
+    let cfa = match orc.sp_reg {
+        REG_SP => offset(sp, orc.sp_offset),
+        REG_BP => offset(reg(BP)?, orc.sp_offset),
+        REG_SP_INDIRECT => offset(read_word(memory, sp)?, orc.sp_offset),
+        REG_BP_INDIRECT => read_word(memory, offset(reg(BP)?, orc.sp_offset))?,
+        REG_R10 => reg(R10)?,
+        REG_R13 => reg(R13)?,
+        REG_DI => reg(DI)?,
+        REG_DX => reg(DX)?,
+        _ => return None,
+    };
+    let mut caller;
+    let pc_is_exact;
+    match orc.kind {
+        TYPE_CALL => {
+            caller = RegisterSet::new(Arch::X86_64);
+            // Callee-saved registers ORC does not describe stay as they are.
+            for n in [3u16, 12, 13, 14, 15] {
+                if let Some(v) = reg(n) {
+                    caller.set(n, v);
+                }
+            }
+            if let Some(bp) = reg(BP) {
+                caller.set(BP, bp);
+            }
+            caller.set(IP, read_word(memory, cfa.checked_sub(8)?)?);
+            caller.set(SP, cfa);
+            pc_is_exact = false;
+        }
+        TYPE_REGS => {
+            // A full pt_regs at the CFA: the interrupted context. Its cs
+            // says whether that was user mode, where the kernel stack ends.
+            if read_word(memory, cfa.checked_add(PT_REGS_CS)?)? & 3 != 0 {
+                return Some(OrcStep::EndOfStack);
+            }
+            caller = RegisterSet::new(Arch::X86_64);
+            for &(n, at) in PT_REGS {
+                caller.set(n, read_word(memory, cfa.checked_add(at)?)?);
+            }
+            caller.set(IP, read_word(memory, cfa.checked_add(PT_REGS_IP)?)?);
+            caller.set(SP, read_word(memory, cfa.checked_add(PT_REGS_SP)?)?);
+            pc_is_exact = true;
+        }
+        TYPE_REGS_PARTIAL => {
+            // Only the hardware's iret frame (ip, cs, flags, sp, ss) at
+            // the CFA.
+            let frame = cfa;
+            if read_word(memory, frame.checked_add(8)?)? & 3 != 0 {
+                return Some(OrcStep::EndOfStack);
+            }
+            caller = RegisterSet::new(Arch::X86_64);
+            for n in [3u16, 12, 13, 14, 15] {
+                if let Some(v) = reg(n) {
+                    caller.set(n, v);
+                }
+            }
+            if let Some(bp) = reg(BP) {
+                caller.set(BP, bp);
+            }
+            caller.set(IP, read_word(memory, frame)?);
+            caller.set(SP, read_word(memory, frame.checked_add(24)?)?);
+            pc_is_exact = true;
+        }
+        _ => return None,
+    }
+    // Where this frame saved its caller's rbp.
+    match orc.bp_reg {
+        REG_UNDEFINED => {}
+        REG_PREV_SP => caller.set(BP, read_word(memory, offset(cfa, orc.bp_offset))?),
+        REG_BP => {
+            let saved = read_word(memory, offset(reg(BP)?, orc.bp_offset))?;
+            caller.set(BP, saved);
+        }
+        _ => return None,
+    }
+    Some(OrcStep::Caller {
+        registers: caller,
+        pc_is_exact,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_entry_decodes_its_bitfields() {
+        // sp_offset 16, bp_offset -16, sp_reg SP, bp_reg PREV_SP, CALL.
+        let flags: u16 = 5 | (1 << 4);
+        let mut bytes = [0u8; 6];
+        bytes[0..2].copy_from_slice(&16i16.to_le_bytes());
+        bytes[2..4].copy_from_slice(&(-16i16).to_le_bytes());
+        bytes[4..6].copy_from_slice(&flags.to_le_bytes());
+        assert_eq!(
+            OrcEntry::parse_v1(bytes),
+            OrcEntry {
+                sp_offset: 16,
+                bp_offset: -16,
+                sp_reg: REG_SP,
+                bp_reg: REG_PREV_SP,
+                kind: TYPE_CALL,
+                end: false,
+            }
+        );
+        let end = OrcEntry::parse_v1([0, 0, 0, 0, 0, 0x04]);
+        assert!(end.end && end.sp_reg == REG_UNDEFINED);
+    }
+
+    #[test]
+    fn impossible_tables_are_refused() {
+        assert!(OrcTables::new(0x1000, 0x1000, 0x2000).is_none());
+        assert!(OrcTables::new(0x1000, 0x0ff0, 0x2000).is_none());
+        assert!(OrcTables::new(0x1000, 0x1003, 0x2000).is_none());
+        assert!(OrcTables::new(0, u64::MAX & !3, 0x2000).is_none());
+    }
+}
