@@ -2,8 +2,8 @@
 //! 6.1.0-56-cloud-amd64, `makedumpfile -c -d 31`, a sysrq crash by `init`):
 //! the one stack walker over kernel text as the dump's own kallsyms
 //! describes it, checked against what `crash` printed for the same dump
-//! (reference/crash-kdump-c-d31.txt). The kernel is built for ORC, which
-//! is not read yet: every caller is a validated scan.
+//! (reference/crash-kdump-c-d31.txt). The kernel is built for ORC: its
+//! tables, read from the dump's memory, give every caller but one.
 
 mod common;
 
@@ -72,8 +72,35 @@ fn the_panicking_cpu_unwinds_through_crashs_backtrace() {
             ),
         ]
     );
-    // crash's #2..#19, functions and return addresses, in order; a scan may
-    // also meet stale return addresses between them (labelled scan).
+    // Then ORC from panic's frame on: crash's #3..#9 exactly, and the
+    // syscall entry (#19), whose pt_regs end the stack at its top
+    // (0xff735d2000013f58 + 168 = 0xff735d2000014000) and hold user mode.
+    // crash's #10..#18 are stale return addresses its scanning backtrace
+    // meets between do_syscall_64's frame and that pt_regs; the walk
+    // previously found them the same way (and `_printk+0x68`, left by an
+    // earlier call from panic). panic itself is found by scan: ORC has no
+    // rule at frame 0's pc, the address crash_setup_regs takes inside
+    // __crash_kexec.
+    let orc_bt: &[(&str, u64, u64)] = &[
+        ("sysrq_handle_crash", 0x16, 0xffff_ffff_a6ea_8a06),
+        ("__handle_sysrq.cold", 0x44, 0xffff_ffff_a71f_4ac9),
+        ("write_sysrq_trigger", 0x24, 0xffff_ffff_a6ea_9354),
+        ("proc_reg_write", 0x56, 0xffff_ffff_a6be_acb6),
+        ("vfs_write", 0xc7, 0xffff_ffff_a6b4_d497),
+        ("ksys_write", 0x6b, 0xffff_ffff_a6b4_d95b),
+        ("do_syscall_64", 0x5d, 0xffff_ffff_a720_3f4d),
+        (
+            "entry_SYSCALL_64_after_hwframe",
+            0x6e,
+            0xffff_ffff_a740_0126,
+        ),
+    ];
+    let expected: Vec<(String, u64, u64, FoundBy)> = orc_bt
+        .iter()
+        .map(|&(name, offset, pc)| (name.to_string(), offset, pc, FoundBy::Orc))
+        .collect();
+    assert_eq!(frames[2..], expected[..], "{frames:#x?}");
+    // Every ORC frame is one of crash's, in crash's order.
     let crash_bt: &[(&str, u64)] = &[
         ("panic", 0xffff_ffff_a71c_d06e),
         ("sysrq_handle_crash", 0xffff_ffff_a6ea_8a06),
@@ -94,18 +121,11 @@ fn the_panicking_cpu_unwinds_through_crashs_backtrace() {
         ("exit_to_user_mode_prepare", 0xffff_ffff_a693_7614),
         ("entry_SYSCALL_64_after_hwframe", 0xffff_ffff_a740_0126),
     ];
-    let found: Vec<(&str, u64)> = frames
+    let found: Vec<(&str, u64)> = frames[1..]
         .iter()
         .map(|(name, _, pc, _)| (name.as_str(), *pc))
         .collect();
-    assert!(is_subsequence(crash_bt, &found), "{found:#x?}");
-    // The syscall entry is the outermost kernel frame, as in crash.
-    assert_eq!(
-        found.last(),
-        Some(&("entry_SYSCALL_64_after_hwframe", 0xffff_ffff_a740_0126))
-    );
-    // Without ORC every caller is a scan, and says so.
-    assert!(frames[1..].iter().all(|f| f.3 == FoundBy::Scan));
+    assert!(is_subsequence(&found, crash_bt), "{found:#x?}");
 }
 
 #[test]
@@ -118,8 +138,9 @@ fn the_idle_cpu_unwinds_from_native_safe_halt_to_start_kernel() {
     let frames = frames(cpu);
     // Its note holds the context the crash NMI interrupted (crash's
     // "exception RIP: native_safe_halt+11"); crash's frames #0-#3 on the
-    // NMI stack are not in it. Then crash's #5-#11 exactly, start_kernel's
-    // caller (arch_call_rest_init) coming from init text.
+    // NMI stack are not in it. Then crash's #5-#12 exactly, by ORC (init
+    // text's entries included: start_kernel's caller arch_call_rest_init
+    // is there), up to the head code ORC marks as the end of the stack.
     let expected: Vec<(String, u64, u64, FoundBy)> = [
         (
             "native_safe_halt",
@@ -127,33 +148,39 @@ fn the_idle_cpu_unwinds_from_native_safe_halt_to_start_kernel() {
             0xffff_ffff_a721_7a0b,
             FoundBy::Context,
         ),
-        ("amd_e400_idle", 0x3d, 0xffff_ffff_a683_c09d, FoundBy::Scan),
+        ("amd_e400_idle", 0x3d, 0xffff_ffff_a683_c09d, FoundBy::Orc),
         (
             "default_idle_call",
             0x38,
             0xffff_ffff_a721_7b58,
-            FoundBy::Scan,
+            FoundBy::Orc,
         ),
-        ("do_idle", 0x206, 0xffff_ffff_a68e_ddc6, FoundBy::Scan),
+        ("do_idle", 0x206, 0xffff_ffff_a68e_ddc6, FoundBy::Orc),
         (
             "cpu_startup_entry",
             0x26,
             0xffff_ffff_a68e_e046,
-            FoundBy::Scan,
+            FoundBy::Orc,
         ),
-        ("rest_init", 0xca, 0xffff_ffff_a720_7a2a, FoundBy::Scan),
+        ("rest_init", 0xca, 0xffff_ffff_a720_7a2a, FoundBy::Orc),
         (
             "arch_call_rest_init",
             0xa,
             0xffff_ffff_a884_ee19,
-            FoundBy::Scan,
+            FoundBy::Orc,
         ),
-        ("start_kernel", 0x6e8, 0xffff_ffff_a884_f529, FoundBy::Scan),
+        ("start_kernel", 0x6e8, 0xffff_ffff_a884_f529, FoundBy::Orc),
+        (
+            "secondary_startup_64_no_verify",
+            0xe4,
+            0xffff_ffff_a680_0159,
+            FoundBy::Orc,
+        ),
     ]
     .iter()
     .map(|&(name, offset, pc, by)| (name.to_string(), offset, pc, by))
     .collect();
-    assert_eq!(frames[..expected.len()], expected[..], "{frames:#x?}");
+    assert_eq!(frames, expected, "{frames:#x?}");
 }
 
 #[test]
@@ -169,7 +196,8 @@ fn inspect_prints_each_cpus_stack_under_its_cpu_line() {
         .iter()
         .position(|l| l.starts_with("  CPU 1   pid 1 "))
         .unwrap();
-    // Frame 0 from the saved registers, callers flagged as scanned;
+    // Frame 0 from the saved registers, panic flagged as scanned, the
+    // rest labelled orc;
     // columns are padded, so compare the words.
     let words = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
     assert_eq!(
@@ -184,6 +212,15 @@ fn inspect_prints_each_cpus_stack_under_its_cpu_line() {
     assert_eq!(
         words(lines[cpu1 + 2]),
         ["#1", "0xffffffffa71cd06e", "vmlinux!panic+0x13d", "[scan]"]
+    );
+    assert_eq!(
+        words(lines[cpu1 + 3]),
+        [
+            "#2",
+            "0xffffffffa6ea8a06",
+            "vmlinux!sysrq_handle_crash+0x16",
+            "[orc]"
+        ]
     );
     let cpu0 = lines
         .iter()

@@ -61,10 +61,13 @@ impl<'a> KernelCodeInfo<'a> {
         })
     }
 
-    /// Whether rbp holds a frame-pointer chain: not in a kernel built for
-    /// ORC, where following it would invent callers.
+    /// Whether the walker may be given rbp: yes when the kernel keeps frame
+    /// pointers, and when its ORC tables are readable (ORC then says where
+    /// rbp is a frame pointer, and the walker scans where ORC has no rule);
+    /// no in a kernel built for ORC whose tables cannot be read, where
+    /// following rbp would invent callers.
     pub fn keeps_frame_pointers(&self) -> bool {
-        !self.has_orc
+        !self.has_orc || self.orc.is_some()
     }
 }
 
@@ -111,6 +114,10 @@ impl CodeInfo for KernelCodeInfo<'_> {
         if !self.is_code(if pc_is_exact { pc } else { pc.wrapping_sub(1) }) {
             return OrcStep::Unknown;
         }
-        orc.step(registers, pc_is_exact, memory)
+        match orc.step(registers, pc_is_exact, memory) {
+            // Kernel text has no CFI and no frame-pointer chain to fall back on.
+            OrcStep::Unknown => OrcStep::ScanOnly,
+            step => step,
+        }
     }
 }

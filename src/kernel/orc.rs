@@ -136,9 +136,7 @@ impl OrcTables {
             }
         }
         let index = low.checked_sub(1)?;
-        let at = self
-            .entries
-            .checked_add(index.checked_mul(ENTRY_SIZE)?)?;
+        let at = self.entries.checked_add(index.checked_mul(ENTRY_SIZE)?)?;
         let mut bytes = [0u8; 6];
         memory.read_exact(at, &mut bytes).ok()?;
         Some(OrcEntry::parse_v1(bytes))

@@ -109,6 +109,10 @@ pub enum OrcStep {
     },
     /// The tables mark this frame as the outermost one.
     EndOfStack,
+    /// The code has ORC tables but no usable rule here (a hole, or a
+    /// register the rule needs is unknown): its rbp is no frame pointer and
+    /// it has no CFI, so only the validated scan may guess the caller.
+    ScanOnly,
     /// No rule covers this frame: let the other strategies try.
     Unknown,
 }
@@ -370,6 +374,10 @@ impl Unwinder {
                 }
             }
             OrcStep::EndOfStack => return None,
+            OrcStep::ScanOnly => {
+                let step = scan::step(&frame.registers, memory, code, limits)?;
+                return accept(&step).then_some(step);
+            }
             OrcStep::Unknown => {}
         }
         // PE unwind tables describe Windows x64 code; modules without them
