@@ -295,6 +295,100 @@ mod tests {
         assert!(OrcTables::new(0x1000, 0x1000, 0x2000).is_none());
         assert!(OrcTables::new(0x1000, 0x0ff0, 0x2000).is_none());
         assert!(OrcTables::new(0x1000, 0x1003, 0x2000).is_none());
-        assert!(OrcTables::new(0, u64::MAX & !3, 0x2000).is_none());
+        assert!(OrcTables::new(0, !3, 0x2000).is_none());
+    }
+
+    /// Bytes at one base address; reads past the end fail.
+    struct Flat {
+        base: u64,
+        bytes: Vec<u8>,
+    }
+
+    impl Memory for Flat {
+        fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, crate::memory::MemoryError> {
+            let start = address
+                .checked_sub(self.base)
+                .and_then(|o| usize::try_from(o).ok())
+                .filter(|&o| o < self.bytes.len())
+                .ok_or(crate::memory::MemoryError::NotCaptured { address })?;
+            let n = buf.len().min(self.bytes.len() - start);
+            buf[..n].copy_from_slice(&self.bytes[start..start + n]);
+            Ok(n)
+        }
+    }
+
+    fn entry(sp_offset: i16, bp_offset: i16, sp_reg: u16, bp_reg: u16, kind: u16) -> [u8; 6] {
+        let flags = sp_reg | (bp_reg << 4) | (kind << 8);
+        let mut bytes = [0u8; 6];
+        bytes[0..2].copy_from_slice(&sp_offset.to_le_bytes());
+        bytes[2..4].copy_from_slice(&bp_offset.to_le_bytes());
+        bytes[4..6].copy_from_slice(&flags.to_le_bytes());
+        bytes
+    }
+
+    /// Three entries starting at 0x1000, 0x1010 and 0x1020 (ip table at
+    /// 0x100, entries at 0x200), and a stack at 0x8000.
+    fn image() -> Flat {
+        let mut bytes = vec![0u8; 0x9000];
+        for (i, start) in [0x1000u64, 0x1010, 0x1020].iter().enumerate() {
+            let at = 0x100 + 4 * i as u64;
+            let relative = (*start as i64 - at as i64) as i32;
+            bytes[at as usize..at as usize + 4].copy_from_slice(&relative.to_le_bytes());
+        }
+        // CALL with sp + 8; CALL through rbp saving rbp at CFA - 16; REGS.
+        let entries = [
+            entry(8, 0, 5, 0, 0),
+            entry(16, -16, 4, 1, 0),
+            entry(0, 0, 5, 0, 1),
+        ];
+        for (i, e) in entries.iter().enumerate() {
+            bytes[0x200 + 6 * i..0x200 + 6 * i + 6].copy_from_slice(e);
+        }
+        // Return address 0x1015 at 0x8000 (CFA 0x8008 - 8).
+        bytes[0x8000..0x8008].copy_from_slice(&0x1015u64.to_le_bytes());
+        Flat { base: 0, bytes }
+    }
+
+    #[test]
+    fn lookup_finds_the_last_entry_at_or_before_pc() {
+        let memory = image();
+        let orc = OrcTables::new(0x100, 0x10c, 0x200).unwrap();
+        assert_eq!(orc.lookup(&memory, 0xfff), None);
+        assert_eq!(orc.lookup(&memory, 0x1000).unwrap().sp_offset, 8);
+        assert_eq!(orc.lookup(&memory, 0x100f).unwrap().sp_offset, 8);
+        assert_eq!(orc.lookup(&memory, 0x1010).unwrap().sp_reg, REG_BP);
+        assert_eq!(orc.lookup(&memory, 0x9999).unwrap().kind, TYPE_REGS);
+        // A table running past memory finds nothing rather than guessing.
+        let past = OrcTables::new(0x100, 0x100 + 4 * 0x10000, 0x200).unwrap();
+        assert_eq!(past.lookup(&memory, 0x1000), None);
+    }
+
+    #[test]
+    fn a_call_entry_returns_to_the_word_below_the_cfa() {
+        let memory = image();
+        let orc = OrcTables::new(0x100, 0x10c, 0x200).unwrap();
+        let mut registers = RegisterSet::new(Arch::X86_64);
+        registers.set(IP, 0x1004);
+        registers.set(SP, 0x8000);
+        registers.set(BP, 0x7777);
+        let OrcStep::Caller {
+            registers: caller,
+            pc_is_exact,
+        } = orc.step(&registers, true, &memory)
+        else {
+            panic!("no caller");
+        };
+        assert!(!pc_is_exact);
+        assert_eq!(
+            (caller.pc(), caller.sp(), caller.get(BP)),
+            (Some(0x1015), Some(0x8008), Some(0x7777))
+        );
+        // Through rbp: unknown rbp gives no rule.
+        registers.set(IP, 0x1015);
+        registers.clear(BP);
+        assert!(matches!(
+            orc.step(&registers, false, &memory),
+            OrcStep::Unknown
+        ));
     }
 }
