@@ -203,8 +203,9 @@ fn kernel_report(
 
 /// One CPU's kernel stack, walked from its saved registers by the one
 /// stack walker over kernel text as kallsyms describes it, each frame
-/// named `vmlinux` with its kallsyms function. Without ORC (not read yet)
-/// the callers come from the walker's validated scan, labelled so; rbp is
+/// named `vmlinux` with its kallsyms function. Callers come from the
+/// kernel's own ORC tables where they have a rule, else from the walker's
+/// validated scan, each labelled; without readable ORC tables rbp is
 /// withheld from an ORC-built kernel, whose rbp is no frame pointer. Empty
 /// when the text range is unknown.
 fn kernel_frames(
