@@ -98,8 +98,12 @@ fn inspect_and_verify_an_elf_vmcore() {
         "  release  6.1.0-56-cloud-amd64",
         "  build-id 3b43fad5034874490492495d552c0af6a5fab235",
         "  KASLR    text offset 0x25800000",
-        "  CPU 0   pid 0      pc 0xffffffffa7217a0b (native_safe_halt+0xb)  sp 0xffffffffa8203e98",
-        "  CPU 1   pid 1      pc 0xffffffffa696475a (__crash_kexec+0x11a)  sp 0xff735d20000139a0",
+        // Each CPU's context by its preempt_count: CPU 0 was stopped by the
+        // crash NMI (crash shows it on the NMI exception stack: NMI and
+        // hardirq nesting set), CPU 1 panicked in process context (a write
+        // to /proc/sysrq-trigger), with preemption disabled once.
+        "  CPU 0   pid 0      pc 0xffffffffa7217a0b (native_safe_halt+0xb)  sp 0xffffffffa8203e98  nmi (preempt_count 0x110001)",
+        "  CPU 1   pid 1      pc 0xffffffffa696475a (__crash_kexec+0x11a)  sp 0xff735d20000139a0  process (preempt_count 0x1)",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
     }
@@ -131,7 +135,7 @@ fn inspect_and_verify_an_elf_vmcore() {
     assert_eq!(
         crash,
         [
-            "Crash: kernel panic on CPU 1 (pid 1)",
+            "Crash: kernel panic on CPU 1 (pid 1), in process context",
             "  Kernel panic - not syncing: sysrq triggered crash",
         ]
     );
@@ -139,6 +143,9 @@ fn inspect_and_verify_an_elf_vmcore() {
     let json = common::inspect_json(std::path::Path::new(path), &[]);
     assert_eq!(json["kernel"]["format"], "elf");
     assert_eq!(json["kernel"]["panic_cpu"], 1);
+    assert_eq!(json["kernel"]["cpus"][0]["context"], "nmi");
+    assert_eq!(json["kernel"]["cpus"][1]["context"], "process");
+    assert_eq!(json["crash"]["interrupt_level"], "process");
     assert_eq!(json["crash"]["description"], "sysrq triggered crash");
     let log = json["kernel"]["log"].as_array().unwrap();
     assert_eq!(log.len(), 421);

@@ -97,7 +97,23 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         &limits,
         &bar,
     );
-    let crash = crash_summary(image, &symbolizer, options.disasm_context);
+    let mut crash = crash_summary(image, &symbolizer, options.disasm_context);
+    let kernel = image
+        .details
+        .kernel
+        .as_ref()
+        .map(|k| kernel_report(k, &*image.process.memory));
+    // A kernel panic happened in the context its CPU was in.
+    if let (Some(c), Some(k)) = (crash.as_mut(), kernel.as_ref())
+        && c.interrupt_level.is_none()
+        && let Some(cpu) = k.panic_cpu
+    {
+        c.interrupt_level = k
+            .cpus
+            .iter()
+            .find(|x| x.index == cpu)
+            .and_then(|x| x.context.clone());
+    }
     let modules = module_reports(&image.process, &symbolizer);
     drop(symbolizer);
     let other_processes = image
@@ -131,11 +147,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         image_files: image.details.files.clone(),
         container: image.details.container.clone(),
         checkpoint: image.process.checkpoint.clone(),
-        kernel: image
-            .details
-            .kernel
-            .as_ref()
-            .map(|k| kernel_report(k, &*image.process.memory)),
+        kernel,
         findings: image.findings.clone(),
         other_processes,
     }
@@ -152,6 +164,9 @@ fn kernel_report(
     // A dump without usable tables simply has no pc symbols.
     let symbols =
         info.and_then(|v| crate::kernel::kallsyms::KernelSymbols::from_memory(memory, v).ok());
+    // Each CPU's context by its preempt_count (a per-CPU variable named by
+    // kallsyms).
+    let context = |cpu: u32| crate::kernel::context::cpu_context(memory, symbols.as_ref()?, cpu);
     crate::report::KernelReport {
         format: k.format,
         release: info.and_then(|v| v.osrelease()).map(str::to_string),
@@ -167,6 +182,8 @@ fn kernel_report(
             .map(|c| crate::report::CpuReport {
                 index: c.index,
                 prstatus_pid: c.prstatus_pid,
+                context: context(c.index).map(|(_, level)| level_name(&level)),
+                preempt_count: context(c.index).map(|(count, _)| count),
                 pc_symbol: symbols.as_ref().and_then(|s| {
                     let pc = c.registers.pc()?;
                     let (name, offset) = s.lookup(pc)?;
@@ -630,15 +647,20 @@ fn crash_summary(
         parameters: fault.parameters.iter().copied().map(Hex).collect(),
         sender_pid,
         sender_uid,
-        interrupt_level: fault.interrupt_level.as_ref().map(|l| match l {
-            InterruptLevel::Process => "process".to_string(),
-            InterruptLevel::SoftIrq => "softirq".to_string(),
-            InterruptLevel::HardIrq => "hardirq".to_string(),
-            InterruptLevel::Nmi => "nmi".to_string(),
-            InterruptLevel::Irql { level } => format!("irql {level}"),
-        }),
+        interrupt_level: fault.interrupt_level.as_ref().map(level_name),
         instructions,
     })
+}
+
+/// "process", "softirq", "hardirq", "nmi" or "irql N".
+fn level_name(level: &InterruptLevel) -> String {
+    match level {
+        InterruptLevel::Process => "process".to_string(),
+        InterruptLevel::SoftIrq => "softirq".to_string(),
+        InterruptLevel::HardIrq => "hardirq".to_string(),
+        InterruptLevel::Nmi => "nmi".to_string(),
+        InterruptLevel::Irql { level } => format!("irql {level}"),
+    }
 }
 
 /// A fault just below the thread's stack pointer, in unmapped memory or a

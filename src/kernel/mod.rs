@@ -2,6 +2,7 @@
 //! VMCOREINFO (and later by BTF or DWARF types).
 
 pub mod code_info;
+pub mod context;
 pub mod kallsyms;
 pub mod orc;
 pub mod printk;

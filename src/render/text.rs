@@ -828,9 +828,13 @@ fn write_kernel(
             .as_deref()
             .map(|s| format!(" ({})", printable(s)))
             .unwrap_or_default();
+        let context = match (&c.context, c.preempt_count) {
+            (Some(context), Some(count)) => format!("  {context} (preempt_count {count:#x})"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  CPU {:<3} pid {:<6} pc {}{symbol}  sp {}",
+            "  CPU {:<3} pid {:<6} pc {}{symbol}  sp {}{context}",
             c.index,
             c.prstatus_pid,
             reg(&["rip", "pc", "eip"]),
@@ -1034,10 +1038,18 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
             let pid = k.cpus.iter().find(|c| c.index == index)?.prstatus_pid;
             Some(format!(" on CPU {index} (pid {pid})"))
         });
+        let context = c
+            .interrupt_level
+            .as_deref()
+            .map(|l| format!(", in {l} context"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "{}",
-            style.alarm(&format!("Crash: kernel panic{}", cpu.unwrap_or_default()))
+            style.alarm(&format!(
+                "Crash: kernel panic{}{context}",
+                cpu.unwrap_or_default()
+            ))
         );
         let _ = writeln!(
             out,

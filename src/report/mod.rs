@@ -305,6 +305,12 @@ pub struct CpuReport {
     /// The pid field of its register note: the task running there (kdump)
     /// or the vCPU number (QEMU).
     pub prstatus_pid: u64,
+    /// What it was doing when the dump was taken, by its preempt_count:
+    /// "process", "softirq", "hardirq" or "nmi" (a CPU stopped by the crash
+    /// NMI is in "nmi").
+    pub context: Option<String>,
+    /// Its preempt_count (need-resched bit cleared), where it could be read.
+    pub preempt_count: Option<u32>,
     /// The function its pc is in, as `name+0xoffset`, from the kernel's
     /// symbols (kallsyms in the dump); None when no symbol holds the pc.
     pub pc_symbol: Option<String>,
