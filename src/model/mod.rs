@@ -8,6 +8,7 @@ mod checkpoint;
 mod container;
 mod kernel;
 mod registers;
+mod time;
 
 pub use checkpoint::{
     CheckpointInfo, CheckpointKind, MmFacts, OpenFile, PageCounts, PagesElsewhere, ReferencedFile,
@@ -20,6 +21,7 @@ pub use container::{
 };
 pub use kernel::{Cpu, KernelInfo, LogCaller, LogRecord, VmcoreFormat, Vmcoreinfo};
 pub use registers::{FloatState, RegisterSet, register_names};
+pub use time::UtcTime;
 
 use std::path::PathBuf;
 use std::sync::Arc;

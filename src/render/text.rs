@@ -691,28 +691,12 @@ fn write_header(out: &mut String, r: &InspectReport, style: Style) {
     out.push('\n');
 }
 
-/// `2026-11-23 00:27:44 UTC` for seconds since 1970. Written by hand (the
-/// proleptic Gregorian calendar from a day count) rather than pulling in a
-/// date crate for one line of the report.
+/// `2026-11-23 00:27:44 UTC` for seconds since 1970.
 fn utc(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let rest = seconds % 86_400;
-    // Days since 1970-01-01 to a civil date, counting in 400-year eras
-    // that start on 0000-03-01 (so leap days fall at the end of a year).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = crate::model::UtcTime::from_unix(seconds);
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
