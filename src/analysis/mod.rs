@@ -167,6 +167,11 @@ fn kernel_report(
     // Each CPU's context by its preempt_count (a per-CPU variable named by
     // kallsyms).
     let context = |cpu: u32| crate::kernel::context::cpu_context(memory, symbols.as_ref()?, cpu);
+    // What is kernel code, and its ORC tables: once for every CPU.
+    let code = symbols
+        .as_ref()
+        .zip(info)
+        .and_then(|(s, v)| crate::kernel::code_info::KernelCodeInfo::new(s, memory, v));
     crate::report::KernelReport {
         format: k.format,
         release: info.and_then(|v| v.osrelease()).map(str::to_string),
@@ -179,28 +184,24 @@ fn kernel_report(
         cpus: k
             .cpus
             .iter()
-            .map(|c| crate::report::CpuReport {
-                index: c.index,
-                prstatus_pid: c.prstatus_pid,
-                context: context(c.index).map(|(_, level)| level_name(&level)),
-                preempt_count: context(c.index).map(|(count, _)| count),
-                pc_symbol: symbols.as_ref().and_then(|s| {
-                    let pc = c.registers.pc()?;
-                    let (name, offset) = s.lookup(pc)?;
-                    Some(format!("{name}+{offset:#x}"))
-                }),
-                frames: match (&symbols, info) {
-                    (Some(s), Some(v)) => kernel_frames(&c.registers, memory, s, v),
-                    _ => Vec::new(),
-                },
-                registers: c
-                    .registers
-                    .iter()
-                    .map(|(name, value)| RegisterValue {
-                        name: name.to_string(),
-                        value: Hex(value),
-                    })
-                    .collect(),
+            .map(|c| {
+                let (preempt_count, level) = context(c.index).unzip();
+                crate::report::CpuReport {
+                    index: c.index,
+                    prstatus_pid: c.prstatus_pid,
+                    context: level.as_ref().map(level_name),
+                    preempt_count,
+                    pc_symbol: symbols.as_ref().and_then(|s| {
+                        let pc = c.registers.pc()?;
+                        let (name, offset) = s.lookup(pc)?;
+                        Some(format!("{name}+{offset:#x}"))
+                    }),
+                    frames: match (&symbols, &code) {
+                        (Some(s), Some(code)) => kernel_frames(&c.registers, memory, s, code),
+                        _ => Vec::new(),
+                    },
+                    registers: register_values(&c.registers),
+                }
             })
             .collect(),
         log: k.log.clone(),
@@ -223,17 +224,13 @@ fn kernel_report(
 /// named `vmlinux` with its kallsyms function. Callers come from the
 /// kernel's own ORC tables where they have a rule, else from the walker's
 /// validated scan, each labelled; without readable ORC tables rbp is
-/// withheld from an ORC-built kernel, whose rbp is no frame pointer. Empty
-/// when the text range is unknown.
+/// withheld from an ORC-built kernel, whose rbp is no frame pointer.
 fn kernel_frames(
     registers: &crate::model::RegisterSet,
     memory: &dyn crate::memory::Memory,
     symbols: &crate::kernel::kallsyms::KernelSymbols,
-    info: &crate::model::Vmcoreinfo,
+    code: &crate::kernel::code_info::KernelCodeInfo<'_>,
 ) -> Vec<FrameReport> {
-    let Some(code) = crate::kernel::code_info::KernelCodeInfo::new(symbols, memory, info) else {
-        return Vec::new();
-    };
     // A kernel stack is 16 KiB: 2048 words bound one scan.
     let limits = WalkLimits {
         max_frames: 64,
@@ -243,7 +240,7 @@ fn kernel_frames(
     if !code.keeps_frame_pointers() {
         start.clear(crate::model::RegisterSet::fp_number(registers.arch));
     }
-    let mut frames = crate::unwind::walk(&start, memory, &code, &limits);
+    let mut frames = crate::unwind::walk(&start, memory, code, &limits);
     // Frame 0 shows the CPU's registers as saved, rbp included.
     if let Some(first) = frames.first_mut() {
         first.registers = registers.clone();
@@ -269,14 +266,7 @@ fn kernel_frames(
                 inlined: false,
                 found_by: frame.found_by,
                 sp: frame.sp.map(Hex),
-                registers: frame
-                    .registers
-                    .iter()
-                    .map(|(name, value)| RegisterValue {
-                        name: name.to_string(),
-                        value: Hex(value),
-                    })
-                    .collect(),
+                registers: register_values(&frame.registers),
             }
         })
         .collect()
@@ -418,14 +408,7 @@ fn thread_report(
             inlined: false,
             found_by: frame.found_by,
             sp: frame.sp.map(Hex),
-            registers: frame
-                .registers
-                .iter()
-                .map(|(name, value)| RegisterValue {
-                    name: name.to_string(),
-                    value: Hex(value),
-                })
-                .collect(),
+            registers: register_values(&frame.registers),
         };
         if symbols.is_empty() {
             frames.push(base);
@@ -449,14 +432,7 @@ fn thread_report(
         crashed: Some(thread.tid) == crashing_tid,
         signal: thread.signal,
         frames,
-        registers: thread
-            .registers
-            .iter()
-            .map(|(name, value)| RegisterValue {
-                name: name.to_string(),
-                value: Hex(value),
-            })
-            .collect(),
+        registers: register_values(&thread.registers),
         float: thread.float.clone(),
     }
 }
@@ -650,6 +626,17 @@ fn crash_summary(
         interrupt_level: fault.interrupt_level.as_ref().map(level_name),
         instructions,
     })
+}
+
+/// Registers as the report lists them, by name in display order.
+fn register_values(registers: &crate::model::RegisterSet) -> Vec<RegisterValue> {
+    registers
+        .iter()
+        .map(|(name, value)| RegisterValue {
+            name: name.to_string(),
+            value: Hex(value),
+        })
+        .collect()
 }
 
 /// "process", "softirq", "hardirq", "nmi" or "irql N".

@@ -46,15 +46,15 @@ impl<'a> KernelCodeInfo<'a> {
             .address_of("_sinittext")
             .zip(symbols.address_of("_einittext"))
             .filter(|(start, end)| start < end);
+        let orc_ip = symbols.address_of("__start_orc_unwind_ip");
         (text_start < text_end).then_some(KernelCodeInfo {
             symbols,
             memory,
             text_start,
             text_end,
             init_text,
-            has_orc: symbols.address_of("__start_orc_unwind_ip").is_some(),
-            orc: symbols
-                .address_of("__start_orc_unwind_ip")
+            has_orc: orc_ip.is_some(),
+            orc: orc_ip
                 .zip(symbols.address_of("__stop_orc_unwind_ip"))
                 .zip(symbols.address_of("__start_orc_unwind"))
                 .and_then(|((start, stop), entries)| OrcTables::new(start, stop, entries)),
