@@ -10,8 +10,9 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -580,7 +581,14 @@ fn an_unprivileged_user_is_refused_with_what_to_do() {
         return;
     }
     let p = Program::threads();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ckdump"));
+    // The build directory may sit under a private (0700) directory, as in
+    // a `mktemp -d` clone: run a copy the other uid can reach.
+    let reachable = tempfile::tempdir().unwrap();
+    let bin = reachable.path().join("ckdump");
+    std::fs::copy(env!("CARGO_BIN_EXE_ckdump"), &bin).unwrap();
+    for path in [reachable.path(), bin.as_path()] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let out = Command::new(&bin)
         .args(["inspect", "--pid", &p.pid.to_string()])
         .uid(65534)
