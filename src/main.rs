@@ -49,6 +49,8 @@ fn run(command: Command) -> Outcome {
             symbols,
             format,
             thread,
+            task,
+            all_tasks,
             regions,
             modules,
             disasm,
@@ -66,6 +68,8 @@ fn run(command: Command) -> Outcome {
             let options = ckdump::InspectOptions {
                 symbols: symbols.config(),
                 thread,
+                task: task.and_then(|t| i64::try_from(t).ok()),
+                all_tasks,
                 regions,
                 disasm_context: disasm,
                 limits: Some(ckdump::unwind::WalkLimits {

@@ -102,8 +102,8 @@ fn inspect_and_verify_an_elf_vmcore() {
         // crash NMI (crash shows it on the NMI exception stack: NMI and
         // hardirq nesting set), CPU 1 panicked in process context (a write
         // to /proc/sysrq-trigger), with preemption disabled once.
-        "  CPU 0   pid 0      pc 0xffffffffa7217a0b (native_safe_halt+0xb)  sp 0xffffffffa8203e98  nmi (preempt_count 0x110001)",
-        "  CPU 1   pid 1      pc 0xffffffffa696475a (__crash_kexec+0x11a)  sp 0xff735d20000139a0  process (preempt_count 0x1)",
+        "  CPU 0   pid 0      swapper/0        pc 0xffffffffa7217a0b (native_safe_halt+0xb)  sp 0xffffffffa8203e98  nmi (preempt_count 0x110001)",
+        "  CPU 1   pid 1      init             pc 0xffffffffa696475a (__crash_kexec+0x11a)  sp 0xff735d20000139a0  process (preempt_count 0x1)",
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
     }

@@ -12,6 +12,7 @@ use crate::unwind::WalkLimits;
 pub(super) fn kernel_report(
     k: &crate::model::KernelInfo,
     memory: &dyn crate::memory::Memory,
+    options: &super::InspectOptions,
 ) -> crate::report::KernelReport {
     let info = k.vmcoreinfo.as_ref();
     // A dump without usable tables simply has no pc symbols.
@@ -25,6 +26,32 @@ pub(super) fn kernel_report(
         .as_ref()
         .zip(info)
         .and_then(|(s, v)| crate::kernel::code_info::KernelCodeInfo::new(s, memory, v));
+    let cpu_frames: Vec<Vec<FrameReport>> = k
+        .cpus
+        .iter()
+        .map(|c| match (&symbols, &code) {
+            (Some(s), Some(code)) => kernel_frames(&c.registers, memory, s, code),
+            _ => Vec::new(),
+        })
+        .collect();
+    let tasks = task_reports(
+        k,
+        memory,
+        symbols.as_ref(),
+        code.as_ref(),
+        &cpu_frames,
+        options,
+    );
+    let task_on = |cpu: u32| {
+        tasks
+            .tasks
+            .iter()
+            .find(|t| t.running_on == Some(cpu))
+            .map(|t| crate::report::CpuTask {
+                pid: t.pid,
+                comm: t.comm.clone(),
+            })
+    };
     crate::report::KernelReport {
         format: k.format,
         release: info.and_then(|v| v.osrelease()).map(str::to_string),
@@ -37,10 +64,12 @@ pub(super) fn kernel_report(
         cpus: k
             .cpus
             .iter()
-            .map(|c| {
+            .zip(cpu_frames)
+            .map(|(c, frames)| {
                 let (preempt_count, level) = context(c.index).unzip();
                 crate::report::CpuReport {
                     index: c.index,
+                    task: task_on(c.index),
                     prstatus_pid: c.prstatus_pid,
                     context: level.as_ref().map(level_name),
                     preempt_count,
@@ -49,14 +78,14 @@ pub(super) fn kernel_report(
                         let (name, offset) = s.lookup(pc)?;
                         Some(format!("{name}+{offset:#x}"))
                     }),
-                    frames: match (&symbols, &code) {
-                        (Some(s), Some(code)) => kernel_frames(&c.registers, memory, s, code),
-                        _ => Vec::new(),
-                    },
+                    frames,
                     registers: register_values(&c.registers),
                 }
             })
             .collect(),
+        tasks: tasks.tasks,
+        tasks_problems: tasks.problems,
+        types: tasks.types,
         log: k.log.clone(),
         vmcoreinfo: info
             .map(|v| {
@@ -125,3 +154,117 @@ fn kernel_frames(
         .collect()
 }
 
+/// The task list with the stacks `options` ask for.
+struct Tasks {
+    tasks: Vec<crate::report::TaskReport>,
+    problems: Vec<String>,
+    types: Option<String>,
+}
+
+/// Every task, from the kernel's task list with struct layouts from its
+/// BTF. A task running on a CPU shares that CPU's stack; a sleeping one is
+/// unwound from the frame its last context switch saved.
+fn task_reports(
+    k: &crate::model::KernelInfo,
+    memory: &dyn crate::memory::Memory,
+    symbols: Option<&crate::kernel::kallsyms::KernelSymbols>,
+    code: Option<&crate::kernel::code_info::KernelCodeInfo<'_>>,
+    cpu_frames: &[Vec<FrameReport>],
+    options: &super::InspectOptions,
+) -> Tasks {
+    use crate::kernel::tasks;
+    let Some(symbols) = symbols else {
+        return Tasks {
+            tasks: Vec::new(),
+            problems: vec!["no kernel symbols (kallsyms) to find the task list with".into()],
+            types: None,
+        };
+    };
+    let layout = crate::kernel::btf::from_memory(memory, symbols)
+        .and_then(|btf| tasks::TaskLayout::from_btf(&btf));
+    let layout = match layout {
+        Ok(l) => l,
+        Err(e) => {
+            return Tasks {
+                tasks: Vec::new(),
+                problems: vec![format!("struct layouts unknown: {e}")],
+                types: None,
+            };
+        }
+    };
+    let list = match tasks::read_tasks(memory, symbols, &layout) {
+        Ok(l) => l,
+        Err(e) => {
+            return Tasks {
+                tasks: Vec::new(),
+                problems: vec![e],
+                types: Some("btf".into()),
+            };
+        }
+    };
+    let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
+    let current = tasks::current_tasks(memory, symbols, cpu_count);
+    // Secondary CPUs' idle tasks (swapper/N) are on no list: add each
+    // CPU's current task the list did not reach.
+    let mut list = list;
+    for address in current.iter().flatten() {
+        if !list.tasks.iter().any(|t| t.address == *address)
+            && let Some(task) = tasks::read_task(memory, &layout, *address)
+        {
+            list.tasks.push(task);
+        }
+    }
+    let running_on = |address: u64| {
+        current
+            .iter()
+            .position(|&c| c == Some(address))
+            .map(|cpu| cpu as u32)
+    };
+    let reports = list
+        .tasks
+        .into_iter()
+        .map(|task| {
+            let cpu = running_on(task.address);
+            let panicked = cpu.is_some() && cpu == k.panic_cpu;
+            let wanted = options.all_tasks
+                || options.task == Some(i64::from(task.pid))
+                || (options.task.is_none() && cpu.is_some());
+            let frames = wanted.then(|| match cpu {
+                Some(cpu) => k
+                    .cpus
+                    .iter()
+                    .position(|c| c.index == cpu)
+                    .and_then(|i| cpu_frames.get(i).cloned())
+                    .unwrap_or_default(),
+                None => match (tasks::switch_registers(memory, &layout, &task), code) {
+                    (Some(registers), Some(code)) => {
+                        kernel_frames(&registers, memory, symbols, code)
+                    }
+                    _ => Vec::new(),
+                },
+            });
+            crate::report::TaskReport {
+                address: Hex(task.address),
+                pid: task.pid,
+                tgid: task.tgid,
+                ppid: task.ppid,
+                comm: task.comm,
+                state: task.state,
+                state_bits: task.state_bits,
+                kernel_thread: task.kernel_thread,
+                cpu: task.cpu,
+                stack: Hex(task.stack),
+                saved_sp: Hex(task.saved_sp),
+                mm: Hex(task.mm),
+                running_on: cpu,
+                panicked,
+                frames,
+            }
+        })
+        .collect();
+    Tasks {
+        tasks: reports,
+        problems: list.problems,
+        types: Some("btf".into()),
+    }
+}

@@ -26,6 +26,10 @@ pub struct InspectOptions {
     pub symbols: SymbolConfig,
     /// Only this thread.
     pub thread: Option<u64>,
+    /// Kernel dumps: unwind this task (by pid) as well.
+    pub task: Option<i64>,
+    /// Kernel dumps: unwind every task, not only running and crashing ones.
+    pub all_tasks: bool,
     /// Include the memory map.
     pub regions: bool,
     /// Instructions of context around the faulting one.
@@ -103,7 +107,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         .details
         .kernel
         .as_ref()
-        .map(|k| kernel::kernel_report(k, &*image.process.memory));
+        .map(|k| kernel::kernel_report(k, &*image.process.memory, options));
     // A kernel panic happened in the context its CPU was in.
     if let (Some(c), Some(k)) = (crash.as_mut(), kernel.as_ref())
         && c.interrupt_level.is_none()

@@ -65,6 +65,13 @@ pub enum Command {
         /// Show only this thread (decimal or 0x-hex thread id), with its registers.
         #[arg(long, short = 't', value_parser = parse_number)]
         thread: Option<u64>,
+        /// Kernel dumps: unwind this task too (by pid), running or asleep
+        /// (a sleeping task from the frame its last context switch saved).
+        #[arg(long, value_name = "PID", value_parser = parse_number)]
+        task: Option<u64>,
+        /// Kernel dumps: unwind every task, not only the running ones.
+        #[arg(long)]
+        all_tasks: bool,
         /// Show the memory map: protection, backing file, and whether each
         /// region's bytes are in the dump.
         #[arg(long)]

@@ -1,11 +1,13 @@
 //! Kernel structures read out of a kernel dump's memory, guided by
 //! VMCOREINFO (and later by BTF or DWARF types).
 
+pub mod btf;
 pub mod code_info;
 pub mod context;
 pub mod kallsyms;
 pub mod orc;
 pub mod printk;
+pub mod tasks;
 
 use std::sync::Arc;
 

@@ -166,3 +166,33 @@ pub struct KernelInfo {
     /// panic message.
     pub panic_cpu: Option<u32>,
 }
+
+/// One kernel task (a thread: the kernel schedules threads, and a process
+/// is a thread group sharing `tgid`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KernelTask {
+    /// Address of its task_struct.
+    pub address: u64,
+    pub pid: i32,
+    pub tgid: i32,
+    /// The pid of its real parent (0 for the boot idle task).
+    pub ppid: i32,
+    pub comm: String,
+    /// ps's state letter: R running, S sleeping, D uninterruptible, I idle,
+    /// T stopped, t traced, Z zombie, X dead, P parked.
+    pub state: char,
+    /// The raw `__state` word.
+    pub state_bits: u32,
+    /// A kernel thread (no user address space).
+    pub kernel_thread: bool,
+    /// The CPU it last ran on.
+    pub cpu: Option<u32>,
+    /// It was on a CPU when the dump was taken.
+    pub on_cpu: bool,
+    /// Its kernel stack's base.
+    pub stack: u64,
+    /// The stack pointer saved at its last context switch.
+    pub saved_sp: u64,
+    /// Its `mm` (address space), 0 for kernel threads.
+    pub mm: u64,
+}

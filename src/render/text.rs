@@ -816,17 +816,21 @@ fn write_kernel(
             (Some(context), Some(count)) => format!("  {context} (preempt_count {count:#x})"),
             _ => String::new(),
         };
+        let task = match &c.task {
+            Some(t) => format!("pid {:<6} {:<16}", t.pid, printable(&t.comm)),
+            None => format!("pid {:<6}", c.prstatus_pid),
+        };
         let _ = writeln!(
             out,
-            "  CPU {:<3} pid {:<6} pc {}{symbol}  sp {}{context}",
+            "  CPU {:<3} {task} pc {}{symbol}  sp {}{context}",
             c.index,
-            c.prstatus_pid,
             reg(&["rip", "pc", "eip"]),
             reg(&["rsp", "sp", "esp"])
         );
         write_kernel_frames(out, &c.frames, style);
     }
     out.push('\n');
+    write_tasks(out, k, style);
     if k.log.is_empty() {
         return;
     }
@@ -845,6 +849,69 @@ fn write_kernel(
     let _ = writeln!(out, "{}", style.heading(&heading));
     for record in &k.log[k.log.len() - shown..] {
         out.push_str(&dmesg_line(record));
+    }
+    out.push('\n');
+}
+
+/// The task list as `ps` in crash shows it — `>` marks a task running on a
+/// CPU, kernel threads are bracketed — with the stacks of unwound tasks
+/// that are not already under their CPU.
+fn write_tasks(out: &mut String, k: &crate::report::KernelReport, style: Style) {
+    if k.tasks.is_empty() {
+        for problem in &k.tasks_problems {
+            let _ = writeln!(out, "  tasks not listed: {}", printable(problem));
+        }
+        if !k.tasks_problems.is_empty() {
+            out.push('\n');
+        }
+        return;
+    }
+    let running = k.tasks.iter().filter(|t| t.running_on.is_some()).count();
+    let user = k.tasks.iter().filter(|t| !t.kernel_thread).count();
+    let types = match k.types.as_deref() {
+        Some("btf") => "; layouts from the kernel's BTF",
+        _ => "",
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!(
+            "Tasks ({}: {running} running, {user} user{types})",
+            k.tasks.len()
+        ))
+    );
+    let _ = writeln!(out, "       PID   TGID   PPID  CPU  ST  COMM");
+    for t in &k.tasks {
+        let mark = if t.running_on.is_some() { ">" } else { " " };
+        let comm = if t.kernel_thread {
+            format!("[{}]", printable(&t.comm))
+        } else {
+            printable(&t.comm).to_string()
+        };
+        let cpu = t.cpu.map(|c| c.to_string()).unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "  {mark} {:>6} {:>6} {:>6} {cpu:>4}  {}   {comm}",
+            t.pid, t.tgid, t.ppid, t.state
+        );
+        if t.running_on.is_none()
+            && let Some(frames) = &t.frames
+        {
+            write_kernel_frames(out, frames, style);
+        }
+    }
+    for problem in &k.tasks_problems {
+        let _ = writeln!(
+            out,
+            "  {}",
+            style.caution(&format!("list incomplete: {}", printable(problem)))
+        );
+    }
+    if k.tasks.iter().any(|t| t.frames.is_none()) {
+        let _ = writeln!(
+            out,
+            "  Running tasks are unwound under their CPUs; `--task PID` unwinds one more, `--all-tasks` every one."
+        );
     }
     out.push('\n');
 }

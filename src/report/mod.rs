@@ -292,16 +292,67 @@ pub struct KernelReport {
     /// The CPU that panicked.
     pub panic_cpu: Option<u32>,
     pub cpus: Vec<CpuReport>,
+    /// Every task, leaders each followed by their threads, from the
+    /// kernel's task list (types from its BTF); empty when it could not be
+    /// read, with the reason in `tasks_problem`.
+    pub tasks: Vec<TaskReport>,
+    /// Why the task list is missing or may be incomplete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks_problems: Vec<String>,
+    /// Where struct layouts came from: "btf" (the kernel's own, in the dump).
+    pub types: Option<String>,
     /// The kernel log, oldest first (`inspect --log N` shows the last N).
     pub log: Vec<crate::model::LogRecord>,
     /// Every VMCOREINFO entry, in the kernel's order.
     pub vmcoreinfo: Vec<Annotation>,
 }
 
+/// One kernel task and, when unwound, its kernel stack.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskReport {
+    /// Address of its task_struct.
+    pub address: Hex,
+    pub pid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub comm: String,
+    /// ps's state letter (R S D I T t Z X P) and the raw `__state` word.
+    pub state: char,
+    pub state_bits: u32,
+    pub kernel_thread: bool,
+    /// The CPU it last ran on.
+    pub cpu: Option<u32>,
+    /// Its kernel stack's base, and the sp saved at its last switch.
+    pub stack: Hex,
+    pub saved_sp: Hex,
+    /// Its address space (`mm`), 0 for kernel threads.
+    pub mm: Hex,
+    /// The CPU it was running on when the dump was taken (that CPU's
+    /// `current_task`).
+    pub running_on: Option<u32>,
+    /// It printed the panic (the panicking CPU's task).
+    pub panicked: bool,
+    /// Unwound tasks only (running and panicking ones by default, all with
+    /// `--all-tasks`, one with `--task PID`): innermost first; a running
+    /// task from its CPU's registers, a sleeping one from its saved switch
+    /// frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<Vec<FrameReport>>,
+}
+
+/// The task a CPU was running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpuTask {
+    pub pid: i32,
+    pub comm: String,
+}
+
 /// One CPU's saved registers.
 #[derive(Debug, Clone, Serialize)]
 pub struct CpuReport {
     pub index: u32,
+    /// The task running there (the CPU's `current_task`).
+    pub task: Option<CpuTask>,
     /// The pid field of its register note: the task running there (kdump)
     /// or the vCPU number (QEMU).
     pub prstatus_pid: u64,
