@@ -21,23 +21,44 @@ pub(super) fn kernel_report(
     // Each CPU's context by its preempt_count (a per-CPU variable named by
     // kallsyms).
     let context = |cpu: u32| crate::kernel::context::cpu_context(memory, symbols.as_ref()?, cpu);
+    // The kernel's own types (BTF, in its memory): struct layouts for the
+    // task and module lists.
+    let btf = symbols
+        .as_ref()
+        .map(|s| crate::kernel::btf::from_memory(memory, s))
+        .unwrap_or_else(|| Err("no kernel symbols (kallsyms) to find BTF with".into()));
+    let modules = match (&btf, &symbols) {
+        (Ok(btf), Some(s)) => crate::kernel::modules::ModuleLayout::from_btf(btf)
+            .map(|layout| crate::kernel::modules::read_modules(memory, s, &layout))
+            .unwrap_or_else(|e| crate::kernel::modules::ModuleList {
+                modules: Vec::new(),
+                problems: vec![e],
+            }),
+        _ => crate::kernel::modules::ModuleList::default(),
+    };
     // What is kernel code, and its ORC tables: once for every CPU.
     let code = symbols
         .as_ref()
         .zip(info)
-        .and_then(|(s, v)| crate::kernel::code_info::KernelCodeInfo::new(s, memory, v));
+        .and_then(|(s, v)| crate::kernel::code_info::KernelCodeInfo::new(s, memory, v))
+        .map(|c| c.with_modules(&modules.modules));
+    let names = symbols.as_ref().map(|s| Names {
+        symbols: s,
+        modules: &modules.modules,
+    });
     let cpu_frames: Vec<Vec<FrameReport>> = k
         .cpus
         .iter()
-        .map(|c| match (&symbols, &code) {
-            (Some(s), Some(code)) => kernel_frames(&c.registers, memory, s, code),
+        .map(|c| match (&names, &code) {
+            (Some(n), Some(code)) => kernel_frames(&c.registers, memory, n, code),
             _ => Vec::new(),
         })
         .collect();
     let tasks = task_reports(
         k,
         memory,
-        symbols.as_ref(),
+        names.as_ref(),
+        btf.as_ref().map_err(String::clone),
         code.as_ref(),
         &cpu_frames,
         options,
@@ -73,16 +94,32 @@ pub(super) fn kernel_report(
                     prstatus_pid: c.prstatus_pid,
                     context: level.as_ref().map(level_name),
                     preempt_count,
-                    pc_symbol: symbols.as_ref().and_then(|s| {
-                        let pc = c.registers.pc()?;
-                        let (name, offset) = s.lookup(pc)?;
-                        Some(format!("{name}+{offset:#x}"))
+                    pc_symbol: names.as_ref().and_then(|n| {
+                        let (module, name, offset) = n.lookup(c.registers.pc()?)?;
+                        Some(match module {
+                            "vmlinux" => format!("{name}+{offset:#x}"),
+                            module => format!("{name}+{offset:#x} [{module}]"),
+                        })
                     }),
                     frames,
                     registers: register_values(&c.registers),
                 }
             })
             .collect(),
+        modules: modules
+            .modules
+            .iter()
+            .map(|m| crate::report::KernelModuleReport {
+                name: m.name.clone(),
+                address: Hex(m.address),
+                text_base: Hex(m.text_base),
+                text_size: m.text_size,
+                size: m.size,
+                symbols: m.functions.len(),
+                orc_entries: m.orc.map(|(count, ..)| count),
+            })
+            .collect(),
+        modules_problems: modules.problems.clone(),
         tasks: tasks.tasks,
         tasks_problems: tasks.problems,
         types: tasks.types,
@@ -110,7 +147,7 @@ pub(super) fn kernel_report(
 fn kernel_frames(
     registers: &crate::model::RegisterSet,
     memory: &dyn crate::memory::Memory,
-    symbols: &crate::kernel::kallsyms::KernelSymbols,
+    names: &Names<'_>,
     code: &crate::kernel::code_info::KernelCodeInfo<'_>,
 ) -> Vec<FrameReport> {
     // A kernel stack is 16 KiB: 2048 words bound one scan.
@@ -134,14 +171,14 @@ fn kernel_frames(
             // A return address names its call: look up the byte before it
             // and report the offset of the return address itself, as crash does.
             let adjust = u64::from(!frame.pc_is_exact);
-            let symbol = symbols.lookup(frame.pc.saturating_sub(adjust));
+            let symbol = names.lookup(frame.pc.saturating_sub(adjust));
             FrameReport {
                 index,
                 pc: Hex(frame.pc),
-                module: Some("vmlinux".to_string()),
+                module: Some(symbol.map_or("vmlinux", |(module, ..)| module).to_string()),
                 module_offset: None,
-                function: symbol.map(|(name, _)| name.to_string()),
-                function_offset: symbol.map(|(_, offset)| Hex(offset + adjust)),
+                function: symbol.map(|(_, name, _)| name.to_string()),
+                function_offset: symbol.map(|(_, _, offset)| Hex(offset + adjust)),
                 file: None,
                 line: None,
                 column: None,
@@ -167,21 +204,22 @@ struct Tasks {
 fn task_reports(
     k: &crate::model::KernelInfo,
     memory: &dyn crate::memory::Memory,
-    symbols: Option<&crate::kernel::kallsyms::KernelSymbols>,
+    names: Option<&Names<'_>>,
+    btf: Result<&crate::kernel::btf::Btf, String>,
     code: Option<&crate::kernel::code_info::KernelCodeInfo<'_>>,
     cpu_frames: &[Vec<FrameReport>],
     options: &super::InspectOptions,
 ) -> Tasks {
     use crate::kernel::tasks;
-    let Some(symbols) = symbols else {
+    let Some(names) = names else {
         return Tasks {
             tasks: Vec::new(),
             problems: vec!["no kernel symbols (kallsyms) to find the task list with".into()],
             types: None,
         };
     };
-    let layout = crate::kernel::btf::from_memory(memory, symbols)
-        .and_then(|btf| tasks::TaskLayout::from_btf(&btf));
+    let symbols = names.symbols;
+    let layout = btf.and_then(tasks::TaskLayout::from_btf);
     let layout = match layout {
         Ok(l) => l,
         Err(e) => {
@@ -237,9 +275,7 @@ fn task_reports(
                     .and_then(|i| cpu_frames.get(i).cloned())
                     .unwrap_or_default(),
                 None => match (tasks::switch_registers(memory, &layout, &task), code) {
-                    (Some(registers), Some(code)) => {
-                        kernel_frames(&registers, memory, symbols, code)
-                    }
+                    (Some(registers), Some(code)) => kernel_frames(&registers, memory, names, code),
                     _ => Vec::new(),
                 },
             });
@@ -266,5 +302,24 @@ fn task_reports(
         tasks: reports,
         problems: list.problems,
         types: Some("btf".into()),
+    }
+}
+
+/// Names for kernel addresses: the core kernel's kallsyms, then each
+/// loaded module's own symbols.
+struct Names<'a> {
+    symbols: &'a crate::kernel::kallsyms::KernelSymbols,
+    modules: &'a [crate::kernel::modules::KernelModule],
+}
+
+impl Names<'_> {
+    /// (module, function, offset): module is "vmlinux" for the core kernel.
+    fn lookup(&self, address: u64) -> Option<(&str, &str, u64)> {
+        if let Some(module) = self.modules.iter().find(|m| m.contains(address)) {
+            let (name, offset) = module.lookup(address)?;
+            return Some((module.name.as_str(), name, offset));
+        }
+        let (name, offset) = self.symbols.lookup(address)?;
+        Some(("vmlinux", name, offset))
     }
 }

@@ -5,6 +5,7 @@
 //! to its validated stack scan.
 
 use crate::kernel::kallsyms::KernelSymbols;
+use crate::kernel::modules::KernelModule;
 use crate::kernel::orc::OrcTables;
 use crate::memory::Memory;
 use crate::model::{RegisterSet, Vmcoreinfo};
@@ -27,6 +28,9 @@ pub struct KernelCodeInfo<'a> {
     has_orc: bool,
     /// The ORC tables in the dump's memory, when kallsyms locates them.
     orc: Option<OrcTables>,
+    /// Loaded modules: their text is code too, named by their own symbols
+    /// and unwound by their own ORC tables.
+    modules: Vec<(&'a KernelModule, Option<OrcTables>)>,
 }
 
 impl<'a> KernelCodeInfo<'a> {
@@ -58,7 +62,27 @@ impl<'a> KernelCodeInfo<'a> {
                 .zip(symbols.address_of("__stop_orc_unwind_ip"))
                 .zip(symbols.address_of("__start_orc_unwind"))
                 .and_then(|((start, stop), entries)| OrcTables::new(start, stop, entries)),
+            modules: Vec::new(),
         })
+    }
+
+    /// Adds loaded modules' text (and their ORC tables) to what is code.
+    pub fn with_modules(mut self, modules: &'a [KernelModule]) -> Self {
+        self.modules = modules
+            .iter()
+            .map(|m| {
+                let orc = m.orc.and_then(|(count, ip, entries)| {
+                    OrcTables::new(ip, ip.checked_add(count.checked_mul(4)?)?, entries)
+                });
+                (m, orc)
+            })
+            .collect();
+        self
+    }
+
+    /// The module whose text holds `pc`.
+    fn module_at(&self, pc: u64) -> Option<&(&'a KernelModule, Option<OrcTables>)> {
+        self.modules.iter().find(|(m, _)| m.contains(pc))
     }
 
     /// Whether the walker may be given rbp: yes when the kernel keeps frame
@@ -79,6 +103,9 @@ impl CodeInfo for KernelCodeInfo<'_> {
     /// In the core kernel's text (or init text) and inside a text symbol
     /// (`t T w W`).
     fn is_code(&self, pc: u64) -> bool {
+        if let Some((module, _)) = self.module_at(pc) {
+            return module.lookup(pc).is_some();
+        }
         let in_init = self
             .init_text
             .is_some_and(|(start, end)| (start..end).contains(&pc));
@@ -108,12 +135,20 @@ impl CodeInfo for KernelCodeInfo<'_> {
 
     /// Only for kernel text: ORC covers nothing else.
     fn orc_step(&self, registers: &RegisterSet, pc_is_exact: bool, memory: &dyn Memory) -> OrcStep {
-        let (Some(orc), Some(pc)) = (&self.orc, registers.pc()) else {
+        let Some(pc) = registers.pc() else {
             return OrcStep::Unknown;
         };
-        if !self.is_code(if pc_is_exact { pc } else { pc.wrapping_sub(1) }) {
+        let site = if pc_is_exact { pc } else { pc.wrapping_sub(1) };
+        if !self.is_code(site) {
             return OrcStep::Unknown;
         }
+        let tables = match self.module_at(site) {
+            Some((_, tables)) => tables.as_ref(),
+            None => self.orc.as_ref(),
+        };
+        let Some(orc) = tables else {
+            return OrcStep::Unknown;
+        };
         match orc.step(registers, pc_is_exact, memory) {
             // Kernel text has no CFI and no frame-pointer chain to fall back on.
             OrcStep::Unknown => OrcStep::ScanOnly,

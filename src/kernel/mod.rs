@@ -5,6 +5,7 @@ pub mod btf;
 pub mod code_info;
 pub mod context;
 pub mod kallsyms;
+pub mod modules;
 pub mod orc;
 pub mod printk;
 pub mod tasks;

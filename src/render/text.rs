@@ -830,6 +830,7 @@ fn write_kernel(
         write_kernel_frames(out, &c.frames, style);
     }
     out.push('\n');
+    write_kernel_modules(out, k, style);
     write_tasks(out, k, style);
     if k.log.is_empty() {
         return;
@@ -849,6 +850,49 @@ fn write_kernel(
     let _ = writeln!(out, "{}", style.heading(&heading));
     for record in &k.log[k.log.len() - shown..] {
         out.push_str(&dmesg_line(record));
+    }
+    out.push('\n');
+}
+
+/// Loaded modules as crash's `mod` lists them: struct module, name, code
+/// base, size; with how many of their functions their own symbol table
+/// named and whether they carry ORC tables.
+fn write_kernel_modules(out: &mut String, k: &crate::report::KernelReport, style: Style) {
+    if k.modules.is_empty() && k.modules_problems.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!("Modules ({})", k.modules.len()))
+    );
+    if !k.modules.is_empty() {
+        let _ = writeln!(
+            out,
+            "  MODULE              NAME                  BASE                 SIZE  SYMBOLS"
+        );
+    }
+    for m in &k.modules {
+        let orc = m
+            .orc_entries
+            .map(|n| format!(", ORC {n}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:#018x}  {:<20}  {:#018x}  {:>6}  {} functions{orc}",
+            m.address.0,
+            printable(&m.name),
+            m.text_base.0,
+            m.size,
+            m.symbols
+        );
+    }
+    for problem in &k.modules_problems {
+        let _ = writeln!(
+            out,
+            "  {}",
+            style.caution(&format!("list incomplete: {}", printable(problem)))
+        );
     }
     out.push('\n');
 }

@@ -292,6 +292,12 @@ pub struct KernelReport {
     /// The CPU that panicked.
     pub panic_cpu: Option<u32>,
     pub cpus: Vec<CpuReport>,
+    /// Loaded modules, from the kernel's `modules` list (most recent first,
+    /// as lsmod shows them).
+    pub modules: Vec<KernelModuleReport>,
+    /// Why the module list is missing or may be incomplete.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub modules_problems: Vec<String>,
     /// Every task, leaders each followed by their threads, from the
     /// kernel's task list (types from its BTF); empty when it could not be
     /// read, with the reason in `tasks_problem`.
@@ -338,6 +344,23 @@ pub struct TaskReport {
     /// frame.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frames: Option<Vec<FrameReport>>,
+}
+
+/// One loaded kernel module.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelModuleReport {
+    pub name: String,
+    /// Its struct module.
+    pub address: Hex,
+    /// Where its code lies.
+    pub text_base: Hex,
+    pub text_size: u64,
+    /// Its whole core image (code and data), as lsmod's size.
+    pub size: u64,
+    /// Function symbols read from its own symbol table in memory.
+    pub symbols: usize,
+    /// Entries in its ORC tables (x86_64), when it has them.
+    pub orc_entries: Option<u64>,
 }
 
 /// The task a CPU was running.
