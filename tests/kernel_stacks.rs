@@ -236,3 +236,80 @@ fn inspect_prints_each_cpus_stack_under_its_cpu_line() {
         ]
     );
 }
+
+/// Each CPU's interrupt and exception stacks, from the per-CPU pointers
+/// kallsyms names and the struct layouts of the dump's own BTF: crash
+/// shows CPU 0's NMI-handler frames at 0xfffffe000000dea8–def0, on the
+/// NMI stack that ckdump finds for CPU 0 (and not for CPU 1).
+#[test]
+fn interrupt_and_exception_stacks_are_where_crash_found_the_nmi_frames() {
+    use ckdump::kernel::stacks::{CpuStacks, StackKind};
+    let Some(path) = shared_path(VMCORE) else {
+        return;
+    };
+    let image = ckdump::open(&path, &common::no_host_files()).unwrap();
+    let memory = &*image.process.memory;
+    let info = image
+        .details
+        .kernel
+        .as_ref()
+        .unwrap()
+        .vmcoreinfo
+        .as_ref()
+        .unwrap();
+    let symbols = ckdump::kernel::kallsyms::KernelSymbols::from_memory(memory, info).unwrap();
+    let btf = ckdump::kernel::btf::from_memory(memory, &symbols).unwrap();
+    let cpu0 = CpuStacks::read(memory, &symbols, Some(&btf), 0);
+    let cpu1 = CpuStacks::read(memory, &symbols, Some(&btf), 1);
+    for sp in [
+        0xfffffe000000dea8,
+        0xfffffe000000deb0,
+        0xfffffe000000ded0,
+        0xfffffe000000def0,
+    ] {
+        assert_eq!(cpu0.kind_of(sp, None), Some(StackKind::Nmi), "{sp:#x}");
+        assert_eq!(cpu1.kind_of(sp, None), None, "{sp:#x}");
+    }
+    // 8 KiB exception stacks, 16 KiB IRQ stacks (this kernel's sizes).
+    let size = |stacks: &CpuStacks, kind| {
+        stacks
+            .ranges()
+            .iter()
+            .find(|r| r.2 == kind)
+            .map(|r| r.1 - r.0)
+    };
+    assert_eq!(size(&cpu0, StackKind::Nmi), Some(8192));
+    assert_eq!(size(&cpu0, StackKind::MachineCheck), Some(8192));
+    assert_eq!(size(&cpu1, StackKind::Irq), Some(16384));
+    // The IRQ stacks of the two CPUs are distinct.
+    let irq = |stacks: &CpuStacks| {
+        stacks
+            .ranges()
+            .iter()
+            .find(|r| r.2 == StackKind::Irq)
+            .unwrap()
+            .0
+    };
+    assert_ne!(irq(&cpu0), irq(&cpu1));
+}
+
+/// Both CPUs' saved registers are on task stacks — CPU 0's are the idle
+/// task's (crash_save_cpu keeps the context the crash NMI interrupted),
+/// CPU 1's init's — and every frame of their walks stays there.
+#[test]
+fn each_frame_says_which_stack_it_is_on() {
+    let Some(cpus) = cpus() else {
+        return;
+    };
+    for cpu in &cpus {
+        assert_eq!(cpu.stack.as_deref(), Some("task"), "CPU {}", cpu.index);
+        assert!(
+            cpu.frames
+                .iter()
+                .all(|f| f.stack.as_deref() == Some("task")),
+            "CPU {}: {:?}",
+            cpu.index,
+            cpu.frames.iter().map(|f| &f.stack).collect::<Vec<_>>()
+        );
+    }
+}

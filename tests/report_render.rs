@@ -99,6 +99,7 @@ fn frame(
         inlined,
         found_by,
         sp: None,
+        stack: None,
         registers: Vec::new(),
     }
 }

@@ -46,20 +46,59 @@ pub(super) fn kernel_report(
         symbols: s,
         modules: &modules.modules,
     });
+    // Each CPU's interrupt and exception stacks, and its running task's
+    // own stack: which stack each frame is on, and where a walk crossed
+    // from one to another.
+    let task_layout = btf
+        .as_ref()
+        .map_err(String::clone)
+        .and_then(crate::kernel::tasks::TaskLayout::from_btf);
+    let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
+    let current = symbols
+        .as_ref()
+        .map(|s| crate::kernel::tasks::current_tasks(memory, s, cpu_count))
+        .unwrap_or_default();
+    let cpu_stacks: Vec<(crate::kernel::stacks::CpuStacks, Option<u64>)> = k
+        .cpus
+        .iter()
+        .map(|c| {
+            let stacks = symbols
+                .as_ref()
+                .map(|s| {
+                    crate::kernel::stacks::CpuStacks::read(memory, s, btf.as_ref().ok(), c.index)
+                })
+                .unwrap_or_default();
+            let task_stack = current
+                .get(c.index as usize)
+                .copied()
+                .flatten()
+                .zip(task_layout.as_ref().ok())
+                .and_then(|(address, layout)| {
+                    crate::kernel::tasks::read_task(memory, layout, address)
+                })
+                .map(|t| t.stack);
+            (stacks, task_stack)
+        })
+        .collect();
     let cpu_frames: Vec<Vec<FrameReport>> = k
         .cpus
         .iter()
-        .map(|c| match (&names, &code) {
-            (Some(n), Some(code)) => kernel_frames(&c.registers, memory, n, code),
+        .zip(&cpu_stacks)
+        .map(|(c, (stacks, task_stack))| match (&names, &code) {
+            (Some(n), Some(code)) => {
+                let mut frames = kernel_frames(&c.registers, memory, n, code);
+                label_stacks(&mut frames, stacks, *task_stack);
+                frames
+            }
             _ => Vec::new(),
         })
         .collect();
     let tasks = task_reports(
         k,
         memory,
-        names.as_ref(),
-        btf.as_ref().map_err(String::clone),
-        code.as_ref(),
+        names.as_ref().zip(code.as_ref()),
+        names.as_ref().map(|n| n.symbols),
+        (task_layout, &current),
         &cpu_frames,
         options,
     );
@@ -86,10 +125,16 @@ pub(super) fn kernel_report(
             .cpus
             .iter()
             .zip(cpu_frames)
-            .map(|(c, frames)| {
+            .zip(&cpu_stacks)
+            .map(|((c, frames), (stacks, task_stack))| {
                 let (preempt_count, level) = context(c.index).unzip();
                 crate::report::CpuReport {
                     index: c.index,
+                    stack: c
+                        .registers
+                        .sp()
+                        .and_then(|sp| stacks.kind_of(sp, *task_stack))
+                        .map(|kind| kind.name().to_string()),
                     task: task_on(c.index),
                     prstatus_pid: c.prstatus_pid,
                     context: level.as_ref().map(level_name),
@@ -185,6 +230,7 @@ fn kernel_frames(
                 inlined: false,
                 found_by: frame.found_by,
                 sp: frame.sp.map(Hex),
+                stack: None,
                 registers: register_values(&frame.registers),
             }
         })
@@ -204,22 +250,23 @@ struct Tasks {
 fn task_reports(
     k: &crate::model::KernelInfo,
     memory: &dyn crate::memory::Memory,
-    names: Option<&Names<'_>>,
-    btf: Result<&crate::kernel::btf::Btf, String>,
-    code: Option<&crate::kernel::code_info::KernelCodeInfo<'_>>,
+    unwinder: Option<(&Names<'_>, &crate::kernel::code_info::KernelCodeInfo<'_>)>,
+    symbols: Option<&crate::kernel::kallsyms::KernelSymbols>,
+    (layout, current): (
+        Result<crate::kernel::tasks::TaskLayout, String>,
+        &[Option<u64>],
+    ),
     cpu_frames: &[Vec<FrameReport>],
     options: &super::InspectOptions,
 ) -> Tasks {
     use crate::kernel::tasks;
-    let Some(names) = names else {
+    let Some(symbols) = symbols else {
         return Tasks {
             tasks: Vec::new(),
             problems: vec!["no kernel symbols (kallsyms) to find the task list with".into()],
             types: None,
         };
     };
-    let symbols = names.symbols;
-    let layout = btf.and_then(tasks::TaskLayout::from_btf);
     let layout = match layout {
         Ok(l) => l,
         Err(e) => {
@@ -240,8 +287,6 @@ fn task_reports(
             };
         }
     };
-    let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
-    let current = tasks::current_tasks(memory, symbols, cpu_count);
     // Secondary CPUs' idle tasks (swapper/N) are on no list: add each
     // CPU's current task the list did not reach.
     let mut list = list;
@@ -274,8 +319,13 @@ fn task_reports(
                     .position(|c| c.index == cpu)
                     .and_then(|i| cpu_frames.get(i).cloned())
                     .unwrap_or_default(),
-                None => match (tasks::switch_registers(memory, &layout, &task), code) {
-                    (Some(registers), Some(code)) => kernel_frames(&registers, memory, names, code),
+                None => match (tasks::switch_registers(memory, &layout, &task), unwinder) {
+                    (Some(registers), Some((names, code))) => {
+                        let mut frames = kernel_frames(&registers, memory, names, code);
+                        let stacks = crate::kernel::stacks::CpuStacks::default();
+                        label_stacks(&mut frames, &stacks, Some(task.stack));
+                        frames
+                    }
                     _ => Vec::new(),
                 },
             });
@@ -321,5 +371,19 @@ impl Names<'_> {
         }
         let (name, offset) = self.symbols.lookup(address)?;
         Some(("vmlinux", name, offset))
+    }
+}
+
+/// Names the stack each frame's sp lies on (task, irq, nmi, …).
+fn label_stacks(
+    frames: &mut [FrameReport],
+    stacks: &crate::kernel::stacks::CpuStacks,
+    task_stack: Option<u64>,
+) {
+    for frame in frames {
+        frame.stack = frame
+            .sp
+            .and_then(|sp| stacks.kind_of(sp.0, task_stack))
+            .map(|kind| kind.name().to_string());
     }
 }

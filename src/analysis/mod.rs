@@ -294,6 +294,7 @@ fn thread_report(
             inlined: false,
             found_by: frame.found_by,
             sp: frame.sp.map(Hex),
+            stack: None,
             registers: register_values(&frame.registers),
         };
         if symbols.is_empty() {

@@ -8,6 +8,7 @@ pub mod kallsyms;
 pub mod modules;
 pub mod orc;
 pub mod printk;
+pub mod stacks;
 pub mod tasks;
 
 use std::sync::Arc;

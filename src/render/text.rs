@@ -751,7 +751,17 @@ fn write_kernel_frames(out: &mut String, frames: &[FrameReport], style: Style) {
         .max()
         .unwrap_or(0)
         .min(MAX_SYMBOL_WIDTH);
+    let mut previous: Option<&str> = None;
     for f in frames {
+        // Leaving an interrupt or exception stack: mark the entry crossed,
+        // as crash does.
+        if let (Some(from), Some(to)) = (previous, f.stack.as_deref())
+            && from != to
+            && from != "task"
+        {
+            let _ = writeln!(out, "      --- <{}> ---", stack_title(from));
+        }
+        previous = f.stack.as_deref().or(previous);
         let how = if f.found_by == crate::unwind::FoundBy::Scan {
             // A scanned frame may be a stale return address: make it loud.
             style.caution("[scan]")
@@ -765,6 +775,19 @@ fn write_kernel_frames(out: &mut String, frames: &[FrameReport], style: Style) {
             frame_symbol(f),
         );
         let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// crash's name for an interrupt or exception stack.
+fn stack_title(stack: &str) -> String {
+    match stack {
+        "irq" => "IRQ stack".into(),
+        "nmi" => "NMI exception stack".into(),
+        "double-fault" => "DOUBLEFAULT exception stack".into(),
+        "debug" => "DEBUG exception stack".into(),
+        "machine-check" => "MCE exception stack".into(),
+        "vmm-communication" => "VC exception stack".into(),
+        other => format!("{} stack", printable(other)),
     }
 }
 
@@ -815,6 +838,10 @@ fn write_kernel(
         let context = match (&c.context, c.preempt_count) {
             (Some(context), Some(count)) => format!("  {context} (preempt_count {count:#x})"),
             _ => String::new(),
+        };
+        let context = match c.stack.as_deref() {
+            Some(stack) if stack != "task" => format!("{context}, on the {}", stack_title(stack)),
+            _ => context,
         };
         let task = match &c.task {
             Some(t) => format!("pid {:<6} {:<16}", t.pid, printable(&t.comm)),

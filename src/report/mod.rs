@@ -122,6 +122,11 @@ pub struct FrameReport {
     pub found_by: FoundBy,
     /// Stack pointer of the physical frame.
     pub sp: Option<Hex>,
+    /// Kernel frames: the stack the frame lies on ("task", "irq", "nmi",
+    /// "double-fault", "debug", "machine-check"); a change between two
+    /// frames is an interrupt or exception entry crossed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
     /// Registers known in the physical frame: all of them for frame 0, the
     /// ones the unwinder recovered (or carried over as callee-saved) for
     /// callers, as minidump-stackwalk lists them per frame.
@@ -374,6 +379,9 @@ pub struct CpuTask {
 #[derive(Debug, Clone, Serialize)]
 pub struct CpuReport {
     pub index: u32,
+    /// The stack its saved sp lies on: "task", "irq" (hard and soft
+    /// interrupts), or an exception stack ("nmi", "double-fault", …).
+    pub stack: Option<String>,
     /// The task running there (the CPU's `current_task`).
     pub task: Option<CpuTask>,
     /// The pid field of its register note: the task running there (kdump)
