@@ -18,8 +18,12 @@ use crate::verify::{self, restore};
 /// What to open: a saved state on disk, or a running process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// An ELF core, minidump, CRIU directory or checkpoint archive.
+    /// An ELF core, minidump, kernel dump, CRIU directory or checkpoint
+    /// archive.
     Path(PathBuf),
+    /// Several files that together hold one image: the parts of a
+    /// makedumpfile `--split` kernel dump, in any order (told by content).
+    Parts(Vec<PathBuf>),
     /// A live process, stopped with ptrace for the time of the report.
     Pid(u64),
 }
@@ -32,16 +36,14 @@ pub type InspectOptions = analysis::InspectOptions;
 /// Fails when the input cannot be read, or when `options.thread` names a
 /// thread the image does not hold ([`ErrorKind::NoSuchThread`]).
 pub fn inspect(input: &Input, options: &InspectOptions) -> Result<InspectReport, Error> {
+    let open_options = || OpenOptions {
+        sysroot: options.symbols.sysroot.clone(),
+        progress: options.progress.clone().unwrap_or_default(),
+        ..Default::default()
+    };
     match input {
-        Input::Path(path) => {
-            let open_options = OpenOptions {
-                sysroot: options.symbols.sysroot.clone(),
-                progress: options.progress.clone().unwrap_or_default(),
-                ..Default::default()
-            };
-            let image = image::open(path, &open_options)?;
-            inspect_image(&image, options)
-        }
+        Input::Path(path) => inspect_image(&image::open(path, &open_options())?, options),
+        Input::Parts(paths) => inspect_image(&image::open_set(paths, &open_options())?, options),
         Input::Pid(pid) => inspect_pid(*pid, options),
     }
 }
@@ -123,20 +125,53 @@ impl From<Error> for VerifyFailure {
 /// the checks on the model. Every registered check is in the report with
 /// its outcome: failed, passed, or not applicable to what this run had.
 pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, VerifyFailure> {
+    verify_set(&[path.to_path_buf()], options)
+}
+
+/// [`verify`] of an image held in several files: the parts of a
+/// makedumpfile `--split` dump, in any order. Each part's own seal is
+/// checked where it has one; the report is named after the first path.
+pub fn verify_set(
+    paths: &[PathBuf],
+    options: &VerifyOptions,
+) -> Result<VerifyReport, VerifyFailure> {
+    let Some(first) = paths.first() else {
+        return Err(Error::new(
+            Path::new(""),
+            ErrorKind::Unsupported("no image given".into()),
+        )
+        .into());
+    };
     let progress = options.progress.clone().unwrap_or_default();
+    if paths.len() > 1 && options.seal_manifest.is_some() {
+        return Err(Error::new(
+            first,
+            ErrorKind::Unsupported(
+                "--seal names the manifest of one file; the parts of a split dump are each checked \
+                 against their own FILE.ckdump-seal.json"
+                    .into(),
+            ),
+        )
+        .into());
+    }
     let seal_options = crate::seal::CheckOptions {
         manifest: options.seal_manifest.clone(),
         key: options.seal_key.clone(),
         progress: Some(progress.clone()),
     };
-    let seal_findings = crate::seal::check(path, &seal_options)?;
-    let shown_path = path.display().to_string();
+    let mut seal_findings: Option<Vec<Finding>> = None;
+    for path in paths {
+        if let Some(found) = crate::seal::check(path, &seal_options)? {
+            seal_findings.get_or_insert_with(Vec::new).extend(found);
+        }
+    }
+    let shown_path = first.display().to_string();
     let open_options = OpenOptions {
         sysroot: options.sysroot.clone(),
         progress,
         ..Default::default()
     };
-    let image = match image::open(path, &open_options) {
+    let image = match image::open_set(paths, &open_options) {
         Ok(image) => image,
         Err(error) => {
             let report = seal_findings.map(|found| {
@@ -170,6 +205,11 @@ pub fn verify(path: &Path, options: &VerifyOptions) -> Result<VerifyReport, Veri
                 crate::model::VmcoreFormat::KdumpCompressed | crate::model::VmcoreFormat::Flattened
             )
         }),
+        kdump_split: image
+            .details
+            .kernel
+            .as_ref()
+            .is_some_and(|k| !k.split_parts.is_empty()),
     };
     let mut findings: Vec<Finding> = image.findings.clone();
     findings.extend(seal_findings.into_iter().flatten());

@@ -48,8 +48,8 @@ pub mod verify;
 #[cfg(target_os = "linux")]
 pub use commands::snapshot;
 pub use commands::{
-    Input, InspectOptions, VerifyFailure, VerifyOptions, diff, inspect, seal, verify,
+    Input, InspectOptions, VerifyFailure, VerifyOptions, diff, inspect, seal, verify, verify_set,
 };
 pub use error::{Error, ErrorKind};
-pub use image::{OpenOptions, open};
+pub use image::{OpenOptions, open, open_set};
 pub use model::Image;

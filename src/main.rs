@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Outcome {
     match command {
         Command::Inspect {
-            image,
+            mut images,
             pid,
             symbols,
             format,
@@ -58,12 +58,13 @@ fn run(command: Command) -> Outcome {
             log,
             quiet,
         } => {
-            let input = match (image, pid) {
+            let input = match (images.len(), pid) {
                 (_, Some(pid)) => ckdump::Input::Pid(pid),
-                (Some(path), None) => ckdump::Input::Path(path),
-                (None, None) => {
+                (0, None) => {
                     return Outcome::Unreadable("inspect needs an image or --pid PID".into());
                 }
+                (1, None) => ckdump::Input::Path(images.swap_remove(0)),
+                (_, None) => ckdump::Input::Parts(images),
             };
             let options = ckdump::InspectOptions {
                 symbols: symbols.config(),
@@ -98,7 +99,7 @@ fn run(command: Command) -> Outcome {
             Outcome::Done
         }
         Command::Verify {
-            image,
+            images,
             format,
             fail_on,
             sysroot,
@@ -127,7 +128,7 @@ fn run(command: Command) -> Outcome {
                 seal_key,
                 progress: Some(for_terminal(quiet)),
             };
-            match ckdump::verify(&image, &options) {
+            match ckdump::verify_set(&images, &options) {
                 Ok(report) => {
                     print_out(&render_verify(&report, format, fail_on));
                     let threshold = fail_on.severity();

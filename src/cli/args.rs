@@ -42,16 +42,23 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --symbols symbols\n  \
         ckdump inspect core --thread 4242 --disasm 5\n  \
+        ckdump inspect vmcore.1 vmcore.2 vmcore.3   (a makedumpfile --split dump)\n  \
         ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
         sudo ckdump inspect --pid $(pidof myserver) --regions")]
     Inspect {
         /// The image: an ELF core file or minidump (optionally compressed),
-        /// a CRIU image directory, or a container checkpoint archive (tar,
-        /// tar.gz, tar.zst, as `podman container checkpoint --export` and
-        /// the kubelet write).
-        #[arg(required_unless_present = "pid", conflicts_with = "pid")]
-        image: Option<PathBuf>,
+        /// a Linux kernel dump, a CRIU image directory, or a container
+        /// checkpoint archive (tar, tar.gz, tar.zst, as `podman container
+        /// checkpoint --export` and the kubelet write). Several paths: the
+        /// files of one `makedumpfile --split` dump, in any order, read as
+        /// one.
+        #[arg(
+            value_name = "IMAGE",
+            required_unless_present = "pid",
+            conflicts_with = "pid"
+        )]
+        images: Vec<PathBuf>,
         /// Inspect a running process instead: every thread is stopped with
         /// ptrace for the time of the report, then resumes (Linux; needs
         /// permission to ptrace it).
@@ -104,8 +111,10 @@ pub enum Command {
         ckdump verify core --format sarif > ckdump.sarif\n  \
         ckdump verify core --format junit > ckdump-junit.xml")]
     Verify {
-        /// The image to check.
-        image: PathBuf,
+        /// The image to check; several paths: the files of one
+        /// `makedumpfile --split` dump, in any order, checked as one.
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<PathBuf>,
         /// Output format.
         #[arg(long, short = 'f', value_enum, default_value_t = VerifyFormat::Text)]
         format: VerifyFormat,

@@ -63,6 +63,8 @@ pub enum Scope {
     Vmcore,
     /// makedumpfile's own formats: kdump-compressed, and its flattened stream.
     Makedumpfile,
+    /// The parts of a makedumpfile `--split` dump (or one part alone).
+    KdumpSplit,
 }
 
 /// What a verify run had, for deciding which checks applied.
@@ -82,6 +84,8 @@ pub struct RunFacts {
     pub vmcore: bool,
     /// A kdump-compressed file or a flattened stream of one.
     pub makedumpfile: bool,
+    /// Read from the parts of a makedumpfile `--split` dump (or one part).
+    pub kdump_split: bool,
 }
 
 impl Scope {
@@ -99,6 +103,7 @@ impl Scope {
             Scope::Sealed => "sealed",
             Scope::Vmcore => "vmcore",
             Scope::Makedumpfile => "kdump-compressed",
+            Scope::KdumpSplit => "kdump-split",
         }
     }
 
@@ -117,6 +122,7 @@ impl Scope {
                 Scope::Sealed => facts.sealed,
                 Scope::Vmcore => facts.vmcore,
                 Scope::Makedumpfile => facts.makedumpfile,
+                Scope::KdumpSplit => facts.kdump_split,
             }
     }
 }

@@ -272,6 +272,23 @@ checks! {
         "What the dump level left out, in words: zero, cache, private cache, user and free pages.",
         "Excluded pages read as absent: with user pages excluded the user-space stacks of tasks cannot be shown. Dump with a lower makedumpfile -d level to keep them.";
 
+    // --- 71xx: makedumpfile --split sets (several files read as one kernel dump) ---
+    KDUMP_SPLIT_SAME_DUMP = "CKD-E7101", "kdump-split-same-dump", Error, KdumpSplit,
+        "Every part of a --split set belongs to the same dump as the part that starts lowest: the same kernel, dump time, page size, max_mapnr, CPU count, dump level, phys_base, VMCOREINFO and page bitmaps.",
+        "A file of another dump (another crash, or the same one dumped again at another -d level) was given with the set; its pages are left out. Give the files one makedumpfile --split run wrote.";
+    KDUMP_SPLIT_COMPLETE = "CKD-E7102", "kdump-split-complete", Error, KdumpSplit,
+        "The parts' PFN ranges together cover every page frame from 0 to max_mapnr.",
+        "A part of the set is missing: the pages it holds read as not captured, so page tables, the log or stacks there may be lost. Give every file makedumpfile --split wrote.";
+    KDUMP_SPLIT_DISJOINT = "CKD-W7103", "kdump-split-disjoint", Warning, KdumpSplit,
+        "No two parts of a --split set hold the same page frames.",
+        "Parts of two --split runs of the same dump were mixed (their PFN ranges differ); where they overlap the pages are read from the part that starts first. Give the files of one run.";
+    KDUMP_SPLIT_PART_ONCE = "CKD-W7104", "kdump-split-parts-unique", Warning, KdumpSplit,
+        "Each part of a --split set is given once.",
+        "The same part was given twice (the same path, or a copy); it is read once. Nothing is lost, but check that no other part was meant in its place.";
+    KDUMP_SPLIT_ALONE = "CKD-E7105", "kdump-split-set-given", Error, KdumpSplit,
+        "A part of a --split set is read together with the rest of its set.",
+        "This file holds the pages of its own PFN range only; the others are in the files makedumpfile wrote with it. Pass them all, in any order: ckdump inspect vmcore.1 vmcore.2 ...";
+
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, WithSymbols,
         "Every module that has code on a thread's stack has symbols (DWARF, PDB, Breakpad or a symbol table).",

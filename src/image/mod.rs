@@ -56,6 +56,14 @@ const MDMP_MAGIC: &[u8] = b"MDMP";
 /// makedumpfile's kdump-compressed and flattened files, and the old
 /// diskdump format.
 const KDUMP_MAGICS: &[&[u8]] = &[b"KDUMP   ", b"DISKDUMP", b"makedump"];
+/// What a single dump file (not a directory or archive) starts with.
+const FILE_MAGICS: &[&[u8]] = &[
+    MDMP_MAGIC,
+    ELF_MAGIC,
+    KDUMP_MAGICS[0],
+    KDUMP_MAGICS[1],
+    KDUMP_MAGICS[2],
+];
 
 /// Which compression wrapper, if any, the first bytes announce.
 pub(crate) fn compression_by_magic(head: &[u8]) -> Option<Compression> {
@@ -98,17 +106,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
     if let Some(compression) = checkpoint_archive::detect(path) {
         return checkpoint_archive::read(path, compression, options);
     }
-    let unwrapped = load_expecting(
-        path,
-        Some(&[
-            MDMP_MAGIC,
-            ELF_MAGIC,
-            KDUMP_MAGICS[0],
-            KDUMP_MAGICS[1],
-            KDUMP_MAGICS[2],
-        ]),
-        options,
-    )?;
+    let unwrapped = load_expecting(path, Some(FILE_MAGICS), options)?;
     if vmcore::is_makedumpfile(&unwrapped.bytes) {
         return vmcore::read_makedumpfile(
             path,
@@ -126,6 +124,39 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
         return Err(unknown_format(path, &unwrapped.bytes));
     }
     elf_core::parse(path, unwrapped, options)
+}
+
+/// Opens several files as one image: the parts of a makedumpfile
+/// `--split` dump (each kdump-compressed, plain or wrapped in a
+/// compression), told apart by content and read in any order. One path
+/// opens as [`open`] does.
+pub fn open_set(paths: &[PathBuf], options: &OpenOptions) -> Result<Image> {
+    let [first, ..] = paths else {
+        return Err(Error::new(
+            Path::new(""),
+            ErrorKind::Unsupported("no image given".into()),
+        ));
+    };
+    if paths.len() == 1 {
+        return open(first, options);
+    }
+    let mut parts = Vec::with_capacity(paths.len());
+    for path in paths {
+        let unwrapped = load_expecting(path, Some(FILE_MAGICS), options)?;
+        if !vmcore::is_makedumpfile(&unwrapped.bytes) {
+            return Err(vmcore::split::not_a_part(
+                path,
+                "not a kdump-compressed file",
+            ));
+        }
+        parts.push(vmcore::MakedumpfileFile::parse(
+            path,
+            unwrapped.bytes,
+            unwrapped.compression,
+            unwrapped.findings,
+        )?);
+    }
+    vmcore::split::read_set(parts)
 }
 
 /// Reads `path` into memory (mmap, or a decompressed temporary file).

@@ -165,6 +165,19 @@ pub struct KernelInfo {
     /// The CPU that panicked: the one running the task that printed the
     /// panic message.
     pub panic_cpu: Option<u32>,
+    /// The files of a makedumpfile `--split` dump this image reads its
+    /// memory from, in PFN order; empty for a dump in one file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub split_parts: Vec<SplitPart>,
+}
+
+/// One file of a makedumpfile `--split` dump and the page frames it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SplitPart {
+    pub path: std::path::PathBuf,
+    /// Its `[start_pfn, end_pfn)` as its sub-header records it.
+    pub start_pfn: u64,
+    pub end_pfn: u64,
 }
 
 /// One kernel task (a thread: the kernel schedules threads, and a process

@@ -19,7 +19,9 @@ pub use container::{
     ArchiveInfo, ContainerInfo, ContainerInterface, ContainerMount, DumpStatistics,
     seconds_precision,
 };
-pub use kernel::{Cpu, KernelInfo, KernelTask, LogCaller, LogRecord, VmcoreFormat, Vmcoreinfo};
+pub use kernel::{
+    Cpu, KernelInfo, KernelTask, LogCaller, LogRecord, SplitPart, VmcoreFormat, Vmcoreinfo,
+};
 pub use registers::{FloatState, RegisterSet, register_names};
 pub use time::UtcTime;
 

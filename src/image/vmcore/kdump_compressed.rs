@@ -755,6 +755,36 @@ impl KdumpCompressed {
         pfn >= self.pfn_range.0 && pfn < self.pfn_range.1 && self.dumped.get(pfn)
     }
 
+    /// The PFNs `[start, end)` whose pages this file holds: a split
+    /// part's range, else every PFN below max_mapnr.
+    pub fn pfn_range(&self) -> (u64, u64) {
+        self.pfn_range
+    }
+    /// Whether the file is one part of a `--split` set (the sub-header's
+    /// split flag, header version 2 on).
+    pub fn is_split_part(&self) -> bool {
+        self.sub_header.as_ref().and_then(|s| s.split) == Some(true)
+    }
+    /// PFNs in `[start, end)` the 2nd bitmap marks dumped, whichever part
+    /// of a split set holds their pages.
+    pub fn dumped_in(&self, start: u64, end: u64) -> u64 {
+        self.dumped
+            .rank(end)
+            .saturating_sub(self.dumped.rank(start))
+    }
+    /// Whether the bitmaps lie inside the file and were read.
+    pub fn bitmaps_read(&self) -> bool {
+        self.bitmaps_read
+    }
+    /// Whether both bitmaps were read and equal `other`'s: every part of
+    /// one split set carries the bitmaps of the whole dump.
+    pub fn same_bitmaps(&self, other: &KdumpCompressed) -> bool {
+        self.bitmaps_read
+            && other.bitmaps_read
+            && self.ram.words == other.ram.words
+            && self.dumped.words == other.dumped.words
+    }
+
     fn region(&self, region: Option<(u64, u64)>) -> Option<Vec<u8>> {
         let (off, size) = region?;
         if size == 0 || size > MAX_REGION {

@@ -8,8 +8,9 @@
 
 pub mod flattened;
 pub mod kdump_compressed;
+pub mod split;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use goblin::elf::program_header::{PT_LOAD, ProgramHeader};
@@ -21,8 +22,8 @@ use crate::image::elf_core::thread_state::parse_prstatus;
 use crate::memory::{Bytes, Memory, Segment, SegmentMemory};
 use crate::model::{
     Arch, Compression, Cpu, DEFAULT_PAGE_SIZE, Fault, FaultCode, FormatDetails, Image, ImageFormat,
-    KernelInfo, LogCaller, LogRecord, Os, ProcessView, Producer, Target, VmcoreFormat, Vmcoreinfo,
-    plausible_page_size,
+    KernelInfo, LogCaller, LogRecord, Os, ProcessView, Producer, SplitPart, Target, VmcoreFormat,
+    Vmcoreinfo, plausible_page_size,
 };
 
 /// NT_PRSTATUS, the note type of each CPU's registers in a vmcore.
@@ -133,6 +134,7 @@ struct KernelDump {
     /// When the writer says the dump was taken (seconds since 1970), for
     /// a dump whose VMCOREINFO has no CRASHTIME.
     written_at: Option<u64>,
+    split_parts: Vec<SplitPart>,
 }
 
 /// The image of a kernel dump, whatever its container: the kernel's
@@ -154,6 +156,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         dump_level,
         incomplete,
         written_at,
+        split_parts,
     } = dump;
     check_vmcoreinfo(vmcoreinfo.as_ref(), &mut findings);
     let kernel_memory = match (&vmcoreinfo, arch) {
@@ -263,6 +266,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
                 incomplete,
                 log,
                 panic_cpu,
+                split_parts,
             }),
             ..FormatDetails::default()
         },
@@ -368,6 +372,7 @@ pub(crate) fn read_elf(
             dump_level: None,
             incomplete: false,
             written_at: None,
+            split_parts: Vec::new(),
         },
     ))
 }
@@ -378,34 +383,124 @@ pub(crate) fn is_makedumpfile(first_bytes: &[u8]) -> bool {
     kdump_compressed::is_kdump_compressed(first_bytes) || first_bytes.starts_with(b"makedump")
 }
 
-/// Reads a kdump-compressed dump (`KDUMP   `, `DISKDUMP`), or makedumpfile's
-/// flattened stream of one, read in place through an index of its records.
+/// One makedumpfile file, parsed: a whole dump, or one part of a
+/// `--split` set.
+pub(crate) struct MakedumpfileFile {
+    pub path: PathBuf,
+    /// Its (decompressed) size.
+    pub size: u64,
+    pub compression: Option<Compression>,
+    pub format: VmcoreFormat,
+    /// What unwrapping and parsing it found.
+    pub findings: Vec<Finding>,
+    pub dump: kdump_compressed::KdumpCompressed,
+}
+
+impl MakedumpfileFile {
+    /// Parses a kdump-compressed file (`KDUMP   `, `DISKDUMP`), or
+    /// makedumpfile's flattened stream of one, read in place through an
+    /// index of its records.
+    pub(crate) fn parse(
+        path: &Path,
+        bytes: Bytes,
+        compression: Option<Compression>,
+        mut findings: Vec<Finding>,
+    ) -> Result<MakedumpfileFile> {
+        let size = bytes.len() as u64;
+        let unreadable = |why: String| {
+            Error::new(
+                path,
+                ErrorKind::Malformed {
+                    offset: 0,
+                    what: why,
+                },
+            )
+        };
+        let (source, format): (Arc<dyn kdump_compressed::DumpFile>, VmcoreFormat) =
+            if flattened::is_flattened(&bytes) {
+                let flat = flattened::FlattenedFile::parse(bytes).map_err(unreadable)?;
+                findings.extend(flat.findings().iter().cloned());
+                (Arc::new(flat), VmcoreFormat::Flattened)
+            } else {
+                (Arc::new(bytes), VmcoreFormat::KdumpCompressed)
+            };
+        let dump = kdump_compressed::KdumpCompressed::parse(source).map_err(unreadable)?;
+        findings.extend(dump.findings().iter().cloned());
+        Ok(MakedumpfileFile {
+            path: path.to_path_buf(),
+            size,
+            compression,
+            format,
+            findings,
+            dump,
+        })
+    }
+}
+
+/// Reads a kdump-compressed dump or a flattened stream of one; a part of a
+/// `--split` set given alone reads as a set of one (what it holds, and a
+/// finding naming what the rest of the set holds).
 pub(crate) fn read_makedumpfile(
     path: &Path,
     bytes: Bytes,
     compression: Option<Compression>,
-    mut findings: Vec<Finding>,
+    findings: Vec<Finding>,
 ) -> Result<Image> {
-    let size = bytes.len() as u64;
-    let unreadable = |why: String| {
-        Error::new(
-            path,
-            ErrorKind::Malformed {
-                offset: 0,
-                what: why,
-            },
-        )
-    };
-    let (source, format): (Arc<dyn kdump_compressed::DumpFile>, VmcoreFormat) =
-        if flattened::is_flattened(&bytes) {
-            let flat = flattened::FlattenedFile::parse(bytes).map_err(unreadable)?;
-            findings.extend(flat.findings().iter().cloned());
-            (Arc::new(flat), VmcoreFormat::Flattened)
-        } else {
-            (Arc::new(bytes), VmcoreFormat::KdumpCompressed)
-        };
-    let dump = kdump_compressed::KdumpCompressed::parse(source).map_err(unreadable)?;
-    findings.extend(dump.findings().iter().cloned());
+    let file = MakedumpfileFile::parse(path, bytes, compression, findings)?;
+    if file.dump.is_split_part() {
+        return split::read_set(vec![file]);
+    }
+    let MakedumpfileFile {
+        path,
+        size,
+        compression,
+        format,
+        findings,
+        dump,
+    } = file;
+    let dump = Arc::new(dump);
+    makedumpfile_image(MakedumpfileImage {
+        path: &path,
+        first: &dump,
+        physical: dump.clone(),
+        format,
+        compression,
+        size,
+        findings,
+        split_parts: Vec::new(),
+        writer_note: None,
+    })
+}
+
+/// What [`makedumpfile_image`] builds an image from.
+pub(crate) struct MakedumpfileImage<'a> {
+    pub path: &'a Path,
+    /// The file whose header, VMCOREINFO and notes describe the dump (the
+    /// one file, or the first part of a split set).
+    pub first: &'a kdump_compressed::KdumpCompressed,
+    pub physical: Arc<dyn Memory>,
+    pub format: VmcoreFormat,
+    pub compression: Option<Compression>,
+    pub size: u64,
+    pub findings: Vec<Finding>,
+    pub split_parts: Vec<SplitPart>,
+    /// Added to the writer's name (how a split set was written).
+    pub writer_note: Option<String>,
+}
+
+/// The kernel image of a makedumpfile dump.
+pub(crate) fn makedumpfile_image(m: MakedumpfileImage<'_>) -> Result<Image> {
+    let MakedumpfileImage {
+        path,
+        first: dump,
+        physical,
+        format,
+        compression,
+        size,
+        mut findings,
+        split_parts,
+        writer_note,
+    } = m;
     let header = dump.header();
     let arch = match header.machine.as_str() {
         "x86_64" => Arch::X86_64,
@@ -447,9 +542,10 @@ pub(crate) fn read_makedumpfile(
     let incomplete = header.is_incomplete();
     let written_at = u64::try_from(header.timestamp_sec).ok();
     let producer = Producer::Other(format!(
-        "makedumpfile ({}, header version {})",
+        "makedumpfile ({}, header version {}){}",
         header.signature.trim(),
-        header.header_version
+        header.header_version,
+        writer_note.map(|n| format!(", {n}")).unwrap_or_default()
     ));
     Ok(kernel_image(
         path,
@@ -459,13 +555,14 @@ pub(crate) fn read_makedumpfile(
             size,
             findings,
             arch,
-            physical: Arc::new(dump),
+            physical,
             vmcoreinfo,
             cpus,
             producer,
             dump_level,
             incomplete,
             written_at,
+            split_parts,
         },
     ))
 }
