@@ -121,6 +121,7 @@ pub(super) fn kernel_report(
         dump_level: k.dump_level,
         incomplete: k.incomplete,
         panic_cpu: k.panic_cpu,
+        panic_cause: k.panic_cause.clone(),
         cpus: k
             .cpus
             .iter()

@@ -298,6 +298,64 @@ pub fn panic_message(log: &[LogRecord]) -> Option<&str> {
     })
 }
 
+/// The report that led to the panic, when it was not a panic by itself:
+/// the nearest BUG / Oops / general protection fault / WARNING block
+/// before the last panic record (or the end of the log), as its headline
+/// lines, the `Oops:` line and the first `RIP:` line — what `crash`'s
+/// `log` shows above the panic. At most a few lines; empty when the panic
+/// was called directly.
+pub fn panic_cause(log: &[LogRecord]) -> Vec<String> {
+    const HEADLINES: [&str; 6] = [
+        "BUG:",
+        "kernel BUG at ",
+        "Oops:",
+        "general protection fault",
+        "WARNING:",
+        "Unable to handle kernel",
+    ];
+    // Records searched back from the panic: an oops report is a few dozen.
+    const WINDOW: usize = 256;
+    const MAX_LINES: usize = 6;
+    // An oops report ends with its "---[ end trace … ]---" line, printed
+    // just before the panic it leads to; an older report, further up,
+    // did not lead to this panic.
+    const END_TO_PANIC: usize = 8;
+    let is_headline = |line: &str| HEADLINES.iter().any(|h| line.starts_with(h));
+    let panic = log
+        .iter()
+        .rposition(|r| r.text.contains("Kernel panic - not syncing: "))
+        .unwrap_or(log.len());
+    let Some(end) = log[panic.saturating_sub(END_TO_PANIC)..panic]
+        .iter()
+        .rposition(|r| r.text.contains("---[ end trace"))
+        .map(|i| panic.saturating_sub(END_TO_PANIC) + i)
+    else {
+        return Vec::new();
+    };
+    let lines: Vec<&str> = log[end.saturating_sub(WINDOW)..end]
+        .iter()
+        .flat_map(|r| r.text.lines())
+        .collect();
+    // The block starts at the first headline of the last run of headlines.
+    let Some(last) = lines.iter().rposition(|l| is_headline(l)) else {
+        return Vec::new();
+    };
+    let mut start = last;
+    while start > 0 && (is_headline(lines[start - 1]) || lines[start - 1].starts_with("#PF:")) {
+        start -= 1;
+    }
+    let mut cause: Vec<String> = lines[start..=last]
+        .iter()
+        .filter(|l| is_headline(l))
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    if let Some(rip) = lines[last..].iter().find(|l| l.starts_with("RIP:")) {
+        cause.push(rip.trim_end().to_string());
+    }
+    cause.truncate(MAX_LINES);
+    cause
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,6 +540,42 @@ mod tests {
             caller: None,
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn the_oops_that_led_to_a_panic_is_its_cause_and_an_old_warning_is_not() {
+        let mut log: Vec<LogRecord> = [
+            "WARNING: CPU: 0 PID: 1 at lib/old.c:1 old_warning+0x1/0x2",
+            "---[ end trace 0000000000000000 ]---",
+            "ordinary boot line",
+            "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+            "#PF: supervisor write access in kernel mode",
+            "#PF: error_code(0x0002) - not-present page",
+            "Oops: 0002 [#1] PREEMPT SMP NOPTI",
+            "CPU: 1 PID: 99 Comm: ckdump-threads Not tainted 6.1.0-56-cloud-amd64 #1",
+            "RIP: 0010:ckdump_oops_leaf+0x12/0x20 [ckdump_panic]",
+            "RSP: 0018:ffffd441c03ffa38 EFLAGS: 00010246",
+            "Call Trace:",
+            "---[ end trace 0000000000000000 ]---",
+            "RIP: 0010:ckdump_oops_leaf+0x12/0x20 [ckdump_panic]",
+            "Kernel panic - not syncing: Fatal exception",
+        ]
+        .iter()
+        .map(|t| record(t))
+        .collect();
+        assert_eq!(
+            panic_cause(&log),
+            [
+                "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+                "Oops: 0002 [#1] PREEMPT SMP NOPTI",
+                "RIP: 0010:ckdump_oops_leaf+0x12/0x20 [ckdump_panic]",
+            ]
+        );
+        // A direct panic long after an old warning has no cause.
+        log.truncate(3);
+        log.extend((0..20).map(|_| record("boot")));
+        log.push(record("Kernel panic - not syncing: sysrq triggered crash"));
+        assert!(panic_cause(&log).is_empty());
     }
 
     #[test]

@@ -165,6 +165,9 @@ pub struct KernelInfo {
     /// The CPU that panicked: the one running the task that printed the
     /// panic message.
     pub panic_cpu: Option<u32>,
+    /// The oops / BUG / warning that led to the panic, as the log printed
+    /// its headline, `Oops:` and `RIP:` lines; empty for a direct panic.
+    pub panic_cause: Vec<String>,
     /// The files of a makedumpfile `--split` dump this image reads its
     /// memory from, in PFN order; empty for a dump in one file.
     #[serde(skip_serializing_if = "Vec::is_empty")]

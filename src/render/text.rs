@@ -1175,9 +1175,19 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
         );
         let _ = writeln!(
             out,
-            "  Kernel panic - not syncing: {}\n",
+            "  Kernel panic - not syncing: {}",
             printable(&c.description)
         );
+        // What led to it: the oops or BUG the log reported before.
+        if let Some(k) = &r.kernel
+            && !k.panic_cause.is_empty()
+        {
+            let _ = writeln!(out, "  after:");
+            for line in &k.panic_cause {
+                let _ = writeln!(out, "    {}", printable(line));
+            }
+        }
+        out.push('\n');
         return;
     }
     let sub = c

@@ -296,6 +296,9 @@ pub struct KernelReport {
     pub incomplete: bool,
     /// The CPU that panicked.
     pub panic_cpu: Option<u32>,
+    /// The oops / BUG / warning that led to the panic (headline, `Oops:`
+    /// and `RIP:` lines as logged); empty for a direct panic.
+    pub panic_cause: Vec<String>,
     pub cpus: Vec<CpuReport>,
     /// Loaded modules, from the kernel's `modules` list (most recent first,
     /// as lsmod shows them).

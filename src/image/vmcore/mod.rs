@@ -264,6 +264,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
                 cpus,
                 dump_level,
                 incomplete,
+                panic_cause: crate::kernel::printk::panic_cause(&log),
                 log,
                 panic_cpu,
                 split_parts,
