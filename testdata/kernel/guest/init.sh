@@ -1,0 +1,61 @@
+#!/bin/busybox sh
+# /init of both guest kernels (testdata/kernel/gen.sh builds the initramfs images).
+#
+# First kernel (no /proc/vmcore): kexec-load the capture kernel into the crashkernel= region,
+# load ckdump_panic.ko, start ckdump-threads with the scenario named on the kernel command line
+# (ckdump_scenario=process|softirq|hardirq|oops); that program makes the kernel panic.
+# Capture kernel (/proc/vmcore exists): save the dump with makedumpfile -c -d 31 in the
+# flattened format (-F, it can stream onto a raw disk) onto the NVMe disk with serial ckdump0,
+# then power off.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+if [ -e /proc/vmcore ]; then
+  echo "CKDUMP-CAPTURE: capture kernel $(uname -r) up, /proc/vmcore is $(stat -c %s /proc/vmcore) bytes"
+  # Disks by their serial: ckdump0 gets the committed -c -d 31 dump, the optional ckdump1
+  # (gen.sh WITH_ELF=1) an ELF one (-E), which makedumpfile cannot make from a KDUMP file later.
+  for d in /sys/block/nvme*; do
+    case "$(cat $d/device/serial)" in
+      ckdump0*) KDUMP_DISK=/dev/${d##*/} ;;
+      ckdump1*) ELF_DISK=/dev/${d##*/} ;;
+    esac
+  done
+  T0=$(date +%s)
+  makedumpfile -F -c -d 31 /proc/vmcore > "$KDUMP_DISK"
+  echo "CKDUMP-CAPTURE: makedumpfile -F -c -d 31 rc=$? ($(( $(date +%s) - T0 )) s)"
+  if [ -n "$ELF_DISK" ]; then
+    T0=$(date +%s)
+    makedumpfile -F -E -d 31 /proc/vmcore > "$ELF_DISK"
+    echo "CKDUMP-CAPTURE: makedumpfile -F -E -d 31 rc=$? ($(( $(date +%s) - T0 )) s)"
+  fi
+  sync
+  echo "CKDUMP-CAPTURE: done"
+  poweroff -f
+fi
+
+SCENARIO=none
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in ckdump_scenario=*) SCENARIO=${arg#ckdump_scenario=} ;; esac
+done
+echo "CKDUMP-GUEST: first kernel $(uname -r), scenario $SCENARIO, cmdline: $(cat /proc/cmdline)"
+grep -i 'crash kernel' /proc/iomem
+kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio.gz \
+  --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 loglevel=4"
+echo "CKDUMP-GUEST: kexec -p rc=$? kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded)"
+if [ "$(cat /sys/kernel/kexec_crash_loaded)" != 1 ]; then
+  # e.g. physical KASLR left no room for crashkernel=: gen.sh sees no dump and boots again
+  echo "CKDUMP-GUEST: no capture kernel loaded, powering off"
+  poweroff -f
+fi
+# The capture kernel is now in the reserved region: free the tmpfs copies (smaller dump).
+rm -f /boot/vmlinuz /boot/capture.cpio.gz
+
+insmod /lib/modules/ckdump_panic.ko
+[ "$SCENARIO" = oops ] && echo 1 > /proc/sys/kernel/panic_on_oops
+echo "CKDUMP-GUEST: panic_on_oops=$(cat /proc/sys/kernel/panic_on_oops)"
+echo "ckdump marker: scenario $SCENARIO, crash follows" > /dev/kmsg
+setsid /bin/ckdump-threads "$SCENARIO" < /dev/null &
+sleep 100000
