@@ -260,6 +260,9 @@ fn step_with(
     Some(OrcStep::Caller {
         registers: caller,
         pc_is_exact,
+        // The CFA was read from memory: the code switched stacks here
+        // (call_on_irqstack saves the previous sp on top of the IRQ stack).
+        switched_stack: matches!(orc.sp_reg, REG_SP_INDIRECT | REG_BP_INDIRECT),
     })
 }
 
@@ -374,6 +377,7 @@ mod tests {
         let OrcStep::Caller {
             registers: caller,
             pc_is_exact,
+            ..
         } = orc.step(&registers, true, &memory)
         else {
             panic!("no caller");

@@ -106,6 +106,9 @@ pub enum OrcStep {
     Caller {
         registers: RegisterSet,
         pc_is_exact: bool,
+        /// The caller's sp was loaded from memory (a switch back from an
+        /// IRQ stack), so it may lie below the callee's.
+        switched_stack: bool,
     },
     /// The tables mark this frame as the outermost one.
     EndOfStack,
@@ -362,12 +365,13 @@ impl Unwinder {
             OrcStep::Caller {
                 registers,
                 pc_is_exact,
+                switched_stack,
             } => {
                 let step = Step {
                     registers,
                     pc_is_exact,
                     found_by: FoundBy::Orc,
-                    sp_may_not_grow: pc_is_exact,
+                    sp_may_not_grow: pc_is_exact || switched_stack,
                 };
                 if accept(&step) {
                     return Some(step);
