@@ -300,7 +300,8 @@ pub fn panic_message(log: &[LogRecord]) -> Option<&str> {
 
 /// The report that led to the panic, when it was not a panic by itself:
 /// the nearest BUG / Oops / general protection fault / WARNING block
-/// before the last panic record (or the end of the log), as its headline
+/// before the last panic record (or, when nothing called panic, the last
+/// such block in the log), as its headline
 /// lines, the `Oops:` line and the first `RIP:` line — what `crash`'s
 /// `log` shows above the panic. At most a few lines; empty when the panic
 /// was called directly.
@@ -321,16 +322,24 @@ pub fn panic_cause(log: &[LogRecord]) -> Vec<String> {
     // did not lead to this panic.
     const END_TO_PANIC: usize = 8;
     let is_headline = |line: &str| HEADLINES.iter().any(|h| line.starts_with(h));
-    let panic = log
+    let end = match log
         .iter()
         .rposition(|r| r.text.contains("Kernel panic - not syncing: "))
-        .unwrap_or(log.len());
-    let Some(end) = log[panic.saturating_sub(END_TO_PANIC)..panic]
-        .iter()
-        .rposition(|r| r.text.contains("---[ end trace"))
-        .map(|i| panic.saturating_sub(END_TO_PANIC) + i)
-    else {
-        return Vec::new();
+    {
+        Some(panic) => {
+            let from = panic.saturating_sub(END_TO_PANIC);
+            match log[from..panic]
+                .iter()
+                .rposition(|r| r.text.contains("---[ end trace"))
+            {
+                Some(i) => from + i,
+                None => return Vec::new(),
+            }
+        }
+        // No panic at all: an oops with a crash kernel loaded goes to it
+        // straight from oops_end, before its report ends; the last report
+        // in the log is what happened.
+        None => log.len(),
     };
     let lines: Vec<&str> = log[end.saturating_sub(WINDOW)..end]
         .iter()
@@ -341,7 +350,11 @@ pub fn panic_cause(log: &[LogRecord]) -> Vec<String> {
         return Vec::new();
     };
     let mut start = last;
-    while start > 0 && (is_headline(lines[start - 1]) || lines[start - 1].starts_with("#PF:")) {
+    // Between "BUG: … NULL pointer dereference" and "Oops:" the page-fault
+    // path prints its #PF lines and the page-table walk (PGD … PMD …).
+    let in_block =
+        |line: &str| is_headline(line) || line.starts_with("#PF:") || line.starts_with("PGD ");
+    while start > 0 && in_block(lines[start - 1]) {
         start -= 1;
     }
     let mut cause: Vec<String> = lines[start..=last]
@@ -551,6 +564,7 @@ mod tests {
             "BUG: kernel NULL pointer dereference, address: 0000000000000000",
             "#PF: supervisor write access in kernel mode",
             "#PF: error_code(0x0002) - not-present page",
+            "PGD 17c4f067 P4D 17c4f067 PUD 17ca0067 PMD 0 ",
             "Oops: 0002 [#1] PREEMPT SMP NOPTI",
             "CPU: 1 PID: 99 Comm: ckdump-threads Not tainted 6.1.0-56-cloud-amd64 #1",
             "RIP: 0010:ckdump_oops_leaf+0x12/0x20 [ckdump_panic]",

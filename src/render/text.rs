@@ -1165,26 +1165,36 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
             .as_deref()
             .map(|l| format!(", in {l} context"))
             .unwrap_or_default();
+        let cause = r.kernel.as_ref().map_or(&[][..], |k| &k.panic_cause[..]);
+        // No panic record: the kernel went down from an oops (a crash
+        // kernel takes over from oops_end, before anything calls panic),
+        // and the oops report is the whole story.
+        let oops_only = cause.iter().any(|line| *line == c.description);
+        let what = if oops_only { "oops" } else { "panic" };
         let _ = writeln!(
             out,
             "{}",
             style.alarm(&format!(
-                "Crash: kernel panic{}{context}",
+                "Crash: kernel {what}{}{context}",
                 cpu.unwrap_or_default()
             ))
         );
-        let _ = writeln!(
-            out,
-            "  Kernel panic - not syncing: {}",
-            printable(&c.description)
-        );
-        // What led to it: the oops or BUG the log reported before.
-        if let Some(k) = &r.kernel
-            && !k.panic_cause.is_empty()
-        {
-            let _ = writeln!(out, "  after:");
-            for line in &k.panic_cause {
-                let _ = writeln!(out, "    {}", printable(line));
+        if oops_only {
+            for line in cause {
+                let _ = writeln!(out, "  {}", printable(line));
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "  Kernel panic - not syncing: {}",
+                printable(&c.description)
+            );
+            // What led to it: the oops or BUG the log reported before.
+            if !cause.is_empty() {
+                let _ = writeln!(out, "  after:");
+                for line in cause {
+                    let _ = writeln!(out, "    {}", printable(line));
+                }
             }
         }
         out.push('\n');
