@@ -1169,7 +1169,7 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
         // No panic record: the kernel went down from an oops (a crash
         // kernel takes over from oops_end, before anything calls panic),
         // and the oops report is the whole story.
-        let oops_only = cause.iter().any(|line| *line == c.description);
+        let oops_only = cause.contains(&c.description);
         let what = if oops_only { "oops" } else { "panic" };
         let _ = writeln!(
             out,
