@@ -8,6 +8,7 @@ pub mod kallsyms;
 pub mod modules;
 pub mod orc;
 pub mod printk;
+pub mod printk_legacy;
 pub mod stacks;
 pub mod tasks;
 

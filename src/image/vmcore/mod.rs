@@ -173,7 +173,12 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         _ => None,
     };
     let log = match (&kernel_memory, &vmcoreinfo) {
-        (Some(memory), Some(info)) => match crate::kernel::printk::read_log(memory, info) {
+        (Some(memory), Some(info)) => match if crate::kernel::printk_legacy::present(info) {
+            // Kernels before 5.10 keep the log in one byte buffer.
+            crate::kernel::printk_legacy::read_log(memory, info)
+        } else {
+            crate::kernel::printk::read_log(memory, info)
+        } {
             Ok(log) => log,
             Err(why) => {
                 findings.push(Finding::new(
