@@ -137,7 +137,8 @@ fn kernel_addresses_translate_through_five_level_tables() {
     assert_eq!(large.remaining_in_page, 0x20_0000);
 
     // Physical RAM the dump left out (PT_LOAD 0x100000 has no file bytes)
-    // is mapped but not captured; a hole in the address space is unmapped.
+    // is mapped but not captured; a hole in the address space is not
+    // present in the tables, at the level that says so.
     assert_eq!(
         memory.read_u64(page_offset + 0x20_0000),
         Err(MemoryError::NotCaptured {
@@ -146,8 +147,9 @@ fn kernel_addresses_translate_through_five_level_tables() {
     );
     assert_eq!(
         memory.read_u64(0xffff_ffff_0000_0000),
-        Err(MemoryError::Unmapped {
-            address: 0xffff_ffff_0000_0000
+        Err(MemoryError::NotPresent {
+            address: 0xffff_ffff_0000_0000,
+            level: ckdump::memory::PageTableLevel::Pud
         })
     );
     // Not canonical under 57-bit addressing.

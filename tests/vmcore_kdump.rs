@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ckdump::image::vmcore::flattened::{self, FlattenedFile};
 use ckdump::image::vmcore::kdump_compressed::{self, DumpFile, KdumpCompressed};
-use ckdump::memory::{Bytes, Memory, MemoryError};
+use ckdump::memory::{Absence, Bytes, Memory, MemoryError};
 
 const KDUMP: &str = "generated/vmcores/vmcore-kdump-compressed-zlib-d31";
 const ELF_ZST: &str = "generated/vmcores/vmcore-kdump-makedumpfile-E-d31.elf.zst";
@@ -245,20 +245,35 @@ fn pages_equal_the_elf_form_of_the_same_dump() {
     assert_eq!(dump.read(pa, &mut short), Ok(6));
     assert_eq!(&short, b"Linux\0");
 
-    // Excluded, a hole, and past max_mapnr.
+    // Excluded, a hole, and past max_mapnr: absent, and why.
     let excluded = (0..dump.max_mapnr())
         .find(|&p| dump.is_ram(p) && !dump.is_dumped(p))
         .unwrap();
+    assert_eq!(excluded, 0x120);
     assert_eq!(
         read_page(&dump, excluded),
-        Err(MemoryError::NotCaptured {
-            address: excluded * PAGE
+        Err(MemoryError::Absent {
+            address: 0x12_0000,
+            physical: 0x12_0000,
+            reason: Absence::Excluded {
+                dump_level: Some(31)
+            }
         })
+    );
+    let hole = (0..dump.max_mapnr()).find(|&p| !dump.is_ram(p)).unwrap();
+    assert_eq!(hole, 0);
+    assert_eq!(
+        read_page(&dump, hole).unwrap_err().to_string(),
+        "physical 0x0 is not RAM: the machine had no memory there"
     );
     let beyond = dump.max_mapnr() * PAGE;
     assert_eq!(
         dump.read(beyond, &mut short),
-        Err(MemoryError::Unmapped { address: beyond })
+        Err(MemoryError::Absent {
+            address: beyond,
+            physical: beyond,
+            reason: Absence::NotRam
+        })
     );
     let ranges = dump.captured_ranges(0, beyond).unwrap();
     assert_eq!(
@@ -407,28 +422,33 @@ fn truncated_files_are_findings_or_one_error() {
     assert_eq!(codes(dump.findings()), ["CKD-E7003"]);
     assert_eq!(
         read_page(&dump, UTS_PFN),
-        Err(MemoryError::NotCaptured {
-            address: UTS_PFN * PAGE
+        Err(MemoryError::Absent {
+            address: UTS_PFN * PAGE,
+            physical: UTS_PFN * PAGE,
+            reason: Absence::Unindexed
         })
     );
-    // Inside the descriptor table: the pages after the cut are lost.
+    // Inside the descriptor table: the page data after the table is gone
+    // with it, every page but those sharing the zero page too.
     let cut = DESCRIPTORS_AT + 24 * 1000 + 7;
     let dump = parse_vec(v[..cut].to_vec()).unwrap();
     assert_eq!(codes(dump.findings()), ["CKD-E7004"]);
-    assert!(
-        dump.findings()[0]
-            .message
-            .contains("holds 17554 descriptors but the file ends after 1000: the last 16554"),
-        "{}",
-        dump.findings()[0].message
+    assert_eq!(
+        dump.findings()[0].message,
+        "the file ends at 0xedc7 bytes, before the pages it describes (the descriptor table at \
+         0x9000 itself ends after 1000 of its 17554 descriptors): 17554 of its 17554 dumped \
+         pages, PFN 0x1 to 0x17fc8, are lost to the cut"
     );
     assert!(matches!(
         read_page(&dump, UTS_PFN),
-        Err(MemoryError::NotCaptured { .. })
+        Err(MemoryError::Absent {
+            reason: Absence::Truncated,
+            ..
+        })
     ));
     // Inside the pages: the descriptors say which pages are past the end.
     let dump = parse_vec(v[..v.len() / 2].to_vec()).unwrap();
-    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    assert_eq!(codes(dump.findings()), ["CKD-E7004"]);
     let checked = dump.check_descriptors();
     assert_eq!(codes(&checked), ["CKD-E7004"]);
     assert!(checked[0].message.contains("past the end of the file"));
@@ -467,8 +487,10 @@ fn descriptor_past_the_end_is_a_finding() {
     assert_eq!(codes(dump.findings()), Vec::<&str>::new());
     assert_eq!(
         read_page(&dump, UTS_PFN),
-        Err(MemoryError::NotCaptured {
-            address: UTS_PFN * PAGE
+        Err(MemoryError::Absent {
+            address: UTS_PFN * PAGE,
+            physical: UTS_PFN * PAGE,
+            reason: Absence::BadDescriptor
         })
     );
     let page = dump.page_findings();
@@ -508,7 +530,10 @@ fn page_inflating_past_a_page_is_a_finding() {
     assert_eq!(codes(&dump.check_descriptors()), Vec::<&str>::new());
     assert!(matches!(
         read_page(&dump, UTS_PFN),
-        Err(MemoryError::NotCaptured { .. })
+        Err(MemoryError::Absent {
+            reason: Absence::Corrupt,
+            ..
+        })
     ));
     let page = dump.page_findings();
     assert_eq!(codes(&page), ["CKD-E7005"]);
@@ -578,8 +603,10 @@ fn split_parts_hold_their_own_pfn_range() {
     assert_eq!(compare_with_elf(&one, &elf), (16_715, 0, 79));
     assert_eq!(
         read_page(&two, UTS_PFN),
-        Err(MemoryError::NotCaptured {
-            address: UTS_PFN * PAGE
+        Err(MemoryError::Absent {
+            address: UTS_PFN * PAGE,
+            physical: UTS_PFN * PAGE,
+            reason: Absence::OtherPart
         })
     );
     assert_eq!(two.captured_ranges(0, u64::MAX), Some(vec![]));
@@ -604,7 +631,7 @@ fn truncated_flattened_stream_is_a_finding() {
     assert_eq!(codes(file.findings()), ["CKD-E7007"]);
     assert!(file.findings()[0].message.contains("cut short"));
     let dump = KdumpCompressed::parse(Arc::new(file)).unwrap();
-    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    assert_eq!(codes(dump.findings()), ["CKD-E7004"]);
     assert_eq!(codes(&dump.check_descriptors()), ["CKD-E7004"]);
     let last = (0..dump.max_mapnr())
         .rev()
@@ -612,7 +639,10 @@ fn truncated_flattened_stream_is_a_finding() {
         .unwrap();
     assert!(matches!(
         read_page(&dump, last),
-        Err(MemoryError::NotCaptured { .. })
+        Err(MemoryError::Absent {
+            reason: Absence::Truncated,
+            ..
+        })
     ));
     // A flattened header alone carries an empty file.
     let header_only = Bytes::from_vec(whole[..4096].to_vec());

@@ -263,8 +263,8 @@ checks! {
         "The dump carries the kernel's VMCOREINFO with the entries ckdump needs: OSRELEASE, PAGESIZE and the page-table root (SYMBOL(init_top_pgt) or swapper_pg_dir).",
         "Without them the kernel's virtual memory, its log and the panic message cannot be read from the dump alone (QEMU dumps of a guest without kdump configured have none); take the dump with kdump, or pass the matching vmlinux.";
     KERNEL_MEMORY_READABLE = "CKD-W7009", "kernel-memory-readable", Warning, Vmcore,
-        "The kernel's page tables and its printk ring buffer can be read from the dump.",
-        "The page-table root or the log lies in pages the dump does not hold, or they are damaged; the panic message and the log are missing from the report.";
+        "The kernel's page tables, its printk ring buffer and each CPU's stack at its saved stack pointer can be read from the dump.",
+        "The page-table root, the log or a stack lies in pages the dump does not hold, or they are damaged (the finding says which and why); the panic message, the log or that CPU's backtrace are missing from the report.";
     CPU_REGISTERS_PRESENT = "CKD-E7010", "cpu-registers-present", Error, Vmcore,
         "There is a register note (NT_PRSTATUS) for every CPU the dump says was online, and for the CPU that panicked.",
         "A CPU's saved registers are missing (a crash on a CPU that did not answer the crash NMI, or a damaged note section); its stack cannot be shown.";

@@ -1,7 +1,8 @@
 //! Address spaces: reading a saved process's memory by virtual address.
 //!
-//! Absent bytes are an explicit answer ([`MemoryError::NotCaptured`]), never
-//! zeros pretending to be data.
+//! Absent bytes are an explicit answer ([`MemoryError::NotCaptured`], and
+//! for kernel dumps [`MemoryError::Absent`] with the [`Absence`] that says
+//! why), never zeros pretending to be data.
 
 pub mod canonical;
 mod holes;
@@ -164,11 +165,191 @@ pub enum MemoryError {
     Unmapped { address: u64 },
     /// A mapping covers the address but its bytes are not in the image.
     NotCaptured { address: u64 },
+    /// Kernel dumps: the kernel's page tables do not map the address (the
+    /// entry at `level` has its present bit clear).
+    NotPresent { address: u64, level: PageTableLevel },
+    /// Kernel dumps: the entry at `level` on the way to the address is no
+    /// valid entry (an impossible physical address, a large page where
+    /// there can be none): a damaged page table.
+    BadPageTable {
+        address: u64,
+        level: PageTableLevel,
+        entry: u64,
+    },
+    /// Kernel dumps: the page table of `level` that maps the address, at
+    /// physical `table`, is absent from the dump for `reason`.
+    TableAbsent {
+        address: u64,
+        level: PageTableLevel,
+        table: u64,
+        reason: Absence,
+    },
+    /// The address's bytes live at `physical` (the same as `address` when
+    /// physical memory is read directly), which the dump does not hold for
+    /// `reason`.
+    Absent {
+        address: u64,
+        physical: u64,
+        reason: Absence,
+    },
+}
+
+impl MemoryError {
+    /// The address whose read failed.
+    pub fn address(&self) -> u64 {
+        match *self {
+            MemoryError::Unmapped { address }
+            | MemoryError::NotCaptured { address }
+            | MemoryError::NotPresent { address, .. }
+            | MemoryError::BadPageTable { address, .. }
+            | MemoryError::TableAbsent { address, .. }
+            | MemoryError::Absent { address, .. } => address,
+        }
+    }
+
+    /// Why the dump lacks the bytes (or the table that locates them),
+    /// where it can say.
+    pub fn absence(&self) -> Option<Absence> {
+        match *self {
+            MemoryError::TableAbsent { reason, .. } | MemoryError::Absent { reason, .. } => {
+                Some(reason)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A level of the kernel's page tables, by the kernel's own names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageTableLevel {
+    /// The top table (PML4, or PML5 under 5-level paging).
+    Pgd,
+    /// The PML4 under 5-level paging.
+    P4d,
+    Pud,
+    Pmd,
+    Pte,
+}
+
+impl PageTableLevel {
+    /// The table of `level` (1 = PTE … 5) in a walk of `levels` (4 or 5).
+    pub fn of(level: u8, levels: u8) -> PageTableLevel {
+        match level {
+            1 => PageTableLevel::Pte,
+            2 => PageTableLevel::Pmd,
+            3 => PageTableLevel::Pud,
+            4 if levels >= 5 => PageTableLevel::P4d,
+            _ => PageTableLevel::Pgd,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PageTableLevel::Pgd => "PGD",
+            PageTableLevel::P4d => "P4D",
+            PageTableLevel::Pud => "PUD",
+            PageTableLevel::Pmd => "PMD",
+            PageTableLevel::Pte => "PTE",
+        }
+    }
+}
+
+impl fmt::Display for PageTableLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a kernel dump does not hold a physical page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absence {
+    /// The machine had no RAM there (a hole in physical memory, or past
+    /// its end).
+    NotRam,
+    /// RAM the dump left out on purpose: makedumpfile's dump level (which
+    /// class of page — zero, cache, user, free — is not recorded), or an
+    /// ELF vmcore's segment that maps more than it holds (`None`: the
+    /// level is not recorded).
+    Excluded { dump_level: Option<u32> },
+    /// The dump file ends before the page: it was cut short.
+    Truncated,
+    /// The writer stopped before writing the page (makedumpfile's
+    /// incomplete flag).
+    Incomplete,
+    /// The page's bytes are in the file but do not decompress to a page.
+    Corrupt,
+    /// The record that locates the page (a page descriptor) is damaged.
+    BadDescriptor,
+    /// The index of which pages the dump holds (its bitmaps) is missing
+    /// or damaged, so no page can be located.
+    Unindexed,
+    /// A part of a `--split` dump that was not given holds the page.
+    OtherPart,
+    /// The dump does not hold it and cannot say why.
+    NotInDump,
+}
+
+/// makedumpfile's dump-level bits and the page classes they exclude.
+const DUMP_LEVEL_CLASSES: [(u32, &str); 5] = [
+    (1, "zero"),
+    (2, "cache"),
+    (4, "private cache"),
+    (8, "user"),
+    (16, "free"),
+];
+
+impl fmt::Display for Absence {
+    /// A predicate for a subject ("physical 0x1000 …").
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Absence::NotRam => f.write_str("is not RAM: the machine had no memory there"),
+            Absence::Excluded {
+                dump_level: Some(level),
+            } => {
+                let classes: Vec<&str> = DUMP_LEVEL_CLASSES
+                    .iter()
+                    .filter(|(bit, _)| level & bit != 0)
+                    .map(|(_, name)| *name)
+                    .collect();
+                match classes.as_slice() {
+                    [] => write!(f, "was left out of the dump (dump level {level})"),
+                    [one] => write!(f, "was excluded by dump level {level} (a {one} page)"),
+                    [rest @ .., last] => write!(
+                        f,
+                        "was excluded by dump level {level} (a {} or {last} page; the dump does \
+                         not record which)",
+                        rest.join(", ")
+                    ),
+                }
+            }
+            Absence::Excluded { dump_level: None } => f.write_str(
+                "was left out of the dump by its writer (its segment maps more than it holds; \
+                 the dump level is not recorded)",
+            ),
+            Absence::Truncated => f.write_str("is lost: the dump file ends before its page"),
+            Absence::Incomplete => f.write_str(
+                "is lost: the dump is incomplete (its writer stopped before writing this page)",
+            ),
+            Absence::Corrupt => {
+                f.write_str("is damaged: its page in the file does not decompress to one page")
+            }
+            Absence::BadDescriptor => {
+                f.write_str("cannot be read: the page descriptor that locates it is damaged")
+            }
+            Absence::Unindexed => {
+                f.write_str("cannot be located: the dump's page bitmaps are missing or damaged")
+            }
+            Absence::OtherPart => {
+                f.write_str("is in a part of the --split dump that was not given")
+            }
+            Absence::NotInDump => f.write_str("is not in the dump"),
+        }
+    }
 }
 
 impl fmt::Display for MemoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        match *self {
             MemoryError::Unmapped { address } => write!(f, "{address:#x} is not mapped"),
             MemoryError::NotCaptured { address } => {
                 write!(
@@ -176,6 +357,39 @@ impl fmt::Display for MemoryError {
                     "{address:#x} is mapped but its bytes are not in the image"
                 )
             }
+            MemoryError::NotPresent { address, level } => write!(
+                f,
+                "{address:#x} is not mapped: its {level} entry in the kernel's page tables is not present"
+            ),
+            MemoryError::BadPageTable {
+                address,
+                level,
+                entry,
+            } => write!(
+                f,
+                "{address:#x} cannot be translated: its {level} entry {entry:#x} is not a valid \
+                 entry (a damaged page table)"
+            ),
+            MemoryError::TableAbsent {
+                address,
+                level,
+                table,
+                reason,
+            } => write!(
+                f,
+                "{address:#x} cannot be translated: the {level} page that maps it (physical \
+                 {table:#x}) {reason}"
+            ),
+            MemoryError::Absent {
+                address,
+                physical,
+                reason,
+            } if address == physical => write!(f, "physical {physical:#x} {reason}"),
+            MemoryError::Absent {
+                address,
+                physical,
+                reason,
+            } => write!(f, "{address:#x} (physical {physical:#x}) {reason}"),
         }
     }
 }
@@ -235,6 +449,15 @@ pub trait Memory: Send + Sync {
     /// sorted by file and offset; empty when the format keeps memory in
     /// no such file (or cannot tell).
     fn stored_runs(&self) -> Vec<StoredRun> {
+        Vec::new()
+    }
+
+    /// Reads every page this address space says it holds and reports the
+    /// ones that cannot be read (damaged records, pages that do not
+    /// decompress) — verify's full pass over a compressed dump. The
+    /// default has nothing to add to what the reader found while opening:
+    /// plain file bytes are either in the file or not.
+    fn check_pages(&self) -> Vec<crate::finding::Finding> {
         Vec::new()
     }
 }
@@ -703,6 +926,43 @@ mod tests {
         let mut buf = [0u8; 32];
         assert_eq!(mem.read_available(0x5000, &mut buf), 8);
         assert!(mem.read_u64(0x5008).is_err());
+    }
+
+    #[test]
+    fn absent_bytes_say_why_in_words() {
+        let excluded = |level| Absence::Excluded {
+            dump_level: Some(level),
+        };
+        assert_eq!(
+            excluded(8).to_string(),
+            "was excluded by dump level 8 (a user page)"
+        );
+        assert_eq!(
+            excluded(17).to_string(),
+            "was excluded by dump level 17 (a zero or free page; the dump does not record which)"
+        );
+        assert_eq!(
+            excluded(0).to_string(),
+            "was left out of the dump (dump level 0)"
+        );
+        let e = MemoryError::Absent {
+            address: 0x5000,
+            physical: 0x5000,
+            reason: Absence::Truncated,
+        };
+        assert_eq!(
+            e.to_string(),
+            "physical 0x5000 is lost: the dump file ends before its page"
+        );
+        assert_eq!(
+            (e.address(), e.absence()),
+            (0x5000, Some(Absence::Truncated))
+        );
+        let e = MemoryError::NotPresent {
+            address: 0x7000,
+            level: PageTableLevel::Pmd,
+        };
+        assert_eq!((e.address(), e.absence()), (0x7000, None));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use super::{Memory, MemoryError};
+use super::{Absence, Memory, MemoryError, PageTableLevel};
 
 /// Where x86_64 maps the kernel image (`__START_KERNEL_map`).
 pub const X86_64_START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
@@ -38,8 +38,14 @@ pub enum TranslateError {
     /// have (beyond MAX_PHYSMEM_BITS) or sets the large-page bit where
     /// x86_64 has no large pages: a damaged table.
     BadEntry { address: u64, level: u8, entry: u64 },
-    /// The table of `level` at `table` (physical) is not in the dump.
-    TableNotInDump { address: u64, level: u8, table: u64 },
+    /// The table of `level` at `table` (physical) is not in the dump, for
+    /// `reason`.
+    TableNotInDump {
+        address: u64,
+        level: u8,
+        table: u64,
+        reason: Absence,
+    },
 }
 
 impl fmt::Display for TranslateError {
@@ -68,28 +74,16 @@ impl fmt::Display for TranslateError {
                 address,
                 level,
                 table,
+                reason,
             } => write!(
                 f,
-                "{address:#x}: its level-{level} page table at physical {table:#x} is not in the dump"
+                "{address:#x}: its level-{level} page table at physical {table:#x} {reason}"
             ),
         }
     }
 }
 
 impl std::error::Error for TranslateError {}
-
-impl From<TranslateError> for MemoryError {
-    fn from(e: TranslateError) -> MemoryError {
-        match e {
-            TranslateError::NonCanonical { address }
-            | TranslateError::NotPresent { address, .. }
-            | TranslateError::BadEntry { address, .. } => MemoryError::Unmapped { address },
-            // Mapped as far as anyone can tell, but the bytes that would say
-            // where are missing.
-            TranslateError::TableNotInDump { address, .. } => MemoryError::NotCaptured { address },
-        }
-    }
-}
 
 /// Where a virtual address lives: its physical address and how many bytes
 /// from there on stay in the same page.
@@ -205,9 +199,10 @@ impl KernelMemory {
             ));
         }
         let mut probe = [0u8; 8];
-        if memory.physical.read(root, &mut probe).is_err() {
+        if let Err(e) = memory.physical.read(root, &mut probe) {
+            let why = e.absence().unwrap_or(Absence::NotInDump);
             return Err(format!(
-                "root page table at physical {root:#x} is not in the dump"
+                "root page table at physical {root:#x} is not in the dump: it {why}"
             ));
         }
         memory.root = root;
@@ -261,11 +256,12 @@ impl KernelMemory {
             let entry_address = table + index * 8;
             let mut raw = [0u8; 8];
             let physical: &dyn Memory = &*self.physical;
-            physical.read_exact(entry_address, &mut raw).map_err(|_| {
+            physical.read_exact(entry_address, &mut raw).map_err(|e| {
                 TranslateError::TableNotInDump {
                     address,
                     level,
                     table,
+                    reason: e.absence().unwrap_or(Absence::NotInDump),
                 }
             })?;
             let entry = u64::from_le_bytes(raw) & !self.sme_mask;
@@ -320,6 +316,39 @@ impl KernelMemory {
         })
     }
 
+    /// What a failed walk means to a reader of `address`, with the
+    /// tables named as the kernel names them.
+    pub fn memory_error(&self, e: TranslateError) -> MemoryError {
+        let named = |level| PageTableLevel::of(level, self.levels);
+        match e {
+            TranslateError::NonCanonical { address } => MemoryError::Unmapped { address },
+            TranslateError::NotPresent { address, level, .. } => MemoryError::NotPresent {
+                address,
+                level: named(level),
+            },
+            TranslateError::BadEntry {
+                address,
+                level,
+                entry,
+            } => MemoryError::BadPageTable {
+                address,
+                level: named(level),
+                entry,
+            },
+            TranslateError::TableNotInDump {
+                address,
+                level,
+                table,
+                reason,
+            } => MemoryError::TableAbsent {
+                address,
+                level: named(level),
+                table,
+                reason,
+            },
+        }
+    }
+
     fn slot(address: u64) -> usize {
         ((address >> 12) as usize) % CACHE_SLOTS
     }
@@ -349,15 +378,26 @@ impl Memory for KernelMemory {
         if buf.is_empty() {
             return Ok(0);
         }
-        let t = self.translate(address)?;
+        let t = self.translate(address).map_err(|e| self.memory_error(e))?;
         // Never past the page: the next page may live anywhere.
         let n = (buf.len() as u64).min(t.remaining_in_page) as usize;
         match self.physical.read(t.physical, &mut buf[..n]) {
             Ok(read) => Ok(read),
             // The tables map it; the dump did not keep (or never had) the
-            // physical page.
-            Err(_) => Err(MemoryError::NotCaptured { address }),
+            // physical page, and says why where it can.
+            Err(e) => Err(match e.absence() {
+                Some(reason) => MemoryError::Absent {
+                    address,
+                    physical: t.physical,
+                    reason,
+                },
+                None => MemoryError::NotCaptured { address },
+            }),
         }
+    }
+
+    fn check_pages(&self) -> Vec<crate::finding::Finding> {
+        self.physical.check_pages()
     }
 }
 
@@ -482,9 +522,14 @@ mod tests {
         );
         assert_eq!(
             memory.read_u32(SMALL + 0x2000),
-            Err(MemoryError::Unmapped {
-                address: SMALL + 0x2000
+            Err(MemoryError::NotPresent {
+                address: SMALL + 0x2000,
+                level: PageTableLevel::Pte
             })
+        );
+        assert_eq!(
+            memory.read_u32(SMALL + 0x2000).unwrap_err().to_string(),
+            "0xffff888000005000 is not mapped: its PTE entry in the kernel's page tables is not present"
         );
         // Cached translations answer the same.
         for _ in 0..2 {
@@ -526,7 +571,11 @@ mod tests {
         ));
         assert_eq!(
             (&kernel as &dyn Memory).read_u64(bad),
-            Err(MemoryError::Unmapped { address: bad })
+            Err(MemoryError::BadPageTable {
+                address: bad,
+                level: PageTableLevel::Pte,
+                entry: (1 << 50) | 3
+            })
         );
         let absent = (SMALL & !0x3fff_ffff) + 20 * 0x20_0000;
         assert_eq!(
@@ -534,12 +583,18 @@ mod tests {
             Err(TranslateError::TableNotInDump {
                 address: absent,
                 level: 1,
-                table: 0x8000_0000
+                table: 0x8000_0000,
+                reason: Absence::NotInDump
             })
         );
         assert_eq!(
             (&kernel as &dyn Memory).read_u64(absent),
-            Err(MemoryError::NotCaptured { address: absent })
+            Err(MemoryError::TableAbsent {
+                address: absent,
+                level: PageTableLevel::Pte,
+                table: 0x8000_0000,
+                reason: Absence::NotInDump
+            })
         );
         let top = 0xffff_0000_0000_0000 | (300 << 39);
         assert!(matches!(
@@ -561,6 +616,131 @@ mod tests {
             for address in [0u64, 0xffff_8880_1234_5678, 0x7fff_ffff_f000] {
                 let t = kernel.translate(address).unwrap();
                 assert_eq!(t.physical, ROOT + (address & 0xfff));
+            }
+            let mut buf = vec![0u8; 0x3000];
+            assert_eq!(
+                (&kernel as &dyn Memory).read_available(0x10_0000, &mut buf),
+                0x3000
+            );
+        }
+    }
+
+    /// Physical memory that says why it lacks some pages, as a kernel
+    /// dump's does.
+    struct WithReasons {
+        inner: Arc<dyn Memory>,
+        absent: Vec<(u64, Absence)>,
+    }
+
+    impl Memory for WithReasons {
+        fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+            match self
+                .absent
+                .iter()
+                .find(|(page, _)| address & !0xfff == *page)
+            {
+                Some(&(_, reason)) => Err(MemoryError::Absent {
+                    address,
+                    physical: address,
+                    reason,
+                }),
+                None => self.inner.read(address, buf),
+            }
+        }
+    }
+
+    #[test]
+    fn absent_tables_and_pages_say_why() {
+        let physical = Arc::new(WithReasons {
+            inner: four_level().memory(),
+            absent: vec![
+                (
+                    0x4000,
+                    Absence::Excluded {
+                        dump_level: Some(31),
+                    },
+                ),
+                (0x7000, Absence::Corrupt),
+            ],
+        });
+        assert_eq!(PageTableLevel::of(4, 5), PageTableLevel::P4d);
+        assert_eq!(PageTableLevel::of(4, 4), PageTableLevel::Pgd);
+        let kernel = KernelMemory::x86_64(physical, &info(4)).unwrap();
+        let memory: &dyn Memory = &kernel;
+        // The PTE page (0x4000) is excluded: the walk says which table,
+        // where, and why.
+        let e = memory.read_u64(SMALL).unwrap_err();
+        assert_eq!(
+            e,
+            MemoryError::TableAbsent {
+                address: SMALL,
+                level: PageTableLevel::Pte,
+                table: 0x4000,
+                reason: Absence::Excluded {
+                    dump_level: Some(31)
+                }
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "0xffff888000003000 cannot be translated: the PTE page that maps it (physical 0x4000) \
+             was excluded by dump level 31 (a zero, cache, private cache, user or free page; the \
+             dump does not record which)"
+        );
+        assert_eq!(
+            e.absence(),
+            Some(Absence::Excluded {
+                dump_level: Some(31)
+            })
+        );
+        // A data page the dump could not decompress, its tables all there.
+        let physical = Arc::new(WithReasons {
+            inner: four_level().memory(),
+            absent: vec![(0x7000, Absence::Corrupt)],
+        });
+        let kernel = KernelMemory::x86_64(physical, &info(4)).unwrap();
+        let address = SMALL + 0x1000;
+        let e = (&kernel as &dyn Memory).read_u32(address).unwrap_err();
+        assert_eq!(
+            e,
+            MemoryError::Absent {
+                address,
+                physical: 0x7000,
+                reason: Absence::Corrupt
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "0xffff888000004000 (physical 0x7000) is damaged: its page in the file does not \
+             decompress to one page"
+        );
+    }
+
+    #[test]
+    fn a_pmd_pointing_back_to_the_pgd_ends_after_one_walk() {
+        for levels in [4, 5] {
+            let mut p = Physical::new();
+            // Down to a PMD at 0x3000 whose every entry names the top
+            // table again (5-level: one more table on the way).
+            let mut table = ROOT;
+            let mut next = 0x2000;
+            for _ in 0..levels - 2 {
+                for i in 0..512 {
+                    p.entry(table, i, next | 3);
+                }
+                table = next;
+                next += 0x1000;
+            }
+            for i in 0..512 {
+                p.entry(table, i, ROOT | 3);
+            }
+            let kernel = KernelMemory::x86_64(p.memory(), &info(levels)).unwrap();
+            // The PTE level reads the top table as a PTE page: its entry
+            // names the next table, which is taken as the data page. No
+            // more than `levels` reads, whatever the address.
+            for address in [0xffff_8880_1234_5678u64, 0x7fff_ffff_f000] {
+                let t = kernel.translate(address).unwrap();
+                assert_eq!(t.physical, 0x2000 + (address & 0xfff), "{levels}");
             }
             let mut buf = vec![0u8; 0x3000];
             assert_eq!(

@@ -34,10 +34,11 @@ const PAGE_SIZE: u64 = 4096;
 pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     let mut out = CappedFindings::new(MAX_FINDINGS_PER_CHECK);
     let arch = image.target.arch;
-    // A kernel dump's checks are its reader's; the process checks (threads,
-    // mappings, files) are for user processes.
+    // A kernel dump's checks are its reader's — with its full pass over
+    // every page it holds, which only verify pays for; the process checks
+    // (threads, mappings, files) are for user processes.
     if image.target.kernel {
-        return out.finish();
+        return image.process.memory.check_pages();
     }
     process_checks(
         &image.process,

@@ -222,6 +222,34 @@ impl DumpFile for FlattenedFile {
         self.stored
     }
 
+    /// A damaged or unended stream lost the records after the damage.
+    fn cut_short(&self) -> bool {
+        !self.findings.is_empty()
+    }
+
+    /// Whether records cover every byte of the range (a gap reads as
+    /// zeros but holds nothing the writer sent).
+    fn holds(&self, offset: u64, len: u64) -> bool {
+        let Some(end) = offset.checked_add(len) else {
+            return false;
+        };
+        let mut at = offset;
+        // From the run holding `at` to the one after it: every step moves
+        // `at` past a run, so the loop ends within the number of runs.
+        while at < end {
+            let Some((_, piece)) = self
+                .pieces
+                .range(..=at)
+                .next_back()
+                .filter(|(_, p)| p.end > at)
+            else {
+                return false;
+            };
+            at = piece.end;
+        }
+        end <= self.len
+    }
+
     /// Bytes no record wrote read as zeros, as they would in the file
     /// `makedumpfile -R` rebuilds (it seeks over them).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -332,5 +360,18 @@ mod tests {
         assert_eq!(f.findings().len(), 1);
         assert_eq!(f.size(), 3);
         assert!(FlattenedFile::parse(Bytes::from_vec(vec![0; 64])).is_err());
+        assert!(f.cut_short());
+    }
+
+    #[test]
+    fn gaps_are_not_held() {
+        let s = stream(&[(0, b"xx"), (10, b"yyyy"), (4, b"zzzzzz")], true);
+        let f = FlattenedFile::parse(s).unwrap();
+        assert!(!f.cut_short());
+        // Runs [0, 2), [4, 10), [10, 14): a range across two touching
+        // runs is held, one over the gap or past the end is not.
+        assert!(f.holds(0, 2) && f.holds(4, 10) && f.holds(12, 2) && f.holds(5, 0));
+        assert!(!f.holds(1, 2) && !f.holds(2, 1) && !f.holds(12, 3));
+        assert!(!f.holds(u64::MAX, 2));
     }
 }

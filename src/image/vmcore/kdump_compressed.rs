@@ -12,7 +12,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use crate::finding::{Finding, registry};
-use crate::memory::{Bytes, Memory, MemoryError};
+use crate::memory::{Absence, Bytes, Memory, MemoryError};
 
 /// A dump file readable at any offset: a plain (mapped) file, or the file
 /// a flattened stream carries.
@@ -28,6 +28,18 @@ pub trait DumpFile: Send + Sync {
     /// Copies bytes from `offset` into `buf`; returns how many (fewer only
     /// at the end of the file).
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// Whether the input lost bytes of the file it carries (a flattened
+    /// stream cut short): pages it describes may be missing.
+    fn cut_short(&self) -> bool {
+        false
+    }
+    /// Whether the input holds all of `[offset, offset + len)` (a
+    /// flattened stream may leave gaps that read as zeros).
+    fn holds(&self, offset: u64, len: u64) -> bool {
+        offset
+            .checked_add(len)
+            .is_some_and(|end| end <= self.size())
+    }
 }
 
 impl DumpFile for Bytes {
@@ -102,6 +114,11 @@ const MAX_REGION: u64 = 64 << 20;
 const CACHE_PAGES: usize = 32;
 /// Failed pages listed by PFN in a finding (all are counted).
 const LISTED_FAILURES: usize = 8;
+/// Descriptors read at once by a pass over the table (96 KiB).
+const DESCRIPTOR_CHUNK: u64 = 4096;
+/// Descriptors at the end of the table looked at for a file cut inside
+/// its page data.
+const TAIL_DESCRIPTORS: u64 = 64;
 
 /// Which C data model wrote the header (`long` and `struct timeval` width).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -494,6 +511,112 @@ pub struct PageFailure {
     /// [`registry::KDUMP_PAGE_DECOMPRESS`].
     pub code: &'static str,
     pub reason: String,
+    /// What a reader of the page is told.
+    pub absence: Absence,
+}
+
+/// One page descriptor: where the page's bytes are and how they are
+/// compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Descriptor {
+    offset: u64,
+    size: u64,
+    flags: u32,
+}
+
+impl Descriptor {
+    fn parse(b: &[u8]) -> Descriptor {
+        Descriptor {
+            offset: le(b, 0, 8),
+            size: le(b, 8, 4),
+            flags: le(b, 12, 4) as u32,
+        }
+    }
+}
+
+/// Counts failed pages of one check, listing the first few PFNs and the
+/// first reason; bounded whatever the number of pages.
+struct FailureTally {
+    check: &'static crate::finding::Check,
+    count: u64,
+    listed: Vec<u64>,
+    first_reason: Option<String>,
+}
+
+impl FailureTally {
+    fn new(check: &'static crate::finding::Check) -> FailureTally {
+        FailureTally {
+            check,
+            count: 0,
+            listed: Vec::new(),
+            first_reason: None,
+        }
+    }
+
+    fn add(&mut self, pfn: u64, reason: &str) {
+        self.count += 1;
+        if self.listed.len() < LISTED_FAILURES {
+            self.listed.push(pfn);
+        }
+        if self.first_reason.is_none() {
+            self.first_reason = Some(reason.to_string());
+        }
+    }
+
+    fn finding(self, page_size: u64) -> Option<Finding> {
+        let first = *self.listed.first()?;
+        let listed: Vec<String> = self.listed.iter().map(|p| format!("{p:#x}")).collect();
+        let more = self.count.saturating_sub(self.listed.len() as u64);
+        Some(
+            Finding::new(
+                self.check,
+                format!(
+                    "{} page(s) unreadable, PFN {}{}; first: {}",
+                    self.count,
+                    listed.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    },
+                    self.first_reason.unwrap_or_default()
+                ),
+            )
+            .at_address(first.saturating_mul(page_size)),
+        )
+    }
+}
+
+/// Dumped pages lost to a cut or an unfinished write: how many, and the
+/// lowest and highest PFN.
+#[derive(Default)]
+struct LostPages {
+    count: u64,
+    range: Option<(u64, u64)>,
+}
+
+impl LostPages {
+    fn add(&mut self, pfn: u64) {
+        self.count += 1;
+        self.range = Some(match self.range {
+            Some((a, b)) => (a.min(pfn), b.max(pfn)),
+            None => (pfn, pfn),
+        });
+    }
+
+    /// "N of its M dumped pages, PFN a to b, are" (or "PFN a, is").
+    fn describe(&self, dumped: u64) -> String {
+        let pfns = match self.range {
+            Some((a, b)) if a == b => format!("PFN {a:#x}"),
+            Some((a, b)) => format!("PFN {a:#x} to {b:#x}"),
+            None => "none".into(),
+        };
+        let verb = if self.count == 1 { "is" } else { "are" };
+        format!(
+            "{} of its {dumped} dumped pages, {pfns}, {verb}",
+            self.count
+        )
+    }
 }
 
 /// A kdump-compressed dump: its header facts and its physical memory
@@ -514,6 +637,11 @@ pub struct KdumpCompressed {
     pfn_range: (u64, u64),
     /// The bitmaps were read: without them no PFN is known to be a hole.
     bitmaps_read: bool,
+    /// makedumpfile's -d level, when the sub-header records it.
+    dump_level: Option<u32>,
+    /// The file ends before pages it describes (a cut copy, a descriptor
+    /// table running past the end, a flattened stream cut short).
+    cut: bool,
     findings: Vec<Finding>,
     cache: Mutex<VecDeque<(u64, Arc<[u8]>)>>,
     failures: Mutex<BTreeMap<u64, PageFailure>>,
@@ -592,23 +720,206 @@ impl KdumpCompressed {
             first_rank: 0,
             pfn_range: (0, max_mapnr),
             bitmaps_read: false,
+            dump_level: None,
+            cut: false,
             findings,
             cache: Mutex::new(VecDeque::new()),
             failures: Mutex::new(BTreeMap::new()),
         };
+        me.dump_level = me
+            .sub_header
+            .as_ref()
+            .and_then(|s| u32::try_from(s.dump_level).ok());
         me.check_regions();
         me.read_bitmaps();
-        if me.header.is_incomplete() {
-            me.findings.push(
+        if me.bitmaps_read {
+            me.check_table_start();
+        }
+        me.report_losses();
+        Ok(me)
+    }
+
+    /// The page data starts right after the descriptor table (with the
+    /// shared zero page, or the first page): a first descriptor pointing
+    /// elsewhere means the 2nd bitmap, which sizes the table, is damaged,
+    /// and no descriptor can be matched to its PFN.
+    fn check_table_start(&mut self) {
+        // Excluding vmemmap rewrites the 2nd bitmap after the table was
+        // sized: the rule does not hold there.
+        if self.header.status & status::EXCLUDED_VMEMMAP != 0 {
+            return;
+        }
+        let table_end = self.data_start();
+        let Some(first) = read_exact_at(&*self.source, self.descriptors_at, PAGE_DESC_SIZE)
+            .map(|b| Descriptor::parse(&b))
+        else {
+            return;
+        };
+        let bs = self.page_size();
+        let plausible = first.size > 0 && first.size <= bs && first.offset > self.descriptors_at;
+        // An unwritten descriptor (incomplete dump, flattened gap) says
+        // nothing about the table.
+        if !plausible {
+            return;
+        }
+        if (table_end..=table_end.saturating_add(bs)).contains(&first.offset) {
+            return;
+        }
+        let wanted = self.dumped.count();
+        self.findings.push(
+            Finding::new(
+                &registry::KDUMP_BITMAPS,
+                format!(
+                    "the 2nd bitmap marks {wanted} pages dumped, so the page data would start at \
+                     {table_end:#x}, but the first page descriptor points at {:#x}: the bitmaps \
+                     are damaged and no page can be located",
+                    first.offset
+                ),
+            )
+            .at_offset(self.descriptors_at),
+        );
+        self.bitmaps_read = false;
+        self.ram = Bitmap::empty();
+        self.dumped = Bitmap::empty();
+        self.first_rank = 0;
+        self.descriptors_in_file = 0;
+    }
+
+    /// Where the page data may start: after a descriptor table sized for
+    /// every dumped page (a split part writes its own descriptors first
+    /// but leaves room for the whole dump's).
+    fn data_start(&self) -> u64 {
+        self.descriptors_at
+            .saturating_add(self.dumped.count().saturating_mul(PAGE_DESC_SIZE))
+    }
+
+    /// Finds out whether the file ends before pages it describes, and
+    /// which pages a cut or an unfinished write lost: findings that name
+    /// the PFNs. Reads the whole descriptor table only when the file is
+    /// cut or flagged incomplete; a sound file costs a few descriptors.
+    fn report_losses(&mut self) {
+        let incomplete = self.header.is_incomplete();
+        let status_at = self.header.layout.header().status as u64;
+        if !self.bitmaps_read {
+            if incomplete {
+                self.findings.push(
+                    Finding::new(
+                        &registry::KDUMP_INCOMPLETE,
+                        "the header's status carries the incomplete flag: makedumpfile stopped \
+                         before writing every page (which pages are lost cannot be told without \
+                         the bitmaps)",
+                    )
+                    .at_offset(status_at),
+                );
+            }
+            return;
+        }
+        let len = self.source.size();
+        let wanted = self.dumped_pages();
+        let fit = self.descriptors_in_file;
+        let table_cut = fit < wanted;
+        let tail_past_end = (fit.saturating_sub(TAIL_DESCRIPTORS)..fit).any(|i| {
+            self.descriptor(i)
+                .is_some_and(|d| d.offset != 0 && !self.source.holds(d.offset, d.size))
+        });
+        self.cut = table_cut || tail_past_end || self.source.cut_short();
+        if !self.cut && !incomplete {
+            return;
+        }
+        let mut lost = LostPages::default();
+        self.for_each_descriptor(|pfn, d| {
+            if let Err((Absence::Truncated | Absence::Incomplete, _)) = self.locate(d) {
+                lost.add(pfn);
+            }
+        });
+        if incomplete {
+            let what = if lost.count > 0 {
+                format!("{} lost: never written", lost.describe(wanted))
+            } else {
+                "yet every dumped page's descriptor and data are in the file".into()
+            };
+            self.findings.push(
                 Finding::new(
                     &registry::KDUMP_INCOMPLETE,
-                    "the header's status carries the incomplete flag: makedumpfile stopped \
-                     before writing every page; pages without a written descriptor are lost",
+                    format!(
+                        "the header's status carries the incomplete flag: makedumpfile stopped \
+                         before writing every page; {what}"
+                    ),
                 )
-                .at_offset(me.header.layout.header().status as u64),
+                .at_offset(status_at),
+            );
+        } else if lost.count > 0 {
+            let table = if table_cut {
+                format!(
+                    " (the descriptor table at {:#x} itself ends after {fit} of its {wanted} \
+                     descriptors)",
+                    self.descriptors_at
+                )
+            } else {
+                String::new()
+            };
+            self.findings.push(
+                Finding::new(
+                    &registry::KDUMP_DESCRIPTORS,
+                    format!(
+                        "the file ends at {len:#x} bytes, before the pages it describes{table}: \
+                         {} lost to the cut",
+                        lost.describe(wanted)
+                    ),
+                )
+                .at_offset(len),
             );
         }
-        Ok(me)
+    }
+
+    /// Calls `each(pfn, descriptor)` for every PFN whose page this file
+    /// holds, in PFN order, reading the table in chunks; None for a
+    /// descriptor the file does not reach. Bounded by the bitmap's size.
+    fn for_each_descriptor(&self, mut each: impl FnMut(u64, Option<Descriptor>)) {
+        let (start, end) = self.pfn_range;
+        let mut chunk: Vec<u8> = Vec::new();
+        let mut chunk_first = 0u64;
+        let mut index = 0u64;
+        let mut pfn = start;
+        while pfn < end {
+            let Some(&word) = usize::try_from(pfn / 64)
+                .ok()
+                .and_then(|i| self.dumped.words.get(i))
+            else {
+                break;
+            };
+            let word = word >> (pfn % 64);
+            if word == 0 {
+                pfn = (pfn / 64 + 1) * 64;
+                continue;
+            }
+            pfn += u64::from(word.trailing_zeros());
+            if pfn >= end {
+                break;
+            }
+            let descriptor = if index < self.descriptors_in_file {
+                let held = chunk.len() as u64 / PAGE_DESC_SIZE;
+                if index < chunk_first || index >= chunk_first + held {
+                    chunk_first = index;
+                    let n = DESCRIPTOR_CHUNK.min(self.descriptors_in_file - index);
+                    chunk = read_exact_at(
+                        &*self.source,
+                        self.descriptors_at + index * PAGE_DESC_SIZE,
+                        n * PAGE_DESC_SIZE,
+                    )
+                    .unwrap_or_default();
+                }
+                let at = ((index - chunk_first) * PAGE_DESC_SIZE) as usize;
+                chunk
+                    .get(at..at + PAGE_DESC_SIZE as usize)
+                    .map(Descriptor::parse)
+            } else {
+                None
+            };
+            each(pfn, descriptor);
+            index += 1;
+            pfn += 1;
+        }
     }
 
     fn check_regions(&mut self) {
@@ -703,21 +1014,9 @@ impl KdumpCompressed {
         self.first_rank = self.dumped.rank(self.pfn_range.0);
         let wanted = self.dumped.rank(self.pfn_range.1) - self.first_rank;
         let fit = self.source.size().saturating_sub(self.descriptors_at) / PAGE_DESC_SIZE;
+        // A descriptor table cut short is reported with the pages it loses
+        // (report_losses).
         self.descriptors_in_file = wanted.min(fit);
-        if fit < wanted {
-            self.findings.push(
-                Finding::new(
-                    &registry::KDUMP_DESCRIPTORS,
-                    format!(
-                        "the page descriptor table at {:#x} holds {wanted} descriptors but the \
-                         file ends after {fit}: the last {} dumped pages are lost",
-                        self.descriptors_at,
-                        wanted - fit
-                    ),
-                )
-                .at_offset(self.descriptors_at + fit * PAGE_DESC_SIZE),
-            );
-        }
     }
 
     pub fn header(&self) -> &KdumpHeader {
@@ -806,8 +1105,8 @@ impl KdumpCompressed {
         self.region(self.sub_header.as_ref()?.eraseinfo)
     }
 
-    /// The descriptor `index` as (offset, size, flags, page_flags).
-    fn descriptor(&self, index: u64) -> Option<(u64, u64, u32, u64)> {
+    /// The descriptor `index`, when the file holds it.
+    fn descriptor(&self, index: u64) -> Option<Descriptor> {
         if index >= self.descriptors_in_file {
             return None;
         }
@@ -816,67 +1115,116 @@ impl KdumpCompressed {
             self.descriptors_at + index * PAGE_DESC_SIZE,
             PAGE_DESC_SIZE,
         )?;
-        Some((
-            le(&b, 0, 8),
-            le(&b, 8, 4),
-            le(&b, 12, 4) as u32,
-            le(&b, 16, 8),
-        ))
+        Some(Descriptor::parse(&b))
     }
 
-    /// Checks one descriptor's shape: its page inside the file, a size
-    /// and compression that make sense.
-    fn descriptor_problem(&self, offset: u64, size: u64, flags: u32) -> Option<String> {
-        let bs = self.page_size();
+    /// Where a page's bytes are, or why they cannot be had: its
+    /// descriptor (None: past the end of the table the file holds) must
+    /// name a page of sane size and compression inside the page data.
+    fn locate(&self, descriptor: Option<Descriptor>) -> Result<Descriptor, (Absence, String)> {
+        let incomplete = self.header.is_incomplete();
+        // What an unwritten or unreachable page is lost to.
+        let lost = if incomplete {
+            Absence::Incomplete
+        } else if self.cut {
+            Absence::Truncated
+        } else {
+            Absence::BadDescriptor
+        };
         let len = self.source.size();
-        if offset == 0 && self.header.is_incomplete() {
-            return Some("lost: its descriptor was never written (incomplete dump)".into());
+        let Some(d) = descriptor else {
+            return Err((
+                lost,
+                format!("its descriptor lies past the end of the file ({len:#x} bytes)"),
+            ));
+        };
+        let bs = self.page_size();
+        if d.offset == 0 && (incomplete || self.cut) {
+            let why = if incomplete {
+                "incomplete dump"
+            } else {
+                "the file was cut short"
+            };
+            return Err((
+                lost,
+                format!("lost: its descriptor was never written ({why})"),
+            ));
         }
         let known = page_flags::ZLIB | page_flags::LZO | page_flags::SNAPPY | page_flags::ZSTD;
-        if flags & !known != 0 || (flags & known).count_ones() > 1 {
-            return Some(format!(
-                "descriptor flags {flags:#x} name no single known compression"
+        if d.flags & !known != 0 || (d.flags & known).count_ones() > 1 {
+            return Err((
+                Absence::BadDescriptor,
+                format!(
+                    "descriptor flags {:#x} name no single known compression",
+                    d.flags
+                ),
             ));
         }
-        if size == 0 || size > bs || (flags == 0 && size != bs) {
-            return Some(format!(
-                "descriptor size {size:#x} does not fit a {bs:#x}-byte page"
+        if d.size == 0 || d.size > bs || (d.flags == 0 && d.size != bs) {
+            return Err((
+                Absence::BadDescriptor,
+                format!(
+                    "descriptor size {:#x} does not fit a {bs:#x}-byte page",
+                    d.size
+                ),
             ));
         }
-        if offset.checked_add(size).is_none_or(|e| e > len) {
-            return Some(format!(
-                "page data at {offset:#x} ({size:#x} bytes) lies past the end of the file ({len:#x} bytes)"
+        let data_start = self.data_start();
+        if d.offset < data_start {
+            return Err((
+                Absence::BadDescriptor,
+                format!(
+                    "page data at {:#x} lies before the page data, which starts at {data_start:#x}",
+                    d.offset
+                ),
             ));
         }
-        None
+        if !self.source.holds(d.offset, d.size) {
+            return Err((
+                lost,
+                format!(
+                    "page data at {:#x} ({:#x} bytes) lies past the end of the file ({len:#x} bytes)",
+                    d.offset, d.size
+                ),
+            ));
+        }
+        Ok(d)
     }
 
     /// The decompressed page of `pfn` (which must be dumped here).
     fn load_page(&self, pfn: u64) -> Result<Arc<[u8]>, PageFailure> {
-        let fail = |check: &crate::finding::Check, reason: String| PageFailure {
-            pfn,
-            code: check.code,
-            reason,
-        };
         let index = self.dumped.rank(pfn) - self.first_rank;
-        let Some((offset, size, flags, _)) = self.descriptor(index) else {
-            return Err(fail(
-                &registry::KDUMP_DESCRIPTORS,
-                format!("descriptor {index} lies past the end of the file"),
-            ));
-        };
-        if let Some(p) = self.descriptor_problem(offset, size, flags) {
-            return Err(fail(&registry::KDUMP_DESCRIPTORS, p));
-        }
-        let Some(data) = read_exact_at(&*self.source, offset, size) else {
-            return Err(fail(
-                &registry::KDUMP_DESCRIPTORS,
-                format!("page data at {offset:#x} unreadable"),
+        let d = self
+            .locate(self.descriptor(index))
+            .map_err(|(absence, reason)| PageFailure {
+                pfn,
+                code: registry::KDUMP_DESCRIPTORS.code,
+                reason,
+                absence,
+            })?;
+        self.decompressed(d)
+            .map_err(|(absence, reason)| PageFailure {
+                pfn,
+                code: if absence == Absence::Corrupt {
+                    registry::KDUMP_PAGE_DECOMPRESS.code
+                } else {
+                    registry::KDUMP_DESCRIPTORS.code
+                },
+                reason,
+                absence,
+            })
+    }
+
+    /// The page a sound descriptor locates.
+    fn decompressed(&self, d: Descriptor) -> Result<Arc<[u8]>, (Absence, String)> {
+        let Some(data) = read_exact_at(&*self.source, d.offset, d.size) else {
+            return Err((
+                Absence::Truncated,
+                format!("page data at {:#x} unreadable", d.offset),
             ));
         };
         let bs = self.page_size() as usize;
-        let page =
-            decompress(&data, flags, bs).map_err(|e| fail(&registry::KDUMP_PAGE_DECOMPRESS, e))?;
+        let page = decompress(&data, d.flags, bs).map_err(|e| (Absence::Corrupt, e))?;
         Ok(page.into())
     }
 
@@ -913,73 +1261,59 @@ impl KdumpCompressed {
         summarize(&self.page_failures(), self.page_size())
     }
 
-    /// Checks every page descriptor's shape without decompressing (the
-    /// verifier's full pass; reads 24 bytes per dumped page).
+    /// Checks every page descriptor's shape without decompressing (reads
+    /// 24 bytes per dumped page), pages lost to a cut included.
     pub fn check_descriptors(&self) -> Vec<Finding> {
-        let mut bad = Vec::new();
-        let mut index = 0u64;
-        let mut pfn_words = self.dumped.words.iter().enumerate();
-        // Walk the dumped PFNs in order alongside the descriptor index.
-        'outer: for (w, &word) in &mut pfn_words {
-            let mut word = word;
-            while word != 0 {
-                let pfn = w as u64 * 64 + u64::from(word.trailing_zeros());
-                word &= word - 1;
-                if pfn < self.pfn_range.0 || pfn >= self.pfn_range.1 {
-                    continue;
-                }
-                if index >= self.descriptors_in_file {
-                    break 'outer;
-                }
-                if let Some((offset, size, flags, _)) = self.descriptor(index)
-                    && let Some(reason) = self.descriptor_problem(offset, size, flags)
-                {
-                    bad.push(PageFailure {
-                        pfn,
-                        code: registry::KDUMP_DESCRIPTORS.code,
-                        reason,
-                    });
-                }
-                index += 1;
+        let mut bad = FailureTally::new(&registry::KDUMP_DESCRIPTORS);
+        self.for_each_descriptor(|pfn, d| {
+            if d.is_some()
+                && let Err((_, reason)) = self.locate(d)
+            {
+                bad.add(pfn, &reason);
             }
-        }
-        summarize(&bad, self.page_size())
+        });
+        bad.finding(self.page_size()).into_iter().collect()
+    }
+
+    /// Verify's full pass: every dumped page located and decompressed.
+    /// Pages lost to a cut or an unfinished write are left out (the
+    /// findings made while opening name them); damaged descriptors and
+    /// pages that do not decompress are counted, the first PFNs listed.
+    /// One page in memory at a time.
+    pub fn check_all_pages(&self) -> Vec<Finding> {
+        let mut bad = FailureTally::new(&registry::KDUMP_DESCRIPTORS);
+        let mut corrupt = FailureTally::new(&registry::KDUMP_PAGE_DECOMPRESS);
+        self.for_each_descriptor(|pfn, d| match self.locate(d) {
+            Err((Absence::Truncated | Absence::Incomplete, _)) => {}
+            Err((_, reason)) => bad.add(pfn, &reason),
+            Ok(d) => match self.decompressed(d) {
+                Ok(_) => {}
+                Err((Absence::Corrupt, reason)) => corrupt.add(pfn, &reason),
+                Err((_, reason)) => bad.add(pfn, &reason),
+            },
+        });
+        let bs = self.page_size();
+        bad.finding(bs)
+            .into_iter()
+            .chain(corrupt.finding(bs))
+            .collect()
     }
 }
 
 fn summarize(failures: &[PageFailure], page_size: u64) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for check in [
-        &registry::KDUMP_DESCRIPTORS,
-        &registry::KDUMP_PAGE_DECOMPRESS,
-    ] {
-        let mine: Vec<&PageFailure> = failures.iter().filter(|f| f.code == check.code).collect();
-        let Some(first) = mine.first() else { continue };
-        let listed: Vec<String> = mine
-            .iter()
-            .take(LISTED_FAILURES)
-            .map(|f| format!("{:#x}", f.pfn))
-            .collect();
-        let more = mine.len().saturating_sub(LISTED_FAILURES);
-        out.push(
-            Finding::new(
-                check,
-                format!(
-                    "{} page(s) unreadable, PFN {}{}; first: {}",
-                    mine.len(),
-                    listed.join(", "),
-                    if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    },
-                    first.reason
-                ),
-            )
-            .at_address(first.pfn.saturating_mul(page_size)),
-        );
+    let mut tallies = [
+        FailureTally::new(&registry::KDUMP_DESCRIPTORS),
+        FailureTally::new(&registry::KDUMP_PAGE_DECOMPRESS),
+    ];
+    for f in failures {
+        if let Some(t) = tallies.iter_mut().find(|t| t.check.code == f.code) {
+            t.add(f.pfn, &f.reason);
+        }
     }
-    out
+    tallies
+        .into_iter()
+        .filter_map(|t| t.finding(page_size))
+        .collect()
 }
 
 /// Decompresses one page stored with descriptor `flags`; anything but
@@ -1031,38 +1365,56 @@ fn decompress(data: &[u8], flags: u32, page: usize) -> Result<Vec<u8>, String> {
 }
 
 impl Memory for KdumpCompressed {
-    /// Physical addresses. Past max_mapnr or outside RAM: unmapped; RAM
-    /// the dump left out (dump level, another split part), a page that
-    /// fails to read, or any page when the bitmaps are unreadable: not
-    /// captured.
+    /// Physical addresses. Every page the dump does not hold is absent
+    /// with its reason: no RAM (a hole, past max_mapnr), excluded by the
+    /// dump level, held by another part of a split set, or a page that
+    /// fails to read (lost to a cut or an unfinished write, a damaged
+    /// descriptor, bytes that do not decompress); with unreadable bitmaps
+    /// no page can be located.
     fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
         let bs = self.page_size();
         let pfn = address / bs;
+        let absent = |reason| MemoryError::Absent {
+            address,
+            physical: address,
+            reason,
+        };
         if pfn >= self.max_mapnr {
-            return Err(MemoryError::Unmapped { address });
+            return Err(absent(Absence::NotRam));
+        }
+        if !self.bitmaps_read {
+            return Err(absent(Absence::Unindexed));
         }
         if !self.is_dumped(pfn) {
-            return Err(
-                if !self.bitmaps_read || self.ram.get(pfn) || self.dumped.get(pfn) {
-                    MemoryError::NotCaptured { address }
-                } else {
-                    MemoryError::Unmapped { address }
-                },
-            );
+            return Err(absent(if self.dumped.get(pfn) {
+                // Dumped, in another part's PFN range.
+                Absence::OtherPart
+            } else if self.ram.get(pfn) {
+                Absence::Excluded {
+                    dump_level: self.dump_level,
+                }
+            } else {
+                Absence::NotRam
+            }));
         }
         let page = match self.page(pfn) {
             Ok(p) => p,
             Err(failure) => {
+                let reason = failure.absence;
                 if let Ok(mut f) = self.failures.lock() {
                     f.entry(pfn).or_insert(failure);
                 }
-                return Err(MemoryError::NotCaptured { address });
+                return Err(absent(reason));
             }
         };
         let within = (address % bs) as usize;
         let n = buf.len().min(page.len() - within);
         buf[..n].copy_from_slice(&page[within..within + n]);
         Ok(n)
+    }
+
+    fn check_pages(&self) -> Vec<Finding> {
+        self.check_all_pages()
     }
 
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {

@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::finding::{self, Finding};
 use crate::image::elf_core::notes::{RawNote, parse_notes};
 use crate::image::elf_core::thread_state::parse_prstatus;
-use crate::memory::{Bytes, Memory, Segment, SegmentMemory};
+use crate::memory::{Absence, Bytes, Memory, MemoryError, Segment, SegmentMemory};
 use crate::model::{
     Arch, Compression, Cpu, DEFAULT_PAGE_SIZE, Fault, FaultCode, FormatDetails, Image, ImageFormat,
     KernelInfo, LogCaller, LogRecord, Os, ProcessView, Producer, SplitPart, Target, VmcoreFormat,
@@ -49,33 +49,156 @@ pub(crate) fn maps_kernel_memory(phdrs: &[ProgramHeader], word: usize) -> bool {
         })
 }
 
+/// The physical memory a cut took from the PT_LOADs: the bytes lost and
+/// the lowest and highest page frame (of `page_size`) they touch.
+struct CutMemory {
+    segments: usize,
+    bytes: u64,
+    pages: u64,
+    pfns: Option<(u64, u64)>,
+}
+
+/// What the PT_LOADs lose to a file of `file_len` bytes; None when the
+/// file holds every byte they name.
+fn cut_memory(phdrs: &[ProgramHeader], file_len: u64, page_size: u64) -> Option<CutMemory> {
+    let mut cut = CutMemory {
+        segments: 0,
+        bytes: 0,
+        pages: 0,
+        pfns: None,
+    };
+    for p in phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
+        let held = file_len.saturating_sub(p.p_offset).min(p.p_filesz);
+        if held >= p.p_filesz {
+            continue;
+        }
+        let from = p.p_paddr.saturating_add(held);
+        let to = p.p_paddr.saturating_add(p.p_filesz);
+        let (first, last) = (from / page_size, (to - 1) / page_size);
+        cut.segments += 1;
+        cut.bytes = cut.bytes.saturating_add(to - from);
+        cut.pages = cut.pages.saturating_add(last - first + 1);
+        cut.pfns = Some(match cut.pfns {
+            Some((a, b)) => (a.min(first), b.max(last)),
+            None => (first, last),
+        });
+    }
+    (cut.segments > 0).then_some(cut)
+}
+
+impl CutMemory {
+    /// "N bytes of physical memory, PFN a to b (P pages)".
+    fn describe(&self) -> String {
+        let (a, b) = self.pfns.unwrap_or_default();
+        format!(
+            "{} bytes of physical memory, PFN {a:#x} to {b:#x} ({} pages)",
+            self.bytes, self.pages
+        )
+    }
+}
+
 /// The PT_LOADs whose bytes the file does not hold in full: memory lost to
 /// a cut (a copy interrupted, a full disk while saving the dump).
-fn truncated_segments(phdrs: &[ProgramHeader], file_len: u64) -> Option<Finding> {
-    let cut: Vec<&ProgramHeader> = phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD && p.p_offset.saturating_add(p.p_filesz) > file_len)
-        .collect();
-    let first = cut.first()?;
-    let lost: u64 = cut
-        .iter()
-        .map(|p| {
-            p.p_offset
-                .saturating_add(p.p_filesz)
-                .saturating_sub(file_len.max(p.p_offset))
-        })
-        .fold(0u64, u64::saturating_add);
+fn truncated_segments(phdrs: &[ProgramHeader], file_len: u64, page_size: u64) -> Option<Finding> {
+    let cut = cut_memory(phdrs, file_len, page_size)?;
     Some(
         Finding::new(
             &finding::ELF_SEGMENT_TRUNCATED,
             format!(
-                "{} PT_LOAD(s) reach past the end of the file ({file_len} bytes): {lost} bytes of physical memory from {:#x} on are lost to the cut",
-                cut.len(),
-                first.p_paddr.saturating_add(file_len.saturating_sub(first.p_offset)),
+                "{} PT_LOAD(s) reach past the end of the file ({file_len} bytes): {} are lost \
+                 to the cut",
+                cut.segments,
+                cut.describe()
             ),
         )
         .at_offset(file_len),
     )
+}
+
+/// makedumpfile's mark of an ELF vmcore it could not finish (e_flags).
+const ELF_DUMP_INCOMPLETE: u32 = 1;
+
+/// The ELF header's e_flags (at 48 in ELF64, 36 in ELF32).
+fn elf_flags(file: &[u8]) -> u32 {
+    let at = if file.get(4) == Some(&1) { 36 } else { 48 };
+    file.get(at..at + 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// An ELF vmcore's physical memory: the PT_LOADs' bytes, and for what they
+/// lack, why — outside every PT_LOAD there was no RAM; past p_filesz the
+/// writer left the pages out (its dump level, which an ELF vmcore does not
+/// record); within p_filesz but past the end of the file they were lost
+/// to a cut, or never written when the dump is flagged incomplete.
+struct ElfPhysical {
+    segments: SegmentMemory,
+    /// Each PT_LOAD's (p_paddr, p_paddr + p_filesz as its header says),
+    /// sorted by start.
+    loads: Vec<(u64, u64)>,
+    incomplete: bool,
+}
+
+impl ElfPhysical {
+    fn new(bytes: &Bytes, phdrs: &[ProgramHeader], incomplete: bool) -> ElfPhysical {
+        let mut loads: Vec<(u64, u64)> = phdrs
+            .iter()
+            .filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+            .map(|p| {
+                let filesz = p.p_filesz.min(p.p_memsz);
+                (p.p_paddr, p.p_paddr.saturating_add(filesz))
+            })
+            .collect();
+        loads.sort_unstable();
+        ElfPhysical {
+            segments: physical_memory(bytes, phdrs),
+            loads,
+            incomplete,
+        }
+    }
+
+    /// Why a PT_LOAD that maps `address` does not hold it.
+    fn why_not_captured(&self, address: u64) -> Absence {
+        // PT_LOADs of a vmcore do not overlap: the last one starting at or
+        // before the address is the one that maps it.
+        let i = self.loads.partition_point(|&(start, _)| start <= address);
+        let in_file_part = i
+            .checked_sub(1)
+            .and_then(|i| self.loads.get(i))
+            .is_some_and(|&(_, file_end)| address < file_end);
+        match (in_file_part, self.incomplete) {
+            (true, true) => Absence::Incomplete,
+            (true, false) => Absence::Truncated,
+            (false, _) => Absence::Excluded { dump_level: None },
+        }
+    }
+}
+
+impl Memory for ElfPhysical {
+    fn read(&self, address: u64, buf: &mut [u8]) -> std::result::Result<usize, MemoryError> {
+        self.segments.read(address, buf).map_err(|e| {
+            let reason = match e {
+                MemoryError::Unmapped { .. } => Absence::NotRam,
+                _ => self.why_not_captured(address),
+            };
+            MemoryError::Absent {
+                address,
+                physical: address,
+                reason,
+            }
+        })
+    }
+
+    fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
+        self.segments.captured_ranges(start, end)
+    }
+
+    fn lend(&self, address: u64, len: u64) -> Option<Bytes> {
+        self.segments.lend(address, len)
+    }
+
+    fn extent(&self, address: u64, end: u64) -> crate::memory::Extent {
+        self.segments.extent(address, end)
+    }
 }
 
 /// The CPUs of a note stream: one per NT_PRSTATUS, in order.
@@ -130,6 +253,9 @@ struct KernelDump {
     cpus: Vec<Cpu>,
     producer: Producer,
     dump_level: Option<u32>,
+    /// Pages of RAM the machine had and pages the dump holds, where the
+    /// dump counts them (makedumpfile's bitmaps).
+    page_counts: Option<PageCounts>,
     incomplete: bool,
     /// When the writer says the dump was taken (seconds since 1970), for
     /// a dump whose VMCOREINFO has no CRASHTIME.
@@ -154,6 +280,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         cpus,
         producer,
         dump_level,
+        page_counts,
         incomplete,
         written_at,
         split_parts,
@@ -172,6 +299,9 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         },
         _ => None,
     };
+    if let Some(memory) = &kernel_memory {
+        findings.extend(unreadable_cpu_stacks(memory, &cpus));
+    }
     let log = match (&kernel_memory, &vmcoreinfo) {
         (Some(memory), Some(info)) => match if crate::kernel::printk_legacy::present(info) {
             // Kernels before 5.10 keep the log in one byte buffer.
@@ -214,7 +344,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
     if let Some(level) = dump_level.filter(|l| l & 0x1f != 0) {
         findings.push(Finding::new(
             &finding::DUMP_LEVEL_EXCLUDED,
-            excluded_in_words(level),
+            excluded_in_words(level, page_counts),
         ));
     }
     let fault = panic
@@ -282,8 +412,42 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
     }
 }
 
-/// What a dump level leaves out and what that costs a reader.
-fn excluded_in_words(level: u32) -> String {
+/// The CPUs whose stack cannot be read at their saved stack pointer (a
+/// kernel address), with why: their backtraces stop at the registers.
+fn unreadable_cpu_stacks(memory: &dyn Memory, cpus: &[Cpu]) -> Vec<Finding> {
+    cpus.iter()
+        .filter_map(|cpu| {
+            let sp = cpu.registers.sp()?;
+            // A vCPU in user mode (QEMU dumps) has a user sp (the lower
+            // half), which the kernel's own tables do not map.
+            if sp >> 63 == 0 {
+                return None;
+            }
+            let e = memory.read_u64(sp).err()?;
+            Some(
+                Finding::new(
+                    &finding::KERNEL_MEMORY_READABLE,
+                    format!(
+                        "CPU {}'s stack cannot be read at its saved sp {sp:#x}, so its backtrace \
+                         stops at its registers: {e}",
+                        cpu.index
+                    ),
+                )
+                .at_address(sp),
+            )
+        })
+        .collect()
+}
+
+/// How many pages of RAM the machine had and how many the dump holds.
+#[derive(Debug, Clone, Copy)]
+struct PageCounts {
+    ram: u64,
+    dumped: u64,
+}
+
+/// What a dump level leaves out, how much, and what that costs a reader.
+fn excluded_in_words(level: u32, counts: Option<PageCounts>) -> String {
     const CLASSES: &[(u32, &str, &str)] = &[
         (1, "zero pages", "they read as absent, not as zeros"),
         (2, "page cache", "file contents cached in memory are gone"),
@@ -300,7 +464,7 @@ fn excluded_in_words(level: u32) -> String {
         (
             16,
             "free pages",
-            "freed memory (use-after-free evidence) is gone",
+            "freed memory, evidence of a use after free, is gone",
         ),
     ];
     let parts: Vec<String> = CLASSES
@@ -308,7 +472,19 @@ fn excluded_in_words(level: u32) -> String {
         .filter(|(bit, _, _)| level & bit != 0)
         .map(|(_, what, cost)| format!("{what} ({cost})"))
         .collect();
-    format!("dump level {level} excluded {}", parts.join("; "))
+    let how_much = match counts {
+        Some(c) if c.ram > 0 => {
+            let left_out = c.ram.saturating_sub(c.dumped);
+            format!(
+                " {left_out} of the machine's {} pages of RAM ({}%; which class each page was \
+                 is not recorded):",
+                c.ram,
+                left_out.saturating_mul(100) / c.ram
+            )
+        }
+        _ => String::new(),
+    };
+    format!("dump level {level} excluded{how_much} {}", parts.join("; "))
 }
 
 /// VMCOREINFO missing, or without what reading the kernel needs.
@@ -357,7 +533,30 @@ pub(crate) fn read_elf(
         .map(|n| Vmcoreinfo::parse(n.desc(file)));
     let qemu = notes.iter().any(|n| n.owner == "QEMU");
     let mut findings = findings;
-    findings.extend(truncated_segments(phdrs, file.len() as u64));
+    let page_size = vmcoreinfo
+        .as_ref()
+        .and_then(Vmcoreinfo::page_size)
+        .and_then(plausible_page_size)
+        .unwrap_or(DEFAULT_PAGE_SIZE);
+    let file_len = file.len() as u64;
+    findings.extend(truncated_segments(phdrs, file_len, page_size));
+    let incomplete = elf_flags(file) & ELF_DUMP_INCOMPLETE != 0;
+    if incomplete {
+        let what = match cut_memory(phdrs, file_len, page_size) {
+            Some(cut) => format!("{} were never written", cut.describe()),
+            None => "yet the file holds every byte its PT_LOADs name".into(),
+        };
+        findings.push(
+            Finding::new(
+                &finding::KDUMP_INCOMPLETE,
+                format!(
+                    "the ELF header's e_flags carry makedumpfile's incomplete flag: the writer \
+                     stopped before writing every page; {what}"
+                ),
+            )
+            .at_offset(if file.get(4) == Some(&1) { 36 } else { 48 }),
+        );
+    }
     let producer = if qemu {
         Producer::Other("QEMU dump-guest-memory".into())
     } else {
@@ -371,12 +570,13 @@ pub(crate) fn read_elf(
             size: file.len() as u64,
             findings,
             arch,
-            physical: Arc::new(physical_memory(&bytes, phdrs)),
+            physical: Arc::new(ElfPhysical::new(&bytes, phdrs, incomplete)),
             cpus: cpus_from_notes(file, notes, arch),
             vmcoreinfo,
             producer,
             dump_level: None,
-            incomplete: false,
+            page_counts: None,
+            incomplete,
             written_at: None,
             split_parts: Vec::new(),
         },
@@ -545,6 +745,12 @@ pub(crate) fn makedumpfile_image(m: MakedumpfileImage<'_>) -> Result<Image> {
     let dump_level = dump
         .sub_header()
         .and_then(|s| u32::try_from(s.dump_level).ok());
+    // The whole dump's counts: every part of a split set carries its
+    // bitmaps.
+    let page_counts = dump.bitmaps_read().then(|| PageCounts {
+        ram: dump.ram_pages(),
+        dumped: dump.dumped_in(0, dump.max_mapnr()),
+    });
     let incomplete = header.is_incomplete();
     let written_at = u64::try_from(header.timestamp_sec).ok();
     let producer = Producer::Other(format!(
@@ -566,6 +772,7 @@ pub(crate) fn makedumpfile_image(m: MakedumpfileImage<'_>) -> Result<Image> {
             cpus,
             producer,
             dump_level,
+            page_counts,
             incomplete,
             written_at,
             split_parts,

@@ -27,6 +27,9 @@ struct ServedPart {
     first_pfn: u64,
     end_pfn: u64,
     dump: Arc<KdumpCompressed>,
+    /// The part's file, named in the findings of its pages when the set
+    /// has several.
+    path: Option<String>,
 }
 
 /// The physical memory of a split set: each PFN read from the one part
@@ -56,6 +59,19 @@ impl Memory for SplitMemory {
             Some(part) => part.dump.read(address, buf),
             None => self.first.read(address, buf),
         }
+    }
+
+    fn check_pages(&self) -> Vec<Finding> {
+        self.served
+            .iter()
+            .flat_map(|part| {
+                let found = part.dump.check_all_pages();
+                found.into_iter().map(|f| match &part.path {
+                    Some(path) => f.about_path(path.clone()),
+                    None => f,
+                })
+            })
+            .collect()
     }
 
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
@@ -252,6 +268,7 @@ pub(crate) fn read_set(files: Vec<MakedumpfileFile>) -> Result<Image> {
             first_pfn: a.served_from,
             end_pfn: a.end,
             dump: Arc::clone(&a.dump),
+            path: several.then(|| a.path.display().to_string()),
         })
         .collect();
     let writer_note = if several {
