@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # testdata/kernel/gen.sh - regenerate ckdump's Linux kernel crash-dump fixtures.
 #
-#   usage (as root, Debian 12 x86_64):  bash testdata/kernel/gen.sh [SCENARIO...]
-#                                       (default: process softirq hardirq oops)
+#   usage (as root, Debian 12 x86_64):  [KERNEL=6.1|6.12] bash testdata/kernel/gen.sh [SCENARIO...]
+#                                       (default: KERNEL=6.1, process softirq hardirq oops)
 #
-# For each scenario a QEMU guest (TCG, no KVM) running Debian's 6.1.0-56-cloud-amd64 kernel
+# For each scenario a QEMU guest (TCG, no KVM) running one of Debian 12's cloud kernels
+# (KERNEL=6.1: 6.1.0-56-cloud-amd64, the default; KERNEL=6.12: 6.12.113+deb12-cloud-amd64)
 # kexec-loads a capture kernel (kdump), loads our module ckdump_panic.ko, starts our
 # multi-threaded ckdump-threads and panics in the chosen context.  The capture kernel writes
 # `makedumpfile -F -c -d 31 /proc/vmcore` onto an NVMe disk; `makedumpfile -R` turns that into
 # dumps/<scenario>.kdump (the kdump-compressed "KDUMP   " file, zlib).  Then crash and drgn
 # write reference/<scenario>/{crash,drgn}.txt, and the guest console is kept as
 # reference/<scenario>/console.log.  Finally the generated table in README.md is rewritten.
+# With KERNEL=6.12 every name carries "-6.12": dumps/<scenario>-6.12.kdump,
+# dumps/ckdump_panic-6.12.ko, reference/<scenario>-6.12/.
+#
+# KERNEL=6.12 needs newer tools than Debian 12 has (see README.md): the capture kernel runs
+# makedumpfile 1.7.9 built from its upstream source (MAKEDUMPFILE_SRC=a checkout of its tag
+# 1.7.9; Debian 12's 1.7.2 keeps the free pages of a 6.12 kernel and drops its slab pages, so
+# gen.sh refuses to run without it unless OLD_MAKEDUMPFILE=1), and the crash reference comes
+# from Debian 13's crash 8.0.6, whose .deb and libraries are fetched with apt-get download
+# from a private apt configuration (the host's sources are not changed) and extracted into
+# $CRASH_ROOT (default /tmp/ckdump-crash-trixie), not installed.
 #
 # Packages (installed with apt-get/pip when missing): qemu-system-x86 kexec-tools makedumpfile
-# busybox-static crash gcc make cpio python3-pip, the kernel's linux-headers-6.1.0-56-cloud-amd64
-# (+ -common), drgn (pip).  Kernel files: the linux-image, linux-headers and -dbg .debs of
-# 6.1.0-56-cloud-amd64 (6.1.192-2) are taken from $KERNEL_DEBS if set, else fetched with
-# `apt-get download` (the -dbg package is 283 MB); $VMLINUX may name an already extracted
-# debug vmlinux.
+# busybox-static crash gcc make cpio python3-pip, the kernel's linux-headers-$KVER (+ -common;
+# for 6.12 they pull in its linux-image package), drgn (pip); with MAKEDUMPFILE_SRC the -dev
+# packages makedumpfile builds with.  Kernel files: the linux-image, linux-headers and -dbg
+# .debs of the kernel (6.1.0-56-cloud-amd64 6.1.192-2, or 6.12.113+deb12-cloud-amd64
+# 6.12.113-1~deb12u1) are taken from $KERNEL_DEBS if set, else fetched with `apt-get download`
+# (the -dbg packages are 283 and 318 MB); $VMLINUX may name an already extracted debug vmlinux.
 #
 # Time: 20-30 s of QEMU per scenario (TCG) plus a few seconds of crash/drgn each: about
 # 3-4 minutes for all four (plus the downloads and the vmlinux extraction the first time).
@@ -30,8 +42,14 @@ set -euo pipefail
 
 KT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STAGE=/tmp/ckdump-kernel
-KVER=6.1.0-56-cloud-amd64
-KDEBVER=6.1.192-2
+KERNEL=${KERNEL:-6.1}
+case $KERNEL in
+    6.1) KVER=6.1.0-56-cloud-amd64 KDEBVER=6.1.192-2 KCOMMON=linux-headers-6.1.0-56-common
+         SUFFIX= ;;
+    6.12) KVER=6.12.113+deb12-cloud-amd64 KDEBVER=6.12.113-1~deb12u1
+          KCOMMON=linux-headers-6.12.113+deb12-common SUFFIX=-6.12 ;;
+    *) printf 'gen.sh: error: KERNEL=%s: 6.1 or 6.12\n' "$KERNEL" >&2; exit 1 ;;
+esac
 MEM=${MEM:-384M}
 CRASHKERNEL=${CRASHKERNEL:-160M}
 SCENARIOS=("$@")
@@ -73,6 +91,58 @@ rm -rf "$STAGE"
 mkdir -p "$STAGE"/{debs,kernel,module,user,capture,first,run}
 if [ "${KEEP_STAGE:-0}" != 1 ]; then trap 'rm -rf "$STAGE"' EXIT; fi
 
+# The capture kernel's makedumpfile: Debian 12's, or one built from MAKEDUMPFILE_SRC.
+# Debian 12's 1.7.2 does not know 6.12's page flags: at -d 31 it keeps free pages and drops
+# slab pages (task_structs among them), so a 6.12 dump made with it has no task list.
+MAKEDUMPFILE=$(command -v makedumpfile)
+if [ "$KERNEL" = 6.12 ] && [ -z "${MAKEDUMPFILE_SRC:-}" ] && [ "${OLD_MAKEDUMPFILE:-0}" != 1 ]; then
+    die "KERNEL=6.12 needs MAKEDUMPFILE_SRC=<makedumpfile 1.7.9 source> (or OLD_MAKEDUMPFILE=1)"
+fi
+if [ -n "${MAKEDUMPFILE_SRC:-}" ]; then
+    log "building makedumpfile from $MAKEDUMPFILE_SRC"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y libelf-dev libdw-dev libbz2-dev \
+        zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev >&2
+    mkdir -p "$STAGE/makedumpfile"
+    cp -a "$MAKEDUMPFILE_SRC"/. "$STAGE/makedumpfile/"
+    make -C "$STAGE/makedumpfile" LINKTYPE=dynamic USELZO=on USESNAPPY=on USEZSTD=on >&2
+    MAKEDUMPFILE=$STAGE/makedumpfile/makedumpfile
+    "$MAKEDUMPFILE" -v >&2
+fi
+
+# The crash that reads this kernel: Debian 12's crash 8.0.2 for 6.1; for 6.12 Debian 13's
+# 8.0.6 (8.0.2 fails on it silently), its .deb and the libraries it needs (glibc 2.38+,
+# libstdc++ 14+) downloaded with apt-get from a private configuration and extracted into
+# $CRASH_ROOT, run through that glibc's own loader.
+run_crash() { env -i PATH=/usr/bin:/bin HOME="$STAGE" crash "$@"; }
+if [ "$KERNEL" = 6.12 ]; then
+    CRASH_ROOT=${CRASH_ROOT:-/tmp/ckdump-crash-trixie}
+    if [ ! -x "$CRASH_ROOT/usr/bin/crash" ]; then
+        log "crash 8.0.6 from Debian 13 into $CRASH_ROOT"
+        apt_dir=$STAGE/apt-trixie
+        mkdir -p "$apt_dir"/{lists/partial,cache/archives/partial,debs,prefs.d} "$CRASH_ROOT"
+        # The host's own Debian archive (the one its bookworm packages come from), suite trixie.
+        archive=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' |
+                  awk '$2 == "bookworm" { print $1; exit }')
+        [ -n "$archive" ] || die "no Debian bookworm archive in the host's apt sources"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $archive trixie main" \
+            > "$apt_dir/sources.list"
+        apt_opts=(-o Dir::Etc::sourcelist="$apt_dir/sources.list" -o Dir::Etc::sourceparts=-
+                  -o Dir::State::lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache"
+                  -o Dir::Etc::preferencesparts="$apt_dir/prefs.d" -o APT::Architecture=amd64)
+        apt-get "${apt_opts[@]}" update >&2
+        (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" download crash=8.0.6-1 libc6 \
+            libgcc-s1 libstdc++6 liblzo2-2 libncursesw6 libtinfo6 libsnappy1v5 libzstd1 \
+            zlib1g >&2)
+        for d in "$apt_dir"/debs/*.deb; do dpkg-deb -x "$d" "$CRASH_ROOT"; done
+    fi
+    run_crash() {
+        env -i PATH=/usr/bin:/bin HOME="$STAGE" \
+            "$CRASH_ROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path \
+            "$CRASH_ROOT/usr/lib/x86_64-linux-gnu:$CRASH_ROOT/lib/x86_64-linux-gnu" \
+            "$CRASH_ROOT/usr/bin/crash" "$@"
+    }
+fi
+
 # ---------------------------------------------------------------------------------------------
 # 1. kernel packages: vmlinuz (guest), headers (module build), debug vmlinux (crash, drgn)
 # ---------------------------------------------------------------------------------------------
@@ -90,7 +160,7 @@ deb() { # deb PACKAGE -> path of its .deb, downloaded into $STAGE/debs unless in
 dpkg-deb -x "$(deb linux-image-$KVER amd64)" "$STAGE/kernel/image"
 VMLINUZ=$STAGE/kernel/image/boot/vmlinuz-$KVER
 if [ ! -d /usr/src/linux-headers-$KVER ]; then
-    dpkg -i "$(deb linux-headers-6.1.0-56-common all)" "$(deb linux-headers-$KVER amd64)" \
+    dpkg -i "$(deb $KCOMMON all)" "$(deb linux-headers-$KVER amd64)" \
         || DEBIAN_FRONTEND=noninteractive apt-get install -f -y
 fi
 if [ -z "${VMLINUX:-}" ]; then
@@ -115,10 +185,10 @@ gcc -static -O1 -g -pthread -Wall -ffile-prefix-map="$KT"/user=/usr/src/ckdump-k
 #    (the same plus kexec, the capture kernel and its initramfs, the module and the program)
 # ---------------------------------------------------------------------------------------------
 log "initramfs"
-add_bin() { # add_bin ROOT BINARY: the binary and the shared libraries it needs, same paths
-    local root=$1 bin=$2 lib
-    mkdir -p "$root$(dirname "$bin")"
-    cp -L "$bin" "$root$bin"
+add_bin() { # add_bin ROOT BINARY [AS]: the binary (at AS) and the shared libraries it needs
+    local root=$1 bin=$2 as=${3:-$2} lib
+    mkdir -p "$root$(dirname "$as")"
+    cp -L "$bin" "$root$as"
     for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
@@ -130,7 +200,7 @@ base_root() {
     cp /bin/busybox "$1/bin/busybox"
     cp "$KT/guest/init.sh" "$1/init"
     chmod 755 "$1/init"
-    add_bin "$1" "$(command -v makedumpfile)"
+    add_bin "$1" "$MAKEDUMPFILE" /usr/sbin/makedumpfile
 }
 base_root "$STAGE/capture"
 mk_cpio "$STAGE/capture" "$STAGE/capture.cpio.gz"
@@ -144,14 +214,16 @@ mk_cpio "$STAGE/first" "$STAGE/first.cpio.gz"
 ls -la "$STAGE"/*.cpio.gz >&2
 
 mkdir -p "$KT/dumps" "$KT/reference"
-cp "$STAGE/module/ckdump_panic.ko" "$KT/dumps/ckdump_panic.ko"
+KO=dumps/ckdump_panic$SUFFIX.ko
+cp "$STAGE/module/ckdump_panic.ko" "$KT/$KO"
 
 # ---------------------------------------------------------------------------------------------
 # 4. one QEMU kdump run per scenario, then crash and drgn on the dump
 # ---------------------------------------------------------------------------------------------
 run_scenario() {
-    local s=$1 run=$STAGE/run/$1 t0 t1 try
-    mkdir -p "$run" "$KT/reference/$s"
+    # $s the scenario, $name what its files are called (the scenario, plus -6.12 for 6.12).
+    local s=$1 name=$1$SUFFIX run=$STAGE/run/$1 t0 t1 try
+    mkdir -p "$run" "$KT/reference/$name"
     # Physical KASLR sometimes leaves no contiguous room for crashkernel= (the guest then
     # powers off at once): boot again, up to 5 times.
     for try in 1 2 3 4 5; do
@@ -179,30 +251,30 @@ run_scenario() {
         grep -E 'crashkernel|CKDUMP' "$run/console.log" >&2 || true
         [ "$try" -lt 5 ] || die "scenario $s: no dump was written"
     done
-    rm -f "$KT/dumps/$s.kdump"
-    makedumpfile -R "$KT/dumps/$s.kdump" < "$run/disk.raw"
+    rm -f "$KT/dumps/$name.kdump"
+    makedumpfile -R "$KT/dumps/$name.kdump" < "$run/disk.raw"
+    chmod 644 "$KT/dumps/$name.kdump"
     if [ "${WITH_ELF:-0}" = 1 ]; then
         mkdir -p "$KT/elf"
-        rm -f "$KT/elf/$s.elf"
-        makedumpfile -R "$KT/elf/$s.elf" < "$run/elf.raw"
+        rm -f "$KT/elf/$name.elf"
+        makedumpfile -R "$KT/elf/$name.elf" < "$run/elf.raw"
     fi
     # The console log, without the carriage returns of the serial line.
-    tr -d '\r' < "$run/console.log" > "$KT/reference/$s/console.log"
+    tr -d '\r' < "$run/console.log" > "$KT/reference/$name/console.log"
 
     log "scenario $s: crash"
     # `mod -s` loads the module's debug info, so the last bt shows source lines in it too.
     printf '%s\n' 'set scroll off' 'sys' 'bt' 'bt -a' 'ps' 'mod' 'log | tail -40' \
-        "mod -s ckdump_panic $KT/dumps/ckdump_panic.ko" 'bt -l' 'quit' |
-        env -i PATH=/usr/bin:/bin HOME="$STAGE" crash -s "$VMLINUX" "$KT/dumps/$s.kdump" \
-            > "$run/crash.txt" 2>&1 || true
+        "mod -s ckdump_panic $KT/$KO" 'bt -l' 'quit' |
+        run_crash -s "$VMLINUX" "$KT/dumps/$name.kdump" > "$run/crash.txt" 2>&1 || true
     sed -e "s#$VMLINUX#vmlinux-$KVER#g" -e "s#$KT/##g" "$run/crash.txt" \
-        > "$KT/reference/$s/crash.txt"
+        > "$KT/reference/$name/crash.txt"
 
     log "scenario $s: drgn"
     (cd "$KT" && env -i PATH="$PATH" HOME="$STAGE" \
-        python3 -m drgn -q -c "dumps/$s.kdump" -s "$VMLINUX" -s dumps/ckdump_panic.ko \
-        reference/drgn-probe.py) > "$KT/reference/$s/drgn.txt" 2>&1 ||
-        { cat "$KT/reference/$s/drgn.txt" >&2; die "scenario $s: drgn failed"; }
+        python3 -m drgn -q -c "dumps/$name.kdump" -s "$VMLINUX" -s "$KO" \
+        reference/drgn-probe.py) > "$KT/reference/$name/drgn.txt" 2>&1 ||
+        { cat "$KT/reference/$name/drgn.txt" >&2; die "scenario $s: drgn failed"; }
     echo "$s: $((t1 - t0))" >> "$STAGE/run/times"
 }
 

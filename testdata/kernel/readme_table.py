@@ -27,9 +27,11 @@ rows = [
     "preempt_count of panic CPU | expected context |",
     "|---|---|---|---|---|---|---|---|",
 ]
-for s in ("process", "softirq", "hardirq", "oops"):
-    dump = os.path.join(KT, "dumps", s + ".kdump")
-    drgn_txt = os.path.join(KT, "reference", s, "drgn.txt")
+# The 6.1 dumps, then the 6.12 ones (gen.sh KERNEL=6.12: names end in -6.12).
+for name in [s + k for k in ("", "-6.12") for s in ("process", "softirq", "hardirq", "oops")]:
+    s = name.split("-")[0]
+    dump = os.path.join(KT, "dumps", name + ".kdump")
+    drgn_txt = os.path.join(KT, "reference", name, "drgn.txt")
     if not (os.path.exists(dump) and os.path.exists(drgn_txt)):
         continue
     text = open(drgn_txt).read()
@@ -41,7 +43,7 @@ for s in ("process", "softirq", "hardirq", "oops"):
     m = re.search(r"^cpu %s: (0x[0-9a-f]+)" % re.escape(cpu), text, re.M)
     pc = m.group(1) if m else "?"
     rows.append("| %s | `dumps/%s.kdump` | %d | `%s` | %s | %s | %s | %s |" % (
-        s, s, os.path.getsize(dump), msg, cpu, who, pc, CONTEXT[s]))
+        name, name, os.path.getsize(dump), msg, cpu, who, pc, CONTEXT[s]))
 
 readme = os.path.join(KT, "README.md")
 body = open(readme).read()
