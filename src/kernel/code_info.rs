@@ -6,7 +6,7 @@
 
 use crate::kernel::kallsyms::KernelSymbols;
 use crate::kernel::modules::KernelModule;
-use crate::kernel::orc::OrcTables;
+use crate::kernel::orc::{OrcTables, OrcVersion, kernel_orc_version};
 use crate::memory::Memory;
 use crate::model::{RegisterSet, Vmcoreinfo};
 use crate::unwind::{CodeInfo, OrcStep, UnwindTables};
@@ -26,8 +26,11 @@ pub struct KernelCodeInfo<'a> {
     /// pointers (x86 selects FRAME_POINTER only for the frame-pointer
     /// unwinder) and rbp is an ordinary register.
     has_orc: bool,
-    /// The ORC tables in the dump's memory, when kallsyms locates them.
+    /// The ORC tables in the dump's memory, when kallsyms locates them
+    /// and their layout is known.
     orc: Option<OrcTables>,
+    /// The layout of this kernel's (and its modules') ORC entries.
+    orc_version: Option<OrcVersion>,
     /// Loaded modules: their text is code too, named by their own symbols
     /// and unwound by their own ORC tables.
     modules: Vec<(&'a KernelModule, Option<OrcTables>)>,
@@ -51,6 +54,7 @@ impl<'a> KernelCodeInfo<'a> {
             .zip(symbols.address_of("_einittext"))
             .filter(|(start, end)| start < end);
         let orc_ip = symbols.address_of("__start_orc_unwind_ip");
+        let orc_version = kernel_orc_version(symbols, memory, info.osrelease());
         (text_start < text_end).then_some(KernelCodeInfo {
             symbols,
             memory,
@@ -61,7 +65,11 @@ impl<'a> KernelCodeInfo<'a> {
             orc: orc_ip
                 .zip(symbols.address_of("__stop_orc_unwind_ip"))
                 .zip(symbols.address_of("__start_orc_unwind"))
-                .and_then(|((start, stop), entries)| OrcTables::new(start, stop, entries)),
+                .zip(orc_version)
+                .and_then(|(((start, stop), entries), version)| {
+                    OrcTables::new(start, stop, entries, version)
+                }),
+            orc_version,
             modules: Vec::new(),
         })
     }
@@ -71,9 +79,12 @@ impl<'a> KernelCodeInfo<'a> {
         self.modules = modules
             .iter()
             .map(|m| {
-                let orc = m.orc.and_then(|(count, ip, entries)| {
-                    OrcTables::new(ip, ip.checked_add(count.checked_mul(4)?)?, entries)
-                });
+                let orc = m
+                    .orc
+                    .zip(self.orc_version)
+                    .and_then(|((count, ip, entries), v)| {
+                        OrcTables::new(ip, ip.checked_add(count.checked_mul(4)?)?, entries, v)
+                    });
                 (m, orc)
             })
             .collect();

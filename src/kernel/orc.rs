@@ -2,13 +2,27 @@
 //!
 //! kallsyms locates two parallel arrays: `__start_orc_unwind_ip` holds one
 //! s32 per entry, relative to its own address, giving the first instruction
-//! an entry covers (sorted); `__start_orc_unwind` holds the 6-byte entries.
-//! Layout version 1 (4.14–6.2): s16 sp_offset, s16 bp_offset, then a u16 of
-//! sp_reg (bits 0–3), bp_reg (4–7), type (8–9) and end (10).
+//! an entry covers (sorted); `__start_orc_unwind` holds the 6-byte entries:
+//! s16 sp_offset, s16 bp_offset, then a u16 of bitfields whose layout
+//! changed twice (facts of the kernel's `arch/x86/include/asm/orc_types.h`):
+//!
+//! | version | kernels | bits 0–3 | 4–7 | type | then |
+//! |---|---|---|---|---|---|
+//! | 1 | 4.14–6.2 | sp_reg | bp_reg | 8–9: CALL 0, REGS 1, REGS_PARTIAL 2 | end 10 |
+//! | 2 | 6.3 | sp_reg | bp_reg | 8–9 as in 1 | signal 10, end 11 |
+//! | 3 | 6.4+ | sp_reg | bp_reg | 8–10: UNDEFINED 0, END_OF_STACK 1, CALL 2, REGS 3, REGS_PARTIAL 4 | signal 11 |
+//!
+//! Versions 1 and 2 say "no rule" with sp_reg UNDEFINED, "end of stack"
+//! with sp_reg UNDEFINED and the end bit. "signal" says the caller's pc is
+//! where it was interrupted, not a return address (version 1: implied by
+//! the REGS types). From 6.4 (and 6.3.10) an `orc_header` of 20 bytes (a
+//! hash of orc_types.h) names the layout.
 
 use crate::memory::Memory;
 use crate::model::{Arch, RegisterSet};
 use crate::unwind::OrcStep;
+
+use super::kallsyms::KernelSymbols;
 
 /// More entries than any kernel has (6.1 has about 300 000); bounds the
 /// table a corrupt kallsyms could describe.
@@ -26,10 +40,6 @@ const REG_R10: u8 = 6;
 const REG_R13: u8 = 7;
 const REG_BP_INDIRECT: u8 = 8;
 const REG_SP_INDIRECT: u8 = 9;
-
-const TYPE_CALL: u8 = 0;
-const TYPE_REGS: u8 = 1;
-const TYPE_REGS_PARTIAL: u8 = 2;
 
 // DWARF register numbers of x86_64, as RegisterSet keeps them.
 const DX: u16 = 1;
@@ -63,28 +73,131 @@ const PT_REGS_IP: u64 = 128;
 const PT_REGS_CS: u64 = 136;
 const PT_REGS_SP: u64 = 152;
 
-/// One decoded ORC entry.
+/// The `orc_header` hashes of the known layouts (the kernel's
+/// `scripts/orc_hash.sh` over orc_types.h): 6.4+, then 6.3.10+.
+const HEADER_V3: [u8; 20] = [
+    0xfe, 0x5d, 0x32, 0xbf, 0x58, 0x1b, 0xd6, 0x3b, 0x2c, 0xa9, 0xa5, 0xc6, 0x5b, 0xa5, 0xa6, 0x25,
+    0xea, 0xb3, 0xfe, 0x24,
+];
+const HEADER_V2: [u8; 20] = [
+    0xdb, 0x84, 0xae, 0xd4, 0x10, 0x3b, 0x31, 0xdd, 0x51, 0xe0, 0x17, 0xf8, 0xf7, 0x97, 0x83, 0xca,
+    0x98, 0x5c, 0x2c, 0x51,
+];
+
+/// Which layout a kernel's ORC entries have (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrcVersion {
+    /// 4.14–6.2.
+    V1,
+    /// 6.3.
+    V2,
+    /// 6.4+.
+    V3,
+}
+
+impl OrcVersion {
+    /// The layout a kernel release (`OSRELEASE`, "6.12.113+deb12-…") has.
+    pub fn from_release(release: &str) -> Option<OrcVersion> {
+        let mut numbers = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|n| n.parse::<u32>().ok());
+        let major = numbers.next()??;
+        let minor = numbers.next()??;
+        Some(match (major, minor) {
+            (0..=5, _) | (6, 0..=2) => OrcVersion::V1,
+            (6, 3) => OrcVersion::V2,
+            _ => OrcVersion::V3,
+        })
+    }
+
+    /// The layout an `orc_header` names; None for a hash of a layout not
+    /// known here (a later kernel's).
+    pub fn from_header(header: &[u8; 20]) -> Option<OrcVersion> {
+        match *header {
+            HEADER_V3 => Some(OrcVersion::V3),
+            HEADER_V2 => Some(OrcVersion::V2),
+            _ => None,
+        }
+    }
+}
+
+/// The layout of a kernel's ORC entries: what its `orc_header` names when
+/// kallsyms has one (None for a hash not known here: the tables are then
+/// not trusted), else what its release has.
+pub fn kernel_orc_version(
+    symbols: &KernelSymbols,
+    memory: &dyn Memory,
+    release: Option<&str>,
+) -> Option<OrcVersion> {
+    if let Some(at) = symbols.address_of("orc_header") {
+        let mut hash = [0u8; 20];
+        if memory.read_exact(at, &mut hash).is_ok() {
+            return OrcVersion::from_header(&hash);
+        }
+    }
+    OrcVersion::from_release(release?)
+}
+
+/// What an entry says the frame is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrcKind {
+    /// No rule here (a hole in the tables, or code ORC cannot describe).
+    Undefined,
+    /// The entry code or a kernel thread's start: the stack ends here.
+    EndOfStack,
+    /// A normal function frame: the return address sits below the CFA.
+    Call,
+    /// A full `struct pt_regs` at the CFA.
+    Regs,
+    /// Only the hardware's iret frame at the CFA.
+    RegsPartial,
+}
+
+/// One decoded ORC entry, the same whatever its layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrcEntry {
     pub sp_offset: i16,
     pub bp_offset: i16,
     pub sp_reg: u8,
     pub bp_reg: u8,
-    pub kind: u8,
-    pub end: bool,
+    pub kind: OrcKind,
+    /// The caller's pc is exact (an interrupted one), not a return address.
+    pub signal: bool,
 }
 
 impl OrcEntry {
-    /// Decodes a version-1 entry (kernels 4.14–6.2).
-    pub fn parse_v1(bytes: [u8; 6]) -> Self {
+    /// Decodes an entry of layout `version`.
+    pub fn parse(version: OrcVersion, bytes: [u8; 6]) -> Self {
         let flags = u16::from_le_bytes([bytes[4], bytes[5]]);
+        let sp_reg = (flags & 0xf) as u8;
+        let old_kind = |end_bit: u16| match (sp_reg, (flags >> 8) & 0x3) {
+            (REG_UNDEFINED, _) if flags & end_bit != 0 => OrcKind::EndOfStack,
+            (REG_UNDEFINED, _) | (_, 3) => OrcKind::Undefined,
+            (_, 0) => OrcKind::Call,
+            (_, 1) => OrcKind::Regs,
+            _ => OrcKind::RegsPartial,
+        };
+        let (kind, signal) = match version {
+            OrcVersion::V1 => (old_kind(1 << 10), flags & 0x300 != 0),
+            OrcVersion::V2 => (old_kind(1 << 11), flags & (1 << 10) != 0),
+            OrcVersion::V3 => (
+                match (flags >> 8) & 0x7 {
+                    1 => OrcKind::EndOfStack,
+                    2 => OrcKind::Call,
+                    3 => OrcKind::Regs,
+                    4 => OrcKind::RegsPartial,
+                    _ => OrcKind::Undefined,
+                },
+                flags & (1 << 11) != 0,
+            ),
+        };
         OrcEntry {
             sp_offset: i16::from_le_bytes([bytes[0], bytes[1]]),
             bp_offset: i16::from_le_bytes([bytes[2], bytes[3]]),
-            sp_reg: (flags & 0xf) as u8,
+            sp_reg,
             bp_reg: ((flags >> 4) & 0xf) as u8,
-            kind: ((flags >> 8) & 0x3) as u8,
-            end: flags & (1 << 10) != 0,
+            kind,
+            signal,
         }
     }
 }
@@ -95,13 +208,15 @@ pub struct OrcTables {
     ip_table: u64,
     entries: u64,
     count: u64,
+    version: OrcVersion,
 }
 
 impl OrcTables {
     /// From the kallsyms addresses of `__start_orc_unwind_ip`,
-    /// `__stop_orc_unwind_ip` and `__start_orc_unwind`; None when they are
-    /// out of order or describe an impossible table.
-    pub fn new(ip_start: u64, ip_stop: u64, orc_start: u64) -> Option<Self> {
+    /// `__stop_orc_unwind_ip` and `__start_orc_unwind`, entries of layout
+    /// `version`; None when they are out of order or describe an
+    /// impossible table.
+    pub fn new(ip_start: u64, ip_stop: u64, orc_start: u64, version: OrcVersion) -> Option<Self> {
         let bytes = ip_stop.checked_sub(ip_start)?;
         if bytes == 0 || !bytes.is_multiple_of(4) {
             return None;
@@ -111,6 +226,7 @@ impl OrcTables {
             ip_table: ip_start,
             entries: orc_start,
             count,
+            version,
         })
     }
 
@@ -139,7 +255,7 @@ impl OrcTables {
         let at = self.entries.checked_add(index.checked_mul(ENTRY_SIZE)?)?;
         let mut bytes = [0u8; 6];
         memory.read_exact(at, &mut bytes).ok()?;
-        Some(OrcEntry::parse_v1(bytes))
+        Some(OrcEntry::parse(self.version, bytes))
     }
 
     /// The caller of the frame at `registers` (x86_64), as the kernel's
@@ -175,10 +291,10 @@ fn step_with(
     memory: &dyn Memory,
     sp: u64,
 ) -> Option<OrcStep> {
-    if orc.sp_reg == REG_UNDEFINED {
-        // The entry code and the start of a kernel thread say where the
-        // stack ends; anything else undefined is a hole in the tables.
-        return orc.end.then_some(OrcStep::EndOfStack);
+    match orc.kind {
+        OrcKind::Undefined => return None,
+        OrcKind::EndOfStack => return Some(OrcStep::EndOfStack),
+        OrcKind::Call | OrcKind::Regs | OrcKind::RegsPartial => {}
     }
     let reg = |n: u16| registers.get(n);
     // The caller's stack pointer: the CFA of this frame.
@@ -194,9 +310,8 @@ fn step_with(
         _ => return None,
     };
     let mut caller;
-    let pc_is_exact;
     match orc.kind {
-        TYPE_CALL => {
+        OrcKind::Call => {
             caller = RegisterSet::new(Arch::X86_64);
             // Callee-saved registers ORC does not describe stay as they are.
             for n in [3u16, 12, 13, 14, 15] {
@@ -209,9 +324,8 @@ fn step_with(
             }
             caller.set(IP, read_word(memory, cfa.checked_sub(8)?)?);
             caller.set(SP, cfa);
-            pc_is_exact = false;
         }
-        TYPE_REGS => {
+        OrcKind::Regs => {
             // A full pt_regs at the CFA: the interrupted context. Its cs
             // says whether that was user mode, where the kernel stack ends.
             if read_word(memory, cfa.checked_add(PT_REGS_CS)?)? & 3 != 0 {
@@ -223,9 +337,8 @@ fn step_with(
             }
             caller.set(IP, read_word(memory, cfa.checked_add(PT_REGS_IP)?)?);
             caller.set(SP, read_word(memory, cfa.checked_add(PT_REGS_SP)?)?);
-            pc_is_exact = true;
         }
-        TYPE_REGS_PARTIAL => {
+        OrcKind::RegsPartial => {
             // Only the hardware's iret frame (ip, cs, flags, sp, ss) at
             // the CFA.
             let frame = cfa;
@@ -243,9 +356,8 @@ fn step_with(
             }
             caller.set(IP, read_word(memory, frame)?);
             caller.set(SP, read_word(memory, frame.checked_add(24)?)?);
-            pc_is_exact = true;
         }
-        _ => return None,
+        OrcKind::Undefined | OrcKind::EndOfStack => return None,
     }
     // Where this frame saved its caller's rbp.
     match orc.bp_reg {
@@ -259,7 +371,9 @@ fn step_with(
     }
     Some(OrcStep::Caller {
         registers: caller,
-        pc_is_exact,
+        // An interrupted pc (signal frame) is looked up as it is, a return
+        // address by the call before it.
+        pc_is_exact: orc.signal,
         // The CFA was read from memory: the code switched stacks here
         // (call_on_irqstack saves the previous sp on top of the IRQ stack).
         switched_stack: matches!(orc.sp_reg, REG_SP_INDIRECT | REG_BP_INDIRECT),
@@ -279,26 +393,70 @@ mod tests {
         bytes[2..4].copy_from_slice(&(-16i16).to_le_bytes());
         bytes[4..6].copy_from_slice(&flags.to_le_bytes());
         assert_eq!(
-            OrcEntry::parse_v1(bytes),
+            OrcEntry::parse(OrcVersion::V1, bytes),
             OrcEntry {
                 sp_offset: 16,
                 bp_offset: -16,
                 sp_reg: REG_SP,
                 bp_reg: REG_PREV_SP,
-                kind: TYPE_CALL,
-                end: false,
+                kind: OrcKind::Call,
+                signal: false,
             }
         );
-        let end = OrcEntry::parse_v1([0, 0, 0, 0, 0, 0x04]);
-        assert!(end.end && end.sp_reg == REG_UNDEFINED);
+        let end = OrcEntry::parse(OrcVersion::V1, [0, 0, 0, 0, 0, 0x04]);
+        assert_eq!(end.kind, OrcKind::EndOfStack);
+        let hole = OrcEntry::parse(OrcVersion::V1, [0; 6]);
+        assert_eq!(hole.kind, OrcKind::Undefined);
+        // REGS implies a signal frame in version 1.
+        let regs = OrcEntry::parse(OrcVersion::V1, [0, 0, 0, 0, 5, 0x01]);
+        assert_eq!((regs.kind, regs.signal), (OrcKind::Regs, true));
+    }
+
+    #[test]
+    fn versions_2_and_3_move_the_end_bit_and_widen_the_type() {
+        // 6.3: bit 10 is signal, bit 11 end.
+        let v2 = |hi: u8| OrcEntry::parse(OrcVersion::V2, [0, 0, 0, 0, 5, hi]);
+        assert_eq!((v2(0x05).kind, v2(0x05).signal), (OrcKind::Regs, true));
+        assert_eq!(v2(0x00).kind, OrcKind::Call);
+        let end = OrcEntry::parse(OrcVersion::V2, [0, 0, 0, 0, 0, 0x08]);
+        assert_eq!(end.kind, OrcKind::EndOfStack);
+        // The v1 end bit is v2's signal: sp_reg undefined stays a hole.
+        let hole = OrcEntry::parse(OrcVersion::V2, [0, 0, 0, 0, 0, 0x04]);
+        assert_eq!(hole.kind, OrcKind::Undefined);
+        // 6.4+: a 3-bit type, signal at bit 11.
+        let v3 = |lo: u8, hi: u8| OrcEntry::parse(OrcVersion::V3, [0, 0, 0, 0, lo, hi]);
+        assert_eq!(v3(0x15, 0x02).kind, OrcKind::Call);
+        assert!(!v3(0x15, 0x02).signal);
+        assert_eq!(
+            (v3(5, 0x0b).kind, v3(5, 0x0b).signal),
+            (OrcKind::Regs, true)
+        );
+        assert_eq!(v3(5, 0x0c).kind, OrcKind::RegsPartial);
+        assert_eq!(v3(0, 0x01).kind, OrcKind::EndOfStack);
+        assert_eq!(v3(0, 0x00).kind, OrcKind::Undefined);
+        assert_eq!(v3(5, 0x07).kind, OrcKind::Undefined);
+    }
+
+    #[test]
+    fn the_layout_comes_from_the_release_or_the_header() {
+        let of = OrcVersion::from_release;
+        assert_eq!(of("6.1.0-56-cloud-amd64"), Some(OrcVersion::V1));
+        assert_eq!(of("5.10.0"), Some(OrcVersion::V1));
+        assert_eq!(of("6.3.7"), Some(OrcVersion::V2));
+        assert_eq!(of("6.4.0-rc1"), Some(OrcVersion::V3));
+        assert_eq!(of("6.12.113+deb12-cloud-amd64"), Some(OrcVersion::V3));
+        assert_eq!(of("garbage"), None);
+        assert_eq!(OrcVersion::from_header(&HEADER_V3), Some(OrcVersion::V3));
+        assert_eq!(OrcVersion::from_header(&HEADER_V2), Some(OrcVersion::V2));
+        assert_eq!(OrcVersion::from_header(&[0; 20]), None);
     }
 
     #[test]
     fn impossible_tables_are_refused() {
-        assert!(OrcTables::new(0x1000, 0x1000, 0x2000).is_none());
-        assert!(OrcTables::new(0x1000, 0x0ff0, 0x2000).is_none());
-        assert!(OrcTables::new(0x1000, 0x1003, 0x2000).is_none());
-        assert!(OrcTables::new(0, !3, 0x2000).is_none());
+        assert!(OrcTables::new(0x1000, 0x1000, 0x2000, OrcVersion::V1).is_none());
+        assert!(OrcTables::new(0x1000, 0x0ff0, 0x2000, OrcVersion::V1).is_none());
+        assert!(OrcTables::new(0x1000, 0x1003, 0x2000, OrcVersion::V1).is_none());
+        assert!(OrcTables::new(0, !3, 0x2000, OrcVersion::V1).is_none());
     }
 
     /// Bytes at one base address; reads past the end fail.
@@ -355,21 +513,21 @@ mod tests {
     #[test]
     fn lookup_finds_the_last_entry_at_or_before_pc() {
         let memory = image();
-        let orc = OrcTables::new(0x100, 0x10c, 0x200).unwrap();
+        let orc = OrcTables::new(0x100, 0x10c, 0x200, OrcVersion::V1).unwrap();
         assert_eq!(orc.lookup(&memory, 0xfff), None);
         assert_eq!(orc.lookup(&memory, 0x1000).unwrap().sp_offset, 8);
         assert_eq!(orc.lookup(&memory, 0x100f).unwrap().sp_offset, 8);
         assert_eq!(orc.lookup(&memory, 0x1010).unwrap().sp_reg, REG_BP);
-        assert_eq!(orc.lookup(&memory, 0x9999).unwrap().kind, TYPE_REGS);
+        assert_eq!(orc.lookup(&memory, 0x9999).unwrap().kind, OrcKind::Regs);
         // A table running past memory finds nothing rather than guessing.
-        let past = OrcTables::new(0x100, 0x100 + 4 * 0x10000, 0x200).unwrap();
+        let past = OrcTables::new(0x100, 0x100 + 4 * 0x10000, 0x200, OrcVersion::V1).unwrap();
         assert_eq!(past.lookup(&memory, 0x1000), None);
     }
 
     #[test]
     fn a_call_entry_returns_to_the_word_below_the_cfa() {
         let memory = image();
-        let orc = OrcTables::new(0x100, 0x10c, 0x200).unwrap();
+        let orc = OrcTables::new(0x100, 0x10c, 0x200, OrcVersion::V1).unwrap();
         let mut registers = RegisterSet::new(Arch::X86_64);
         registers.set(IP, 0x1004);
         registers.set(SP, 0x8000);
