@@ -18,15 +18,17 @@ pub(super) fn kernel_report(
     // A dump without usable tables simply has no pc symbols.
     let symbols =
         info.and_then(|v| crate::kernel::kallsyms::KernelSymbols::from_memory(memory, v).ok());
-    // Each CPU's context by its preempt_count (a per-CPU variable named by
-    // kallsyms).
-    let context = |cpu: u32| crate::kernel::context::cpu_context(memory, symbols.as_ref()?, cpu);
     // The kernel's own types (BTF, in its memory): struct layouts for the
     // task and module lists.
     let btf = symbols
         .as_ref()
         .map(|s| crate::kernel::btf::from_memory(memory, s))
         .unwrap_or_else(|| Err("no kernel symbols (kallsyms) to find BTF with".into()));
+    // Each CPU's context by its preempt_count (a per-CPU variable named by
+    // kallsyms, or a member of pcpu_hot located by BTF).
+    let context = |cpu: u32| {
+        crate::kernel::context::cpu_context(memory, symbols.as_ref()?, btf.as_ref().ok(), cpu)
+    };
     let modules = match (&btf, &symbols) {
         (Ok(btf), Some(s)) => crate::kernel::modules::ModuleLayout::from_btf(btf)
             .map(|layout| crate::kernel::modules::read_modules(memory, s, &layout))
@@ -56,7 +58,7 @@ pub(super) fn kernel_report(
     let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
     let current = symbols
         .as_ref()
-        .map(|s| crate::kernel::tasks::current_tasks(memory, s, cpu_count))
+        .map(|s| crate::kernel::tasks::current_tasks(memory, s, btf.as_ref().ok(), cpu_count))
         .unwrap_or_default();
     let cpu_stacks: Vec<(crate::kernel::stacks::CpuStacks, Option<u64>)> = k
         .cpus

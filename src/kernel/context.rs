@@ -1,12 +1,14 @@
 //! What each CPU was doing when the dump was taken — process context,
 //! softirq, hardirq or NMI — from its `preempt_count`, a per-CPU variable
-//! the kernel keeps exactly for this (x86_64: `__preempt_count`; its
-//! address is the variable's per-CPU offset plus `__per_cpu_offset[cpu]`).
+//! the kernel keeps exactly for this (x86_64: `__preempt_count`, or
+//! `pcpu_hot.preempt_count` in 6.2–6.14; see [`super::percpu`]).
 
 use crate::memory::Memory;
 use crate::model::InterruptLevel;
 
+use super::btf::Btf;
 use super::kallsyms::KernelSymbols;
+use super::percpu::{PREEMPT_COUNT, hot_address};
 
 /// preempt_count's fields (include/linux/preempt.h): bits 8–15 softirq
 /// (bit 8 set while serving one; the rest count bh-disabled sections),
@@ -17,31 +19,19 @@ const HARDIRQ_MASK: u32 = 0xf << 16;
 const NMI_MASK: u32 = 0xf << 20;
 const NEED_RESCHED: u32 = 1 << 31;
 
-/// Most CPUs a `__per_cpu_offset` index is trusted for.
-const MAX_CPUS: u32 = 1 << 13;
-
 /// One CPU's preempt_count (without the need-resched bit) and the context
 /// it says the CPU was in; None when the per-CPU variables cannot be read
-/// (an architecture or kernel without them, pages not in the dump).
+/// (an architecture or kernel without them, pages not in the dump). `btf`
+/// locates preempt_count inside `pcpu_hot` (6.2–6.14).
 pub fn cpu_context(
     memory: &dyn Memory,
     symbols: &KernelSymbols,
+    btf: Option<&Btf>,
     cpu: u32,
 ) -> Option<(u32, InterruptLevel)> {
-    if cpu >= MAX_CPUS {
-        return None;
-    }
-    let offsets = symbols.address_of("__per_cpu_offset")?;
-    let variable = symbols.address_of("__preempt_count")?;
-    let mut word = [0u8; 8];
-    memory
-        .read_exact(offsets.checked_add(u64::from(cpu) * 8)?, &mut word)
-        .ok()?;
-    let base = u64::from_le_bytes(word);
+    let at = hot_address(memory, symbols, btf, PREEMPT_COUNT, cpu)?;
     let mut count = [0u8; 4];
-    memory
-        .read_exact(base.wrapping_add(variable), &mut count)
-        .ok()?;
+    memory.read_exact(at, &mut count).ok()?;
     let count = u32::from_le_bytes(count) & !NEED_RESCHED;
     Some((count, level(count)))
 }

@@ -7,6 +7,7 @@ pub mod context;
 pub mod kallsyms;
 pub mod modules;
 pub mod orc;
+pub mod percpu;
 pub mod printk;
 pub mod printk_legacy;
 pub mod stacks;

@@ -6,18 +6,18 @@
 //!
 //! Sizes and member offsets come from the kernel's BTF (`struct irq_stack`,
 //! `struct cea_exception_stacks`, `union thread_union`); the per-CPU
-//! pointers (`hardirq_stack_ptr`, `cea_exception_stacks`) from kallsyms.
+//! pointers (`hardirq_stack_ptr`, `cea_exception_stacks`) from kallsyms
+//! (`hardirq_stack_ptr` is a member of `pcpu_hot` in 6.2–6.14).
 
 use crate::memory::Memory;
 
 use super::btf::Btf;
 use super::kallsyms::KernelSymbols;
+use super::percpu;
 
 /// The x86_64 defaults when BTF does not say: 16 KiB task and IRQ stacks.
 const DEFAULT_THREAD_SIZE: u64 = 16 << 10;
 const DEFAULT_IRQ_STACK_SIZE: u64 = 16 << 10;
-/// Most CPUs a per-CPU offset is read for.
-const MAX_CPUS: u32 = 1 << 13;
 
 /// A kind of kernel stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,14 +83,7 @@ impl CpuStacks {
             ranges: Vec::new(),
             thread_size: size_of("thread_union").unwrap_or(DEFAULT_THREAD_SIZE),
         };
-        if cpu >= MAX_CPUS {
-            return stacks;
-        }
-        let Some(base) = symbols.address_of("__per_cpu_offset").and_then(|offsets| {
-            memory
-                .read_u64(offsets.checked_add(u64::from(cpu) * 8)?)
-                .ok()
-        }) else {
+        let Some(base) = percpu::cpu_base(memory, symbols, cpu) else {
             return stacks;
         };
         let per_cpu = |name: &str| {
@@ -101,7 +94,10 @@ impl CpuStacks {
                 .filter(|&p| p != 0)
         };
         // hardirq_stack_ptr points at the stack's top word (top − 8).
-        if let Some(top) = per_cpu("hardirq_stack_ptr").and_then(|p| p.checked_add(8)) {
+        let hardirq_stack_ptr = percpu::hot_offset(symbols, btf, percpu::HARDIRQ_STACK_PTR)
+            .and_then(|at| memory.read_u64(base.wrapping_add(at)).ok())
+            .filter(|&p| p != 0);
+        if let Some(top) = hardirq_stack_ptr.and_then(|p| p.checked_add(8)) {
             let size = size_of("irq_stack").unwrap_or(DEFAULT_IRQ_STACK_SIZE);
             stacks
                 .ranges

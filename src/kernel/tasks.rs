@@ -11,6 +11,7 @@ use crate::model::{Arch, KernelTask, RegisterSet};
 
 use super::btf::Btf;
 use super::kallsyms::KernelSymbols;
+use super::percpu;
 
 /// More tasks than a kernel has PIDs for (PID_MAX_LIMIT is 4M; real dumps
 /// have thousands): bounds a corrupt list.
@@ -175,20 +176,21 @@ pub fn read_tasks(
     Ok(list)
 }
 
-/// The tasks each CPU was running (`current_task` per CPU, x86_64), by CPU
-/// index; None where it cannot be read.
-pub fn current_tasks(memory: &dyn Memory, symbols: &KernelSymbols, cpus: u32) -> Vec<Option<u64>> {
-    let (Some(offsets), Some(variable)) = (
-        symbols.address_of("__per_cpu_offset"),
-        symbols.address_of("current_task"),
-    ) else {
-        return vec![None; cpus as usize];
+/// The tasks each CPU was running (`current_task` per CPU, x86_64; a
+/// member of `pcpu_hot` in 6.2–6.14, found through `btf`), by CPU index;
+/// None where it cannot be read.
+pub fn current_tasks(
+    memory: &dyn Memory,
+    symbols: &KernelSymbols,
+    btf: Option<&Btf>,
+    cpus: u32,
+) -> Vec<Option<u64>> {
+    let Some(variable) = percpu::hot_offset(symbols, btf, percpu::CURRENT_TASK) else {
+        return vec![None; cpus.min(percpu::MAX_CPUS) as usize];
     };
-    (0..cpus.min(1 << 13))
+    (0..cpus.min(percpu::MAX_CPUS))
         .map(|cpu| {
-            let base = memory
-                .read_u64(offsets.checked_add(u64::from(cpu) * 8)?)
-                .ok()?;
+            let base = percpu::cpu_base(memory, symbols, cpu)?;
             memory
                 .read_u64(base.wrapping_add(variable))
                 .ok()
