@@ -265,6 +265,33 @@ impl Btf {
         }
     }
 
+    /// The value of the enumerator called `name` in any enum (ENUM or
+    /// ENUM64) of the blob: how kernel constants that are enumerators
+    /// (`MOD_INIT_TEXT`, …) are known from the dump alone.
+    pub fn enumerator(&self, name: &str) -> Option<i64> {
+        (1..=self.types.len() as u32).find_map(|id| {
+            let (_, info, _, at) = self.header(id)?;
+            let (entry, wide) = match kind_of(info) {
+                KIND_ENUM => (8, false),
+                KIND_ENUM64 => (12, true),
+                _ => return None,
+            };
+            let signed = info >> 31 == 1;
+            (0..(info & 0xffff) as usize).find_map(|i| {
+                let e = at + TYPE_SIZE + i * entry;
+                if self.string(self.u32_at(e)) != name.as_bytes() {
+                    return None;
+                }
+                let low = self.u32_at(e + 4);
+                Some(match (wide, signed) {
+                    (false, true) => i64::from(low as i32),
+                    (false, false) => i64::from(low),
+                    (true, _) => (u64::from(self.u32_at(e + 8)) << 32 | u64::from(low)) as i64,
+                })
+            })
+        })
+    }
+
     /// For an array type: (element type, element count).
     pub fn array(&self, id: u32) -> Option<(u32, u32)> {
         let id = self.resolve(id)?;
@@ -431,6 +458,23 @@ mod tests {
         assert_eq!(btf.member(outer, "b.b").unwrap().offset, 24);
         assert!(btf.member(outer, "b.c").is_none());
         assert_eq!(btf.size_of(outer), Some(32));
+    }
+
+    #[test]
+    fn enumerators_are_found_in_enums_and_enum64s() {
+        // "\0mod_mem_type\0MOD_TEXT\0MOD_INIT_TEXT\0BIG\0"
+        let strings = ["mod_mem_type", "MOD_TEXT", "MOD_INIT_TEXT", "BIG"];
+        let types = vec![
+            (1, KIND_ENUM << 24 | 2, 4, vec![14, 0, 23, 4]),
+            (0, KIND_ENUM64 << 24 | 1, 8, vec![37, 5, 1]),
+            (0, 1 << 31 | KIND_ENUM << 24 | 1, 4, vec![14, u32::MAX]),
+        ];
+        let btf = Btf::parse(blob(&strings, &types)).unwrap();
+        assert_eq!(btf.enumerator("MOD_INIT_TEXT"), Some(4));
+        assert_eq!(btf.enumerator("MOD_TEXT"), Some(0));
+        assert_eq!(btf.enumerator("BIG"), Some((1 << 32) + 5));
+        assert_eq!(btf.enumerator("mod_mem_type"), None);
+        assert_eq!(btf.enumerator("NOPE"), None);
     }
 
     #[test]

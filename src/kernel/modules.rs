@@ -16,6 +16,8 @@ const MAX_MODULES: usize = 4096;
 const MAX_MODULE_SYMBOLS: u64 = 1 << 18;
 /// A module's string table read at most.
 const MAX_STRTAB: u64 = 16 << 20;
+/// More kinds of module memory than any kernel has (6.4+ has 7).
+const MAX_MODULE_MEMORY_KINDS: u64 = 16;
 /// Elf64_Sym: st_name u32, st_info u8, st_other u8, st_shndx u16,
 /// st_value u64, st_size u64.
 const ELF64_SYM_SIZE: u64 = 24;
@@ -26,13 +28,14 @@ pub struct ModuleLayout {
     list: u64,
     name: u64,
     name_len: u64,
-    /// `core_layout.base` / `.size` (to 6.3) or `mem[MOD_TEXT].base` /
+    /// `core_layout.base` / `.text_size` (to 6.3) or `mem[MOD_TEXT].base` /
     /// `.size` (6.4+: one struct module_memory per kind, text first).
     text_base: u64,
     text_size: u64,
-    /// Whole module: core_layout.size, or None (6.4+ splits it by kind;
-    /// then the report sums the kinds it knows).
-    core_size: Option<u64>,
+    /// Whole module as loaded: `core_layout.size` (to 6.3), or the sizes
+    /// of the kinds that stay after init (6.4+: `mem[i].size` for every i
+    /// below `MOD_INIT_TEXT`, at `(first, stride, count)`).
+    core_size: CoreSize,
     kallsyms: Option<u64>,
     kallsyms_symtab: u64,
     kallsyms_num: u64,
@@ -56,20 +59,41 @@ impl ModuleLayout {
             at("core_layout.text_size"),
             at("core_layout.size"),
         ) {
-            (Some(base), Some(text), size) => (base, text, size),
+            (Some(base), Some(text), size) => {
+                (base, text, size.map_or(CoreSize::Unknown, CoreSize::Whole))
+            }
             _ => {
-                // 6.4+: struct module_memory mem[MOD_MEM_NUM_TYPES], MOD_TEXT = 0.
+                // 6.4+: struct module_memory mem[MOD_MEM_NUM_TYPES], MOD_TEXT = 0,
+                // the kinds freed after init from MOD_INIT_TEXT on.
                 let mem = btf
                     .member(module, "mem")
                     .ok_or("BTF struct module has neither core_layout nor mem")?;
-                let (element, _) = btf.array(mem.type_id).ok_or("module.mem is not an array")?;
+                let (element, count) =
+                    btf.array(mem.type_id).ok_or("module.mem is not an array")?;
                 let base = btf
                     .member(element, "base")
                     .ok_or("module_memory has no base")?;
                 let size = btf
                     .member(element, "size")
                     .ok_or("module_memory has no size")?;
-                (mem.offset + base.offset, mem.offset + size.offset, None)
+                let stride = btf
+                    .size_of(element)
+                    .ok_or("module_memory has no size in BTF")?;
+                let core_kinds = btf
+                    .enumerator("MOD_INIT_TEXT")
+                    .and_then(|k| u64::try_from(k).ok())
+                    .unwrap_or(4)
+                    .min(u64::from(count))
+                    .min(MAX_MODULE_MEMORY_KINDS);
+                (
+                    mem.offset + base.offset,
+                    mem.offset + size.offset,
+                    CoreSize::Kinds {
+                        first: mem.offset + size.offset,
+                        stride,
+                        count: core_kinds,
+                    },
+                )
             }
         };
         let kallsyms_struct = btf.struct_named("mod_kallsyms");
@@ -98,6 +122,13 @@ impl ModuleLayout {
                 .map(|((n, ip), entries)| (n, ip, entries)),
         })
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CoreSize {
+    Whole(u64),
+    Kinds { first: u64, stride: u64, count: u64 },
+    Unknown,
 }
 
 /// One loaded module.
@@ -211,10 +242,17 @@ fn read_module(memory: &dyn Memory, layout: &ModuleLayout, module: u64) -> Optio
         name: String::from_utf8_lossy(&name[..end]).into_owned(),
         text_base,
         text_size,
-        size: layout
-            .core_size
-            .and_then(&u32_at)
-            .map_or(text_size, u64::from),
+        size: match layout.core_size {
+            CoreSize::Whole(at) => u32_at(at).map_or(text_size, u64::from),
+            CoreSize::Kinds {
+                first,
+                stride,
+                count,
+            } => (0..count)
+                .map(|i| u32_at(first + i * stride).map_or(0, u64::from))
+                .sum(),
+            CoreSize::Unknown => text_size,
+        },
         functions,
         orc: layout.orc.and_then(|(n, ip, entries)| {
             Some((u64::from(u32_at(n)?), u64_at(ip)?, u64_at(entries)?))
