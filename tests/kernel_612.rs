@@ -601,3 +601,49 @@ fn kallsyms_and_orc_of_a_6_12_kernel() {
         Some(OrcVersion::V3)
     );
 }
+
+/// CPU 1's NMI stack (cea_exception_stacks, a per-CPU variable of its own
+/// in 6.12 too) holds the NMI-handler frames crash 8.0.6 shows for it; the
+/// IRQ stacks come from pcpu_hot.hardirq_stack_ptr.
+#[test]
+fn interrupt_and_exception_stacks_of_both_cpus() {
+    use ckdump::kernel::stacks::{CpuStacks, StackKind};
+    let image = ckdump::open(&dump(), &common::no_host_files()).unwrap();
+    let memory = &*image.process.memory;
+    let info = image
+        .details
+        .kernel
+        .as_ref()
+        .unwrap()
+        .vmcoreinfo
+        .as_ref()
+        .unwrap();
+    let symbols = KernelSymbols::from_memory(memory, info).unwrap();
+    let btf = ckdump::kernel::btf::from_memory(memory, &symbols).unwrap();
+    let cpu0 = CpuStacks::read(memory, &symbols, Some(&btf), 0);
+    let cpu1 = CpuStacks::read(memory, &symbols, Some(&btf), 1);
+    let crash = reference("crash.txt");
+    for sp in [
+        0xfffffe1fb9b17ea8u64,
+        0xfffffe1fb9b17eb0,
+        0xfffffe1fb9b17ed0,
+        0xfffffe1fb9b17ef0,
+    ] {
+        assert!(crash.contains(&format!("[{sp:x}] ")), "{sp:#x}");
+        assert_eq!(cpu1.kind_of(sp, None), Some(StackKind::Nmi), "{sp:#x}");
+        assert_eq!(cpu0.kind_of(sp, None), None, "{sp:#x}");
+    }
+    // CPU 0's IRQ stack holds every frame drgn found between panic and
+    // sysvec_apic_timer_interrupt (sp 0xffffd253c0003dd8..0xffffd253c0003ff8).
+    let irq = |stacks: &CpuStacks| {
+        let r = stacks
+            .ranges()
+            .iter()
+            .find(|r| r.2 == StackKind::Irq)
+            .unwrap();
+        (r.0, r.1)
+    };
+    assert_eq!(irq(&cpu0), (0xffffd253c0000000, 0xffffd253c0004000));
+    assert_ne!(irq(&cpu1).0, irq(&cpu0).0);
+    assert_eq!(irq(&cpu1).1 - irq(&cpu1).0, 16384);
+}
