@@ -98,6 +98,7 @@ fn frame(
         column: file.and_then(|f| f.2),
         inlined,
         found_by,
+        symbol_source: None,
         sp: None,
         stack: None,
         registers: Vec::new(),

@@ -3,33 +3,38 @@
 //! knows which container the dump came in.
 
 use super::{level_name, register_values};
+use crate::kernel::symbol_source::{KernelSymbolSource, KernelSymbolSources};
 use crate::report::{FrameReport, Hex};
+use crate::symbols::SymbolFrame;
 use crate::unwind::WalkLimits;
 
-/// A kernel dump's facts as the report shows them; `memory` is the
-/// kernel's address space, where its own symbol table (kallsyms) names
-/// each CPU's pc when there is nothing else to name it with.
+/// A kernel dump's facts as the report shows them, and the findings of
+/// its symbol search (a vmlinux or System.map of another build refused).
+/// `process` is the dump's view: the kernel's address space and its
+/// `vmlinux` module, which `symbolizer` names frames from when it finds
+/// the dump's vmlinux; else a System.map, else the dump's own kallsyms.
 pub(super) fn kernel_report(
     k: &crate::model::KernelInfo,
-    memory: &dyn crate::memory::Memory,
+    process: &crate::model::ProcessView,
+    symbolizer: &crate::symbols::Symbolizer<'_>,
     options: &super::InspectOptions,
-) -> crate::report::KernelReport {
+) -> (crate::report::KernelReport, Vec<crate::finding::Finding>) {
+    let memory = &*process.memory;
     let info = k.vmcoreinfo.as_ref();
-    // A dump without usable tables simply has no pc symbols.
-    let symbols =
-        info.and_then(|v| crate::kernel::kallsyms::KernelSymbols::from_memory(memory, v).ok());
+    let sources = KernelSymbolSources::new(process, symbolizer, &options.symbols, info);
+    // The kernel's symbol list (kallsyms, else a System.map, else the
+    // vmlinux's): a dump without one simply has no pc symbols.
+    let symbols = sources.table();
     // The kernel's own types (BTF, in its memory): struct layouts for the
     // task and module lists.
     let btf = symbols
-        .as_ref()
         .map(|s| crate::kernel::btf::from_memory(memory, s))
         .unwrap_or_else(|| Err("no kernel symbols (kallsyms) to find BTF with".into()));
     // Each CPU's context by its preempt_count (a per-CPU variable named by
     // kallsyms, or a member of pcpu_hot located by BTF).
-    let context = |cpu: u32| {
-        crate::kernel::context::cpu_context(memory, symbols.as_ref()?, btf.as_ref().ok(), cpu)
-    };
-    let modules = match (&btf, &symbols) {
+    let context =
+        |cpu: u32| crate::kernel::context::cpu_context(memory, symbols?, btf.as_ref().ok(), cpu);
+    let modules = match (&btf, symbols) {
         (Ok(btf), Some(s)) => crate::kernel::modules::ModuleLayout::from_btf(btf)
             .map(|layout| crate::kernel::modules::read_modules(memory, s, &layout))
             .unwrap_or_else(|e| crate::kernel::modules::ModuleList {
@@ -40,12 +45,11 @@ pub(super) fn kernel_report(
     };
     // What is kernel code, and its ORC tables: once for every CPU.
     let code = symbols
-        .as_ref()
         .zip(info)
         .and_then(|(s, v)| crate::kernel::code_info::KernelCodeInfo::new(s, memory, v))
         .map(|c| c.with_modules(&modules.modules));
-    let names = symbols.as_ref().map(|s| Names {
-        symbols: s,
+    let names = symbols.map(|_| Names {
+        sources: &sources,
         modules: &modules.modules,
     });
     // Each CPU's interrupt and exception stacks, and its running task's
@@ -57,7 +61,6 @@ pub(super) fn kernel_report(
         .and_then(crate::kernel::tasks::TaskLayout::from_btf);
     let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
     let current = symbols
-        .as_ref()
         .map(|s| crate::kernel::tasks::current_tasks(memory, s, btf.as_ref().ok(), cpu_count))
         .unwrap_or_default();
     let cpu_stacks: Vec<(crate::kernel::stacks::CpuStacks, Option<u64>)> = k
@@ -65,7 +68,6 @@ pub(super) fn kernel_report(
         .iter()
         .map(|c| {
             let stacks = symbols
-                .as_ref()
                 .map(|s| {
                     crate::kernel::stacks::CpuStacks::read(memory, s, btf.as_ref().ok(), c.index)
                 })
@@ -99,7 +101,7 @@ pub(super) fn kernel_report(
         k,
         memory,
         names.as_ref().zip(code.as_ref()),
-        names.as_ref().map(|n| n.symbols),
+        symbols,
         (task_layout, &current),
         &cpu_frames,
         options,
@@ -114,7 +116,8 @@ pub(super) fn kernel_report(
                 comm: t.comm.clone(),
             })
     };
-    crate::report::KernelReport {
+    let (source, file, description) = sources.describe();
+    let report = crate::report::KernelReport {
         format: k.format,
         release: info.and_then(|v| v.osrelease()).map(str::to_string),
         build_id: info.and_then(|v| v.build_id()).map(str::to_string),
@@ -142,13 +145,7 @@ pub(super) fn kernel_report(
                     prstatus_pid: c.prstatus_pid,
                     context: level.as_ref().map(level_name),
                     preempt_count,
-                    pc_symbol: names.as_ref().and_then(|n| {
-                        let (module, name, offset) = n.lookup(c.registers.pc()?)?;
-                        Some(match module {
-                            "vmlinux" => format!("{name}+{offset:#x}"),
-                            module => format!("{name}+{offset:#x} [{module}]"),
-                        })
-                    }),
+                    pc_symbol: names.as_ref().and_then(|n| n.pc_symbol(c.registers.pc()?)),
                     frames,
                     registers: register_values(&c.registers),
                 }
@@ -171,6 +168,11 @@ pub(super) fn kernel_report(
         tasks: tasks.tasks,
         tasks_problems: tasks.problems,
         types: tasks.types,
+        symbols: crate::report::KernelSymbolsReport {
+            source,
+            file: file.map(|f| f.display().to_string()),
+            description,
+        },
         log: k.log.clone(),
         vmcoreinfo: info
             .map(|v| {
@@ -183,12 +185,14 @@ pub(super) fn kernel_report(
                     .collect()
             })
             .unwrap_or_default(),
-    }
+    };
+    (report, sources.findings)
 }
 
 /// One CPU's kernel stack, walked from its saved registers by the one
 /// stack walker over kernel text as kallsyms describes it, each frame
-/// named `vmlinux` with its kallsyms function. Callers come from the
+/// named by the best symbol source (with source lines and inlined
+/// functions when that is the vmlinux's DWARF). Callers come from the
 /// kernel's own ORC tables where they have a rule, else from the walker's
 /// validated scan, each labelled; without readable ORC tables rbp is
 /// withheld from an ORC-built kernel, whose rbp is no frame pointer.
@@ -212,32 +216,44 @@ fn kernel_frames(
     if let Some(first) = frames.first_mut() {
         first.registers = registers.clone();
     }
-    frames
-        .iter()
-        .enumerate()
-        .map(|(index, frame)| {
-            // A return address names its call: look up the byte before it
-            // and report the offset of the return address itself, as crash does.
-            let adjust = u64::from(!frame.pc_is_exact);
-            let symbol = names.lookup(frame.pc.saturating_sub(adjust));
-            FrameReport {
-                index,
-                pc: Hex(frame.pc),
-                module: Some(symbol.map_or("vmlinux", |(module, ..)| module).to_string()),
-                module_offset: None,
-                function: symbol.map(|(_, name, _)| name.to_string()),
-                function_offset: symbol.map(|(_, _, offset)| Hex(offset + adjust)),
-                file: None,
-                line: None,
-                column: None,
-                inlined: false,
-                found_by: frame.found_by,
-                sp: frame.sp.map(Hex),
-                stack: None,
-                registers: register_values(&frame.registers),
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for (index, frame) in frames.iter().enumerate() {
+        // A return address names its call: the byte before it is looked
+        // up and the offset is the return address's own, as crash shows it.
+        let (module, symbols, source) = names.frames(frame.pc, frame.pc_is_exact);
+        let base = FrameReport {
+            index,
+            pc: Hex(frame.pc),
+            module: Some(module.to_string()),
+            module_offset: None,
+            function: None,
+            function_offset: None,
+            file: None,
+            line: None,
+            column: None,
+            inlined: false,
+            found_by: frame.found_by,
+            symbol_source: source,
+            sp: frame.sp.map(Hex),
+            stack: None,
+            registers: register_values(&frame.registers),
+        };
+        if symbols.is_empty() {
+            out.push(base);
+            continue;
+        }
+        // One line per function, innermost inlined first.
+        out.extend(symbols.into_iter().map(|s| FrameReport {
+            function: s.function,
+            function_offset: s.function_offset.map(Hex),
+            file: s.file,
+            line: s.line,
+            column: s.column,
+            inlined: s.inlined,
+            ..base.clone()
+        }));
+    }
+    out
 }
 
 /// The task list with the stacks `options` ask for.
@@ -358,22 +374,57 @@ fn task_reports(
     }
 }
 
-/// Names for kernel addresses: the core kernel's kallsyms, then each
-/// loaded module's own symbols.
+/// Names for kernel addresses: each loaded module's own symbols, and the
+/// core kernel's from its best symbol source.
 struct Names<'a> {
-    symbols: &'a crate::kernel::kallsyms::KernelSymbols,
+    sources: &'a KernelSymbolSources<'a>,
     modules: &'a [crate::kernel::modules::KernelModule],
 }
 
 impl Names<'_> {
-    /// (module, function, offset): module is "vmlinux" for the core kernel.
-    fn lookup(&self, address: u64) -> Option<(&str, &str, u64)> {
-        if let Some(module) = self.modules.iter().find(|m| m.contains(address)) {
-            let (name, offset) = module.lookup(address)?;
-            return Some((module.name.as_str(), name, offset));
+    /// The module ("vmlinux" for the core kernel) and the frames naming
+    /// `pc` (a return address when not `pc_is_exact`: its call is looked
+    /// up, the offset is the return address's), innermost inlined first,
+    /// with what named them.
+    fn frames(
+        &self,
+        pc: u64,
+        pc_is_exact: bool,
+    ) -> (&str, Vec<SymbolFrame>, Option<KernelSymbolSource>) {
+        let adjust = u64::from(!pc_is_exact);
+        let at = pc.saturating_sub(adjust);
+        if let Some(module) = self.modules.iter().find(|m| m.contains(at)) {
+            // A module's symbols are its own kallsyms, in the dump.
+            let frames: Vec<SymbolFrame> = module
+                .lookup(at)
+                .map(|(name, offset)| SymbolFrame {
+                    function: Some(name.to_string()),
+                    function_offset: Some(offset + adjust),
+                    ..SymbolFrame::default()
+                })
+                .into_iter()
+                .collect();
+            let source = (!frames.is_empty()).then_some(KernelSymbolSource::Kallsyms);
+            return (module.name.as_str(), frames, source);
         }
-        let (name, offset) = self.symbols.lookup(address)?;
-        Some(("vmlinux", name, offset))
+        let (frames, source) = self.sources.frames(pc, pc_is_exact);
+        ("vmlinux", frames, source)
+    }
+
+    /// `function+0xoffset` (`[module]` after a module's) of the function
+    /// holding `pc`; the bare function in a split-off part.
+    fn pc_symbol(&self, pc: u64) -> Option<String> {
+        let (module, frames, _) = self.frames(pc, true);
+        let outer = frames.last()?;
+        let name = outer.function.as_deref()?;
+        let offset = outer
+            .function_offset
+            .map(|o| format!("+{o:#x}"))
+            .unwrap_or_default();
+        Some(match module {
+            "vmlinux" => format!("{name}{offset}"),
+            module => format!("{name}{offset} [{module}]"),
+        })
     }
 }
 

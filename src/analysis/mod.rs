@@ -103,11 +103,13 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         &bar,
     );
     let mut crash = crash_summary(image, &symbolizer, options.disasm_context);
-    let kernel = image
-        .details
-        .kernel
-        .as_ref()
-        .map(|k| kernel::kernel_report(k, &*image.process.memory, options));
+    let (kernel, kernel_findings) = match &image.details.kernel {
+        Some(k) => {
+            let (report, findings) = kernel::kernel_report(k, &image.process, &symbolizer, options);
+            (Some(report), findings)
+        }
+        None => (None, Vec::new()),
+    };
     // A kernel panic happened in the context its CPU was in.
     if let (Some(c), Some(k)) = (crash.as_mut(), kernel.as_ref())
         && c.interrupt_level.is_none()
@@ -153,7 +155,12 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         container: image.details.container.clone(),
         checkpoint: image.process.checkpoint.clone(),
         kernel,
-        findings: image.findings.clone(),
+        findings: image
+            .findings
+            .iter()
+            .cloned()
+            .chain(kernel_findings)
+            .collect(),
         other_processes,
     }
 }
@@ -293,6 +300,7 @@ fn thread_report(
             column: None,
             inlined: false,
             found_by: frame.found_by,
+            symbol_source: None,
             sp: frame.sp.map(Hex),
             stack: None,
             registers: register_values(&frame.registers),

@@ -65,6 +65,9 @@ pub enum Scope {
     Makedumpfile,
     /// The parts of a makedumpfile `--split` dump (or one part alone).
     KdumpSplit,
+    /// A kernel vmcore checked with `verify --symbols`: the kernel's own
+    /// symbol files.
+    VmcoreSymbols,
 }
 
 /// What a verify run had, for deciding which checks applied.
@@ -104,6 +107,7 @@ impl Scope {
             Scope::Vmcore => "vmcore",
             Scope::Makedumpfile => "kdump-compressed",
             Scope::KdumpSplit => "kdump-split",
+            Scope::VmcoreSymbols => "vmcore-with-symbols",
         }
     }
 
@@ -123,6 +127,7 @@ impl Scope {
                 Scope::Vmcore => facts.vmcore,
                 Scope::Makedumpfile => facts.makedumpfile,
                 Scope::KdumpSplit => facts.kdump_split,
+                Scope::VmcoreSymbols => facts.vmcore && facts.with_symbols,
             }
     }
 }

@@ -328,7 +328,7 @@ impl KernelSymbols {
                 )
             })?;
 
-        let mut entries: Vec<Entry> = decoded
+        let entries: Vec<Entry> = decoded
             .iter()
             .zip(&raw)
             .enumerate()
@@ -339,7 +339,38 @@ impl KernelSymbols {
                 kind,
             })
             .collect();
-        // Stable: aliases keep the kernel's order.
+        Ok(Self::indexed(entries, names, encoding))
+    }
+
+    /// A table of `(address, nm type, name)` from elsewhere (a System.map),
+    /// looked up exactly as kallsyms is; aliases at one address keep the
+    /// order given. Names longer than KSYM_NAME_LEN are cut there, and
+    /// at most `MAX_SYMBOLS` symbols are kept.
+    pub fn from_list<'n>(list: impl IntoIterator<Item = (u64, u8, &'n str)>) -> KernelSymbols {
+        let mut names = String::new();
+        let mut entries = Vec::new();
+        for (address, kind, name) in list.into_iter().take(MAX_SYMBOLS as usize) {
+            let mut end = name.len().min(MAX_NAME_LEN);
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            if names.len() + end > MAX_NAME_BYTES {
+                break;
+            }
+            entries.push(Entry {
+                address,
+                name_start: names.len() as u32,
+                name_len: end as u16,
+                kind,
+            });
+            names.push_str(&name[..end]);
+        }
+        Self::indexed(entries, names, AddressEncoding::Absolute)
+    }
+
+    /// Sorts `entries` by address (stable: aliases keep their order) and
+    /// indexes them by name.
+    fn indexed(mut entries: Vec<Entry>, names: String, encoding: AddressEncoding) -> KernelSymbols {
         entries.sort_by_key(|e| e.address);
         let mut symbols = KernelSymbols {
             entries,
@@ -361,7 +392,7 @@ impl KernelSymbols {
                 .then(a.cmp(&b))
         });
         symbols.by_name = by_name;
-        Ok(symbols)
+        symbols
     }
 
     fn name(&self, e: &Entry) -> &str {

@@ -11,7 +11,10 @@ pub mod percpu;
 pub mod printk;
 pub mod printk_legacy;
 pub mod stacks;
+pub mod symbol_source;
+pub mod system_map;
 pub mod tasks;
+pub mod vmlinux;
 
 use std::sync::Arc;
 

@@ -251,6 +251,9 @@ pub enum ModuleSource {
     ModuleList,
     /// The vDSO from AT_SYSINFO_EHDR.
     Vdso,
+    /// A kernel dump's own kernel image, placed by VMCOREINFO (`_stext`,
+    /// KERNELOFFSET, BUILD-ID); see [`Module::kernel_image`].
+    KernelImage,
 }
 
 /// A loaded executable or shared object.
@@ -291,6 +294,42 @@ pub struct PeIdentity {
 impl Module {
     pub fn contains(&self, addr: u64) -> bool {
         addr >= self.base && addr - self.base < self.size
+    }
+
+    /// The kernel of a kernel dump as a module named `vmlinux`, its path
+    /// `vmlinux-RELEASE` (the name distributions give its debug copy):
+    /// `[base, base + size)` at runtime addresses, link-time addresses
+    /// displaced by `kernel_offset` (KASLR; when unknown, the symbolizer
+    /// takes `base` for the vmlinux's first loaded page).
+    pub fn kernel_image(
+        release: Option<&str>,
+        build_id: Option<&str>,
+        base: u64,
+        size: u64,
+        kernel_offset: Option<u64>,
+    ) -> Module {
+        Module {
+            name: "vmlinux".to_string(),
+            path: match release {
+                Some(r) => format!("vmlinux-{r}"),
+                None => "vmlinux".to_string(),
+            },
+            base,
+            size,
+            build_id: build_id.map(str::to_string),
+            load_bias: kernel_offset,
+            sources: vec![ModuleSource::KernelImage],
+            is_main: true,
+            pe: None,
+        }
+    }
+
+    /// The kernel release of a module made by [`Module::kernel_image`].
+    pub fn kernel_release(&self) -> Option<&str> {
+        if !self.sources.contains(&ModuleSource::KernelImage) {
+            return None;
+        }
+        self.path.strip_prefix("vmlinux-").filter(|r| !r.is_empty())
     }
 }
 

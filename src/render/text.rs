@@ -744,14 +744,29 @@ fn milliseconds(us: u64) -> String {
 /// tail of the kernel log as `dmesg` prints it.
 /// A CPU's kernel stack under its CPU line, one frame a line as thread
 /// stacks are printed, scanned frames flagged.
-fn write_kernel_frames(out: &mut String, frames: &[FrameReport], style: Style) {
+/// Source lines (a vmlinux's DWARF) and inlined functions as thread stacks
+/// show them; a frame named by another source than the kernel's first one
+/// says which.
+fn write_kernel_frames(
+    out: &mut String,
+    frames: &[FrameReport],
+    main_source: Option<crate::kernel::symbol_source::KernelSymbolSource>,
+    style: Style,
+) {
     let width = frames
         .iter()
         .map(|f| frame_symbol(f).chars().count())
         .max()
         .unwrap_or(0)
         .min(MAX_SYMBOL_WIDTH);
+    let location_width = frames
+        .iter()
+        .map(|f| kernel_frame_location(f).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_LOCATION_WIDTH);
     let mut previous: Option<&str> = None;
+    let mut last_index = None;
     for f in frames {
         // Leaving an interrupt or exception stack: mark the entry crossed,
         // as crash does.
@@ -762,15 +777,31 @@ fn write_kernel_frames(out: &mut String, frames: &[FrameReport], style: Style) {
             let _ = writeln!(out, "      --- <{}> ---", stack_title(from));
         }
         previous = f.stack.as_deref().or(previous);
-        let how = if f.found_by == crate::unwind::FoundBy::Scan {
+        let index = if last_index != Some(f.index) {
+            format!("#{}", f.index)
+        } else {
+            String::new()
+        };
+        last_index = Some(f.index);
+        let mut how = if f.inlined {
+            "(inlined)".to_string()
+        } else if f.found_by == crate::unwind::FoundBy::Scan {
             // A scanned frame may be a stale return address: make it loud.
             style.caution("[scan]")
         } else {
             format!("[{}]", f.found_by.name())
         };
-        let index = format!("#{}", f.index);
+        if let Some(source) = f.symbol_source.filter(|s| Some(*s) != main_source) {
+            how.push_str(&format!(" (named by {})", source.name()));
+        }
+        // Without source lines (no vmlinux) there is no location column.
+        let location = if location_width > 0 {
+            format!("{:<location_width$}  ", kernel_frame_location(f))
+        } else {
+            String::new()
+        };
         let line = format!(
-            "      {index:<4}{:#018x}  {:<width$}  {how}",
+            "      {index:<4}{:#018x}  {:<width$}  {location}{how}",
             f.pc.0,
             frame_symbol(f),
         );
@@ -788,6 +819,25 @@ fn stack_title(stack: &str) -> String {
         "machine-check" => "MCE exception stack".into(),
         "vmm-communication" => "VC exception stack".into(),
         other => format!("{} stack", printable(other)),
+    }
+}
+
+/// A kernel source file from the tree's root (`kernel/panic.c:358:3`): a
+/// base name alone is ambiguous among the kernel's many `inode.c`s. An
+/// absolute build path is cut to its base name.
+fn kernel_frame_location(f: &FrameReport) -> String {
+    let Some(file) = f.file.as_deref() else {
+        return String::new();
+    };
+    let file = if file.starts_with('/') {
+        short_file(file)
+    } else {
+        file
+    };
+    match (f.line, f.column) {
+        (Some(line), Some(c)) => format!("{}:{line}:{c}", printable(file)),
+        (Some(line), None) => format!("{}:{line}", printable(file)),
+        _ => printable(file).to_string(),
     }
 }
 
@@ -822,6 +872,17 @@ fn write_kernel(
         String::new()
     };
     let _ = writeln!(out, "  dump     {format}{level}{incomplete}");
+    let file = k
+        .symbols
+        .file
+        .as_deref()
+        .map(|f| format!(" ({})", printable(f)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  symbols  {}{file}",
+        printable(&k.symbols.description)
+    );
     for c in &k.cpus {
         let reg = |names: &[&str]| {
             c.registers
@@ -854,7 +915,7 @@ fn write_kernel(
             reg(&["rip", "pc", "eip"]),
             reg(&["rsp", "sp", "esp"])
         );
-        write_kernel_frames(out, &c.frames, style);
+        write_kernel_frames(out, &c.frames, k.symbols.source, style);
     }
     out.push('\n');
     write_kernel_modules(out, k, style);
@@ -968,7 +1029,7 @@ fn write_tasks(out: &mut String, k: &crate::report::KernelReport, style: Style) 
         if t.running_on.is_none()
             && let Some(frames) = &t.frames
         {
-            write_kernel_frames(out, frames, style);
+            write_kernel_frames(out, frames, k.symbols.source, style);
         }
     }
     for problem in &k.tasks_problems {

@@ -120,6 +120,10 @@ pub struct FrameReport {
     /// This line is a function inlined into the next line's function.
     pub inlined: bool,
     pub found_by: FoundBy,
+    /// Kernel frames: what named the function (the dump's vmlinux, a
+    /// System.map, or kallsyms in the dump); absent for user frames.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub symbol_source: Option<crate::kernel::symbol_source::KernelSymbolSource>,
     /// Stack pointer of the physical frame.
     pub sp: Option<Hex>,
     /// Kernel frames: the stack the frame lies on ("task", "irq", "nmi",
@@ -315,6 +319,8 @@ pub struct KernelReport {
     pub tasks_problems: Vec<String>,
     /// Where struct layouts came from: "btf" (the kernel's own, in the dump).
     pub types: Option<String>,
+    /// Where the kernel's symbols came from.
+    pub symbols: KernelSymbolsReport,
     /// The kernel log, oldest first (`inspect --log N` shows the last N).
     pub log: Vec<crate::model::LogRecord>,
     /// Every VMCOREINFO entry, in the kernel's order.
@@ -376,6 +382,20 @@ pub struct KernelModuleReport {
 pub struct CpuTask {
     pub pid: i32,
     pub comm: String,
+}
+
+/// The source that names kernel frames first (frames it cannot name fall
+/// back to the next: System.map, then kallsyms).
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelSymbolsReport {
+    /// `vmlinux`, `system_map` or `kallsyms`; None when nothing names
+    /// kernel code.
+    pub source: Option<crate::kernel::symbol_source::KernelSymbolSource>,
+    /// The vmlinux or System.map used.
+    pub file: Option<String>,
+    /// In words, with how it was matched to the dump
+    /// (`vmlinux: DWARF, matched build-id 3b43…`).
+    pub description: String,
 }
 
 /// One CPU's saved registers.

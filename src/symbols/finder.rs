@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::elf_file::ElfFile;
 use super::loaded::LoadedModule;
-use super::{SymbolConfig, breakpad, locate, pdb_symbols, pe_file};
+use super::{RefusedFile, SymbolConfig, breakpad, kernel_image, locate, pdb_symbols, pe_file};
 use crate::memory::Bytes;
 use crate::model::{Module, ModuleSource, ProcessView};
 
@@ -34,11 +34,15 @@ impl<'a> SymbolFinder<'a> {
     /// Finds and parses a module's binary and debug file.
     pub(super) fn locate(&self, module: &Module) -> LoadedModule {
         let mut problems: Vec<String> = Vec::new();
+        let mut refused: Vec<RefusedFile> = Vec::new();
+        let kernel = module.sources.contains(&ModuleSource::KernelImage);
         let binary = if module.sources.contains(&ModuleSource::Vdso) {
             self.memory_image(module)
                 .map(|e| (PathBuf::from("[vdso in the dump's memory]"), e))
+        } else if kernel {
+            self.find_kernel_image(module, &mut problems, &mut refused)
         } else {
-            self.find_binary(module, &mut problems)
+            self.find_binary(module, &mut problems, &mut refused)
         };
         let bias = module.load_bias.unwrap_or_else(|| {
             let first = binary
@@ -50,7 +54,9 @@ impl<'a> SymbolFinder<'a> {
         // A binary that carries DWARF needs no separate debug file.
         let debug = match &binary {
             Some((_, e)) if e.has_dwarf => None,
-            _ => self.find_debug_file(module, binary.as_ref(), &mut problems),
+            // The kernel's candidates include its debug locations.
+            _ if kernel => None,
+            _ => self.find_debug_file(module, binary.as_ref(), &mut problems, &mut refused),
         };
         let breakpad = self.find_breakpad(module, &mut problems);
         let pe = self.find_pe(module, &mut problems);
@@ -65,7 +71,46 @@ impl<'a> SymbolFinder<'a> {
             base: module.base,
             bias,
             problem: (!problems.is_empty()).then(|| problems.join("; ")),
+            refused,
+            kernel,
         }
+    }
+
+    /// The dump's vmlinux: the first candidate with the dump's build-id
+    /// that carries DWARF, else the first with only a symbol table; every
+    /// other vmlinux met on the way is refused and recorded.
+    fn find_kernel_image(
+        &self,
+        module: &Module,
+        problems: &mut Vec<String>,
+        refused: &mut Vec<RefusedFile>,
+    ) -> Option<(PathBuf, ElfFile)> {
+        let mut seen = std::collections::HashSet::new();
+        let mut without_dwarf = None;
+        for path in kernel_image::candidates(&self.config, module) {
+            if !seen.insert(kernel_image::identity(&path)) {
+                continue;
+            }
+            let Some(elf) = locate::open_elf(&path) else {
+                continue;
+            };
+            match kernel_image::check(module, &elf) {
+                Ok(()) if elf.has_dwarf => return Some((path, elf)),
+                Ok(()) => {
+                    without_dwarf.get_or_insert((path, elf));
+                }
+                Err(why) => {
+                    problems.push(format!("{}: {why}", path.display()));
+                    refused.push(RefusedFile {
+                        path,
+                        build_id: elf.build_id.clone(),
+                        wanted_build_id: module.build_id.clone(),
+                        reason: why,
+                    });
+                }
+            }
+        }
+        without_dwarf
     }
 
     /// `NAME/TIMESTAMPSIZE/NAME` or flat `NAME` in the symbol path, accepted
@@ -170,6 +215,7 @@ impl<'a> SymbolFinder<'a> {
         &self,
         module: &Module,
         problems: &mut Vec<String>,
+        refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
         let mut candidates: Vec<PathBuf> = Vec::new();
         let absolute = module.path.starts_with('/');
@@ -191,7 +237,7 @@ impl<'a> SymbolFinder<'a> {
         if self.config.use_host && absolute {
             candidates.push(PathBuf::from(&module.path));
         }
-        self.first_matching(module, candidates, problems)
+        self.first_matching(module, candidates, problems, refused)
     }
 
     fn find_debug_file(
@@ -199,6 +245,7 @@ impl<'a> SymbolFinder<'a> {
         module: &Module,
         binary: Option<&(PathBuf, ElfFile)>,
         problems: &mut Vec<String>,
+        refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
         let build_id = module
             .build_id
@@ -216,7 +263,7 @@ impl<'a> SymbolFinder<'a> {
             if self.config.use_host {
                 candidates.push(Path::new("/usr/lib/debug").join(&rel));
             }
-            if let Some(found) = self.first_matching(module, candidates, problems) {
+            if let Some(found) = self.first_matching(module, candidates, problems, refused) {
                 return Some(found);
             }
         }
@@ -302,6 +349,7 @@ impl<'a> SymbolFinder<'a> {
         module: &Module,
         candidates: Vec<PathBuf>,
         problems: &mut Vec<String>,
+        refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
         for path in candidates {
             let Some(elf) = locate::open_elf(&path) else {
@@ -309,12 +357,14 @@ impl<'a> SymbolFinder<'a> {
             };
             match (&module.build_id, &elf.build_id) {
                 (Some(want), Some(have)) if want != have => {
-                    problems.push(format!(
-                        "{}: build-id {} differs from the dump's {}",
-                        path.display(),
-                        have,
-                        want
-                    ));
+                    let reason = format!("build-id {have} differs from the dump's {want}");
+                    problems.push(format!("{}: {reason}", path.display()));
+                    refused.push(RefusedFile {
+                        path,
+                        build_id: Some(have.clone()),
+                        wanted_build_id: Some(want.clone()),
+                        reason,
+                    });
                 }
                 _ => return Some((path, elf)),
             }

@@ -32,6 +32,11 @@ pub(super) struct LoadedModule {
     /// Runtime address minus link-time address.
     pub(super) bias: u64,
     pub(super) problem: Option<String>,
+    /// Files offered for the module and turned down (another build).
+    pub(super) refused: Vec<super::RefusedFile>,
+    /// A kernel image: its source files are shown relative to the build
+    /// directory (see `lookup`).
+    pub(super) kernel: bool,
 }
 
 impl LoadedModule {

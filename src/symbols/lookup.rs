@@ -111,13 +111,14 @@ impl Symbolizer<'_> {
                 last.function_offset = rel.checked_sub(sym.address);
             }
             // A function named by DWARF is measured from its own entry: a
-            // symbol there may be another part of it (`foo.cold`).
+            // symbol there may be another part of it (`foo.cold`). A pc in
+            // another part has no offset from the entry worth showing.
             if last.function.is_some()
                 && let Some(die) = function_die
-                && let Some(entry) = loaded.dwarf().and_then(|c| function_entry(c, rel, die))
-                && let Some(offset) = rel.checked_sub(entry)
+                && let Some((entry, same_part)) =
+                    loaded.dwarf().and_then(|c| function_entry(c, rel, die))
             {
-                last.function_offset = Some(offset);
+                last.function_offset = rel.checked_sub(entry).filter(|_| same_part);
             }
             if last.file.is_none() {
                 // Assembly has line rows but no function DIE.
@@ -128,29 +129,69 @@ impl Symbolizer<'_> {
                 }
             }
         }
+        if loaded.kernel
+            && let Some(dir) = loaded.dwarf().and_then(|c| relative_comp_dir(c, rel))
+        {
+            for frame in &mut frames {
+                if let Some(file) = &mut frame.file
+                    && let Some(rest) = file.strip_prefix(&dir).and_then(|r| r.strip_prefix('/'))
+                {
+                    *file = rest.to_string();
+                }
+            }
+        }
         frames
     }
 }
 
-/// Entry address of the function DIE at `die` in the unit covering `rel`:
-/// DW_AT_entry_pc, else DW_AT_low_pc, else the first of its DW_AT_ranges
-/// (compilers list the entry part first).
+/// The compilation directory of the unit covering `rel` when it is
+/// relative: a kernel built with its build directory mapped away
+/// (`-fdebug-prefix-map`) records `debian/build/build_amd64_…` there, and
+/// its sources are better named from the tree's root (`kernel/panic.c`),
+/// as elfutils-based tools name them.
+fn relative_comp_dir(ctx: &addr2line::Context<DwarfReader>, rel: u64) -> Option<String> {
+    let unit = ctx.find_dwarf_and_unit(rel).skip_all_loads()?;
+    let dir = gimli::Reader::to_string_lossy(unit.comp_dir.as_ref()?)
+        .ok()?
+        .into_owned();
+    (!dir.is_empty() && !dir.starts_with('/')).then_some(dir)
+}
+
+/// Entry address of the function DIE at `die` in the unit covering `rel`
+/// (DW_AT_entry_pc, else DW_AT_low_pc, else the first of its DW_AT_ranges:
+/// compilers list the entry part first), and whether `rel` lies in the
+/// same contiguous part as the entry (not in a split-off `.cold` part).
 fn function_entry(
     ctx: &addr2line::Context<DwarfReader>,
     rel: u64,
     die: gimli::UnitOffset<usize>,
-) -> Option<u64> {
+) -> Option<(u64, bool)> {
     let unit = ctx.find_dwarf_and_unit(rel).skip_all_loads()?;
     let entry = unit.entry(die).ok()?;
+    let mut address = None;
     for attr in [gimli::DW_AT_entry_pc, gimli::DW_AT_low_pc] {
         if let Some(value) = entry.attr_value(attr)
-            && let Ok(Some(address)) = unit.attr_address(value)
+            && let Ok(Some(a)) = unit.attr_address(value)
         {
-            return Some(address);
+            address = Some(a);
+            break;
         }
     }
     let mut ranges = unit.die_ranges(&entry).ok()?;
-    ranges.next().ok().flatten().map(|r| r.begin)
+    // A function has a handful of parts; the bound guards damaged lists.
+    let mut parts = Vec::new();
+    while let Ok(Some(r)) = ranges.next() {
+        parts.push((r.begin, r.end));
+        if parts.len() >= 1024 {
+            break;
+        }
+    }
+    let entry = address.or_else(|| parts.first().map(|p| p.0))?;
+    let same_part = parts
+        .iter()
+        .find(|(begin, end)| (*begin..*end).contains(&entry))
+        .is_none_or(|(begin, end)| (*begin..*end).contains(&rel));
+    Some((entry, same_part))
 }
 
 /// Demangles Rust and C++ (Itanium) names; others are returned as they are.

@@ -11,6 +11,7 @@ mod code_info;
 mod config;
 mod elf_file;
 mod finder;
+mod kernel_image;
 mod loaded;
 pub mod locate;
 mod lookup;
@@ -68,6 +69,21 @@ pub struct ModuleSymbols {
     pub kind: SymbolKind,
     /// Why a candidate was rejected (e.g. build-id mismatch), if one was.
     pub problem: Option<String>,
+    /// The candidates rejected for being another build, each once.
+    pub refused: Vec<RefusedFile>,
+}
+
+/// A file offered for a module and turned down because it is not the
+/// build the image ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefusedFile {
+    pub path: PathBuf,
+    /// Its GNU build-id, when it has one.
+    pub build_id: Option<String>,
+    /// The module's, as the image records it.
+    pub wanted_build_id: Option<String>,
+    /// Why, in words (`build-id … differs from the dump's …`).
+    pub reason: String,
 }
 
 /// One symbolized frame (one line per inlined function).
@@ -137,31 +153,43 @@ impl<'a> Symbolizer<'a> {
     /// Per-module symbol status, in module order (locates every module).
     pub fn modules(&self) -> Vec<ModuleSymbols> {
         (0..self.process.modules.len())
-            .map(|module| match self.load(module) {
-                Some(l) => ModuleSymbols {
-                    module,
-                    binary: l
-                        .binary
-                        .as_ref()
-                        .map(|(p, _)| p.clone())
-                        .or_else(|| l.pe.as_ref().map(|(p, _)| p.clone())),
-                    debug_file: l
-                        .debug
-                        .as_ref()
-                        .map(|(p, _)| p.clone())
-                        .or_else(|| l.pdb.as_ref().map(|(p, _)| p.clone()))
-                        .or_else(|| l.breakpad.as_ref().map(|(p, _)| p.clone())),
-                    kind: l.kind(),
-                    problem: l.problem.clone(),
-                },
-                None => ModuleSymbols {
-                    module,
-                    binary: None,
-                    debug_file: None,
-                    kind: SymbolKind::None,
-                    problem: None,
-                },
-            })
+            .map(|module| self.module_symbols(module))
             .collect()
+    }
+
+    /// The index of the module whose range holds `address`.
+    pub fn module_at(&self, address: u64) -> Option<usize> {
+        self.module_index(address)
+    }
+
+    /// Module `module`'s symbol status (locating it on first use).
+    pub fn module_symbols(&self, module: usize) -> ModuleSymbols {
+        match self.load(module) {
+            Some(l) => ModuleSymbols {
+                module,
+                binary: l
+                    .binary
+                    .as_ref()
+                    .map(|(p, _)| p.clone())
+                    .or_else(|| l.pe.as_ref().map(|(p, _)| p.clone())),
+                debug_file: l
+                    .debug
+                    .as_ref()
+                    .map(|(p, _)| p.clone())
+                    .or_else(|| l.pdb.as_ref().map(|(p, _)| p.clone()))
+                    .or_else(|| l.breakpad.as_ref().map(|(p, _)| p.clone())),
+                kind: l.kind(),
+                problem: l.problem.clone(),
+                refused: l.refused.clone(),
+            },
+            None => ModuleSymbols {
+                module,
+                binary: None,
+                debug_file: None,
+                kind: SymbolKind::None,
+                problem: None,
+                refused: Vec::new(),
+            },
+        }
     }
 }

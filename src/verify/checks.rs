@@ -35,10 +35,24 @@ pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     let mut out = CappedFindings::new(MAX_FINDINGS_PER_CHECK);
     let arch = image.target.arch;
     // A kernel dump's checks are its reader's — with its full pass over
-    // every page it holds, which only verify pays for; the process checks
-    // (threads, mappings, files) are for user processes.
+    // every page it holds, which only verify pays for — and with --symbols
+    // its symbol files'; the process checks (threads, mappings, files) are
+    // for user processes.
     if image.target.kernel {
-        return image.process.memory.check_pages();
+        let mut findings = image.process.memory.check_pages();
+        if let Some(config) = &options.symbols {
+            let info = image
+                .details
+                .kernel
+                .as_ref()
+                .and_then(|k| k.vmcoreinfo.as_ref());
+            findings.extend(crate::kernel::symbol_source::check_symbol_files(
+                &image.process,
+                info,
+                config,
+            ));
+        }
+        return findings;
     }
     process_checks(
         &image.process,

@@ -379,6 +379,13 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
             .map(str::to_string),
         cpu: None,
     };
+    // The kernel itself, for the symbolizer to find its vmlinux.
+    let modules = match (&vmcoreinfo, arch) {
+        (Some(info), Arch::X86_64) => crate::kernel::vmlinux::kernel_image_module(info)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    };
     let timestamp = vmcoreinfo
         .as_ref()
         .and_then(Vmcoreinfo::crash_time)
@@ -407,7 +414,10 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
             ..FormatDetails::default()
         },
         findings,
-        process: ProcessView::empty(memory),
+        process: ProcessView {
+            modules,
+            ..ProcessView::empty(memory)
+        },
         other_processes: Vec::new(),
     }
 }
