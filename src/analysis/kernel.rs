@@ -47,7 +47,10 @@ pub(super) fn kernel_report(
     let code = symbols
         .zip(info)
         .and_then(|(s, v)| crate::kernel::code_info::KernelCodeInfo::new(s, memory, v))
-        .map(|c| c.with_modules(&modules.modules));
+        .map(|c| {
+            c.with_modules(&modules.modules)
+                .with_vmlinux_orc(sources.vmlinux_orc())
+        });
     let names = symbols.map(|_| Names {
         sources: &sources,
         modules: &modules.modules,

@@ -7,6 +7,7 @@
 use crate::kernel::kallsyms::KernelSymbols;
 use crate::kernel::modules::KernelModule;
 use crate::kernel::orc::{OrcTables, OrcVersion, kernel_orc_version};
+use crate::kernel::vmlinux::{OrcOverDump, VmlinuxOrc};
 use crate::memory::Memory;
 use crate::model::{RegisterSet, Vmcoreinfo};
 use crate::unwind::{CodeInfo, OrcStep, UnwindTables};
@@ -34,6 +35,9 @@ pub struct KernelCodeInfo<'a> {
     /// Loaded modules: their text is code too, named by their own symbols
     /// and unwound by their own ORC tables.
     modules: Vec<(&'a KernelModule, Option<OrcTables>)>,
+    /// The matched vmlinux's own ORC tables, for pcs the dump's cannot
+    /// answer (their pages not in the dump, or no kallsyms to find them).
+    vmlinux_orc: Option<(OrcTables, &'a VmlinuxOrc)>,
 }
 
 impl<'a> KernelCodeInfo<'a> {
@@ -71,7 +75,23 @@ impl<'a> KernelCodeInfo<'a> {
                 }),
             orc_version,
             modules: Vec::new(),
+            vmlinux_orc: None,
         })
+    }
+
+    /// Also unwinds with the dump's vmlinux's ORC tables where the dump's
+    /// own cannot be read.
+    /// Their layout is the kernel's, else the one the vmlinux's own
+    /// `.orc_header` names.
+    pub fn with_vmlinux_orc(mut self, orc: Option<&'a VmlinuxOrc>) -> Self {
+        self.has_orc |= orc.is_some();
+        self.vmlinux_orc = orc.and_then(|orc| {
+            let version = self
+                .orc_version
+                .or_else(|| orc.header.as_ref().and_then(OrcVersion::from_header))?;
+            Some((orc.tables(version)?, orc))
+        });
+        self
     }
 
     /// Adds loaded modules' text (and their ORC tables) to what is code.
@@ -102,7 +122,7 @@ impl<'a> KernelCodeInfo<'a> {
     /// no in a kernel built for ORC whose tables cannot be read, where
     /// following rbp would invent callers.
     pub fn keeps_frame_pointers(&self) -> bool {
-        !self.has_orc || self.orc.is_some()
+        !self.has_orc || self.orc.is_some() || self.vmlinux_orc.is_some()
     }
 }
 
@@ -153,14 +173,26 @@ impl CodeInfo for KernelCodeInfo<'_> {
         if !self.is_code(site) {
             return OrcStep::Unknown;
         }
-        let tables = match self.module_at(site) {
-            Some((_, tables)) => tables.as_ref(),
-            None => self.orc.as_ref(),
+        let from_vmlinux = |(tables, vmlinux): &(OrcTables, &VmlinuxOrc)| {
+            let overlay = OrcOverDump {
+                tables: &vmlinux.memory,
+                dump: memory,
+            };
+            tables.step(registers, pc_is_exact, &overlay)
         };
-        let Some(orc) = tables else {
-            return OrcStep::Unknown;
+        let step = match (self.module_at(site), &self.orc, &self.vmlinux_orc) {
+            (Some((_, Some(orc))), ..) => orc.step(registers, pc_is_exact, memory),
+            (Some((_, None)), ..) => return OrcStep::Unknown,
+            // The core kernel: the dump's tables where they can be read,
+            // else the vmlinux's.
+            (None, Some(orc), Some(vmlinux)) if orc.lookup(memory, site).is_none() => {
+                from_vmlinux(vmlinux)
+            }
+            (None, Some(orc), _) => orc.step(registers, pc_is_exact, memory),
+            (None, None, Some(vmlinux)) => from_vmlinux(vmlinux),
+            (None, None, None) => return OrcStep::Unknown,
         };
-        match orc.step(registers, pc_is_exact, memory) {
+        match step {
             // Kernel text has no CFI and no frame-pointer chain to fall back on.
             OrcStep::Unknown => OrcStep::ScanOnly,
             step => step,

@@ -6,6 +6,10 @@
 //! 2. a System.map that agrees with the dump (names and offsets);
 //! 3. the kallsyms tables in the dump's own memory (names and offsets).
 //!
+//! The list of symbols the walker and the per-CPU reads need is kallsyms,
+//! else the System.map, else the vmlinux's own symbol table; ORC tables
+//! the dump's memory lacks come from the vmlinux.
+//!
 //! A vmlinux or System.map of another build is refused with a finding and
 //! never used; naming then falls back to the next source.
 
@@ -15,6 +19,7 @@ use serde::Serialize;
 
 use super::kallsyms::KernelSymbols;
 use super::system_map::{self, SystemMap};
+use super::vmlinux::{VmlinuxImage, VmlinuxOrc};
 use crate::finding::{self, Finding};
 use crate::model::{ModuleSource, ProcessView, Vmcoreinfo};
 use crate::symbols::{ModuleSymbols, SymbolConfig, SymbolFrame, SymbolKind, Symbolizer};
@@ -46,6 +51,8 @@ struct Vmlinux<'s> {
     symbolizer: &'s Symbolizer<'s>,
     status: ModuleSymbols,
     build_id: Option<String>,
+    /// Its ORC tables and whole symbol table, read from the file.
+    image: Option<VmlinuxImage>,
 }
 
 /// The kernel's symbol sources for one dump, chosen once.
@@ -86,6 +93,9 @@ impl<'s> KernelSymbolSources<'s> {
                     symbolizer,
                     status,
                     build_id: process.modules[index].build_id.clone(),
+                    image: symbolizer
+                        .module_binary(index)
+                        .map(|(_, bytes, bias)| VmlinuxImage::new(bytes, bias)),
                 })
             });
         let system_map = match (&vmlinux, info) {
@@ -158,6 +168,16 @@ impl<'s> KernelSymbolSources<'s> {
         self.kallsyms
             .as_ref()
             .or(self.system_map.as_ref().map(|m| &m.symbols))
+            .or_else(|| self.vmlinux_image()?.symbols())
+    }
+
+    /// The matched vmlinux's ORC tables, for what the dump's cannot answer.
+    pub fn vmlinux_orc(&self) -> Option<&VmlinuxOrc> {
+        self.vmlinux_image()?.orc()
+    }
+
+    fn vmlinux_image(&self) -> Option<&VmlinuxImage> {
+        self.vmlinux.as_ref()?.image.as_ref()
     }
 
     /// The source that names frames first, the file it came from, and in

@@ -162,6 +162,16 @@ impl<'a> Symbolizer<'a> {
         self.module_index(address)
     }
 
+    /// Module `module`'s ELF binary as located: its path, its mapped
+    /// bytes and the load bias (runtime minus link-time address), for
+    /// readers of sections the symbolizer does not use (a kernel's ORC
+    /// tables and full symbol table).
+    pub fn module_binary(&self, module: usize) -> Option<(PathBuf, crate::memory::Bytes, u64)> {
+        let loaded = self.load(module)?;
+        let (path, elf) = loaded.binary.as_ref()?;
+        Some((path.clone(), elf.bytes.clone(), loaded.bias))
+    }
+
     /// Module `module`'s symbol status (locating it on first use).
     pub fn module_symbols(&self, module: usize) -> ModuleSymbols {
         match self.load(module) {
