@@ -171,24 +171,96 @@ fn line(
     )
 }
 
-/// drgn's `#N function (file:line:column)` lines.
+/// drgn's `#N function (file:line:column)` lines after the line
+/// starting with `heading`.
+fn drgn_lines(text: &str, heading: &str) -> Vec<(String, String)> {
+    text.lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| {
+            let rest = l.split_once(' ').unwrap().1.trim_start();
+            match rest.split_once(" (") {
+                Some((function, at)) => {
+                    (function.to_string(), at.trim_end_matches(')').to_string())
+                }
+                None => (rest.to_string(), String::new()),
+            }
+        })
+        .collect()
+}
+
 fn drgn_frames() -> Option<Vec<(String, String)>> {
     let text = std::fs::read_to_string(shared_path(DRGN)?).unwrap();
-    Some(
-        text.lines()
-            .skip_while(|l| !l.starts_with("--- crashed thread stack"))
-            .skip(1)
-            .take_while(|l| l.starts_with('#'))
-            .filter_map(|l| {
-                let rest = l.split_once(' ')?.1.trim_start();
-                let (function, location) = rest.split_once(" (")?;
-                Some((
-                    function.to_string(),
-                    location.trim_end_matches(')').to_string(),
-                ))
-            })
-            .collect(),
-    )
+    Some(drgn_lines(&text, "--- crashed thread stack"))
+}
+
+/// A frame line as drgn prints its location: `file:line:column`.
+fn location(f: &ckdump::report::FrameReport) -> String {
+    match (&f.file, f.line, f.column) {
+        (Some(file), Some(line), Some(c)) => format!("{file}:{line}:{c}"),
+        (Some(file), Some(line), None) => format!("{file}:{line}"),
+        _ => String::new(),
+    }
+}
+
+#[test]
+fn our_own_dumps_crashed_stacks_have_drgns_lines() {
+    let Some(vmlinux) = vmlinux() else {
+        return;
+    };
+    let dir = common::root().join("testdata/kernel");
+    // The same kernel build, each boot at another KASLR offset.
+    for (dump, offset, lines) in [
+        ("process", 0x10c0_0000, 15),
+        ("softirq", 0x3a60_0000, 27),
+        ("hardirq", 0x2b80_0000, 26),
+        ("oops", 0x2e00_0000, 11),
+    ] {
+        let image = common::open(&dir.join(format!("dumps/{dump}.kdump")));
+        let report = inspect(&image, &only(&[&vmlinux]));
+        let k = kernel(&report);
+        assert_eq!(k.kernel_offset.map(|o| o.0), Some(offset), "{dump}");
+        assert_eq!(
+            k.symbols.source,
+            Some(KernelSymbolSource::Vmlinux),
+            "{dump}"
+        );
+        let cpu = k
+            .cpus
+            .iter()
+            .find(|c| Some(c.index) == k.panic_cpu)
+            .unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("reference/{dump}/drgn.txt"))).unwrap();
+        let drgn = drgn_lines(&text, "--- crashed thread: drgn's own stack_trace() text");
+        // drgn goes on into user space (`#N 0x43c17f`) where a syscall
+        // entered; the kernel stack ends there.
+        assert_eq!(cpu.frames.len(), lines, "{dump}");
+        assert!(
+            drgn.len() == lines || drgn[lines].0.starts_with("0x"),
+            "{dump}: {drgn:?}"
+        );
+        for (f, (function, at)) in cpu.frames.iter().zip(&drgn) {
+            let ours = f.function.as_deref().unwrap();
+            match f.symbol_source {
+                // Module frames: kallsyms names (drgn had the module's
+                // debug file too).
+                Some(KernelSymbolSource::Kallsyms) => {
+                    assert_ne!(f.module.as_deref(), Some("vmlinux"), "{dump} {ours}");
+                    assert_eq!(ours, function, "{dump}");
+                }
+                // Assembly: drgn names the sized symbol around the pc
+                // (`secondary_startup_64+0xe9/0xe9`), kallsyms and we the
+                // nearest label; the line is the same.
+                _ if function.contains('+') => assert_eq!(&location(f), at, "{dump} {ours}"),
+                _ => assert_eq!(
+                    (ours, location(f)),
+                    (function.as_str(), at.clone()),
+                    "{dump}"
+                ),
+            }
+        }
+    }
 }
 
 #[test]

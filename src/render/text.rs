@@ -1353,7 +1353,11 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
     if let Some(c) = &r.checkpoint {
         write_checkpoint(&mut out, c, style);
     }
-    write_modules(&mut out, &r.modules, opts.show_modules, style);
+    // A kernel dump's one module is the kernel: its symbol status is the
+    // Kernel section's `symbols` line, and its modules are listed there.
+    if r.kernel.is_none() {
+        write_modules(&mut out, &r.modules, opts.show_modules, style);
+    }
 
     if let (true, Some(regions)) = (opts.show_regions, &r.regions) {
         write_regions(&mut out, regions, style);
