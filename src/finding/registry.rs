@@ -272,6 +272,14 @@ checks! {
         "What the dump level left out, in words: zero, cache, private cache, user and free pages.",
         "Excluded pages read as absent: with user pages excluded the user-space stacks of tasks cannot be shown. Dump with a lower makedumpfile -d level to keep them.";
 
+    // --- 702x: the kernel's symbol files (vmlinux, System.map) ---
+    VMLINUX_BUILD_ID = "CKD-W7020", "vmlinux-build-id", Warning, VmcoreSymbols,
+        "Every vmlinux offered for the dump (--symbols FILE or DIR, build-id trees, /usr/lib/debug/boot/vmlinux-RELEASE…) carries the dump's GNU build-id (VMCOREINFO BUILD-ID); one of another build is refused, never used.",
+        "That vmlinux is another build of the kernel: its functions, lines and ORC tables would be wrong at every address. Install the debug package of exactly this kernel (Debian linux-image-RELEASE-dbg, Fedora kernel-debuginfo) or pass its vmlinux with --symbols.";
+    SYSTEM_MAP_MATCHES = "CKD-W7021", "system-map-matches", Warning, VmcoreSymbols,
+        "Every System.map offered for the dump agrees with it: relocated by KERNELOFFSET, its symbols sit where VMCOREINFO's SYMBOL() entries and the dump's kallsyms put them; one that does not is refused, never used.",
+        "That System.map is from another build of the kernel; pass the crashed machine's /boot/System.map-RELEASE, or better its vmlinux with DWARF.";
+
     // --- 71xx: makedumpfile --split sets (several files read as one kernel dump) ---
     KDUMP_SPLIT_SAME_DUMP = "CKD-E7101", "kdump-split-same-dump", Error, KdumpSplit,
         "Every part of a --split set belongs to the same dump as the part that starts lowest: the same kernel, dump time, page size, max_mapnr, CPU count, dump level, phys_base, VMCOREINFO and page bitmaps.",
@@ -288,13 +296,6 @@ checks! {
     KDUMP_SPLIT_ALONE = "CKD-E7105", "kdump-split-set-given", Error, KdumpSplit,
         "A part of a --split set is read together with the rest of its set.",
         "This file holds the pages of its own PFN range only; the others are in the files makedumpfile wrote with it. Pass them all, in any order: ckdump inspect vmcore.1 vmcore.2 ...";
-    // --- 702x: the kernel's symbol files (vmlinux, System.map) ---
-    VMLINUX_BUILD_ID = "CKD-W7020", "vmlinux-build-id", Warning, VmcoreSymbols,
-        "Every vmlinux offered for the dump (--symbols FILE or DIR, build-id trees, /usr/lib/debug/boot/vmlinux-RELEASE…) carries the dump's GNU build-id (VMCOREINFO BUILD-ID); one of another build is refused, never used.",
-        "That vmlinux is another build of the kernel: its functions, lines and ORC tables would be wrong at every address. Install the debug package of exactly this kernel (Debian linux-image-RELEASE-dbg, Fedora kernel-debuginfo) or pass its vmlinux with --symbols.";
-    SYSTEM_MAP_MATCHES = "CKD-W7021", "system-map-matches", Warning, VmcoreSymbols,
-        "Every System.map offered for the dump agrees with it: relocated by KERNELOFFSET, its symbols sit where VMCOREINFO's SYMBOL() entries and the dump's kallsyms put them; one that does not is refused, never used.",
-        "That System.map is from another build of the kernel; pass the crashed machine's /boot/System.map-RELEASE, or better its vmlinux with DWARF.";
 
     // --- 4xxx: symbols (checked when verify is given --symbols) ---
     SYMBOLS_MISSING = "CKD-W4001", "module-symbols-found", Warning, WithSymbols,
