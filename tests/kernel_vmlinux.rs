@@ -261,6 +261,27 @@ fn our_own_dumps_crashed_stacks_have_drgns_lines() {
             }
         }
     }
+    // The text report: source lines beside names, and a module's frame
+    // says it was named by kallsyms.
+    let hardirq = dir.join("dumps/hardirq.kdump");
+    let out = ckdump(&[
+        "inspect",
+        p(&hardirq),
+        "--symbols",
+        p(&vmlinux),
+        "--no-host-symbols",
+        "--log",
+        "0",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    for want in [
+        "      #2  0xffffffffc052a0c0  ckdump_panic!ckdump_hardirq_leaf+0x20                                           [orc] (named by kallsyms)",
+        "      #5  0xffffffffac945efd  vmlinux!__run_hrtimer                         kernel/time/hrtimer.c:1751:12     (inlined)",
+        "          0xffffffffac945efd  vmlinux!__hrtimer_run_queues+0x10d            kernel/time/hrtimer.c:1815:4      [orc]",
+    ] {
+        assert!(lines.contains(&want), "{want}\n{text}");
+    }
 }
 
 #[test]
