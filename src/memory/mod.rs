@@ -457,9 +457,35 @@ pub trait Memory: Send + Sync {
     /// decompress) — verify's full pass over a compressed dump. The
     /// default has nothing to add to what the reader found while opening:
     /// plain file bytes are either in the file or not.
-    fn check_pages(&self) -> Vec<crate::finding::Finding> {
+    fn check_pages(&self) -> Vec<PageCheck> {
         Vec::new()
     }
+}
+
+/// What a full pass over an address space's pages found unreadable, one
+/// entry per kind of failure, counted with the first few PFNs: verify
+/// turns it into findings (memory knows nothing of findings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCheck {
+    pub kind: PageCheckKind,
+    /// How many pages failed this way.
+    pub count: u64,
+    /// The first few of them.
+    pub pfns: Vec<u64>,
+    /// Why the first one failed.
+    pub first_reason: String,
+    pub page_size: u64,
+    /// The file of a multi-file dump that holds them.
+    pub file: Option<String>,
+}
+
+/// How a page failed a full pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageCheckKind {
+    /// Its record (descriptor) locates no readable data.
+    Damaged,
+    /// Its data does not decompress to a page.
+    Corrupt,
 }
 
 /// Sorts `ranges` and joins the ones that touch or overlap.

@@ -396,7 +396,7 @@ impl Memory for KernelMemory {
         }
     }
 
-    fn check_pages(&self) -> Vec<crate::finding::Finding> {
+    fn check_pages(&self) -> Vec<super::PageCheck> {
         self.physical.check_pages()
     }
 }

@@ -39,7 +39,13 @@ pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     // its symbol files'; the process checks (threads, mappings, files) are
     // for user processes.
     if image.target.kernel {
-        let mut findings = image.process.memory.check_pages();
+        let mut findings: Vec<Finding> = image
+            .process
+            .memory
+            .check_pages()
+            .iter()
+            .map(crate::image::vmcore::kdump_compressed::page_check_finding)
+            .collect();
         if let Some(config) = &options.symbols {
             let info = image
                 .details

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use crate::finding::{Finding, registry};
-use crate::memory::{Absence, Bytes, Memory, MemoryError};
+use crate::memory::{Absence, Bytes, Memory, MemoryError, PageCheck, PageCheckKind};
 
 /// A dump file readable at any offset: a plain (mapped) file, or the file
 /// a flattened stream carries.
@@ -537,16 +537,16 @@ impl Descriptor {
 /// Counts failed pages of one check, listing the first few PFNs and the
 /// first reason; bounded whatever the number of pages.
 struct FailureTally {
-    check: &'static crate::finding::Check,
+    kind: PageCheckKind,
     count: u64,
     listed: Vec<u64>,
     first_reason: Option<String>,
 }
 
 impl FailureTally {
-    fn new(check: &'static crate::finding::Check) -> FailureTally {
+    fn new(kind: PageCheckKind) -> FailureTally {
         FailureTally {
-            check,
+            kind,
             count: 0,
             listed: Vec::new(),
             first_reason: None,
@@ -563,27 +563,55 @@ impl FailureTally {
         }
     }
 
+    fn page_check(self, page_size: u64) -> Option<PageCheck> {
+        (self.count > 0).then(|| PageCheck {
+            kind: self.kind,
+            count: self.count,
+            pfns: self.listed,
+            first_reason: self.first_reason.unwrap_or_default(),
+            page_size,
+            file: None,
+        })
+    }
+
     fn finding(self, page_size: u64) -> Option<Finding> {
-        let first = *self.listed.first()?;
-        let listed: Vec<String> = self.listed.iter().map(|p| format!("{p:#x}")).collect();
-        let more = self.count.saturating_sub(self.listed.len() as u64);
-        Some(
-            Finding::new(
-                self.check,
-                format!(
-                    "{} page(s) unreadable, PFN {}{}; first: {}",
-                    self.count,
-                    listed.join(", "),
-                    if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    },
-                    self.first_reason.unwrap_or_default()
-                ),
-            )
-            .at_address(first.saturating_mul(page_size)),
-        )
+        self.page_check(page_size).map(|c| page_check_finding(&c))
+    }
+}
+
+/// The finding for pages a pass found unreadable: how many, the first
+/// PFNs, the first reason, and the file when the dump has several.
+pub fn page_check_finding(c: &PageCheck) -> Finding {
+    let check = match c.kind {
+        PageCheckKind::Damaged => &registry::KDUMP_DESCRIPTORS,
+        PageCheckKind::Corrupt => &registry::KDUMP_PAGE_DECOMPRESS,
+    };
+    let listed: Vec<String> = c.pfns.iter().map(|p| format!("{p:#x}")).collect();
+    let more = c.count.saturating_sub(c.pfns.len() as u64);
+    let finding = Finding::new(
+        check,
+        format!(
+            "{} page(s) unreadable, PFN {}{}; first: {}",
+            c.count,
+            listed.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+            c.first_reason
+        ),
+    )
+    .at_address(
+        c.pfns
+            .first()
+            .copied()
+            .unwrap_or(0)
+            .saturating_mul(c.page_size),
+    );
+    match &c.file {
+        Some(file) => finding.about_path(file.clone()),
+        None => finding,
     }
 }
 
@@ -1264,7 +1292,7 @@ impl KdumpCompressed {
     /// Checks every page descriptor's shape without decompressing (reads
     /// 24 bytes per dumped page), pages lost to a cut included.
     pub fn check_descriptors(&self) -> Vec<Finding> {
-        let mut bad = FailureTally::new(&registry::KDUMP_DESCRIPTORS);
+        let mut bad = FailureTally::new(PageCheckKind::Damaged);
         self.for_each_descriptor(|pfn, d| {
             if d.is_some()
                 && let Err((_, reason)) = self.locate(d)
@@ -1280,9 +1308,9 @@ impl KdumpCompressed {
     /// findings made while opening name them); damaged descriptors and
     /// pages that do not decompress are counted, the first PFNs listed.
     /// One page in memory at a time.
-    pub fn check_all_pages(&self) -> Vec<Finding> {
-        let mut bad = FailureTally::new(&registry::KDUMP_DESCRIPTORS);
-        let mut corrupt = FailureTally::new(&registry::KDUMP_PAGE_DECOMPRESS);
+    pub fn check_all_pages(&self) -> Vec<PageCheck> {
+        let mut bad = FailureTally::new(PageCheckKind::Damaged);
+        let mut corrupt = FailureTally::new(PageCheckKind::Corrupt);
         self.for_each_descriptor(|pfn, d| match self.locate(d) {
             Err((Absence::Truncated | Absence::Incomplete, _)) => {}
             Err((_, reason)) => bad.add(pfn, &reason),
@@ -1293,20 +1321,25 @@ impl KdumpCompressed {
             },
         });
         let bs = self.page_size();
-        bad.finding(bs)
+        bad.page_check(bs)
             .into_iter()
-            .chain(corrupt.finding(bs))
+            .chain(corrupt.page_check(bs))
             .collect()
     }
 }
 
 fn summarize(failures: &[PageFailure], page_size: u64) -> Vec<Finding> {
     let mut tallies = [
-        FailureTally::new(&registry::KDUMP_DESCRIPTORS),
-        FailureTally::new(&registry::KDUMP_PAGE_DECOMPRESS),
+        FailureTally::new(PageCheckKind::Damaged),
+        FailureTally::new(PageCheckKind::Corrupt),
     ];
     for f in failures {
-        if let Some(t) = tallies.iter_mut().find(|t| t.check.code == f.code) {
+        let kind = if f.code == registry::KDUMP_DESCRIPTORS.code {
+            PageCheckKind::Damaged
+        } else {
+            PageCheckKind::Corrupt
+        };
+        if let Some(t) = tallies.iter_mut().find(|t| t.kind == kind) {
             t.add(f.pfn, &f.reason);
         }
     }
@@ -1413,7 +1446,7 @@ impl Memory for KdumpCompressed {
         Ok(n)
     }
 
-    fn check_pages(&self) -> Vec<Finding> {
+    fn check_pages(&self) -> Vec<PageCheck> {
         self.check_all_pages()
     }
 

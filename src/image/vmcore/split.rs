@@ -61,14 +61,14 @@ impl Memory for SplitMemory {
         }
     }
 
-    fn check_pages(&self) -> Vec<Finding> {
+    fn check_pages(&self) -> Vec<crate::memory::PageCheck> {
         self.served
             .iter()
             .flat_map(|part| {
                 let found = part.dump.check_all_pages();
-                found.into_iter().map(|f| match &part.path {
-                    Some(path) => f.about_path(path.clone()),
-                    None => f,
+                found.into_iter().map(|c| crate::memory::PageCheck {
+                    file: part.path.clone(),
+                    ..c
                 })
             })
             .collect()
