@@ -32,6 +32,10 @@ print("init_task: %#x" % prog["init_task"].address_of_().value_())
 print("__per_cpu_offset: %s" % " ".join(
     "%#x" % prog["__per_cpu_offset"][cpu].value_() for cpu in for_each_possible_cpu(prog)))
 print("kimage_voffset: %#x" % prog["kimage_voffset"].value_())
+# Data kallsyms does not name in this kernel (no CONFIG_KALLSYMS_ALL): ckdump finds them.
+print("__per_cpu_start: %#x" % prog.symbol("__per_cpu_start").address)
+print("__start_BTF: %#x" % prog.symbol("__start_BTF").address)
+print("modules: %#x" % prog["modules"].address_of_().value_())
 
 crashed = prog.crashed_thread()
 print("\n--- crashed thread: tid %d" % crashed.tid)
@@ -53,6 +57,15 @@ for cpu in for_each_online_cpu(prog):
     print("cpu %d: pid %d comm %s task %#x preempt_count %#010x pc %s" % (
         cpu, task.pid, comm(task), task.value_(), count, pc))
 
+print("\n--- each online CPU's stack: physical frames' pcs, innermost first")
+for cpu in for_each_online_cpu(prog):
+    try:
+        trace = prog.stack_trace(cpu_curr(prog, cpu))
+        pcs = " ".join("%#x" % f.pc for f in trace if not f.is_inline)
+    except Exception as e:
+        pcs = "error: %s" % e
+    print("cpu %d: %s" % (cpu, pcs))
+
 print("\n--- tasks (for_each_task): pid ppid tgid comm state on_cpu cpu task")
 for task in sorted(for_each_task(prog), key=lambda t: int(t.pid)):
     print(task_line(task))
@@ -69,6 +82,16 @@ for task in sorted(for_each_task(prog), key=lambda t: int(t.pid)):
     except Exception as e:
         names = ["error: %s" % e]
     print("%d %s: %s" % (task.pid, comm(task), " <- ".join(names)))
+
+print("\n--- stacks of ckdump-threads' tasks: physical frames' pcs, innermost first")
+for task in sorted(for_each_task(prog), key=lambda t: int(t.pid)):
+    if comm(task) != "ckdump-threads" and not comm(task).startswith("ckw-worker-"):
+        continue
+    try:
+        pcs = " ".join("%#x" % f.pc for f in prog.stack_trace(task) if not f.is_inline)
+    except Exception as e:
+        pcs = "error: %s" % e
+    print("%d %s: %s" % (task.pid, comm(task), pcs))
 
 print("\n--- modules: name core_layout.base core_layout.size")
 for mod in for_each_module(prog):
