@@ -34,6 +34,9 @@ pub struct KernelCodeInfo<'a> {
     /// Loaded modules: their text is code too, named by their own symbols
     /// and unwound by their own ORC tables.
     modules: Vec<(&'a KernelModule, Option<OrcTables>)>,
+    /// aarch64: the kernel's PAC mask (`NUMBER(KERNELPACMASK)`), for
+    /// stripping signed return addresses.
+    pac_mask: Option<u64>,
 }
 
 impl<'a> KernelCodeInfo<'a> {
@@ -71,6 +74,7 @@ impl<'a> KernelCodeInfo<'a> {
                 }),
             orc_version,
             modules: Vec::new(),
+            pac_mask: super::number_u64(info, "KERNELPACMASK"),
         })
     }
 
@@ -142,6 +146,10 @@ impl CodeInfo for KernelCodeInfo<'_> {
 
     fn in_function(&self, pc: u64) -> Option<bool> {
         Some(self.is_code(pc))
+    }
+
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        self.pac_mask
     }
 
     /// Only for kernel text: ORC covers nothing else.

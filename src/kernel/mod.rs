@@ -41,7 +41,7 @@ pub fn kernel_memory(
 
 /// A VMCOREINFO `NUMBER(name)` that arm64 writes in hex (`0x…`), or a
 /// decimal one; negative decimals wrap (two's complement).
-fn number_u64(info: &Vmcoreinfo, name: &str) -> Option<u64> {
+pub(crate) fn number_u64(info: &Vmcoreinfo, name: &str) -> Option<u64> {
     let value = info.get(&format!("NUMBER({name})"))?;
     match value.strip_prefix("0x") {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
