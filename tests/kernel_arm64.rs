@@ -554,6 +554,21 @@ fn data_kallsyms_does_not_name_is_found_where_the_vmlinux_says() {
         data_search::current_tasks(memory, &btf, &areas),
         [Some(d.address("init_task")), Some(0xffff_0000_0239_2080)]
     );
+    // Each CPU's IRQ stack, from its per-CPU irq_stack_ptr: 16 KiB
+    // (IRQ_STACK_SIZE = THREAD_SIZE, the size of BTF's thread_union).
+    assert_eq!(ckdump::kernel::arm64::thread_size(&btf), 0x4000);
+    let irq: Vec<u64> = d.header["irq_stack_ptr"]
+        .split_whitespace()
+        .map(hex)
+        .collect();
+    assert_eq!(irq, [0xffff_8000_0800_0000, 0xffff_8000_0800_8000]);
+    for (cpu, base) in irq.iter().enumerate() {
+        let stacks = ckdump::kernel::arm64::cpu_stacks(memory, &btf, areas[cpu]);
+        assert_eq!(
+            stacks.ranges(),
+            [(*base, base + 0x4000, ckdump::kernel::stacks::StackKind::Irq)]
+        );
+    }
 }
 
 #[test]

@@ -36,6 +36,8 @@ print("kimage_voffset: %#x" % prog["kimage_voffset"].value_())
 print("__per_cpu_start: %#x" % prog.symbol("__per_cpu_start").address)
 print("__start_BTF: %#x" % prog.symbol("__start_BTF").address)
 print("modules: %#x" % prog["modules"].address_of_().value_())
+print("irq_stack_ptr: %s" % " ".join(
+    "%#x" % per_cpu(prog["irq_stack_ptr"], cpu).value_() for cpu in for_each_possible_cpu(prog)))
 
 crashed = prog.crashed_thread()
 print("\n--- crashed thread: tid %d" % crashed.tid)
