@@ -506,14 +506,33 @@ fn translation_through_the_dumps_own_tables() {
             address: 0x0000_ffff_8000_0000
         })
     );
-    // A VMCOREINFO whose root table lies outside the dump is refused.
-    let mut moved = info.clone();
-    for (k, v) in &mut moved.entries {
-        if k == "NUMBER(kimage_voffset)" {
-            *v = "0xffffbac300000000".into();
+    // A VMCOREINFO whose numbers are impossible, or whose root table lies
+    // outside the dump, is refused with a reason.
+    for (key, value, why) in [
+        (
+            "NUMBER(kimage_voffset)",
+            "0xffffbac300000000",
+            "not in the dump",
+        ),
+        ("NUMBER(kimage_voffset)", "0x", "kimage_voffset"),
+        ("PAGESIZE", "8192", "granule"),
+        ("NUMBER(VA_BITS)", "64", "VA_BITS=64"),
+        ("NUMBER(TCR_EL1_T1SZ)", "0x40", "TCR_EL1_T1SZ)=64"),
+        (
+            "NUMBER(TCR_EL1_T1SZ)",
+            "0x0c",
+            "VA size in effect (52 bits)",
+        ),
+    ] {
+        let mut changed = info.clone();
+        for (k, v) in &mut changed.entries {
+            if k == key {
+                *v = value.into();
+            }
         }
+        let e = ckdump::kernel::aarch64_memory(Arc::clone(&dump.physical), &changed).unwrap_err();
+        assert!(e.contains(why), "{key}={value}: {e}");
     }
-    assert!(ckdump::kernel::aarch64_memory(Arc::clone(&dump.physical), &moved).is_err());
 }
 
 #[test]

@@ -125,7 +125,11 @@ mod tests {
         }
         fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
             let bytes: Vec<u8> = self.0.iter().flat_map(|i| i.to_le_bytes()).collect();
-            let Some(off) = address.checked_sub(0x1000).map(|o| o as usize) else {
+            let Some(off) = address
+                .checked_sub(0x1000)
+                .map(|o| o as usize)
+                .filter(|&o| o <= bytes.len())
+            else {
                 return 0;
             };
             let n = buf.len().min(bytes.len().saturating_sub(off));
