@@ -30,13 +30,39 @@ pub(super) fn kernel_report(
     let btf = symbols
         .map(|s| crate::kernel::btf::from_memory(memory, s))
         .unwrap_or_else(|| Err("no kernel symbols (kallsyms) to find BTF with".into()));
-    // Each CPU's context by its preempt_count (a per-CPU variable named by
-    // kallsyms, or a member of pcpu_hot located by BTF).
-    let context =
-        |cpu: u32| crate::kernel::context::cpu_context(memory, symbols?, btf.as_ref().ok(), cpu);
-    let modules = match (&btf, symbols) {
+    // A kernel built without CONFIG_KALLSYMS_ALL (Debian's arm64 ones)
+    // names no data: its BTF, init_task, modules list and per-CPU areas
+    // are searched for in its memory instead.
+    let btf = match (btf, info) {
+        (Err(e), Some(v)) if symbols.is_some() => crate::kernel::data_search::find_btf(memory, v)
+            .map(|found| found.btf)
+            .map_err(|search| format!("{e}; {search}")),
+        (btf, _) => btf,
+    };
+    let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
+    let found = match (&symbols, info, &btf) {
+        (Some(s), Some(v), Ok(b)) => {
+            crate::kernel::data_search::FoundData::find(memory, s, v, b, cpu_count)
+        }
+        _ => crate::kernel::data_search::FoundData::default(),
+    };
+    let aarch64 = k
+        .cpus
+        .first()
+        .is_some_and(|c| c.registers.arch == crate::model::Arch::Aarch64);
+    let modules = match (&btf, &symbols) {
         (Ok(btf), Some(s)) => crate::kernel::modules::ModuleLayout::from_btf(btf)
-            .map(|layout| crate::kernel::modules::read_modules(memory, s, &layout))
+            .map(|layout| match &found.modules {
+                Some(Ok(Some(head))) => {
+                    crate::kernel::modules::read_modules_from(memory, *head, &layout)
+                }
+                Some(Ok(None)) => crate::kernel::modules::ModuleList::default(),
+                Some(Err(e)) => crate::kernel::modules::ModuleList {
+                    modules: Vec::new(),
+                    problems: vec![format!("the module list: {e}")],
+                },
+                None => crate::kernel::modules::read_modules(memory, s, &layout),
+            })
             .unwrap_or_else(|e| crate::kernel::modules::ModuleList {
                 modules: Vec::new(),
                 problems: vec![e],
@@ -62,19 +88,37 @@ pub(super) fn kernel_report(
         .as_ref()
         .map_err(String::clone)
         .and_then(crate::kernel::tasks::TaskLayout::from_btf);
-    let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
-    let current = symbols
-        .map(|s| crate::kernel::tasks::current_tasks(memory, s, btf.as_ref().ok(), cpu_count))
-        .unwrap_or_default();
+    // Without `__per_cpu_offset`, each CPU's running task is its run
+    // queue's `curr`.
+    let current = match (&found.per_cpu_areas, &btf) {
+        (Some(Ok(areas)), Ok(b)) => crate::kernel::data_search::current_tasks(memory, b, areas),
+        _ => symbols
+            .as_ref()
+            .map(|s| crate::kernel::tasks::current_tasks(memory, s, btf.as_ref().ok(), cpu_count))
+            .unwrap_or_default(),
+    };
+    let area_of = |cpu: u32| match &found.per_cpu_areas {
+        Some(Ok(areas)) => areas.get(cpu as usize).copied().flatten(),
+        _ => None,
+    };
     let cpu_stacks: Vec<(crate::kernel::stacks::CpuStacks, Option<u64>)> = k
         .cpus
         .iter()
         .map(|c| {
-            let stacks = symbols
-                .map(|s| {
-                    crate::kernel::stacks::CpuStacks::read(memory, s, btf.as_ref().ok(), c.index)
-                })
-                .unwrap_or_default();
+            let stacks = match (&btf, aarch64) {
+                (Ok(b), true) => crate::kernel::arm64::cpu_stacks(memory, b, area_of(c.index)),
+                _ => symbols
+                    .as_ref()
+                    .map(|s| {
+                        crate::kernel::stacks::CpuStacks::read(
+                            memory,
+                            s,
+                            btf.as_ref().ok(),
+                            c.index,
+                        )
+                    })
+                    .unwrap_or_default(),
+            };
             let task_stack = current
                 .get(c.index as usize)
                 .copied()
@@ -105,10 +149,19 @@ pub(super) fn kernel_report(
         memory,
         names.as_ref().zip(code.as_ref()),
         symbols,
-        (task_layout, &current),
+        (task_layout, &current, found.init_task.clone()),
         &cpu_frames,
         options,
     );
+    // Each CPU's context by its preempt_count: a per-CPU variable named by
+    // kallsyms (x86_64), or the running task's thread_info (aarch64).
+    let context = |cpu: u32| match (&btf, aarch64) {
+        (Ok(b), true) => {
+            let task = current.get(cpu as usize).copied().flatten()?;
+            crate::kernel::arm64::cpu_context(memory, b, task)
+        }
+        _ => crate::kernel::context::cpu_context(memory, symbols.as_ref()?, btf.as_ref().ok(), cpu),
+    };
     let task_on = |cpu: u32| {
         tasks
             .tasks
@@ -214,6 +267,27 @@ fn kernel_frames(
     if !code.keeps_frame_pointers() {
         start.clear(crate::model::RegisterSet::fp_number(registers.arch));
     }
+    let limits = if registers.arch == crate::model::Arch::Aarch64 {
+        // Frame 0 set up its own frame record: lr is no longer its caller.
+        if let Some(pc) = registers.pc()
+            && let Some(offset) = names
+                .frames(pc, true)
+                .1
+                .last()
+                .and_then(|f| f.function_offset)
+            && crate::kernel::arm64::frame_record_in_place(code, pc - offset, pc)
+        {
+            start.clear(30);
+        }
+        // arm64 kernel code keeps frame records, exception entries
+        // included: past the last one there is nothing to find.
+        WalkLimits {
+            max_scan_words: 0,
+            ..limits
+        }
+    } else {
+        limits
+    };
     let mut frames = crate::unwind::walk(&start, memory, code, &limits);
     // Frame 0 shows the CPU's registers as saved, rbp included.
     if let Some(first) = frames.first_mut() {
@@ -266,6 +340,14 @@ struct Tasks {
     types: Option<String>,
 }
 
+/// The task layout, each CPU's running task and, where kallsyms does not
+/// name it, the init_task searched for.
+type TaskSources<'a> = (
+    Result<crate::kernel::tasks::TaskLayout, String>,
+    &'a [Option<u64>],
+    Option<Result<u64, String>>,
+);
+
 /// Every task, from the kernel's task list with struct layouts from its
 /// BTF. A task running on a CPU shares that CPU's stack; a sleeping one is
 /// unwound from the frame its last context switch saved.
@@ -274,10 +356,7 @@ fn task_reports(
     memory: &dyn crate::memory::Memory,
     unwinder: Option<(&Names<'_>, &crate::kernel::code_info::KernelCodeInfo<'_>)>,
     symbols: Option<&crate::kernel::kallsyms::KernelSymbols>,
-    (layout, current): (
-        Result<crate::kernel::tasks::TaskLayout, String>,
-        &[Option<u64>],
-    ),
+    (layout, current, init_task): TaskSources<'_>,
     cpu_frames: &[Vec<FrameReport>],
     options: &super::InspectOptions,
 ) -> Tasks {
@@ -299,7 +378,11 @@ fn task_reports(
             };
         }
     };
-    let list = match tasks::read_tasks(memory, symbols, &layout) {
+    let list = match init_task.map(|t| t.map(|t| tasks::read_tasks_from(memory, t, &layout))) {
+        Some(list) => list,
+        None => tasks::read_tasks(memory, symbols, &layout),
+    };
+    let list = match list {
         Ok(l) => l,
         Err(e) => {
             return Tasks {

@@ -319,6 +319,24 @@ impl Btf {
         Some(current)
     }
 
+    /// The variable `name` of data section `section` (BTF_KIND_DATASEC;
+    /// a kernel's BTF describes its per-CPU variables in `.data..percpu`):
+    /// its offset in the section and its type.
+    pub fn section_variable(&self, section: &str, name: &str) -> Option<(u64, u32)> {
+        let datasec = (1..=self.types.len() as u32).find(|&id| {
+            self.header(id).is_some_and(|(n, info, _, _)| {
+                kind_of(info) == KIND_DATASEC && self.string(n) == section.as_bytes()
+            })
+        })?;
+        let (_, info, _, at) = self.header(datasec)?;
+        (0..(info & 0xffff) as usize).find_map(|i| {
+            let entry = at + TYPE_SIZE + i * 12;
+            let (var_name, var_info, var_type, _) = self.header(self.u32_at(entry))?;
+            (kind_of(var_info) == KIND_VAR && self.string(var_name) == name.as_bytes())
+                .then(|| (u64::from(self.u32_at(entry + 4)), var_type))
+        })
+    }
+
     /// A member named `name` of struct/union `id` itself or of one of its
     /// anonymous members, nesting at most MAX_CHAIN deep.
     fn direct_member(&self, id: u32, name: &str, depth: usize) -> Option<Member> {
@@ -482,6 +500,32 @@ mod tests {
         let btf = sample();
         assert_eq!(btf.resolve(5), None);
         assert_eq!(btf.size_of(5), None);
+    }
+
+    #[test]
+    fn per_cpu_variables_by_their_data_section() {
+        // Strings: 1 "long", 6 ".data..percpu", 20 "runqueues", 30 "other".
+        let strings = ["long", ".data..percpu", "runqueues", "other"];
+        let types = vec![
+            (1, KIND_INT << 24, 8, vec![64]),
+            // 2, 3: VARs of type long, global linkage.
+            (30, KIND_VAR << 24, 1, vec![1]),
+            (20, KIND_VAR << 24, 1, vec![1]),
+            // 4: the section: "other" at 0x40, "runqueues" at 0x1a40.
+            (
+                6,
+                KIND_DATASEC << 24 | 2,
+                0x3000,
+                vec![2, 0x40, 8, 3, 0x1a40, 8],
+            ),
+        ];
+        let btf = Btf::parse(blob(&strings, &types)).unwrap();
+        assert_eq!(
+            btf.section_variable(".data..percpu", "runqueues"),
+            Some((0x1a40, 1))
+        );
+        assert_eq!(btf.section_variable(".data..percpu", "long"), None);
+        assert_eq!(btf.section_variable(".data", "runqueues"), None);
     }
 
     #[test]

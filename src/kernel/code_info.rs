@@ -38,6 +38,9 @@ pub struct KernelCodeInfo<'a> {
     /// The matched vmlinux's own ORC tables, for pcs the dump's cannot
     /// answer (their pages not in the dump, or no kallsyms to find them).
     vmlinux_orc: Option<(OrcTables, &'a VmlinuxOrc)>,
+    /// aarch64: the kernel's PAC mask (`NUMBER(KERNELPACMASK)`), for
+    /// stripping signed return addresses.
+    pac_mask: Option<u64>,
 }
 
 impl<'a> KernelCodeInfo<'a> {
@@ -76,6 +79,7 @@ impl<'a> KernelCodeInfo<'a> {
             orc_version,
             modules: Vec::new(),
             vmlinux_orc: None,
+            pac_mask: super::number_u64(info, "KERNELPACMASK"),
         })
     }
 
@@ -162,6 +166,10 @@ impl CodeInfo for KernelCodeInfo<'_> {
 
     fn in_function(&self, pc: u64) -> Option<bool> {
         Some(self.is_code(pc))
+    }
+
+    fn pointer_auth_mask(&self) -> Option<u64> {
+        self.pac_mask
     }
 
     /// Only for kernel text: ORC covers nothing else.

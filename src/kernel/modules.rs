@@ -183,12 +183,19 @@ pub fn read_modules(
     symbols: &KernelSymbols,
     layout: &ModuleLayout,
 ) -> ModuleList {
-    let mut list = ModuleList::default();
     let Some(head) = symbols.address_of("modules") else {
-        list.problems
-            .push("kallsyms has no `modules` list head".into());
-        return list;
+        return ModuleList {
+            modules: Vec::new(),
+            problems: vec!["kallsyms has no `modules` list head".into()],
+        };
     };
+    read_modules_from(memory, head, layout)
+}
+
+/// Every module on the list headed at `head` (see [`read_modules`]), for
+/// a kernel whose kallsyms does not name `modules`.
+pub fn read_modules_from(memory: &dyn Memory, head: u64, layout: &ModuleLayout) -> ModuleList {
+    let mut list = ModuleList::default();
     let mut seen = HashSet::new();
     let mut node = head;
     loop {

@@ -70,6 +70,15 @@ impl CpuStacks {
         &self.ranges
     }
 
+    /// Stacks found some other way (aarch64: each CPU's IRQ stack from its
+    /// per-CPU area), with task stacks of `thread_size` bytes.
+    pub fn from_ranges(ranges: Vec<(u64, u64, StackKind)>, thread_size: u64) -> CpuStacks {
+        CpuStacks {
+            ranges,
+            thread_size,
+        }
+    }
+
     /// CPU `cpu`'s IRQ and exception stacks, read from its per-CPU
     /// pointers; empty where they cannot be read.
     pub fn read(

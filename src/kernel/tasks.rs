@@ -47,6 +47,9 @@ pub struct TaskLayout {
     /// `struct inactive_task_frame` (x86_64): where `__switch_to_asm`
     /// saved the callee-saved registers and the return address.
     switch_frame: Option<SwitchFrame>,
+    /// `thread.cpu_context` (aarch64): where `cpu_switch_to` saved x19–x28,
+    /// fp, sp and the return address (pc).
+    cpu_context: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,13 +111,17 @@ impl TaskLayout {
             on_cpu: at("on_cpu"),
             cpu: at("cpu").or_else(|| at("thread_info.cpu")),
             stack: need("stack")?,
-            thread_sp: need("thread.sp")?,
+            // aarch64 keeps the switched-out sp in thread.cpu_context.
+            thread_sp: at("thread.sp")
+                .or_else(|| at("thread.cpu_context.sp"))
+                .ok_or("BTF task_struct has no thread.sp")?,
             signal: need("signal")?,
             thread_node: at("thread_node"),
             signal_thread_head: signal_struct
                 .and_then(|s| btf.member(s, "thread_head"))
                 .map(|m| m.offset),
             switch_frame,
+            cpu_context: at("thread.cpu_context"),
         })
     }
 }
@@ -138,6 +145,12 @@ pub fn read_tasks(
     let init_task = symbols
         .address_of("init_task")
         .ok_or("kallsyms has no init_task")?;
+    Ok(read_tasks_from(memory, init_task, layout))
+}
+
+/// Every task reachable from the task at `init_task` (see [`read_tasks`]),
+/// for a kernel whose kallsyms does not name it.
+pub fn read_tasks_from(memory: &dyn Memory, init_task: u64, layout: &TaskLayout) -> TaskList {
     let mut list = TaskList::default();
     let mut seen = HashSet::new();
     let leaders = walk_list(
@@ -169,11 +182,11 @@ pub fn read_tasks(
                 list.problems.push(format!(
                     "more than {MAX_TASKS} tasks; the rest are not listed"
                 ));
-                return Ok(list);
+                return list;
             }
         }
     }
-    Ok(list)
+    list
 }
 
 /// The tasks each CPU was running (`current_task` per CPU, x86_64; a
@@ -207,6 +220,9 @@ pub fn switch_registers(
     layout: &TaskLayout,
     task: &KernelTask,
 ) -> Option<RegisterSet> {
+    if let Some(context) = layout.cpu_context {
+        return aarch64_switch_registers(memory, task.address.checked_add(context)?);
+    }
     let frame = layout.switch_frame.as_ref()?;
     let sp = task.saved_sp;
     let mut registers = RegisterSet::new(Arch::X86_64);
@@ -215,6 +231,23 @@ pub fn switch_registers(
     }
     registers.set(16, memory.read_u64(sp.checked_add(frame.ret_addr)?).ok()?);
     registers.set(7, sp.checked_add(frame.size)?);
+    Some(registers)
+}
+
+/// aarch64: `struct cpu_context` at `context` holds x19–x28, fp, sp and pc
+/// (the return address into `__switch_to`), 8 bytes each in that order.
+fn aarch64_switch_registers(memory: &dyn Memory, context: u64) -> Option<RegisterSet> {
+    let mut words = [0u8; 13 * 8];
+    memory.read_exact(context, &mut words).ok()?;
+    let word =
+        |i: usize| u64::from_le_bytes(words[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let mut registers = RegisterSet::new(Arch::Aarch64);
+    // DWARF numbers: x19–x28 are 19–28, fp 29, sp 31, pc 32.
+    for (i, number) in (19..=29).enumerate() {
+        registers.set(number, word(i));
+    }
+    registers.set(31, word(11));
+    registers.set(32, word(12));
     Some(registers)
 }
 

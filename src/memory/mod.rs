@@ -7,6 +7,7 @@
 pub mod canonical;
 mod holes;
 pub mod page_tables;
+pub mod page_tables_aarch64;
 mod ranges;
 
 pub use holes::Extent;

@@ -286,28 +286,29 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         split_parts,
     } = dump;
     check_vmcoreinfo(vmcoreinfo.as_ref(), &mut findings);
-    let kernel_memory = match (&vmcoreinfo, arch) {
-        (Some(info), Arch::X86_64) => match crate::kernel::x86_64_memory(physical.clone(), info) {
-            Ok(memory) => Some(memory),
-            Err(why) => {
-                findings.push(Finding::new(
-                    &finding::KERNEL_MEMORY_READABLE,
-                    format!("the kernel's page tables cannot be read: {why}"),
-                ));
-                None
-            }
-        },
-        _ => None,
+    let kernel_memory = match vmcoreinfo
+        .as_ref()
+        .and_then(|info| crate::kernel::kernel_memory(physical.clone(), info, arch))
+    {
+        Some(Ok(memory)) => Some(memory),
+        Some(Err(why)) => {
+            findings.push(Finding::new(
+                &finding::KERNEL_MEMORY_READABLE,
+                format!("the kernel's page tables cannot be read: {why}"),
+            ));
+            None
+        }
+        None => None,
     };
     if let Some(memory) = &kernel_memory {
-        findings.extend(unreadable_cpu_stacks(memory, &cpus));
+        findings.extend(unreadable_cpu_stacks(&**memory, &cpus));
     }
     let log = match (&kernel_memory, &vmcoreinfo) {
         (Some(memory), Some(info)) => match if crate::kernel::printk_legacy::present(info) {
             // Kernels before 5.10 keep the log in one byte buffer.
-            crate::kernel::printk_legacy::read_log(memory, info)
+            crate::kernel::printk_legacy::read_log(&**memory, info)
         } else {
-            crate::kernel::printk::read_log(memory, info)
+            crate::kernel::printk::read_log(&**memory, info)
         } {
             Ok(log) => log,
             Err(why) => {
@@ -359,7 +360,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
             interrupt_level: None,
         });
     let memory: Arc<dyn Memory> = match kernel_memory {
-        Some(k) => Arc::new(k),
+        Some(k) => k,
         None => physical,
     };
     let page_size = vmcoreinfo
