@@ -26,6 +26,8 @@ pub enum Input {
     Parts(Vec<PathBuf>),
     /// A live process, stopped with ptrace for the time of the report.
     Pid(u64),
+    /// The running kernel, read through /proc/kcore (root).
+    Kernel,
 }
 
 /// `inspect`'s options: what the report holds and where symbols are.
@@ -45,7 +47,21 @@ pub fn inspect(input: &Input, options: &InspectOptions) -> Result<InspectReport,
         Input::Path(path) => inspect_image(&image::open(path, &open_options())?, options),
         Input::Parts(paths) => inspect_image(&image::open_set(paths, &open_options())?, options),
         Input::Pid(pid) => inspect_pid(*pid, options),
+        Input::Kernel => inspect_kernel(options),
     }
+}
+
+#[cfg(target_os = "linux")]
+fn inspect_kernel(options: &InspectOptions) -> Result<InspectReport, Error> {
+    inspect_image(&crate::live::kernel::open()?, options)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn inspect_kernel(_: &InspectOptions) -> Result<InspectReport, Error> {
+    Err(Error::new(
+        Path::new("/proc/kcore"),
+        ErrorKind::Unsupported("the running kernel can be read on Linux only".into()),
+    ))
 }
 
 #[cfg(target_os = "linux")]

@@ -46,6 +46,7 @@ fn run(command: Command) -> Outcome {
         Command::Inspect {
             mut images,
             pid,
+            kernel,
             symbols,
             format,
             thread,
@@ -59,9 +60,12 @@ fn run(command: Command) -> Outcome {
             quiet,
         } => {
             let input = match (images.len(), pid) {
+                _ if kernel => ckdump::Input::Kernel,
                 (_, Some(pid)) => ckdump::Input::Pid(pid),
                 (0, None) => {
-                    return Outcome::Unreadable("inspect needs an image or --pid PID".into());
+                    return Outcome::Unreadable(
+                        "inspect needs an image, --pid PID or --kernel".into(),
+                    );
                 }
                 (1, None) => ckdump::Input::Path(images.swap_remove(0)),
                 (_, None) => ckdump::Input::Parts(images),

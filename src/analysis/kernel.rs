@@ -39,7 +39,14 @@ pub(super) fn kernel_report(
             .map_err(|search| format!("{e}; {search}")),
         (btf, _) => btf,
     };
-    let cpu_count = k.cpus.iter().map(|c| c.index + 1).max().unwrap_or(0);
+    // A running kernel has no register notes: its CPUs are those online.
+    let cpu_count = k
+        .cpus
+        .iter()
+        .map(|c| c.index + 1)
+        .max()
+        .unwrap_or(0)
+        .max(k.online_cpus.unwrap_or(0));
     let found = match (&symbols, info, &btf) {
         (Some(s), Some(v), Ok(b)) => {
             crate::kernel::data_search::FoundData::find(memory, s, v, b, cpu_count)

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
                   for damage and restore readiness with stable finding codes (`verify`), \
                   seals saved states with SHA-256 manifests (`seal`), and compares two of them \
                   (`diff`). It also reads live Linux processes (`inspect --pid`) and saves them \
-                  as ELF core files (`snapshot`).",
+                  as ELF core files (`snapshot`), and the running kernel (`inspect --kernel`).",
     after_help = "Examples:\n  \
         ckdump inspect core.1234.zst\n  \
         ckdump inspect core --symbols ./symbols --sysroot /srv/crashed-rootfs --regions\n  \
@@ -26,6 +26,7 @@ use clap::{Parser, Subcommand, ValueEnum};
         ckdump verify core --format sarif > core.sarif\n  \
         ckdump verify core --fail-on warning --format junit > verify.xml\n  \
         ckdump inspect --pid 1234\n  \
+        sudo ckdump inspect --kernel --all-tasks\n  \
         ckdump snapshot --pid 1234 -o app.core\n  \
         ckdump seal /var/lib/criu/dump-1 --key-file seal.key\n  \
         ckdump diff checkpoint-before/ checkpoint-after/"
@@ -45,7 +46,8 @@ pub enum Command {
         ckdump inspect vmcore.1 vmcore.2 vmcore.3   (a makedumpfile --split dump)\n  \
         ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
-        sudo ckdump inspect --pid $(pidof myserver) --regions")]
+        sudo ckdump inspect --pid $(pidof myserver) --regions\n  \
+        sudo ckdump inspect --kernel --task $(pidof myserver)   (the running kernel, through /proc/kcore)")]
     Inspect {
         /// The image: an ELF core file or minidump (optionally compressed),
         /// a Linux kernel dump, a CRIU image directory, or a container
@@ -55,8 +57,8 @@ pub enum Command {
         /// one.
         #[arg(
             value_name = "IMAGE",
-            required_unless_present = "pid",
-            conflicts_with = "pid"
+            required_unless_present_any = ["pid", "kernel"],
+            conflicts_with_all = ["pid", "kernel"]
         )]
         images: Vec<PathBuf>,
         /// Inspect a running process instead: every thread is stopped with
@@ -64,6 +66,12 @@ pub enum Command {
         /// permission to ptrace it).
         #[arg(long, value_name = "PID")]
         pid: Option<u64>,
+        /// Inspect the running kernel instead, through /proc/kcore (root):
+        /// the kernel dump report without a crash — release, KASLR offset,
+        /// tasks, modules, the log; `--task PID` or `--all-tasks` unwind
+        /// sleeping tasks' kernel stacks.
+        #[arg(long, conflicts_with = "pid")]
+        kernel: bool,
         #[command(flatten)]
         symbols: SymbolArgs,
         /// Output format.

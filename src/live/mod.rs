@@ -8,6 +8,7 @@
 //! reader's own code, so a live inspect and an inspect of its snapshot
 //! cannot disagree about a register.
 
+pub mod kernel;
 pub mod memory;
 pub mod procfs;
 pub mod ptrace;

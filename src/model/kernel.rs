@@ -112,6 +112,10 @@ pub enum VmcoreFormat {
     KdumpCompressed,
     /// makedumpfile's flattened stream (`-F`) of a kdump-compressed file.
     Flattened,
+    /// The running kernel, read through `/proc/kcore` (an ELF core whose
+    /// PT_LOADs are at kernel virtual addresses): nothing crashed, and no
+    /// CPU's registers are saved.
+    LiveKcore,
 }
 
 /// One CPU as the dump saw it.
@@ -172,6 +176,10 @@ pub struct KernelInfo {
     /// memory from, in PFN order; empty for a dump in one file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub split_parts: Vec<SplitPart>,
+    /// CPUs online, for a running kernel (no register notes to count them
+    /// by); None for dumps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online_cpus: Option<u32>,
 }
 
 /// One file of a makedumpfile `--split` dump and the page frames it holds.

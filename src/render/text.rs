@@ -649,7 +649,12 @@ fn write_header(out: &mut String, r: &InspectReport, style: Style) {
         // A kernel dump: when it crashed, in UTC as `crash` shows it, and
         // how long it had been up by its own clock (the log's last record).
         if let Some(t) = img.timestamp {
-            let _ = writeln!(out, "  crashed  {} ({t} s since 1970)", utc(t));
+            let when = if k.format == crate::model::VmcoreFormat::LiveKcore {
+                "read at "
+            } else {
+                "crashed "
+            };
+            let _ = writeln!(out, "  {when} {} ({t} s since 1970)", utc(t));
         }
         if let Some(last) = k.log.last() {
             let s = last.timestamp_ns / 1_000_000_000;
@@ -861,6 +866,9 @@ fn write_kernel(
         crate::model::VmcoreFormat::Elf => "ELF vmcore",
         crate::model::VmcoreFormat::KdumpCompressed => "kdump-compressed",
         crate::model::VmcoreFormat::Flattened => "makedumpfile flattened",
+        crate::model::VmcoreFormat::LiveKcore => {
+            "none: the running kernel, read through /proc/kcore"
+        }
     };
     let level = k
         .dump_level
@@ -1039,7 +1047,14 @@ fn write_tasks(out: &mut String, k: &crate::report::KernelReport, style: Style) 
             style.caution(&format!("list incomplete: {}", printable(problem)))
         );
     }
-    if k.tasks.iter().any(|t| t.frames.is_none()) {
+    if k.format == crate::model::VmcoreFormat::LiveKcore {
+        if k.tasks.iter().any(|t| t.frames.is_none()) {
+            let _ = writeln!(
+                out,
+                "  `--task PID` unwinds a sleeping task's kernel stack, `--all-tasks` every one; a task running on a CPU (>) cannot be unwound live."
+            );
+        }
+    } else if k.tasks.iter().any(|t| t.frames.is_none()) {
         let _ = writeln!(
             out,
             "  Running tasks are unwound under their CPUs; `--task PID` unwinds one more, `--all-tasks` every one."
@@ -1205,7 +1220,13 @@ fn write_container(out: &mut String, c: &crate::model::ContainerInfo, style: Sty
 
 fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
     let Some(c) = &r.crash else {
-        let why = if r.kernel.is_some() {
+        let why = if r
+            .kernel
+            .as_ref()
+            .is_some_and(|k| k.format == crate::model::VmcoreFormat::LiveKcore)
+        {
+            "No crash: the kernel is running (read live through /proc/kcore), nothing crashed."
+        } else if r.kernel.is_some() {
             "No panic message found (the kernel log could not be read)."
         } else {
             "No crash recorded (the process was dumped while running or stopped)."

@@ -7,6 +7,8 @@
 //! by its name.
 
 pub mod flattened;
+#[cfg(unix)]
+pub mod kcore;
 pub mod kdump_compressed;
 pub mod split;
 
@@ -411,6 +413,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
                 log,
                 panic_cpu,
                 split_parts,
+                online_cpus: None,
             }),
             ..FormatDetails::default()
         },
