@@ -3,6 +3,7 @@
 #
 #   usage (as root, Debian 12 x86_64):  [KERNEL=6.1|6.12] bash testdata/kernel/gen.sh [SCENARIO...]
 #                                       (default: KERNEL=6.1, process softirq hardirq oops)
+#                                       [KERNEL=6.1|6.12] bash testdata/kernel/gen.sh live
 #
 # For each scenario a QEMU guest (TCG, no KVM) running one of Debian 12's cloud kernels
 # (KERNEL=6.1: 6.1.0-56-cloud-amd64, the default; KERNEL=6.12: 6.12.113+deb12-cloud-amd64)
@@ -38,6 +39,15 @@
 # (default 160M).  WITH_ELF=1 also makes the capture kernel write `makedumpfile -E -d 31`
 # (ELF, ~97 MB each, not committed: elf/ is in .gitignore) into elf/<scenario>.elf, since
 # makedumpfile refuses -E with a kdump-compressed input.
+#
+# `live` (not a crash): the same guest boots without a capture kernel, loads the module, starts
+# `ckdump-threads none` (nothing panics) and runs ckdump on its own running kernel:
+# `ckdump inspect --kernel -f json --all-tasks`, the text report, and
+# examples/kernel_symbols.rs, beside /proc/kallsyms, a task list from /proc/*/task/*/stat,
+# /proc/modules and dmesg; a tar of these comes out base64-encoded over a second serial port
+# into live/ (live-6.12/ with KERNEL=6.12; see live/README.md).  It needs release builds of both programs:
+# `cargo build --release --bin ckdump --example kernel_symbols` (CKDUMP_BIN and
+# KERNEL_SYMBOLS_BIN name others, e.g. under a CARGO_TARGET_DIR), and zstd.
 set -euo pipefail
 
 KT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,7 +71,7 @@ die() { printf 'gen.sh: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (installs packages, dpkg-deb, QEMU)"
 [ "$(uname -m)" = x86_64 ] || die "needs an x86_64 host"
 for s in "${SCENARIOS[@]}"; do
-    case $s in process|softirq|hardirq|oops) ;; *) die "unknown scenario $s" ;; esac
+    case $s in process|softirq|hardirq|oops|live) ;; *) die "unknown scenario $s" ;; esac
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +225,8 @@ ls -la "$STAGE"/*.cpio.gz >&2
 
 mkdir -p "$KT/dumps" "$KT/reference"
 KO=dumps/ckdump_panic$SUFFIX.ko
-cp "$STAGE/module/ckdump_panic.ko" "$KT/$KO"
+# (Not for `live` alone: the dumps' module must stay the one loaded when they were made.)
+[ "${SCENARIOS[*]}" = live ] || cp "$STAGE/module/ckdump_panic.ko" "$KT/$KO"
 
 # ---------------------------------------------------------------------------------------------
 # 4. one QEMU kdump run per scenario, then crash and drgn on the dump
@@ -278,7 +289,53 @@ run_scenario() {
     echo "$s: $((t1 - t0))" >> "$STAGE/run/times"
 }
 
-for s in "${SCENARIOS[@]}"; do run_scenario "$s"; done
+# ---------------------------------------------------------------------------------------------
+# live: ckdump inspect --kernel inside the guest, on its running kernel (no crash)
+# ---------------------------------------------------------------------------------------------
+REPO=$(cd "$KT/../.." && pwd)
+CKDUMP_BIN=${CKDUMP_BIN:-$REPO/target/release/ckdump}
+KERNEL_SYMBOLS_BIN=${KERNEL_SYMBOLS_BIN:-$REPO/target/release/examples/kernel_symbols}
+run_live() {
+    local root=$STAGE/live run=$STAGE/run/live out=$KT/live$SUFFIX bin t0
+    for bin in "$CKDUMP_BIN" "$KERNEL_SYMBOLS_BIN"; do
+        [ -x "$bin" ] || die "no $bin: cargo build --release --bin ckdump --example kernel_symbols first"
+    done
+    command -v zstd >/dev/null || die "live: needs zstd (apt-get install zstd)"
+    mkdir -p "$run" "$out"
+    base_root "$root"
+    cp "$STAGE/module/ckdump_panic.ko" "$root/lib/modules/"
+    cp "$STAGE/user/ckdump-threads" "$root/bin/"
+    add_bin "$root" "$CKDUMP_BIN" /bin/ckdump
+    add_bin "$root" "$KERNEL_SYMBOLS_BIN" /bin/kernel_symbols
+    mk_cpio "$root" "$STAGE/live.cpio.gz"
+    rm -f "$run/console.log" "$run/ttyS1.txt"
+    log "live: QEMU (TCG, $MEM), ckdump inspect --kernel in the guest"
+    t0=$(date +%s)
+    timeout --foreground 900 qemu-system-x86_64 -accel tcg -m "$MEM" -smp 2 \
+        -cpu max,la57=off -kernel "$VMLINUZ" -initrd "$STAGE/live.cpio.gz" \
+        -append "console=ttyS0 loglevel=7 panic=1 ckdump_scenario=live" \
+        -display none -monitor none -serial file:"$run/console.log" \
+        -serial file:"$run/ttyS1.txt" -no-reboot || true
+    echo "live: QEMU ran $(( $(date +%s) - t0 )) s" >&2
+    grep -q '^==END==' <(tr -d '\r' < "$run/ttyS1.txt") || die "live: the guest sent no results (see $run/console.log)"
+    rm -rf "$run/out"
+    mkdir -p "$run/out"
+    tr -d '\r' < "$run/ttyS1.txt" | sed '/^==END==/,$d' | base64 -d | tar -xz -C "$run/out"
+    # Large texts compressed; the rest as they came.
+    rm -f "$out"/*.txt "$out"/*.zst
+    for f in report.json kallsyms.txt ckdump-kallsyms.txt; do
+        zstd -q -19 -f "$run/out/live/$f" -o "$out/$f.zst"
+    done
+    for f in report.txt tasks.txt modules.txt dmesg.txt uname.txt rc.txt; do
+        cp "$run/out/live/$f" "$out/$f"
+    done
+    tr -d '\r' < "$run/console.log" > "$out/console.log"
+    ls -la "$out" >&2
+}
+
+for s in "${SCENARIOS[@]}"; do
+    if [ "$s" = live ]; then run_live; else run_scenario "$s"; fi
+done
 
 # ---------------------------------------------------------------------------------------------
 # 5. the generated table in README.md

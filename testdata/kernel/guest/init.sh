@@ -1,6 +1,8 @@
 #!/bin/busybox sh
 # /init of both guest kernels (testdata/kernel/gen.sh builds the initramfs images).
 #
+# ckdump_scenario=live (gen.sh live): no crash; run ckdump on this running kernel through
+# /proc/kcore and send its reports, with what /proc says, over the second serial port.
 # First kernel (no /proc/vmcore): kexec-load the capture kernel into the crashkernel= region,
 # load ckdump_panic.ko, start ckdump-threads with the scenario named on the kernel command line
 # (ckdump_scenario=process|softirq|hardirq|oops); that program makes the kernel panic.
@@ -41,6 +43,37 @@ for arg in $(cat /proc/cmdline); do
   case "$arg" in ckdump_scenario=*) SCENARIO=${arg#ckdump_scenario=} ;; esac
 done
 echo "CKDUMP-GUEST: first kernel $(uname -r), scenario $SCENARIO, cmdline: $(cat /proc/cmdline)"
+if [ "$SCENARIO" = live ]; then
+  insmod /lib/modules/ckdump_panic.ko
+  setsid /bin/ckdump-threads none < /dev/null > /tmp/threads.out 2>&1 &
+  sleep 2
+  cat /tmp/threads.out
+  O=/tmp/live
+  mkdir -p $O
+  uname -r > $O/uname.txt
+  # What /proc says, just before ckdump reads the kernel: every thread's stat line (read by
+  # the shell itself: a cat or a subshell would be a task of its own), the modules.
+  for t in /proc/[0-9]*/task/[0-9]*; do read -r line < $t/stat && echo "$line"; done > $O/tasks.txt
+  cat /proc/modules > $O/modules.txt
+  echo "ckdump live: reading the running kernel" > /dev/kmsg
+  T0=$(date +%s)
+  ckdump inspect --kernel -f json --all-tasks -q > $O/report.json 2> $O/report.err
+  echo "json rc=$? ($(( $(date +%s) - T0 )) s)" > $O/rc.txt
+  dmesg -s 4194304 > $O/dmesg.txt
+  W=$(sed -n 's/.*worker 0 tid \([0-9]*\).*/\1/p' /tmp/threads.out)
+  ckdump inspect --kernel --task "$W" --log 8 -q > $O/report.txt 2>&1
+  echo "text rc=$?" >> $O/rc.txt
+  kernel_symbols --kernel > $O/ckdump-kallsyms.txt 2>> $O/report.err
+  echo "kernel_symbols rc=$?" >> $O/rc.txt
+  cat /proc/kallsyms > $O/kallsyms.txt
+  cat $O/rc.txt $O/report.err
+  echo "CKDUMP-LIVE: begin base64 tar on ttyS1"
+  tar -C /tmp -cf - live | gzip -9 | base64 > /dev/ttyS1
+  echo "==END==" > /dev/ttyS1
+  echo "CKDUMP-LIVE: done"
+  sync
+  poweroff -f
+fi
 grep -i 'crash kernel' /proc/iomem
 kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio.gz \
   --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 loglevel=4"
