@@ -22,7 +22,7 @@ except LookupError:
         from drgn.helpers.linux.kallsyms import load_vmlinux_kallsyms
 
         prog.register_symbol_finder("vmlinux_kallsyms", load_vmlinux_kallsyms(prog), enable_index=0)
-        print("(no debug info: symbols from kallsyms via VMCOREINFO)")
+        print(f"(no debug info: symbols from kallsyms via VMCOREINFO, e.g. {prog.symbol('panic')})")
     except Exception as e:
         print(f"(no debug info; kallsyms not loaded: {e})")
 
