@@ -8,7 +8,7 @@
 #   crash -s VMLINUX VMCORE  <<< 'bt; log | tail -20; quit'   (Debian's crash 8.0.2)
 # on the real kdumps of ../shared/generated/vmcores (makedumpfile -c -d 31, and -E -d 31
 # decompressed to a temp file): the fast tools in one hyperfine run (2 warm-ups, RUNS runs), crash
-# (35-50 s an open: it reads the vmlinux's DWARF through gdb) right after in its own hyperfine run
+# (8-10 s an open when the machine is quiet, 20-47 s under load: gdb symbol tables) right after in its own hyperfine run
 # with CRASH_RUNS runs and no warm-up. Peak RSS of one run each by /usr/bin/time -f %M.
 #
 # Then the scaling check ("opening a dump must not read it whole: a 4 GiB guest's dump at most 1.5x
@@ -100,7 +100,7 @@ for form in kdump elf; do
   hyperfine --warmup 2 --runs "$RUNS" -N "${cmds[@]}" \
     --export-markdown "$out/vmcore-$form.md" --export-json "$out/vmcore-$form.json"
   if [ "${SKIP_CRASH:-0}" != 1 ]; then
-    # Not -N: the commands come on stdin. One open is 35-50 s: CRASH_RUNS runs, no warm-up
+    # Not -N: the commands come on stdin. One open is 8-47 s: CRASH_RUNS runs, no warm-up
     # (the first is as warm as the others: the vmlinux and dump are in the page cache already).
     hyperfine --warmup 0 --runs "$CRASH_RUNS" \
       -n "crash vmlinux" "crash -s $VMLINUX $dump < $work/crash-cmds" \
