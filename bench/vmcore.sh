@@ -8,8 +8,8 @@
 #   crash -s VMLINUX VMCORE  <<< 'bt; log | tail -20; quit'   (Debian's crash 8.0.2)
 # on the real kdumps of ../shared/generated/vmcores (makedumpfile -c -d 31, and -E -d 31
 # decompressed to a temp file): the fast tools in one hyperfine run (2 warm-ups, RUNS runs), crash
-# (8-10 s an open when the machine is quiet, 20-47 s under load: gdb symbol tables) right after in its own hyperfine run
-# with CRASH_RUNS runs and no warm-up. Peak RSS of one run each by /usr/bin/time -f %M.
+# (8-10 s an open on a quiet machine, 20-47 s under load: its gdb's symbol tables) right after in
+# its own hyperfine run with CRASH_RUNS runs and no warm-up. Peak RSS of one run each by /usr/bin/time -f %M.
 #
 # Then the scaling check ("opening a dump must not read it whole: a 4 GiB guest's dump at most 1.5x
 # a 512 MiB one's time") on the QEMU guests' dumps of bench/gen-vmcores.sh (ELF, flattened
