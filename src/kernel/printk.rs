@@ -276,13 +276,17 @@ pub fn panic_message(log: &[LogRecord]) -> Option<&str> {
     const PANIC: &str = "Kernel panic - not syncing: ";
     if let Some(message) = log.iter().rev().find_map(|r| {
         let at = r.text.find(PANIC)?;
-        Some(
-            r.text[at + PANIC.len()..]
-                .lines()
-                .next()
-                .unwrap_or("")
-                .trim_end(),
-        )
+        let line = r.text[at + PANIC.len()..]
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_end();
+        // A panic that ran to its end (no crash kernel: QEMU's own dumps)
+        // repeats the message as "---[ end Kernel panic - not syncing: … ]---".
+        Some(match r.text.starts_with("---[ end ") {
+            true => line.strip_suffix(" ]---").unwrap_or(line),
+            false => line,
+        })
     }) {
         return Some(message);
     }
@@ -590,6 +594,16 @@ mod tests {
         log.extend((0..20).map(|_| record("boot")));
         log.push(record("Kernel panic - not syncing: sysrq triggered crash"));
         assert!(panic_cause(&log).is_empty());
+    }
+
+    #[test]
+    fn a_panic_that_ran_to_its_end_keeps_its_message_without_the_end_marker() {
+        let log = vec![
+            record("Kernel panic - not syncing: sysrq triggered crash"),
+            record("Kernel Offset: 0x25800000 from 0xffffffff81000000"),
+            record("---[ end Kernel panic - not syncing: sysrq triggered crash ]---"),
+        ];
+        assert_eq!(panic_message(&log), Some("sysrq triggered crash"));
     }
 
     #[test]

@@ -766,7 +766,8 @@ pub(crate) fn makedumpfile_image(m: MakedumpfileImage<'_>) -> Result<Image> {
         dumped: dump.dumped_in(0, dump.max_mapnr()),
     });
     let incomplete = header.is_incomplete();
-    let written_at = u64::try_from(header.timestamp_sec).ok();
+    // QEMU's kdump files leave the time at 0: unknown, not 1970.
+    let written_at = u64::try_from(header.timestamp_sec).ok().filter(|&t| t != 0);
     let producer = Producer::Other(format!(
         "makedumpfile ({}, header version {}){}",
         header.signature.trim(),
