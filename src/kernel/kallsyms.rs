@@ -379,7 +379,7 @@ impl KernelSymbols {
             encoding,
         };
         let mut by_name: Vec<u32> = (0..symbols.entries.len() as u32).collect();
-        by_name.sort_by(|&a, &b| {
+        by_name.sort_unstable_by(|&a, &b| {
             let (ea, eb) = (&symbols.entries[a as usize], &symbols.entries[b as usize]);
             symbols
                 .name(ea)
