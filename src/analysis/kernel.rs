@@ -179,6 +179,7 @@ pub(super) fn kernel_report(
                 comm: t.comm.clone(),
             })
     };
+    let panic_cpu = decide_panic_cpu(k, memory, symbols, &tasks.tasks);
     let (source, file, description) = sources.describe();
     let report = crate::report::KernelReport {
         format: k.format,
@@ -188,7 +189,8 @@ pub(super) fn kernel_report(
         crash_time: info.and_then(|v| v.crash_time()),
         dump_level: k.dump_level,
         incomplete: k.incomplete,
-        panic_cpu: k.panic_cpu,
+        panic_cpu,
+        cpu_note_pids: k.cpu_note_pids,
         panic_cause: k.panic_cause.clone(),
         cpus: k
             .cpus
@@ -250,6 +252,33 @@ pub(super) fn kernel_report(
             .unwrap_or_default(),
     };
     (report, sources.findings)
+}
+
+/// The CPU that panicked: the kernel's own `panic_cpu` (which `panic()`
+/// and `crash_kexec()` set to the CPU that got there first), else the CPU
+/// running the task that printed the panic message, else what the reader
+/// matched from the register notes' pids (kdump's, never QEMU's vCPU ids).
+fn decide_panic_cpu(
+    k: &crate::model::KernelInfo,
+    memory: &dyn crate::memory::Memory,
+    symbols: Option<&crate::kernel::kallsyms::KernelSymbols>,
+    tasks: &[crate::report::TaskReport],
+) -> Option<u32> {
+    let cpu_count = k.cpus.iter().map(|c| c.index + 1).max()?;
+    // atomic_t, PANIC_CPU_INVALID (-1) until someone panics.
+    let from_kernel = symbols
+        .and_then(|s| s.address_of("panic_cpu"))
+        .and_then(|address| memory.read_u32(address).ok())
+        .filter(|&cpu| cpu < cpu_count);
+    let printed_by = match crate::kernel::printk::panic_record(&k.log)?.caller {
+        Some(crate::model::LogCaller::Task(pid)) => tasks
+            .iter()
+            .find(|t| i64::from(t.pid) == i64::from(pid) && t.running_on.is_some())
+            .and_then(|t| t.running_on),
+        Some(crate::model::LogCaller::Cpu(cpu)) => Some(cpu).filter(|&c| c < cpu_count),
+        None => None,
+    };
+    from_kernel.or(printed_by).or(k.panic_cpu)
 }
 
 /// One CPU's kernel stack, walked from its saved registers by the one

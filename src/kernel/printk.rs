@@ -269,6 +269,12 @@ impl DataRing {
     }
 }
 
+/// The log record that holds the panic message (see [`panic_message`]).
+pub fn panic_record(log: &[LogRecord]) -> Option<&LogRecord> {
+    let message = panic_message(log)?;
+    log.iter().rev().find(|r| r.text.contains(message))
+}
+
 /// What the kernel said when it went down: the text after "Kernel panic -
 /// not syncing: " of the last panic record; without one, the last line
 /// reporting a BUG, an Oops or a general protection fault.

@@ -124,9 +124,21 @@ pub struct Cpu {
     /// Index in the dump's register notes (the CPU number for kdump).
     pub index: u32,
     /// The pid field of its NT_PRSTATUS: the task running there (kdump),
-    /// or the vCPU number (QEMU).
+    /// or the vCPU's index + 1 (QEMU); see [`KernelInfo::cpu_note_pids`].
     pub prstatus_pid: u64,
     pub registers: RegisterSet,
+}
+
+/// What the pid field of each CPU's NT_PRSTATUS holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CpuNotePids {
+    /// The task that was running on the CPU (kdump's crash_notes).
+    #[default]
+    Tasks,
+    /// QEMU's vCPU number (`dump-guest-memory` writes the vCPU's index + 1):
+    /// it names no task.
+    VcpuIds,
 }
 
 /// One record of the kernel log (printk ring buffer).
@@ -158,6 +170,8 @@ pub struct KernelInfo {
     pub format: VmcoreFormat,
     pub vmcoreinfo: Option<Vmcoreinfo>,
     pub cpus: Vec<Cpu>,
+    /// What the CPUs' `prstatus_pid` fields mean.
+    pub cpu_note_pids: CpuNotePids,
     /// makedumpfile's dump level (bit mask of excluded page classes: 1 zero,
     /// 2 cache, 4 cache private, 8 user, 16 free), where recorded.
     pub dump_level: Option<u32>,
@@ -166,8 +180,11 @@ pub struct KernelInfo {
     pub incomplete: bool,
     /// The kernel log, oldest first, where it could be read.
     pub log: Vec<LogRecord>,
-    /// The CPU that panicked: the one running the task that printed the
-    /// panic message.
+    /// The CPU that panicked, as far as the reader can tell: the one whose
+    /// register note names the task that printed the panic message (never
+    /// for QEMU's notes, whose pids are vCPU ids). The analysis, which can
+    /// read the kernel's own `panic_cpu` and each CPU's running task,
+    /// decides.
     pub panic_cpu: Option<u32>,
     /// The oops / BUG / warning that led to the panic, as the log printed
     /// its headline, `Oops:` and `RIP:` lines; empty for a direct panic.

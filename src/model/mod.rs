@@ -20,7 +20,8 @@ pub use container::{
     seconds_precision,
 };
 pub use kernel::{
-    Cpu, KernelInfo, KernelTask, LogCaller, LogRecord, SplitPart, VmcoreFormat, Vmcoreinfo,
+    Cpu, CpuNotePids, KernelInfo, KernelTask, LogCaller, LogRecord, SplitPart, VmcoreFormat,
+    Vmcoreinfo,
 };
 pub use registers::{FloatState, RegisterSet, register_names};
 pub use time::UtcTime;

@@ -914,6 +914,9 @@ fn write_kernel(
         };
         let task = match &c.task {
             Some(t) => format!("pid {:<6} {:<16}", t.pid, printable(&t.comm)),
+            None if k.cpu_note_pids == crate::model::CpuNotePids::VcpuIds => {
+                format!("pid {:<6}", "?")
+            }
             None => format!("pid {:<6}", c.prstatus_pid),
         };
         let _ = writeln!(
@@ -1239,8 +1242,14 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
         // with the CPU that panicked and the task it was running.
         let cpu = r.kernel.as_ref().and_then(|k| {
             let index = k.panic_cpu?;
-            let pid = k.cpus.iter().find(|c| c.index == index)?.prstatus_pid;
-            Some(format!(" on CPU {index} (pid {pid})"))
+            let cpu = k.cpus.iter().find(|c| c.index == index)?;
+            Some(match (&cpu.task, k.cpu_note_pids) {
+                (Some(t), _) => format!(" on CPU {index} (pid {})", t.pid),
+                (None, crate::model::CpuNotePids::Tasks) => {
+                    format!(" on CPU {index} (pid {})", cpu.prstatus_pid)
+                }
+                (None, crate::model::CpuNotePids::VcpuIds) => format!(" on CPU {index}"),
+            })
         });
         let context = c
             .interrupt_level

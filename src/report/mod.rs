@@ -300,6 +300,9 @@ pub struct KernelReport {
     pub incomplete: bool,
     /// The CPU that panicked.
     pub panic_cpu: Option<u32>,
+    /// What each CPU's `prstatus_pid` is: the task running there
+    /// (`tasks`) or QEMU's vCPU id (`vcpu-ids`).
+    pub cpu_note_pids: crate::model::CpuNotePids,
     /// The oops / BUG / warning that led to the panic (headline, `Oops:`
     /// and `RIP:` lines as logged); empty for a direct panic.
     pub panic_cause: Vec<String>,

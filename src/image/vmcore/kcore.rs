@@ -439,6 +439,7 @@ pub fn read(path: &Path, file: File, facts: LiveFacts) -> Result<Image> {
                 format: VmcoreFormat::LiveKcore,
                 vmcoreinfo,
                 cpus: Vec::new(),
+                cpu_note_pids: Default::default(),
                 dump_level: None,
                 incomplete: false,
                 log,

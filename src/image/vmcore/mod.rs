@@ -23,8 +23,8 @@ use crate::image::elf_core::notes::{RawNote, parse_notes};
 use crate::image::elf_core::thread_state::parse_prstatus;
 use crate::memory::{Absence, Bytes, Memory, MemoryError, Segment, SegmentMemory};
 use crate::model::{
-    Arch, Compression, Cpu, DEFAULT_PAGE_SIZE, Fault, FaultCode, FormatDetails, Image, ImageFormat,
-    KernelInfo, LogCaller, LogRecord, Os, ProcessView, Producer, SplitPart, Target, VmcoreFormat,
+    Arch, Compression, Cpu, CpuNotePids, DEFAULT_PAGE_SIZE, Fault, FaultCode, FormatDetails, Image,
+    ImageFormat, KernelInfo, LogCaller, Os, ProcessView, Producer, SplitPart, Target, VmcoreFormat,
     Vmcoreinfo, plausible_page_size,
 };
 
@@ -203,6 +203,15 @@ impl Memory for ElfPhysical {
     }
 }
 
+/// What the CPU notes' pids are: QEMU's `dump-guest-memory` (which adds
+/// notes of its own, owner "QEMU") writes each vCPU's id there.
+pub(crate) fn cpu_note_pids(notes: &[RawNote]) -> CpuNotePids {
+    match notes.iter().any(|n| n.owner == "QEMU") {
+        true => CpuNotePids::VcpuIds,
+        false => CpuNotePids::Tasks,
+    }
+}
+
 /// The CPUs of a note stream: one per NT_PRSTATUS, in order.
 pub(crate) fn cpus_from_notes(file: &[u8], notes: &[RawNote], arch: Arch) -> Vec<Cpu> {
     notes
@@ -236,13 +245,6 @@ fn physical_memory(bytes: &Bytes, phdrs: &[ProgramHeader]) -> SegmentMemory {
     SegmentMemory::new(segments)
 }
 
-/// The log record that says why the kernel went down: the last
-/// "Kernel panic - not syncing" record, as `panic_message` reads it.
-fn panic_record(log: &[LogRecord]) -> Option<&LogRecord> {
-    let message = crate::kernel::printk::panic_message(log)?;
-    log.iter().rev().find(|r| r.text.contains(message))
-}
-
 /// What every vmcore reader hands to [`kernel_image`].
 struct KernelDump {
     format: VmcoreFormat,
@@ -253,6 +255,7 @@ struct KernelDump {
     physical: Arc<dyn Memory>,
     vmcoreinfo: Option<Vmcoreinfo>,
     cpus: Vec<Cpu>,
+    cpu_note_pids: CpuNotePids,
     producer: Producer,
     dump_level: Option<u32>,
     /// Pages of RAM the machine had and pages the dump holds, where the
@@ -280,6 +283,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         physical,
         vmcoreinfo,
         cpus,
+        cpu_note_pids,
         producer,
         dump_level,
         page_counts,
@@ -323,8 +327,12 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         },
         _ => Vec::new(),
     };
-    let panic = panic_record(&log);
+    let panic = crate::kernel::printk::panic_record(&log);
+    // QEMU's note pids are vCPU ids, not tasks: the analysis finds the CPU
+    // from the kernel's own variables instead.
+    let note_pids_name_tasks = cpu_note_pids == CpuNotePids::Tasks;
     let panic_cpu = panic.and_then(|r| match r.caller {
+        Some(LogCaller::Task(_)) if !note_pids_name_tasks => None,
         Some(LogCaller::Task(pid)) => cpus
             .iter()
             .find(|c| c.prstatus_pid == u64::from(pid))
@@ -336,6 +344,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         Some(LogCaller::Task(pid)) => Some(pid),
         _ => None,
     }) && panic_cpu.is_none()
+        && note_pids_name_tasks
     {
         findings.push(Finding::new(
             &finding::CPU_REGISTERS_PRESENT,
@@ -407,6 +416,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
                 format,
                 vmcoreinfo,
                 cpus,
+                cpu_note_pids,
                 dump_level,
                 incomplete,
                 panic_cause: crate::kernel::printk::panic_cause(&log),
@@ -586,6 +596,7 @@ pub(crate) fn read_elf(
             arch,
             physical: Arc::new(ElfPhysical::new(&bytes, phdrs, incomplete)),
             cpus: cpus_from_notes(file, notes, arch),
+            cpu_note_pids: cpu_note_pids(notes),
             vmcoreinfo,
             producer,
             dump_level: None,
@@ -737,13 +748,13 @@ pub(crate) fn makedumpfile_image(m: MakedumpfileImage<'_>) -> Result<Image> {
         }
     };
     let vmcoreinfo = dump.vmcoreinfo().map(|v| Vmcoreinfo::parse(&v));
-    let cpus = dump
+    let (cpus, cpu_note_pids) = dump
         .notes()
         .map(|blob| {
             let mut notes = Vec::new();
             // A damaged note blob yields the CPUs before the damage.
             let _ = parse_notes(&blob, 0, blob.len() as u64, &mut notes);
-            cpus_from_notes(&blob, &notes, arch)
+            (cpus_from_notes(&blob, &notes, arch), cpu_note_pids(&notes))
         })
         .unwrap_or_default();
     let online = u64::from(header.nr_cpus);
@@ -785,6 +796,7 @@ pub(crate) fn makedumpfile_image(m: MakedumpfileImage<'_>) -> Result<Image> {
             physical,
             vmcoreinfo,
             cpus,
+            cpu_note_pids,
             producer,
             dump_level,
             page_counts,
