@@ -347,8 +347,13 @@ fn the_idle_cpu_unwinds_from_the_halt_the_nmi_interrupted() {
         .iter()
         .map(|f| (f.function.clone().unwrap(), f.pc.0, f.found_by))
         .collect();
-    // crash 8.0.6's #4..#10 under its `--- <NMI exception stack> ---`.
+    // crash 8.0.6's #0..#3 (the NMI handler, on the NMI stack) and #4..#10
+    // under its `--- <NMI exception stack> ---`.
     let expected: Vec<(String, u64, FoundBy)> = [
+        ("crash_nmi_callback", 0xffffffffab0845e2, FoundBy::Scan),
+        ("default_do_nmi", 0xffffffffabc8b330, FoundBy::Orc),
+        ("exc_nmi", 0xffffffffabc8b535, FoundBy::Orc),
+        ("end_repeat_nmi", 0xffffffffabe01e9d, FoundBy::Orc),
         ("pv_native_safe_halt", 0xffffffffabc8de9f, FoundBy::Context),
         ("default_idle", 0xffffffffabc8fb69, FoundBy::Orc),
         ("default_idle_call", 0xffffffffabc8fe20, FoundBy::Orc),
@@ -362,7 +367,7 @@ fn the_idle_cpu_unwinds_from_the_halt_the_nmi_interrupted() {
     .collect();
     assert_eq!(frames, expected, "{frames:#x?}");
     let crash = reference("crash.txt");
-    for (f, pc, _) in &expected[1..] {
+    for (f, pc, _) in &expected {
         assert!(crash.contains(&format!("] {f} at {pc:x}\n")), "{f}");
     }
 }

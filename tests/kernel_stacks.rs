@@ -137,11 +137,22 @@ fn the_idle_cpu_unwinds_from_native_safe_halt_to_start_kernel() {
     assert_eq!((cpu.index, cpu.prstatus_pid), (0, 0));
     let frames = frames(cpu);
     // Its note holds the context the crash NMI interrupted (crash's
-    // "exception RIP: native_safe_halt+11"); crash's frames #0-#3 on the
-    // NMI stack are not in it. Then crash's #5-#12 exactly, by ORC (init
-    // text's entries included: start_kernel's caller arch_call_rest_init
-    // is there), up to the head code ORC marks as the end of the stack.
+    // "exception RIP: native_safe_halt+11"). Above it, crash's #0-#3: the
+    // NMI handler on the NMI stack, found by the return address into
+    // crash_nmi_callback whose ORC walk arrives at those saved registers.
+    // Then crash's #4-#12 exactly, by ORC (init text's entries included:
+    // start_kernel's caller arch_call_rest_init is there), up to the head
+    // code ORC marks as the end of the stack.
     let expected: Vec<(String, u64, u64, FoundBy)> = [
+        (
+            "crash_nmi_callback",
+            0x3c,
+            0xffff_ffff_a686_058c,
+            FoundBy::Scan,
+        ),
+        ("default_do_nmi", 0x50, 0xffff_ffff_a720_5b20, FoundBy::Orc),
+        ("exc_nmi", 0x11e, 0xffff_ffff_a720_5d6e, FoundBy::Orc),
+        ("end_repeat_nmi", 0x16, 0xffff_ffff_a740_1680, FoundBy::Orc),
         (
             "native_safe_halt",
             0xb,
@@ -230,6 +241,17 @@ fn inspect_prints_each_cpus_stack_under_its_cpu_line() {
         words(lines[cpu0 + 1]),
         [
             "#0",
+            "0xffffffffa686058c",
+            "vmlinux!crash_nmi_callback+0x3c",
+            "[scan]"
+        ]
+    );
+    // crash's marker below the frames on the NMI stack.
+    assert_eq!(lines[cpu0 + 5].trim(), "--- <NMI exception stack> ---");
+    assert_eq!(
+        words(lines[cpu0 + 6]),
+        [
+            "#4",
             "0xffffffffa7217a0b",
             "vmlinux!native_safe_halt+0xb",
             "[context]"
@@ -295,7 +317,8 @@ fn interrupt_and_exception_stacks_are_where_crash_found_the_nmi_frames() {
 
 /// Both CPUs' saved registers are on task stacks — CPU 0's are the idle
 /// task's (crash_save_cpu keeps the context the crash NMI interrupted),
-/// CPU 1's init's — and every frame of their walks stays there.
+/// CPU 1's init's — and every frame of their walks stays there, but for
+/// CPU 0's NMI handler above them, on its NMI stack.
 #[test]
 fn each_frame_says_which_stack_it_is_on() {
     let Some(cpus) = cpus() else {
@@ -303,13 +326,13 @@ fn each_frame_says_which_stack_it_is_on() {
     };
     for cpu in &cpus {
         assert_eq!(cpu.stack.as_deref(), Some("task"), "CPU {}", cpu.index);
+        let handler = if cpu.index == 0 { 4 } else { 0 };
+        let stacks: Vec<_> = cpu.frames.iter().map(|f| f.stack.as_deref()).collect();
         assert!(
-            cpu.frames
-                .iter()
-                .all(|f| f.stack.as_deref() == Some("task")),
-            "CPU {}: {:?}",
+            stacks[..handler].iter().all(|s| *s == Some("nmi"))
+                && stacks[handler..].iter().all(|s| *s == Some("task")),
+            "CPU {}: {stacks:?}",
             cpu.index,
-            cpu.frames.iter().map(|f| &f.stack).collect::<Vec<_>>()
         );
     }
 }

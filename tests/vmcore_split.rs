@@ -211,9 +211,17 @@ fn assert_reads_as_the_unsplit_dump(report: &Value, unsplit: &Value) {
     );
     let cpu0 = &k["cpus"][0];
     assert_eq!(common::register(cpu0, "rip"), 0xffff_ffff_a721_7a0b);
+    // The NMI handler's frames on the NMI stack (crash's #0-#3), then the
+    // halt the crash NMI interrupted.
     assert_eq!(
-        common::physical_functions(cpu0).first().map(String::as_str),
-        Some("native_safe_halt")
+        common::physical_functions(cpu0)[..5],
+        [
+            "crash_nmi_callback",
+            "default_do_nmi",
+            "exc_nmi",
+            "end_repeat_nmi",
+            "native_safe_halt"
+        ]
     );
     assert_eq!(codes(report), ["CKD-N7011"]);
 }

@@ -144,7 +144,16 @@ pub(super) fn kernel_report(
         .zip(&cpu_stacks)
         .map(|(c, (stacks, task_stack))| match (&names, &code) {
             (Some(n), Some(code)) => {
-                let mut frames = kernel_frames(&c.registers, memory, n, code);
+                let mut frames = nmi_handler_frames(&c.registers, stacks, memory, n, code);
+                let below = frames.last().map_or(0, |f| f.index + 1);
+                frames.extend(
+                    kernel_frames(&c.registers, memory, n, code, false)
+                        .into_iter()
+                        .map(|f| FrameReport {
+                            index: f.index + below,
+                            ..f
+                        }),
+                );
                 label_stacks(&mut frames, stacks, *task_stack);
                 frames
             }
@@ -288,11 +297,14 @@ fn decide_panic_cpu(
 /// kernel's own ORC tables where they have a rule, else from the walker's
 /// validated scan, each labelled; without readable ORC tables rbp is
 /// withheld from an ORC-built kernel, whose rbp is no frame pointer.
+/// `first_is_return_address`: the walk starts from a return address found
+/// on a stack, named by its call as every caller is.
 fn kernel_frames(
     registers: &crate::model::RegisterSet,
     memory: &dyn crate::memory::Memory,
     names: &Names<'_>,
     code: &crate::kernel::code_info::KernelCodeInfo<'_>,
+    first_is_return_address: bool,
 ) -> Vec<FrameReport> {
     // A kernel stack is 16 KiB: 2048 words bound one scan.
     let limits = WalkLimits {
@@ -333,7 +345,8 @@ fn kernel_frames(
     for (index, frame) in frames.iter().enumerate() {
         // A return address names its call: the byte before it is looked
         // up and the offset is the return address's own, as crash shows it.
-        let (module, symbols, source) = names.frames(frame.pc, frame.pc_is_exact);
+        let exact = frame.pc_is_exact && !(index == 0 && first_is_return_address);
+        let (module, symbols, source) = names.frames(frame.pc, exact);
         let base = FrameReport {
             index,
             pc: Hex(frame.pc),
@@ -367,6 +380,95 @@ fn kernel_frames(
         }));
     }
     out
+}
+
+/// The NMI handler's own frames on a CPU that an NMI stopped (kdump's crash
+/// NMI, which parks every other CPU): such a CPU's note holds the registers
+/// the NMI interrupted, from the `pt_regs` its entry pushed, so the walk
+/// from them starts below the handler. The handler's frames are on the
+/// CPU's NMI stack: each kernel return address there is tried as the
+/// innermost frame, lowest first, and the first whose ORC walk arrives at
+/// exactly the saved pc and sp (through the entry's `pt_regs`) is the
+/// handler's chain, as `crash` lists it above `<NMI exception stack>`.
+/// Stale return addresses left by earlier NMIs never arrive there. Empty
+/// when the saved sp is on the NMI stack itself, or nothing matches.
+fn nmi_handler_frames(
+    registers: &crate::model::RegisterSet,
+    stacks: &crate::kernel::stacks::CpuStacks,
+    memory: &dyn crate::memory::Memory,
+    names: &Names<'_>,
+    code: &crate::kernel::code_info::KernelCodeInfo<'_>,
+) -> Vec<FrameReport> {
+    use crate::kernel::stacks::StackKind;
+    use crate::unwind::CodeInfo;
+    let (Some(pc), Some(sp)) = (registers.pc(), registers.sp()) else {
+        return Vec::new();
+    };
+    let Some(&(start, end, _)) = stacks
+        .ranges()
+        .iter()
+        .find(|(_, _, kind)| *kind == StackKind::Nmi)
+    else {
+        return Vec::new();
+    };
+    // An x86_64 NMI stack is one page; a bigger range is not one.
+    if (start..end).contains(&sp) || end <= start || end - start > 64 << 10 {
+        return Vec::new();
+    }
+    let mut bytes = vec![0u8; (end - start) as usize];
+    if memory.read_exact(start, &mut bytes).is_err() {
+        return Vec::new();
+    }
+    let sp_number = crate::model::RegisterSet::sp_number(registers.arch);
+    let pc_number = crate::model::RegisterSet::pc_number(registers.arch);
+    for (slot, word) in bytes.chunks_exact(8).enumerate() {
+        let value = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        if !code.is_code(value) {
+            continue;
+        }
+        let mut start_regs = crate::model::RegisterSet::new(registers.arch);
+        start_regs.set(pc_number, value);
+        start_regs.set(sp_number, start + slot as u64 * 8 + 8);
+        let frames = kernel_frames(&start_regs, memory, names, code, true);
+        // The walk must arrive at the saved registers through ORC alone
+        // (the NMI entry's pt_regs), every caller on the way from ORC.
+        let Some(arrival) = frames
+            .iter()
+            .find(|f| f.pc.0 == pc && f.sp.map(|s| s.0) == Some(sp))
+            .map(|f| f.index)
+        else {
+            continue;
+        };
+        let by_orc = frames
+            .iter()
+            .filter(|f| f.index > 0 && f.index <= arrival)
+            .all(|f| f.found_by == crate::unwind::FoundBy::Orc);
+        if arrival == 0 || !by_orc {
+            continue;
+        }
+        // kdump parks the CPU inside crash_nmi_callback, halting forever:
+        // whatever it called had returned, and the return addresses below
+        // it are stale.
+        let first = frames
+            .iter()
+            .find(|f| f.function.as_deref() == Some("crash_nmi_callback"))
+            .map_or(0, |f| f.index);
+        let mut handler: Vec<FrameReport> = frames
+            .into_iter()
+            .filter(|f| f.index >= first && f.index < arrival)
+            .collect();
+        for frame in &mut handler {
+            // The first was found by looking through the NMI stack, and
+            // carries no saved registers.
+            if frame.index == first {
+                frame.found_by = crate::unwind::FoundBy::Scan;
+                frame.registers = Vec::new();
+            }
+            frame.index -= first;
+        }
+        return handler;
+    }
+    Vec::new()
 }
 
 /// The task list with the stacks `options` ask for.
@@ -462,7 +564,7 @@ fn task_reports(
                     .unwrap_or_default(),
                 None => match (tasks::switch_registers(memory, &layout, &task), unwinder) {
                     (Some(registers), Some((names, code))) => {
-                        let mut frames = kernel_frames(&registers, memory, names, code);
+                        let mut frames = kernel_frames(&registers, memory, names, code, false);
                         let stacks = crate::kernel::stacks::CpuStacks::default();
                         label_stacks(&mut frames, &stacks, Some(task.stack));
                         frames
