@@ -999,6 +999,130 @@ mod tests {
         );
     }
 
+    /// Kernel memory whose direct map holds one page at physical 0x5000 and
+    /// says the page at 0x6000 was excluded by dump level 23.
+    struct DirectMap;
+
+    const OFFSET: u64 = PAGE_OFFSET_4_LEVEL;
+
+    impl Memory for DirectMap {
+        fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+            match address.wrapping_sub(OFFSET) & !0xfff {
+                0x5000 => {
+                    buf.fill(0xab);
+                    Ok(buf.len().min(0x1000 - (address & 0xfff) as usize))
+                }
+                0x6000 => Err(MemoryError::Absent {
+                    address,
+                    physical: address - OFFSET,
+                    reason: Absence::Excluded {
+                        dump_level: Some(23),
+                    },
+                }),
+                _ => Err(MemoryError::NotPresent {
+                    address,
+                    level: crate::memory::PageTableLevel::Pmd,
+                }),
+            }
+        }
+    }
+
+    #[test]
+    fn physical_pages_read_through_the_direct_map_keep_why_they_are_absent() {
+        let physical = DirectMapPhysical {
+            kernel: Arc::new(DirectMap),
+            page_offset: OFFSET,
+        };
+        let mut b = [0u8; 4];
+        assert_eq!(physical.read(0x5ffe, &mut b), Ok(2));
+        assert_eq!(
+            physical.read(0x6010, &mut b),
+            Err(MemoryError::Absent {
+                address: 0x6010,
+                physical: 0x6010,
+                reason: Absence::Excluded {
+                    dump_level: Some(23)
+                }
+            })
+        );
+        // What the direct map does not map is no RAM.
+        assert_eq!(
+            physical.read(0x9000, &mut b).unwrap_err().absence(),
+            Some(Absence::NotRam)
+        );
+        assert_eq!(
+            physical.read(u64::MAX, &mut b).unwrap_err().absence(),
+            Some(Absence::NotRam)
+        );
+    }
+
+    #[test]
+    fn a_vma_list_that_loops_stops_with_a_problem() {
+        use crate::kernel::maple_tree::tests::Pages;
+        let mut p = Pages::default();
+        // mm->mmap at 0x1000 -> 0x2000 -> 0x3000 -> 0x2000 (vm_next at 16).
+        p.put_u64(0x1000, 0x2000);
+        p.put_u64(0x2010, 0x3000);
+        p.put_u64(0x3010, 0x2000);
+        let mut layout_problems = Vec::new();
+        let next = 16;
+        let layout = UserLayout {
+            thread_sizes: vec![],
+            pt_regs_size: 0,
+            pt_regs: vec![],
+            regs_cs: 0,
+            regs_ss: 0,
+            fsbase: None,
+            gsbase: None,
+            mm: MmLayout {
+                pgd: 0,
+                mm_mt: None,
+                mmap: Some(0),
+                start_brk: 0,
+                brk: 0,
+                start_stack: 0,
+                arg_start: 0,
+                arg_end: 0,
+                exe_file: None,
+                saved_auxv: None,
+            },
+            vma: VmaLayout {
+                start: 0,
+                end: 8,
+                flags: 24,
+                pgoff: 32,
+                file: 40,
+                ops: 48,
+                private_data: 56,
+                next: Some(next),
+            },
+            file_path: 0,
+            dentry: DentryLayout {
+                parent: 0,
+                name_len: 0,
+                name: 0,
+                path_mnt: 0,
+                path_dentry: 0,
+                mnt_root: 0,
+                mount: None,
+            },
+            maple: None,
+        };
+        assert_eq!(
+            vma_list(&p, 0x1000, &layout, &mut layout_problems),
+            [0x2000, 0x3000]
+        );
+        assert!(layout_problems[0].contains("loops"), "{layout_problems:?}");
+        // An unreadable link ends the list there.
+        p.put_u64(0x3010, 0x7777_0000);
+        let mut problems = Vec::new();
+        assert_eq!(
+            vma_list(&p, 0x1000, &layout, &mut problems),
+            [0x2000, 0x3000, 0x7777_0000]
+        );
+        assert!(problems[0].contains("cannot be read"), "{problems:?}");
+    }
+
     #[test]
     fn command_lines_read_with_their_nuls_as_spaces() {
         use crate::kernel::maple_tree::tests::Pages;
