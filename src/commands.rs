@@ -82,7 +82,10 @@ fn inspect_pid(pid: u64, _: &InspectOptions) -> Result<InspectReport, Error> {
 }
 
 fn inspect_image(image: &Image, options: &InspectOptions) -> Result<InspectReport, Error> {
+    // A kernel dump's `--process` view is built later: its threads are
+    // checked there.
     if let Some(tid) = options.thread
+        && options.process.is_none()
         && image.processes().all(|p| p.thread(tid).is_none())
     {
         let available = image

@@ -52,6 +52,7 @@ fn run(command: Command) -> Outcome {
             thread,
             task,
             all_tasks,
+            process,
             regions,
             modules,
             disasm,
@@ -75,6 +76,7 @@ fn run(command: Command) -> Outcome {
                 thread,
                 task: task.and_then(|t| i64::try_from(t).ok()),
                 all_tasks,
+                process: process.and_then(|p| i64::try_from(p).ok()),
                 regions,
                 disasm_context: disasm,
                 limits: Some(ckdump::unwind::WalkLimits {

@@ -18,7 +18,11 @@ pub(super) fn kernel_report(
     process: &crate::model::ProcessView,
     symbolizer: &crate::symbols::Symbolizer<'_>,
     options: &super::InspectOptions,
-) -> (crate::report::KernelReport, Vec<crate::finding::Finding>) {
+) -> (
+    crate::report::KernelReport,
+    Vec<crate::finding::Finding>,
+    Option<Result<crate::kernel::user_process::UserProcess, String>>,
+) {
     let memory = &*process.memory;
     let info = k.vmcoreinfo.as_ref();
     let sources = KernelSymbolSources::new(process, symbolizer, &options.symbols, info);
@@ -189,6 +193,17 @@ pub(super) fn kernel_report(
             })
     };
     let panic_cpu = decide_panic_cpu(k, memory, symbols, &tasks.tasks);
+    // `--process PID`: that one process's view, built from the task list.
+    let user_process = options.process.map(|pid| {
+        user_process(
+            k,
+            process,
+            symbols,
+            btf.as_ref().map_err(String::clone),
+            &tasks.list,
+            pid,
+        )
+    });
     let (source, file, description) = sources.describe();
     let report = crate::report::KernelReport {
         format: k.format,
@@ -260,7 +275,41 @@ pub(super) fn kernel_report(
             })
             .unwrap_or_default(),
     };
-    (report, sources.findings)
+    (report, sources.findings, user_process)
+}
+
+/// The view of the process `pid` belongs to (x86_64): its threads' user
+/// registers, its VMAs and its memory through its own page tables.
+fn user_process(
+    k: &crate::model::KernelInfo,
+    process: &crate::model::ProcessView,
+    symbols: Option<&crate::kernel::kallsyms::KernelSymbols>,
+    btf: Result<&crate::kernel::btf::Btf, String>,
+    tasks: &[crate::model::KernelTask],
+    pid: i64,
+) -> Result<crate::kernel::user_process::UserProcess, String> {
+    use crate::kernel::user_process::{KernelProcesses, UserLayout};
+    if k.cpus
+        .first()
+        .is_some_and(|c| c.registers.arch != crate::model::Arch::X86_64)
+    {
+        return Err("user processes are read from x86_64 kernels only, for now".into());
+    }
+    let info = k
+        .vmcoreinfo
+        .as_ref()
+        .ok_or("the dump has no VMCOREINFO to walk page tables with")?;
+    let layout = UserLayout::from_btf(btf?)?;
+    if tasks.is_empty() {
+        return Err("the task list could not be read".into());
+    }
+    KernelProcesses {
+        kernel: process.memory.clone(),
+        symbols,
+        layout: &layout,
+        paging: crate::kernel::x86_64_paging(info)?,
+    }
+    .process(tasks, pid)
 }
 
 /// The CPU that panicked: the kernel's own `panic_cpu` (which `panic()`
@@ -474,6 +523,8 @@ fn nmi_handler_frames(
 /// The task list with the stacks `options` ask for.
 struct Tasks {
     tasks: Vec<crate::report::TaskReport>,
+    /// The tasks as the kernel keeps them, for process views.
+    list: Vec<crate::model::KernelTask>,
     problems: Vec<String>,
     types: Option<String>,
 }
@@ -502,6 +553,7 @@ fn task_reports(
     let Some(symbols) = symbols else {
         return Tasks {
             tasks: Vec::new(),
+            list: Vec::new(),
             problems: vec!["no kernel symbols (kallsyms) to find the task list with".into()],
             types: None,
         };
@@ -511,6 +563,7 @@ fn task_reports(
         Err(e) => {
             return Tasks {
                 tasks: Vec::new(),
+                list: Vec::new(),
                 problems: vec![format!("struct layouts unknown: {e}")],
                 types: None,
             };
@@ -525,6 +578,7 @@ fn task_reports(
         Err(e) => {
             return Tasks {
                 tasks: Vec::new(),
+                list: Vec::new(),
                 problems: vec![e],
                 types: Some("btf".into()),
             };
@@ -546,6 +600,7 @@ fn task_reports(
             .position(|&c| c == Some(address))
             .map(|cpu| cpu as u32)
     };
+    let all = list.tasks.clone();
     let reports = list
         .tasks
         .into_iter()
@@ -593,6 +648,7 @@ fn task_reports(
         .collect();
     Tasks {
         tasks: reports,
+        list: all,
         problems: list.problems,
         types: Some("btf".into()),
     }
@@ -664,4 +720,65 @@ fn label_stacks(
             .and_then(|sp| stacks.kind_of(sp.0, task_stack))
             .map(|kind| kind.name().to_string());
     }
+}
+
+/// The report of a kernel dump's user process (`--process PID`), as any
+/// other process's, with what could not be read as findings.
+pub(super) fn user_process_report(
+    found: Result<crate::kernel::user_process::UserProcess, String>,
+    k: &crate::model::KernelInfo,
+    options: &super::InspectOptions,
+    limits: &WalkLimits,
+    bar: &crate::progress::Step,
+    cache: &crate::symbols::SymbolCache,
+) -> (
+    Option<crate::report::ProcessReport>,
+    Vec<crate::finding::Finding>,
+) {
+    use crate::finding::{self, Finding};
+    let pid = options.process.unwrap_or_default();
+    let user = match found {
+        Ok(user) => user,
+        Err(why) => {
+            let finding = Finding::new(
+                &finding::KERNEL_MEMORY_READABLE,
+                format!("process {pid} cannot be shown: {why}"),
+            );
+            return (None, vec![finding]);
+        }
+    };
+    let mut findings: Vec<Finding> = user
+        .problems
+        .iter()
+        .map(|p| {
+            Finding::new(
+                &finding::KERNEL_MEMORY_READABLE,
+                format!("process {}: {p}", user.tgid),
+            )
+        })
+        .collect();
+    if let Some(level) = k.dump_level.filter(|l| l & 8 != 0) {
+        findings.push(Finding::new(
+            &finding::DUMP_LEVEL_EXCLUDED,
+            format!(
+                "dump level {level} excluded user pages: process {}'s stacks, heap and data are \
+                 not in the dump, so its threads show their user registers but no callers; its \
+                 mappings and page tables are there",
+                user.tgid
+            ),
+        ));
+    }
+    let mut report = super::process_report(&user.view, options, limits, bar, cache);
+    report.annotations = [
+        ("mm", user.mm),
+        ("pgd", user.pgd),
+        ("pgd_physical", user.pgd_physical),
+    ]
+    .iter()
+    .map(|(key, value)| crate::report::Annotation {
+        key: (*key).to_string(),
+        value: format!("{value:#x}"),
+    })
+    .collect();
+    (Some(report), findings)
 }

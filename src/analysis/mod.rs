@@ -30,6 +30,9 @@ pub struct InspectOptions {
     pub task: Option<i64>,
     /// Kernel dumps: unwind every task, not only running and crashing ones.
     pub all_tasks: bool,
+    /// Kernel dumps: show the user process this pid belongs to (its
+    /// threads' user stacks, modules, regions) as one more process.
+    pub process: Option<i64>,
     /// Include the memory map.
     pub regions: bool,
     /// Instructions of context around the faulting one.
@@ -103,12 +106,13 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
         &bar,
     );
     let mut crash = crash_summary(image, &symbolizer, options.disasm_context);
-    let (kernel, kernel_findings) = match &image.details.kernel {
+    let (kernel, mut kernel_findings, user_process) = match &image.details.kernel {
         Some(k) => {
-            let (report, findings) = kernel::kernel_report(k, &image.process, &symbolizer, options);
-            (Some(report), findings)
+            let (report, findings, user) =
+                kernel::kernel_report(k, &image.process, &symbolizer, options);
+            (Some(report), findings, user)
         }
-        None => (None, Vec::new()),
+        None => (None, Vec::new(), None),
     };
     // A kernel panic happened in the context its CPU was in.
     if let (Some(c), Some(k)) = (crash.as_mut(), kernel.as_ref())
@@ -123,11 +127,18 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
     }
     let modules = module_reports(&image.process, &symbolizer);
     drop(symbolizer);
-    let other_processes = image
+    let mut other_processes: Vec<ProcessReport> = image
         .other_processes
         .iter()
         .map(|p| process_report(p, options, &limits, &bar, &cache))
         .collect();
+    // A kernel dump's user process, asked for by pid.
+    if let (Some(found), Some(k)) = (user_process, &image.details.kernel) {
+        let (report, findings) =
+            kernel::user_process_report(found, k, options, &limits, &bar, &cache);
+        other_processes.extend(report);
+        kernel_findings.extend(findings);
+    }
     bar.finish_and_clear();
 
     InspectReport {

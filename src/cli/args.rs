@@ -47,7 +47,8 @@ pub enum Command {
         ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
         sudo ckdump inspect --pid $(pidof myserver) --regions\n  \
-        sudo ckdump inspect --kernel --task $(pidof myserver)   (the running kernel, through /proc/kcore)")]
+        sudo ckdump inspect --kernel --task $(pidof myserver)   (the running kernel, through /proc/kcore)\n  \
+        ckdump inspect testdata/kernel/dumps/process-user.kdump --process 100 --symbols testdata/kernel/dumps   (a user process inside a kernel dump)")]
     Inspect {
         /// The image: an ELF core file or minidump (optionally compressed),
         /// a Linux kernel dump, a CRIU image directory, or a container
@@ -87,6 +88,13 @@ pub enum Command {
         /// Kernel dumps: unwind every task, not only the running ones.
         #[arg(long)]
         all_tasks: bool,
+        /// Kernel dumps: show the user process this pid (or any of its
+        /// threads) belongs to as a process of its own — each thread's user
+        /// registers and stack, its modules and (with --regions) its VMAs,
+        /// read through its page tables. Its stacks need a dump that kept
+        /// user pages (makedumpfile -d 23 or lower, not 31).
+        #[arg(long, value_name = "PID", value_parser = parse_number)]
+        process: Option<u64>,
         /// Show the memory map: protection, backing file, and whether each
         /// region's bytes are in the dump.
         #[arg(long)]

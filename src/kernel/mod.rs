@@ -6,7 +6,9 @@ pub mod btf;
 pub mod code_info;
 pub mod context;
 pub mod data_search;
+pub mod dentry_path;
 pub mod kallsyms;
+pub mod maple_tree;
 pub mod modules;
 pub mod orc;
 pub mod percpu;
@@ -16,6 +18,7 @@ pub mod stacks;
 pub mod symbol_source;
 pub mod system_map;
 pub mod tasks;
+pub mod user_process;
 pub mod vmlinux;
 
 use std::sync::Arc;
@@ -90,6 +93,11 @@ pub fn aarch64_memory(
 /// `swapper_pg_dir`), `NUMBER(phys_base)`, 5-level paging when
 /// `NUMBER(pgtable_l5_enabled)=1`, `NUMBER(sme_mask)`.
 pub fn x86_64_memory(physical: Arc<dyn Memory>, info: &Vmcoreinfo) -> Result<KernelMemory, String> {
+    KernelMemory::x86_64(physical, &x86_64_paging(info)?)
+}
+
+/// The x86_64 paging VMCOREINFO describes (see [`x86_64_memory`]).
+pub fn x86_64_paging(info: &Vmcoreinfo) -> Result<X86_64Paging, String> {
     let root_table = info
         .symbol("init_top_pgt")
         .or_else(|| info.symbol("swapper_pg_dir"))
@@ -119,5 +127,5 @@ pub fn x86_64_memory(physical: Arc<dyn Memory>, info: &Vmcoreinfo) -> Result<Ker
     {
         paging.kernel_image_size = size;
     }
-    KernelMemory::x86_64(physical, &paging)
+    Ok(paging)
 }

@@ -209,6 +209,35 @@ impl KernelMemory {
         Ok(memory)
     }
 
+    /// Another address space under the same paging: the tables rooted at
+    /// physical `root` (a process's `mm->pgd`), read from `physical`.
+    pub fn x86_64_with_root(
+        physical: Arc<dyn Memory>,
+        root: u64,
+        paging: &X86_64Paging,
+    ) -> Result<KernelMemory, String> {
+        let levels = match paging.levels {
+            4 | 5 => paging.levels,
+            other => return Err(format!("x86_64 has no {other}-level paging")),
+        };
+        let physical_limit = 1u64 << paging.max_physmem_bits.clamp(32, 52);
+        if !root.is_multiple_of(PAGE_SIZE) || root >= physical_limit {
+            return Err(format!(
+                "page table at physical {root:#x} is not a page inside physical memory"
+            ));
+        }
+        Ok(KernelMemory {
+            physical,
+            root,
+            levels,
+            sme_mask: paging.sme_mask,
+            physical_limit,
+            phys_base: paging.phys_base,
+            kernel_image_size: paging.kernel_image_size.clamp(1, 1 << 31),
+            cache: Mutex::new([None; CACHE_SLOTS]),
+        })
+    }
+
     /// The physical address of a kernel-image address (text, data, bss),
     /// which the kernel maps at a fixed offset from `phys_base`; None
     /// outside that mapping.

@@ -1063,7 +1063,31 @@ fn write_tasks(out: &mut String, k: &crate::report::KernelReport, style: Style) 
             "  Running tasks are unwound under their CPUs; `--task PID` unwinds one more, `--all-tasks` every one."
         );
     }
+    if k.tasks.iter().any(|t| !t.kernel_thread) {
+        let _ = writeln!(out, "  {}", user_pages_note(k));
+    }
     out.push('\n');
+}
+
+/// Whether the dump holds user pages, and how to see a user process.
+fn user_pages_note(k: &crate::report::KernelReport) -> String {
+    let ask = "`--process PID` shows a user process";
+    match k.dump_level {
+        Some(level) if level & 8 != 0 => format!(
+            "User pages: excluded (dump level {level}); {ask}'s user registers, modules and \
+             mappings, not its stacks."
+        ),
+        Some(level) => format!(
+            "User pages: in the dump (dump level {level}); {ask} with its threads' user stacks, \
+             modules and (with --regions) mappings."
+        ),
+        None if k.format == crate::model::VmcoreFormat::LiveKcore => format!(
+            "User pages: readable (the running kernel); {ask} with its threads' user stacks."
+        ),
+        None => format!(
+            "User pages: the dump does not record its dump level; {ask} with what it holds."
+        ),
+    }
 }
 
 /// One log record as `dmesg` prints it: `[seconds.micros] text`, one line
@@ -1389,7 +1413,10 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         write_modules(&mut out, &r.modules, opts.show_modules, style);
     }
 
-    if let (true, Some(regions)) = (opts.show_regions, &r.regions) {
+    // A kernel dump's own address space has no regions to list.
+    if let (true, Some(regions)) = (opts.show_regions, &r.regions)
+        && (r.kernel.is_none() || !regions.is_empty())
+    {
         write_regions(&mut out, regions, style);
     }
 

@@ -2,7 +2,8 @@
 # testdata/kernel/gen.sh - regenerate ckdump's Linux kernel crash-dump fixtures.
 #
 #   usage (as root, Debian 12 x86_64):  [KERNEL=6.1|6.12] bash testdata/kernel/gen.sh [SCENARIO...]
-#                                       (default: KERNEL=6.1, process softirq hardirq oops)
+#                                       (default: KERNEL=6.1, process softirq hardirq oops
+#                                       process-user)
 #                                       [KERNEL=6.1|6.12] bash testdata/kernel/gen.sh live
 #
 # For each scenario a QEMU guest (TCG, no KVM) running one of Debian 12's cloud kernels
@@ -13,6 +14,14 @@
 # dumps/<scenario>.kdump (the kdump-compressed "KDUMP   " file, zlib).  Then crash and drgn
 # write reference/<scenario>/{crash,drgn}.txt, and the guest console is kept as
 # reference/<scenario>/console.log.  Finally the generated table in README.md is rewritten.
+#
+# `process-user` is the `process` scenario captured at a dump level that keeps user pages
+# (USER_DUMP_LEVEL, default 23: zero, cache, private cache and free pages excluded, anonymous user
+# pages kept), so that ckdump can show the user side of ckdump-threads (`inspect --process PID`):
+# its threads' user stacks through mm->pgd.  For it gen.sh also commits the exact guest binary
+# (dumps/ckdump-threads: static, with its DWARF; the dump does not hold its file pages) and runs
+# reference/drgn-user.py (user registers, VMAs, user stack words) into drgn-user.txt; its
+# crash.txt adds `vm` and `bt -f` of the panicking task.
 # With KERNEL=6.12 every name carries "-6.12": dumps/<scenario>-6.12.kdump,
 # dumps/ckdump_panic-6.12.ko, reference/<scenario>-6.12/.
 #
@@ -63,7 +72,10 @@ esac
 MEM=${MEM:-384M}
 CRASHKERNEL=${CRASHKERNEL:-160M}
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(process softirq hardirq oops)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(process softirq hardirq oops process-user)
+USER_DUMP_LEVEL=${USER_DUMP_LEVEL:-23}
+# The makedumpfile dump level of a scenario's capture.
+dump_level() { case $1 in process-user) echo "$USER_DUMP_LEVEL" ;; *) echo 31 ;; esac; }
 
 log() { printf '\n=== %s\n' "$*" >&2; }
 die() { printf 'gen.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -71,7 +83,7 @@ die() { printf 'gen.sh: error: %s\n' "$*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "run as root (installs packages, dpkg-deb, QEMU)"
 [ "$(uname -m)" = x86_64 ] || die "needs an x86_64 host"
 for s in "${SCENARIOS[@]}"; do
-    case $s in process|softirq|hardirq|oops|live) ;; *) die "unknown scenario $s" ;; esac
+    case $s in process|softirq|hardirq|oops|process-user|live) ;; *) die "unknown scenario $s" ;; esac
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +245,8 @@ KO=dumps/ckdump_panic$SUFFIX.ko
 # ---------------------------------------------------------------------------------------------
 run_scenario() {
     # $s the scenario, $name what its files are called (the scenario, plus -6.12 for 6.12).
-    local s=$1 name=$1$SUFFIX run=$STAGE/run/$1 t0 t1 try
+    local s=$1 name=$1$SUFFIX run=$STAGE/run/$1 t0 t1 try level
+    level=$(dump_level "$s")
     mkdir -p "$run" "$KT/reference/$name"
     # Physical KASLR sometimes leaves no contiguous room for crashkernel= (the guest then
     # powers off at once): boot again, up to 5 times.
@@ -246,19 +259,19 @@ run_scenario() {
             elf_disk=(-drive file="$run/elf.raw",if=none,id=dump1,format=raw
                       -device nvme,drive=dump1,serial=ckdump1)
         fi
-        log "scenario $s: QEMU (TCG, $MEM, crashkernel=$CRASHKERNEL), try $try"
+        log "scenario $s: QEMU (TCG, $MEM, crashkernel=$CRASHKERNEL, dump level $level), try $try"
         t0=$(date +%s)
         # la57=off: 4-level paging, what most x86_64 machines run (TCG's "max" CPU has LA57).
         # panic=1 + -no-reboot: a first-kernel panic that kdump did not take ends QEMU.
         timeout --foreground 600 qemu-system-x86_64 -accel tcg -m "$MEM" -smp 2 \
             -cpu max,la57=off -kernel "$VMLINUZ" -initrd "$STAGE/first.cpio.gz" \
-            -append "console=ttyS0 loglevel=7 crashkernel=$CRASHKERNEL panic=1 ckdump_scenario=$s" \
+            -append "console=ttyS0 loglevel=7 crashkernel=$CRASHKERNEL panic=1 ckdump_scenario=$s ckdump_dump_level=$level" \
             -drive file="$run/disk.raw",if=none,id=dump0,format=raw \
             -device nvme,drive=dump0,serial=ckdump0 "${elf_disk[@]}" \
             -display none -monitor none -serial file:"$run/console.log" -no-reboot || true
         t1=$(date +%s)
         echo "scenario $s: QEMU ran $((t1 - t0)) s" >&2
-        grep -q 'CKDUMP-CAPTURE: makedumpfile -F -c -d 31 rc=0' "$run/console.log" && break
+        grep -q "CKDUMP-CAPTURE: makedumpfile -F -c -d $level rc=0" "$run/console.log" && break
         grep -E 'crashkernel|CKDUMP' "$run/console.log" >&2 || true
         [ "$try" -lt 5 ] || die "scenario $s: no dump was written"
     done
@@ -275,8 +288,10 @@ run_scenario() {
 
     log "scenario $s: crash"
     # `mod -s` loads the module's debug info, so the last bt shows source lines in it too.
+    local user_cmds=()
+    [ "$s" = process-user ] && user_cmds=('vm' 'bt -f')
     printf '%s\n' 'set scroll off' 'sys' 'bt' 'bt -a' 'ps' 'mod' 'log | tail -40' \
-        "mod -s ckdump_panic $KT/$KO" 'bt -l' 'quit' |
+        "mod -s ckdump_panic $KT/$KO" 'bt -l' "${user_cmds[@]}" 'quit' |
         run_crash -s "$VMLINUX" "$KT/dumps/$name.kdump" > "$run/crash.txt" 2>&1 || true
     sed -e "s#$VMLINUX#vmlinux-$KVER#g" -e "s#$KT/##g" "$run/crash.txt" \
         > "$KT/reference/$name/crash.txt"
@@ -286,6 +301,14 @@ run_scenario() {
         python3 -m drgn -q -c "dumps/$name.kdump" -s "$VMLINUX" -s "$KO" \
         reference/drgn-probe.py) > "$KT/reference/$name/drgn.txt" 2>&1 ||
         { cat "$KT/reference/$name/drgn.txt" >&2; die "scenario $s: drgn failed"; }
+    if [ "$s" = process-user ]; then
+        # The program exactly as it ran (built reproducibly above: same source, flags, paths).
+        cp "$STAGE/user/ckdump-threads" "$KT/dumps/ckdump-threads"
+        (cd "$KT" && env -i PATH="$PATH" HOME="$STAGE" \
+            python3 -m drgn -q -c "dumps/$name.kdump" -s "$VMLINUX" reference/drgn-user.py) \
+            > "$KT/reference/$name/drgn-user.txt" 2>&1 ||
+            { cat "$KT/reference/$name/drgn-user.txt" >&2; die "scenario $s: drgn-user failed"; }
+    fi
     echo "$s: $((t1 - t0))" >> "$STAGE/run/times"
 }
 

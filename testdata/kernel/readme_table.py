@@ -28,7 +28,8 @@ rows = [
     "|---|---|---|---|---|---|---|---|",
 ]
 # The 6.1 dumps, then the 6.12 ones (gen.sh KERNEL=6.12: names end in -6.12).
-for name in [s + k for k in ("", "-6.12") for s in ("process", "softirq", "hardirq", "oops")]:
+for name in [s + k for k in ("", "-6.12")
+             for s in ("process", "softirq", "hardirq", "oops", "process-user")]:
     s = name.split("-")[0]
     dump = os.path.join(KT, "dumps", name + ".kdump")
     drgn_txt = os.path.join(KT, "reference", name, "drgn.txt")

@@ -6,8 +6,10 @@
 # First kernel (no /proc/vmcore): kexec-load the capture kernel into the crashkernel= region,
 # load ckdump_panic.ko, start ckdump-threads with the scenario named on the kernel command line
 # (ckdump_scenario=process|softirq|hardirq|oops); that program makes the kernel panic.
-# Capture kernel (/proc/vmcore exists): save the dump with makedumpfile -c -d 31 in the
-# flattened format (-F, it can stream onto a raw disk) onto the NVMe disk with serial ckdump0,
+# (ckdump_scenario=process-user: the process scenario, with ckdump_dump_level=N passed on to the
+# capture kernel.)
+# Capture kernel (/proc/vmcore exists): save the dump with makedumpfile -c -d 31 (or the
+# ckdump_dump_level=N of its command line) in the flattened format (-F, it can stream onto a raw disk) onto the NVMe disk with serial ckdump0,
 # then power off.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -25,9 +27,15 @@ if [ -e /proc/vmcore ]; then
       ckdump1*) ELF_DISK=/dev/${d##*/} ;;
     esac
   done
+  # The dump level: 31 (zero, cache, private cache, user and free pages excluded) unless the
+  # first kernel passed another (ckdump_dump_level=N: scenarios that keep user pages).
+  LEVEL=31
+  for arg in $(cat /proc/cmdline); do
+    case "$arg" in ckdump_dump_level=*) LEVEL=${arg#ckdump_dump_level=} ;; esac
+  done
   T0=$(date +%s)
-  makedumpfile -F -c -d 31 /proc/vmcore > "$KDUMP_DISK"
-  echo "CKDUMP-CAPTURE: makedumpfile -F -c -d 31 rc=$? ($(( $(date +%s) - T0 )) s)"
+  makedumpfile -F -c -d $LEVEL /proc/vmcore > "$KDUMP_DISK"
+  echo "CKDUMP-CAPTURE: makedumpfile -F -c -d $LEVEL rc=$? ($(( $(date +%s) - T0 )) s)"
   if [ -n "$ELF_DISK" ]; then
     T0=$(date +%s)
     makedumpfile -F -E -d 31 /proc/vmcore > "$ELF_DISK"
@@ -39,8 +47,12 @@ if [ -e /proc/vmcore ]; then
 fi
 
 SCENARIO=none
+LEVEL=31
 for arg in $(cat /proc/cmdline); do
-  case "$arg" in ckdump_scenario=*) SCENARIO=${arg#ckdump_scenario=} ;; esac
+  case "$arg" in
+    ckdump_scenario=*) SCENARIO=${arg#ckdump_scenario=} ;;
+    ckdump_dump_level=*) LEVEL=${arg#ckdump_dump_level=} ;;
+  esac
 done
 echo "CKDUMP-GUEST: first kernel $(uname -r), scenario $SCENARIO, cmdline: $(cat /proc/cmdline)"
 if [ "$SCENARIO" = live ]; then
@@ -76,7 +88,7 @@ if [ "$SCENARIO" = live ]; then
 fi
 grep -i 'crash kernel' /proc/iomem
 kexec -p /boot/vmlinuz --initrd=/boot/capture.cpio.gz \
-  --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 loglevel=4"
+  --append="console=ttyS0 irqpoll nr_cpus=1 reset_devices panic=-1 loglevel=4 ckdump_dump_level=$LEVEL"
 echo "CKDUMP-GUEST: kexec -p rc=$? kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded)"
 if [ "$(cat /sys/kernel/kexec_crash_loaded)" != 1 ]; then
   # e.g. physical KASLR left no room for crashkernel=: gen.sh sees no dump and boots again
@@ -90,5 +102,6 @@ insmod /lib/modules/ckdump_panic.ko
 [ "$SCENARIO" = oops ] && echo 1 > /proc/sys/kernel/panic_on_oops
 echo "CKDUMP-GUEST: panic_on_oops=$(cat /proc/sys/kernel/panic_on_oops)"
 echo "ckdump marker: scenario $SCENARIO, crash follows" > /dev/kmsg
-setsid /bin/ckdump-threads "$SCENARIO" < /dev/null &
+# process-user is the process scenario captured at another dump level.
+setsid /bin/ckdump-threads "${SCENARIO%-user}" < /dev/null &
 sleep 100000
