@@ -77,9 +77,9 @@ struct Entry {
 pub struct KernelSymbols {
     entries: Vec<Entry>,
     names: String,
-    /// Indexes into `entries` sorted by name, global symbols before local
-    /// ones of the same name, then table order.
-    by_name: Vec<u32>,
+    /// (hash of the name, index into `entries`), sorted by hash, global
+    /// symbols before local ones of the same name, then table order.
+    by_name: Vec<(u64, u32)>,
     encoding: AddressEncoding,
 }
 
@@ -378,18 +378,18 @@ impl KernelSymbols {
             by_name: Vec::new(),
             encoding,
         };
-        let mut by_name: Vec<u32> = (0..symbols.entries.len() as u32).collect();
-        by_name.sort_unstable_by(|&a, &b| {
-            let (ea, eb) = (&symbols.entries[a as usize], &symbols.entries[b as usize]);
-            symbols
-                .name(ea)
-                .cmp(symbols.name(eb))
-                .then(
-                    ea.kind
-                        .is_ascii_lowercase()
-                        .cmp(&eb.kind.is_ascii_lowercase()),
-                )
-                .then(a.cmp(&b))
+        // By the hash of the name, not the name: sorting 87,000 u64 keys
+        // costs a fraction of comparing as many strings. Globals before
+        // locals of a name, then table order.
+        let mut by_name: Vec<(u64, u32)> = symbols
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (name_hash(symbols.name(e)), i as u32))
+            .collect();
+        by_name.sort_unstable_by_key(|&(hash, i)| {
+            let local = symbols.entries[i as usize].kind.is_ascii_lowercase();
+            (hash, local, i)
         });
         symbols.by_name = by_name;
         symbols
@@ -442,13 +442,19 @@ impl KernelSymbols {
     /// The address of the symbol called `name`: a global one if there is
     /// one, else the first local one in address order.
     pub fn address_of(&self, name: &str) -> Option<u64> {
-        let at = self
-            .by_name
-            .partition_point(|&i| self.name(&self.entries[i as usize]) < name);
-        let &i = self.by_name.get(at)?;
-        let e = &self.entries[i as usize];
-        (self.name(e) == name).then_some(e.address)
+        let hash = name_hash(name);
+        let at = self.by_name.partition_point(|&(h, _)| h < hash);
+        self.by_name[at..]
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .map(|&(_, i)| &self.entries[i as usize])
+            .find(|e| self.name(e) == name)
+            .map(|e| e.address)
     }
+}
+
+fn name_hash(name: &str) -> u64 {
+    twox_hash::XxHash3_64::oneshot(name.as_bytes())
 }
 
 impl fmt::Debug for KernelSymbols {

@@ -8,7 +8,6 @@
 //! descriptor per set bit of the 2nd bitmap in PFN order, then the pages.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use crate::finding::{Finding, registry};
@@ -1349,21 +1348,35 @@ fn summarize(failures: &[PageFailure], page_size: u64) -> Vec<Finding> {
         .collect()
 }
 
+thread_local! {
+    /// One zlib inflater per thread, reset for each page: a new one per
+    /// page set up its 32 KiB window (and a read buffer) every time.
+    static INFLATER: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(true));
+}
+
 /// Decompresses one page stored with descriptor `flags`; anything but
 /// exactly `page` bytes is an error.
 fn decompress(data: &[u8], flags: u32, page: usize) -> Result<Vec<u8>, String> {
     let out = match flags {
         0 => data.to_vec(),
-        page_flags::ZLIB => {
+        page_flags::ZLIB => INFLATER.with(|inflater| {
+            let mut inflater = inflater.borrow_mut();
+            inflater.reset(true);
             // One byte more than a page shows a page that inflates too far,
             // without inflating any further.
             let mut out = Vec::with_capacity(page + 1);
-            flate2::read::ZlibDecoder::new(data)
-                .take(page as u64 + 1)
-                .read_to_end(&mut out)
+            let status = inflater
+                .decompress_vec(data, &mut out, flate2::FlushDecompress::Finish)
                 .map_err(|e| format!("zlib: {e}"))?;
-            out
-        }
+            if status != flate2::Status::StreamEnd && out.len() <= page {
+                return Err(format!(
+                    "zlib: the stream stops after {:#x} bytes, before its end",
+                    out.len()
+                ));
+            }
+            Ok(out)
+        })?,
         page_flags::ZSTD => zstd::bulk::decompress(data, page).map_err(|e| format!("zstd: {e}"))?,
         page_flags::SNAPPY => {
             let n = snap::raw::decompress_len(data).map_err(|e| format!("snappy: {e}"))?;
@@ -1484,6 +1497,41 @@ impl Memory for KdumpCompressed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn zlib(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(bytes).unwrap();
+        z.finish().unwrap()
+    }
+
+    #[test]
+    fn zlib_pages_inflate_to_exactly_a_page_one_inflater_after_another() {
+        let page: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let stream = zlib(&page);
+        // The same thread's inflater, reset between pages.
+        for _ in 0..3 {
+            assert_eq!(decompress(&stream, page_flags::ZLIB, 4096).unwrap(), page);
+        }
+        // Cut before its checksum: no end marker, never a page.
+        let cut = &stream[..stream.len() - 4];
+        let e = decompress(cut, page_flags::ZLIB, 4096).unwrap_err();
+        assert!(e.contains("before its end"), "{e}");
+        // Two pages' worth: more than a page, inflated one byte too far only.
+        let e = decompress(
+            &zlib(&[page.clone(), page.clone()].concat()),
+            page_flags::ZLIB,
+            4096,
+        )
+        .unwrap_err();
+        assert!(e.contains("more than"), "{e}");
+        let e = decompress(&zlib(&page[..100]), page_flags::ZLIB, 4096).unwrap_err();
+        assert!(e.contains("less than a page"), "{e}");
+        let e = decompress(b"not zlib at all", page_flags::ZLIB, 4096).unwrap_err();
+        assert!(e.starts_with("zlib:"), "{e}");
+        // The inflater is fine after a failure.
+        assert_eq!(decompress(&stream, page_flags::ZLIB, 4096).unwrap(), page);
+    }
 
     #[test]
     fn bitmap_rank_counts_bits_before() {
