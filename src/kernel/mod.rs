@@ -7,6 +7,7 @@ pub mod code_info;
 pub mod context;
 pub mod data_search;
 pub mod kallsyms;
+pub mod module_debug;
 pub mod modules;
 pub mod orc;
 pub mod percpu;

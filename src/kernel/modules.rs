@@ -280,6 +280,13 @@ impl KernelModule {
     /// The function holding `address` (by the symbol's size; a size-less
     /// symbol holds up to the next one) and the offset into it.
     pub fn lookup(&self, address: u64) -> Option<(&str, u64)> {
+        self.function_at(address)
+            .map(|(start, _, name)| (name, address - start))
+    }
+
+    /// The function holding `address`: its start, size (0 when the symbol
+    /// has none) and name.
+    pub fn function_at(&self, address: u64) -> Option<(u64, u64, &str)> {
         if !(self.text_base..self.text_base.saturating_add(self.text_size)).contains(&address) {
             return None;
         }
@@ -292,7 +299,7 @@ impl KernelModule {
         } else {
             next.is_none_or(|n| address < n)
         };
-        inside.then_some((name.as_str(), offset))
+        inside.then_some((*start, *size, name.as_str()))
     }
 
     pub fn contains(&self, address: u64) -> bool {

@@ -34,6 +34,8 @@ pub enum KernelSymbolSource {
     SystemMap,
     /// The kallsyms tables in the dump.
     Kallsyms,
+    /// A loaded module's `.ko` (DWARF), matched by its build-id.
+    ModuleKo,
 }
 
 impl KernelSymbolSource {
@@ -42,6 +44,7 @@ impl KernelSymbolSource {
             KernelSymbolSource::Vmlinux => "vmlinux",
             KernelSymbolSource::SystemMap => "System.map",
             KernelSymbolSource::Kallsyms => "kallsyms",
+            KernelSymbolSource::ModuleKo => "the module's .ko",
         }
     }
 }

@@ -56,6 +56,21 @@ const DWARF_SECTIONS: &[&str] = &[
     ".debug_str_offsets",
 ];
 
+/// Whether the file at `path` is an ELF relocatable object (e_type
+/// ET_REL), by its first 18 bytes: a kernel module, never a vmlinux.
+pub fn is_relocatable_elf(path: &Path) -> bool {
+    let mut head = [0u8; 18];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| {
+            let e_type = match head[5] {
+                2 => u16::from_be_bytes([head[16], head[17]]),
+                _ => u16::from_le_bytes([head[16], head[17]]),
+            };
+            head[..4] == *b"\x7fELF" && e_type == 1
+        })
+}
+
 /// A parsed relocatable object: its bytes and identity.
 pub struct RelocatableObject {
     bytes: Bytes,
