@@ -644,3 +644,94 @@ fn relocations_out_of_range_are_skipped_and_counted() {
         let _ = placed.lookup(address, None);
     }
 }
+
+#[test]
+fn verify_with_symbols_refuses_a_ko_of_another_build() {
+    let out = common::ckdump(&[
+        "verify",
+        "testdata/kernel/dumps/hardirq-6.12.kdump",
+        "--symbols",
+        "testdata/kernel/dumps/ckdump_panic.ko",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let refused: Vec<&serde_json::Value> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "CKD-W7022")
+        .collect();
+    assert_eq!(refused.len(), 1, "{json}");
+    assert_eq!(
+        refused[0]["message"],
+        "module ckdump_panic .ko testdata/kernel/dumps/ckdump_panic.ko refused: build-id \
+         fb27aa87dbed1fe5eb56db6a48794c3567ce0c98 differs from the module's \
+         385753054bc8142afbdf81ba3a70cd8b18cb3865 in memory"
+    );
+    // The right one: nothing to say.
+    let out = common::ckdump(&[
+        "verify",
+        "testdata/kernel/dumps/hardirq-6.12.kdump",
+        "--symbols",
+        "testdata/kernel/dumps/ckdump_panic-6.12.ko",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("CKD-W70"), "{text}");
+}
+
+/// With the vmlinux too (when the cache has it: tests/kernel_vmlinux.rs
+/// fetches it), the kernel's frames come from its DWARF and the module's
+/// from the .ko, as drgn's stack trace with both shows them.
+#[test]
+fn with_the_vmlinux_and_the_ko_every_frame_has_its_line() {
+    let cache = match std::env::var_os("CKDUMP_VMLINUX_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => common::root().join("target/kernel-debug"),
+    };
+    let Some(vmlinux) =
+        common::require_path(&cache.join("usr/lib/debug/boot/vmlinux-6.1.0-56-cloud-amd64"))
+    else {
+        return;
+    };
+    let drgn = drgn_ko("process");
+    let (k, findings) = report("process", only(&[&vmlinux, &ko("ckdump_panic.ko")]));
+    assert!(
+        findings.iter().all(|f| !f.code.starts_with("CKD-W702")),
+        "{findings:?}"
+    );
+    assert_eq!(k.symbols.source, Some(KernelSymbolSource::Vmlinux));
+    assert_eq!(k.symbols.modules, "1 of 1 named from their .ko (DWARF)");
+    let module: Vec<(u64, String)> = module_frames(&k)
+        .iter()
+        .map(|f| {
+            assert_eq!(f.symbol_source, Some(KernelSymbolSource::ModuleKo));
+            (
+                f.pc.0,
+                drgn_words(f.function.as_deref(), f.file.as_deref(), f.line, f.column),
+            )
+        })
+        .collect();
+    assert_eq!(module, drgn.frames);
+    // reference/process/drgn.txt, drgn's stack trace text with both files:
+    // the frames around the module's.
+    let cpu = k
+        .cpus
+        .iter()
+        .find(|c| Some(c.index) == k.panic_cpu)
+        .unwrap();
+    let named: Vec<String> = cpu
+        .frames
+        .iter()
+        .map(|f| drgn_words(f.function.as_deref(), f.file.as_deref(), f.line, f.column))
+        .collect();
+    let panic = named.iter().position(|n| n.starts_with("panic ")).unwrap();
+    assert_eq!(named[panic], "panic kernel/panic.c:358:3");
+    assert_eq!(
+        named[panic + 6..panic + 8],
+        [
+            "pde_write fs/proc/inode.c:340:10",
+            "proc_reg_write fs/proc/inode.c:352:8"
+        ]
+    );
+}

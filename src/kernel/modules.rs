@@ -569,3 +569,50 @@ fn module_functions(
     functions.dedup_by_key(|f| f.0);
     functions
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(name: &[u8], kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for word in [name.len() as u32, desc.len() as u32, kind] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+        out.extend_from_slice(name);
+        out.resize(out.len().next_multiple_of(4), 0);
+        out.extend_from_slice(desc);
+        out.resize(out.len().next_multiple_of(4), 0);
+        out
+    }
+
+    #[test]
+    fn the_gnu_build_id_note_is_found_among_others_and_damage_is_not_trusted() {
+        let id = [0xfb, 0x27, 0xaa, 0x87, 0xdb];
+        // .note.Linux's notes first, then the build-id.
+        let mut notes = note(b"Linux\0", 0x100, &[0; 4]);
+        notes.extend(note(b"GNU\0", NT_GNU_BUILD_ID, &id));
+        assert_eq!(gnu_build_id(&notes), Some(&id[..]));
+        // Another owner or type is not a build-id.
+        assert_eq!(gnu_build_id(&note(b"GNV\0", NT_GNU_BUILD_ID, &id)), None);
+        assert_eq!(gnu_build_id(&note(b"GNU\0", 1, &id)), None);
+        // An empty or oversized descriptor is none.
+        assert_eq!(gnu_build_id(&note(b"GNU\0", NT_GNU_BUILD_ID, &[])), None);
+        assert_eq!(
+            gnu_build_id(&note(b"GNU\0", NT_GNU_BUILD_ID, &[1; MAX_BUILD_ID + 1])),
+            None
+        );
+        // Sizes that run past the section, or wrap, stop the walk.
+        let mut cut = note(b"GNU\0", NT_GNU_BUILD_ID, &id);
+        cut.truncate(cut.len() - 4);
+        assert_eq!(gnu_build_id(&cut), None);
+        let mut huge = notes.clone();
+        huge[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(gnu_build_id(&huge), None);
+        huge[0..4].copy_from_slice(&6u32.to_le_bytes());
+        huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(gnu_build_id(&huge), None);
+        assert_eq!(gnu_build_id(&[]), None);
+        assert_eq!(gnu_build_id(&[0; 11]), None);
+    }
+}
