@@ -65,9 +65,10 @@ impl ModuleDebug {
             .map_err(String::as_str)
     }
 
-    /// Why its DWARF cannot be used, when it cannot.
+    /// Why its DWARF could not be used, once a lookup tried (a `.ko` is
+    /// only relocated when a frame lies in its module).
     pub fn problem(&self) -> Option<&str> {
-        self.placed().err()
+        self.placed.get()?.as_ref().err().map(String::as_str)
     }
 }
 
@@ -452,11 +453,16 @@ fn check(module: &KernelModule, object: &RelocatableObject) -> Result<KoMatch, S
             "has no build-id, so it cannot be matched to the module's {want}"
         )),
         (None, _) => {
+            let in_memory: HashMap<&str, u64> = module
+                .functions
+                .iter()
+                .map(|(address, _, name)| (name.as_str(), *address))
+                .collect();
             let (mut agree, mut disagree) = (0usize, 0usize);
             for f in object.functions().iter().filter(|f| f.section == ".text") {
                 let placed = module.text_base.wrapping_add(f.value);
-                match module.functions.iter().find(|k| k.2 == f.name) {
-                    Some(k) if k.0 == placed => agree += 1,
+                match in_memory.get(f.name.as_str()) {
+                    Some(&address) if address == placed => agree += 1,
                     Some(_) => disagree += 1,
                     None => {}
                 }
