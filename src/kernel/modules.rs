@@ -451,29 +451,22 @@ fn module_build_id(memory: &dyn Memory, layout: &NotesLayout, attrs: u64) -> Opt
 }
 
 /// The descriptor of the first `GNU` NT_GNU_BUILD_ID note among the ELF
-/// notes in `bytes` (namesz, descsz, type, then name and descriptor, each
-/// padded to 4 bytes).
+/// notes in `bytes` (a note section as the kernel loaded it), read with
+/// object's note iterator; a malformed note ends the walk.
 fn gnu_build_id(bytes: &[u8]) -> Option<&[u8]> {
-    let word = |at: usize| -> Option<u32> {
-        Some(u32::from_le_bytes(
-            bytes.get(at..at.checked_add(4)?)?.try_into().ok()?,
-        ))
-    };
-    let pad = |n: usize| n.checked_add(3).map(|n| n & !3);
-    let mut at = 0usize;
-    while at.checked_add(12)? <= bytes.len() {
-        let name_size = word(at)? as usize;
-        let desc_size = word(at + 4)? as usize;
-        let kind = word(at + 8)?;
-        let name_at = at + 12;
-        let desc_at = name_at.checked_add(pad(name_size)?)?;
-        let end = desc_at.checked_add(pad(desc_size)?)?;
-        let name = bytes.get(name_at..name_at.checked_add(name_size)?)?;
-        let desc = bytes.get(desc_at..desc_at.checked_add(desc_size)?)?;
-        if kind == NT_GNU_BUILD_ID && name == b"GNU\0" && (1..=MAX_BUILD_ID).contains(&desc.len()) {
+    use object::elf::FileHeader64;
+    use object::read::elf::NoteIterator;
+    let endian = object::LittleEndian;
+    let mut notes =
+        NoteIterator::<FileHeader64<object::LittleEndian>>::new(endian, 4, bytes).ok()?;
+    while let Ok(Some(note)) = notes.next() {
+        let desc = note.desc();
+        if note.n_type(endian).0 == NT_GNU_BUILD_ID
+            && note.name() == b"GNU"
+            && (1..=MAX_BUILD_ID).contains(&desc.len())
+        {
             return Some(desc);
         }
-        at = end;
     }
     None
 }
