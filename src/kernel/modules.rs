@@ -29,9 +29,9 @@ const ELF64_SYM_SIZE: u64 = 24;
 const MAX_NOTE_SECTIONS: u64 = 64;
 /// One note section read at most (a build-id note is 36 bytes).
 const MAX_NOTE_SECTION: u64 = 4096;
-/// Sections of one module listed at most (`-ffunction-sections` builds
-/// have thousands; the kernel lists only the allocated, non-empty ones).
-const MAX_SECTIONS: u64 = 8192;
+/// Sections of one module listed at most (a module has a few dozen
+/// allocated, non-empty ones, which are all the kernel lists).
+const MAX_SECTIONS: u64 = 1024;
 /// A section name read at most.
 const MAX_SECTION_NAME: usize = 256;
 /// A GNU build-id is 20 bytes (SHA-1) in practice; 64 bounds any other.
@@ -472,7 +472,8 @@ fn gnu_build_id(bytes: &[u8]) -> Option<&[u8]> {
 }
 
 /// Each section `sect_attrs` lists, with the address the kernel loaded it
-/// at; names that cannot be read are left out, the count is bounded.
+/// at; names that cannot be read are left out, the count is bounded and
+/// the walk stops at the first element that cannot be read.
 fn module_sections(memory: &dyn Memory, layout: &SectionsLayout, attrs: u64) -> Vec<ModuleSection> {
     let mut sections = Vec::new();
     if attrs == 0 {
@@ -491,11 +492,13 @@ fn module_sections(memory: &dyn Memory, layout: &SectionsLayout, attrs: u64) -> 
         else {
             break;
         };
+        // The array is one allocation: past an unreadable element the
+        // count is not to be believed.
         let (Ok(name), Ok(address)) = (
             memory.read_u64(element.wrapping_add(layout.name)),
             memory.read_u64(element.wrapping_add(layout.address)),
         ) else {
-            continue;
+            break;
         };
         let mut buf = [0u8; MAX_SECTION_NAME];
         let n = memory.read_available(name, &mut buf);
