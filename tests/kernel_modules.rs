@@ -742,6 +742,11 @@ fn without_a_build_id_in_memory_a_ko_is_matched_by_where_its_functions_are() {
     modules[0].build_id = None;
     let found = ModuleDebugFiles::find(&modules, &only(&[&ko("ckdump_panic.ko")]), None);
     assert_eq!(found.get(0).unwrap().matched, KoMatch::Symbols);
+    assert_eq!(
+        found.describe(&modules),
+        "1 of 1 named from their .ko (DWARF); no build-id in memory for ckdump_panic: matched \
+         by where its functions are"
+    );
     let oops = modules[0].text_base + 0xf;
     let frames = found.frames(0, &modules[0], oops).unwrap();
     let names: Vec<String> = frames

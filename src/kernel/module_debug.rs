@@ -129,12 +129,18 @@ impl ModuleDebugFiles {
             return "no modules loaded".to_string();
         }
         let mut named = Vec::new();
+        let mut by_symbols = Vec::new();
         let mut unusable = Vec::new();
         let mut missing = Vec::new();
         for (module, debug) in modules.iter().zip(&self.found) {
             match debug {
                 Some(d) => match d.problem() {
-                    None => named.push(module.name.as_str()),
+                    None => {
+                        named.push(module.name.as_str());
+                        if d.matched == KoMatch::Symbols {
+                            by_symbols.push(module.name.as_str());
+                        }
+                    }
                     Some(why) => unusable.push(format!("{} ({why})", module.name)),
                 },
                 None => missing.push(module.name.as_str()),
@@ -145,6 +151,12 @@ impl ModuleDebugFiles {
             named.len(),
             modules.len()
         );
+        if !by_symbols.is_empty() {
+            words.push_str(&format!(
+                "; no build-id in memory for {}: matched by where its functions are",
+                shortened(&by_symbols)
+            ));
+        }
         if !unusable.is_empty() {
             words.push_str(&format!("; .ko unusable for {}", unusable.join(", ")));
         }
