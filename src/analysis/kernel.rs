@@ -80,6 +80,12 @@ pub(super) fn kernel_report(
             }),
         _ => crate::kernel::modules::ModuleList::default(),
     };
+    // Each module's .ko, matched by the build-id in memory.
+    let module_debug = crate::kernel::module_debug::ModuleDebugFiles::find(
+        &modules.modules,
+        &options.symbols,
+        info.and_then(|v| v.osrelease()),
+    );
     // What is kernel code, and its ORC tables: once for every CPU.
     let code = symbols
         .zip(info)
@@ -91,6 +97,7 @@ pub(super) fn kernel_report(
     let names = symbols.map(|_| Names {
         sources: &sources,
         modules: &modules.modules,
+        module_debug: &module_debug,
     });
     // Each CPU's interrupt and exception stacks, and its running task's
     // own stack: which stack each frame is on, and where a walk crossed
@@ -243,8 +250,14 @@ pub(super) fn kernel_report(
         modules: modules
             .modules
             .iter()
-            .map(|m| crate::report::KernelModuleReport {
+            .enumerate()
+            .map(|(i, m)| crate::report::KernelModuleReport {
                 name: m.name.clone(),
+                build_id: m.build_id.clone(),
+                debug_file: module_debug
+                    .get(i)
+                    .filter(|d| d.problem().is_none())
+                    .map(|d| d.path.display().to_string()),
                 address: Hex(m.address),
                 text_base: Hex(m.text_base),
                 text_size: m.text_size,
@@ -261,6 +274,7 @@ pub(super) fn kernel_report(
             source,
             file: file.map(|f| f.display().to_string()),
             description,
+            modules: module_debug.describe(&modules.modules),
         },
         log: k.log.clone(),
         vmcoreinfo: info
@@ -275,7 +289,9 @@ pub(super) fn kernel_report(
             })
             .unwrap_or_default(),
     };
-    (report, sources.findings, user_process)
+    let mut findings = sources.findings;
+    findings.extend(module_debug.findings);
+    (report, findings, user_process)
 }
 
 /// The view of the process `pid` belongs to (x86_64): its threads' user
@@ -654,11 +670,13 @@ fn task_reports(
     }
 }
 
-/// Names for kernel addresses: each loaded module's own symbols, and the
-/// core kernel's from its best symbol source.
+/// Names for kernel addresses: each loaded module's from its .ko's DWARF
+/// when found, else its own symbols; the core kernel's from its best
+/// symbol source.
 struct Names<'a> {
     sources: &'a KernelSymbolSources<'a>,
     modules: &'a [crate::kernel::modules::KernelModule],
+    module_debug: &'a crate::kernel::module_debug::ModuleDebugFiles,
 }
 
 impl Names<'_> {
@@ -673,8 +691,23 @@ impl Names<'_> {
     ) -> (&str, Vec<SymbolFrame>, Option<KernelSymbolSource>) {
         let adjust = u64::from(!pc_is_exact);
         let at = pc.saturating_sub(adjust);
-        if let Some(module) = self.modules.iter().find(|m| m.contains(at)) {
-            // A module's symbols are its own kallsyms, in the dump.
+        if let Some((index, module)) = self
+            .modules
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.contains(at))
+        {
+            if let Some(mut frames) = self.module_debug.frames(index, module, at) {
+                for f in &mut frames {
+                    f.function_offset = f.function_offset.map(|o| o + adjust);
+                }
+                return (
+                    module.name.as_str(),
+                    frames,
+                    Some(KernelSymbolSource::ModuleKo),
+                );
+            }
+            // Without its .ko a module's symbols are its own kallsyms.
             let frames: Vec<SymbolFrame> = module
                 .lookup(at)
                 .map(|(name, offset)| SymbolFrame {

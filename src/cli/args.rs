@@ -333,7 +333,8 @@ impl KeyArgs {
 #[derive(clap::Args)]
 pub struct SymbolArgs {
     /// Where binaries and debug files are: a directory (.build-id tree,
-    /// symbol store, or flat), or `srv*CACHE*URL` for a symbol server;
+    /// symbol store, or flat), a file (a kernel dump's vmlinux, System.map
+    /// or a module's .ko), or `srv*CACHE*URL` for a symbol server;
     /// repeatable. CKDUMP_SYMBOL_PATH (colon-separated) and _NT_SYMBOL_PATH
     /// are searched after.
     #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]

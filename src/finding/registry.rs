@@ -272,13 +272,16 @@ checks! {
         "What the dump level left out, in words: zero, cache, private cache, user and free pages.",
         "Excluded pages read as absent: with user pages excluded the user-space stacks of tasks cannot be shown. Dump with a lower makedumpfile -d level to keep them.";
 
-    // --- 702x: the kernel's symbol files (vmlinux, System.map) ---
+    // --- 702x: the kernel's symbol files (vmlinux, System.map, modules' .ko) ---
     VMLINUX_BUILD_ID = "CKD-W7020", "vmlinux-build-id", Warning, VmcoreSymbols,
         "Every vmlinux offered for the dump (--symbols FILE or DIR, build-id trees, /usr/lib/debug/boot/vmlinux-RELEASE…) carries the dump's GNU build-id (VMCOREINFO BUILD-ID); one of another build is refused, never used.",
         "That vmlinux is another build of the kernel: its functions, lines and ORC tables would be wrong at every address. Install the debug package of exactly this kernel (Debian linux-image-RELEASE-dbg, Fedora kernel-debuginfo) or pass its vmlinux with --symbols.";
     SYSTEM_MAP_MATCHES = "CKD-W7021", "system-map-matches", Warning, VmcoreSymbols,
         "Every System.map offered for the dump agrees with it: relocated by KERNELOFFSET, its symbols sit where VMCOREINFO's SYMBOL() entries and the dump's kallsyms put them; one that does not is refused, never used.",
         "That System.map is from another build of the kernel; pass the crashed machine's /boot/System.map-RELEASE, or better its vmlinux with DWARF.";
+    MODULE_KO_BUILD_ID = "CKD-W7022", "module-ko-build-id", Warning, VmcoreSymbols,
+        "Every .ko offered for a loaded module (--symbols FILE or DIR, build-id trees, /usr/lib/debug/lib/modules/RELEASE, /lib/modules/RELEASE) is a readable relocatable ELF object carrying the build-id the module has in the dump's memory; one of another build, or one that cannot be read, is refused, never used.",
+        "That .ko is another build of the module (or damaged): its functions and lines would be wrong. The module's frames stay named from its own symbols in the dump; pass the .ko it was loaded from (the -dbg package of the kernel, or the module's build tree) with --symbols.";
 
     // --- 71xx: makedumpfile --split sets (several files read as one kernel dump) ---
     KDUMP_SPLIT_SAME_DUMP = "CKD-E7101", "kdump-split-same-dump", Error, KdumpSplit,

@@ -9,6 +9,7 @@ pub mod data_search;
 pub mod dentry_path;
 pub mod kallsyms;
 pub mod maple_tree;
+pub mod module_debug;
 pub mod modules;
 pub mod orc;
 pub mod percpu;

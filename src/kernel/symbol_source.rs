@@ -34,6 +34,8 @@ pub enum KernelSymbolSource {
     SystemMap,
     /// The kallsyms tables in the dump.
     Kallsyms,
+    /// A loaded module's `.ko` (DWARF), matched by its build-id.
+    ModuleKo,
 }
 
 impl KernelSymbolSource {
@@ -42,6 +44,7 @@ impl KernelSymbolSource {
             KernelSymbolSource::Vmlinux => "vmlinux",
             KernelSymbolSource::SystemMap => "System.map",
             KernelSymbolSource::Kallsyms => "kallsyms",
+            KernelSymbolSource::ModuleKo => "the module's .ko",
         }
     }
 }
@@ -267,8 +270,9 @@ pub fn find_system_map(
     None
 }
 
-/// `verify --symbols` on a kernel dump: the vmlinux and System.map files
-/// the symbol search offers, each refused one a finding.
+/// `verify --symbols` on a kernel dump: the vmlinux, System.map and
+/// modules' `.ko` files the symbol search offers, each refused one a
+/// finding.
 pub fn check_symbol_files(
     process: &ProcessView,
     info: Option<&Vmcoreinfo>,
@@ -276,13 +280,25 @@ pub fn check_symbol_files(
 ) -> Vec<Finding> {
     let symbolizer = Symbolizer::new(process, config);
     let sources = KernelSymbolSources::new(process, &symbolizer, config, info);
-    let mut findings = sources.findings;
+    let mut findings = sources.findings.clone();
     // A matched vmlinux stops the search before System.map: check those
     // offered too.
     if sources.vmlinux.is_some()
         && let Some(info) = info
     {
         find_system_map(config, info, sources.kallsyms.as_ref(), &mut findings);
+    }
+    // And each loaded module's .ko offered.
+    if let Some(symbols) = sources.table() {
+        let memory = &*process.memory;
+        let modules = super::btf::from_memory(memory, symbols)
+            .and_then(|btf| super::modules::ModuleLayout::from_btf(&btf))
+            .map(|layout| super::modules::read_modules(memory, symbols, &layout).modules)
+            .unwrap_or_default();
+        let release = info.and_then(|v| v.osrelease());
+        findings.extend(
+            super::module_debug::ModuleDebugFiles::find(&modules, config, release).findings,
+        );
     }
     findings
 }

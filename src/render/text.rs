@@ -891,6 +891,9 @@ fn write_kernel(
         "  symbols  {}{file}",
         printable(&k.symbols.description)
     );
+    if !k.modules.is_empty() {
+        let _ = writeln!(out, "  modules  {}", printable(&k.symbols.modules));
+    }
     for c in &k.cpus {
         let reg = |names: &[&str]| {
             c.registers
@@ -955,7 +958,8 @@ fn write_kernel(
 
 /// Loaded modules as crash's `mod` lists them: struct module, name, code
 /// base, size; with how many of their functions their own symbol table
-/// named and whether they carry ORC tables.
+/// named, whether they carry ORC tables, their build-id and the .ko their
+/// frames are named from.
 fn write_kernel_modules(out: &mut String, k: &crate::report::KernelReport, style: Style) {
     if k.modules.is_empty() && k.modules_problems.is_empty() {
         return;
@@ -985,6 +989,17 @@ fn write_kernel_modules(out: &mut String, k: &crate::report::KernelReport, style
             m.size,
             m.symbols
         );
+        let id = m
+            .build_id
+            .as_deref()
+            .map(|id| format!("build-id {}", printable(id)))
+            .unwrap_or_else(|| "build-id unknown".to_string());
+        let debug = m
+            .debug_file
+            .as_deref()
+            .map(|f| format!(", DWARF from {}", printable(f)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {:20}{id}{debug}", "");
     }
     for problem in &k.modules_problems {
         let _ = writeln!(

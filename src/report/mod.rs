@@ -378,6 +378,11 @@ pub struct KernelModuleReport {
     pub symbols: usize,
     /// Entries in its ORC tables (x86_64), when it has them.
     pub orc_entries: Option<u64>,
+    /// Its GNU build-id, read from its notes in memory.
+    pub build_id: Option<String>,
+    /// The `.ko` its frames are named from (DWARF), when one was found
+    /// with its build-id.
+    pub debug_file: Option<String>,
 }
 
 /// The task a CPU was running.
@@ -399,6 +404,9 @@ pub struct KernelSymbolsReport {
     /// In words, with how it was matched to the dump
     /// (`vmlinux: DWARF, matched build-id 3b43…`).
     pub description: String,
+    /// Loaded modules' symbols in words: how many are named from their
+    /// `.ko`, and where ckdump looked for the others'.
+    pub modules: String,
 }
 
 /// One CPU's saved registers.

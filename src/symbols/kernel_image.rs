@@ -31,10 +31,12 @@ pub(super) fn candidates(config: &SymbolConfig, module: &Module) -> Vec<PathBuf>
         })
         .flatten()
         .collect();
+    // A module's .ko given beside the vmlinux is no vmlinux candidate
+    // (it would be refused as another build).
     let mut out: Vec<PathBuf> = config
         .dirs
         .iter()
-        .filter(|d| d.is_file())
+        .filter(|d| d.is_file() && !super::relocatable::is_relocatable_elf(d))
         .cloned()
         .collect();
     for dir in config.dirs.iter().filter(|d| d.is_dir()) {

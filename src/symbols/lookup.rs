@@ -1,6 +1,7 @@
 //! Lookups: an address to its function, file and line (with the inline
 //! chain), from DWARF, a PDB, a Breakpad `.sym` or the symbol tables.
 
+use super::elf_file::FunctionSymbol;
 use super::loaded::DwarfReader;
 use super::{SymbolFrame, Symbolizer};
 use crate::unwind::parser_guard::guarded;
@@ -36,45 +37,8 @@ impl Symbolizer<'_> {
             return Vec::new();
         };
         let rel = address.wrapping_sub(loaded.bias);
-        let mut frames: Vec<SymbolFrame> = Vec::new();
-        // The containing function comes from an assembler unit.
-        let mut assembler = false;
-        // The containing function's DIE, for its entry address.
-        let mut function_die = None;
-        if let Some(ctx) = loaded.dwarf()
-            && let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads()
-        {
-            // Inline depth is bounded by the DWARF, but a damaged file
-            // could loop; 64 levels is far beyond real code.
-            while let Ok(Some(frame)) = iter.next() {
-                function_die = frame.dw_die_offset;
-                assembler = frame
-                    .function
-                    .as_ref()
-                    .is_some_and(|f| f.language == Some(gimli::DW_LANG_Mips_Assembler));
-                let function = frame
-                    .function
-                    .as_ref()
-                    .and_then(|f| f.raw_name().ok())
-                    .map(|n| demangle(&n));
-                let (file, line, column) = match frame.location {
-                    Some(l) => (l.file.map(str::to_string), l.line, l.column),
-                    None => (None, None, None),
-                };
-                frames.push(SymbolFrame {
-                    function,
-                    function_offset: None,
-                    file,
-                    line,
-                    column: column.filter(|c| *c > 0),
-                    inlined: true,
-                });
-                if frames.len() >= 64 {
-                    break;
-                }
-            }
-        }
-        if frames.is_empty()
+        let hit = dwarf_frames(loaded.dwarf(), rel);
+        if hit.frames.is_empty()
             && let Some((_, pdb)) = &loaded.pdb
             && let Ok(rva) = u32::try_from(address.wrapping_sub(loaded.base))
         {
@@ -83,7 +47,7 @@ impl Symbolizer<'_> {
                 return found;
             }
         }
-        if frames.is_empty()
+        if hit.frames.is_empty()
             && let Some((_, sym)) = &loaded.breakpad
         {
             let found = sym.lookup(address.wrapping_sub(loaded.base));
@@ -91,57 +55,131 @@ impl Symbolizer<'_> {
                 return found;
             }
         }
-        let symbol = loaded.symbol_for(rel);
-        if frames.is_empty() {
-            if symbol.is_none() {
-                return frames;
-            }
-            frames.push(SymbolFrame::default());
-        }
-        if let Some(last) = frames.last_mut() {
-            last.inlined = false;
-            if let Some(sym) = symbol {
-                // gas names an assembly function's DIE after its label
-                // (`clone3`); the symbol table's best alias is the name the
-                // author exported and eu-stack prints (`__clone3`).
-                if last.function.is_none() || assembler {
-                    last.function = Some(demangle(&sym.name));
-                    function_die = None;
-                }
-                last.function_offset = rel.checked_sub(sym.address);
-            }
-            // A function named by DWARF is measured from its own entry: a
-            // symbol there may be another part of it (`foo.cold`). A pc in
-            // another part has no offset from the entry worth showing.
-            if last.function.is_some()
-                && let Some(die) = function_die
-                && let Some((entry, same_part)) =
-                    loaded.dwarf().and_then(|c| function_entry(c, rel, die))
-            {
-                last.function_offset = rel.checked_sub(entry).filter(|_| same_part);
-            }
-            if last.file.is_none() {
-                // Assembly has line rows but no function DIE.
-                if let Some(Ok(Some(loc))) = loaded.dwarf().map(|c| c.find_location(rel)) {
-                    last.file = loc.file.map(str::to_string);
-                    last.line = loc.line;
-                    last.column = loc.column.filter(|c| *c > 0);
-                }
-            }
-        }
-        if loaded.kernel
-            && let Some(dir) = loaded.dwarf().and_then(|c| relative_comp_dir(c, rel))
-        {
-            for frame in &mut frames {
-                if let Some(file) = &mut frame.file
-                    && let Some(rest) = file.strip_prefix(&dir).and_then(|r| r.strip_prefix('/'))
-                {
-                    *file = rest.to_string();
-                }
-            }
-        }
-        frames
+        complete_frames(
+            hit,
+            loaded.dwarf(),
+            rel,
+            loaded.symbol_for(rel),
+            loaded.kernel,
+        )
     }
+}
+
+/// What DWARF says about one address: the inline chain, innermost first.
+pub(super) struct DwarfHit {
+    pub(super) frames: Vec<SymbolFrame>,
+    /// The containing function comes from an assembler unit.
+    assembler: bool,
+    /// The containing function's DIE, for its entry address.
+    function_die: Option<gimli::UnitOffset<usize>>,
+}
+
+/// The inline chain DWARF (`ctx`) gives for link-time address `rel`.
+pub(super) fn dwarf_frames(ctx: Option<&addr2line::Context<DwarfReader>>, rel: u64) -> DwarfHit {
+    let mut hit = DwarfHit {
+        frames: Vec::new(),
+        assembler: false,
+        function_die: None,
+    };
+    if let Some(ctx) = ctx
+        && let Ok(mut iter) = ctx.find_frames(rel).skip_all_loads()
+    {
+        // Inline depth is bounded by the DWARF, but a damaged file
+        // could loop; 64 levels is far beyond real code.
+        while let Ok(Some(frame)) = iter.next() {
+            hit.function_die = frame.dw_die_offset;
+            hit.assembler = frame
+                .function
+                .as_ref()
+                .is_some_and(|f| f.language == Some(gimli::DW_LANG_Mips_Assembler));
+            let function = frame
+                .function
+                .as_ref()
+                .and_then(|f| f.raw_name().ok())
+                .map(|n| demangle(&n));
+            let (file, line, column) = match frame.location {
+                Some(l) => (l.file.map(str::to_string), l.line, l.column),
+                None => (None, None, None),
+            };
+            hit.frames.push(SymbolFrame {
+                function,
+                function_offset: None,
+                file,
+                line,
+                column: column.filter(|c| *c > 0),
+                inlined: true,
+            });
+            if hit.frames.len() >= 64 {
+                break;
+            }
+        }
+    }
+    hit
+}
+
+/// The frames for `rel` from DWARF's `hit` and the symbol-table function
+/// holding it: the outermost frame named (by the symbol when DWARF has no
+/// name, or an assembler one), its offset from the function's entry, a
+/// line for assembly, and a kernel's (`kernel`) files named from its
+/// source tree's root.
+pub(super) fn complete_frames(
+    hit: DwarfHit,
+    dwarf: Option<&addr2line::Context<DwarfReader>>,
+    rel: u64,
+    symbol: Option<&FunctionSymbol>,
+    kernel: bool,
+) -> Vec<SymbolFrame> {
+    let DwarfHit {
+        mut frames,
+        assembler,
+        mut function_die,
+    } = hit;
+    if frames.is_empty() {
+        if symbol.is_none() {
+            return frames;
+        }
+        frames.push(SymbolFrame::default());
+    }
+    if let Some(last) = frames.last_mut() {
+        last.inlined = false;
+        if let Some(sym) = symbol {
+            // gas names an assembly function's DIE after its label
+            // (`clone3`); the symbol table's best alias is the name the
+            // author exported and eu-stack prints (`__clone3`).
+            if last.function.is_none() || assembler {
+                last.function = Some(demangle(&sym.name));
+                function_die = None;
+            }
+            last.function_offset = rel.checked_sub(sym.address);
+        }
+        // A function named by DWARF is measured from its own entry: a
+        // symbol there may be another part of it (`foo.cold`). A pc in
+        // another part has no offset from the entry worth showing.
+        if last.function.is_some()
+            && let Some(die) = function_die
+            && let Some((entry, same_part)) = dwarf.and_then(|c| function_entry(c, rel, die))
+        {
+            last.function_offset = rel.checked_sub(entry).filter(|_| same_part);
+        }
+        if last.file.is_none() {
+            // Assembly has line rows but no function DIE.
+            if let Some(Ok(Some(loc))) = dwarf.map(|c| c.find_location(rel)) {
+                last.file = loc.file.map(str::to_string);
+                last.line = loc.line;
+                last.column = loc.column.filter(|c| *c > 0);
+            }
+        }
+    }
+    if kernel && let Some(dir) = dwarf.and_then(|c| relative_comp_dir(c, rel)) {
+        for frame in &mut frames {
+            if let Some(file) = &mut frame.file
+                && let Some(rest) = file.strip_prefix(&dir).and_then(|r| r.strip_prefix('/'))
+            {
+                *file = rest.to_string();
+            }
+        }
+    }
+    frames
 }
 
 /// The compilation directory of the unit covering `rel` when it is

@@ -17,6 +17,7 @@ pub mod locate;
 mod lookup;
 pub mod pdb_symbols;
 pub mod pe_file;
+pub mod relocatable;
 pub mod symbol_path;
 
 use std::cell::OnceCell;
