@@ -57,10 +57,7 @@ pub(super) fn kernel_report(
         }
         _ => crate::kernel::data_search::FoundData::default(),
     };
-    let aarch64 = k
-        .cpus
-        .first()
-        .is_some_and(|c| c.registers.arch == crate::model::Arch::Aarch64);
+    let arch = crate::kernel::arch::KernelArch::of(k.cpus.first().map(|c| c.registers.arch));
     let modules = match (&btf, &symbols) {
         (Ok(btf), Some(s)) => crate::kernel::modules::ModuleLayout::from_btf(btf)
             .map(|layout| match &found.modules {
@@ -115,28 +112,20 @@ pub(super) fn kernel_report(
             .map(|s| crate::kernel::tasks::current_tasks(memory, s, btf.as_ref().ok(), cpu_count))
             .unwrap_or_default(),
     };
-    let area_of = |cpu: u32| match &found.per_cpu_areas {
-        Some(Ok(areas)) => areas.get(cpu as usize).copied().flatten(),
-        _ => None,
+    let cpu_data = |cpu: u32| crate::kernel::arch::CpuData {
+        memory,
+        symbols,
+        btf: btf.as_ref().ok(),
+        per_cpu_area: match &found.per_cpu_areas {
+            Some(Ok(areas)) => areas.get(cpu as usize).copied().flatten(),
+            _ => None,
+        },
     };
     let cpu_stacks: Vec<(crate::kernel::stacks::CpuStacks, Option<u64>)> = k
         .cpus
         .iter()
         .map(|c| {
-            let stacks = match (&btf, aarch64) {
-                (Ok(b), true) => crate::kernel::arm64::cpu_stacks(memory, b, area_of(c.index)),
-                _ => symbols
-                    .as_ref()
-                    .map(|s| {
-                        crate::kernel::stacks::CpuStacks::read(
-                            memory,
-                            s,
-                            btf.as_ref().ok(),
-                            c.index,
-                        )
-                    })
-                    .unwrap_or_default(),
-            };
+            let stacks = arch.cpu_stacks(&cpu_data(c.index), c.index);
             let task_stack = current
                 .get(c.index as usize)
                 .copied()
@@ -180,14 +169,10 @@ pub(super) fn kernel_report(
         &cpu_frames,
         options,
     );
-    // Each CPU's context by its preempt_count: a per-CPU variable named by
-    // kallsyms (x86_64), or the running task's thread_info (aarch64).
-    let context = |cpu: u32| match (&btf, aarch64) {
-        (Ok(b), true) => {
-            let task = current.get(cpu as usize).copied().flatten()?;
-            crate::kernel::arm64::cpu_context(memory, b, task)
-        }
-        _ => crate::kernel::context::cpu_context(memory, symbols.as_ref()?, btf.as_ref().ok(), cpu),
+    // Each CPU's context by its preempt_count.
+    let context = |cpu: u32| {
+        let running = current.get(cpu as usize).copied().flatten();
+        arch.cpu_context(&cpu_data(cpu), cpu, running)
     };
     let task_on = |cpu: u32| {
         tasks
@@ -305,11 +290,9 @@ fn user_process(
     pid: i64,
 ) -> Result<crate::kernel::user_process::UserProcess, String> {
     use crate::kernel::user_process::{KernelProcesses, UserLayout};
-    if k.cpus
-        .first()
-        .is_some_and(|c| c.registers.arch != crate::model::Arch::X86_64)
-    {
-        return Err("user processes are read from x86_64 kernels only, for now".into());
+    let arch = crate::kernel::arch::KernelArch::of(k.cpus.first().map(|c| c.registers.arch));
+    if let Some(why) = arch.user_processes_unsupported() {
+        return Err(why.into());
     }
     let info = k
         .vmcoreinfo

@@ -1,6 +1,7 @@
 //! Kernel structures read out of a kernel dump's memory, guided by
 //! VMCOREINFO (and later by BTF or DWARF types).
 
+pub mod arch;
 pub mod arm64;
 pub mod btf;
 pub mod code_info;
