@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::drgn::DrgnReference;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,42 +40,23 @@ fn hex(s: &str) -> u64 {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
 }
 
-/// drgn's reference, split into its header and `--- name` sections.
-struct Drgn {
-    header: BTreeMap<String, String>,
-    sections: BTreeMap<String, Vec<String>>,
-}
+/// drgn's reference for the arm64 dump.
+struct Drgn(DrgnReference);
 
 fn drgn() -> Drgn {
-    let path = common::root().join("testdata/kernel/reference/arm64-sysrq/drgn.txt");
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut header = BTreeMap::new();
-    let mut sections: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix("--- ") {
-            current = Some(name.to_string());
-            sections.entry(name.to_string()).or_default();
-        } else if let Some(name) = &current {
-            if !line.is_empty() {
-                sections.get_mut(name).unwrap().push(line.to_string());
-            }
-        } else if let Some((k, v)) = line.split_once(": ") {
-            header.insert(k.to_string(), v.to_string());
-        }
+    Drgn(DrgnReference::read(
+        &common::root().join("testdata/kernel/reference/arm64-sysrq/drgn.txt"),
+    ))
+}
+
+impl std::ops::Deref for Drgn {
+    type Target = DrgnReference;
+    fn deref(&self) -> &DrgnReference {
+        &self.0
     }
-    Drgn { header, sections }
 }
 
 impl Drgn {
-    fn section(&self, prefix: &str) -> &[String] {
-        self.sections
-            .iter()
-            .find(|(k, _)| k.starts_with(prefix))
-            .map(|(_, v)| v.as_slice())
-            .unwrap_or_else(|| panic!("no section {prefix}"))
-    }
-
     fn address(&self, key: &str) -> u64 {
         hex(&self.header[key])
     }

@@ -9,7 +9,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use common::drgn::DrgnReference;
+
 use std::path::PathBuf;
 
 use ckdump::analysis::{InspectOptions, inspect};
@@ -26,60 +27,10 @@ fn report(scenario: &str, options: &InspectOptions) -> ckdump::report::InspectRe
     inspect(&image, options)
 }
 
-/// One scenario's drgn reference, split into its `--- name` sections.
-struct Drgn {
-    header: BTreeMap<String, String>,
-    sections: BTreeMap<String, Vec<String>>,
-}
-
-fn drgn(scenario: &str) -> Drgn {
-    let path = common::root().join(format!("testdata/kernel/reference/{scenario}/drgn.txt"));
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut header = BTreeMap::new();
-    let mut sections: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut current: Option<String> = None;
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix("--- ") {
-            current = Some(name.to_string());
-            sections.entry(name.to_string()).or_default();
-        } else if let Some(name) = &current {
-            if !line.is_empty() {
-                sections.get_mut(name).unwrap().push(line.to_string());
-            }
-        } else if let Some((k, v)) = line.split_once(": ") {
-            header.insert(k.to_string(), v.to_string());
-        }
-    }
-    Drgn { header, sections }
-}
-
-impl Drgn {
-    fn section(&self, prefix: &str) -> &[String] {
-        self.sections
-            .iter()
-            .find(|(k, _)| k.starts_with(prefix))
-            .map(|(_, v)| v.as_slice())
-            .unwrap_or_else(|| panic!("no section {prefix}"))
-    }
-
-    /// The crashed thread's physical frames (inline ones dropped) in the
-    /// kernel: (function, pc, sp).
-    fn crashed_frames(&self) -> Vec<(String, u64, u64)> {
-        self.section("crashed thread: tid")
-            .iter()
-            .filter(|l| !l.contains("(inline)"))
-            .filter_map(|l| {
-                let words: Vec<&str> = l.split_whitespace().collect();
-                let at = |key: &str| {
-                    let i = words.iter().position(|w| *w == key)?;
-                    u64::from_str_radix(words[i + 1].trim_start_matches("0x"), 16).ok()
-                };
-                let pc = at("pc")?;
-                // User-space frames end the kernel stack.
-                (pc >= 0xffff_8000_0000_0000).then(|| (words[1].to_string(), pc, at("sp").unwrap()))
-            })
-            .collect()
-    }
+fn drgn(scenario: &str) -> DrgnReference {
+    DrgnReference::read(
+        &common::root().join(format!("testdata/kernel/reference/{scenario}/drgn.txt")),
+    )
 }
 
 fn hex(s: &str) -> u64 {
