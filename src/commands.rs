@@ -187,7 +187,7 @@ pub fn verify_set(
     let shown_path = first.display().to_string();
     let open_options = OpenOptions {
         sysroot: options.sysroot.clone(),
-        progress,
+        progress: progress.clone(),
         ..Default::default()
     };
     let image = match image::open_set(paths, &open_options) {
@@ -241,6 +241,7 @@ pub fn verify_set(
                 root: options.root.clone(),
                 cpu: options.cpu.clone(),
             },
+            progress: progress.clone(),
         },
     ));
     Ok(verify::report(

@@ -650,3 +650,23 @@ fn truncated_flattened_stream_is_a_finding() {
     assert_eq!(file.size(), 0);
     assert!(KdumpCompressed::parse(Arc::new(file)).is_err());
 }
+
+/// Verify's full pass reports how far it got: every dumped page once, in
+/// rising counts that end at the dump's 17,554 pages.
+#[test]
+fn the_full_page_pass_reports_its_progress_to_the_last_page() {
+    let Some(bytes) = kdump_bytes() else { return };
+    let dump = parse(bytes);
+    let reports = std::cell::RefCell::new(Vec::new());
+    let found = dump.check_pages(&|done, total| reports.borrow_mut().push((done, total)));
+    assert!(found.is_empty(), "{found:?}");
+    let reports = reports.into_inner();
+    assert!(reports.len() > 10, "{reports:?}");
+    assert!(
+        reports
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 == w[1].1)
+    );
+    assert_eq!(reports.last(), Some(&(17_554, 17_554)));
+    assert_eq!(dump.pages_to_check(), dump.dumped_pages());
+}

@@ -457,8 +457,10 @@ pub trait Memory: Send + Sync {
     /// ones that cannot be read (damaged records, pages that do not
     /// decompress) — verify's full pass over a compressed dump. The
     /// default has nothing to add to what the reader found while opening:
-    /// plain file bytes are either in the file or not.
-    fn check_pages(&self) -> Vec<PageCheck> {
+    /// plain file bytes are either in the file or not. `progress` hears
+    /// (pages checked, pages to check) as the pass goes.
+    fn check_pages(&self, progress: &dyn Fn(u64, u64)) -> Vec<PageCheck> {
+        let _ = progress;
         Vec::new()
     }
 }

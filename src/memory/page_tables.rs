@@ -425,8 +425,8 @@ impl Memory for KernelMemory {
         }
     }
 
-    fn check_pages(&self) -> Vec<super::PageCheck> {
-        self.physical.check_pages()
+    fn check_pages(&self, progress: &dyn Fn(u64, u64)) -> Vec<super::PageCheck> {
+        self.physical.check_pages(progress)
     }
 }
 

@@ -20,6 +20,8 @@ pub struct CheckOptions {
     /// checks run on every checkpoint; with a root, the restore checks of
     /// files (which supersede the mapped-file checks) and the CPU too.
     pub restore: crate::verify::restore::RestoreTarget,
+    /// Where the full page pass of a kernel dump reports how far it got.
+    pub progress: crate::progress::Progress,
 }
 
 /// At most this many findings per check; a corrupt image with 100 000
@@ -39,10 +41,21 @@ pub fn run(image: &Image, options: &CheckOptions) -> Vec<Finding> {
     // its symbol files'; the process checks (threads, mappings, files) are
     // for user processes.
     if image.target.kernel {
-        let mut findings: Vec<Finding> = image
-            .process
-            .memory
-            .check_pages()
+        // The bar starts with the first report, which carries the total.
+        let step: std::cell::OnceCell<crate::progress::Step> = std::cell::OnceCell::new();
+        let progress = |done: u64, total: u64| {
+            let step = step.get_or_init(|| {
+                options
+                    .progress
+                    .steps(total, "verify: reading every page of the dump")
+            });
+            step.inc(done.saturating_sub(step.position()));
+        };
+        let checked = image.process.memory.check_pages(&progress);
+        if let Some(step) = step.get() {
+            step.finish_and_clear();
+        }
+        let mut findings: Vec<Finding> = checked
             .iter()
             .map(crate::image::vmcore::kdump_compressed::page_check_finding)
             .collect();

@@ -1093,6 +1093,11 @@ impl KdumpCompressed {
     }
     /// PFNs in `[start, end)` the 2nd bitmap marks dumped, whichever part
     /// of a split set holds their pages.
+    /// The pages a full pass over this file (or part) reads.
+    pub fn pages_to_check(&self) -> u64 {
+        self.dumped_in(self.pfn_range.0, self.pfn_range.1)
+    }
+
     pub fn dumped_in(&self, start: u64, end: u64) -> u64 {
         self.dumped
             .rank(end)
@@ -1307,18 +1312,29 @@ impl KdumpCompressed {
     /// findings made while opening name them); damaged descriptors and
     /// pages that do not decompress are counted, the first PFNs listed.
     /// One page in memory at a time.
-    pub fn check_all_pages(&self) -> Vec<PageCheck> {
+    /// `progress` hears how many pages have been checked, now and then.
+    pub fn check_all_pages(&self, progress: &dyn Fn(u64)) -> Vec<PageCheck> {
+        // Reported every this many pages (4 MiB of 4 KiB pages).
+        const REPORT_EVERY: u64 = 1024;
         let mut bad = FailureTally::new(PageCheckKind::Damaged);
         let mut corrupt = FailureTally::new(PageCheckKind::Corrupt);
-        self.for_each_descriptor(|pfn, d| match self.locate(d) {
-            Err((Absence::Truncated | Absence::Incomplete, _)) => {}
-            Err((_, reason)) => bad.add(pfn, &reason),
-            Ok(d) => match self.decompressed(d) {
-                Ok(_) => {}
-                Err((Absence::Corrupt, reason)) => corrupt.add(pfn, &reason),
+        let mut done = 0u64;
+        self.for_each_descriptor(|pfn, d| {
+            match self.locate(d) {
+                Err((Absence::Truncated | Absence::Incomplete, _)) => {}
                 Err((_, reason)) => bad.add(pfn, &reason),
-            },
+                Ok(d) => match self.decompressed(d) {
+                    Ok(_) => {}
+                    Err((Absence::Corrupt, reason)) => corrupt.add(pfn, &reason),
+                    Err((_, reason)) => bad.add(pfn, &reason),
+                },
+            }
+            done += 1;
+            if done.is_multiple_of(REPORT_EVERY) {
+                progress(done);
+            }
         });
+        progress(done);
         let bs = self.page_size();
         bad.page_check(bs)
             .into_iter()
@@ -1459,8 +1475,9 @@ impl Memory for KdumpCompressed {
         Ok(n)
     }
 
-    fn check_pages(&self) -> Vec<PageCheck> {
-        self.check_all_pages()
+    fn check_pages(&self, progress: &dyn Fn(u64, u64)) -> Vec<PageCheck> {
+        let total = self.pages_to_check();
+        self.check_all_pages(&|done| progress(done, total))
     }
 
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {

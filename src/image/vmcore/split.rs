@@ -61,17 +61,21 @@ impl Memory for SplitMemory {
         }
     }
 
-    fn check_pages(&self) -> Vec<crate::memory::PageCheck> {
-        self.served
-            .iter()
-            .flat_map(|part| {
-                let found = part.dump.check_all_pages();
-                found.into_iter().map(|c| crate::memory::PageCheck {
-                    file: part.path.clone(),
-                    ..c
-                })
-            })
-            .collect()
+    fn check_pages(&self, progress: &dyn Fn(u64, u64)) -> Vec<crate::memory::PageCheck> {
+        let total: u64 = self.served.iter().map(|p| p.dump.pages_to_check()).sum();
+        let mut before = 0u64;
+        let mut out = Vec::new();
+        for part in &self.served {
+            let found = part
+                .dump
+                .check_all_pages(&|done| progress(before + done, total));
+            before += part.dump.pages_to_check();
+            out.extend(found.into_iter().map(|c| crate::memory::PageCheck {
+                file: part.path.clone(),
+                ..c
+            }));
+        }
+        out
     }
 
     fn captured_ranges(&self, start: u64, end: u64) -> Option<Vec<(u64, u64)>> {
