@@ -156,3 +156,44 @@ fn tasks_equal_drgns() {
     assert_eq!(ours, expected);
     assert!(expected.iter().any(|t| t.0 == 101 && t.3 == "sh"));
 }
+
+#[test]
+fn each_cpu_says_what_it_was_doing() {
+    let r = report();
+    let k = r.kernel.as_ref().unwrap();
+    let states: Vec<Option<&str>> = k.cpus.iter().map(|c| c.state.as_deref()).collect();
+    // No crash kernel: panic() stopped the other CPU with its stop IPI
+    // (REBOOT_VECTOR: sysvec_reboot, stop_this_cpu) while it idled. (crash
+    // cannot read that stack: "bt: read of stack at fffffe000004f000
+    // failed"; drgn shows only the crashed thread.)
+    assert_eq!(
+        states,
+        [
+            Some("panicked"),
+            Some("stopped by the panic's stop IPI while idle")
+        ]
+    );
+    let names: Vec<&str> = k.cpus[1]
+        .frames
+        .iter()
+        .map(|f| f.function.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        names[..4],
+        [
+            "stop_this_cpu",
+            "__sysvec_reboot",
+            "sysvec_reboot",
+            "asm_sysvec_reboot"
+        ]
+    );
+    assert_eq!(names.last(), Some(&"secondary_startup_64_no_verify"));
+    // drgn: CPU 1 ran its idle task, swapper/1.
+    assert!(
+        reference()
+            .section("idle tasks")
+            .iter()
+            .any(|l| l.contains("swapper/1"))
+    );
+    assert_eq!(k.cpus[1].task.as_ref().unwrap().comm, "swapper/1");
+}

@@ -380,3 +380,29 @@ fn the_log_ends_as_drgns_last_twenty_records() {
         assert_eq!(ours, expected, "{scenario}");
     }
 }
+
+/// The CPU that panicked says so; the other one was parked by kdump's crash
+/// NMI, idle unless drgn lists a task running on it.
+#[test]
+fn each_cpu_says_what_it_was_doing_when_the_crash_nmi_came() {
+    for scenario in SCENARIOS {
+        let r = report(scenario, &InspectOptions::default());
+        let k = kernel(&r);
+        let tasks = drgn(scenario).tasks();
+        for cpu in &k.cpus {
+            let expected = if Some(cpu.index) == k.panic_cpu {
+                "panicked".to_string()
+            } else if tasks.iter().any(|t| t.on_cpu && t.cpu == cpu.index) {
+                "stopped by the crash NMI".to_string()
+            } else {
+                "stopped by the crash NMI while idle".to_string()
+            };
+            assert_eq!(
+                cpu.state.as_deref(),
+                Some(expected.as_str()),
+                "{scenario} CPU {}",
+                cpu.index
+            );
+        }
+    }
+}

@@ -215,6 +215,12 @@ pub(super) fn kernel_report(
             .zip(&cpu_stacks)
             .map(|((c, frames), (stacks, task_stack))| {
                 let (preempt_count, level) = context(c.index).unzip();
+                let task = task_on(c.index);
+                let state = cpu_state(
+                    Some(c.index) == panic_cpu,
+                    &frames,
+                    task.as_ref().map(|t| t.pid),
+                );
                 crate::report::CpuReport {
                     index: c.index,
                     stack: c
@@ -222,7 +228,8 @@ pub(super) fn kernel_report(
                         .sp()
                         .and_then(|sp| stacks.kind_of(sp, *task_stack))
                         .map(|kind| kind.name().to_string()),
-                    task: task_on(c.index),
+                    task,
+                    state,
                     prstatus_pid: c.prstatus_pid,
                     context: level.as_ref().map(level_name),
                     preempt_count,
@@ -309,6 +316,28 @@ fn user_process(
         paging: crate::kernel::x86_64_paging(info)?,
     }
     .process(tasks, pid)
+}
+
+/// What a CPU was doing when the dump was taken, as its stack shows it:
+/// the one that panicked; one that kdump's crash NMI parked
+/// (`crash_nmi_callback`), or the panic's stop IPI (`stop_this_cpu`, when
+/// no crash kernel ran) — and, for those, whether the task they stopped
+/// was the idle task. None when the stack says none of these.
+fn cpu_state(panicked: bool, frames: &[FrameReport], task_pid: Option<i32>) -> Option<String> {
+    let on_stack = |name: &str| frames.iter().any(|f| f.function.as_deref() == Some(name));
+    let stopped = if panicked {
+        return Some("panicked".into());
+    } else if on_stack("crash_nmi_callback") {
+        "stopped by the crash NMI"
+    } else if on_stack("stop_this_cpu") {
+        "stopped by the panic's stop IPI"
+    } else {
+        return None;
+    };
+    Some(match task_pid {
+        Some(0) => format!("{stopped} while idle"),
+        _ => stopped.to_string(),
+    })
 }
 
 /// The CPU that panicked: the kernel's own `panic_cpu` (which `panic()`

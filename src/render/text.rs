@@ -915,6 +915,11 @@ fn write_kernel(
             Some(stack) if stack != "task" => format!("{context}, on the {}", stack_title(stack)),
             _ => context,
         };
+        // The panicking CPU is named in the crash line above.
+        let context = match c.state.as_deref() {
+            Some(state) if state != "panicked" => format!("{context}; {state}"),
+            _ => context,
+        };
         let task = match &c.task {
             Some(t) => format!("pid {:<6} {:<16}", t.pid, printable(&t.comm)),
             None if k.cpu_note_pids == crate::model::CpuNotePids::VcpuIds => {

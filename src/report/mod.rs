@@ -418,6 +418,10 @@ pub struct CpuReport {
     pub stack: Option<String>,
     /// The task running there (the CPU's `current_task`).
     pub task: Option<CpuTask>,
+    /// What it was doing, as its stack shows: "panicked", "stopped by the
+    /// crash NMI" or "stopped by the panic's stop IPI" (with " while
+    /// idle" when it had been running the idle task); None otherwise.
+    pub state: Option<String>,
     /// The pid field of its register note: the task running there (kdump)
     /// or the vCPU number (QEMU).
     pub prstatus_pid: u64,
