@@ -197,3 +197,81 @@ fn each_cpu_says_what_it_was_doing() {
     );
     assert_eq!(k.cpus[1].task.as_ref().unwrap().comm, "swapper/1");
 }
+
+/// QEMU's ELF as it is written for a guest that never handed its
+/// VMCOREINFO over (no qemu_fw_cfg, or no `-device vmcoreinfo`): the same
+/// file without that note, which QEMU writes last in PT_NOTE.
+fn without_vmcoreinfo_note() -> tempfile::NamedTempFile {
+    let plain = common::decompressed(&dump());
+    let mut bytes = std::fs::read(plain.path()).unwrap();
+    let word = |b: &[u8], at: usize, n: usize| {
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(&b[at..at + n]);
+        u64::from_le_bytes(v) as usize
+    };
+    let (phoff, phnum) = (word(&bytes, 0x20, 8), word(&bytes, 0x38, 2));
+    let mut cut = false;
+    for i in 0..phnum {
+        let ph = phoff + 56 * i;
+        if word(&bytes, ph, 4) != 4 {
+            continue;
+        }
+        let (offset, size) = (word(&bytes, ph + 8, 8), word(&bytes, ph + 32, 8));
+        let mut at = offset;
+        while at < offset + size {
+            let (namesz, descsz) = (word(&bytes, at, 4), word(&bytes, at + 4, 4));
+            let next = at + 12 + namesz.div_ceil(4) * 4 + descsz.div_ceil(4) * 4;
+            if &bytes[at + 12..at + 12 + namesz] == b"VMCOREINFO\0" {
+                assert_eq!(next, offset + size, "VMCOREINFO is QEMU's last note");
+                let kept = (at - offset) as u64;
+                bytes[ph + 32..ph + 40].copy_from_slice(&kept.to_le_bytes());
+                bytes[ph + 40..ph + 48].copy_from_slice(&kept.to_le_bytes());
+                cut = true;
+            }
+            at = next;
+        }
+    }
+    assert!(cut);
+    let out = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(out.path(), bytes).unwrap();
+    out
+}
+
+#[test]
+fn without_its_vmcoreinfo_note_the_kernels_own_copy_gives_the_same_report() {
+    let file = without_vmcoreinfo_note();
+    let image = ckdump::open(file.path(), &common::no_host_files()).unwrap();
+    let codes = common::codes(&image);
+    assert!(codes.contains(&"CKD-N7012"), "{codes:?}");
+    assert!(!codes.contains(&"CKD-W7008"), "{codes:?}");
+    let k = image.details.kernel.as_ref().unwrap();
+    let info = k.vmcoreinfo.as_ref().unwrap();
+    assert_eq!(info.osrelease(), Some("6.1.0-56-cloud-amd64"));
+    let theirs = inspect(&image, &InspectOptions::default());
+    let ours = report();
+    let (a, b) = (
+        theirs.kernel.as_ref().unwrap(),
+        ours.kernel.as_ref().unwrap(),
+    );
+    assert_eq!(a.panic_cpu, b.panic_cpu);
+    assert_eq!(a.build_id, b.build_id);
+    assert_eq!(a.kernel_offset.map(|h| h.0), b.kernel_offset.map(|h| h.0));
+    let frames = |k: &ckdump::report::KernelReport| {
+        k.cpus
+            .iter()
+            .map(|c| {
+                c.frames
+                    .iter()
+                    .map(|f| (f.pc.0, f.function.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(frames(a), frames(b));
+    assert_eq!(a.tasks.len(), b.tasks.len());
+    assert_eq!(a.log, b.log);
+    assert_eq!(
+        theirs.crash.as_ref().unwrap().description,
+        "sysrq triggered crash"
+    );
+}

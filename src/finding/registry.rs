@@ -271,6 +271,9 @@ checks! {
     DUMP_LEVEL_EXCLUDED = "CKD-N7011", "dump-level-excluded", Note, Vmcore,
         "What the dump level left out, in words: zero, cache, private cache, user and free pages.",
         "Excluded pages read as absent: with user pages excluded the user-space stacks of tasks cannot be shown. Dump with a lower makedumpfile -d level to keep them.";
+    VMCOREINFO_NOTE = "CKD-N7012", "vmcoreinfo-note", Note, Vmcore,
+        "The dump carries VMCOREINFO as a note of its own, where dump tools look for it.",
+        "It did not (QEMU's dump-guest-memory of a guest that never loaded qemu_fw_cfg, or run without -device vmcoreinfo); ckdump found the copy the kernel keeps in its own memory and read the dump with it. Other tools (drgn, makedumpfile) will refuse this dump: for them, start QEMU with -device vmcoreinfo and load qemu_fw_cfg in the guest.";
 
     // --- 702x: the kernel's symbol files (vmlinux, System.map, modules' .ko) ---
     VMLINUX_BUILD_ID = "CKD-W7020", "vmlinux-build-id", Warning, VmcoreSymbols,

@@ -21,6 +21,7 @@ pub mod symbol_source;
 pub mod system_map;
 pub mod tasks;
 pub mod user_process;
+pub mod vmcoreinfo_search;
 pub mod vmlinux;
 
 use std::sync::Arc;

@@ -291,6 +291,27 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         written_at,
         split_parts,
     } = dump;
+    // No note: the kernel's own copy, from its memory.
+    let vmcoreinfo = vmcoreinfo.or_else(|| {
+        let ranges = physical.captured_ranges(0, u64::MAX)?;
+        let found = crate::kernel::vmcoreinfo_search::find_in_memory(
+            &*physical,
+            &ranges,
+            DEFAULT_PAGE_SIZE,
+        )?;
+        findings.push(
+            Finding::new(
+                &finding::VMCOREINFO_NOTE,
+                format!(
+                    "the dump has no VMCOREINFO note; the kernel's own copy was found in its memory \
+                     at physical {:#x} and used",
+                    found.physical
+                ),
+            )
+            .at_address(found.physical),
+        );
+        Some(found.vmcoreinfo)
+    });
     check_vmcoreinfo(vmcoreinfo.as_ref(), &mut findings);
     let kernel_memory = match vmcoreinfo
         .as_ref()
