@@ -204,13 +204,10 @@ const DWARF_SECTIONS: &[&str] = &[
     ".debug_str_offsets",
 ];
 
-pub(super) fn load_dwarf(file: &ElfFile) -> Option<DwarfContext> {
-    guarded(|| load_dwarf_unguarded(file)).flatten()
-}
-
-fn load_dwarf_unguarded(file: &ElfFile) -> Option<DwarfContext> {
-    // Inflating zlib-compressed debug sections dominates a cold lookup;
-    // .debug_info on one core while the rest inflate on the other.
+/// Inflating zlib-compressed debug sections dominates a cold lookup:
+/// .debug_info on one core while the rest inflate on the other (mapped
+/// sections cost nothing here).
+fn inflate_sections(file: &ElfFile) {
     std::thread::scope(|scope| {
         let (first, rest) = DWARF_SECTIONS.split_at(1);
         scope.spawn(move || {
@@ -220,6 +217,14 @@ fn load_dwarf_unguarded(file: &ElfFile) -> Option<DwarfContext> {
         });
         let _ = file.section(first[0]);
     });
+}
+
+pub(super) fn load_dwarf(file: &ElfFile) -> Option<DwarfContext> {
+    guarded(|| load_dwarf_unguarded(file)).flatten()
+}
+
+fn load_dwarf_unguarded(file: &ElfFile) -> Option<DwarfContext> {
+    inflate_sections(file);
     let endian = gimli::RunTimeEndian::Little;
     let dwarf = gimli::Dwarf::load(|id| -> Result<DwarfReader, gimli::Error> {
         let data = file
@@ -278,6 +283,7 @@ impl UnitContexts {
     }
 
     fn new_unguarded(file: &ElfFile) -> Option<Self> {
+        inflate_sections(file);
         let endian = gimli::RunTimeEndian::Little;
         let mut sections = Vec::new();
         let dwarf = gimli::Dwarf::load(|id| -> Result<DwarfReader, gimli::Error> {
