@@ -37,7 +37,8 @@ impl Symbolizer<'_> {
             return Vec::new();
         };
         let rel = address.wrapping_sub(loaded.bias);
-        let hit = dwarf_frames(loaded.dwarf(), rel);
+        let dwarf = loaded.dwarf_at(rel);
+        let hit = dwarf_frames(dwarf, rel);
         if hit.frames.is_empty()
             && let Some((_, pdb)) = &loaded.pdb
             && let Ok(rva) = u32::try_from(address.wrapping_sub(loaded.base))
@@ -55,13 +56,7 @@ impl Symbolizer<'_> {
                 return found;
             }
         }
-        complete_frames(
-            hit,
-            loaded.dwarf(),
-            rel,
-            loaded.symbol_for(rel),
-            loaded.kernel,
-        )
+        complete_frames(hit, dwarf, rel, loaded.symbol_for(rel), loaded.kernel)
     }
 }
 
