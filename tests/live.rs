@@ -381,8 +381,11 @@ fn snapshot_reads_back_identically_and_in_gdb_and_eu_stack() {
         "json",
     ])
     .unwrap();
-    // A process that was stopped stays stopped; SIGCONT resumes it.
-    assert_eq!(p.state(), 'T');
+    // A process that was stopped stays stopped; SIGCONT resumes it. Right
+    // after the detach its threads pass through R on their way back into
+    // the group stop, which a loaded machine lets /proc show: wait for T
+    // (a process left running would sleep in S and never get there).
+    p.wait_for_state('T');
     p.signal(libc::SIGCONT);
     p.wait_for_state('S');
     p.assert_running();
