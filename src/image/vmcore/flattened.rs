@@ -59,6 +59,11 @@ const SEARCH_STEPS: u32 = 64;
 /// Below this many records' worth of stream bytes (by the first records'
 /// mean size), a search walks instead of probing.
 const WALK_RECORDS: u64 = 4;
+/// Fast mode's work (bytes scanned for headers, 4 KiB a record walked) is
+/// bounded by this plus an eighth of the stream; past it the stream is
+/// walked whole, so a stream built to make every search long costs no
+/// more than about two exact walks.
+const FAST_BUDGET_BASE: u64 = 64 << 20;
 /// The exact walk lets go of the mapping behind it every this many bytes,
 /// so a whole-stream walk does not keep the stream resident.
 const RELEASE_EVERY: u64 = 64 << 20;
@@ -162,6 +167,8 @@ struct Fast {
     end_marker: u64,
     /// Stream bytes under which a search walks rather than probes.
     walk_bytes: u64,
+    /// Work left before fast mode gives up (see [`FAST_BUDGET_BASE`]).
+    budget: u64,
 }
 
 /// The file a flattened stream carries, readable at any offset.
@@ -398,6 +405,7 @@ impl FlattenedFile {
             walked: BTreeMap::from([(FLAT_HEADER_SIZE, next)]),
             end_marker,
             walk_bytes: (next - FLAT_HEADER_SIZE) / ix.records.max(1) * WALK_RECORDS,
+            budget: FAST_BUDGET_BASE + total / 8,
         };
         // The last records: from a header found near the end (confirmed by
         // reaching the end marker), walked to it.
@@ -599,6 +607,7 @@ impl FastIndex<'_> {
             }
             n += 1;
             at = data_end;
+            self.spend(4096)?;
             if size > 0 && stop(offset, piece) {
                 hit = Some(data - RECORD_HEADER_SIZE);
                 break;
@@ -613,6 +622,15 @@ impl FastIndex<'_> {
             return Ok(None);
         }
         Ok(hit)
+    }
+
+    fn spend(&mut self, work: u64) -> Result<(), NotInShape> {
+        self.fast.budget = self
+            .fast
+            .budget
+            .checked_sub(work)
+            .ok_or(NotInShape("search work past its bound"))?;
+        Ok(())
     }
 
     fn insert(&mut self, start: u64, piece: Piece) -> Result<(), NotInShape> {
@@ -719,8 +737,10 @@ impl FastIndex<'_> {
                 };
                 let guess = guess.clamp(a, b - 1);
                 let max_end = self.ix.len;
-                let Some(q) = find_header(self.stream, guess, b, max_end, self.fast.end_marker)
-                else {
+                let found = find_header(self.stream, guess, b, max_end, self.fast.end_marker);
+                let scanned = found.unwrap_or(b.min(guess.saturating_add(SCAN_BYTES))) - guess;
+                self.spend(scanned)?;
+                let Some(q) = found else {
                     // No header between the guess and `b`: the record is
                     // before the guess. (A scan cut short says nothing.)
                     if guess == a || guess.saturating_add(SCAN_BYTES) < b {
