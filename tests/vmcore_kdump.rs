@@ -368,6 +368,90 @@ fn flattened_stream_reads_like_the_file_it_carries() {
     assert_eq!(a["crash"], b["crash"]);
 }
 
+/// A long stream is indexed at open by its first and last records only,
+/// the rest found as reads need them: read that way (forced here on the
+/// 487-record stream by a 16-record prefix), every byte is still the
+/// byte of the file `makedumpfile -R` rebuilds, in reads scattered over
+/// the file as a dump's readers make them, and without walking every
+/// record.
+#[test]
+fn flattened_stream_found_as_read_matches_the_rebuilt_file() {
+    let Some((elf, tool)) = elf_and_tool() else {
+        return;
+    };
+    let flat = derived("vmcore-d31.flat", |out| {
+        makedumpfile(
+            &tool,
+            &["-F", "-c", "-d", "31", common::p(&elf)],
+            None,
+            Some(out),
+        )
+    });
+    let rebuilt = derived("vmcore-d31.rebuilt", |out| {
+        makedumpfile(&tool, &["-R", common::p(out)], Some(&flat), None)
+    });
+    let rebuilt = map(&rebuilt);
+    let whole = FlattenedFile::parse(map(&flat)).unwrap();
+    assert!(whole.indexed_whole());
+    assert_eq!(whole.records(), 487);
+
+    let file = FlattenedFile::parse_with_prefix(map(&flat), 16).unwrap();
+    assert!(!file.indexed_whole(), "the stream has the writers' shape");
+    assert_eq!(codes(file.findings()), Vec::<&str>::new());
+    assert_eq!(file.size(), rebuilt.len() as u64);
+    // Opened: the 16 first records and the last few, not all 487.
+    let at_open = file.records();
+    assert!((16..40).contains(&at_open), "{at_open} records at open");
+    // Page-sized reads at offsets spread over the page data (the file's
+    // second half; a read in a gap between sequences proves nothing until
+    // every record around it was walked), out of order (a multiplicative
+    // walk through 4096-byte slots), then odd-sized ones straddling
+    // records over the whole file.
+    let half = rebuilt.len() as u64 / 2;
+    let slots = half / 4096 - 1;
+    let mut buf = vec![0u8; 4096];
+    for i in 0..30u64 {
+        let at = half + (i * 7919 % slots) * 4096 + (i % 3) * 1000;
+        let n = file.read_at(at, &mut buf).unwrap();
+        assert!(
+            buf[..n] == rebuilt[at as usize..at as usize + n],
+            "bytes at {at:#x} differ from makedumpfile -R's file"
+        );
+    }
+    let found = file.records();
+    assert_eq!(file.walked_whole_because(), None);
+    assert!(found < 300, "{found} records walked for 30 reads");
+    assert!(!file.indexed_whole());
+    let mut at = 0u64;
+    let mut buf = vec![0u8; 100_003];
+    while at < file.size() {
+        let n = file.read_at(at, &mut buf).unwrap();
+        assert!(n > 0);
+        assert!(
+            buf[..n] == rebuilt[at as usize..at as usize + n],
+            "bytes at {at:#x} differ from makedumpfile -R's file"
+        );
+        at += n as u64;
+    }
+    assert!(!file.indexed_whole(), "read whole in fast mode");
+
+    // The dump on top of it: no finding, every page as the ELF has it.
+    let file = FlattenedFile::parse_with_prefix(map(&flat), 16).unwrap();
+    let file: Arc<dyn DumpFile> = Arc::new(file);
+    let dump = KdumpCompressed::parse(file).unwrap();
+    assert_eq!(codes(dump.findings()), Vec::<&str>::new());
+    assert_eq!(dump.dumped_pages(), 16_715);
+    let elf_phys = ElfPhys::open(&elf);
+    assert_eq!(compare_with_elf(&dump, &elf_phys), (16_715, 0, 79));
+
+    // Cut short, it has no end marker: indexed whole, with the finding.
+    let bytes = std::fs::read(&flat).unwrap();
+    let cut = Bytes::from_vec(bytes[..bytes.len() * 3 / 5].to_vec());
+    let file = FlattenedFile::parse_with_prefix(cut, 16).unwrap();
+    assert!(file.indexed_whole());
+    assert_eq!(codes(file.findings()), ["CKD-E7007"]);
+}
+
 #[test]
 fn lzo_pages_derived_from_the_elf_form() {
     let Some((elf, tool)) = elf_and_tool() else {
