@@ -188,6 +188,7 @@ pub fn verify_set(
     let open_options = OpenOptions {
         sysroot: options.sysroot.clone(),
         progress: progress.clone(),
+        thorough: true,
         ..Default::default()
     };
     let image = match image::open_set(paths, &open_options) {

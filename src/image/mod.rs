@@ -31,6 +31,10 @@ pub struct OpenOptions {
     /// left out); only files whose build-id matches are ever used.
     pub use_host_files: bool,
     pub progress: Progress,
+    /// Read every structure of the file exactly, with no shortcut that a
+    /// damaged file could hide behind (verify): a long flattened stream is
+    /// indexed record by record at open instead of as reads need them.
+    pub thorough: bool,
 }
 
 impl Default for OpenOptions {
@@ -39,6 +43,7 @@ impl Default for OpenOptions {
             sysroot: None,
             use_host_files: true,
             progress: Progress::hidden(),
+            thorough: false,
         }
     }
 }
@@ -113,6 +118,7 @@ pub fn open(path: &Path, options: &OpenOptions) -> Result<Image> {
             unwrapped.bytes,
             unwrapped.compression,
             unwrapped.findings,
+            options.thorough,
         );
     }
     if unwrapped.bytes.starts_with(MDMP_MAGIC) {
@@ -154,6 +160,7 @@ pub fn open_set(paths: &[PathBuf], options: &OpenOptions) -> Result<Image> {
             unwrapped.bytes,
             unwrapped.compression,
             unwrapped.findings,
+            options.thorough,
         )?);
     }
     vmcore::split::read_set(parts)

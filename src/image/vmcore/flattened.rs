@@ -322,6 +322,12 @@ impl FlattenedFile {
         Self::parse_with_prefix(stream, PREFIX_RECORDS)
     }
 
+    /// Every record indexed at open, however long the stream: what verify
+    /// reads, so that damage or a rewrite anywhere is seen.
+    pub fn parse_exact(stream: Bytes) -> Result<FlattenedFile, String> {
+        Self::parse_with_prefix(stream, u64::MAX)
+    }
+
     /// [`FlattenedFile::parse`], indexing every record of a stream of at
     /// most `prefix_records` records at open (tests use a small number to
     /// read small streams in fast mode).
@@ -1090,6 +1096,20 @@ mod tests {
             &buf[0x10_0000..0x10_0000 + 1000],
             &carried[0x10_0000..0x10_0000 + 1000]
         );
+
+        // verify's exact index sees that damage at open, as a finding.
+        let f = FlattenedFile::parse_exact(stream_of(&bad)).unwrap();
+        assert!(f.indexed_whole());
+        assert!(
+            f.findings()
+                .iter()
+                .any(|x| x.code == crate::finding::registry::FLATTENED_RECORDS.code),
+            "{:?}",
+            f.findings()
+        );
+        let f = FlattenedFile::parse_exact(stream_of(&recs)).unwrap();
+        assert!(f.indexed_whole() && f.findings().is_empty());
+        assert!(read_all(&f) == carried, "whole file differs");
 
         // Data in the records that looks like headers does not mislead a
         // scan: each candidate needs three more headers after it.

@@ -657,6 +657,7 @@ impl MakedumpfileFile {
         bytes: Bytes,
         compression: Option<Compression>,
         mut findings: Vec<Finding>,
+        thorough: bool,
     ) -> Result<MakedumpfileFile> {
         let size = bytes.len() as u64;
         let unreadable = |why: String| {
@@ -670,7 +671,12 @@ impl MakedumpfileFile {
         };
         let (source, format): (Arc<dyn kdump_compressed::DumpFile>, VmcoreFormat) =
             if flattened::is_flattened(&bytes) {
-                let flat = flattened::FlattenedFile::parse(bytes).map_err(unreadable)?;
+                // verify indexes every record now; inspect as reads need.
+                let flat = match thorough {
+                    true => flattened::FlattenedFile::parse_exact(bytes),
+                    false => flattened::FlattenedFile::parse(bytes),
+                }
+                .map_err(unreadable)?;
                 findings.extend(flat.findings().iter().cloned());
                 (Arc::new(flat), VmcoreFormat::Flattened)
             } else {
@@ -697,8 +703,9 @@ pub(crate) fn read_makedumpfile(
     bytes: Bytes,
     compression: Option<Compression>,
     findings: Vec<Finding>,
+    thorough: bool,
 ) -> Result<Image> {
-    let file = MakedumpfileFile::parse(path, bytes, compression, findings)?;
+    let file = MakedumpfileFile::parse(path, bytes, compression, findings, thorough)?;
     if file.dump.is_split_part() {
         return split::read_set(vec![file]);
     }
