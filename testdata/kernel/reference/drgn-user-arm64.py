@@ -65,3 +65,23 @@ for vma in for_each_vma(mm):
     path = d_path(f.f_path).decode(errors="replace") if f else "-"
     print("%#x %#x %#x %#x %s" % (vma.vm_start.value_(), vma.vm_end.value_(),
                                   vma.vm_flags.value_(), vma.vm_pgoff.value_(), path))
+
+print("\n--- special mappings: start end name (vm_ops == &special_mapping_vmops)")
+special = prog["special_mapping_vmops"].address_of_()
+for vma in for_each_vma(mm):
+    if vma.vm_ops == special:
+        name = drgn.cast("struct vm_special_mapping *", vma.vm_private_data).name
+        print("%#x %#x %s" % (vma.vm_start.value_(), vma.vm_end.value_(),
+                              name.string_().decode()))
+
+# The vDSO is kernel memory (in the dump at any level): its GNU build-id note.
+for vma in for_each_vma(mm):
+    if vma.vm_ops == special and drgn.cast(
+            "struct vm_special_mapping *", vma.vm_private_data).name.string_() == b"[vdso]":
+        image = access_remote_vm(mm, vma.vm_start.value_(),
+                                 vma.vm_end.value_() - vma.vm_start.value_())
+        at = image.find(b"GNU\0")
+        namesz, descsz, kind = (int.from_bytes(image[at - 12 + i:at - 8 + i], "little")
+                                for i in (0, 4, 8))
+        assert (namesz, kind) == (4, 3), (namesz, kind)
+        print("vdso build-id: %s" % image[at + 4:at + 4 + descsz].hex())
