@@ -1298,17 +1298,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_vma_list_that_loops_stops_with_a_problem() {
-        use crate::kernel::maple_tree::tests::Pages;
-        let mut p = Pages::default();
-        // mm->mmap at 0x1000 -> 0x2000 -> 0x3000 -> 0x2000 (vm_next at 16).
-        p.put_u64(0x1000, 0x2000);
-        p.put_u64(0x2010, 0x3000);
-        p.put_u64(0x3010, 0x2000);
-        let mut layout_problems = Vec::new();
-        let next = 16;
-        let layout = UserLayout {
+    /// A layout with VMA members at 0, 8, … and `vm_next` at `next`.
+    fn bare_layout(next: u64) -> UserLayout {
+        UserLayout {
             thread_sizes: vec![],
             pt_regs_size: 0,
             pt_regs: vec![],
@@ -1349,7 +1341,20 @@ mod tests {
                 mount: None,
             },
             maple: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_vma_list_that_loops_stops_with_a_problem() {
+        use crate::kernel::maple_tree::tests::Pages;
+        let mut p = Pages::default();
+        // mm->mmap at 0x1000 -> 0x2000 -> 0x3000 -> 0x2000 (vm_next at 16).
+        p.put_u64(0x1000, 0x2000);
+        p.put_u64(0x2010, 0x3000);
+        p.put_u64(0x3010, 0x2000);
+        let mut layout_problems = Vec::new();
+        let next = 16;
+        let layout = bare_layout(next);
         assert_eq!(
             vma_list(&p, 0x1000, &layout, &mut layout_problems),
             [0x2000, 0x3000]
@@ -1376,5 +1381,89 @@ mod tests {
         );
         assert_eq!(command_line(&p, 0x7000, 0x6000), None);
         assert_eq!(command_line(&p, 0x9000, 0x9010), None);
+    }
+
+    #[test]
+    fn aarch64_pt_regs_are_taken_only_when_pstate_says_el0t() {
+        use crate::kernel::maple_tree::tests::Pages;
+        use crate::memory::page_tables_aarch64::Aarch64Paging;
+        let mut layout = bare_layout(16);
+        layout.thread_sizes = vec![0x4000, 0x8000];
+        layout.pt_regs_size = 0x150;
+        layout.pt_regs = vec![("sp", 0xf8), ("pc", 0x100), ("pstate", 0x108)];
+        layout.user_mode = UserMode::Pstate { pstate: 0x108 };
+        let mut p = Pages::default();
+        // THREAD_SIZE 16 KiB: an EL1h pstate (a kernel thread's frame);
+        // 32 KiB: EL0t with the user's sp and pc.
+        let stack = 0x10_0000u64;
+        let regs16 = stack + 0x4000 - 0x150;
+        let regs32 = stack + 0x8000 - 0x150;
+        p.put_u64(regs16 + 0x108, 0x3c5);
+        p.put_u64(regs32 + 0xf8, 0xffff_e477_fd90);
+        p.put_u64(regs32 + 0x100, 0x42_2ca0);
+        p.put_u64(regs32 + 0x108, 0x8000_1000);
+        let kernel: Arc<dyn Memory> = Arc::new(p);
+        let processes = KernelProcesses {
+            kernel,
+            symbols: None,
+            layout: &layout,
+            paging: UserPaging::Aarch64 {
+                paging: Aarch64Paging::new(0, 0),
+                phys_offset: 0x4000_0000,
+            },
+        };
+        let task = KernelTask {
+            address: 0x9000,
+            pid: 104,
+            tgid: 102,
+            ppid: 1,
+            comm: "ckw-worker-0".into(),
+            state: 'S',
+            state_bits: 1,
+            kernel_thread: false,
+            cpu: None,
+            on_cpu: false,
+            stack,
+            saved_sp: 0,
+            mm: 0x5000,
+        };
+        let registers = processes.user_registers(&task).unwrap();
+        assert_eq!(registers.arch, Arch::Aarch64);
+        assert_eq!(registers.get_named("pc"), Some(0x42_2ca0));
+        assert_eq!(registers.get_named("sp"), Some(0xffff_e477_fd90));
+        // Only the EL1h frame: refused, saying why.
+        let only16 = UserLayout {
+            thread_sizes: vec![0x4000],
+            ..layout.clone()
+        };
+        let e = KernelProcesses {
+            layout: &only16,
+            ..processes
+        }
+        .user_registers(&task)
+        .unwrap_err();
+        assert!(e.contains("pstate 0x3c5, not EL0t"), "{e}");
+    }
+
+    #[test]
+    fn the_aarch64_linear_map_starts_at_phys_offset() {
+        let physical = DirectMapPhysical {
+            kernel: Arc::new(DirectMap),
+            page_offset: OFFSET,
+            phys_offset: 0x4000_0000,
+        };
+        let mut b = [0u8; 4];
+        assert_eq!(physical.read(0x4000_5ffe, &mut b), Ok(2));
+        assert_eq!(
+            physical.read(0x4000_6010, &mut b).unwrap_err().absence(),
+            Some(Absence::Excluded {
+                dump_level: Some(23)
+            })
+        );
+        // Below PHYS_OFFSET there is no RAM.
+        assert_eq!(
+            physical.read(0x5000, &mut b).unwrap_err().absence(),
+            Some(Absence::NotRam)
+        );
     }
 }
