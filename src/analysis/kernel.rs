@@ -286,7 +286,7 @@ pub(super) fn kernel_report(
     (report, findings, user_process)
 }
 
-/// The view of the process `pid` belongs to (x86_64): its threads' user
+/// The view of the process `pid` belongs to (x86_64, aarch64): its threads' user
 /// registers, its VMAs and its memory through its own page tables.
 fn user_process(
     k: &crate::model::KernelInfo,
@@ -296,7 +296,7 @@ fn user_process(
     tasks: &[crate::model::KernelTask],
     pid: i64,
 ) -> Result<crate::kernel::user_process::UserProcess, String> {
-    use crate::kernel::user_process::{KernelProcesses, UserLayout};
+    use crate::kernel::user_process::{KernelProcesses, UserLayout, UserPaging};
     let arch = crate::kernel::arch::KernelArch::of(k.cpus.first().map(|c| c.registers.arch));
     if let Some(why) = arch.user_processes_unsupported() {
         return Err(why.into());
@@ -305,7 +305,22 @@ fn user_process(
         .vmcoreinfo
         .as_ref()
         .ok_or("the dump has no VMCOREINFO to walk page tables with")?;
-    let layout = UserLayout::from_btf(btf?)?;
+    let (model_arch, paging) = match arch {
+        crate::kernel::arch::KernelArch::X86_64 => (
+            crate::model::Arch::X86_64,
+            UserPaging::X86_64(crate::kernel::x86_64_paging(info)?),
+        ),
+        crate::kernel::arch::KernelArch::Aarch64 => (
+            crate::model::Arch::Aarch64,
+            UserPaging::Aarch64 {
+                paging: crate::kernel::aarch64_paging(info)?,
+                phys_offset: crate::kernel::number_u64(info, "PHYS_OFFSET").ok_or(
+                    "VMCOREINFO has no NUMBER(PHYS_OFFSET) to find the linear map's physical base",
+                )?,
+            },
+        ),
+    };
+    let layout = UserLayout::from_btf(btf?, model_arch)?;
     if tasks.is_empty() {
         return Err("the task list could not be read".into());
     }
@@ -313,7 +328,7 @@ fn user_process(
         kernel: process.memory.clone(),
         symbols,
         layout: &layout,
-        paging: crate::kernel::x86_64_paging(info)?,
+        paging,
     }
     .process(tasks, pid)
 }

@@ -72,13 +72,11 @@ impl KernelArch {
         }
     }
 
-    /// Why user processes cannot be read from this kernel's dumps, if so.
+    /// Why user processes cannot be read from this kernel's dumps, if so:
+    /// both architectures' are read (pt_regs, the process's own tables).
     pub fn user_processes_unsupported(self) -> Option<&'static str> {
         match self {
-            KernelArch::X86_64 => None,
-            KernelArch::Aarch64 => {
-                Some("user processes are read from x86_64 kernels only, for now")
-            }
+            KernelArch::X86_64 | KernelArch::Aarch64 => None,
         }
     }
 }

@@ -68,6 +68,11 @@ pub fn aarch64_memory(
     physical: Arc<dyn Memory>,
     info: &Vmcoreinfo,
 ) -> Result<Aarch64KernelMemory, String> {
+    Aarch64KernelMemory::new(physical, &aarch64_paging(info)?)
+}
+
+/// The aarch64 paging VMCOREINFO describes (see [`aarch64_memory`]).
+pub fn aarch64_paging(info: &Vmcoreinfo) -> Result<Aarch64Paging, String> {
     let root_table = info
         .symbol("swapper_pg_dir")
         .ok_or("VMCOREINFO names no root page table (swapper_pg_dir)")?;
@@ -88,7 +93,7 @@ pub fn aarch64_memory(
     if let Some(bits) = number_u64(info, "MAX_PHYSMEM_BITS") {
         paging.pa_bits = u32::try_from(bits.min(64)).unwrap_or(48);
     }
-    Aarch64KernelMemory::new(physical, &paging)
+    Ok(paging)
 }
 
 /// The x86_64 kernel address space over a dump's `physical` memory, as

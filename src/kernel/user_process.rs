@@ -25,6 +25,22 @@
 //! - `mm->saved_auxv` is the process's auxiliary vector; `arg_start` to
 //!   `arg_end` its command line in its own memory; `exe_file` its program.
 //!
+//!
+//! aarch64 (Linux 6.1, confirmed against drgn on Debian's cloud-arm64):
+//! - `task_pt_regs` is likewise the `struct pt_regs` at the top of the task
+//!   stack, no padding above it; its `user_pt_regs` part is `regs[31]`
+//!   (x0–x30), `sp`, `pc`, `pstate`. A task stopped in user mode has
+//!   pstate's mode bits (M[3:0]) 0, EL0t. THREAD_SIZE is 16 KiB (32 KiB
+//!   with KASAN, 64 KiB with 64 KiB pages).
+//! - `mm->pgd` is a linear-map address: physical = address − PAGE_OFFSET +
+//!   PHYS_OFFSET, PAGE_OFFSET being −2^VA_BITS and PHYS_OFFSET VMCOREINFO's
+//!   `NUMBER(PHYS_OFFSET)`. The user tables (TTBR0) have the kernel's
+//!   granule and shape; user addresses end at 2^(64 − T1SZ).
+//! - Return addresses in x30 and on the stack may carry a pointer
+//!   authentication code above the user VA size; the view carries the
+//!   mask (bits VA size to 54, as NT_ARM_PAC_MASK reports them) so the
+//!   unwinder strips it.
+//!
 //! Nothing is built for a process until it is asked for: a dump with ten
 //! thousand tasks costs ten thousand task reads, not ten thousand images.
 
@@ -35,11 +51,15 @@ use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header::Header;
 use goblin::elf::program_header::{PT_LOAD, PT_NOTE, ProgramHeader};
 
-use crate::memory::page_tables::{KernelMemory, TranslateError, X86_64Paging};
+use crate::memory::page_tables::{KernelMemory, TranslateError, Translation, X86_64Paging};
+use crate::memory::page_tables_aarch64::{
+    Aarch64KernelMemory, Aarch64Paging, Aarch64TranslateError,
+};
 use crate::memory::{Absence, Memory, MemoryError};
 use crate::model::{
     Arch, AuxvEntry, Capture, KernelTask, LinuxMappingKind, LinuxRegion, Module, ModuleSource,
-    Process, ProcessView, Protection, Region, RegionFile, RegisterSet, Sharing, Thread,
+    PointerAuthMasks, Process, ProcessView, Protection, Region, RegionFile, RegisterSet, Sharing,
+    Thread,
 };
 
 use super::btf::Btf;
@@ -60,6 +80,9 @@ const PAGE_OFFSET_4_LEVEL: u64 = 0xffff_8880_0000_0000;
 const PAGE_OFFSET_5_LEVEL: u64 = 0xff11_0000_0000_0000;
 /// Task stack sizes tried when BTF does not have `union thread_union`.
 const THREAD_SIZES: [u64; 2] = [16 << 10, 32 << 10];
+const AARCH64_THREAD_SIZES: [u64; 3] = [16 << 10, 32 << 10, 64 << 10];
+/// pstate's mode bits: 0 is EL0t, user mode.
+const AARCH64_PSTATE_MODE: u64 = 0xf;
 /// The kernel's default vm.max_map_count is 65530.
 const MAX_VMAS: usize = 1 << 18;
 /// Pages whose presence in the dump is checked, per process.
@@ -76,9 +99,9 @@ pub struct UserLayout {
     pt_regs_size: u64,
     /// (register name, offset in pt_regs).
     pt_regs: Vec<(&'static str, u64)>,
-    regs_cs: u64,
-    regs_ss: u64,
-    /// `task->thread.fsbase` / `gsbase`.
+    /// What says the pt_regs were saved from user mode.
+    user_mode: UserMode,
+    /// `task->thread.fsbase` / `gsbase` (x86_64).
     fsbase: Option<u64>,
     gsbase: Option<u64>,
     mm: MmLayout,
@@ -87,6 +110,24 @@ pub struct UserLayout {
     file_path: u64,
     dentry: DentryLayout,
     maple: Option<MapleLayout>,
+}
+
+/// How a task's saved registers say they are user mode's.
+#[derive(Debug, Clone, Copy)]
+enum UserMode {
+    /// x86_64: `cs` and `ss` (offsets in pt_regs) hold RPL-3 selectors.
+    Selectors { cs: u64, ss: u64 },
+    /// aarch64: `pstate` (offset in pt_regs) has mode EL0t.
+    Pstate { pstate: u64 },
+}
+
+impl UserMode {
+    fn arch(self) -> Arch {
+        match self {
+            UserMode::Selectors { .. } => Arch::X86_64,
+            UserMode::Pstate { .. } => Arch::Aarch64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,11 +154,14 @@ struct VmaLayout {
     ops: u64,
     private_data: u64,
     next: Option<u64>,
+    /// `vm_operations_struct.name`.
+    ops_name: Option<u64>,
 }
 
 impl UserLayout {
-    /// The layouts of this x86_64 kernel; errors name what BTF lacks.
-    pub fn from_btf(btf: &Btf) -> Result<UserLayout, String> {
+    /// The layouts of this kernel (x86_64 or aarch64, as `arch` says);
+    /// errors name what BTF lacks.
+    pub fn from_btf(btf: &Btf, arch: Arch) -> Result<UserLayout, String> {
         let find = |s: &str| {
             btf.struct_named(s)
                 .ok_or_else(|| format!("BTF has no struct {s}"))
@@ -128,34 +172,24 @@ impl UserLayout {
                 .ok_or_else(|| format!("BTF struct {what} has no {m}"))
         };
         let regs = find("pt_regs")?;
-        // pt_regs member, and the register's name in the model.
-        let names: [(&str, &'static str); 21] = [
-            ("ax", "rax"),
-            ("bx", "rbx"),
-            ("cx", "rcx"),
-            ("dx", "rdx"),
-            ("si", "rsi"),
-            ("di", "rdi"),
-            ("bp", "rbp"),
-            ("sp", "rsp"),
-            ("r8", "r8"),
-            ("r9", "r9"),
-            ("r10", "r10"),
-            ("r11", "r11"),
-            ("r12", "r12"),
-            ("r13", "r13"),
-            ("r14", "r14"),
-            ("r15", "r15"),
-            ("ip", "rip"),
-            ("flags", "rflags"),
-            ("cs", "cs"),
-            ("ss", "ss"),
-            ("orig_ax", "orig_rax"),
-        ];
-        let mut pt_regs = Vec::with_capacity(names.len());
-        for (member, name) in names {
-            pt_regs.push((name, need(regs, member, "pt_regs")?));
-        }
+        let (pt_regs, user_mode, default_sizes) = match arch {
+            Arch::X86_64 => {
+                let pt_regs = x86_64_pt_regs(btf, regs)?;
+                let user_mode = UserMode::Selectors {
+                    cs: need(regs, "cs", "pt_regs")?,
+                    ss: need(regs, "ss", "pt_regs")?,
+                };
+                (pt_regs, user_mode, &THREAD_SIZES[..])
+            }
+            Arch::Aarch64 => {
+                let pt_regs = aarch64_pt_regs(btf, regs)?;
+                let user_mode = UserMode::Pstate {
+                    pstate: need(regs, "pstate", "pt_regs")?,
+                };
+                (pt_regs, user_mode, &AARCH64_THREAD_SIZES[..])
+            }
+            other => return Err(format!("user processes of {other:?} kernels are not read")),
+        };
         let task = find("task_struct")?;
         let mm = find("mm_struct")?;
         let vma = find("vm_area_struct")?;
@@ -167,7 +201,7 @@ impl UserLayout {
         {
             thread_sizes.push(size);
         }
-        for size in THREAD_SIZES {
+        for &size in default_sizes {
             if !thread_sizes.contains(&size) {
                 thread_sizes.push(size);
             }
@@ -181,8 +215,7 @@ impl UserLayout {
             thread_sizes,
             pt_regs_size: btf.size_of(regs).ok_or("BTF: no size of pt_regs")?,
             pt_regs,
-            regs_cs: need(regs, "cs", "pt_regs")?,
-            regs_ss: need(regs, "ss", "pt_regs")?,
+            user_mode,
             fsbase: opt(task, "thread.fsbase"),
             gsbase: opt(task, "thread.gsbase"),
             mm: MmLayout {
@@ -206,12 +239,80 @@ impl UserLayout {
                 ops: need(vma, "vm_ops", "vm_area_struct")?,
                 private_data: need(vma, "vm_private_data", "vm_area_struct")?,
                 next: opt(vma, "vm_next"),
+                ops_name: btf
+                    .struct_named("vm_operations_struct")
+                    .and_then(|ops| opt(ops, "name")),
             },
             file_path: need(file, "f_path", "file")?,
             dentry: DentryLayout::from_btf(btf)?,
             maple: MapleLayout::from_btf(btf).ok(),
         })
     }
+}
+
+/// x86_64's pt_regs: (register name in the model, offset).
+fn x86_64_pt_regs(btf: &Btf, regs: u32) -> Result<Vec<(&'static str, u64)>, String> {
+    // pt_regs member, and the register's name in the model.
+    let names: [(&str, &'static str); 21] = [
+        ("ax", "rax"),
+        ("bx", "rbx"),
+        ("cx", "rcx"),
+        ("dx", "rdx"),
+        ("si", "rsi"),
+        ("di", "rdi"),
+        ("bp", "rbp"),
+        ("sp", "rsp"),
+        ("r8", "r8"),
+        ("r9", "r9"),
+        ("r10", "r10"),
+        ("r11", "r11"),
+        ("r12", "r12"),
+        ("r13", "r13"),
+        ("r14", "r14"),
+        ("r15", "r15"),
+        ("ip", "rip"),
+        ("flags", "rflags"),
+        ("cs", "cs"),
+        ("ss", "ss"),
+        ("orig_ax", "orig_rax"),
+    ];
+    let mut pt_regs = Vec::with_capacity(names.len());
+    for (member, name) in names {
+        let offset = btf
+            .member(regs, member)
+            .ok_or_else(|| format!("BTF struct pt_regs has no {member}"))?
+            .offset;
+        pt_regs.push((name, offset));
+    }
+    Ok(pt_regs)
+}
+
+/// aarch64's pt_regs (its `user_pt_regs` part): x0–x30 from `regs[31]`,
+/// then sp, pc and pstate, under the model's names.
+fn aarch64_pt_regs(btf: &Btf, regs: u32) -> Result<Vec<(&'static str, u64)>, String> {
+    const X: [&str; 31] = [
+        "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13",
+        "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26",
+        "x27", "x28", "fp", "lr",
+    ];
+    let member = |m: &str| {
+        btf.member(regs, m)
+            .ok_or_else(|| format!("BTF struct pt_regs has no {m}"))
+    };
+    let array = member("regs")?;
+    match btf.array(array.type_id) {
+        Some((_, count)) if count as usize >= X.len() => {}
+        _ => return Err("BTF pt_regs.regs is not an array of 31 registers".into()),
+    }
+    let mut pt_regs: Vec<(&'static str, u64)> = X
+        .iter()
+        .zip(0u64..)
+        .map(|(&name, i)| (name, array.offset + 8 * i))
+        .collect();
+    for name in ["sp", "pc", "pstate"] {
+        pt_regs.push((name, member(name)?.offset));
+    }
+    Ok(pt_regs)
 }
 
 /// One VMA as the kernel keeps it.
@@ -251,7 +352,77 @@ pub struct KernelProcesses<'a> {
     pub kernel: Arc<dyn Memory>,
     pub symbols: Option<&'a KernelSymbols>,
     pub layout: &'a UserLayout,
-    pub paging: X86_64Paging,
+    pub paging: UserPaging,
+}
+
+/// The kernel's paging, which user tables share, and where its map of
+/// all physical memory is.
+#[derive(Debug, Clone, Copy)]
+pub enum UserPaging {
+    X86_64(X86_64Paging),
+    /// With VMCOREINFO's `NUMBER(PHYS_OFFSET)`: the physical address the
+    /// linear map starts from.
+    Aarch64 {
+        paging: Aarch64Paging,
+        phys_offset: u64,
+    },
+}
+
+impl UserPaging {
+    fn arch(&self) -> Arch {
+        match self {
+            UserPaging::X86_64(_) => Arch::X86_64,
+            UserPaging::Aarch64 { .. } => Arch::Aarch64,
+        }
+    }
+
+    /// The first address above the user half.
+    fn user_limit(&self) -> u64 {
+        match self {
+            UserPaging::X86_64(p) => 1u64 << (12 + 9 * u32::from(p.levels) - 1),
+            UserPaging::Aarch64 { paging, .. } => 1u64 << paging.va_bits_actual.min(63),
+        }
+    }
+}
+
+/// A process's page tables, of either architecture.
+enum UserTables {
+    X86_64(KernelMemory),
+    Aarch64(Aarch64KernelMemory),
+}
+
+impl UserTables {
+    fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+        match self {
+            UserTables::X86_64(t) => t.read(address, buf),
+            UserTables::Aarch64(t) => t.read(address, buf),
+        }
+    }
+
+    /// Where `address` is in physical memory; else how many bytes from it
+    /// the tables cannot map (all that a missing entry would map).
+    fn translate_or_skip(&self, address: u64) -> Result<Translation, u64> {
+        let span_rest = |span: u64| span - (address & (span - 1));
+        match self {
+            UserTables::X86_64(t) => match t.translate(address) {
+                Ok(t) => Ok(t),
+                Err(TranslateError::NotPresent { level, .. })
+                | Err(TranslateError::TableNotInDump {
+                    level: level @ 1..=4,
+                    ..
+                }) => Err(span_rest(1u64 << (12 + 9 * u32::from(level - 1)).min(63))),
+                Err(_) => Err(span_rest(PAGE_SIZE)),
+            },
+            UserTables::Aarch64(t) => match t.translate(address) {
+                Ok(t) => Ok(t),
+                Err(Aarch64TranslateError::NotPresent { level, .. })
+                | Err(Aarch64TranslateError::TableNotInDump { level, .. }) => {
+                    Err(span_rest(t.entry_span(level)))
+                }
+                Err(_) => Err(span_rest(t.page_size())),
+            },
+        }
+    }
 }
 
 /// A process view, with the kernel facts it was built from and what could
@@ -300,21 +471,34 @@ impl KernelProcesses<'_> {
                 .map_err(|e| format!("{what} at {at:#x} cannot be read: {e}"))
         };
         let pgd = read(mm.wrapping_add(layout.mm.pgd), "mm->pgd")?;
-        let page_offset = self.page_offset_base();
-        let pgd_physical = pgd.checked_sub(page_offset).ok_or_else(|| {
-            format!("mm->pgd {pgd:#x} is not in the direct map at {page_offset:#x}")
-        })?;
+        let (page_offset, phys_offset) = self.direct_map();
+        let pgd_physical = pgd
+            .checked_sub(page_offset)
+            .and_then(|offset| offset.checked_add(phys_offset))
+            .ok_or_else(|| {
+                format!("mm->pgd {pgd:#x} is not in the direct map at {page_offset:#x}")
+            })?;
         let physical: Arc<dyn Memory> = Arc::new(DirectMapPhysical {
             kernel: Arc::clone(&self.kernel),
             page_offset,
+            phys_offset,
         });
-        let tables =
-            KernelMemory::x86_64_with_root(Arc::clone(&physical), pgd_physical, &self.paging)?;
+        let tables = match &self.paging {
+            UserPaging::X86_64(paging) => UserTables::X86_64(KernelMemory::x86_64_with_root(
+                Arc::clone(&physical),
+                pgd_physical,
+                paging,
+            )?),
+            UserPaging::Aarch64 { paging, .. } => UserTables::Aarch64(
+                Aarch64KernelMemory::with_user_root(Arc::clone(&physical), pgd_physical, paging)?,
+            ),
+        };
         let vmas = self.vmas(mm, &mut problems);
+        let user_limit = self.paging.user_limit();
         let memory = Arc::new(UserMemory {
             tables,
             vmas: vmas.iter().map(|v| (v.start, v.end)).collect(),
-            user_limit: 1u64 << (12 + 9 * u32::from(self.paging.levels) - 1),
+            user_limit,
         });
         let mm_word = |offset: u64| kernel.read_u64(mm.wrapping_add(offset)).unwrap_or(0);
         let brk = (mm_word(layout.mm.start_brk), mm_word(layout.mm.brk));
@@ -366,6 +550,15 @@ impl KernelProcesses<'_> {
             modules,
             regions,
             auxv,
+            // Return addresses signed above the user VA size.
+            pointer_auth: (self.paging.arch() == Arch::Aarch64).then(|| {
+                let mask =
+                    crate::unwind::pointer_auth::pac_mask_for_va_bits(user_limit.trailing_zeros());
+                PointerAuthMasks {
+                    data: mask,
+                    insn: mask,
+                }
+            }),
             ..ProcessView::empty(memory)
         };
         Ok(UserProcess {
@@ -379,27 +572,42 @@ impl KernelProcesses<'_> {
         })
     }
 
-    /// The direct map's base: `page_offset_base` (KASLR), else the fixed
-    /// base of the paging depth in use.
-    fn page_offset_base(&self) -> u64 {
-        self.symbols
-            .and_then(|s| s.address_of("page_offset_base"))
-            .and_then(|at| self.kernel.read_u64(at).ok())
-            .filter(|&base| base >> 63 == 1)
-            .unwrap_or(if self.paging.levels == 5 {
-                PAGE_OFFSET_5_LEVEL
-            } else {
-                PAGE_OFFSET_4_LEVEL
-            })
+    /// The direct (linear) map's base and the physical address it maps
+    /// there. x86_64: `page_offset_base` (KASLR), else the fixed base of
+    /// the paging depth in use, from physical 0. aarch64: −2^VA_BITS, from
+    /// PHYS_OFFSET.
+    fn direct_map(&self) -> (u64, u64) {
+        match &self.paging {
+            UserPaging::X86_64(paging) => (
+                self.symbols
+                    .and_then(|s| s.address_of("page_offset_base"))
+                    .and_then(|at| self.kernel.read_u64(at).ok())
+                    .filter(|&base| base >> 63 == 1)
+                    .unwrap_or(if paging.levels == 5 {
+                        PAGE_OFFSET_5_LEVEL
+                    } else {
+                        PAGE_OFFSET_4_LEVEL
+                    }),
+                0,
+            ),
+            UserPaging::Aarch64 {
+                paging,
+                phys_offset,
+            } => (u64::MAX << paging.va_bits.min(63), *phys_offset),
+        }
     }
 
     /// The user registers of `task`: the pt_regs at the top of its kernel
-    /// stack, with its FS and GS bases.
+    /// stack (the first THREAD_SIZE whose pt_regs are user mode's), with
+    /// its FS and GS bases on x86_64.
     pub fn user_registers(&self, task: &KernelTask) -> Result<RegisterSet, String> {
         let layout = self.layout;
         let kernel = &*self.kernel;
         if task.stack == 0 {
             return Err("no kernel stack (the task has exited)".into());
+        }
+        if layout.user_mode.arch() != self.paging.arch() {
+            return Err("the pt_regs layout is not this kernel's architecture".into());
         }
         let mut last_error = String::new();
         for &size in &layout.thread_sizes {
@@ -410,35 +618,46 @@ impl KernelProcesses<'_> {
             else {
                 continue;
             };
-            let selector = |offset| kernel.read_u64(regs.wrapping_add(offset));
-            match (selector(layout.regs_cs), selector(layout.regs_ss)) {
-                (Ok(cs), Ok(ss)) if cs & 3 == 3 && ss & 3 == 3 => {
-                    let mut registers = RegisterSet::new(Arch::X86_64);
-                    for &(name, offset) in &layout.pt_regs {
-                        let value = kernel
-                            .read_u64(regs.wrapping_add(offset))
-                            .map_err(|e| format!("its pt_regs at {regs:#x}: {e}"))?;
-                        registers.set_named(name, value);
-                    }
-                    for (name, offset) in [("fs_base", layout.fsbase), ("gs_base", layout.gsbase)] {
-                        if let Some(value) =
-                            offset.and_then(|o| kernel.read_u64(task.address.wrapping_add(o)).ok())
-                        {
-                            registers.set_named(name, value);
-                        }
-                    }
-                    return Ok(registers);
-                }
-                (Ok(cs), Ok(ss)) => {
-                    last_error = format!(
+            let word = |offset| kernel.read_u64(regs.wrapping_add(offset));
+            let user_mode = match layout.user_mode {
+                UserMode::Selectors { cs, ss } => match (word(cs), word(ss)) {
+                    (Ok(cs), Ok(ss)) if cs & 3 == 3 && ss & 3 == 3 => Ok(()),
+                    (Ok(cs), Ok(ss)) => Err(format!(
                         "the pt_regs at {regs:#x} (THREAD_SIZE {size:#x}) hold no user-mode \
                          selectors (cs {cs:#x}, ss {ss:#x})"
-                    );
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    last_error = format!("its pt_regs at {regs:#x} cannot be read: {e}");
+                    )),
+                    (Err(e), _) | (_, Err(e)) => {
+                        Err(format!("its pt_regs at {regs:#x} cannot be read: {e}"))
+                    }
+                },
+                UserMode::Pstate { pstate } => match word(pstate) {
+                    Ok(pstate) if pstate & AARCH64_PSTATE_MODE == 0 => Ok(()),
+                    Ok(pstate) => Err(format!(
+                        "the pt_regs at {regs:#x} (THREAD_SIZE {size:#x}) are not user mode's \
+                         (pstate {pstate:#x}, not EL0t)"
+                    )),
+                    Err(e) => Err(format!("its pt_regs at {regs:#x} cannot be read: {e}")),
+                },
+            };
+            if let Err(e) = user_mode {
+                last_error = e;
+                continue;
+            }
+            let mut registers = RegisterSet::new(layout.user_mode.arch());
+            for &(name, offset) in &layout.pt_regs {
+                let value = kernel
+                    .read_u64(regs.wrapping_add(offset))
+                    .map_err(|e| format!("its pt_regs at {regs:#x}: {e}"))?;
+                registers.set_named(name, value);
+            }
+            for (name, offset) in [("fs_base", layout.fsbase), ("gs_base", layout.gsbase)] {
+                if let Some(value) =
+                    offset.and_then(|o| kernel.read_u64(task.address.wrapping_add(o)).ok())
+                {
+                    registers.set_named(name, value);
                 }
             }
+            return Ok(registers);
         }
         Err(last_error)
     }
@@ -469,9 +688,18 @@ impl KernelProcesses<'_> {
                     .collect()
             })
             .unwrap_or_default();
+        // Without data symbols (no CONFIG_KALLSYMS_ALL, as Debian's arm64
+        // kernels), the ops are known by their `name` method.
+        let special_name_method = self
+            .symbols
+            .and_then(|s| s.address_of("special_mapping_name"));
+        let special = SpecialOps {
+            tables: special_ops,
+            name_method: special_name_method.zip(self.layout.vma.ops_name),
+        };
         let mut vmas: Vec<Vma> = Vec::new();
         for address in addresses {
-            match self.read_vma(address, &special_ops) {
+            match self.read_vma(address, &special) {
                 Ok(vma) => {
                     // The tree is in address order; anything else is damage.
                     if vmas.last().is_some_and(|last| vma.start < last.end) || vma.start >= vma.end
@@ -490,7 +718,7 @@ impl KernelProcesses<'_> {
         vmas
     }
 
-    fn read_vma(&self, address: u64, special_ops: &[u64]) -> Result<Vma, String> {
+    fn read_vma(&self, address: u64, special_ops: &SpecialOps) -> Result<Vma, String> {
         let l = &self.layout.vma;
         let kernel = &*self.kernel;
         let word = |offset: u64| {
@@ -511,7 +739,7 @@ impl KernelProcesses<'_> {
             ),
         };
         let ops = word(l.ops)?;
-        let special = (file.is_none() && ops != 0 && special_ops.contains(&ops))
+        let special = (file.is_none() && ops != 0 && special_ops.are(kernel, ops))
             .then(|| {
                 let mapping = word(l.private_data).ok()?;
                 let name = kernel.read_u64(mapping).ok()?;
@@ -632,11 +860,28 @@ impl KernelProcesses<'_> {
     }
 }
 
+/// How a special mapping's `vm_ops` are known: by their address
+/// (`special_mapping_vmops`), or by their `name` method
+/// (`special_mapping_name`, at its offset in `vm_operations_struct`).
+struct SpecialOps {
+    tables: Vec<u64>,
+    name_method: Option<(u64, u64)>,
+}
+
+impl SpecialOps {
+    fn are(&self, kernel: &dyn Memory, ops: u64) -> bool {
+        self.tables.contains(&ops)
+            || self.name_method.is_some_and(|(method, offset)| {
+                kernel.read_u64(ops.wrapping_add(offset)).ok() == Some(method)
+            })
+    }
+}
+
 /// The bytes of `vma` whose page is mapped and in the dump; None once the
 /// budget of pages to check runs out. A table entry that is not present
 /// skips all it would map.
 fn captured_bytes(
-    tables: &KernelMemory,
+    tables: &UserTables,
     physical: &dyn Memory,
     vma: &Vma,
     budget: &mut u64,
@@ -644,7 +889,7 @@ fn captured_bytes(
     let mut captured = 0u64;
     let mut address = vma.start;
     while address < vma.end {
-        let step = match tables.translate(address) {
+        let step = match tables.translate_or_skip(address) {
             Ok(t) => {
                 if *budget == 0 {
                     return None;
@@ -657,15 +902,7 @@ fn captured_bytes(
                 page
             }
             // Nothing below a missing entry: skip what it would map.
-            Err(TranslateError::NotPresent { level, .. })
-            | Err(TranslateError::TableNotInDump {
-                level: level @ 1..=4,
-                ..
-            }) => {
-                let span = 1u64 << (12 + 9 * u32::from(level - 1)).min(63);
-                span - (address & (span - 1))
-            }
-            Err(_) => PAGE_SIZE - (address & (PAGE_SIZE - 1)),
+            Err(skip) => skip,
         };
         address = address.saturating_add(step.max(1));
     }
@@ -885,16 +1122,20 @@ fn gnu_build_id(notes: &[u8], align: u64) -> Option<String> {
 }
 
 /// Physical memory read through the kernel's direct map: physical `p` is
-/// kernel-virtual `page_offset + p`. A page the dump left out keeps its
-/// reason.
+/// kernel-virtual `page_offset + (p - phys_offset)`. A page the dump left
+/// out keeps its reason.
 struct DirectMapPhysical {
     kernel: Arc<dyn Memory>,
     page_offset: u64,
+    phys_offset: u64,
 }
 
 impl Memory for DirectMapPhysical {
     fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
-        let Some(virt) = self.page_offset.checked_add(address) else {
+        let Some(virt) = address
+            .checked_sub(self.phys_offset)
+            .and_then(|offset| self.page_offset.checked_add(offset))
+        else {
             return Err(MemoryError::Absent {
                 address,
                 physical: address,
@@ -915,7 +1156,7 @@ impl Memory for DirectMapPhysical {
 /// A process's address space: its VMAs, through its page tables. An
 /// address outside every VMA is not mapped, whatever the tables hold.
 struct UserMemory {
-    tables: KernelMemory,
+    tables: UserTables,
     /// Sorted, disjoint.
     vmas: Vec<(u64, u64)>,
     /// The first kernel address (the lower half ends below it).
@@ -975,7 +1216,7 @@ mod tests {
             KernelMemory::x86_64_with_root(Arc::clone(&physical), 0x1000, &X86_64Paging::new(0, 0))
                 .unwrap();
         let memory = UserMemory {
-            tables,
+            tables: UserTables::X86_64(tables),
             vmas: vec![(0x40_0000, 0x40_1000)],
             user_limit: 1 << 47,
         };
@@ -1032,6 +1273,7 @@ mod tests {
         let physical = DirectMapPhysical {
             kernel: Arc::new(DirectMap),
             page_offset: OFFSET,
+            phys_offset: 0,
         };
         let mut b = [0u8; 4];
         assert_eq!(physical.read(0x5ffe, &mut b), Ok(2));
@@ -1056,22 +1298,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_vma_list_that_loops_stops_with_a_problem() {
-        use crate::kernel::maple_tree::tests::Pages;
-        let mut p = Pages::default();
-        // mm->mmap at 0x1000 -> 0x2000 -> 0x3000 -> 0x2000 (vm_next at 16).
-        p.put_u64(0x1000, 0x2000);
-        p.put_u64(0x2010, 0x3000);
-        p.put_u64(0x3010, 0x2000);
-        let mut layout_problems = Vec::new();
-        let next = 16;
-        let layout = UserLayout {
+    /// A layout with VMA members at 0, 8, … and `vm_next` at `next`.
+    fn bare_layout(next: u64) -> UserLayout {
+        UserLayout {
             thread_sizes: vec![],
             pt_regs_size: 0,
             pt_regs: vec![],
-            regs_cs: 0,
-            regs_ss: 0,
+            user_mode: UserMode::Pstate { pstate: 0 },
             fsbase: None,
             gsbase: None,
             mm: MmLayout {
@@ -1095,6 +1328,7 @@ mod tests {
                 ops: 48,
                 private_data: 56,
                 next: Some(next),
+                ops_name: None,
             },
             file_path: 0,
             dentry: DentryLayout {
@@ -1107,7 +1341,20 @@ mod tests {
                 mount: None,
             },
             maple: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_vma_list_that_loops_stops_with_a_problem() {
+        use crate::kernel::maple_tree::tests::Pages;
+        let mut p = Pages::default();
+        // mm->mmap at 0x1000 -> 0x2000 -> 0x3000 -> 0x2000 (vm_next at 16).
+        p.put_u64(0x1000, 0x2000);
+        p.put_u64(0x2010, 0x3000);
+        p.put_u64(0x3010, 0x2000);
+        let mut layout_problems = Vec::new();
+        let next = 16;
+        let layout = bare_layout(next);
         assert_eq!(
             vma_list(&p, 0x1000, &layout, &mut layout_problems),
             [0x2000, 0x3000]
@@ -1134,5 +1381,89 @@ mod tests {
         );
         assert_eq!(command_line(&p, 0x7000, 0x6000), None);
         assert_eq!(command_line(&p, 0x9000, 0x9010), None);
+    }
+
+    #[test]
+    fn aarch64_pt_regs_are_taken_only_when_pstate_says_el0t() {
+        use crate::kernel::maple_tree::tests::Pages;
+        use crate::memory::page_tables_aarch64::Aarch64Paging;
+        let mut layout = bare_layout(16);
+        layout.thread_sizes = vec![0x4000, 0x8000];
+        layout.pt_regs_size = 0x150;
+        layout.pt_regs = vec![("sp", 0xf8), ("pc", 0x100), ("pstate", 0x108)];
+        layout.user_mode = UserMode::Pstate { pstate: 0x108 };
+        let mut p = Pages::default();
+        // THREAD_SIZE 16 KiB: an EL1h pstate (a kernel thread's frame);
+        // 32 KiB: EL0t with the user's sp and pc.
+        let stack = 0x10_0000u64;
+        let regs16 = stack + 0x4000 - 0x150;
+        let regs32 = stack + 0x8000 - 0x150;
+        p.put_u64(regs16 + 0x108, 0x3c5);
+        p.put_u64(regs32 + 0xf8, 0xffff_e477_fd90);
+        p.put_u64(regs32 + 0x100, 0x42_2ca0);
+        p.put_u64(regs32 + 0x108, 0x8000_1000);
+        let kernel: Arc<dyn Memory> = Arc::new(p);
+        let processes = KernelProcesses {
+            kernel,
+            symbols: None,
+            layout: &layout,
+            paging: UserPaging::Aarch64 {
+                paging: Aarch64Paging::new(0, 0),
+                phys_offset: 0x4000_0000,
+            },
+        };
+        let task = KernelTask {
+            address: 0x9000,
+            pid: 104,
+            tgid: 102,
+            ppid: 1,
+            comm: "ckw-worker-0".into(),
+            state: 'S',
+            state_bits: 1,
+            kernel_thread: false,
+            cpu: None,
+            on_cpu: false,
+            stack,
+            saved_sp: 0,
+            mm: 0x5000,
+        };
+        let registers = processes.user_registers(&task).unwrap();
+        assert_eq!(registers.arch, Arch::Aarch64);
+        assert_eq!(registers.get_named("pc"), Some(0x42_2ca0));
+        assert_eq!(registers.get_named("sp"), Some(0xffff_e477_fd90));
+        // Only the EL1h frame: refused, saying why.
+        let only16 = UserLayout {
+            thread_sizes: vec![0x4000],
+            ..layout.clone()
+        };
+        let e = KernelProcesses {
+            layout: &only16,
+            ..processes
+        }
+        .user_registers(&task)
+        .unwrap_err();
+        assert!(e.contains("pstate 0x3c5, not EL0t"), "{e}");
+    }
+
+    #[test]
+    fn the_aarch64_linear_map_starts_at_phys_offset() {
+        let physical = DirectMapPhysical {
+            kernel: Arc::new(DirectMap),
+            page_offset: OFFSET,
+            phys_offset: 0x4000_0000,
+        };
+        let mut b = [0u8; 4];
+        assert_eq!(physical.read(0x4000_5ffe, &mut b), Ok(2));
+        assert_eq!(
+            physical.read(0x4000_6010, &mut b).unwrap_err().absence(),
+            Some(Absence::Excluded {
+                dump_level: Some(23)
+            })
+        );
+        // Below PHYS_OFFSET there is no RAM.
+        assert_eq!(
+            physical.read(0x5000, &mut b).unwrap_err().absence(),
+            Some(Absence::NotRam)
+        );
     }
 }

@@ -16,6 +16,9 @@
 //!
 //! The root is `swapper_pg_dir`, whose physical address is its kernel-image
 //! address less `kimage_voffset` (the image needs no tables to be found).
+//! A user address space (TTBR0, the lower half: bits above the VA size
+//! clear) has tables of the same shape rooted at its `mm->pgd`; the
+//! hardware requires a root aligned to the size of its top-level table.
 //! Linux sizes that table for its configured VA_BITS; with 52-bit VAs on a
 //! CPU that has only 48 (`TCR_EL1.T1SZ` = 16) the hardware walks the top of
 //! the same table, which indexing with the configured size reaches too.
@@ -38,6 +41,9 @@ pub enum Aarch64TranslateError {
     /// Not an upper-half address of the VA size in use: TTBR1 does not
     /// translate it.
     NotKernelAddress { address: u64 },
+    /// Not a lower-half address of the VA size in use: a user address
+    /// space (TTBR0) does not translate it.
+    NotUserAddress { address: u64 },
     /// The descriptor at `level` (Arm numbering: 3 is the last level, the
     /// first is 0, 1 or 2, or −1 with 5 levels) is invalid (bit 0 clear).
     NotPresent { address: u64, level: i8, entry: u64 },
@@ -54,6 +60,9 @@ impl fmt::Display for Aarch64TranslateError {
         match *self {
             Aarch64TranslateError::NotKernelAddress { address } => {
                 write!(f, "{address:#x} is not a kernel (TTBR1) address")
+            }
+            Aarch64TranslateError::NotUserAddress { address } => {
+                write!(f, "{address:#x} is not a user (TTBR0) address")
             }
             Aarch64TranslateError::NotPresent {
                 address,
@@ -89,6 +98,7 @@ impl From<Aarch64TranslateError> for MemoryError {
     fn from(e: Aarch64TranslateError) -> MemoryError {
         match e {
             Aarch64TranslateError::NotKernelAddress { address }
+            | Aarch64TranslateError::NotUserAddress { address }
             | Aarch64TranslateError::NotPresent { address, .. }
             | Aarch64TranslateError::BadEntry { address, .. } => MemoryError::Unmapped { address },
             Aarch64TranslateError::TableNotInDump { address, .. } => {
@@ -141,8 +151,9 @@ struct CachedPage {
     size: u64,
 }
 
-/// An aarch64 kernel's virtual address space (TTBR1): reads translate
-/// through its tables into the physical memory of a dump.
+/// An aarch64 kernel's virtual address space (TTBR1), or a process's
+/// (TTBR0): reads translate through its tables into the physical memory of
+/// a dump.
 pub struct Aarch64KernelMemory {
     physical: Arc<dyn Memory>,
     /// Physical address of the root table.
@@ -156,6 +167,8 @@ pub struct Aarch64KernelMemory {
     va_bits_actual: u32,
     pa_bits: u32,
     kimage_voffset: u64,
+    /// The lower (TTBR0, user) half rather than the upper (TTBR1) one.
+    lower_half: bool,
     cache: Mutex<[Option<CachedPage>; CACHE_SLOTS]>,
 }
 
@@ -168,6 +181,7 @@ impl fmt::Debug for Aarch64KernelMemory {
             .field("va_bits", &self.va_bits)
             .field("va_bits_actual", &self.va_bits_actual)
             .field("pa_bits", &self.pa_bits)
+            .field("lower_half", &self.lower_half)
             .finish()
     }
 }
@@ -178,6 +192,51 @@ impl Aarch64KernelMemory {
     pub fn new(
         physical: Arc<dyn Memory>,
         paging: &Aarch64Paging,
+    ) -> Result<Aarch64KernelMemory, String> {
+        let root = paging.root_table.wrapping_sub(paging.kimage_voffset);
+        let memory = Self::shaped(physical, paging, root, false)?;
+        if !root.is_multiple_of(8) || root >= memory.physical_limit() {
+            return Err(format!(
+                "root table {:#x} less kimage_voffset {:#x} is {root:#x}, not an address in physical memory",
+                paging.root_table, paging.kimage_voffset
+            ));
+        }
+        let mut probe = [0u8; 8];
+        if memory.physical.read(root, &mut probe).is_err() {
+            return Err(format!(
+                "root table at physical {root:#x} is not in the dump"
+            ));
+        }
+        Ok(memory)
+    }
+
+    /// A process's address space (TTBR0) whose root table is at physical
+    /// `root` (its `mm->pgd`), with the granule and VA sizes of `paging`
+    /// (the kernel's: user and kernel tables have one shape). The root
+    /// must be aligned to its table's size, as the hardware requires; it
+    /// need not be in the dump (reads then say its table is not).
+    pub fn with_user_root(
+        physical: Arc<dyn Memory>,
+        root: u64,
+        paging: &Aarch64Paging,
+    ) -> Result<Aarch64KernelMemory, String> {
+        let memory = Self::shaped(physical, paging, root, true)?;
+        let top_table_size = 8u64 << memory.top_index_bits();
+        if !root.is_multiple_of(top_table_size) || root >= memory.physical_limit() {
+            return Err(format!(
+                "user page table at physical {root:#x} is not a {top_table_size}-byte aligned \
+                 table inside physical memory"
+            ));
+        }
+        Ok(memory)
+    }
+
+    /// The translation `paging` shapes, rooted at physical `root`.
+    fn shaped(
+        physical: Arc<dyn Memory>,
+        paging: &Aarch64Paging,
+        root: u64,
+        lower_half: bool,
     ) -> Result<Aarch64KernelMemory, String> {
         let granule_shift = match paging.page_size {
             4096 => 12,
@@ -197,8 +256,7 @@ impl Aarch64KernelMemory {
         let pa_bits = paging.pa_bits.clamp(32, 52);
         let per_level = granule_shift - 3;
         let levels = (paging.va_bits - granule_shift).div_ceil(per_level);
-        let root = paging.root_table.wrapping_sub(paging.kimage_voffset);
-        let mut memory = Aarch64KernelMemory {
+        Ok(Aarch64KernelMemory {
             physical,
             root,
             granule_shift,
@@ -207,22 +265,21 @@ impl Aarch64KernelMemory {
             va_bits_actual: paging.va_bits_actual,
             pa_bits,
             kimage_voffset: paging.kimage_voffset,
+            lower_half,
             cache: Mutex::new([None; CACHE_SLOTS]),
-        };
-        if !root.is_multiple_of(8) || root >= memory.physical_limit() {
-            return Err(format!(
-                "root table {:#x} less kimage_voffset {:#x} is {root:#x}, not an address in physical memory",
-                paging.root_table, paging.kimage_voffset
-            ));
-        }
-        let mut probe = [0u8; 8];
-        if memory.physical.read(root, &mut probe).is_err() {
-            return Err(format!(
-                "root table at physical {root:#x} is not in the dump"
-            ));
-        }
-        memory.root = root;
-        Ok(memory)
+        })
+    }
+
+    /// Address bits the top-level table resolves.
+    fn top_index_bits(&self) -> u32 {
+        let per_level = self.granule_shift - 3;
+        self.va_bits - self.granule_shift - (u32::from(self.levels) - 1) * per_level
+    }
+
+    /// The span of memory one descriptor at Arm `level` maps.
+    pub fn entry_span(&self, level: i8) -> u64 {
+        let below = u32::try_from(3 - i32::from(level)).unwrap_or(0);
+        1u64 << (self.granule_shift + below * (self.granule_shift - 3)).min(63)
     }
 
     fn physical_limit(&self) -> u64 {
@@ -291,13 +348,18 @@ impl Aarch64KernelMemory {
         if let Some(hit) = self.cached(address) {
             return Ok(hit);
         }
-        // TTBR1 translates addresses whose bits above the VA size are ones.
-        if address >> self.va_bits_actual != u64::MAX >> self.va_bits_actual {
+        // TTBR1 translates addresses whose bits above the VA size are ones,
+        // TTBR0 those whose bits above it are zeros.
+        if self.lower_half {
+            if address >> self.va_bits_actual != 0 {
+                return Err(Aarch64TranslateError::NotUserAddress { address });
+            }
+        } else if address >> self.va_bits_actual != u64::MAX >> self.va_bits_actual {
             return Err(Aarch64TranslateError::NotKernelAddress { address });
         }
         let per_level = self.granule_shift - 3;
         let levels = u32::from(self.levels);
-        let top_bits = self.va_bits - self.granule_shift - (levels - 1) * per_level;
+        let top_bits = self.top_index_bits();
         let mut table = self.root;
         for remaining in (0..levels).rev() {
             let level = 3 - remaining as i8;
@@ -405,7 +467,16 @@ impl Memory for Aarch64KernelMemory {
         let n = (buf.len() as u64).min(t.remaining_in_page) as usize;
         match self.physical.read(t.physical, &mut buf[..n]) {
             Ok(read) => Ok(read),
-            Err(_) => Err(MemoryError::NotCaptured { address }),
+            // The tables map it; the dump did not keep (or never had) the
+            // physical page, and says why where it can.
+            Err(e) => Err(match e.absence() {
+                Some(reason) => MemoryError::Absent {
+                    address,
+                    physical: t.physical,
+                    reason,
+                },
+                None => MemoryError::NotCaptured { address },
+            }),
         }
     }
 }
@@ -561,6 +632,95 @@ mod tests {
             assert_eq!(k.translate(mid + 0x5000).unwrap().physical, 0x20_5000);
         }
         assert_eq!(k.kernel_image_physical(VOFFSET + 0x1234), 0x1234);
+    }
+
+    /// Physical memory that says one page was excluded by dump level 31.
+    struct Excluding {
+        inner: Arc<dyn Memory>,
+        excluded: u64,
+    }
+
+    impl Memory for Excluding {
+        fn read(&self, address: u64, buf: &mut [u8]) -> Result<usize, MemoryError> {
+            if address & !0xfff == self.excluded {
+                return Err(MemoryError::Absent {
+                    address,
+                    physical: address,
+                    reason: crate::memory::Absence::Excluded {
+                        dump_level: Some(31),
+                    },
+                });
+            }
+            self.inner.read(address, buf)
+        }
+    }
+
+    #[test]
+    fn a_user_root_translates_the_lower_half_only() {
+        let (g, va) = (12, 48);
+        let stack = 0x0000_ffff_e477_f000u64;
+        let text = 0x0000_0000_0040_0000u64;
+        let mut p = Physical::new(0x10000);
+        // A user pgd at 0x1000, and the same shape as the kernel's.
+        p.entry(0x1000, index(stack, 0, g, va), table(0x2000));
+        p.entry(0x2000, index(stack, 1, g, va), table(0x3000));
+        p.entry(0x3000, index(stack, 2, g, va), table(0x4000));
+        p.entry(0x4000, index(stack, 3, g, va), page(0x8000));
+        p.entry(0x1000, index(text, 0, g, va), table(0x5000));
+        p.entry(0x5000, index(text, 1, g, va), table(0x6000));
+        p.entry(0x6000, index(text, 2, g, va), table(0x7000));
+        p.entry(0x7000, index(text, 3, g, va), page(0x9000));
+        p.low[0x8ff8..0x9000].copy_from_slice(&0x1122_3344u64.to_le_bytes());
+        let physical: Arc<dyn Memory> = Arc::new(Excluding {
+            inner: p.memory(),
+            excluded: 0x9000,
+        });
+        let shape = paging(4096, va, 0xdead_0000);
+        let user =
+            Aarch64KernelMemory::with_user_root(Arc::clone(&physical), 0x1000, &shape).unwrap();
+        assert_eq!((user.root(), user.levels()), (0x1000, 4));
+        assert_eq!(user.translate(stack + 0xff8).unwrap().physical, 0x8ff8);
+        assert_eq!(
+            (&user as &dyn Memory).read_u64(stack + 0xff8),
+            Ok(0x1122_3344)
+        );
+        // An excluded page says so, with the dump level.
+        assert_eq!(
+            (&user as &dyn Memory).read_u64(text),
+            Err(MemoryError::Absent {
+                address: text,
+                physical: 0x9000,
+                reason: crate::memory::Absence::Excluded {
+                    dump_level: Some(31)
+                }
+            })
+        );
+        // The upper half, and an address past the VA size, are not its own.
+        for address in [0xffff_0000_0012_3000u64, 1 << 48] {
+            assert_eq!(
+                user.translate(address),
+                Err(Aarch64TranslateError::NotUserAddress { address })
+            );
+        }
+        // Nothing mapped there: the level-0 descriptor is invalid.
+        assert!(matches!(
+            user.translate(0x10_0000_0000),
+            Err(Aarch64TranslateError::NotPresent { level: 1, .. })
+        ));
+        assert_eq!(user.entry_span(0), 1 << 39);
+        assert_eq!(user.entry_span(3), 4096);
+        // A root that is no table start, or past physical memory, is refused.
+        for root in [0x1008, 1 << 48] {
+            assert!(
+                Aarch64KernelMemory::with_user_root(Arc::clone(&physical), root, &shape).is_err()
+            );
+        }
+        // A root outside the dump is an error at the first read, not here.
+        let absent = Aarch64KernelMemory::with_user_root(physical, 0x20_0000, &shape).unwrap();
+        assert!(matches!(
+            absent.translate(stack),
+            Err(Aarch64TranslateError::TableNotInDump { level: 0, .. })
+        ));
     }
 
     #[test]
