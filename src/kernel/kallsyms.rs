@@ -108,6 +108,7 @@ impl<'a> TableReader<'a> {
         }
     }
 
+    #[inline]
     fn byte(&mut self) -> Result<u8, String> {
         if self.pos == self.buf.len() {
             self.buf.resize(CHUNK, 0);

@@ -109,8 +109,9 @@ const PAGE_DESC_SIZE: u64 = 24;
 /// The sub-header regions (VMCOREINFO, notes, eraseinfo) are a few KiB;
 /// anything past this is damage, never a reason to allocate.
 const MAX_REGION: u64 = 64 << 20;
-/// Decompressed pages kept: a page-table walk reads the same few pages.
-const CACHE_PAGES: usize = 32;
+/// Decompressed pages kept (1 MiB): a page-table walk reads the same few
+/// pages, and BTF and kallsyms are read in passes over a few hundred.
+const CACHE_PAGES: usize = 256;
 /// Failed pages listed by PFN in a finding (all are counted).
 const LISTED_FAILURES: usize = 8;
 /// Descriptors read at once by a pass over the table (96 KiB).
