@@ -8,7 +8,8 @@
 # our multi-threaded ckdump-threads (built for arm64) and panics by sysrq-c.  The capture kernel writes
 # `makedumpfile -F -c -d 31 /proc/vmcore` onto an NVMe disk; `makedumpfile -R` (arch-neutral)
 # turns that into dumps/arm64-sysrq.kdump (kdump-compressed, zlib).  Then drgn writes
-# reference/arm64-sysrq/drgn.txt with the -dbg package's vmlinux, and the guest console is
+# reference/arm64-sysrq/drgn.txt (and drgn-user.txt: user tasks' pt_regs and VMAs) with the -dbg
+# package's vmlinux, and the guest console is
 # kept as reference/arm64-sysrq/console.log.
 #
 # Packages: host qemu-system-arm gcc-aarch64-linux-gnu makedumpfile cpio python3-pip, drgn
@@ -185,4 +186,9 @@ log "drgn"
     python3 -m drgn -q -c "dumps/$NAME.kdump" -s "$VMLINUX" reference/drgn-probe-arm64.py) \
     > "$KT/reference/$NAME/drgn.txt" 2>&1 ||
     { cat "$KT/reference/$NAME/drgn.txt" >&2; die "drgn failed"; }
+# User processes: each thread's pt_regs, its VMAs and what its user stack reads as.
+(cd "$KT" && env -i PATH="$PATH" HOME="$STAGE" \
+    python3 -m drgn -q -c "dumps/$NAME.kdump" -s "$VMLINUX" reference/drgn-user-arm64.py) \
+    > "$KT/reference/$NAME/drgn-user.txt" 2>&1 ||
+    { cat "$KT/reference/$NAME/drgn-user.txt" >&2; die "drgn (user processes) failed"; }
 ls -la "$KT/dumps/$NAME.kdump" >&2
