@@ -401,7 +401,9 @@ fn kernel_frames(
     // A kernel stack is 16 KiB: 2048 words bound one scan.
     let limits = WalkLimits {
         max_frames: 64,
-        max_scan_words: 2048,
+        // A walk from a return address found on a stack stands or falls by
+        // its unwind tables alone (see nmi_handler_frames): no scanning.
+        max_scan_words: if first_is_return_address { 0 } else { 2048 },
     };
     let mut start = registers.clone();
     if !code.keeps_frame_pointers() {
@@ -513,11 +515,21 @@ fn nmi_handler_frames(
     }
     let sp_number = crate::model::RegisterSet::sp_number(registers.arch);
     let pc_number = crate::model::RegisterSet::pc_number(registers.arch);
-    for (slot, word) in bytes.chunks_exact(8).enumerate() {
-        let value = u64::from_le_bytes(word.try_into().unwrap_or_default());
-        if !code.is_code(value) {
-            continue;
-        }
+    // A handful of return addresses lie on a real NMI stack; a damaged one
+    // full of text addresses costs at most this many walks. The handler's
+    // frames sit just below the entry's pt_regs at the top: the candidates
+    // nearest the top are kept, then tried lowest first.
+    const MAX_CANDIDATES: usize = 64;
+    let candidates: Vec<(usize, u64)> = bytes
+        .chunks_exact(8)
+        .enumerate()
+        .filter_map(|(slot, word)| {
+            let value = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            code.is_code(value).then_some((slot, value))
+        })
+        .collect();
+    let nearest_top = &candidates[candidates.len().saturating_sub(MAX_CANDIDATES)..];
+    for &(slot, value) in nearest_top {
         let mut start_regs = crate::model::RegisterSet::new(registers.arch);
         start_regs.set(pc_number, value);
         start_regs.set(sp_number, start + slot as u64 * 8 + 8);
