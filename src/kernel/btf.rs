@@ -399,8 +399,18 @@ pub fn from_memory(
         .filter(|&l| l > 0 && l <= MAX_BTF_SIZE)
         .ok_or_else(|| format!("BTF spans {start:#x}..{stop:#x}, not a plausible size"))?;
     let mut bytes = vec![0u8; len as usize];
-    memory
-        .read_exact(start, &mut bytes)
+    // Megabytes of pages that a compressed dump inflates one by one: the
+    // two halves are read on two threads.
+    let (low, high) = bytes.split_at_mut(len as usize / 2);
+    let high_start = start + low.len() as u64;
+    let (low_read, high_read) = std::thread::scope(|scope| {
+        let high_read = scope.spawn(|| memory.read_exact(high_start, high));
+        let low_read = memory.read_exact(start, low);
+        (low_read, high_read.join())
+    });
+    let high_read = high_read.map_err(|_| "reading the kernel's BTF failed".to_string())?;
+    low_read
+        .and(high_read)
         .map_err(|e| format!("the kernel's BTF at {start:#x} cannot be read: {e}"))?;
     Btf::parse(bytes)
 }
