@@ -135,6 +135,58 @@ struct CachedPage {
     size: u64,
 }
 
+/// The last translations of a page-table walker (x86_64 or aarch64): a
+/// read of a kernel structure translates the same few pages over and over.
+/// Direct-mapped by the base page (`page_shift`) of the address asked for.
+pub(super) struct TranslationCache {
+    page_shift: u32,
+    slots: Mutex<[Option<CachedPage>; CACHE_SLOTS]>,
+}
+
+impl TranslationCache {
+    pub(super) fn new(page_shift: u32) -> Self {
+        TranslationCache {
+            page_shift,
+            slots: Mutex::new([None; CACHE_SLOTS]),
+        }
+    }
+
+    fn slot(&self, address: u64) -> usize {
+        ((address >> self.page_shift) as usize) % CACHE_SLOTS
+    }
+
+    pub(super) fn get(&self, address: u64) -> Option<Translation> {
+        let slots = self.slots.lock().ok()?;
+        // A slot is shared by many pages: a hit needs the address inside.
+        let page = slots[self.slot(address)]?;
+        let within = address.wrapping_sub(page.virtual_base);
+        (within < page.size).then(|| Translation {
+            physical: page.physical_base + within,
+            remaining_in_page: page.size - within,
+        })
+    }
+
+    /// The translation of `address` inside a mapping of `size` bytes (a
+    /// power of two) at physical `frame`, remembered under the base page
+    /// of `address` (the one asked for, even inside a large page): the
+    /// next read nearby hits.
+    pub(super) fn map(&self, address: u64, frame: u64, size: u64) -> Translation {
+        let base = frame & !(size - 1);
+        let within = address & (size - 1);
+        if let Ok(mut slots) = self.slots.lock() {
+            slots[self.slot(address)] = Some(CachedPage {
+                virtual_base: address & !(size - 1),
+                physical_base: base,
+                size,
+            });
+        }
+        Translation {
+            physical: base + within,
+            remaining_in_page: size - within,
+        }
+    }
+}
+
 /// A kernel's virtual address space: reads translate through its page
 /// tables into the physical memory of a dump.
 pub struct KernelMemory {
@@ -149,7 +201,7 @@ pub struct KernelMemory {
     physical_limit: u64,
     phys_base: i64,
     kernel_image_size: u64,
-    cache: Mutex<[Option<CachedPage>; CACHE_SLOTS]>,
+    cache: TranslationCache,
 }
 
 impl fmt::Debug for KernelMemory {
@@ -188,7 +240,7 @@ impl KernelMemory {
             physical_limit: 1u64 << physmem_bits,
             phys_base,
             kernel_image_size,
-            cache: Mutex::new([None; CACHE_SLOTS]),
+            cache: TranslationCache::new(12),
         };
         let root = memory.kernel_text_physical(root_symbol).ok_or_else(|| {
             format!("root page table {root_symbol:#x} is not in the kernel-text mapping")
@@ -234,7 +286,7 @@ impl KernelMemory {
             physical_limit,
             phys_base: paging.phys_base,
             kernel_image_size: paging.kernel_image_size.clamp(1, 1 << 31),
-            cache: Mutex::new([None; CACHE_SLOTS]),
+            cache: TranslationCache::new(12),
         })
     }
 
@@ -269,7 +321,7 @@ impl KernelMemory {
 
     /// Walks the page tables for `address`: at most `levels` reads.
     pub fn translate(&self, address: u64) -> Result<Translation, TranslateError> {
-        if let Some(hit) = self.cached(address) {
+        if let Some(hit) = self.cache.get(address) {
             return Ok(hit);
         }
         let va_bits = 12 + 9 * u32::from(self.levels);
@@ -319,21 +371,7 @@ impl KernelMemory {
                         entry,
                     });
                 }
-                let size = 1u64 << shift;
-                let base = next & !(size - 1);
-                let within = address & (size - 1);
-                self.remember(
-                    address,
-                    CachedPage {
-                        virtual_base: address & !(size - 1),
-                        physical_base: base,
-                        size,
-                    },
-                );
-                return Ok(Translation {
-                    physical: base + within,
-                    remaining_in_page: size - within,
-                });
+                return Ok(self.cache.map(address, next, 1u64 << shift));
             }
             table = next;
         }
@@ -375,29 +413,6 @@ impl KernelMemory {
                 table,
                 reason,
             },
-        }
-    }
-
-    fn slot(address: u64) -> usize {
-        ((address >> 12) as usize) % CACHE_SLOTS
-    }
-
-    fn cached(&self, address: u64) -> Option<Translation> {
-        let cache = self.cache.lock().ok()?;
-        // A slot is shared by many pages: a hit needs the address inside.
-        let page = cache[Self::slot(address)]?;
-        let within = address.wrapping_sub(page.virtual_base);
-        (within < page.size).then(|| Translation {
-            physical: page.physical_base + within,
-            remaining_in_page: page.size - within,
-        })
-    }
-
-    /// Remembers `page` under the 4 KiB page of `address` (the one asked
-    /// for, even inside a large page): the next read nearby hits.
-    fn remember(&self, address: u64, page: CachedPage) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache[Self::slot(address)] = Some(page);
         }
     }
 }

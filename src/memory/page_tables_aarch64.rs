@@ -24,16 +24,14 @@
 //! the same table, which indexing with the configured size reaches too.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::page_tables::Translation;
+use super::page_tables::{Translation, TranslationCache};
 use super::{Memory, MemoryError};
 
 const VALID: u64 = 1;
 /// Above the last level: a table (else a block). At the last level: a page.
 const TABLE_OR_PAGE: u64 = 1 << 1;
-/// Translations remembered (direct-mapped by virtual page number).
-const CACHE_SLOTS: usize = 64;
 
 /// Why a kernel virtual address has no physical address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,13 +142,6 @@ impl Aarch64Paging {
     }
 }
 
-#[derive(Clone, Copy)]
-struct CachedPage {
-    virtual_base: u64,
-    physical_base: u64,
-    size: u64,
-}
-
 /// An aarch64 kernel's virtual address space (TTBR1), or a process's
 /// (TTBR0): reads translate through its tables into the physical memory of
 /// a dump.
@@ -169,7 +160,7 @@ pub struct Aarch64KernelMemory {
     kimage_voffset: u64,
     /// The lower (TTBR0, user) half rather than the upper (TTBR1) one.
     lower_half: bool,
-    cache: Mutex<[Option<CachedPage>; CACHE_SLOTS]>,
+    cache: TranslationCache,
 }
 
 impl fmt::Debug for Aarch64KernelMemory {
@@ -266,7 +257,7 @@ impl Aarch64KernelMemory {
             pa_bits,
             kimage_voffset: paging.kimage_voffset,
             lower_half,
-            cache: Mutex::new([None; CACHE_SLOTS]),
+            cache: TranslationCache::new(granule_shift),
         })
     }
 
@@ -345,7 +336,7 @@ impl Aarch64KernelMemory {
 
     /// Walks the tables for `address`: at most `levels` reads.
     pub fn translate(&self, address: u64) -> Result<Translation, Aarch64TranslateError> {
-        if let Some(hit) = self.cached(address) {
+        if let Some(hit) = self.cache.get(address) {
             return Ok(hit);
         }
         // TTBR1 translates addresses whose bits above the VA size are ones,
@@ -410,21 +401,7 @@ impl Aarch64KernelMemory {
                 if !is_last && !self.block_allowed(level) {
                     return Err(bad);
                 }
-                let size = 1u64 << shift;
-                let base = next & !(size - 1);
-                let within = address & (size - 1);
-                self.remember(
-                    address,
-                    CachedPage {
-                        virtual_base: address & !(size - 1),
-                        physical_base: base,
-                        size,
-                    },
-                );
-                return Ok(Translation {
-                    physical: base + within,
-                    remaining_in_page: size - within,
-                });
+                return Ok(self.cache.map(address, next, 1u64 << shift));
             }
             table = next;
         }
@@ -434,27 +411,6 @@ impl Aarch64KernelMemory {
             level: 3,
             entry: 0,
         })
-    }
-
-    fn slot(&self, address: u64) -> usize {
-        ((address >> self.granule_shift) as usize) % CACHE_SLOTS
-    }
-
-    fn cached(&self, address: u64) -> Option<Translation> {
-        let cache = self.cache.lock().ok()?;
-        let page = cache[self.slot(address)]?;
-        let within = address.wrapping_sub(page.virtual_base);
-        (within < page.size).then(|| Translation {
-            physical: page.physical_base + within,
-            remaining_in_page: page.size - within,
-        })
-    }
-
-    fn remember(&self, address: u64, page: CachedPage) {
-        let slot = self.slot(address);
-        if let Ok(mut cache) = self.cache.lock() {
-            cache[slot] = Some(page);
-        }
     }
 }
 
