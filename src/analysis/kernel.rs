@@ -196,7 +196,14 @@ pub(super) fn kernel_report(
             pid,
         )
     });
-    let (source, file, description) = sources.describe();
+    let (source, file, mut description) = sources.describe();
+    let mut tasks_problems = tasks.problems;
+    if k.unsupported.is_some() {
+        // Nothing was searched for: say so, not that the search failed.
+        let arch = k.cpus.first().map_or("these", |c| c.registers.arch.name());
+        description = format!("none: not read for {arch} kernels");
+        tasks_problems = vec![format!("not read for {arch} kernels")];
+    }
     let report = crate::report::KernelReport {
         format: k.format,
         release: info.and_then(|v| v.osrelease()).map(str::to_string),
@@ -260,7 +267,7 @@ pub(super) fn kernel_report(
             .collect(),
         modules_problems: modules.problems.clone(),
         tasks: tasks.tasks,
-        tasks_problems: tasks.problems,
+        tasks_problems,
         types: tasks.types,
         symbols: crate::report::KernelSymbolsReport {
             source,
@@ -280,6 +287,7 @@ pub(super) fn kernel_report(
                     .collect()
             })
             .unwrap_or_default(),
+        unsupported: k.unsupported.clone(),
     };
     let mut findings = sources.findings;
     findings.extend(module_debug.findings);

@@ -197,6 +197,11 @@ pub struct KernelInfo {
     /// by); None for dumps.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub online_cpus: Option<u32>,
+    /// Why the kernel's virtual memory is not read (an architecture whose
+    /// page tables ckdump does not walk): the log, symbols, tasks and
+    /// stacks are then absent for that reason, not for a fault of the dump.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
 }
 
 /// One file of a makedumpfile `--split` dump and the page frames it holds.

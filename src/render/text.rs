@@ -1273,6 +1273,8 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
             .is_some_and(|k| k.format == crate::model::VmcoreFormat::LiveKcore)
         {
             "No crash: the kernel is running (read live through /proc/kcore), nothing crashed."
+        } else if let Some(why) = r.kernel.as_ref().and_then(|k| k.unsupported.as_deref()) {
+            &format!("No panic message: {why}.")
         } else if r.kernel.is_some() {
             "No panic message found (the kernel log could not be read)."
         } else {

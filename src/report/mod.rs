@@ -328,6 +328,10 @@ pub struct KernelReport {
     pub log: Vec<crate::model::LogRecord>,
     /// Every VMCOREINFO entry, in the kernel's order.
     pub vmcoreinfo: Vec<Annotation>,
+    /// Why the kernel's log, symbols, tasks and stacks are not read (an
+    /// architecture ckdump does not walk the page tables of).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
 }
 
 /// One kernel task and, when unwound, its kernel stack.

@@ -447,6 +447,7 @@ pub fn read(path: &Path, file: File, facts: LiveFacts) -> Result<Image> {
                 panic_cause: Vec::new(),
                 split_parts: Vec::new(),
                 online_cpus: facts.online_cpus,
+                unsupported: None,
             }),
             ..FormatDetails::default()
         },

@@ -313,6 +313,16 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
         Some(found.vmcoreinfo)
     });
     check_vmcoreinfo(vmcoreinfo.as_ref(), &mut findings);
+    // The architectures whose page tables are not walked: their dumps are
+    // read and verified by physical address only.
+    let unsupported = matches!(arch, Arch::X86 | Arch::Arm).then(|| {
+        format!(
+            "ckdump reads the virtual memory of x86_64 and aarch64 kernels only: for this {} \
+             kernel it shows the dump's header, VMCOREINFO and CPU registers and checks its \
+             pages, but reads no log, symbols, tasks or stacks",
+            arch.name()
+        )
+    });
     let kernel_memory = match vmcoreinfo
         .as_ref()
         .and_then(|info| crate::kernel::kernel_memory(physical.clone(), info, arch))
@@ -445,6 +455,7 @@ fn kernel_image(path: &Path, dump: KernelDump) -> Image {
                 panic_cpu,
                 split_parts,
                 online_cpus: None,
+                unsupported,
             }),
             ..FormatDetails::default()
         },
@@ -795,20 +806,33 @@ pub(crate) fn makedumpfile_image(m: MakedumpfileImage<'_>) -> Result<Image> {
             ),
         ));
     }
-    let dump_level = dump
-        .sub_header()
-        .and_then(|s| u32::try_from(s.dump_level).ok());
     // The whole dump's counts: every part of a split set carries its
     // bitmaps.
     let page_counts = dump.bitmaps_read().then(|| PageCounts {
         ram: dump.ram_pages(),
         dumped: dump.dumped_in(0, dump.max_mapnr()),
     });
+    // QEMU records dump level 1 yet keeps every zero page (all pointing at
+    // one stored zero page): when every page of RAM is there, its level
+    // excluded nothing and would wrongly say zero pages read as absent.
+    let dump_level = dump
+        .sub_header()
+        .and_then(|s| u32::try_from(s.dump_level).ok())
+        .filter(|_| {
+            !(cpu_note_pids == CpuNotePids::VcpuIds
+                && page_counts.is_some_and(|c| c.dumped >= c.ram))
+        });
     let incomplete = header.is_incomplete();
     // QEMU's kdump files leave the time at 0: unknown, not 1970.
     let written_at = u64::try_from(header.timestamp_sec).ok().filter(|&t| t != 0);
+    // QEMU's dump-guest-memory writes the same format (with its own
+    // per-CPU notes, which name vCPUs where kdump's name tasks).
+    let writer = match cpu_note_pids {
+        CpuNotePids::VcpuIds => "QEMU dump-guest-memory",
+        CpuNotePids::Tasks => "makedumpfile",
+    };
     let producer = Producer::Other(format!(
-        "makedumpfile ({}, header version {}){}",
+        "{writer} ({}, header version {}){}",
         header.signature.trim(),
         header.header_version,
         writer_note.map(|n| format!(", {n}")).unwrap_or_default()
