@@ -80,6 +80,16 @@ checks! {
     MAPPED_FILE_SIZE = "CKD-E3003", "mapped-file-size", Error, Process,
         "Every file-backed mapping lies inside the host file's size.",
         "The host file is shorter than the mapping recorded in the image; it is not the file the process used.";
+    // Without --sysroot the comparison is with the analysing machine, which
+    // is rarely the crashed one: a difference there says the symbols may be
+    // wrong, not that the dump is bad, so it is a warning. Named with
+    // --sysroot, the crashed machine's files must match: E3002 / E3003.
+    HOST_FILE_BUILD_ID = "CKD-W3004", "host-file-identity", Warning, Process,
+        "Without --sysroot: every mapped file on this host has the build-id the image recorded.",
+        "This host's file is not the one the process mapped (another package version): symbols and unwind tables read from it may be wrong. Pass --sysroot (or --symbols) with the crashed machine's files; verify then checks them as errors.";
+    HOST_FILE_SIZE = "CKD-W3005", "host-file-size", Warning, Process,
+        "Without --sysroot: every file-backed mapping lies inside this host's copy of the file.",
+        "This host's file is shorter than the process's mapping of it: it is another version. Pass --sysroot with the crashed machine's files; verify then checks them as errors.";
 
     // --- 5xxx: minidump structure ---
     MDMP_STREAM_BOUNDS = "CKD-E5001", "streams-in-file", Error, Minidump,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::host_files::file_build_id;
 use crate::model::{Arch, Fault, Image, ProcessView, Region};
-use crate::verify::{self, CappedFindings, Finding, Severity};
+use crate::verify::{self, CappedFindings, Check, Finding, Severity};
 
 /// Options for the model checks.
 #[derive(Debug, Clone, Default)]
@@ -391,27 +391,44 @@ fn mapped_files(process: &ProcessView, options: &CheckOptions, out: &mut CappedF
         if let (Some(want), Some(have)) = (build_id, file_build_id(&host))
             && !want.eq_ignore_ascii_case(&have)
         {
-            out.push(
-                &verify::MAPPED_FILE_BUILD_ID,
-                Finding::new(
-                    &verify::MAPPED_FILE_BUILD_ID,
-                    format!(
-                        "{} has build-id {have}, the dump recorded {want}",
-                        host.display()
-                    ),
-                )
-                .about_path(path),
-            );
+            // The crashed machine's own file (--sysroot) must match; this
+            // host's only says whether its symbols can be trusted.
+            let check = match options.sysroot {
+                Some(_) => &verify::MAPPED_FILE_BUILD_ID,
+                None => &verify::HOST_FILE_BUILD_ID,
+            };
+            let message = match options.sysroot {
+                Some(_) => format!(
+                    "{} has build-id {have}, the dump recorded {want}",
+                    host.display()
+                ),
+                None => format!(
+                    "this host's {} has build-id {have}, the process mapped one with {want}: \
+                     symbols read from it may be wrong",
+                    host.display()
+                ),
+            };
+            out.push(check, Finding::new(check, message).about_path(path));
             // The wrong file: its size says nothing more.
             continue;
         }
-        check_file_size(process, path, size, out);
+        let check = match options.sysroot {
+            Some(_) => &verify::MAPPED_FILE_SIZE,
+            None => &verify::HOST_FILE_SIZE,
+        };
+        check_file_size(process, path, size, check, out);
     }
 }
 
 /// Every mapping of `path` must lie inside the host file, rounded up to a
 /// page (the kernel maps the last partial page whole).
-fn check_file_size(process: &ProcessView, path: &str, size: u64, out: &mut CappedFindings) {
+fn check_file_size(
+    process: &ProcessView,
+    path: &str,
+    size: u64,
+    check: &'static Check,
+    out: &mut CappedFindings,
+) {
     let page_end = size.div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE);
     for r in &process.regions {
         let Some(file) = r.file.as_ref().filter(|f| f.path == path) else {
@@ -426,9 +443,9 @@ fn check_file_size(process: &ProcessView, path: &str, size: u64, out: &mut Cappe
         let end = file.offset.saturating_add(r.size());
         if end > page_end {
             out.push(
-                &verify::MAPPED_FILE_SIZE,
+                check,
                 Finding::new(
-                    &verify::MAPPED_FILE_SIZE,
+                    check,
                     format!(
                         "{path}: mapping {:#x}-{:#x} covers file offsets {:#x}-{end:#x}, but the file here has {size} bytes",
                         r.start, r.end, file.offset
@@ -904,4 +921,46 @@ mod tests {
         );
         assert_eq!(f[0].location.path.as_deref(), Some(LIBC_PATH));
     }
+
+    /// Without --sysroot the files compared are this host's, which is
+    /// rarely the crashed machine: a different build is a warning that
+    /// the symbols may be wrong, never a restore-blocking error.
+    #[test]
+    fn a_different_file_on_this_host_is_a_warning() {
+        let host = std::path::Path::new("/bin/sh");
+        let have = file_build_id(host).expect("Debian's /bin/sh carries a GNU build-id");
+        let wrong = "00112233445566778899aabbccddeeff00112233";
+        let img = image(
+            vec![module("/bin/sh", Some(wrong))],
+            vec![file_region(0x7000_0000, 0x7000_1000, "r-x", "/bin/sh", 0)],
+            vec![thread(1, 0x10, 0x10)],
+        );
+        let f: Vec<_> = run(&img, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.code.contains('3'))
+            .collect();
+        let message = format!(
+            "this host's /bin/sh has build-id {have}, the process mapped one with {wrong}: symbols read from it may be wrong"
+        );
+        assert_eq!(
+            summary(&f),
+            [("CKD-W3004", Severity::Warning, message.as_str())]
+        );
+
+        // A mapping past the end of this host's copy: a warning too.
+        let size = std::fs::metadata(host).unwrap().len();
+        let past = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let img = image(
+            vec![module("/bin/sh", None)],
+            vec![file_region(0x7000_0000, 0x7000_1000, "r--", "/bin/sh", past)],
+            vec![thread(1, 0x10, 0x10)],
+        );
+        let f: Vec<_> = run(&img, &CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.code.contains('3'))
+            .collect();
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].code, f[0].severity), ("CKD-W3005", Severity::Warning));
+    }
+
 }
