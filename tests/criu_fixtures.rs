@@ -487,7 +487,7 @@ fn clean_fixtures_verify_against_their_restore_root() {
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("0 errors, 0 warnings, 0 notes; 29 of 29 checks passed"),
+        text.contains("0 errors, 0 warnings, 0 notes; 31 of 31 checks passed"),
         "{text}"
     );
 }
@@ -532,20 +532,59 @@ fn truncated_pages_file() {
     let root = restore_root("mt");
     let (code, f) = verify(dir.path(), root.path(), &[]);
     assert_eq!(code, 1);
-    assert_eq!(codes(&f), ["CKD-E6005", "CKD-E6204"], "{f:?}");
+    // One root cause, one finding: the regions that lose pages to the cut
+    // (one stack page; the last entry, the vdso's 2 pages) are counted in
+    // it, not listed on their own.
+    assert_eq!(codes(&f), ["CKD-E6005"], "{f:?}");
     assert_eq!(
         message(&f, "CKD-E6005"),
-        "pagemap-134.img lists 36 present pages (147456 bytes) but pages-1.img holds 135168 bytes: 3 pages past the cut are missing"
+        "pagemap-134.img lists 36 present pages (147456 bytes) but pages-1.img holds 135168 bytes: 3 pages past the cut are missing; 2 findings that follow from it are counted here: 2 restore-pages-available (CKD-E6204)"
     );
-    // One stack page and the last entry (vdso, 2 pages) are past the cut.
+    // The JSON names them by check, and the check that found them failed.
+    let root = restore_root("mt");
+    let out = ckdump(&[
+        "verify",
+        dir.path().to_str().unwrap(),
+        "--root",
+        root.path().to_str().unwrap(),
+        "--cpuinfo",
+        guest_cpuinfo().to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::assert_valid(&common::schema("verify.schema.json"), &json, "verify json");
     assert_eq!(
-        message(&f, "CKD-E6204"),
-        "rw- region 0x7ffde8db7000-0x7ffde8dd8000 [stack]: 1 of its 4 listed pages are held by no file (past the end of the pages file)"
+        json["findings"][0]["folded"],
+        serde_json::json!([{"code": "CKD-E6204", "name": "restore-pages-available", "count": 2}])
     );
-    assert!(f.contains(&(
-        "CKD-E6204".to_string(),
-        "r-x region 0x7ffde8de5000-0x7ffde8de7000 [vdso]: 2 of its 2 listed pages are held by no file (past the end of the pages file)".to_string()
-    )), "{f:?}");
+    assert_eq!(json["counts"]["errors"], 1);
+    let e6204 = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "CKD-E6204")
+        .unwrap();
+    assert_eq!(
+        (&e6204["status"], &e6204["findings"]),
+        (&"failed".into(), &2.into())
+    );
+}
+
+/// The pages file emptied: 21 findings before (the cut, 4 threads' stack
+/// pages, 16 regions' pages), one now.
+#[test]
+fn an_empty_pages_file_is_one_error() {
+    let dir = copy_of("mt");
+    std::fs::File::create(dir.path().join("pages-1.img")).unwrap();
+    let root = restore_root("mt");
+    let (code, f) = verify(dir.path(), root.path(), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(codes(&f), ["CKD-E6005"], "{f:?}");
+    assert_eq!(
+        message(&f, "CKD-E6005"),
+        "pagemap-134.img lists 36 present pages (147456 bytes) but pages-1.img holds 0 bytes: 36 pages past the cut are missing; 20 findings that follow from it are counted here: 4 stack-pointer-mapped (CKD-E2001), 16 restore-pages-available (CKD-E6204)"
+    );
 }
 
 #[test]

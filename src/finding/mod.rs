@@ -195,6 +195,23 @@ pub struct Finding {
     pub message: String,
     pub hint: &'static str,
     pub location: Location,
+    /// Findings that follow from this one and were counted here instead of
+    /// listed (a cut pages file leaves threads' stack pages and regions'
+    /// pages missing: one root cause, one finding).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<FoldedFindings>,
+    /// This finding is about bytes the image lacks, which a finding about
+    /// a cut or damaged file explains when there is one.
+    #[serde(skip)]
+    pub lost_bytes: bool,
+}
+
+/// How many findings of one check were folded into their cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoldedFindings {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub count: u32,
 }
 
 impl Finding {
@@ -207,7 +224,15 @@ impl Finding {
             message: message.into(),
             hint: check.hint,
             location: Location::default(),
+            folded: Vec::new(),
+            lost_bytes: false,
         }
+    }
+    /// Marks a finding about bytes the image lacks: when a finding about a
+    /// cut or damaged file explains them, it is folded into that one.
+    pub fn from_lost_bytes(mut self) -> Self {
+        self.lost_bytes = true;
+        self
     }
     pub fn at_offset(mut self, offset: u64) -> Self {
         self.location.offset = Some(offset);

@@ -217,26 +217,31 @@ fn threads(process: &ProcessView, fault: Option<&Fault>, arch: Arch, out: &mut C
     let pointer_size = arch.pointer_size();
     for t in &process.threads {
         if let Some(sp) = t.registers.sp() {
+            // (problem, whether it is bytes the image lacks)
             let problem = match process.region_at(sp) {
-                None => Some("is not in any mapping".to_string()),
+                None => Some(("is not in any mapping".to_string(), false)),
                 Some(r) if !(r.protection.write && r.protection.read) => {
-                    Some(format!("lies in {}", describe_region(r)))
+                    Some((format!("lies in {}", describe_region(r)), false))
                 }
-                Some(r) if memory.read_pointer(sp, pointer_size).is_err() => Some(format!(
-                    "lies in {}, but its page is not in the image",
-                    describe_region(r)
+                Some(r) if memory.read_pointer(sp, pointer_size).is_err() => Some((
+                    format!(
+                        "lies in {}, but its page is not in the image",
+                        describe_region(r)
+                    ),
+                    true,
                 )),
                 Some(_) => None,
             };
-            if let Some(p) = problem {
-                out.push(
+            if let Some((p, lost)) = problem {
+                let mut f = Finding::new(
                     &verify::THREAD_SP,
-                    Finding::new(
-                        &verify::THREAD_SP,
-                        format!("thread {}: sp {sp:#x} {p}", t.tid),
-                    )
-                    .at_address(sp),
-                );
+                    format!("thread {}: sp {sp:#x} {p}", t.tid),
+                )
+                .at_address(sp);
+                if lost {
+                    f = f.from_lost_bytes();
+                }
+                out.push(&verify::THREAD_SP, f);
             }
         }
         if let Some(pc) = t.registers.pc() {
@@ -952,7 +957,13 @@ mod tests {
         let past = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
         let img = image(
             vec![module("/bin/sh", None)],
-            vec![file_region(0x7000_0000, 0x7000_1000, "r--", "/bin/sh", past)],
+            vec![file_region(
+                0x7000_0000,
+                0x7000_1000,
+                "r--",
+                "/bin/sh",
+                past,
+            )],
             vec![thread(1, 0x10, 0x10)],
         );
         let f: Vec<_> = run(&img, &CheckOptions::default())
@@ -962,5 +973,4 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].code, f[0].severity), ("CKD-W3005", Severity::Warning));
     }
-
 }

@@ -12,6 +12,66 @@ pub use crate::finding::*;
 
 use crate::report::{CheckOutcome, FindingCounts, ImageSummary, VERIFY_SCHEMA, VerifyReport};
 
+/// Findings that say the file itself lost bytes (cut short, a pages file
+/// shorter than its pagemap, an unreadable stream): the cause of every
+/// finding about pages the image then lacks.
+const LOST_BYTES_CAUSES: [&str; 7] = [
+    "CKD-E1005", // ELF: a PT_LOAD's bytes past the end of the file
+    "CKD-E1012", // a compressed image that does not decompress to its end
+    "CKD-E6005", // CRIU: pages-N.img shorter (or longer) than its pagemap
+    "CKD-E7004", // kdump: the file ends before the pages it describes
+    "CKD-E7005", // kdump: pages that do not decompress
+    "CKD-E7006", // kdump: the writer stopped early
+    "CKD-E7007", // flattened: the stream was cut short
+];
+
+/// One root cause, one finding: the findings about bytes the image lacks
+/// are folded into the first finding that says why (the cut file), which
+/// counts them by check; with no such cause they stay as they are.
+pub fn fold_consequences(findings: Vec<Finding>) -> Vec<Finding> {
+    let Some(cause) = findings
+        .iter()
+        .position(|f| LOST_BYTES_CAUSES.contains(&f.code))
+    else {
+        return findings;
+    };
+    let (mut kept, dependents): (Vec<Finding>, Vec<Finding>) =
+        findings.into_iter().partition(|f| !f.lost_bytes);
+    if dependents.is_empty() {
+        return kept;
+    }
+    // The cause's index among the kept: it is never a dependent itself.
+    let cause = kept
+        .iter()
+        .position(|f| LOST_BYTES_CAUSES.contains(&f.code))
+        .unwrap_or(cause.min(kept.len().saturating_sub(1)));
+    let mut folded: Vec<FoldedFindings> = Vec::new();
+    for d in &dependents {
+        match folded.iter_mut().find(|f| f.code == d.code) {
+            Some(f) => f.count += 1,
+            None => folded.push(FoldedFindings {
+                code: d.code,
+                name: d.name,
+                count: 1,
+            }),
+        }
+    }
+    let root = &mut kept[cause];
+    let listed: Vec<String> = folded
+        .iter()
+        .map(|f| format!("{} {} ({})", f.count, f.name, f.code))
+        .collect();
+    root.message = format!(
+        "{}; {} finding{} that follow from it are counted here: {}",
+        root.message,
+        dependents.len(),
+        if dependents.len() == 1 { "" } else { "s" },
+        listed.join(", ")
+    );
+    root.folded = folded;
+    kept
+}
+
 /// Builds a verify report: every registered check with its outcome.
 pub fn report(
     path: &str,
@@ -19,6 +79,7 @@ pub fn report(
     findings: Vec<Finding>,
     facts: &RunFacts,
 ) -> VerifyReport {
+    let findings = fold_consequences(findings);
     let mut counts = FindingCounts::default();
     for f in &findings {
         match f.severity {
@@ -30,7 +91,14 @@ pub fn report(
     let checks = CHECKS
         .iter()
         .map(|c| {
-            let n = findings.iter().filter(|f| f.code == c.code).count();
+            // A check whose findings were folded into their cause failed too.
+            let n = findings.iter().filter(|f| f.code == c.code).count()
+                + findings
+                    .iter()
+                    .flat_map(|f| &f.folded)
+                    .filter(|f| f.code == c.code)
+                    .map(|f| f.count as usize)
+                    .sum::<usize>();
             let applicable = image.is_some() && c.scope.applies(facts);
             let status = if n > 0 {
                 "failed"

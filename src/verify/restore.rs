@@ -277,22 +277,23 @@ fn pages(process: &ProcessView, cp: &CheckpointInfo, out: &mut Vec<Finding>) {
             || format!("region {:#x}-{:#x}", v.start, v.end),
             |r| describe_region(r, cp.heap),
         );
-        let why = if cp.pages.in_parent > 0 || !cp.parent_present && cp.parent.is_some() {
+        let parent_too = cp.pages.in_parent > 0 || !cp.parent_present && cp.parent.is_some();
+        let why = if parent_too {
             "past the end of the pages file, or in a parent snapshot that lacks them"
         } else {
             "past the end of the pages file"
         };
-        out.push(
-            Finding::new(
-                &verify::RESTORE_PAGES_UNAVAILABLE,
-                format!(
-                    "{what}: {} of its {} listed pages are held by no file ({why})",
-                    v.counts.missing,
-                    v.counts.listed()
-                ),
-            )
-            .at_address(v.start),
-        );
+        let f = Finding::new(
+            &verify::RESTORE_PAGES_UNAVAILABLE,
+            format!(
+                "{what}: {} of its {} listed pages are held by no file ({why})",
+                v.counts.missing,
+                v.counts.listed()
+            ),
+        )
+        .at_address(v.start);
+        // Pages past the end of a cut pages file: the cut is the finding.
+        out.push(if parent_too { f } else { f.from_lost_bytes() });
     }
 }
 
