@@ -550,3 +550,100 @@ fn truncated_zstd_core_opens_with_the_bytes_that_decompressed() {
     assert!(codes.contains(&"CKD-E1012"), "{codes:?}");
     assert!(codes.contains(&"CKD-E1005"), "{codes:?}");
 }
+
+/// Kernels before 3.x wrote NT_FPREGSET (and NT_PRXFPREG / NT_X86_XSTATE)
+/// only for threads that had used the FPU: a thread without them is a
+/// genuine core, not a damaged one. The threads core with the FPU notes of
+/// its second thread cut out of the note segment (later notes moved up,
+/// p_filesz shortened; the PT_LOAD offsets are absolute and stay valid).
+#[test]
+fn a_thread_without_fpu_notes_is_no_damage() {
+    let original = std::fs::read(
+        decompressed(&common::root().join("testdata/cores/core.threads.kernel.zst")).path(),
+    )
+    .unwrap();
+    let elf = goblin::elf::Elf::parse(&original).unwrap();
+    let note = elf
+        .program_headers
+        .iter()
+        .find(|p| p.p_type == goblin::elf::program_header::PT_NOTE)
+        .unwrap();
+    let (start, size) = (note.p_offset as usize, note.p_filesz as usize);
+    let segment = &original[start..start + size];
+    // (owner, type, byte range) of every note in the segment.
+    let mut notes = Vec::new();
+    let mut at = 0usize;
+    while at + 12 <= segment.len() {
+        let word = |o: usize| u32::from_le_bytes(segment[at + o..at + o + 4].try_into().unwrap());
+        let (namesz, descsz, kind) = (word(0) as usize, word(4) as usize, word(8));
+        let end = at + 12 + namesz.next_multiple_of(4) + descsz.next_multiple_of(4);
+        let owner = String::from_utf8_lossy(&segment[at + 12..at + 12 + namesz])
+            .trim_end_matches('\0')
+            .to_string();
+        notes.push((owner, kind, at..end));
+        at = end;
+    }
+    // The second NT_PRSTATUS starts the second thread's notes.
+    let second = notes
+        .iter()
+        .enumerate()
+        .filter(|(_, (o, k, _))| o == "CORE" && *k == 1)
+        .nth(1)
+        .unwrap()
+        .0;
+    let is_fpu = |(o, k): (&str, u32)| (o == "CORE" && k == 2) || (o == "LINUX" && k == 0x202);
+    let mut cut = Vec::new();
+    let mut kept = Vec::new();
+    for (i, (owner, kind, range)) in notes.iter().enumerate() {
+        let in_second = i > second
+            && !notes[second + 1..=i]
+                .iter()
+                .any(|(o, k, _)| o == "CORE" && *k == 1);
+        if in_second && is_fpu((owner, *kind)) {
+            cut.push(*kind);
+        } else {
+            kept.extend_from_slice(&segment[range.clone()]);
+        }
+    }
+    assert_eq!(
+        cut,
+        [2, 0x202],
+        "the second thread's NT_FPREGSET and NT_X86_XSTATE"
+    );
+    let mut edited = original.clone();
+    edited[start..start + size].fill(0);
+    edited[start..start + kept.len()].copy_from_slice(&kept);
+    // p_filesz of the PT_NOTE header (ELF64: 32 bytes into the entry).
+    let header = elf.header.e_phoff as usize
+        + elf
+            .program_headers
+            .iter()
+            .position(|p| p.p_type == goblin::elf::program_header::PT_NOTE)
+            .unwrap()
+            * 56;
+    edited[header + 32..header + 40].copy_from_slice(&(kept.len() as u64).to_le_bytes());
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(&edited).unwrap();
+
+    let unpacked = decompressed(&common::root().join("testdata/cores/core.threads.kernel.zst"));
+    let before = open(unpacked.path());
+    let after = ckdump::open(file.path(), &no_host_files()).unwrap();
+    assert!(
+        !common::codes(&after).contains(&"CKD-E1009"),
+        "{:?}",
+        after.findings
+    );
+    assert_eq!(tids(&after), tids(&before));
+    // The second thread keeps its registers and has no FPU state; the
+    // others keep theirs.
+    let t = &after.process.threads[1];
+    assert_eq!(t.registers.pc(), before.process.threads[1].registers.pc());
+    assert!(t.float.is_none());
+    assert!(after.process.threads[0].float.is_some());
+    let out = common::ckdump(&["verify", file.path().to_str().unwrap()]);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("CKD-E1009"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

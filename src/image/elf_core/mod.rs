@@ -248,6 +248,12 @@ fn is_process_note(note: &RawNote) -> bool {
     )
 }
 
+/// NT_FPREGSET, NT_PRXFPREG or NT_X86_XSTATE: FPU / SSE / AVX state.
+fn is_fpu_state(note: &RawNote) -> bool {
+    is_core(note, NT_FPREGSET)
+        || (note.owner == "LINUX" && matches!(note.kind, NT_PRXFPREG | NT_X86_XSTATE))
+}
+
 fn is_core(note: &RawNote, kind: u32) -> bool {
     note.owner == "CORE" && note.kind == kind
 }
@@ -973,12 +979,14 @@ fn check_thread_notes(
         }
     }
     // NT_SIGINFO is per-thread in gdb cores but only with the first thread
-    // in kernel cores, so it is left out of the comparison.
+    // in kernel cores, so it is left out of the comparison; so are the FPU
+    // notes, which kernels before 3.x wrote only for threads that had used
+    // the FPU (a thread without them simply never did).
     let kinds = |g: &ThreadNotes| -> BTreeSet<(String, u32)> {
         g.others
             .iter()
             .filter_map(|&i| notes.get(i))
-            .filter(|n| !is_core(n, NT_SIGINFO))
+            .filter(|n| !is_core(n, NT_SIGINFO) && !is_fpu_state(n))
             .map(|n| (n.owner.clone(), n.kind))
             .collect()
     };
