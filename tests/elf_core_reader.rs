@@ -199,9 +199,13 @@ fn gdb_generate_core_file_and_gcore_are_told_apart() {
             .xsave_features,
         Some(0xe7)
     );
-    // gdb leaves unmodified read-only file mappings out: a note, not a warning.
-    let nt_file = gdb.findings.iter().find(|f| f.code == "CKD-W1010").unwrap();
-    assert_eq!(nt_file.severity, ckdump::verify::Severity::Note);
+    // gdb leaves unmodified read-only file mappings out by design: NT_FILE
+    // names mappings no PT_LOAD holds, and that is no finding.
+    assert!(
+        !gdb.findings.iter().any(|f| f.code == "CKD-W1010"),
+        "{:?}",
+        gdb.findings
+    );
 
     let live = open(&dir.join("core.gcore-live.zst"));
     assert_eq!(live.producer, Producer::Gcore);

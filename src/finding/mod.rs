@@ -246,12 +246,6 @@ impl Finding {
         self.location.path = Some(path.into());
         self
     }
-    /// Overrides the registered severity (e.g. an absent segment is a note
-    /// for a filtered kernel core but an error when the file is cut short).
-    pub fn with_severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
-        self
-    }
 }
 
 #[cfg(test)]

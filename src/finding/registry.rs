@@ -69,6 +69,9 @@ checks! {
     REGIONS_OVERLAP = "CKD-E2005", "regions-disjoint", Error, Process,
         "Memory regions are sorted and do not overlap.",
         "Overlapping regions mean corrupt mapping tables; reads in the overlap are ambiguous.";
+    FAULT_PC = "CKD-W2006", "fault-pc-executable", Warning, Process,
+        "The crashing thread's pc, when it is the address the fault names, lies in executable memory.",
+        "The thread jumped to this address and faulted fetching from it: that is the crash itself (a bad function pointer, a smashed return address), not damage to the dump. Its caller is found from the stack.";
 
     // --- 3xxx: restore readiness against a host or sysroot ---
     MAPPED_FILE_MISSING = "CKD-W3001", "mapped-file-present", Warning, Process,
@@ -159,6 +162,9 @@ checks! {
     CRIU_PROCESS_TREE = "CKD-E6007", "criu-process-tree", Error, CriuImages,
         "pstree.img lists tasks with unique pids and thread ids, and every parent it names is in the tree.",
         "The process tree is damaged; tasks or threads may be missing from the report and from a restore.";
+    CRIU_TASKS_CAPPED = "CKD-W6015", "criu-task-views", Warning, CriuImages,
+        "Every task pstree.img lists is read as a process of its own.",
+        "A tree this large is read in part, so that a damaged pstree.img cannot push memory without bound: the first tasks are read as processes, the rest only listed.";
     CRIU_REFERENCES = "CKD-E6008", "criu-references-resolve", Error, CriuImages,
         "Every file id an entry names (exe_file_id, file-backed VMAs, descriptors, cwd and root) is in files.img.",
         "files.img is incomplete or damaged; mappings and descriptors that name the missing ids have no path.";

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::host_files::file_build_id;
 use crate::model::{Arch, Fault, Image, ProcessView, Region};
-use crate::verify::{self, CappedFindings, Check, Finding, Severity};
+use crate::verify::{self, CappedFindings, Check, Finding};
 
 /// Options for the model checks.
 #[derive(Debug, Clone, Default)]
@@ -258,17 +258,17 @@ fn threads(process: &ProcessView, fault: Option<&Fault>, arch: Arch, out: &mut C
                 Some(_) => None,
             };
             if let Some(p) = problem {
-                let mut f = Finding::new(
-                    &verify::THREAD_PC,
-                    format!("thread {}: pc {pc:#x} {p}", t.tid),
-                )
-                .at_address(pc);
                 // A jump to a bad address is the crash itself, not damage:
                 // the fault then names the pc it could not fetch from.
-                if fault.is_some_and(|f| f.thread == Some(t.tid) && f.address == Some(pc)) {
-                    f = f.with_severity(Severity::Warning);
-                }
-                out.push(&verify::THREAD_PC, f);
+                let check =
+                    if fault.is_some_and(|f| f.thread == Some(t.tid) && f.address == Some(pc)) {
+                        &verify::FAULT_PC
+                    } else {
+                        &verify::THREAD_PC
+                    };
+                let f =
+                    Finding::new(check, format!("thread {}: pc {pc:#x} {p}", t.tid)).at_address(pc);
+                out.push(check, f);
             }
         }
     }
@@ -468,6 +468,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::verify::Severity;
 
     use crate::memory::{Bytes, Memory, NoMemory, Segment, SegmentMemory};
     use crate::model::*;
@@ -690,7 +691,7 @@ mod tests {
         img.fault = Some(segv(2, 0x0));
         let f: Vec<_> = run(&img, &CheckOptions::default())
             .into_iter()
-            .filter(|f| f.code == "CKD-E2002")
+            .filter(|f| f.code == "CKD-E2002" || f.code == "CKD-W2006")
             .collect();
         assert_eq!(
             summary(&f),
@@ -701,7 +702,7 @@ mod tests {
                     "thread 1: pc 0x10010 lies in rw- anonymous region 0x10000-0x12000, which is not executable"
                 ),
                 (
-                    "CKD-E2002",
+                    "CKD-W2006",
                     Severity::Warning,
                     "thread 2: pc 0x0 is not in any mapping"
                 ),

@@ -128,15 +128,14 @@ pub fn read_set(set: &dyn ImageSet, options: &OpenOptions) -> Result<Image> {
     // to a bound a hostile pstree.img cannot push memory past).
     if tasks.len() > MAX_TASK_VIEWS {
         let f = Finding::new(
-            &finding::CRIU_PROCESS_TREE,
+            &finding::CRIU_TASKS_CAPPED,
             format!(
                 "pstree.img lists {} tasks; the first {MAX_TASK_VIEWS} are read as processes, the others only listed",
                 tasks.len()
             ),
         )
-        .with_severity(finding::Severity::Warning)
         .about_path("pstree.img");
-        r.findings.push(&finding::CRIU_PROCESS_TREE, f);
+        r.findings.push(&finding::CRIU_TASKS_CAPPED, f);
     }
     let mut views: Vec<TaskView> = Vec::with_capacity(tasks.len().min(MAX_TASK_VIEWS));
     for task in tasks.iter().take(MAX_TASK_VIEWS) {

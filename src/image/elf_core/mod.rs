@@ -19,7 +19,7 @@ use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE, ProgramHea
 
 use crate::byte_reader::Fields;
 use crate::error::{Error, ErrorKind, Result};
-use crate::finding::{self, CappedFindings, Finding, Severity};
+use crate::finding::{self, CappedFindings, Finding};
 use crate::image::linux_modules::{self, AbsentRange, FileMapping};
 use crate::image::{ImageBytes, OpenOptions};
 use crate::memory::{Bytes, Segment, SegmentMemory};
@@ -1204,7 +1204,12 @@ fn check_file_mappings(
         .take(3)
         .map(|m| format!("{:#x}-{:#x} {}", m.start, m.end, m.path))
         .collect();
-    let mut f = Finding::new(
+    // gdb leaves unmodified read-only file mappings out by design: the
+    // files hold those bytes, so that is no inconsistency.
+    if matches!(producer, Producer::GdbGenerateCoreFile | Producer::Gcore) {
+        return;
+    }
+    let f = Finding::new(
         &finding::NT_FILE_CONSISTENT,
         format!(
             "{} of {} NT_FILE mappings are not (fully) inside PT_LOAD segments: {}{}",
@@ -1216,10 +1221,6 @@ fn check_file_mappings(
     )
     .at_address(first.start)
     .about_path(first.path.clone());
-    // gdb leaves unmodified read-only file mappings out by design.
-    if matches!(producer, Producer::GdbGenerateCoreFile | Producer::Gcore) {
-        f = f.with_severity(Severity::Note);
-    }
     findings.push(f);
 }
 
