@@ -102,6 +102,15 @@ fn windows_exceptions_decode() {
 
     let r = dump("corpus/rust-minidump/invalid-parameter.dmp").unwrap();
     assert_eq!(r["crash"]["code"], 0xc000000du64);
+    // The CRT's AssertionInfoStream is the reason (MANIFEST: rust-minidump's
+    // own test asserts these four parts).
+    assert_eq!(
+        r["crash"]["reasons"],
+        serde_json::json!([{
+            "key": "assertion",
+            "value": "format != nullptr in common_vfprintf at minkernel\\crts\\ucrt\\src\\appcrt\\stdio\\output.cpp:32"
+        }])
+    );
     assert_eq!(r["threads"].as_array().unwrap().len(), 6);
     assert_eq!(r["modules"].as_array().unwrap().len(), 31);
 
@@ -263,6 +272,15 @@ fn crashpad_annotations() {
             .any(|a| a["key"] == "hello" && a["value"] == "world")
     );
     assert!(ann.iter().any(|a| a["value"] == "abort() called"));
+    // libsystem_c's crash message explains the crash: it is a reason.
+    assert!(
+        r["crash"]["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"key": "crash info", "value": "abort() called"})),
+        "{}",
+        r["crash"]["reasons"]
+    );
 
     let r = dump("corpus/breakpad/minidump_crashpad_annotation.dmp").unwrap();
     assert_eq!(r["threads"].as_array().unwrap().len(), 7);
@@ -282,6 +300,35 @@ fn crashpad_annotations() {
     ] {
         assert!(keys.iter().any(|k| k.ends_with(name)), "{name} in {keys:?}");
     }
+    // The NSException's name and reason lead the crash, as text too.
+    let reasons = &r["crash"]["reasons"];
+    assert_eq!(
+        reasons[0],
+        serde_json::json!({"key": "exceptionName", "value": "NSRangeException"})
+    );
+    assert_eq!(
+        reasons[1],
+        serde_json::json!({
+            "key": "exceptionReason",
+            "value": "*** -[__NSArray0 objectAtIndex:]: index 42 beyond bounds for empty NSArray"
+        })
+    );
+    let path = common::shared()
+        .unwrap()
+        .join("corpus/breakpad/minidump_crashpad_annotation.dmp");
+    let out = common::ckdump(&["inspect", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let crash = text.lines().position(|l| l.starts_with("Crash:")).unwrap();
+    assert_eq!(
+        text.lines().nth(crash + 2),
+        Some("  exceptionName  NSRangeException")
+    );
+    // Annotation objects of a writer's own type are described, never
+    // printed as Rust debug text.
+    assert!(
+        !text.contains("UserDefined") && !text.contains("MINIDUMP_ANNOTATION"),
+        "{text}"
+    );
 }
 
 #[test]

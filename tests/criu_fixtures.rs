@@ -487,7 +487,7 @@ fn clean_fixtures_verify_against_their_restore_root() {
     ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("0 errors, 0 warnings, 0 notes; 31 of 31 checks passed"),
+        text.contains("0 errors, 0 warnings, 0 notes; 33 of 33 checks passed"),
         "{text}"
     );
 }

@@ -531,7 +531,40 @@ fn crash_summary(
         sender_uid,
         interrupt_level: fault.interrupt_level.as_ref().map(level_name),
         instructions,
+        reasons: crash_reasons(&image.details),
     })
+}
+
+/// The writer's own words on why the process crashed: a failed assertion
+/// first, then Crashpad's exception annotations and the crash messages
+/// of the modules' list annotations.
+fn crash_reasons(details: &crate::model::FormatDetails) -> Vec<crate::report::Annotation> {
+    let mut out: Vec<crate::report::Annotation> = details
+        .assertion
+        .iter()
+        .map(|a| crate::report::Annotation {
+            key: "assertion".into(),
+            value: a.describe(),
+        })
+        .collect();
+    for (key, value) in &details.annotations {
+        // "module N: exceptionName", "module N list", or a process-wide key.
+        let name = key.rsplit(": ").next().unwrap_or(key);
+        let explains =
+            matches!(name, "exceptionName" | "exceptionReason") || key.ends_with(" list");
+        if explains && !value.trim().is_empty() {
+            out.push(crate::report::Annotation {
+                // Apple's "Application Specific Information".
+                key: if key.ends_with(" list") {
+                    "crash info".into()
+                } else {
+                    name.to_string()
+                },
+                value: value.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// Registers as the report lists them, by name in display order.

@@ -138,7 +138,7 @@ checks! {
         "The count is damaged or the stream is cut short; only the ranges that fit are read, memory described after them is missing.";
     ELF_NO_MEMORY = "CKD-E1013", "has-memory-segments", Error, ElfCore,
         "The core has at least one PT_LOAD segment.",
-        "With no memory no stack, module or variable can be read and threads show their registers only. Kernel and gdb write a PT_LOAD for every mapping even when coredump_filter leaves its bytes out, so the program header table is damaged.";
+        "With no memory no stack, module or variable can be read and threads show their registers only. The kernel writes a PT_LOAD for every mapping even when coredump_filter leaves its bytes out, and gdb one for every mapping it saves (all but unmodified read-only file mappings, which always include the stack), so the program header table is damaged.";
 
     // --- 6xxx: CRIU image directories ---
     CRIU_IMAGE_HEADER = "CKD-E6001", "criu-image-magic", Error, CriuImages,
@@ -286,7 +286,7 @@ checks! {
         "A CPU's saved registers are missing (a crash on a CPU that did not answer the crash NMI, or a damaged note section); its stack cannot be shown.";
     DUMP_LEVEL_EXCLUDED = "CKD-N7011", "dump-level-excluded", Note, Vmcore,
         "What the dump level left out, in words: zero, cache, private cache, user and free pages.",
-        "Excluded pages read as absent: with user pages excluded the user-space stacks of tasks cannot be shown. Dump with a lower makedumpfile -d level to keep them.";
+        "Pages of the classes the finding names read as absent, never as zeros: without user pages no user-space stack can be shown, without free pages no use-after-free evidence, without cache pages no file contents. Dump with a lower makedumpfile -d level to keep what you need.";
     VMCOREINFO_NOTE = "CKD-N7012", "vmcoreinfo-note", Note, Vmcore,
         "The dump carries VMCOREINFO as a note of its own, where dump tools look for it.",
         "It did not (QEMU's dump-guest-memory of a guest that never loaded qemu_fw_cfg, or run without -device vmcoreinfo); ckdump found the copy the kernel keeps in its own memory and read the dump with it. Other tools (drgn, makedumpfile) will refuse this dump: for them, start QEMU with -device vmcoreinfo and load qemu_fw_cfg in the guest.";

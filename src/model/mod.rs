@@ -574,6 +574,10 @@ pub struct FormatDetails {
     pub streams: Vec<StreamRecord>,
     /// Key/value annotations (Crashpad, Breakpad), in file order.
     pub annotations: Vec<(String, String)>,
+    /// The failed assertion the writer recorded (a minidump's
+    /// AssertionInfoStream: the CRT's invalid-parameter or assert handler).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<Assertion>,
     /// Text the writer embedded (Linux /proc files in Breakpad dumps,
     /// comments), by name.
     pub texts: Vec<(String, String)>,
@@ -587,6 +591,36 @@ pub struct FormatDetails {
     pub container: Option<ContainerInfo>,
     /// What a kernel dump holds beyond processes: VMCOREINFO, CPUs, the log.
     pub kernel: Option<KernelInfo>,
+}
+
+/// A failed assertion as the C runtime reported it; any part may be
+/// missing (release CRTs pass no expression, function or file).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Assertion {
+    pub expression: Option<String>,
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+}
+
+impl Assertion {
+    /// `format != nullptr in common_vfprintf at …\output.cpp:32`, as far
+    /// as the parts are known.
+    pub fn describe(&self) -> String {
+        let mut s = match &self.expression {
+            Some(e) => e.clone(),
+            None => "(no expression recorded)".to_string(),
+        };
+        if let Some(f) = &self.function {
+            s.push_str(&format!(" in {f}"));
+        }
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => s.push_str(&format!(" at {file}:{line}")),
+            (Some(file), None) => s.push_str(&format!(" at {file}")),
+            _ => {}
+        }
+        s
+    }
 }
 
 /// One stream of a container format, known or not.

@@ -1357,6 +1357,9 @@ fn write_crash(out: &mut String, r: &InspectReport, style: Style) {
         style.alarm(&format!("Crash: {}{sub} ({numbers}){thread}", c.name))
     );
     let _ = writeln!(out, "  {}", c.description);
+    for r in &c.reasons {
+        let _ = writeln!(out, "  {}  {}", r.key, printable(&r.value));
+    }
     if let Some(a) = c.address {
         let access = c
             .access

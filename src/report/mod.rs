@@ -101,6 +101,11 @@ pub struct CrashSummary {
     pub interrupt_level: Option<String>,
     /// The faulting instruction with context (`--disasm N` before/after).
     pub instructions: Vec<Instruction>,
+    /// What the writer recorded of why, beside the exception: a failed
+    /// assertion (`assertion`), Crashpad's exception name and reason and
+    /// the crash messages system libraries leave (`abort() called`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Annotation>,
 }
 
 /// One stack frame, one line per inlined function.

@@ -1,8 +1,8 @@
 //! Stream names, structural checks, and the text / annotation streams.
 
 use minidump::{
-    Minidump, MinidumpBreakpadInfo, MinidumpCrashpadInfo, MinidumpHandleDataStream,
-    MinidumpMiscInfo, MinidumpThreadInfoList, MinidumpUnloadedModuleList,
+    Minidump, MinidumpAssertion, MinidumpBreakpadInfo, MinidumpCrashpadInfo,
+    MinidumpHandleDataStream, MinidumpMiscInfo, MinidumpThreadInfoList, MinidumpUnloadedModuleList,
 };
 
 use crate::byte_reader::{ByteReader, Fields};
@@ -634,6 +634,18 @@ pub fn collect_texts(
                 .push(("Breakpad info".into(), parts.join(", ")));
         }
     }
+    if let Ok(a) = dump.get_stream::<MinidumpAssertion>() {
+        let nonempty = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        let assertion = crate::model::Assertion {
+            expression: nonempty(a.expression()),
+            function: nonempty(a.function()),
+            file: nonempty(a.file()),
+            line: Some(a.raw.line).filter(|&l| l != 0),
+        };
+        if assertion != crate::model::Assertion::default() {
+            details.assertion = Some(assertion);
+        }
+    }
     if let Ok(info) = dump.get_stream::<MinidumpCrashpadInfo>() {
         for (k, v) in &info.simple_annotations {
             details.annotations.push((k.clone(), v.clone()));
@@ -652,7 +664,11 @@ pub fn collect_texts(
             for (k, v) in &m.annotation_objects {
                 let value = match v {
                     minidump::MinidumpAnnotation::String(s) => s.clone(),
-                    other => format!("{other:?}"),
+                    minidump::MinidumpAnnotation::UserDefined(a)
+                    | minidump::MinidumpAnnotation::Unsupported(a) => {
+                        format!("(a value of the writer's own type {:#06x})", a.ty)
+                    }
+                    _ => "(an invalid annotation)".to_string(),
                 };
                 details
                     .annotations
