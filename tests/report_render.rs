@@ -256,6 +256,7 @@ fn inspect_report() -> InspectReport {
                     current: true,
                 },
             ],
+            reasons: Vec::new(),
         }),
         threads: vec![crashed, worker],
         modules: vec![
