@@ -201,12 +201,16 @@ fn thread_reports(
         .collect()
 }
 
+/// The modules in address order (as minidump-stackwalk, gdb's `info
+/// sharedlibrary` and WinDbg's `lm` list them), whatever order the image
+/// recorded them in.
 fn module_reports(process: &ProcessView, symbolizer: &Symbolizer<'_>) -> Vec<ModuleReport> {
     let statuses = symbolizer.modules();
-    process
-        .modules
-        .iter()
-        .enumerate()
+    let mut order: Vec<usize> = (0..process.modules.len()).collect();
+    order.sort_by_key(|&i| process.modules[i].base);
+    order
+        .into_iter()
+        .map(|i| (i, &process.modules[i]))
         .map(|(i, m)| {
             let status = statuses.iter().find(|s| s.module == i);
             ModuleReport {

@@ -329,6 +329,9 @@ fn write_modules(out: &mut String, modules: &[ModuleReport], show_all: bool, sty
         let _ = writeln!(out, "{}", line.trim_end());
         if show_all {
             let _ = writeln!(out, "      path      {}", m.path);
+            if let Some(v) = m.pe.as_ref().and_then(|pe| pe.version.as_deref()) {
+                let _ = writeln!(out, "      version   {v}");
+            }
             if let Some(b) = &m.build_id {
                 let _ = writeln!(out, "      build-id  {b}");
             }
