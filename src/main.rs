@@ -39,7 +39,21 @@ impl Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version into a pipe or file go through the same
+        // writer as every report (clap ignores a failed write); on a
+        // terminal clap prints them, coloured.
+        Err(e) if !e.use_stderr() && !std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+            let mut out = Output::stdout(cli::args::ColorChoice::Never);
+            out.print(&e.render().to_string());
+            return match out.finish() {
+                Err(e) => Outcome::Unreadable(format!("cannot write the output: {e}")).exit_code(),
+                Ok(()) => ExitCode::SUCCESS,
+            };
+        }
+        Err(e) => e.exit(),
+    };
     let mut out = Output::stdout(cli.color);
     let outcome = run(cli.command, &mut out);
     // A write that failed (a full disk, `> /dev/full`) is said once and

@@ -318,6 +318,7 @@ fn a_failed_write_exits_2_with_one_line() {
         &["inspect", CORE, "--format", "json"],
         &["verify", CORE, "--format", "sarif"],
         &["completions", "bash"],
+        &["verify", "--help"],
     ] {
         let full = std::fs::OpenOptions::new()
             .write(true)
@@ -340,6 +341,7 @@ fn a_closed_pipe_ends_quietly() {
         (&["inspect", CORE][..], 0),
         (&["inspect", CORE, "--format", "json", "--regions"], 0),
         (&["verify", CORE, "--fail-on", "warning"], 1),
+        (&["--help"], 0),
     ] {
         let mut child = bin()
             .args(args)

@@ -25,11 +25,14 @@ use clap::{Parser, Subcommand, ValueEnum};
         ckdump inspect /var/lib/kubelet/checkpoints/checkpoint-web_default-app.tar\n  \
         ckdump verify core --format sarif > core.sarif\n  \
         ckdump verify core --fail-on warning --format junit > verify.xml\n  \
+        ckdump verify core --format sarif --sarif-base . > ckdump.sarif\n  \
         ckdump inspect --pid 1234\n  \
         sudo ckdump inspect --kernel --all-tasks\n  \
         ckdump snapshot --pid 1234 -o app.core\n  \
         ckdump seal /var/lib/criu/dump-1 --key-file seal.key\n  \
-        ckdump diff checkpoint-before/ checkpoint-after/"
+        ckdump diff checkpoint-before/ checkpoint-after/\n  \
+        ckdump completions bash > ~/.local/share/bash-completion/completions/ckdump\n  \
+        ckdump man --dir ~/.cargo/share/man/man1"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -155,7 +158,7 @@ pub enum Command {
         ckdump verify /var/lib/criu/dump --root /\n  \
         ckdump verify checkpoint.tar.zst --root /srv/container-rootfs --cpuinfo target-cpuinfo.txt\n  \
         ckdump verify core --sysroot /srv/rootfs --fail-on warning\n  \
-        ckdump verify core --format sarif > ckdump.sarif\n  \
+        ckdump verify core --format sarif --sarif-base /src/repo > ckdump.sarif\n  \
         ckdump verify core --format junit > ckdump-junit.xml")]
     Verify {
         /// The image to check; several paths: the files of one
@@ -332,7 +335,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         ckdump man | man -l -\n  \
         ckdump man verify | man -l -\n  \
-        mkdir -p ~/.local/share/man/man1 && ckdump man --dir ~/.local/share/man/man1   (then `man ckdump-verify`)")]
+        ckdump man --dir ~/.cargo/share/man/man1   (beside ~/.cargo/bin, where man looks; then `man ckdump-verify`)")]
     Man {
         /// The command whose page to print (ckdump-COMMAND(1)); ckdump(1)
         /// when absent.
