@@ -6,11 +6,12 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use ckdump::render;
 use ckdump::report::VerifyReport;
 use cli::args::{Cli, Command, FailOn, InspectFormat, VerifyFormat};
+use cli::output::Output;
 use cli::progress::for_terminal;
 
 /// Every way a command ends, and the exit code it maps to.
@@ -38,10 +39,32 @@ impl Outcome {
 }
 
 fn main() -> ExitCode {
-    run(Cli::parse().command).exit_code()
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version into a pipe or file go through the same
+        // writer as every report (clap ignores a failed write); on a
+        // terminal clap prints them, coloured.
+        Err(e) if !e.use_stderr() && !std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+            let mut out = Output::stdout(cli::args::ColorChoice::Never);
+            out.print(&e.render().to_string());
+            return match out.finish() {
+                Err(e) => Outcome::Unreadable(format!("cannot write the output: {e}")).exit_code(),
+                Ok(()) => ExitCode::SUCCESS,
+            };
+        }
+        Err(e) => e.exit(),
+    };
+    let mut out = Output::stdout(cli.color);
+    let outcome = run(cli.command, &mut out);
+    // A write that failed (a full disk, `> /dev/full`) is said once and
+    // exits 2; a reader that went away (`| head`) is no error.
+    match out.finish() {
+        Err(e) => Outcome::Unreadable(format!("cannot write the output: {e}")).exit_code(),
+        Ok(()) => outcome.exit_code(),
+    }
 }
 
-fn run(command: Command) -> Outcome {
+fn run(command: Command, out: &mut Output) -> Outcome {
     match command {
         Command::Inspect {
             mut images,
@@ -89,14 +112,14 @@ fn run(command: Command) -> Outcome {
                 Ok(report) => report,
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
-            print_out(&match format {
+            out.print(&match format {
                 InspectFormat::Text => render::text::render_inspect(
                     &report,
                     &render::text::TextOptions {
                         show_regions: regions,
                         show_modules: modules,
                         show_registers_all_threads: thread.is_some(),
-                        color: false,
+                        color: out.color(),
                         log_lines: log,
                     },
                 ),
@@ -108,6 +131,7 @@ fn run(command: Command) -> Outcome {
             images,
             format,
             fail_on,
+            sarif_base,
             sysroot,
             root,
             cpuinfo,
@@ -134,9 +158,19 @@ fn run(command: Command) -> Outcome {
                 seal_key,
                 progress: Some(for_terminal(quiet)),
             };
+            let base = match artifact_base(&images[0], sarif_base.as_deref()) {
+                Ok(base) => base,
+                Err(message) => return Outcome::Unreadable(message),
+            };
+            let how = VerifyOutput {
+                format,
+                fail_on,
+                base,
+                color: out.color(),
+            };
             match ckdump::verify_set(&images, &options) {
                 Ok(report) => {
-                    print_out(&render_verify(&report, format, fail_on));
+                    out.print(&render_verify(&report, &how));
                     let threshold = fail_on.severity();
                     if report.findings.iter().any(|f| f.severity >= threshold) {
                         Outcome::Findings
@@ -145,12 +179,30 @@ fn run(command: Command) -> Outcome {
                     }
                 }
                 Err(failure) => {
-                    // What the seal said is shown even though the image
+                    let error = failure.error.to_string();
+                    let report = failure.report.as_deref();
+                    // SARIF and JUnit stay documents a CI job can upload:
+                    // the error is in them. Text and JSON show what the
+                    // seal said, if it was checked, even though the image
                     // does not open.
-                    if let Some(report) = &failure.report {
-                        print_out(&render_verify(report, format, fail_on));
+                    let shown = images[0].display().to_string();
+                    match format {
+                        VerifyFormat::Sarif => {
+                            out.print(&render::sarif::render_unreadable(report, &error, &how.base))
+                        }
+                        VerifyFormat::Junit => out.print(&render::junit::render_unreadable(
+                            &shown,
+                            report,
+                            &error,
+                            fail_on.severity(),
+                        )),
+                        VerifyFormat::Text | VerifyFormat::Json => {
+                            if let Some(report) = report {
+                                out.print(&render_verify(report, &how));
+                            }
+                        }
                     }
-                    Outcome::Unreadable(failure.error.to_string())
+                    Outcome::Unreadable(error)
                 }
             }
         }
@@ -159,7 +211,7 @@ fn run(command: Command) -> Outcome {
             output,
             format,
             quiet,
-        } => snapshot(pid, &output, format, quiet),
+        } => snapshot(pid, &output, format, quiet, out),
         Command::Diff {
             a,
             b,
@@ -182,7 +234,7 @@ fn run(command: Command) -> Outcome {
                 Ok(report) => report,
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
-            print_out(&match format {
+            out.print(&match format {
                 InspectFormat::Text => render::diff::render(&report),
                 InspectFormat::Json => render::json::render(&report),
             });
@@ -214,20 +266,33 @@ fn run(command: Command) -> Outcome {
                 Ok(o) => o,
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
-            print_out(&match format {
+            out.print(&match format {
                 InspectFormat::Text => render::seal::render(&outcome),
                 InspectFormat::Json => outcome.manifest.to_json(),
             });
             Outcome::Done
         }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ckdump", &mut script);
+            out.print(&String::from_utf8_lossy(&script));
+            Outcome::Done
+        }
+        Command::Man { command, dir } => man(command.as_deref(), dir.as_deref(), out),
     }
 }
 
 #[cfg(target_os = "linux")]
-fn snapshot(pid: u64, output: &std::path::Path, format: InspectFormat, quiet: bool) -> Outcome {
+fn snapshot(
+    pid: u64,
+    output: &std::path::Path,
+    format: InspectFormat,
+    quiet: bool,
+    out: &mut Output,
+) -> Outcome {
     match ckdump::snapshot(pid, output, for_terminal(quiet)) {
         Ok(summary) => {
-            print_out(&match format {
+            out.print(&match format {
                 InspectFormat::Json => render::json::render(&summary),
                 InspectFormat::Text => render::snapshot::render(&summary),
             });
@@ -238,30 +303,122 @@ fn snapshot(pid: u64, output: &std::path::Path, format: InspectFormat, quiet: bo
 }
 
 #[cfg(not(target_os = "linux"))]
-fn snapshot(pid: u64, _: &std::path::Path, _: InspectFormat, _: bool) -> Outcome {
+fn snapshot(pid: u64, _: &std::path::Path, _: InspectFormat, _: bool, _: &mut Output) -> Outcome {
     Outcome::Unreadable(format!(
         "pid {pid}: live processes can be read on Linux only"
     ))
 }
 
-fn render_verify(report: &VerifyReport, format: VerifyFormat, fail_on: FailOn) -> String {
-    match format {
-        VerifyFormat::Text => render::text::render_verify(report),
+/// `ckdump man`: ckdump(1), or ckdump-COMMAND(1), printed; with a
+/// directory, every page written there.
+fn man(command: Option<&str>, dir: Option<&std::path::Path>, out: &mut Output) -> Outcome {
+    let mut cli = Cli::command();
+    // Global arguments (--color) and bin names ("ckdump verify") reach the
+    // subcommands only once built.
+    cli.build();
+    let page = |cmd: clap::Command, title: &str| -> Result<Vec<u8>, String> {
+        let mut roff = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .title(title)
+            .source(concat!("ckdump ", env!("CARGO_PKG_VERSION")))
+            .render(&mut roff)
+            .map_err(|e| format!("cannot render the manual page {title}: {e}"))?;
+        Ok(roff)
+    };
+    let commands: Vec<clap::Command> = cli
+        .get_subcommands()
+        .filter(|c| c.get_name() != "help")
+        .cloned()
+        .collect();
+    let Some(dir) = dir else {
+        let rendered = match command {
+            None => page(cli, "ckdump"),
+            Some(name) => match commands.into_iter().find(|c| c.get_name() == name) {
+                Some(c) => page(c, &format!("ckdump-{name}")),
+                None => Err(format!(
+                    "no command `{name}`; `ckdump man` takes one of: {}",
+                    cli.get_subcommands()
+                        .map(|c| c.get_name())
+                        .filter(|n| *n != "help")
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            },
+        };
+        return match rendered {
+            Ok(roff) => {
+                out.print(&String::from_utf8_lossy(&roff));
+                Outcome::Done
+            }
+            Err(message) => Outcome::Unreadable(message),
+        };
+    };
+    let mut pages = vec![("ckdump".to_string(), cli.clone())];
+    pages.extend(
+        commands
+            .into_iter()
+            .map(|c| (format!("ckdump-{}", c.get_name()), c)),
+    );
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return Outcome::Unreadable(format!("{}: cannot create it ({e})", dir.display()));
+    }
+    let mut written = Vec::new();
+    for (title, cmd) in pages {
+        let path = dir.join(format!("{title}.1"));
+        let result = page(cmd, &title).and_then(|roff| {
+            std::fs::write(&path, roff)
+                .map_err(|e| format!("{}: cannot write it ({e})", path.display()))
+        });
+        if let Err(message) = result {
+            return Outcome::Unreadable(message);
+        }
+        written.push(path.display().to_string());
+    }
+    out.print(&written.join("\n"));
+    Outcome::Done
+}
+
+/// How `verify` writes its report.
+struct VerifyOutput {
+    format: VerifyFormat,
+    fail_on: FailOn,
+    base: render::sarif::ArtifactBase,
+    color: bool,
+}
+
+fn render_verify(report: &VerifyReport, how: &VerifyOutput) -> String {
+    match how.format {
+        VerifyFormat::Text => render::text::render_verify_with(report, how.color),
         VerifyFormat::Json => render::json::render(report),
-        VerifyFormat::Sarif => render::sarif::render(report),
-        VerifyFormat::Junit => render::junit::render(report, fail_on.severity()),
+        VerifyFormat::Sarif => render::sarif::render(report, &how.base),
+        VerifyFormat::Junit => render::junit::render(report, how.fail_on.severity()),
     }
 }
 
-/// Prints to stdout; a closed pipe (`| head`) is not an error.
-fn print_out(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes());
-    if !text.ends_with('\n') {
-        let _ = out.write_all(b"\n");
-    }
-    let _ = out.flush();
+/// SARIF's base directory and the image, both absolute (symbolic links
+/// resolved where the path exists, so a base and an image reached through
+/// different links still nest).
+fn artifact_base(
+    image: &std::path::Path,
+    base: Option<&std::path::Path>,
+) -> Result<render::sarif::ArtifactBase, String> {
+    let absolute =
+        |p: &std::path::Path| std::fs::canonicalize(p).or_else(|_| std::path::absolute(p));
+    let dir = match base {
+        Some(dir) => std::fs::canonicalize(dir).map_err(|e| {
+            format!(
+                "--sarif-base {}: {e}; name an existing directory (the repository root)",
+                dir.display()
+            )
+        })?,
+        None => std::env::current_dir()
+            .and_then(|d| absolute(&d))
+            .map_err(|e| {
+                format!("cannot tell the working directory ({e}); pass --sarif-base DIR")
+            })?,
+    };
+    let image = absolute(image).map_err(|e| format!("{}: {e}", image.display()))?;
+    Ok(render::sarif::ArtifactBase { dir, image })
 }
 
 /// The restore host's CPU from a copy of its /proc/cpuinfo.

@@ -631,7 +631,7 @@ fn inspect_json_matches_its_schema() {
         ("/threads/0/frames/0/extra", Value::Bool(true)),
         ("/modules/0/base", Value::from(4096)),
         ("/threads/0/frames/0/pc", Value::from("0xABC")),
-        ("/schema", Value::from("ckdump-inspect/2")),
+        ("/schema", Value::from("ckdump-inspect/1")),
     ] {
         let mut broken = doc.clone();
         let (parent, key) = pointer.rsplit_once('/').unwrap();
@@ -668,10 +668,18 @@ fn verify_json_matches_its_schema() {
     assert_eq!(doc["image"], Value::Null);
 }
 
+/// A base directory and the verify report's image inside it.
+fn sarif_base() -> render::sarif::ArtifactBase {
+    render::sarif::ArtifactBase {
+        dir: "/srv/ci/repo".into(),
+        image: "/srv/ci/repo/dumps/core & \"cut\".core".into(),
+    }
+}
+
 #[test]
 fn sarif_is_valid_and_lists_every_check() {
     let r = verify_report();
-    let doc: Value = serde_json::from_str(&render::sarif::render(&r)).unwrap();
+    let doc: Value = serde_json::from_str(&render::sarif::render(&r, &sarif_base())).unwrap();
     let v = validator(data("sarif-2.1.0-subset.schema.json"));
     assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
 
@@ -700,11 +708,21 @@ fn sarif_is_valid_and_lists_every_check() {
         assert_eq!(result["ruleId"], finding.code);
         assert_eq!(result["level"], finding.severity.name());
         assert_eq!(result["message"]["text"], finding.message.as_str());
+        // Relative to the base, percent-encoded.
         assert_eq!(
-            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-            "core & \"cut\".core"
+            result["locations"][0]["physicalLocation"]["artifactLocation"],
+            serde_json::json!({ "uri": "dumps/core%20&%20%22cut%22.core", "uriBaseId": "SRCROOT" })
         );
     }
+    let run = &doc["runs"][0];
+    assert_eq!(
+        run["originalUriBaseIds"],
+        serde_json::json!({ "SRCROOT": { "uri": "file:///srv/ci/repo/" } })
+    );
+    assert_eq!(
+        run["invocations"],
+        serde_json::json!([{ "executionSuccessful": true }])
+    );
     // The truncation finding: byte offset in the region, address as a
     // logical location and a property.
     let truncated = &results[0];
@@ -731,8 +749,124 @@ fn sarif_is_valid_and_lists_every_check() {
     assert!(!schema_errors(&v, &broken).is_empty());
 }
 
+/// The fingerprints of a SARIF log's results, in order.
+fn fingerprints(doc: &Value) -> Vec<String> {
+    doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["partialFingerprints"]["ckdumpFinding/v1"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn sarif_fingerprints_follow_the_code_and_location_not_the_message() {
+    let render = |findings: Vec<Finding>, base: &render::sarif::ArtifactBase| -> Value {
+        let r = verify::report("core", Some(image_summary()), findings, &facts("elf-core"));
+        serde_json::from_str(&render::sarif::render(&r, base)).unwrap()
+    };
+    let first = fingerprints(&render(verify_findings(), &sarif_base()));
+    assert_eq!(first.len(), 4);
+    for f in &first {
+        let (hash, n) = f.split_once(':').unwrap();
+        assert_eq!(hash.len(), 32, "{f}");
+        assert!(hash.chars().all(|c| c.is_ascii_hexdigit()), "{f}");
+        assert_eq!(n, "1");
+    }
+    let distinct: std::collections::HashSet<&String> = first.iter().collect();
+    assert_eq!(distinct.len(), 4);
+
+    // Another checkout of the same repository, and messages whose numbers
+    // changed: the same fingerprints.
+    let mut changed = verify_findings();
+    changed[0].message =
+        "PT_LOAD 12 ends at file offset 0xa3000, past the end of the file (0x9e000 bytes)".into();
+    changed[3].message = "4 PT_LOAD segments hold no bytes".into();
+    let other_checkout = render::sarif::ArtifactBase {
+        dir: "/home/runner/work/repo".into(),
+        image: "/home/runner/work/repo/dumps/core & \"cut\".core".into(),
+    };
+    assert_eq!(fingerprints(&render(changed, &other_checkout)), first);
+
+    // What the location names is part of it: another address, another
+    // file, another image.
+    let mut moved = verify_findings();
+    moved[2] = Finding::new(
+        &verify::THREAD_PC,
+        "thread 20353: pc 0x20 is not in any mapping",
+    )
+    .at_address(0x20)
+    .with_severity(Severity::Warning);
+    moved[1] = Finding::new(
+        &verify::MAPPED_FILE_MISSING,
+        "/usr/lib/libc.so.6 is not on this host",
+    )
+    .about_path("/usr/lib/libc.so.6");
+    let got = fingerprints(&render(moved, &sarif_base()));
+    assert_eq!(
+        (got[0].as_str(), got[3].as_str()),
+        (first[0].as_str(), first[3].as_str())
+    );
+    assert_ne!(got[1], first[1]);
+    assert_ne!(got[2], first[2]);
+    let elsewhere = render::sarif::ArtifactBase {
+        dir: "/srv/ci/repo".into(),
+        image: "/srv/ci/repo/dumps/other.core".into(),
+    };
+    assert_ne!(
+        fingerprints(&render(verify_findings(), &elsewhere))[0],
+        first[0]
+    );
+
+    // The same finding twice at one place: told apart by occurrence.
+    let twice = vec![verify_findings().remove(2), verify_findings().remove(2)];
+    let got = fingerprints(&render(twice, &sarif_base()));
+    assert_eq!(got[0], first[2]);
+    assert_eq!(got[1], first[2].replace(":1", ":2"));
+}
+
+#[test]
+fn sarif_of_an_unreadable_image_is_a_valid_log_of_a_failed_run() {
+    let base = render::sarif::ArtifactBase {
+        dir: "/srv/ci/repo".into(),
+        image: "/tmp/junk.core".into(),
+    };
+    let doc: Value = serde_json::from_str(&render::sarif::render_unreadable(
+        None,
+        "/tmp/junk.core: not a core file",
+        &base,
+    ))
+    .unwrap();
+    let v = validator(data("sarif-2.1.0-subset.schema.json"));
+    assert_eq!(schema_errors(&v, &doc), Vec::<String>::new());
+    let run = &doc["runs"][0];
+    assert_eq!(run["results"], serde_json::json!([]));
+    // Outside the base: an absolute file URI, no base id.
+    assert_eq!(
+        run["invocations"],
+        serde_json::json!([{
+            "executionSuccessful": false,
+            "exitCode": 2,
+            "toolExecutionNotifications": [{
+                "level": "error",
+                "message": { "text": "/tmp/junk.core: not a core file" },
+                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": "file:///tmp/junk.core" } } }]
+            }]
+        }])
+    );
+    assert_eq!(
+        run["tool"]["driver"]["rules"].as_array().unwrap().len(),
+        CHECKS.len()
+    );
+}
+
 /// Test cases as (name, failure type, skipped, system-out) plus the
-/// `tests`/`failures`/`skipped` attributes of the suite.
+/// `tests`/`failures`/`errors` attributes of the suite.
 struct JunitDoc {
     cases: Vec<(String, Option<String>, bool, Option<String>)>,
     suite: (usize, usize, usize),
@@ -769,7 +903,7 @@ fn parse_junit(xml: &str) -> JunitDoc {
             match name.as_str() {
                 "testsuite" => {
                     let n = |k| attr(&e, k).unwrap().parse().unwrap();
-                    doc.suite = (n("tests"), n("failures"), n("skipped"));
+                    doc.suite = (n("tests"), n("failures"), n("errors"));
                 }
                 "testcase" => doc
                     .cases
@@ -807,7 +941,7 @@ fn parse_junit(xml: &str) -> JunitDoc {
 }
 
 #[test]
-fn junit_has_one_case_per_check() {
+fn junit_has_one_case_per_check_that_ran() {
     let r = verify_report();
     let xml = render::junit::render(&r, Severity::Error);
     assert!(xml.starts_with(
@@ -815,17 +949,20 @@ fn junit_has_one_case_per_check() {
     ));
     assert!(xml.contains("<testsuite name=\"ckdump verify core &amp; &quot;cut&quot;.core\""));
     let doc = parse_junit(&xml);
-    assert_eq!(doc.cases.len(), CHECKS.len());
-    for (case, check) in doc.cases.iter().zip(CHECKS) {
+    // Checks of other formats and CKD-W4001 (needs --symbols) did not
+    // run: they are left out, not skipped.
+    let ran: Vec<&ckdump::verify::Check> = CHECKS.iter().filter(|c| applies_to_elf(c)).collect();
+    assert_eq!(doc.cases.len(), ran.len());
+    for (case, check) in doc.cases.iter().zip(&ran) {
         assert_eq!(case.0, format!("{} {}", check.code, check.name));
     }
+    assert!(!doc.cases.iter().any(|c| c.2), "no skipped case");
+    assert!(!xml.contains("CKD-W4001"), "{xml}");
     let failed: Vec<&str> = doc.cases.iter().filter_map(|c| c.1.as_deref()).collect();
     // Only the error fails at --fail-on error; the lowered pc finding and
     // the others go to system-out.
     assert_eq!(failed, ["CKD-E1005"]);
-    // Checks of other formats and CKD-W4001 (needs --symbols) are skipped.
-    let skipped = CHECKS.iter().filter(|c| !applies_to_elf(c)).count();
-    assert_eq!(doc.suite, (CHECKS.len(), 1, skipped));
+    assert_eq!(doc.suite, (ran.len(), 1, 0));
     let out = |code: &str| {
         doc.cases
             .iter()
@@ -845,18 +982,31 @@ fn junit_has_one_case_per_check() {
     let doc = parse_junit(&xml);
     let failed: Vec<&str> = doc.cases.iter().filter_map(|c| c.1.as_deref()).collect();
     assert_eq!(failed, ["CKD-E1005", "CKD-W2006", "CKD-W3001"]);
-    let skipped = CHECKS.iter().filter(|c| !applies_to_elf(c)).count();
-    assert_eq!(doc.suite, (CHECKS.len(), 3, skipped));
+    assert_eq!(doc.suite, (ran.len(), 3, 0));
 
-    // Checks for other formats are skipped.
+    // A minidump runs the minidump checks only.
     let r = verify::report("x.dmp", Some(image_summary()), vec![], &facts("minidump"));
     let doc = parse_junit(&render::junit::render(&r, Severity::Error));
-    let skipped = CHECKS
+    let ran = CHECKS
         .iter()
-        .filter(|c| !c.scope.applies(&facts("minidump")))
+        .filter(|c| c.scope.applies(&facts("minidump")))
         .count();
-    assert_eq!(doc.cases.iter().filter(|c| c.2).count(), skipped);
-    assert_eq!(doc.suite, (CHECKS.len(), 0, skipped));
+    assert!(ran < CHECKS.len() && ran > 0);
+    assert_eq!(doc.suite, (ran, 0, 0));
+    assert!(!doc.cases.iter().any(|c| c.2));
+
+    // An image that could not be read: one errored case naming the error.
+    let xml = render::junit::render_unreadable(
+        "junk & co",
+        None,
+        "junk & co: not a core file",
+        Severity::Error,
+    );
+    let doc = parse_junit(&xml);
+    assert_eq!(doc.suite, (1, 0, 1));
+    assert_eq!(doc.cases.len(), 1);
+    assert_eq!(doc.cases[0].0, "open junk & co");
+    assert!(xml.contains("<error message=\"junk &amp; co: not a core file\" type=\"unreadable\">"));
 }
 
 /// What a run on an image of this format had (the formats the old

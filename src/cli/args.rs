@@ -25,15 +25,49 @@ use clap::{Parser, Subcommand, ValueEnum};
         ckdump inspect /var/lib/kubelet/checkpoints/checkpoint-web_default-app.tar\n  \
         ckdump verify core --format sarif > core.sarif\n  \
         ckdump verify core --fail-on warning --format junit > verify.xml\n  \
+        ckdump verify core --format sarif --sarif-base . > ckdump.sarif\n  \
         ckdump inspect --pid 1234\n  \
         sudo ckdump inspect --kernel --all-tasks\n  \
         ckdump snapshot --pid 1234 -o app.core\n  \
         ckdump seal /var/lib/criu/dump-1 --key-file seal.key\n  \
-        ckdump diff checkpoint-before/ checkpoint-after/"
+        ckdump diff checkpoint-before/ checkpoint-after/\n  \
+        ckdump completions bash > ~/.local/share/bash-completion/completions/ckdump\n  \
+        ckdump man --dir ~/.cargo/share/man/man1"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour in text output: `auto` only when stdout is a terminal and
+    /// NO_COLOR is unset or empty; `always` even into a pipe (`| less -R`).
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether text output is coloured, given the environment's NO_COLOR
+    /// and TERM and whether stdout is a terminal.
+    pub fn enabled(
+        self,
+        no_color: Option<&std::ffi::OsStr>,
+        term: Option<&std::ffi::OsStr>,
+        tty: bool,
+    ) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            // https://no-color.org: set and not empty disables colour.
+            ColorChoice::Auto => {
+                tty && no_color.is_none_or(|v| v.is_empty()) && term.is_none_or(|t| t != "dumb")
+            }
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -124,7 +158,7 @@ pub enum Command {
         ckdump verify /var/lib/criu/dump --root /\n  \
         ckdump verify checkpoint.tar.zst --root /srv/container-rootfs --cpuinfo target-cpuinfo.txt\n  \
         ckdump verify core --sysroot /srv/rootfs --fail-on warning\n  \
-        ckdump verify core --format sarif > ckdump.sarif\n  \
+        ckdump verify core --format sarif --sarif-base /src/repo > ckdump.sarif\n  \
         ckdump verify core --format junit > ckdump-junit.xml")]
     Verify {
         /// The image to check; several paths: the files of one
@@ -137,6 +171,11 @@ pub enum Command {
         /// Lowest severity that makes the exit code 1.
         #[arg(long, value_enum, default_value_t = FailOn::Error)]
         fail_on: FailOn,
+        /// SARIF: the directory artifact URIs are relative to (named
+        /// SRCROOT in originalUriBaseIds); an image outside it gets an
+        /// absolute file:// URI. Default: the working directory.
+        #[arg(long, value_name = "DIR")]
+        sarif_base: Option<PathBuf>,
         /// A copy of the dumping machine's files (analysis side): mapped
         /// files are compared with the dump here instead of the host's `/`,
         /// and symbols are read from it.
@@ -279,6 +318,33 @@ pub enum Command {
         /// No progress bars.
         #[arg(long, short = 'q')]
         quiet: bool,
+    },
+    /// Print a shell completion script for bash, zsh, fish, elvish or
+    /// PowerShell.
+    #[command(after_help = "Examples:\n  \
+        mkdir -p ~/.local/share/bash-completion/completions && ckdump completions bash > ~/.local/share/bash-completion/completions/ckdump\n  \
+        mkdir -p ~/.zfunc && ckdump completions zsh > ~/.zfunc/_ckdump   (with fpath+=~/.zfunc before compinit in ~/.zshrc)\n  \
+        mkdir -p ~/.config/fish/completions && ckdump completions fish > ~/.config/fish/completions/ckdump.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) of ckdump or of one command, generated
+    /// from this help; or write every page into a directory.
+    #[command(after_help = "Examples:\n  \
+        ckdump man | man -l -\n  \
+        ckdump man verify | man -l -\n  \
+        ckdump man --dir ~/.cargo/share/man/man1   (beside ~/.cargo/bin, where man looks; then `man ckdump-verify`)")]
+    Man {
+        /// The command whose page to print (ckdump-COMMAND(1)); ckdump(1)
+        /// when absent.
+        #[arg(value_name = "COMMAND", conflicts_with = "dir")]
+        command: Option<String>,
+        /// Write ckdump.1 and ckdump-COMMAND.1 for every command into DIR
+        /// (created if missing) instead of printing one page.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 

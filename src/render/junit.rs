@@ -1,4 +1,4 @@
-//! JUnit XML for CI dashboards: one test case per registered check, failed
+//! JUnit XML for CI dashboards: one test case per check that ran, failed
 //! when it has findings at or above the `--fail-on` severity.
 
 use std::fmt::Write;
@@ -25,16 +25,52 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// The verify report as JUnit XML.
+/// The verify report as JUnit XML: one test case per check that ran
+/// (checks that do not apply to this image or run are left out, not
+/// skipped), failed when it has findings at or above `fail_on`.
 pub fn render(report: &VerifyReport, fail_on: Severity) -> String {
+    let (cases, tests, failures) = cases(report, fail_on);
+    document(&report.path, &cases, tests, failures, 0)
+}
+
+/// The JUnit XML of a run that could not read the image (`error`): one
+/// errored test case naming the error, after the cases of what was
+/// checked before (the seal, when `report` holds it).
+pub fn render_unreadable(
+    path: &str,
+    report: Option<&VerifyReport>,
+    error: &str,
+    fail_on: Severity,
+) -> String {
+    let (mut cases, tests, failures) =
+        report
+            .map(|r| cases(r, fail_on))
+            .unwrap_or((String::new(), 0, 0));
+    let _ = writeln!(
+        cases,
+        "    <testcase classname=\"ckdump.unreadable\" name=\"open {}\" time=\"0\"><error message=\"{}\" type=\"unreadable\">{}</error></testcase>",
+        escape(path),
+        escape(error),
+        escape(error)
+    );
+    document(path, &cases, tests + 1, failures, 1)
+}
+
+/// The test cases of the checks that ran, with how many and how many failed.
+fn cases(report: &VerifyReport, fail_on: Severity) -> (String, usize, usize) {
     let format = report
         .image
         .as_ref()
         .map(|i| i.format.clone())
         .unwrap_or_else(|| "unknown".into());
     let mut cases = String::new();
-    let (mut failures, mut skipped) = (0, 0);
-    for check in &report.checks {
+    let (mut tests, mut failures) = (0, 0);
+    for check in report
+        .checks
+        .iter()
+        .filter(|c| c.status != "not_applicable")
+    {
+        tests += 1;
         let findings: Vec<_> = report
             .findings
             .iter()
@@ -48,10 +84,7 @@ pub fn render(report: &VerifyReport, fail_on: Severity) -> String {
             check.code,
             escape(check.name)
         );
-        if check.status == "not_applicable" {
-            skipped += 1;
-            cases.push_str("<skipped message=\"not applicable to this format\"/>");
-        } else if !failing.is_empty() {
+        if !failing.is_empty() {
             failures += 1;
             let body: Vec<String> = failing
                 .iter()
@@ -80,10 +113,13 @@ pub fn render(report: &VerifyReport, fail_on: Severity) -> String {
         }
         cases.push_str("</testcase>\n");
     }
-    let tests = report.checks.len();
-    let name = format!("ckdump verify {}", report.path);
+    (cases, tests, failures)
+}
+
+fn document(path: &str, cases: &str, tests: usize, failures: usize, errors: usize) -> String {
+    let name = format!("ckdump verify {path}");
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ckdump verify\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n{cases}  </testsuite>\n</testsuites>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ckdump verify\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n{cases}  </testsuite>\n</testsuites>\n",
         escape(&name)
     )
 }

@@ -263,10 +263,22 @@ fn finding_location(f: &Finding) -> String {
 
 /// `error   CKD-E1005 segment-in-file  message (offset 0x..)`.
 fn write_finding(out: &mut String, f: &Finding) {
+    write_finding_styled(out, f, Style { on: false });
+}
+
+/// One finding's line; with colour the severity word is painted (padded
+/// first, so the columns stay aligned).
+fn write_finding_styled(out: &mut String, f: &Finding, style: Style) {
+    let severity = format!("{:<7}", f.severity.name());
+    let severity = match f.severity {
+        crate::verify::Severity::Error => style.alarm(&severity),
+        crate::verify::Severity::Warning => style.caution(&severity),
+        crate::verify::Severity::Note => severity,
+    };
     let _ = writeln!(
         out,
-        "{:<7} {} {}  {}{}",
-        f.severity.name(),
+        "{} {} {}  {}{}",
+        severity,
         f.code,
         f.name,
         f.message,
@@ -1524,13 +1536,20 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
 /// The `verify` report as text: one line per finding with its hint, then a
 /// tally.
 pub fn render_verify(r: &VerifyReport) -> String {
+    render_verify_with(r, false)
+}
+
+/// The `verify` report as text, the severities coloured when `color` (for
+/// a terminal).
+pub fn render_verify_with(r: &VerifyReport, color: bool) -> String {
+    let style = Style { on: color };
     let mut out = String::new();
     let _ = writeln!(out, "ckdump verify {}", r.path);
     if let Some(a) = r.image.as_ref().and_then(|i| i.archive.as_ref()) {
         let _ = writeln!(out, "container checkpoint archive: {}", describe_archive(a));
     }
     for f in &r.findings {
-        write_finding(&mut out, f);
+        write_finding_styled(&mut out, f, style);
         let _ = writeln!(out, "        hint: {}", f.hint);
     }
     let passed = r.checks.iter().filter(|c| c.status == "passed").count();

@@ -13,7 +13,9 @@ use crate::unwind::FoundBy;
 
 /// Version of the JSON documents; bump on any incompatible change and
 /// update `schema/*.schema.json`.
-pub const INSPECT_SCHEMA: &str = "ckdump-inspect/1";
+/// `ckdump-inspect/2`: registers are an object keyed by name (in /1 a list
+/// of `{name, value}`).
+pub const INSPECT_SCHEMA: &str = "ckdump-inspect/2";
 pub const VERIFY_SCHEMA: &str = "ckdump-verify/1";
 
 /// An address or other 64-bit value shown in hex.
@@ -139,6 +141,7 @@ pub struct FrameReport {
     /// Registers known in the physical frame: all of them for frame 0, the
     /// ones the unwinder recovered (or carried over as callee-saved) for
     /// callers, as minidump-stackwalk lists them per frame.
+    #[serde(serialize_with = "serialize_registers")]
     pub registers: Vec<RegisterValue>,
 }
 
@@ -146,6 +149,24 @@ pub struct FrameReport {
 pub struct RegisterValue {
     pub name: String,
     pub value: Hex,
+}
+
+/// Registers in JSON: an object keyed by name (`{"rip": "0x…", …}`) in the
+/// order the architecture lists them. A name seen twice keeps its first
+/// value, so the object never holds a duplicate key.
+fn serialize_registers<S: Serializer>(
+    registers: &[RegisterValue],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(None)?;
+    let mut seen = std::collections::HashSet::new();
+    for r in registers {
+        if seen.insert(r.name.as_str()) {
+            map.serialize_entry(&r.name, &r.value)?;
+        }
+    }
+    map.end()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +179,7 @@ pub struct ThreadReport {
     pub signal: Option<i32>,
     pub frames: Vec<FrameReport>,
     /// Integer registers at the time of the dump.
+    #[serde(serialize_with = "serialize_registers")]
     pub registers: Vec<RegisterValue>,
     /// Floating-point / vector control state where saved.
     pub float: Option<crate::model::FloatState>,
@@ -446,6 +468,7 @@ pub struct CpuReport {
     /// Its kernel stack, innermost first, walked from the saved registers;
     /// empty when the kernel's text cannot be told from the dump.
     pub frames: Vec<FrameReport>,
+    #[serde(serialize_with = "serialize_registers")]
     pub registers: Vec<RegisterValue>,
 }
 

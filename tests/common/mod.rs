@@ -143,11 +143,10 @@ pub fn hex_u64(v: &serde_json::Value) -> u64 {
 
 /// The value of register `name` of a thread in a JSON report.
 pub fn register(thread: &serde_json::Value, name: &str) -> u64 {
-    let r = thread["registers"].as_array().unwrap();
     hex_u64(
-        &r.iter()
-            .find(|r| r["name"] == name)
-            .unwrap_or_else(|| panic!("no {name}"))["value"],
+        thread["registers"]
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name}")),
     )
 }
 
