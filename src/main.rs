@@ -57,9 +57,16 @@ fn run(command: Command) -> Outcome {
             modules,
             disasm,
             max_frames,
+            scan_all,
+            brief,
             log,
             quiet,
         } => {
+            if brief && !matches!(format, InspectFormat::Text) {
+                return Outcome::Unreadable(
+                    "--brief is a text layout: leave it out with --format json (JSON's `threads[].crashed` marks the crashing thread)".into(),
+                );
+            }
             let input = match (images.len(), pid) {
                 _ if kernel => ckdump::Input::Kernel,
                 (_, Some(pid)) => ckdump::Input::Pid(pid),
@@ -83,6 +90,7 @@ fn run(command: Command) -> Outcome {
                     max_frames: max_frames.max(1),
                     ..Default::default()
                 }),
+                scan_all,
                 progress: Some(for_terminal(quiet)),
             };
             let report = match ckdump::inspect(&input, &options) {
@@ -90,6 +98,7 @@ fn run(command: Command) -> Outcome {
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
             print_out(&match format {
+                InspectFormat::Text if brief => render::text::render_brief(&report),
                 InspectFormat::Text => render::text::render_inspect(
                     &report,
                     &render::text::TextOptions {
