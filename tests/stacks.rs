@@ -169,3 +169,112 @@ fn recursion_is_collapsed_in_text_and_kept_in_json() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--brief is a text layout"));
 }
+
+/// The physical frames' pcs (`0x…` strings) and how each was found.
+fn pcs(thread: &serde_json::Value) -> Vec<(String, String)> {
+    thread["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["inlined"] != true)
+        .map(|f| {
+            (
+                f["pc"].as_str().unwrap().to_string(),
+                f["found_by"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// An i386 static program without its binary at hand (an empty sysroot):
+/// the frame-pointer chain gives eu-stack's first seven frames; what stack
+/// scanning finds below them is not eu-stack's next frame, so it is
+/// dropped and counted, and `--scan-all` brings it back labelled `scan`.
+#[test]
+fn scanned_frames_below_the_last_trusted_one_are_dropped() {
+    let root = common::root();
+    let core = root.join("testdata/cores/core.threads-m32.kernel.zst");
+    let empty = tempfile::tempdir().unwrap();
+    let sysroot = empty.path().to_str().unwrap();
+    let trimmed = inspect_json(&core, &["--sysroot", sysroot]);
+    let all = inspect_json(&core, &["--sysroot", sysroot, "--scan-all"]);
+    // reference/core.threads-m32.kernel.eu-stack.txt, thread 20374: frames
+    // #1 (crash_here, with read_value inlined) to #9 (_start).
+    let eu_stack = [
+        "0x80498a0",
+        "0x80498c4",
+        "0x80498c4",
+        "0x80498c4",
+        "0x80498fb",
+        "0x8049aac",
+        "0x8049e27",
+        "0x804b5c8",
+        "0x80495f8",
+    ];
+    let main = common::thread(&trimmed, 20374);
+    let kept = pcs(main);
+    assert_eq!(
+        kept.iter().map(|(pc, _)| pc.as_str()).collect::<Vec<_>>(),
+        eu_stack[..7]
+    );
+    assert!(kept.iter().all(|(_, how)| how != "scan"), "{kept:?}");
+    assert_eq!(main["dropped_scanned_frames"], 8);
+    let full = pcs(common::thread(&all, 20374));
+    assert_eq!(full.len(), 7 + 8);
+    assert_eq!(full[..7], kept[..]);
+    assert!(full[7..].iter().all(|(_, how)| how == "scan"));
+    assert_ne!(full[7].0, eu_stack[7], "the first scanned frame is junk");
+    assert_eq!(common::thread(&all, 20374)["dropped_scanned_frames"], 0);
+
+    let out = ckdump(&[
+        "inspect",
+        core.to_str().unwrap(),
+        "--sysroot",
+        sysroot,
+        "-q",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("  (8 scanned frames below dropped; --scan-all shows them)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("[scan]"), "{text}");
+}
+
+/// With the program's and libc's files, every thread ends exactly where
+/// eu-stack's does: `_start` for the main thread, `__clone3` (after
+/// `start_thread`) for the workers, with nothing scanned after.
+#[test]
+fn threads_end_at_start_and_clone3_like_eu_stack() {
+    let root = common::root();
+    let core = root.join("testdata/cores/core.threads.kernel.zst");
+    let report = inspect_json(
+        &core,
+        &[
+            "--sysroot",
+            root.join("testdata/sysroot").to_str().unwrap(),
+            "--symbols",
+            root.join("symbols").to_str().unwrap(),
+            "--scan-all",
+        ],
+    );
+    let eu =
+        std::fs::read_to_string(root.join("testdata/reference/core.threads.kernel.eu-stack.txt"))
+            .unwrap();
+    let eu = common::parse_eu_stack(&eu);
+    assert_eq!(eu.len(), 4);
+    for (tid, want) in &eu {
+        let thread = common::thread(&report, *tid);
+        let got: Vec<String> = thread["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["function"].as_str().unwrap_or("??").to_string())
+            .collect();
+        // Even --scan-all finds nothing past the outermost frame.
+        assert_eq!(&got, want, "thread {tid}");
+        assert_eq!(thread["dropped_scanned_frames"], 0);
+        let last = want.last().unwrap().as_str();
+        assert!(last == "_start" || last == "__clone3", "{last}");
+    }
+}
