@@ -399,6 +399,12 @@ fn breakpad_x86_stack_win_walk_matches_stackwalk() {
             None
         ]
     );
+    // Frame 0's own STACK WIN record (CrashFunction: `$T0 $ebp =`, the
+    // return address at $ebp + 4) drives the first step, as in stackwalk:
+    // frame 1 at esp 0x12fe90, ebp 0x12ff70, "Found by: call frame info".
+    assert_eq!(frames[1]["found_by"], "cfi");
+    assert_eq!(frames[1]["sp"], "0x12fe90");
+    assert_eq!(register(frames[1], "ebp"), 0x12ff70);
     assert_eq!(frames[3]["module"], "kernel32.dll");
     assert_eq!(frames[3]["pc"], "0x7c816fd7");
     assert_eq!(frames[3]["found_by"], "cfi");
