@@ -115,9 +115,9 @@ mod tests {
     #[test]
     fn thread_entries_end_the_stack() {
         let f = frames(&[FoundBy::Cfi; 6]);
-        let names = |list: &'static [&'static str]| {
+        fn names<'a>(list: &'a [&'a str]) -> impl Fn(usize) -> Option<&'a str> + 'a {
             move |i: usize| list.get(i).copied().filter(|n| !n.is_empty())
-        };
+        }
         // glibc: start_thread's caller clone3 is the outermost frame.
         let glibc = ["worker", "start_thread", "__clone3", "junk", "", ""];
         assert_eq!(outermost_frame(&f, names(&glibc)), Some(2));
