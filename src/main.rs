@@ -80,9 +80,16 @@ fn run(command: Command, out: &mut Output) -> Outcome {
             modules,
             disasm,
             max_frames,
+            scan_all,
+            brief,
             log,
             quiet,
         } => {
+            if brief && !matches!(format, InspectFormat::Text) {
+                return Outcome::Unreadable(
+                    "--brief is a text layout: leave it out with --format json (JSON's `threads[].crashed` marks the crashing thread)".into(),
+                );
+            }
             let input = match (images.len(), pid) {
                 _ if kernel => ckdump::Input::Kernel,
                 (_, Some(pid)) => ckdump::Input::Pid(pid),
@@ -106,6 +113,7 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                     max_frames: max_frames.max(1),
                     ..Default::default()
                 }),
+                scan_all,
                 progress: Some(for_terminal(quiet)),
             };
             let report = match ckdump::inspect(&input, &options) {
@@ -113,6 +121,7 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
             out.print(&match format {
+                InspectFormat::Text if brief => render::text::render_brief(&report),
                 InspectFormat::Text => render::text::render_inspect(
                     &report,
                     &render::text::TextOptions {

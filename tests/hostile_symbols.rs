@@ -62,9 +62,13 @@ fn pe_with_an_oversized_exception_directory_loses_only_its_unwind_tables() {
     assert_eq!(intact.unwrap().pdata.len(), 4);
 
     // ckdump inspect on the wine minidump with that folder: a stack, not
-    // exit 101; the frames past walk_list are found by scanning now.
+    // exit 101; the frames past walk_list are found by scanning now (kept
+    // with --scan-all: nothing trusted lies below them).
     let dump = shared.join("generated/windows/dumps/crash_selfdump_cv.dmp");
-    let r = inspect_json(&dump, &["--symbols", folder.path().to_str().unwrap()]);
+    let r = inspect_json(
+        &dump,
+        &["--symbols", folder.path().to_str().unwrap(), "--scan-all"],
+    );
     let crash = &r["crash"];
     assert_eq!(crash["name"], "EXCEPTION_ACCESS_VIOLATION");
     let t = thread(&r, crash["thread"].as_u64().unwrap());

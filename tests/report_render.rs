@@ -184,6 +184,7 @@ fn inspect_report() -> InspectReport {
                 FoundBy::Cfi,
             ),
         ],
+        dropped_scanned_frames: 0,
         registers: registers(&[
             ("rax", 0x10),
             ("rbx", 0x55c7_43e6_0008),
@@ -222,6 +223,7 @@ fn inspect_report() -> InspectReport {
             ),
             frame(1, 0xdead_0000, None, None, None, false, FoundBy::Scan),
         ],
+        dropped_scanned_frames: 0,
         registers: registers(&[("rsp", 0x7fcf_90e3_ce60), ("rip", 0x7fcf_90f0_f545)]),
         float: None,
     };

@@ -144,7 +144,11 @@ fn check(case: &Case) {
     if let Some(s) = case.symbols {
         extra = vec!["--symbols", s.to_str().unwrap()];
     }
+    // Stackwalk keeps every scanned frame; so does ckdump with --scan-all.
+    let default_report = inspect_json(case.dump, &extra);
+    extra.push("--scan-all");
     let report = inspect_json(case.dump, &extra);
+    trims_only_trailing_scans(&label, &report, &default_report);
     let threads = report["threads"].as_array().unwrap();
     for (thread_number, (tid, crashed, frames)) in reference.iter().enumerate() {
         let thread = threads
@@ -218,6 +222,34 @@ fn check(case: &Case) {
                 other => panic!("{at}: unknown trust {other}"),
             };
             assert!(allowed.contains(&found), "{at}: found by {found}");
+        }
+    }
+}
+
+/// Without --scan-all each stack is the --scan-all stack cut after its last
+/// frame not found by scanning, and the count of the frames cut is given.
+fn trims_only_trailing_scans(label: &str, all: &Value, default: &Value) {
+    let all_threads = all["threads"].as_array().unwrap();
+    let default_threads = default["threads"].as_array().unwrap();
+    assert_eq!(all_threads.len(), default_threads.len(), "{label}");
+    for (full, trimmed) in all_threads.iter().zip(default_threads) {
+        let tid = full["tid"].as_u64().unwrap();
+        assert_eq!(trimmed["tid"].as_u64(), Some(tid), "{label}");
+        assert_eq!(full["dropped_scanned_frames"].as_u64(), Some(0), "{label}");
+        let physical = physical_frames(full);
+        let keep = physical
+            .iter()
+            .rposition(|f| f["found_by"] != "scan")
+            .map_or(physical.len(), |i| i + 1);
+        let kept = physical_frames(trimmed);
+        assert_eq!(kept.len(), keep, "{label} thread {tid}: frames kept");
+        assert_eq!(
+            trimmed["dropped_scanned_frames"].as_u64(),
+            Some((physical.len() - keep) as u64),
+            "{label} thread {tid}: frames dropped"
+        );
+        for (a, b) in kept.iter().zip(&physical) {
+            assert_eq!((&a["pc"], &a["sp"]), (&b["pc"], &b["sp"]), "{label} {tid}");
         }
     }
 }
@@ -346,18 +378,51 @@ fn breakpad_x86_stack_win_walk_matches_stackwalk() {
         &dir.join("minidump2.dmp"),
         &["--symbols", dir.join("symbols").to_str().unwrap()],
     );
+    // By default the crashing stack is exactly stackwalk's: four frames
+    // (minidump2.stackwalk.machine_readable.out), the last kernel32's
+    // BaseProcessStart (0x7c816fd7, found by test_app's STACK WIN), and
+    // the 3 scanned frames below it are dropped and counted.
     let crashed = thread(&report, 0xbf4);
-    let functions: Vec<&str> = physical_frames(crashed)[..3]
-        .iter()
-        .map(|f| f["function"].as_str().unwrap())
-        .collect();
+    let frames = physical_frames(crashed);
+    let functions: Vec<Option<&str>> = frames.iter().map(|f| f["function"].as_str()).collect();
     assert_eq!(
         functions,
         [
-            "`anonymous namespace'::CrashFunction",
-            "main",
-            "__tmainCRTStartup"
+            Some("`anonymous namespace'::CrashFunction"),
+            Some("main"),
+            Some("__tmainCRTStartup"),
+            None
         ]
+    );
+    // Frame 0's own STACK WIN record (CrashFunction: `$T0 $ebp =`, the
+    // return address at $ebp + 4) drives the first step, as in stackwalk:
+    // frame 1 at esp 0x12fe90, ebp 0x12ff70, "Found by: call frame info".
+    assert_eq!(frames[1]["found_by"], "cfi");
+    assert_eq!(frames[1]["sp"], "0x12fe90");
+    assert_eq!(register(frames[1], "ebp"), 0x12ff70);
+    assert_eq!(frames[3]["module"], "kernel32.dll");
+    assert_eq!(frames[3]["pc"], "0x7c816fd7");
+    assert_eq!(frames[3]["found_by"], "cfi");
+    assert_eq!(crashed["dropped_scanned_frames"], 3);
+    let text = ckdump(&[
+        "inspect",
+        dir.join("minidump2.dmp").to_str().unwrap(),
+        "--symbols",
+        dir.join("symbols").to_str().unwrap(),
+        "--brief",
+    ]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "EXCEPTION_ACCESS_VIOLATION at 0x45 (write) in thread 3060 at \
+         test_app.exe!`anonymous namespace'::CrashFunction+0xe (c:\\test_app.cc:58)"
+    );
+    assert_eq!(lines.len(), 6, "{text}");
+    assert!(lines[4].starts_with("  #3  0x000000007c816fd7  kernel32.dll+0x16fd7"));
+    assert_eq!(
+        lines[5],
+        "  (3 scanned frames below dropped; --scan-all shows them)"
     );
 }
 

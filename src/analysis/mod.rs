@@ -9,6 +9,7 @@ pub mod mmap;
 pub mod ntstatus;
 pub mod region_name;
 pub mod signals;
+pub mod stacks;
 pub mod windows;
 
 use crate::model::{Capture, FaultCode, Image, InterruptLevel, ProcessView, Sharing, Thread};
@@ -38,6 +39,8 @@ pub struct InspectOptions {
     /// Instructions of context around the faulting one.
     pub disasm_context: usize,
     pub limits: Option<WalkLimits>,
+    /// Keep the scanned frames below a stack's last trusted frame.
+    pub scan_all: bool,
     pub progress: Option<Progress>,
 }
 
@@ -194,7 +197,14 @@ fn thread_reports(
     order
         .iter()
         .map(|thread| {
-            let report = thread_report(process, symbolizer, thread, crashing_tid, limits);
+            let report = thread_report(
+                process,
+                symbolizer,
+                thread,
+                crashing_tid,
+                limits,
+                options.scan_all,
+            );
             bar.inc(1);
             report
         })
@@ -285,24 +295,44 @@ fn thread_report(
     thread: &Thread,
     crashing_tid: Option<u64>,
     limits: &WalkLimits,
+    scan_all: bool,
 ) -> ThreadReport {
-    let raw = unwind::walk(&thread.registers, &*process.memory, symbolizer, limits);
-    let mut frames = Vec::new();
-    for (index, frame) in raw.iter().enumerate() {
-        // A return address points after the call; look up the call itself.
-        let mut adjust = if frame.pc_is_exact { 0 } else { 1 };
-        let module = process.module_at(frame.pc);
-        let mut symbols = symbolizer.lookup(frame.pc.saturating_sub(adjust));
-        // A return address at the very start of a function is a signal
-        // trampoline (__restore_rt): the caller "called" nothing, so the
-        // byte before belongs to no function. Look the pc itself up.
-        if adjust == 1 && symbols.iter().all(|s| s.function.is_none()) {
-            let exact = symbolizer.lookup(frame.pc);
-            if exact.iter().any(|s| s.function.is_some()) {
-                symbols = exact;
-                adjust = 0;
+    let mut raw = unwind::walk(&thread.registers, &*process.memory, symbolizer, limits);
+    let mut looked_up: Vec<_> = raw
+        .iter()
+        .map(|frame| {
+            // A return address points after the call; look up the call itself.
+            let adjust = if frame.pc_is_exact { 0 } else { 1 };
+            let symbols = symbolizer.lookup(frame.pc.saturating_sub(adjust));
+            // A return address at the very start of a function is a signal
+            // trampoline (__restore_rt): the caller "called" nothing, so the
+            // byte before belongs to no function. Look the pc itself up.
+            if adjust == 1 && symbols.iter().all(|s| s.function.is_none()) {
+                let exact = symbolizer.lookup(frame.pc);
+                if exact.iter().any(|s| s.function.is_some()) {
+                    return (exact, 0);
+                }
             }
-        }
+            (symbols, adjust)
+        })
+        .collect();
+    let outermost = stacks::outermost_frame(&raw, |i| {
+        looked_up
+            .get(i)
+            .and_then(|(symbols, _)| symbols.iter().rev().find_map(|s| s.function.as_deref()))
+    });
+    let mut keep = outermost.map_or(raw.len(), |i| i + 1);
+    let mut dropped_scanned_frames = 0;
+    if !scan_all {
+        let trusted = stacks::trusted_len(&raw[..keep]);
+        dropped_scanned_frames = keep - trusted;
+        keep = trusted;
+    }
+    raw.truncate(keep);
+    looked_up.truncate(keep);
+    let mut frames = Vec::new();
+    for (index, (frame, (symbols, adjust))) in raw.iter().zip(looked_up).enumerate() {
+        let module = process.module_at(frame.pc);
         let base = FrameReport {
             index,
             pc: Hex(frame.pc),
@@ -342,6 +372,7 @@ fn thread_report(
         crashed: Some(thread.tid) == crashing_tid,
         signal: thread.signal,
         frames,
+        dropped_scanned_frames,
         registers: register_values(&thread.registers),
         float: thread.float.clone(),
     }

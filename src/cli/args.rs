@@ -77,6 +77,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --symbols symbols\n  \
         ckdump inspect core --thread 4242 --disasm 5\n  \
+        ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --brief\n  \
+        ckdump inspect minidump.dmp --scan-all   (keep scanned frames below the last trusted one)\n  \
         ckdump inspect vmcore.1 vmcore.2 vmcore.3   (a makedumpfile --split dump)\n  \
         ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
@@ -142,6 +144,16 @@ pub enum Command {
         /// Stop each stack after this many frames.
         #[arg(long, value_name = "N", default_value_t = 256)]
         max_frames: usize,
+        /// Keep the frames stack scanning found below a stack's last
+        /// trusted frame (CFI, frame data, frame pointers); by default they
+        /// are dropped and counted, as they are mostly stale return
+        /// addresses.
+        #[arg(long)]
+        scan_all: bool,
+        /// Text only: a one-line summary of the crash, then the crashing
+        /// thread's stack, one line per frame.
+        #[arg(long, conflicts_with_all = ["regions", "modules"])]
+        brief: bool,
         /// Kernel dumps: print the last N lines of the kernel log as dmesg
         /// would (default 10; `--log 0` hides it, a large N prints it all).
         #[arg(long, value_name = "N")]

@@ -150,34 +150,151 @@ fn write_thread(out: &mut String, t: &ThreadReport, cols: &FrameColumns, style: 
     if t.frames.is_empty() {
         let _ = writeln!(out, "  (no frames: the thread has no program counter)");
     }
-    let mut last_index = None;
-    for f in &t.frames {
-        let first_line = last_index != Some(f.index);
-        last_index = Some(f.index);
-        let index = if first_line {
-            format!("#{}", f.index)
-        } else {
-            String::new()
-        };
-        let how = if f.inlined {
-            "(inlined)".to_string()
-        } else if f.found_by == crate::unwind::FoundBy::Scan {
-            // A scanned frame may be a stale return address: make it loud.
-            style.caution("[scan]")
-        } else {
-            format!("[{}]", f.found_by.name())
-        };
-        let line = format!(
-            "  {index:<4}{:#018x}  {:<sw$}  {:<lw$}  {how}",
-            f.pc.0,
-            frame_symbol(f),
-            frame_location(f),
-            sw = cols.symbol,
-            lw = cols.location,
-        );
-        let _ = writeln!(out, "{}", line.trim_end());
-    }
+    write_frames(out, t, cols, style);
     out.push('\n');
+}
+
+/// The lines of one physical frame (inlined functions first).
+fn physical_frames(frames: &[FrameReport]) -> Vec<&[FrameReport]> {
+    frames
+        .chunk_by(|a, b| a.index == b.index)
+        .collect::<Vec<_>>()
+}
+
+/// Whether two physical frames print the same (recursion: same pc,
+/// function, line and how found).
+fn same_frame(a: &[FrameReport], b: &[FrameReport]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.pc.0 == y.pc.0
+                && x.found_by == y.found_by
+                && frame_symbol(x) == frame_symbol(y)
+                && frame_location(x) == frame_location(y)
+        })
+}
+
+/// A thread's frames, one line per function; a run of identical frames
+/// (recursion) is one line `#3–#240 … (repeats 238 times)`; then the count
+/// of scanned frames left out below the last trusted one.
+fn write_frames(out: &mut String, t: &ThreadReport, cols: &FrameColumns, style: Style) {
+    let physical = physical_frames(&t.frames);
+    let mut i = 0;
+    while i < physical.len() {
+        let run = physical[i..]
+            .iter()
+            .take_while(|p| same_frame(p, physical[i]))
+            .count()
+            .max(1);
+        let group = physical[i];
+        let last = physical[i + run - 1];
+        for (line_number, f) in group.iter().enumerate() {
+            let index = match (line_number, run) {
+                (0, 1) => format!("#{}", f.index),
+                (0, _) => format!("#{}\u{2013}#{}", f.index, last[0].index),
+                _ => String::new(),
+            };
+            let how = if f.inlined {
+                "(inlined)".to_string()
+            } else if f.found_by == crate::unwind::FoundBy::Scan {
+                // A scanned frame may be a stale return address: make it loud.
+                style.caution("[scan]")
+            } else {
+                format!("[{}]", f.found_by.name())
+            };
+            let repeats = if run > 1 && !f.inlined {
+                format!(" (repeats {run} times)")
+            } else {
+                String::new()
+            };
+            // A long index (`#3–#240`) keeps one space before the pc.
+            let index_width = (index.chars().count() + 1).max(4);
+            let line = format!(
+                "  {index:<iw$}{:#018x}  {:<sw$}  {:<lw$}  {how}{repeats}",
+                f.pc.0,
+                frame_symbol(f),
+                frame_location(f),
+                iw = index_width,
+                sw = cols.symbol,
+                lw = cols.location,
+            );
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        i += run;
+    }
+    write_dropped(out, t);
+}
+
+fn write_dropped(out: &mut String, t: &ThreadReport) {
+    match t.dropped_scanned_frames {
+        0 => {}
+        1 => {
+            let _ = writeln!(
+                out,
+                "  (1 scanned frame below dropped; --scan-all shows it)"
+            );
+        }
+        n => {
+            let _ = writeln!(
+                out,
+                "  ({n} scanned frames below dropped; --scan-all shows them)"
+            );
+        }
+    }
+}
+
+/// `inspect --brief`: a one-line summary of the crash, then the crashing
+/// thread's frames, one line each (recursion collapsed as in the full
+/// report). Without a crash, the first thread listed (the requesting one).
+pub fn render_brief(r: &InspectReport) -> String {
+    let mut out = String::new();
+    let thread = r
+        .threads
+        .iter()
+        .find(|t| t.crashed)
+        .or_else(|| r.threads.first());
+    let _ = writeln!(out, "{}", brief_summary(r, thread));
+    if let Some(t) = thread {
+        let threads = std::slice::from_ref(t);
+        let cols = FrameColumns::of(threads);
+        write_frames(&mut out, t, &cols, Style { on: false });
+    }
+    out
+}
+
+/// `SIGSEGV / SEGV_MAPERR at 0x10 (read) in thread 20353 "threads" at
+/// threads!crash_here+0x36 (threads.c:80:16)`.
+fn brief_summary(r: &InspectReport, thread: Option<&ThreadReport>) -> String {
+    let mut line = match &r.crash {
+        Some(c) => {
+            let mut what = c.name.clone();
+            if let Some(sub) = &c.subcode_name {
+                what = format!("{what} / {sub}");
+            }
+            if let Some(a) = c.address {
+                what = format!("{what} at {:#x}", a.0);
+            }
+            if let Some(access) = &c.access {
+                what = format!("{what} ({access})");
+            }
+            what
+        }
+        None => "no crash recorded".to_string(),
+    };
+    if let Some(t) = thread {
+        line.push_str(&format!(" in thread {}", t.tid));
+        if let Some(name) = &t.name {
+            line.push_str(&format!(" \"{name}\""));
+        }
+        // The innermost physical function: where the thread stopped.
+        if let Some(top) = physical_frames(&t.frames).first().and_then(|p| p.last()) {
+            line.push_str(&format!(" at {}", frame_symbol(top)));
+            let location = frame_location(top);
+            if !location.is_empty() {
+                line.push_str(&format!(" ({location})"));
+            }
+        }
+    }
+    line
 }
 
 fn write_registers(out: &mut String, t: &ThreadReport, style: Style) {

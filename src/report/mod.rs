@@ -177,7 +177,13 @@ pub struct ThreadReport {
     pub crashed: bool,
     /// Signal that stopped the thread, if recorded.
     pub signal: Option<i32>,
+    /// Every frame of the walk, recursion included (the text report
+    /// collapses repeated frames, JSON keeps each one).
     pub frames: Vec<FrameReport>,
+    /// Frames found by stack scanning below the last frame that unwind
+    /// information or the frame-pointer chain vouched for, left out of
+    /// `frames` (`inspect --scan-all` keeps them).
+    pub dropped_scanned_frames: usize,
     /// Integer registers at the time of the dump.
     #[serde(serialize_with = "serialize_registers")]
     pub registers: Vec<RegisterValue>,

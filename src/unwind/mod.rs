@@ -357,8 +357,16 @@ impl Unwinder {
             };
             // aarch64 instructions are 4-byte aligned.
             let aligned = arch != Arch::Aarch64 || pc.is_multiple_of(4);
-            pc != 0 && aligned && sp_ok && code.is_code(pc)
+            // A return address follows its call, which lies in code too: a
+            // module's first byte (a frame program run on a scanned frame's
+            // guessed registers) is no caller.
+            let call_in_code = step.pc_is_exact || code.is_code(pc.wrapping_sub(1));
+            pc != 0 && aligned && sp_ok && code.is_code(pc) && call_in_code
         };
+        // Unwind tables and frame data describe the frame exactly: a
+        // return address of 0 from them is the outermost frame's mark (as
+        // an undefined one is), never a reason to guess on by scanning.
+        let ends_stack = |step: &Step| step.registers.pc() == Some(0);
 
         // Kernel ORC tables describe every function of kernel text exactly.
         match code.orc_step(&frame.registers, frame.pc_is_exact, memory) {
@@ -388,16 +396,24 @@ impl Unwinder {
         // fall through to DWARF CFI and the heuristics.
         if let Some(step) =
             pe_x64::step(&frame.registers, frame.pc_is_exact, is_first, memory, code)
-            && accept(&step)
         {
-            return Some(step);
+            if ends_stack(&step) {
+                return None;
+            }
+            if accept(&step) {
+                return Some(step);
+            }
         }
         // x86 PE modules have no unwind tables; their PDB (or .sym) frame
         // data describes frames that frame pointers and CFI cannot.
         if let Some(step) = win_x86::step(&frame.registers, frame.pc_is_exact, callee, memory, code)
-            && accept(&step)
         {
-            return Some(step);
+            if ends_stack(&step) {
+                return None;
+            }
+            if accept(&step) {
+                return Some(step);
+            }
         }
         // gimli parses the module's .eh_frame / .debug_frame bytes here.
         let cfi = parser_guard::guarded(|| {
@@ -409,7 +425,11 @@ impl Unwinder {
             Outcome::Caller(step) => {
                 // At a trampoline only a signal-frame FDE (which yields an
                 // exact pc) describes it, not a neighbour's FDE.
-                if (trampoline.is_none() || step.pc_is_exact) && accept(&step) {
+                let describes_frame = trampoline.is_none() || step.pc_is_exact;
+                if describes_frame && ends_stack(&step) {
+                    return None;
+                }
+                if describes_frame && accept(&step) {
                     return Some(step);
                 }
             }
@@ -422,9 +442,13 @@ impl Unwinder {
         if trampoline.is_none()
             && let Some(step) =
                 breakpad_cfi::step(&frame.registers, frame.pc_is_exact, memory, code)
-            && accept(&step)
         {
-            return Some(step);
+            if ends_stack(&step) {
+                return None;
+            }
+            if accept(&step) {
+                return Some(step);
+            }
         }
         if let Some(kind) = trampoline
             && let Some(step) = signal::restore(kind, &frame.registers, memory)

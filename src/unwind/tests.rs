@@ -626,3 +626,61 @@ fn unwinding_sits_below_symbols_and_memory_at_the_bottom() {
         .collect();
     assert!(memory.is_empty(), "memory imports {memory:?}");
 }
+
+/// x86 code whose every function has the same frame data.
+struct FrameDataCode {
+    code: FakeCode,
+    info: WinFrameInfo,
+}
+
+impl CodeInfo for FrameDataCode {
+    fn unwind_tables(&self, pc: u64) -> Option<UnwindTables<'_>> {
+        self.code.unwind_tables(pc)
+    }
+    fn is_code(&self, pc: u64) -> bool {
+        self.code.is_code(pc)
+    }
+    fn read_code(&self, address: u64, buf: &mut [u8]) -> usize {
+        self.code.read_code(address, buf)
+    }
+    fn win_frame_info(&self, _pc: u64) -> Option<WinFrameInfo> {
+        Some(self.info.clone())
+    }
+}
+
+#[test]
+fn a_zero_return_address_from_frame_data_ends_the_walk() {
+    // `call 0x08048123` (e8 rel32 0) right before 0x08048123, a return
+    // address lying on the stack beyond the frame data's reach.
+    let mut code_bytes = vec![0u8; 0x1000];
+    code_bytes[0x11e] = 0xe8;
+    let code = FrameDataCode {
+        code: FakeCode::new(&[(0x0804_8000, 0x0804_9000)], &[(0x0804_8000, &code_bytes)]),
+        info: WinFrameInfo {
+            parameter_size: 0,
+            saved_register_size: 0,
+            local_size: 0,
+            program: None,
+            allocates_base_pointer: false,
+        },
+    };
+    // The return-address slot at esp holds 0 (the thread's first frame);
+    // 0x08048123 lies 0x20 bytes up, where only scanning would find it.
+    let mut stack = vec![0u8; 0x40];
+    stack[0x20..0x24].copy_from_slice(&words(4, &[0x0804_8123]));
+    let memory = memory(&[(0xffff_0000, &stack)]);
+    let mut registers = RegisterSet::new(Arch::X86);
+    registers.set(8, 0x0804_8010);
+    registers.set(4, 0xffff_0000);
+    registers.set(5, 0);
+    let frames = walk(&registers, &memory, &code, &WalkLimits::default());
+    assert_eq!(
+        summary(&frames),
+        [(0x0804_8010, Some(0xffff_0000), FoundBy::Context, true)]
+    );
+    // Without frame data the same stack is scanned.
+    let frames = walk(&registers, &memory, &code.code, &WalkLimits::default());
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1].pc, 0x0804_8123);
+    assert_eq!(frames[1].found_by, FoundBy::Scan);
+}
