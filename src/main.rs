@@ -85,7 +85,9 @@ fn run(command: Command) -> Outcome {
                 }),
                 progress: Some(for_terminal(quiet)),
             };
-            let report = match ckdump::inspect(&input, &options) {
+            let result = ckdump::inspect(&input, &options);
+            print_warnings(&options.symbols);
+            let report = match result {
                 Ok(report) => report,
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
@@ -124,6 +126,14 @@ fn run(command: Command) -> Outcome {
                 Ok(k) => k,
                 Err(message) => return Outcome::Unreadable(message),
             };
+            if let Some(root) = sysroot.as_ref().filter(|r| !r.is_dir())
+                && symbols.is_empty()
+            {
+                eprintln!(
+                    "ckdump: warning: --sysroot {}: no such directory; no files are read from it",
+                    root.display()
+                );
+            }
             let options = ckdump::VerifyOptions {
                 symbols: (!symbols.is_empty())
                     .then(|| ckdump::symbols::SymbolConfig::from_args(symbols, sysroot.clone())),
@@ -134,7 +144,11 @@ fn run(command: Command) -> Outcome {
                 seal_key,
                 progress: Some(for_terminal(quiet)),
             };
-            match ckdump::verify_set(&images, &options) {
+            let result = ckdump::verify_set(&images, &options);
+            if let Some(config) = &options.symbols {
+                print_warnings(config);
+            }
+            match result {
                 Ok(report) => {
                     print_out(&render_verify(&report, format, fail_on));
                     let threshold = fail_on.severity();
@@ -173,12 +187,18 @@ fn run(command: Command) -> Outcome {
                 progress: progress.clone(),
                 ..Default::default()
             };
-            let wants_symbols = !symbols.dirs.is_empty() || symbols.sysroot.is_some();
+            let wants_symbols = !symbols.dirs.is_empty()
+                || symbols.sysroot.is_some()
+                || symbols.executable.is_some();
             let options = ckdump::diff::DiffOptions {
                 symbols: wants_symbols.then(|| symbols.config()),
                 progress: Some(progress),
             };
-            let report = match ckdump::diff(&a, &b, &open_options, &options) {
+            let result = ckdump::diff(&a, &b, &open_options, &options);
+            if let Some(config) = &options.symbols {
+                print_warnings(config);
+            }
+            let report = match result {
                 Ok(report) => report,
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
@@ -250,6 +270,14 @@ fn render_verify(report: &VerifyReport, format: VerifyFormat, fail_on: FailOn) -
         VerifyFormat::Json => render::json::render(report),
         VerifyFormat::Sarif => render::sarif::render(report),
         VerifyFormat::Junit => render::junit::render(report, fail_on.severity()),
+    }
+}
+
+/// The symbol search's warnings (a missing path, an unreachable server,
+/// a named file of another build), each once, on stderr.
+fn print_warnings(config: &ckdump::symbols::SymbolConfig) {
+    for warning in config.take_warnings() {
+        eprintln!("ckdump: warning: {warning}");
     }
 }
 

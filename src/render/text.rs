@@ -177,6 +177,9 @@ fn write_thread(out: &mut String, t: &ThreadReport, cols: &FrameColumns, style: 
         );
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    for note in &t.symbol_notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
     out.push('\n');
 }
 

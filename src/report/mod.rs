@@ -152,6 +152,11 @@ pub struct ThreadReport {
     /// Signal that stopped the thread, if recorded.
     pub signal: Option<i32>,
     pub frames: Vec<FrameReport>,
+    /// For each module on this stack without symbols (and not already
+    /// named under an earlier stack): where they were looked for and what
+    /// to pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub symbol_notes: Vec<String>,
     /// Integer registers at the time of the dump.
     pub registers: Vec<RegisterValue>,
     /// Floating-point / vector control state where saved.
@@ -172,6 +177,9 @@ pub struct ModuleReport {
     pub binary: Option<String>,
     pub debug_file: Option<String>,
     pub problem: Option<String>,
+    /// With no symbols: where they were looked for and what to pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// Windows / Breakpad identity (minidumps).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pe: Option<crate::model::PeIdentity>,
