@@ -127,16 +127,29 @@ impl<'a> SymbolFinder<'a> {
         if module.build_id.is_some() || name.is_empty() || name.contains(['/', '\\']) {
             return None;
         }
-        let accept =
-            |p: &Path| open_pe(p).is_some_and(|pe| pe.code_id().eq_ignore_ascii_case(&code_id));
+        // Timestamp and size alone can be shared by two programs (a
+        // reproducible linker's fixed timestamp): the PDB id the binary
+        // names must be the dump's too, when both are known.
+        let want_pdb = module.pe.as_ref().and_then(|p| p.debug_id.clone());
+        let same = |pe: &pe_file::PeFile| {
+            pe.code_id().eq_ignore_ascii_case(&code_id)
+                && match (&want_pdb, &pe.pdb) {
+                    (Some(want), Some(have)) => have.debug_id.eq_ignore_ascii_case(want),
+                    _ => true,
+                }
+        };
+        let accept = |p: &Path| open_pe(p).is_some_and(|pe| same(&pe));
         if let Some(exe) = self.config.executable.as_ref().filter(|_| module.is_main)
             && let Some(pe) = open_pe(exe)
         {
-            if pe.code_id().eq_ignore_ascii_case(&code_id) {
+            if same(&pe) {
                 return Some((exe.clone(), pe));
             }
+            let theirs = pe.pdb.as_ref().map(|p| p.debug_id.as_str()).unwrap_or("none");
+            let ours = want_pdb.as_deref().unwrap_or("none");
             self.config.warn(format!(
-                "-e {}: code id {} differs from the image's {} ({code_id}); the file is not used",
+                "-e {}: code id {} and PDB id {theirs} are not the image's {} ({code_id}, {ours}); \
+                 the file is not used",
                 exe.display(),
                 pe.code_id(),
                 module.name
