@@ -184,6 +184,7 @@ fn inspect_report() -> InspectReport {
                 FoundBy::Cfi,
             ),
         ],
+        symbol_notes: Vec::new(),
         registers: registers(&[
             ("rax", 0x10),
             ("rbx", 0x55c7_43e6_0008),
@@ -222,6 +223,7 @@ fn inspect_report() -> InspectReport {
             ),
             frame(1, 0xdead_0000, None, None, None, false, FoundBy::Scan),
         ],
+        symbol_notes: Vec::new(),
         registers: registers(&[("rsp", 0x7fcf_90e3_ce60), ("rip", 0x7fcf_90f0_f545)]),
         float: None,
     };
@@ -273,6 +275,7 @@ fn inspect_report() -> InspectReport {
                     "symbols/.build-id/ef/4ea17280cefee9d9850ed7430c51485a809748.debug".into(),
                 ),
                 problem: None,
+                hint: None,
                 pe: None,
             },
             ModuleReport {
@@ -287,6 +290,7 @@ fn inspect_report() -> InspectReport {
                 binary: Some("/usr/lib/x86_64-linux-gnu/libc.so.6".into()),
                 debug_file: None,
                 problem: None,
+                hint: None,
                 pe: None,
             },
             ModuleReport {
@@ -304,6 +308,7 @@ fn inspect_report() -> InspectReport {
                     "no file with this name under --sysroot or --symbols; frames show offsets"
                         .into(),
                 ),
+                hint: None,
                 pe: None,
             },
         ],
