@@ -251,12 +251,9 @@ fn file_ptr_redirections_and_messages() {
         elsewhere.path().join("crash.pdb").display().to_string()
     );
     assert!(
-        main["problem"]
-            .as_str()
-            .unwrap()
-            .contains(&format!(
-                "{url}/crash.exe/{CODE_ID}/file.ptr: the store says: withheld by the build team"
-            )),
+        main["problem"].as_str().unwrap().contains(&format!(
+            "{url}/crash.exe/{CODE_ID}/file.ptr: the store says: withheld by the build team"
+        )),
         "{main}"
     );
     assert!(
@@ -287,13 +284,17 @@ fn two_tier_stores_on_a_server_and_on_disk_and_nt_symbol_path() {
     };
     let store = tempfile::tempdir().unwrap();
     std::fs::write(store.path().join("index2.txt"), "").unwrap();
-    let pdb = store.path().join(format!("cr/crash.pdb/{PDB_ID}/crash.pdb"));
+    let pdb = store
+        .path()
+        .join(format!("cr/crash.pdb/{PDB_ID}/crash.pdb"));
     std::fs::create_dir_all(pdb.parent().unwrap()).unwrap();
     std::fs::copy(bin.join("crash.pdb"), &pdb).unwrap();
     cab(
         &gcab,
         &bin.join("crash.exe"),
-        &store.path().join(format!("cr/crash.exe/{CODE_ID}/crash.ex_")),
+        &store
+            .path()
+            .join(format!("cr/crash.exe/{CODE_ID}/crash.ex_")),
     );
     let (url, requests) = serve(store.path().to_path_buf());
     let cache = tempfile::tempdir().unwrap();
@@ -388,7 +389,12 @@ fn a_pdb_and_an_exe_named_directly() {
     let exe = bin.join("crash.exe");
     let out = run(
         &dump,
-        &["--symbols", pdb.to_str().unwrap(), "-e", exe.to_str().unwrap()],
+        &[
+            "--symbols",
+            pdb.to_str().unwrap(),
+            "-e",
+            exe.to_str().unwrap(),
+        ],
         &[],
         home.path(),
     );
@@ -410,12 +416,21 @@ fn a_pdb_and_an_exe_named_directly() {
     // its PDB id tells them apart (reference/guid-check.txt).
     for (other, code_id, pdb_id) in [
         ("threads.exe", CODE_ID, "5A1ACC12391FA8E04C4C44205044422E1"),
-        ("mcrash.exe", "6B0384583c000", "56E8C2A11D7647EF4C4C44205044422E1"),
+        (
+            "mcrash.exe",
+            "6B0384583c000",
+            "56E8C2A11D7647EF4C4C44205044422E1",
+        ),
     ] {
         let other = bin.join(other);
         let out = run(
             &dump,
-            &["--symbols", pdb.to_str().unwrap(), "-e", other.to_str().unwrap()],
+            &[
+                "--symbols",
+                pdb.to_str().unwrap(),
+                "-e",
+                other.to_str().unwrap(),
+            ],
             &[],
             home.path(),
         );
@@ -462,7 +477,12 @@ fn an_elf_executable_and_a_library_named_directly() {
 
     let out = run(
         &core,
-        &["-e", exe.to_str().unwrap(), "--symbols", libc.to_str().unwrap()],
+        &[
+            "-e",
+            exe.to_str().unwrap(),
+            "--symbols",
+            libc.to_str().unwrap(),
+        ],
         &[],
         home.path(),
     );
@@ -518,5 +538,48 @@ fn an_elf_executable_and_a_library_named_directly() {
              (checked by build-id, PDB or .sym id, or PE timestamp and size); it is not used",
             other.display()
         )]
+    );
+}
+
+/// Breakpad's minidump2.dmp with its test_app.sym named as a file, not
+/// laid out in a store: the crashing stack as with the store
+/// (tests/conformance_minidumps.rs, minidump-stackwalk's).
+#[test]
+fn a_breakpad_sym_named_directly() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let dump = shared.join("corpus/breakpad/minidump2.dmp");
+    let sym = shared.join(
+        "corpus/breakpad/symbols/test_app.pdb/5A9832E5287241C1838ED98914E9B7FF1/test_app.sym",
+    );
+    let copy = tempfile::tempdir().unwrap();
+    let file = copy.path().join("renamed.sym");
+    std::fs::copy(&sym, &file).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = run(
+        &dump,
+        &["--symbols", file.to_str().unwrap()],
+        &[],
+        home.path(),
+    );
+    let r = report(&out);
+    assert_eq!(stderr_lines(&out), Vec::<String>::new());
+    let frames = common::thread(&r, 0xbf4)["frames"].as_array().unwrap();
+    let got: Vec<(&str, u64)> = frames[..3]
+        .iter()
+        .map(|f| (f["function"].as_str().unwrap(), f["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("`anonymous namespace'::CrashFunction", 58),
+            ("main", 65),
+            ("__tmainCRTStartup", 327)
+        ]
+    );
+    assert_eq!(
+        r["modules"][0]["debug_file"].as_str().unwrap(),
+        file.display().to_string()
     );
 }

@@ -145,7 +145,11 @@ impl<'a> SymbolFinder<'a> {
             if same(&pe) {
                 return Some((exe.clone(), pe));
             }
-            let theirs = pe.pdb.as_ref().map(|p| p.debug_id.as_str()).unwrap_or("none");
+            let theirs = pe
+                .pdb
+                .as_ref()
+                .map(|p| p.debug_id.as_str())
+                .unwrap_or("none");
             let ours = want_pdb.as_deref().unwrap_or("none");
             self.config.warn(format!(
                 "-e {}: code id {} and PDB id {theirs} are not the image's {} ({code_id}, {ours}); \
@@ -378,7 +382,11 @@ impl<'a> SymbolFinder<'a> {
             (Some(b), _) => format!(" (build-id {b})"),
             (None, Some(p)) => match (&p.debug_file, &p.debug_id) {
                 (Some(f), Some(i)) => format!(" ({f} {i})"),
-                _ => p.code_id.as_ref().map(|c| format!(" (code id {c})")).unwrap_or_default(),
+                _ => p
+                    .code_id
+                    .as_ref()
+                    .map(|c| format!(" (code id {c})"))
+                    .unwrap_or_default(),
             },
             _ => String::new(),
         };
@@ -394,7 +402,10 @@ impl<'a> SymbolFinder<'a> {
         } else {
             "pass --symbols DIR|FILE or --sysroot DIR"
         };
-        Some(format!("no symbols for {}{id}: {places}; {pass}", module.name))
+        Some(format!(
+            "no symbols for {}{id}: {places}; {pass}",
+            module.name
+        ))
     }
 
     fn find_debug_file(

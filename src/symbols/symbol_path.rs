@@ -328,9 +328,7 @@ impl SymbolPath {
         let stored = relative.contains('/');
         for source in &self.sources {
             let found = match source {
-                SymbolSource::Dir(d) if d.is_file() => {
-                    (stored && accept(d)).then(|| d.clone())
-                }
+                SymbolSource::Dir(d) if d.is_file() => (stored && accept(d)).then(|| d.clone()),
                 SymbolSource::Dir(d) => self.find_in_store(d, relative, accept, problems),
                 SymbolSource::Server { cache, url } => {
                     let local = cache.join(relative);
@@ -445,7 +443,9 @@ impl SymbolPath {
             String::new()
         };
         let remote = format!("{url}/{prefix}{relative}");
-        let attempt = |this: &Self, problems: &mut Vec<String>| -> Result<Option<PathBuf>, FetchError> {
+        let attempt = |this: &Self,
+                       problems: &mut Vec<String>|
+         -> Result<Option<PathBuf>, FetchError> {
             if let Got::Saved = this.download(&remote, &local, this.limits.max_bytes)? {
                 return Ok(this.check(&remote, local.clone(), accept, problems));
             }
@@ -471,7 +471,10 @@ impl SymbolPath {
                     Ok(target) if is_url(&target) => {
                         match this.download(&target, &local, this.limits.max_bytes)? {
                             Got::Saved => Ok(this.check(&target, local.clone(), accept, problems)),
-                            Got::Missing => Err(format!("{pointer_url}: names {target}, which is not there").into()),
+                            Got::Missing => {
+                                Err(format!("{pointer_url}: names {target}, which is not there")
+                                    .into())
+                            }
                         }
                     }
                     Ok(target) => {
@@ -701,6 +704,83 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn upper_case_srv_and_bare_urls() {
+        let p = SymbolPath::parse(&["SRV*/tmp/c1*http://127.0.0.1:1/s;https://h.example/x/"]);
+        assert_eq!(
+            p.sources,
+            vec![
+                SymbolSource::Server {
+                    cache: "/tmp/c1".into(),
+                    url: "http://127.0.0.1:1/s".into()
+                },
+                SymbolSource::Server {
+                    cache: default_cache(),
+                    url: "https://h.example/x".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn store_names() {
+        assert_eq!(
+            compressed_name("crash.pdb/946FFD091/crash.pdb"),
+            "crash.pdb/946FFD091/crash.pd_"
+        );
+        assert_eq!(compressed_name("kernel32.dll"), "kernel32.dl_");
+        assert_eq!(tier_prefix("crash.pdb/946FFD091/crash.pdb"), "cr/");
+        assert_eq!(
+            pointer_path("crash.pdb/946FFD091/crash.pdb"),
+            "crash.pdb/946FFD091/file.ptr"
+        );
+        assert_eq!(
+            parse_pointer("PATH:\\\\share\\crash.pdb\r\n"),
+            Ok("\\\\share\\crash.pdb".to_string())
+        );
+        assert_eq!(
+            parse_pointer("MSG: not published"),
+            Err("not published".to_string())
+        );
+    }
+
+    #[test]
+    fn a_damaged_cab_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out");
+        // A CFHEADER signature and nothing sane after it; then nothing.
+        for bytes in [&b"MSCF\0\0\0\0\xff\xff\xff\xff"[..], b"", b"MSCF"] {
+            let cab = dir.path().join("x.pd_");
+            std::fs::write(&cab, bytes).unwrap();
+            assert!(expand_cab(&cab, &dest, 1 << 20).is_err());
+            assert!(!dest.exists());
+        }
+    }
+
+    #[test]
+    fn expands_mszip_within_the_limit_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cab_path = dir.path().join("a.pd_");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let mut builder = cab::CabinetBuilder::new();
+        builder
+            .add_folder(cab::CompressionType::MsZip)
+            .add_file("a.pdb");
+        let mut writer = builder
+            .build(std::fs::File::create(&cab_path).unwrap())
+            .unwrap();
+        while let Some(mut w) = writer.next_file().unwrap() {
+            w.write_all(&data).unwrap();
+        }
+        writer.finish().unwrap();
+        let dest = dir.path().join("a.pdb");
+        let err = expand_cab(&cab_path, &dest, 50_000).unwrap_err();
+        assert_eq!(err, "100000 bytes is over the 50000 byte limit");
+        assert!(!dest.exists());
+        expand_cab(&cab_path, &dest, 100_000).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
     }
 
     #[test]
