@@ -433,7 +433,8 @@ impl SymbolPath {
         let stored = relative.contains('/');
         let prefix = if stored {
             match self.tier(url) {
-                Ok(p) => p.then(|| tier_prefix(relative)).unwrap_or_default(),
+                Ok(true) => tier_prefix(relative),
+                Ok(false) => String::new(),
                 Err(e) => {
                     self.fail(url, &e, problems);
                     return None;
