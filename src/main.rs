@@ -116,7 +116,9 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 scan_all,
                 progress: Some(for_terminal(quiet)),
             };
-            let report = match ckdump::inspect(&input, &options) {
+            let result = ckdump::inspect(&input, &options);
+            print_warnings(&options.symbols);
+            let report = match result {
                 Ok(report) => report,
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
@@ -157,6 +159,14 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 Ok(k) => k,
                 Err(message) => return Outcome::Unreadable(message),
             };
+            if let Some(root) = sysroot.as_ref().filter(|r| !r.is_dir())
+                && symbols.is_empty()
+            {
+                eprintln!(
+                    "ckdump: warning: --sysroot {}: no such directory; no files are read from it",
+                    root.display()
+                );
+            }
             let options = ckdump::VerifyOptions {
                 symbols: (!symbols.is_empty())
                     .then(|| ckdump::symbols::SymbolConfig::from_args(symbols, sysroot.clone())),
@@ -177,7 +187,11 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 base,
                 color: out.color(),
             };
-            match ckdump::verify_set(&images, &options) {
+            let result = ckdump::verify_set(&images, &options);
+            if let Some(config) = &options.symbols {
+                print_warnings(config);
+            }
+            match result {
                 Ok(report) => {
                     out.print(&render_verify(&report, &how));
                     let threshold = fail_on.severity();
@@ -234,12 +248,18 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 progress: progress.clone(),
                 ..Default::default()
             };
-            let wants_symbols = !symbols.dirs.is_empty() || symbols.sysroot.is_some();
+            let wants_symbols = !symbols.dirs.is_empty()
+                || symbols.sysroot.is_some()
+                || symbols.executable.is_some();
             let options = ckdump::diff::DiffOptions {
                 symbols: wants_symbols.then(|| symbols.config()),
                 progress: Some(progress),
             };
-            let report = match ckdump::diff(&a, &b, &open_options, &options) {
+            let result = ckdump::diff(&a, &b, &open_options, &options);
+            if let Some(config) = &options.symbols {
+                print_warnings(config);
+            }
+            let report = match result {
                 Ok(report) => report,
                 Err(e) => return Outcome::Unreadable(e.to_string()),
             };
@@ -428,6 +448,14 @@ fn artifact_base(
     };
     let image = absolute(image).map_err(|e| format!("{}: {e}", image.display()))?;
     Ok(render::sarif::ArtifactBase { dir, image })
+}
+
+/// The symbol search's warnings (a missing path, an unreachable server,
+/// a named file of another build), each once, on stderr.
+fn print_warnings(config: &ckdump::symbols::SymbolConfig) {
+    for warning in config.take_warnings() {
+        eprintln!("ckdump: warning: {warning}");
+    }
 }
 
 /// The restore host's CPU from a copy of its /proc/cpuinfo.

@@ -185,6 +185,7 @@ fn inspect_report() -> InspectReport {
             ),
         ],
         dropped_scanned_frames: 0,
+        symbol_notes: Vec::new(),
         registers: registers(&[
             ("rax", 0x10),
             ("rbx", 0x55c7_43e6_0008),
@@ -224,6 +225,7 @@ fn inspect_report() -> InspectReport {
             frame(1, 0xdead_0000, None, None, None, false, FoundBy::Scan),
         ],
         dropped_scanned_frames: 0,
+        symbol_notes: Vec::new(),
         registers: registers(&[("rsp", 0x7fcf_90e3_ce60), ("rip", 0x7fcf_90f0_f545)]),
         float: None,
     };
@@ -276,6 +278,7 @@ fn inspect_report() -> InspectReport {
                     "symbols/.build-id/ef/4ea17280cefee9d9850ed7430c51485a809748.debug".into(),
                 ),
                 problem: None,
+                hint: None,
                 pe: None,
             },
             ModuleReport {
@@ -290,6 +293,7 @@ fn inspect_report() -> InspectReport {
                 binary: Some("/usr/lib/x86_64-linux-gnu/libc.so.6".into()),
                 debug_file: None,
                 problem: None,
+                hint: None,
                 pe: None,
             },
             ModuleReport {
@@ -307,6 +311,7 @@ fn inspect_report() -> InspectReport {
                     "no file with this name under --sysroot or --symbols; frames show offsets"
                         .into(),
                 ),
+                hint: None,
                 pe: None,
             },
         ],
@@ -799,11 +804,10 @@ fn sarif_fingerprints_follow_the_code_and_location_not_the_message() {
     // file, another image.
     let mut moved = verify_findings();
     moved[2] = Finding::new(
-        &verify::THREAD_PC,
+        &verify::FAULT_PC,
         "thread 20353: pc 0x20 is not in any mapping",
     )
-    .at_address(0x20)
-    .with_severity(Severity::Warning);
+    .at_address(0x20);
     moved[1] = Finding::new(
         &verify::MAPPED_FILE_MISSING,
         "/usr/lib/libc.so.6 is not on this host",

@@ -100,7 +100,7 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
     let cache = SymbolCache::default();
     let symbolizer = Symbolizer::with_cache(&image.process, &options.symbols, &cache);
     let crashing_tid = image.fault.as_ref().and_then(|f| f.thread);
-    let threads = thread_reports(
+    let mut threads = thread_reports(
         &image.process,
         crashing_tid,
         &symbolizer,
@@ -130,6 +130,10 @@ pub fn inspect(image: &Image, options: &InspectOptions) -> InspectReport {
     }
     let modules = module_reports(&image.process, &symbolizer);
     drop(symbolizer);
+    add_symbol_notes(&mut threads, &modules);
+    if image.details.kernel.is_none() {
+        warn_of_unused_files(&options.symbols, &modules);
+    }
     let mut other_processes: Vec<ProcessReport> = image
         .other_processes
         .iter()
@@ -238,10 +242,55 @@ fn module_reports(process: &ProcessView, symbolizer: &Symbolizer<'_>) -> Vec<Mod
                 debug_file: status
                     .and_then(|s| s.debug_file.as_ref().map(|p| p.display().to_string())),
                 problem: status.and_then(|s| s.problem.clone()),
+                hint: status.and_then(|s| s.hint.clone()),
                 pe: m.pe.clone(),
             }
         })
         .collect()
+}
+
+/// Under the first stack each module without symbols is on, the line that
+/// says where its symbols were looked for and what to pass.
+fn add_symbol_notes(threads: &mut [ThreadReport], modules: &[ModuleReport]) {
+    let mut told = std::collections::HashSet::new();
+    for thread in threads {
+        for frame in &thread.frames {
+            let (Some(name), Some(offset)) = (&frame.module, frame.module_offset) else {
+                continue;
+            };
+            let base = frame.pc.0.wrapping_sub(offset.0);
+            let Some((index, hint)) = modules
+                .iter()
+                .enumerate()
+                .find(|(_, m)| m.base.0 == base && &m.name == name)
+                .and_then(|(i, m)| Some((i, m.hint.as_ref()?)))
+            else {
+                continue;
+            };
+            if told.insert(index) {
+                thread.symbol_notes.push(hint.clone());
+            }
+        }
+    }
+}
+
+/// A file named with `--symbols FILE` or `-e FILE` that no module of the
+/// image took is said once: it is another build, or no symbol file.
+fn warn_of_unused_files(config: &SymbolConfig, modules: &[ModuleReport]) {
+    let used: std::collections::HashSet<&str> = modules
+        .iter()
+        .flat_map(|m| [m.binary.as_deref(), m.debug_file.as_deref()])
+        .flatten()
+        .collect();
+    for file in config.dirs.iter().filter(|d| d.is_file()) {
+        let name = file.display().to_string();
+        if !used.contains(name.as_str()) {
+            config.warn(format!(
+                "--symbols {name}: no module of the image is this file's build \
+                 (checked by build-id, PDB or .sym id, or PE timestamp and size); it is not used"
+            ));
+        }
+    }
 }
 
 fn annotations(annotations: &[(String, String)]) -> Vec<crate::report::Annotation> {
@@ -265,6 +314,9 @@ fn process_report(
 ) -> ProcessReport {
     let symbolizer = Symbolizer::with_cache(view, &options.symbols, cache);
     let process = view.facts.as_ref();
+    let mut threads = thread_reports(view, None, &symbolizer, options, limits, bar);
+    let modules = module_reports(view, &symbolizer);
+    add_symbol_notes(&mut threads, &modules);
     ProcessReport {
         pid: process.and_then(|p| p.pid),
         ppid: process.and_then(|p| p.ppid),
@@ -274,8 +326,8 @@ fn process_report(
         executable: process.and_then(|p| p.executable.clone()),
         thread_count: view.threads.len(),
         // The fault belongs to the main process.
-        threads: thread_reports(view, None, &symbolizer, options, limits, bar),
-        modules: module_reports(view, &symbolizer),
+        threads,
+        modules,
         regions: options.regions.then(|| region_reports(view)),
         open_files: view
             .checkpoint
@@ -373,6 +425,7 @@ fn thread_report(
         signal: thread.signal,
         frames,
         dropped_scanned_frames,
+        symbol_notes: Vec::new(),
         registers: register_values(&thread.registers),
         float: thread.float.clone(),
     }

@@ -79,6 +79,8 @@ pub enum Command {
         ckdump inspect core --thread 4242 --disasm 5\n  \
         ckdump inspect testdata/cores/core.threads.kernel.zst --sysroot testdata/sysroot --brief\n  \
         ckdump inspect minidump.dmp --scan-all   (keep scanned frames below the last trusted one)\n  \
+        ckdump inspect testdata/cores/core.threads.kernel.zst -e testdata/bin/threads   (name the executable, as eu-stack -e)\n  \
+        ckdump inspect crash.dmp --symbols crash.pdb --symbols 'SRV*/tmp/symcache*https://msdl.microsoft.com/download/symbols'\n  \
         ckdump inspect vmcore.1 vmcore.2 vmcore.3   (a makedumpfile --split dump)\n  \
         ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
@@ -207,7 +209,7 @@ pub enum Command {
         cpuinfo: Option<PathBuf>,
         /// Also check that every module on a stack has symbols in these
         /// places (dirs or srv*CACHE*URL; repeatable).
-        #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
+        #[arg(long = "symbols", short = 's', value_name = "DIR|FILE|srv*CACHE*URL")]
         symbols: Vec<String>,
         /// The seal manifest to check against, instead of DIR/ckdump-seal.json
         /// or FILE.ckdump-seal.json (which are checked whenever present).
@@ -411,12 +413,22 @@ impl KeyArgs {
 #[derive(clap::Args)]
 pub struct SymbolArgs {
     /// Where binaries and debug files are: a directory (.build-id tree,
-    /// symbol store, or flat), a file (a kernel dump's vmlinux, System.map
-    /// or a module's .ko), or `srv*CACHE*URL` for a symbol server;
+    /// symbol store — plain, CAB-compressed, file.ptr, two-tier — or
+    /// flat), a file (a binary, a separate debug file, a PDB, a Breakpad
+    /// .sym, a kernel dump's vmlinux, System.map or a module's .ko, used
+    /// for the module whose build-id or debug id it carries), or a symbol
+    /// server (`srv*CACHE*URL`, `SRV*URL`, or a bare http(s) URL);
     /// repeatable. CKDUMP_SYMBOL_PATH (colon-separated) and _NT_SYMBOL_PATH
-    /// are searched after.
-    #[arg(long = "symbols", short = 's', value_name = "DIR|srv*CACHE*URL")]
+    /// are searched after. A path that does not exist or a server that
+    /// cannot be reached is said once on stderr.
+    #[arg(long = "symbols", short = 's', value_name = "DIR|FILE|srv*CACHE*URL")]
     pub dirs: Vec<String>,
+    /// The image's main executable (as `eu-stack -e`, `gdb PROG CORE`):
+    /// its symbols and unwind tables serve the main module when its
+    /// build-id (or, for a minidump, PE timestamp and size) is the
+    /// image's; another build is refused with a warning.
+    #[arg(long, short = 'e', value_name = "FILE")]
+    pub executable: Option<PathBuf>,
     /// Root of a copy of the crashed machine's files; mapped files are
     /// looked up under it first.
     #[arg(long, value_name = "DIR")]
@@ -473,5 +485,6 @@ impl SymbolArgs {
             use_host: !self.no_host_symbols,
             ..ckdump::symbols::SymbolConfig::from_args(self.dirs.clone(), self.sysroot.clone())
         }
+        .with_executable(self.executable.clone())
     }
 }

@@ -151,6 +151,9 @@ fn write_thread(out: &mut String, t: &ThreadReport, cols: &FrameColumns, style: 
         let _ = writeln!(out, "  (no frames: the thread has no program counter)");
     }
     write_frames(out, t, cols, style);
+    for note in &t.symbol_notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
     out.push('\n');
 }
 

@@ -184,6 +184,11 @@ pub struct ThreadReport {
     /// information or the frame-pointer chain vouched for, left out of
     /// `frames` (`inspect --scan-all` keeps them).
     pub dropped_scanned_frames: usize,
+    /// For each module on this stack without symbols (and not already
+    /// named under an earlier stack): where they were looked for and what
+    /// to pass.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub symbol_notes: Vec<String>,
     /// Integer registers at the time of the dump.
     #[serde(serialize_with = "serialize_registers")]
     pub registers: Vec<RegisterValue>,
@@ -205,6 +210,9 @@ pub struct ModuleReport {
     pub binary: Option<String>,
     pub debug_file: Option<String>,
     pub problem: Option<String>,
+    /// With no symbols: where they were looked for and what to pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// Windows / Breakpad identity (minidumps).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pe: Option<crate::model::PeIdentity>,

@@ -19,6 +19,9 @@ pub struct SymbolConfig {
     pub sysroot: Option<PathBuf>,
     /// Also search /usr/lib/debug and the host's own files.
     pub use_host: bool,
+    /// The image's main executable, named by the user (`-e FILE`): used
+    /// for the main module when its identity is the image's.
+    pub executable: Option<PathBuf>,
 }
 
 /// Splits `CKDUMP_SYMBOL_PATH` on `:`, keeping `http://` / `https://` whole.
@@ -55,12 +58,50 @@ impl SymbolConfig {
             entries.push(value);
         }
         let path = symbol_path::SymbolPath::parse(&entries);
+        path.check_local();
+        if let Some(root) = &sysroot
+            && !root.is_dir()
+        {
+            path.warn(format!(
+                "--sysroot {}: no such directory; no files are read from it",
+                root.display()
+            ));
+        }
         SymbolConfig {
             dirs: path.dirs(),
             path,
             sysroot,
             use_host: true,
+            executable: None,
         }
+    }
+
+    /// The same search with `executable` as the main module's file
+    /// (`-e FILE`); a path that is no file is warned of.
+    pub fn with_executable(mut self, executable: Option<PathBuf>) -> Self {
+        if let Some(exe) = &executable
+            && !exe.is_file()
+        {
+            self.path.warn(format!(
+                "-e {}: no such file; the executable is looked up as usual",
+                exe.display()
+            ));
+        }
+        self.executable = executable;
+        self
+    }
+
+    /// Says `message` to the user once in this run (shared by every clone
+    /// of this configuration).
+    pub fn warn(&self, message: String) {
+        self.path.warn(message);
+    }
+
+    /// What the search found worth a warning so far — a path that does not
+    /// exist, a server that cannot be reached, a named file that is
+    /// another build — each once per run; not returned again.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.path.take_warnings()
     }
 
     /// A configuration searching only these local directories.
@@ -71,6 +112,7 @@ impl SymbolConfig {
             dirs,
             sysroot,
             use_host: true,
+            executable: None,
         }
     }
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::elf_file::ElfFile;
 use super::loaded::LoadedModule;
-use super::{RefusedFile, SymbolConfig, breakpad, kernel_image, locate, pdb_symbols, pe_file};
+use super::{
+    RefusedFile, SymbolConfig, breakpad, kernel_image, locate, pdb_symbols, pe_file, symbol_path,
+};
 use crate::memory::Bytes;
 use crate::model::{Module, ModuleSource, ProcessView};
 
@@ -125,8 +127,38 @@ impl<'a> SymbolFinder<'a> {
         if module.build_id.is_some() || name.is_empty() || name.contains(['/', '\\']) {
             return None;
         }
-        let accept =
-            |p: &Path| open_pe(p).is_some_and(|pe| pe.code_id().eq_ignore_ascii_case(&code_id));
+        // Timestamp and size alone can be shared by two programs (a
+        // reproducible linker's fixed timestamp): the PDB id the binary
+        // names must be the dump's too, when both are known.
+        let want_pdb = module.pe.as_ref().and_then(|p| p.debug_id.clone());
+        let same = |pe: &pe_file::PeFile| {
+            pe.code_id().eq_ignore_ascii_case(&code_id)
+                && match (&want_pdb, &pe.pdb) {
+                    (Some(want), Some(have)) => have.debug_id.eq_ignore_ascii_case(want),
+                    _ => true,
+                }
+        };
+        let accept = |p: &Path| open_pe(p).is_some_and(|pe| same(&pe));
+        if let Some(exe) = self.config.executable.as_ref().filter(|_| module.is_main)
+            && let Some(pe) = open_pe(exe)
+        {
+            if same(&pe) {
+                return Some((exe.clone(), pe));
+            }
+            let theirs = pe
+                .pdb
+                .as_ref()
+                .map(|p| p.debug_id.as_str())
+                .unwrap_or("none");
+            let ours = want_pdb.as_deref().unwrap_or("none");
+            self.config.warn(format!(
+                "-e {}: code id {} and PDB id {theirs} are not the image's {} ({code_id}, {ours}); \
+                 the file is not used",
+                exe.display(),
+                pe.code_id(),
+                module.name
+            ));
+        }
         for rel in [format!("{name}/{code_id}/{name}"), name.to_string()] {
             if let Some(path) = self.config.path.find(&rel, &accept, problems) {
                 let pe = open_pe(&path)?;
@@ -217,6 +249,12 @@ impl<'a> SymbolFinder<'a> {
         problems: &mut Vec<String>,
         refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
+        if let Some(found) = self.named_executable(module, problems, refused) {
+            return Some(found);
+        }
+        if let Some(found) = self.named_file(module, |_| true) {
+            return Some(found);
+        }
         let mut candidates: Vec<PathBuf> = Vec::new();
         let absolute = module.path.starts_with('/');
         if let (Some(root), true) = (&self.config.sysroot, absolute) {
@@ -240,6 +278,136 @@ impl<'a> SymbolFinder<'a> {
         self.first_matching(module, candidates, problems, refused)
     }
 
+    /// `-e FILE` for the main module: used when it is ELF and its
+    /// build-id is the image's (or either has none); another build is
+    /// refused with a warning.
+    fn named_executable(
+        &self,
+        module: &Module,
+        problems: &mut Vec<String>,
+        refused: &mut Vec<RefusedFile>,
+    ) -> Option<(PathBuf, ElfFile)> {
+        let exe = self.config.executable.as_ref().filter(|_| module.is_main)?;
+        let elf = locate::open_elf(exe)?;
+        match (&module.build_id, &elf.build_id) {
+            (Some(want), Some(have)) if want != have => {
+                let reason = format!("build-id {have} differs from the dump's {want}");
+                self.config.warn(format!(
+                    "-e {}: build-id {have} differs from the image's {} ({want}); the file is not used",
+                    exe.display(),
+                    module.name
+                ));
+                problems.push(format!("{}: {reason}", exe.display()));
+                refused.push(RefusedFile {
+                    path: exe.clone(),
+                    build_id: Some(have.clone()),
+                    wanted_build_id: Some(want.clone()),
+                    reason,
+                });
+                None
+            }
+            _ => Some((exe.clone(), elf)),
+        }
+    }
+
+    /// A file given as a symbol-path entry (`--symbols FILE`) that is this
+    /// module's: an ELF file with its build-id, or — when the image
+    /// records none — its name; `usable` picks what kind is wanted.
+    fn named_file(
+        &self,
+        module: &Module,
+        usable: impl Fn(&ElfFile) -> bool,
+    ) -> Option<(PathBuf, ElfFile)> {
+        for file in self.config.dirs.iter().filter(|d| d.is_file()) {
+            let ours = match &module.build_id {
+                Some(_) => true,
+                None => file
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy() == module.name),
+            };
+            if !ours {
+                continue;
+            }
+            let Some(elf) = locate::open_elf(file) else {
+                continue;
+            };
+            let same = match (&module.build_id, &elf.build_id) {
+                (Some(want), Some(have)) => want == have,
+                (Some(_), None) => false,
+                (None, _) => true,
+            };
+            if same && usable(&elf) {
+                return Some((file.clone(), elf));
+            }
+        }
+        None
+    }
+
+    /// Where the module's files were looked for, in words, and what to
+    /// pass: the line shown under a stack whose module has no symbols.
+    pub(super) fn hint(&self, module: &Module) -> Option<String> {
+        if module.name.is_empty()
+            || module.sources.contains(&ModuleSource::KernelImage)
+            || module.sources.contains(&ModuleSource::Vdso)
+        {
+            return None;
+        }
+        let mut looked: Vec<String> = Vec::new();
+        let pe = module.pe.is_some() && module.build_id.is_none();
+        if let Some(exe) = self.config.executable.as_ref().filter(|_| module.is_main) {
+            looked.push(format!("-e {}", exe.display()));
+        }
+        let absolute = module.path.starts_with('/');
+        if pe {
+            for source in &self.config.path.sources {
+                looked.push(match source {
+                    symbol_path::SymbolSource::Dir(d) => d.display().to_string(),
+                    symbol_path::SymbolSource::Server { url, .. } => url.clone(),
+                });
+            }
+        } else {
+            if let (Some(root), true) = (&self.config.sysroot, absolute) {
+                looked.push(locate::under_root(root, &module.path).display().to_string());
+            }
+            looked.extend(self.config.dirs.iter().map(|d| d.display().to_string()));
+            if self.config.use_host {
+                if absolute {
+                    looked.push(format!("{} (this host)", module.path));
+                }
+                looked.push("/usr/lib/debug".to_string());
+            }
+        }
+        looked.dedup();
+        let id = match (&module.build_id, module.pe.as_ref()) {
+            (Some(b), _) => format!(" (build-id {b})"),
+            (None, Some(p)) => match (&p.debug_file, &p.debug_id) {
+                (Some(f), Some(i)) => format!(" ({f} {i})"),
+                _ => p
+                    .code_id
+                    .as_ref()
+                    .map(|c| format!(" (code id {c})"))
+                    .unwrap_or_default(),
+            },
+            _ => String::new(),
+        };
+        let places = if looked.is_empty() {
+            "looked nowhere (no --symbols, and --no-host-symbols)".to_string()
+        } else {
+            format!("looked in {}", looked.join(", "))
+        };
+        let pass = if pe {
+            "pass --symbols DIR|FILE|srv*CACHE*URL"
+        } else if module.is_main {
+            "pass --symbols DIR or -e FILE"
+        } else {
+            "pass --symbols DIR|FILE or --sysroot DIR"
+        };
+        Some(format!(
+            "no symbols for {}{id}: {places}; {pass}",
+            module.name
+        ))
+    }
+
     fn find_debug_file(
         &self,
         module: &Module,
@@ -247,6 +415,9 @@ impl<'a> SymbolFinder<'a> {
         problems: &mut Vec<String>,
         refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
+        if let Some(found) = self.named_file(module, |e| e.has_dwarf) {
+            return Some(found);
+        }
         let build_id = module
             .build_id
             .clone()

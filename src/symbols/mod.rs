@@ -72,6 +72,8 @@ pub struct ModuleSymbols {
     pub problem: Option<String>,
     /// The candidates rejected for being another build, each once.
     pub refused: Vec<RefusedFile>,
+    /// With no symbols: where they were looked for and what to pass.
+    pub hint: Option<String>,
 }
 
 /// A file offered for a module and turned down because it is not the
@@ -175,6 +177,12 @@ impl<'a> Symbolizer<'a> {
 
     /// Module `module`'s symbol status (locating it on first use).
     pub fn module_symbols(&self, module: usize) -> ModuleSymbols {
+        let hint = || {
+            self.process
+                .modules
+                .get(module)
+                .and_then(|m| self.finder.hint(m))
+        };
         match self.load(module) {
             Some(l) => ModuleSymbols {
                 module,
@@ -192,6 +200,7 @@ impl<'a> Symbolizer<'a> {
                 kind: l.kind(),
                 problem: l.problem.clone(),
                 refused: l.refused.clone(),
+                hint: (l.kind() == SymbolKind::None).then(hint).flatten(),
             },
             None => ModuleSymbols {
                 module,
@@ -200,6 +209,7 @@ impl<'a> Symbolizer<'a> {
                 kind: SymbolKind::None,
                 problem: None,
                 refused: Vec::new(),
+                hint: hint(),
             },
         }
     }
