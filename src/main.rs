@@ -11,7 +11,7 @@ use clap::Parser;
 use ckdump::render;
 use ckdump::report::VerifyReport;
 use cli::args::{Cli, Command, FailOn, InspectFormat, VerifyFormat};
-use cli::progress::for_terminal;
+use cli::progress::{for_terminal, show_debuginfod};
 
 /// Every way a command ends, and the exit code it maps to.
 enum Outcome {
@@ -72,7 +72,7 @@ fn run(command: Command) -> Outcome {
                 (_, None) => ckdump::Input::Parts(images),
             };
             let options = ckdump::InspectOptions {
-                symbols: symbols.config(),
+                symbols: show_debuginfod(symbols.config(), quiet),
                 thread,
                 task: task.and_then(|t| i64::try_from(t).ok()),
                 all_tasks,
@@ -125,8 +125,12 @@ fn run(command: Command) -> Outcome {
                 Err(message) => return Outcome::Unreadable(message),
             };
             let options = ckdump::VerifyOptions {
-                symbols: (!symbols.is_empty())
-                    .then(|| ckdump::symbols::SymbolConfig::from_args(symbols, sysroot.clone())),
+                symbols: (!symbols.is_empty()).then(|| {
+                    show_debuginfod(
+                        ckdump::symbols::SymbolConfig::from_args(symbols, sysroot.clone()),
+                        quiet,
+                    )
+                }),
                 sysroot,
                 root,
                 cpu,
@@ -175,7 +179,7 @@ fn run(command: Command) -> Outcome {
             };
             let wants_symbols = !symbols.dirs.is_empty() || symbols.sysroot.is_some();
             let options = ckdump::diff::DiffOptions {
-                symbols: wants_symbols.then(|| symbols.config()),
+                symbols: wants_symbols.then(|| show_debuginfod(symbols.config(), quiet)),
                 progress: Some(progress),
             };
             let report = match ckdump::diff(&a, &b, &open_options, &options) {

@@ -2,7 +2,9 @@
 //! built from.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use super::debuginfod::Debuginfod;
 use super::symbol_path;
 
 /// Where to look for binaries and debug files.
@@ -19,6 +21,9 @@ pub struct SymbolConfig {
     pub sysroot: Option<PathBuf>,
     /// Also search /usr/lib/debug and the host's own files.
     pub use_host: bool,
+    /// The debuginfod servers `DEBUGINFOD_URLS` names: asked by build-id
+    /// for what is found nowhere else.
+    pub debuginfod: Option<Arc<Debuginfod>>,
 }
 
 /// Splits `CKDUMP_SYMBOL_PATH` on `:`, keeping `http://` / `https://` whole.
@@ -46,7 +51,8 @@ fn split_colon_path(value: &str) -> Vec<String> {
 impl SymbolConfig {
     /// Explicit entries first, then `CKDUMP_SYMBOL_PATH` (colon-separated)
     /// and `_NT_SYMBOL_PATH` (semicolon-separated). Entries are directories
-    /// or `srv*CACHE*URL` / `cache*DIR` forms.
+    /// or `srv*CACHE*URL` / `cache*DIR` forms. `DEBUGINFOD_URLS` (and the
+    /// other `DEBUGINFOD_*` variables) add a debuginfod client.
     pub fn from_args(mut entries: Vec<String>, sysroot: Option<PathBuf>) -> Self {
         if let Ok(value) = std::env::var("CKDUMP_SYMBOL_PATH") {
             entries.extend(split_colon_path(&value));
@@ -60,6 +66,7 @@ impl SymbolConfig {
             path,
             sysroot,
             use_host: true,
+            debuginfod: Debuginfod::from_env().map(Arc::new),
         }
     }
 
@@ -71,6 +78,7 @@ impl SymbolConfig {
             dirs,
             sysroot,
             use_host: true,
+            debuginfod: None,
         }
     }
 }
