@@ -200,69 +200,11 @@ fn inspect(
     )
 }
 
-/// Every thread's frames as (function, file, line, column, inlined).
-type Frame = (String, String, u32, Option<u32>);
-
-/// eu-stack's frames per thread id: function, file, line, column.
-fn eu_stack() -> Vec<(u64, Vec<Frame>)> {
-    let text = std::fs::read_to_string(root().join(REFERENCE)).unwrap();
-    let mut threads: Vec<(u64, Vec<Frame>)> = Vec::new();
-    for line in text.lines() {
-        if let Some(tid) = line.strip_prefix("TID ") {
-            threads.push((tid.trim_end_matches(':').parse().unwrap(), Vec::new()));
-        } else if line.starts_with('#') {
-            // "#5  0x000055c743e5f3b5 - 1 do_work - threads"
-            let name = line
-                .rsplit_once(" - ")
-                .unwrap()
-                .0
-                .rsplit(' ')
-                .next()
-                .unwrap()
-                .to_string();
-            threads
-                .last_mut()
-                .unwrap()
-                .1
-                .push((name, String::new(), 0, None));
-        } else if let Some(loc) = line.strip_prefix("    ") {
-            let parts: Vec<&str> = loc.split(':').collect();
-            let frame = threads.last_mut().unwrap().1.last_mut().unwrap();
-            let file = parts[0].rsplit('/').next().unwrap().to_string();
-            frame.1 = file;
-            frame.2 = parts[1].parse().unwrap();
-            frame.3 = parts.get(2).map(|c| c.parse().unwrap());
-        }
-    }
-    threads
-}
-
-/// ckdump's frames for thread `tid`, in eu-stack's terms (file names
-/// without their directories).
-fn frames(report: &serde_json::Value, tid: u64) -> Vec<Frame> {
-    thread(report, tid)["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["function"].as_str().unwrap_or("??").to_string(),
-                f["file"]
-                    .as_str()
-                    .map(|p| p.rsplit('/').next().unwrap().to_string())
-                    .unwrap_or_default(),
-                f["line"].as_u64().unwrap_or(0) as u32,
-                f["column"].as_u64().map(|c| c as u32),
-            )
-        })
-        .collect()
-}
-
 fn assert_like_eu_stack(report: &serde_json::Value) {
-    let reference = eu_stack();
+    let reference = eu_stack_frames(&root().join(REFERENCE));
     assert_eq!(reference.len(), 4);
     for (tid, want) in &reference {
-        assert_eq!(&frames(report, *tid), want, "thread {tid}");
+        assert_eq!(&report_frames(report, *tid), want, "thread {tid}");
     }
 }
 
@@ -278,7 +220,7 @@ fn frames_come_from_the_server_then_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     // Nothing to read symbols from: the main thread's frames are unnamed.
     let (bare, _, _) = inspect(None, cache.path(), &[]);
-    let crashed = frames(&bare, 20353);
+    let crashed = report_frames(&bare, 20353);
     assert!(crashed.iter().all(|f| f.0 == "??"), "{crashed:?}");
     assert!(std::fs::read_dir(cache.path()).unwrap().next().is_none());
 
@@ -286,7 +228,7 @@ fn frames_come_from_the_server_then_from_the_cache() {
     let (report, stderr, _) = inspect(Some(&server.url()), cache.path(), &[]);
     assert_like_eu_stack(&report);
     assert_eq!(
-        frames(&report, 20353)[..3],
+        report_frames(&report, 20353)[..3],
         [
             ("read_value".into(), "threads.c".into(), 73, Some(13)),
             ("crash_here".into(), "threads.c".into(), 80, Some(16)),
@@ -363,7 +305,7 @@ fn a_corrupted_cached_file_is_refused_and_fetched_again() {
     // No server: refused, never used.
     let dead = format!("http://127.0.0.1:{}", free_port());
     let (report, stderr, _) = inspect(Some(&dead), cache.path(), &[]);
-    assert!(frames(&report, 20353).iter().all(|f| f.0 == "??"));
+    assert!(report_frames(&report, 20353).iter().all(|f| f.0 == "??"));
     for artifact in ["executable", "debuginfo"] {
         let line = format!(
             "ckdump: warning: debuginfod cache: {} has build-id {OTHER_ID}, not {THREADS_ID}: refused and removed",
@@ -433,7 +375,7 @@ fn a_file_served_for_another_build_id_is_refused() {
     let (url, asked) =
         serve_always(std::fs::read(root().join("testdata/bin/threads-dwarf4")).unwrap());
     let (report, stderr, _) = inspect(Some(&url), cache.path(), &[]);
-    assert!(frames(&report, 20353).iter().all(|f| f.0 == "??"));
+    assert!(report_frames(&report, 20353).iter().all(|f| f.0 == "??"));
     // Six requests: two files for each of three modules.
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 6);
     for id in [THREADS_ID, LIBC_ID, LD_ID] {
@@ -455,7 +397,7 @@ fn a_closed_port_is_named_once() {
     let cache = tempfile::tempdir().unwrap();
     let url = format!("http://127.0.0.1:{}", free_port());
     let (report, stderr, took) = inspect(Some(&url), cache.path(), &[("DEBUGINFOD_TIMEOUT", "5")]);
-    assert!(frames(&report, 20353).iter().all(|f| f.0 == "??"));
+    assert!(report_frames(&report, 20353).iter().all(|f| f.0 == "??"));
     assert_eq!(stderr.matches("cannot be reached").count(), 1, "{stderr}");
     assert!(
         stderr.contains(&format!(
@@ -478,7 +420,7 @@ fn a_server_that_never_answers_costs_the_timeout_once() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (report, stderr, took) = inspect(Some(&url), cache.path(), &[("DEBUGINFOD_TIMEOUT", "2")]);
     drop(listener);
-    assert!(frames(&report, 20353).iter().all(|f| f.0 == "??"));
+    assert!(report_frames(&report, 20353).iter().all(|f| f.0 == "??"));
     assert_eq!(stderr.matches("cannot be reached").count(), 1, "{stderr}");
     assert!(took >= Duration::from_secs(2), "{took:?}");
     // The timeout once (the six requests wait together), plus the run.
