@@ -12,7 +12,7 @@ use ckdump::render;
 use ckdump::report::VerifyReport;
 use cli::args::{Cli, Command, FailOn, InspectFormat, VerifyFormat};
 use cli::output::Output;
-use cli::progress::for_terminal;
+use cli::progress::{for_terminal, show_debuginfod};
 
 /// Every way a command ends, and the exit code it maps to.
 enum Outcome {
@@ -102,7 +102,7 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 (_, None) => ckdump::Input::Parts(images),
             };
             let options = ckdump::InspectOptions {
-                symbols: symbols.config(),
+                symbols: show_debuginfod(symbols.config(), quiet),
                 thread,
                 task: task.and_then(|t| i64::try_from(t).ok()),
                 all_tasks,
@@ -168,8 +168,12 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 );
             }
             let options = ckdump::VerifyOptions {
-                symbols: (!symbols.is_empty())
-                    .then(|| ckdump::symbols::SymbolConfig::from_args(symbols, sysroot.clone())),
+                symbols: (!symbols.is_empty()).then(|| {
+                    show_debuginfod(
+                        ckdump::symbols::SymbolConfig::from_args(symbols, sysroot.clone()),
+                        quiet,
+                    )
+                }),
                 sysroot,
                 root,
                 cpu,
@@ -252,7 +256,7 @@ fn run(command: Command, out: &mut Output) -> Outcome {
                 || symbols.sysroot.is_some()
                 || symbols.executable.is_some();
             let options = ckdump::diff::DiffOptions {
-                symbols: wants_symbols.then(|| symbols.config()),
+                symbols: wants_symbols.then(|| show_debuginfod(symbols.config(), quiet)),
                 progress: Some(progress),
             };
             let result = ckdump::diff(&a, &b, &open_options, &options);

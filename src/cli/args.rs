@@ -84,6 +84,7 @@ pub enum Command {
         ckdump inspect vmcore.1 vmcore.2 vmcore.3   (a makedumpfile --split dump)\n  \
         ckdump inspect testdata/criu/archive/mt-checkpoint.tar.zst --symbols testdata/criu/bin --sysroot testdata/sysroot\n  \
         CKDUMP_SYMBOL_PATH=/srv/symbols:/opt/debug ckdump inspect core --format json | jq .crash\n  \
+        DEBUGINFOD_URLS=https://debuginfod.debian.net ckdump inspect core   (missing binaries and debug files fetched by build-id)\n  \
         sudo ckdump inspect --pid $(pidof myserver) --regions\n  \
         sudo ckdump inspect --kernel --task $(pidof myserver)   (the running kernel, through /proc/kcore)\n  \
         ckdump inspect testdata/kernel/dumps/process-user.kdump --process 100 --symbols testdata/kernel/dumps   (a user process inside a kernel dump)")]

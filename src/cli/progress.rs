@@ -50,3 +50,19 @@ pub fn for_terminal(quiet: bool) -> Progress {
         Progress::hidden()
     }
 }
+
+/// Wires the debuginfod client of `config` (when `DEBUGINFOD_URLS` made
+/// one) to the terminal: a bar while files download, and its notices (a
+/// server that cannot be reached, a file refused) on stderr, each once.
+pub fn show_debuginfod(
+    config: ckdump::symbols::SymbolConfig,
+    quiet: bool,
+) -> ckdump::symbols::SymbolConfig {
+    if let Some(client) = &config.debuginfod {
+        client.set_progress(for_terminal(quiet));
+        client.set_notice_sink(Arc::new(|message: &str| {
+            eprintln!("ckdump: warning: {message}");
+        }));
+    }
+    config
+}

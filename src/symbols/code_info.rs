@@ -12,12 +12,23 @@ impl CodeInfo for Symbolizer<'_> {
     fn unwind_tables(&self, pc: u64) -> Option<UnwindTables<'_>> {
         let loaded = self.load(self.module_index(pc)?)?;
         let binary = loaded.binary.as_ref();
-        let debug_frame = section(loaded.debug.as_ref(), ".debug_frame")
-            .or_else(|| section(binary, ".debug_frame"));
+        let debug = loaded.debug.as_ref();
+        let debug_frame =
+            section(debug, ".debug_frame").or_else(|| section(binary, ".debug_frame"));
+        // Without the binary, a debug file that kept `.eh_frame` with its
+        // bytes (an unstripped copy filed as `rest.debug`; `objcopy
+        // --only-keep-debug` leaves it empty) serves instead.
+        let (eh_frame, eh_frame_hdr) = match section(binary, ".eh_frame") {
+            Some(eh) => (Some(eh), section(binary, ".eh_frame_hdr")),
+            None if binary.is_none() => {
+                (section(debug, ".eh_frame"), section(debug, ".eh_frame_hdr"))
+            }
+            None => (None, None),
+        };
         let tables = UnwindTables {
             load_bias: loaded.bias,
-            eh_frame: section(binary, ".eh_frame"),
-            eh_frame_hdr: section(binary, ".eh_frame_hdr"),
+            eh_frame,
+            eh_frame_hdr,
             debug_frame,
             text: section(binary, ".text"),
             got: section(binary, ".got"),
@@ -27,8 +38,11 @@ impl CodeInfo for Symbolizer<'_> {
 
     fn is_code(&self, pc: u64) -> bool {
         if let Some(loaded) = self.module_index(pc).and_then(|i| self.load(i)) {
-            if let Some((_, bin)) = &loaded.binary {
-                return bin.is_executable_vaddr(pc.wrapping_sub(loaded.bias));
+            // A debug file keeps the binary's program headers.
+            if let Some((_, elf)) = loaded.binary.as_ref().or(loaded.debug.as_ref())
+                && !elf.segments.is_empty()
+            {
+                return elf.is_executable_vaddr(pc.wrapping_sub(loaded.bias));
             }
             // No binary to ask: inside a module counts as code unless the
             // image records the region's real permissions (a MemoryInfoList

@@ -2,7 +2,9 @@
 //! built from.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use super::debuginfod::Debuginfod;
 use super::symbol_path;
 
 /// Where to look for binaries and debug files.
@@ -22,6 +24,9 @@ pub struct SymbolConfig {
     /// The image's main executable, named by the user (`-e FILE`): used
     /// for the main module when its identity is the image's.
     pub executable: Option<PathBuf>,
+    /// The debuginfod servers `DEBUGINFOD_URLS` names: asked by build-id
+    /// for what is found nowhere else.
+    pub debuginfod: Option<Arc<Debuginfod>>,
 }
 
 /// Splits `CKDUMP_SYMBOL_PATH` on `:`, keeping `http://` / `https://` whole.
@@ -49,7 +54,8 @@ fn split_colon_path(value: &str) -> Vec<String> {
 impl SymbolConfig {
     /// Explicit entries first, then `CKDUMP_SYMBOL_PATH` (colon-separated)
     /// and `_NT_SYMBOL_PATH` (semicolon-separated). Entries are directories
-    /// or `srv*CACHE*URL` / `cache*DIR` forms.
+    /// or `srv*CACHE*URL` / `cache*DIR` forms. `DEBUGINFOD_URLS` (and the
+    /// other `DEBUGINFOD_*` variables) add a debuginfod client.
     pub fn from_args(mut entries: Vec<String>, sysroot: Option<PathBuf>) -> Self {
         if let Ok(value) = std::env::var("CKDUMP_SYMBOL_PATH") {
             entries.extend(split_colon_path(&value));
@@ -73,6 +79,7 @@ impl SymbolConfig {
             sysroot,
             use_host: true,
             executable: None,
+            debuginfod: Debuginfod::from_env().map(Arc::new),
         }
     }
 
@@ -113,6 +120,7 @@ impl SymbolConfig {
             sysroot,
             use_host: true,
             executable: None,
+            debuginfod: None,
         }
     }
 }

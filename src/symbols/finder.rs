@@ -5,6 +5,7 @@
 use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
+use super::debuginfod::Artifact;
 use super::elf_file::ElfFile;
 use super::loaded::LoadedModule;
 use super::{
@@ -42,24 +43,27 @@ impl<'a> SymbolFinder<'a> {
             self.memory_image(module)
                 .map(|e| (PathBuf::from("[vdso in the dump's memory]"), e))
         } else if kernel {
-            self.find_kernel_image(module, &mut problems, &mut refused)
+            self.find_kernel_image(module, true, &mut problems, &mut refused)
         } else {
-            self.find_binary(module, &mut problems, &mut refused)
+            self.find_binary(module, true, &mut problems, &mut refused)
         };
-        let bias = module.load_bias.unwrap_or_else(|| {
-            let first = binary
-                .as_ref()
-                .and_then(|(_, e)| e.first_load_page())
-                .unwrap_or(0);
-            module.base.wrapping_sub(first)
-        });
         // A binary that carries DWARF needs no separate debug file.
         let debug = match &binary {
             Some((_, e)) if e.has_dwarf => None,
             // The kernel's candidates include its debug locations.
             _ if kernel => None,
-            _ => self.find_debug_file(module, binary.as_ref(), &mut problems, &mut refused),
+            _ => self.find_debug_file(module, binary.as_ref(), true, &mut problems, &mut refused),
         };
+        // Without the binary, the debug file's program headers (kept by
+        // objcopy and eu-strip) place the module.
+        let bias = module.load_bias.unwrap_or_else(|| {
+            let first = binary
+                .as_ref()
+                .or(debug.as_ref())
+                .and_then(|(_, e)| e.first_load_page())
+                .unwrap_or(0);
+            module.base.wrapping_sub(first)
+        });
         let breakpad = self.find_breakpad(module, &mut problems);
         let pe = self.find_pe(module, &mut problems);
         let pdb = self.find_pdb(module, pe.as_ref().map(|(_, p)| p), &mut problems);
@@ -84,12 +88,18 @@ impl<'a> SymbolFinder<'a> {
     fn find_kernel_image(
         &self,
         module: &Module,
+        with_debuginfod: bool,
         problems: &mut Vec<String>,
         refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
         let mut seen = std::collections::HashSet::new();
         let mut without_dwarf = None;
-        for path in kernel_image::candidates(&self.config, module) {
+        let mut candidates = kernel_image::candidates(&self.config, module);
+        if with_debuginfod {
+            candidates.extend(self.debuginfod_file(module, Artifact::Debuginfo));
+            candidates.extend(self.debuginfod_file(module, Artifact::Executable));
+        }
+        for path in candidates {
             if !seen.insert(kernel_image::identity(&path)) {
                 continue;
             }
@@ -246,6 +256,7 @@ impl<'a> SymbolFinder<'a> {
     fn find_binary(
         &self,
         module: &Module,
+        with_debuginfod: bool,
         problems: &mut Vec<String>,
         refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
@@ -274,6 +285,26 @@ impl<'a> SymbolFinder<'a> {
         }
         if self.config.use_host && absolute {
             candidates.push(PathBuf::from(&module.path));
+        }
+        // The distributions' build-id trees: `.build-id/xx/rest` beside
+        // the debug files is the binary (mostly a symbolic link to it).
+        if let Some(rel) = module
+            .build_id
+            .as_deref()
+            .and_then(|b| locate::build_id_path(b, ""))
+        {
+            if let Some(root) = &self.config.sysroot {
+                candidates.push(locate::resolve_under_root(
+                    root,
+                    &root.join("usr/lib/debug").join(&rel),
+                ));
+            }
+            if self.config.use_host {
+                candidates.push(Path::new("/usr/lib/debug").join(&rel));
+            }
+        }
+        if with_debuginfod {
+            candidates.extend(self.debuginfod_file(module, Artifact::Executable));
         }
         self.first_matching(module, candidates, problems, refused)
     }
@@ -408,10 +439,62 @@ impl<'a> SymbolFinder<'a> {
         ))
     }
 
+    /// The debuginfod cache's copy of `module`'s `artifact`, when the
+    /// cache holds one.
+    fn debuginfod_file(&self, module: &Module, artifact: Artifact) -> Option<PathBuf> {
+        let client = self.config.debuginfod.as_ref()?;
+        client.cached(module.build_id.as_deref()?, artifact)
+    }
+
+    /// Asks the debuginfod servers, all at once, for every file of
+    /// `modules` found nowhere else: the binary when there is none, the
+    /// debug file when nothing found carries DWARF.
+    pub(super) fn prefetch(&self, modules: &[Module]) {
+        let Some(client) = &self.config.debuginfod else {
+            return;
+        };
+        let mut wanted: Vec<(String, Artifact)> = Vec::new();
+        for module in modules {
+            let Some(id) = module.build_id.as_deref() else {
+                continue;
+            };
+            if module.sources.contains(&ModuleSource::Vdso)
+                || module.pe.is_some()
+                || locate::build_id_path(id, "").is_none()
+            {
+                continue;
+            }
+            let (mut problems, mut refused) = (Vec::new(), Vec::new());
+            if module.sources.contains(&ModuleSource::KernelImage) {
+                // A vmlinux with DWARF is the kernel's debuginfo.
+                let local = self.find_kernel_image(module, false, &mut problems, &mut refused);
+                if !local.is_some_and(|(_, e)| e.has_dwarf) {
+                    wanted.push((id.to_string(), Artifact::Debuginfo));
+                }
+                continue;
+            }
+            let binary = self.find_binary(module, false, &mut problems, &mut refused);
+            if binary.is_none() {
+                wanted.push((id.to_string(), Artifact::Executable));
+            }
+            let dwarf = match &binary {
+                Some((_, e)) if e.has_dwarf => true,
+                _ => self
+                    .find_debug_file(module, binary.as_ref(), false, &mut problems, &mut refused)
+                    .is_some(),
+            };
+            if !dwarf {
+                wanted.push((id.to_string(), Artifact::Debuginfo));
+            }
+        }
+        client.fetch_all(&wanted);
+    }
+
     fn find_debug_file(
         &self,
         module: &Module,
         binary: Option<&(PathBuf, ElfFile)>,
+        with_debuginfod: bool,
         problems: &mut Vec<String>,
         refused: &mut Vec<RefusedFile>,
     ) -> Option<(PathBuf, ElfFile)> {
@@ -433,6 +516,9 @@ impl<'a> SymbolFinder<'a> {
             }
             if self.config.use_host {
                 candidates.push(Path::new("/usr/lib/debug").join(&rel));
+            }
+            if with_debuginfod {
+                candidates.extend(self.debuginfod_file(module, Artifact::Debuginfo));
             }
             if let Some(found) = self.first_matching(module, candidates, problems, refused) {
                 return Some(found);

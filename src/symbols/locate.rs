@@ -24,6 +24,28 @@ pub fn under_root(root: &Path, absolute: &str) -> PathBuf {
     root.join(absolute.trim_start_matches('/'))
 }
 
+/// `path` (inside `root`) with its symbolic links followed inside `root`:
+/// an absolute link target (`/usr/bin/prog`, as some distributions'
+/// `.build-id/xx/rest` links are) names the file under `root`, not this
+/// machine's. Relative targets resolve as usual; at most 16 links.
+pub fn resolve_under_root(root: &Path, path: &Path) -> PathBuf {
+    let mut current = path.to_path_buf();
+    for _ in 0..16 {
+        let Ok(target) = std::fs::read_link(&current) else {
+            break;
+        };
+        current = if target.is_absolute() {
+            under_root(root, &target.to_string_lossy())
+        } else {
+            match current.parent() {
+                Some(parent) => parent.join(target),
+                None => break,
+            }
+        };
+    }
+    current
+}
+
 /// Maps and parses a file; None if missing or not ELF.
 pub fn open_elf(path: &Path) -> Option<ElfFile> {
     let meta = std::fs::metadata(path).ok()?;

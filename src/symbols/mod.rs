@@ -9,6 +9,7 @@
 pub mod breakpad;
 mod code_info;
 mod config;
+pub mod debuginfod;
 mod elf_file;
 mod finder;
 mod kernel_image;
@@ -135,9 +136,11 @@ impl<'a> Symbolizer<'a> {
         config: &SymbolConfig,
         cache: Option<&'a SymbolCache>,
     ) -> Self {
+        let finder = SymbolFinder::new(process, config);
+        finder.prefetch(&process.modules);
         Symbolizer {
             process,
-            finder: SymbolFinder::new(process, config),
+            finder,
             modules: LoadedModules::new(process, cache),
             entry_function: OnceCell::new(),
         }

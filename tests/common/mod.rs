@@ -158,6 +158,9 @@ pub fn ckdump(args: &[&str]) -> Output {
         .current_dir(root())
         .env_remove("CKDUMP_SYMBOL_PATH")
         .env_remove("_NT_SYMBOL_PATH")
+        // No debuginfod server a user's shell names (tests/debuginfod.rs
+        // starts its own).
+        .env_remove("DEBUGINFOD_URLS")
         .output()
         .expect("run ckdump")
 }
@@ -377,4 +380,63 @@ pub fn tree_ready() -> std::collections::HashMap<String, String> {
 pub fn tree_ready_address(key: &str) -> u64 {
     let ready = tree_ready();
     u64::from_str_radix(ready[key].trim_start_matches("0x"), 16).unwrap()
+}
+
+/// A frame as eu-stack prints it: function, file name (without its
+/// directories), line, column; `??` / empty / 0 where it has none.
+pub type Frame = (String, String, u32, Option<u32>);
+
+/// The frames of an `eu-stack -v` reference, per thread id.
+pub fn eu_stack_frames(reference: &Path) -> Vec<(u64, Vec<Frame>)> {
+    let text = std::fs::read_to_string(reference).unwrap();
+    let mut threads: Vec<(u64, Vec<Frame>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(tid) = line.strip_prefix("TID ") {
+            threads.push((tid.trim_end_matches(':').parse().unwrap(), Vec::new()));
+        } else if line.starts_with('#') {
+            // "#5  0x000055c743e5f3b5 - 1 do_work - threads"
+            let name = line
+                .rsplit_once(" - ")
+                .unwrap()
+                .0
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_string();
+            threads
+                .last_mut()
+                .unwrap()
+                .1
+                .push((name, String::new(), 0, None));
+        } else if let Some(loc) = line.strip_prefix("    ") {
+            let parts: Vec<&str> = loc.split(':').collect();
+            let frame = threads.last_mut().unwrap().1.last_mut().unwrap();
+            let file = parts[0].rsplit('/').next().unwrap().to_string();
+            frame.1 = file;
+            frame.2 = parts[1].parse().unwrap();
+            frame.3 = parts.get(2).map(|c| c.parse().unwrap());
+        }
+    }
+    threads
+}
+
+/// ckdump's frames (inlined ones included) for thread `tid` of a JSON
+/// report, in eu-stack's terms.
+pub fn report_frames(report: &serde_json::Value, tid: u64) -> Vec<Frame> {
+    thread(report, tid)["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["function"].as_str().unwrap_or("??").to_string(),
+                f["file"]
+                    .as_str()
+                    .map(|p| p.rsplit('/').next().unwrap().to_string())
+                    .unwrap_or_default(),
+                f["line"].as_u64().unwrap_or(0) as u32,
+                f["column"].as_u64().map(|c| c as u32),
+            )
+        })
+        .collect()
 }
