@@ -67,14 +67,7 @@ fn same_as_eu_stack(report: &serde_json::Value, core: &str) -> bool {
         .all(|(tid, want)| report_frames(report, *tid) == *want)
 }
 
-fn main_module(report: &serde_json::Value) -> &serde_json::Value {
-    report["modules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["main"] == true)
-        .unwrap()
-}
+use common::main_module;
 
 #[test]
 fn binary_and_debug_file_from_the_sysroots_build_id_tree() {

@@ -148,7 +148,7 @@ fn lldb_windows_sigsegv_disassembles_from_captured_memory() {
     assert_eq!(insn["text"], "mov dword ptr [0], 0");
     assert_eq!(r["modules"].as_array().unwrap().len(), 4);
     assert_eq!(
-        r["modules"][0]["pe"]["debug_id"],
+        common::main_module(&r)["pe"]["debug_id"],
         "7DD47A9FC2E8499AA78EC14AE2C965A21"
     );
 }
@@ -391,7 +391,8 @@ fn breakpad_symbols_give_the_crashing_stack() {
     assert_eq!(frames[0]["file"], "c:\\test_app.cc");
     assert_eq!(frames[3]["module"], "kernel32.dll");
     assert_eq!(
-        r["modules"][0]["symbols"], "breakpad",
+        common::main_module(&r)["symbols"],
+        "breakpad",
         "test_app.exe found by debug file + id in the store"
     );
 }
@@ -504,7 +505,7 @@ fn wine_minidumps_with_pdb_symbols() {
             .map(|f| f["line"].as_u64().unwrap())
             .collect();
         assert_eq!(lines, [10, 13, 14], "{dump}");
-        let main = &r["modules"][0];
+        let main = &common::main_module(&r);
         assert_eq!(main["symbols"], "pdb", "{dump}");
         assert!(
             main["debug_file"].as_str().unwrap().ends_with("crash.pdb"),

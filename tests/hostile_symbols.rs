@@ -83,7 +83,7 @@ fn pe_with_an_oversized_exception_directory_loses_only_its_unwind_tables() {
         .collect();
     assert_eq!(pcs, ["0x140001028", "0x140001070", "0x14000108c"]);
     assert_eq!(frames[1]["found_by"], "scan");
-    let main = &r["modules"][0];
+    let main = &common::main_module(&r);
     assert_eq!(main["symbols"], "pdb");
     let problem = main["problem"].as_str().unwrap();
     assert!(

@@ -69,7 +69,7 @@ fn wine_minidumps_match_winedbg() {
                 ours[..],
                 "{file}: {program}"
             );
-            assert_eq!(r["modules"][0]["symbols"], "pdb", "{file}");
+            assert_eq!(common::main_module(&r)["symbols"], "pdb", "{file}");
         }
     }
 }

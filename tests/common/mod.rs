@@ -440,3 +440,12 @@ pub fn report_frames(report: &serde_json::Value, tid: u64) -> Vec<Frame> {
         })
         .collect()
 }
+
+/// The main executable's entry in an inspect report's modules (listed in
+/// address order, so not always first).
+pub fn main_module(report: &serde_json::Value) -> &serde_json::Value {
+    report["modules"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["main"] == true))
+        .unwrap_or_else(|| panic!("no main module in {}", report["modules"]))
+}
