@@ -419,7 +419,11 @@ fn breakpad_x86_stack_win_walk_matches_stackwalk() {
          test_app.exe!`anonymous namespace'::CrashFunction+0xe (c:\\test_app.cc:58)"
     );
     assert_eq!(lines.len(), 6, "{text}");
-    assert!(lines[4].starts_with("  #3  0x000000007c816fd7  kernel32.dll+0x16fd7"));
+    // A 32-bit process: 32-bit addresses, as stackwalk and WinDbg print them.
+    assert!(
+        lines[4].starts_with("  #3  0x7c816fd7  kernel32.dll+0x16fd7"),
+        "{text}"
+    );
     assert_eq!(
         lines[5],
         "  (3 scanned frames below dropped; --scan-all shows them)"

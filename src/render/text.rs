@@ -110,10 +110,22 @@ fn frame_symbol(f: &FrameReport) -> String {
 struct FrameColumns {
     symbol: usize,
     location: usize,
+    /// Width of an address with its `0x`: 10 on a 32-bit machine, 18 on
+    /// a 64-bit one, as WinDbg and minidump-stackwalk print them.
+    pc: usize,
+}
+
+/// The width of an address of `arch` (the report's name for it), `0x`
+/// included.
+fn address_width(arch: &str) -> usize {
+    match arch {
+        "i386" | "x86" | "arm" => 10,
+        _ => 18,
+    }
 }
 
 impl FrameColumns {
-    fn of(threads: &[ThreadReport]) -> Self {
+    fn of(threads: &[ThreadReport], arch: &str) -> Self {
         let frames = threads.iter().flat_map(|t| &t.frames);
         let symbol = frames
             .clone()
@@ -126,7 +138,11 @@ impl FrameColumns {
             .max()
             .unwrap_or(0)
             .min(MAX_LOCATION_WIDTH);
-        FrameColumns { symbol, location }
+        FrameColumns {
+            symbol,
+            location,
+            pc: address_width(arch),
+        }
     }
 }
 
@@ -212,11 +228,12 @@ fn write_frames(out: &mut String, t: &ThreadReport, cols: &FrameColumns, style: 
             // A long index (`#3–#240`) keeps one space before the pc.
             let index_width = (index.chars().count() + 1).max(4);
             let line = format!(
-                "  {index:<iw$}{:#018x}  {:<sw$}  {:<lw$}  {how}{repeats}",
+                "  {index:<iw$}{:#0pw$x}  {:<sw$}  {:<lw$}  {how}{repeats}",
                 f.pc.0,
                 frame_symbol(f),
                 frame_location(f),
                 iw = index_width,
+                pw = cols.pc,
                 sw = cols.symbol,
                 lw = cols.location,
             );
@@ -258,7 +275,7 @@ pub fn render_brief(r: &InspectReport) -> String {
     let _ = writeln!(out, "{}", brief_summary(r, thread));
     if let Some(t) = thread {
         let threads = std::slice::from_ref(t);
-        let cols = FrameColumns::of(threads);
+        let cols = FrameColumns::of(threads, &r.image.arch);
         write_frames(&mut out, t, &cols, Style { on: false });
     }
     out
@@ -300,7 +317,7 @@ fn brief_summary(r: &InspectReport, thread: Option<&ThreadReport>) -> String {
     line
 }
 
-fn write_registers(out: &mut String, t: &ThreadReport, style: Style) {
+fn write_registers(out: &mut String, t: &ThreadReport, width: usize, style: Style) {
     if t.registers.is_empty() {
         return;
     }
@@ -319,7 +336,7 @@ fn write_registers(out: &mut String, t: &ThreadReport, style: Style) {
         let line: Vec<String> = chunk
             .iter()
             .zip(widths)
-            .map(|(r, w)| format!("{:>w$} {:#018x}", r.name, r.value.0))
+            .map(|(r, w)| format!("{:>w$} {:#0width$x}", r.name, r.value.0))
             .collect();
         let _ = writeln!(out, "  {}", line.join("  "));
     }
@@ -488,6 +505,7 @@ fn write_other_process(
     out: &mut String,
     p: &crate::report::ProcessReport,
     first_modules: &[ModuleReport],
+    arch: &str,
     opts: &TextOptions,
     style: Style,
 ) {
@@ -522,13 +540,13 @@ fn write_other_process(
     }
     write_open_files(out, &p.open_files);
     out.push('\n');
-    let cols = FrameColumns::of(&p.threads);
+    let cols = FrameColumns::of(&p.threads, arch);
     for t in &p.threads {
         write_thread(out, t, &cols, style);
     }
     if opts.show_registers_all_threads {
         for t in &p.threads {
-            write_registers(out, t, style);
+            write_registers(out, t, cols.pc, style);
         }
     }
     let same = |a: &ModuleReport, b: &ModuleReport| {
@@ -1547,7 +1565,7 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         write_kernel(&mut out, k, opts.log_lines, style);
     }
 
-    let cols = FrameColumns::of(&r.threads);
+    let cols = FrameColumns::of(&r.threads, &r.image.arch);
     for t in &r.threads {
         write_thread(&mut out, t, &cols, style);
     }
@@ -1556,11 +1574,11 @@ pub fn render_inspect(r: &InspectReport, opts: &TextOptions) -> String {
         .iter()
         .filter(|t| t.crashed || opts.show_registers_all_threads)
     {
-        write_registers(&mut out, t, style);
+        write_registers(&mut out, t, cols.pc, style);
     }
 
     for p in &r.other_processes {
-        write_other_process(&mut out, p, &r.modules, opts, style);
+        write_other_process(&mut out, p, &r.modules, &r.image.arch, opts, style);
     }
 
     write_processes(&mut out, &r.processes, style);

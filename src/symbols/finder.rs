@@ -421,8 +421,14 @@ impl<'a> SymbolFinder<'a> {
             },
             _ => String::new(),
         };
-        let places = if looked.is_empty() {
-            "looked nowhere (no --symbols, and --no-host-symbols)".to_string()
+        let places = if looked.is_empty() && (pe || !self.config.use_host) {
+            // Windows modules are looked for only where the user points.
+            match pe {
+                true => "looked nowhere (no --symbols)".to_string(),
+                false => "looked nowhere (no --symbols, and --no-host-symbols)".to_string(),
+            }
+        } else if looked.is_empty() {
+            "looked nowhere".to_string()
         } else {
             format!("looked in {}", looked.join(", "))
         };
