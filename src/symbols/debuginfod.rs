@@ -14,7 +14,6 @@
 //! is two GETs, written here.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -418,24 +417,15 @@ impl Debuginfod {
                 .with_config()
                 .limit(limit.saturating_add(1))
                 .reader();
-            let mut buf = vec![0u8; 1 << 16];
-            let mut total = 0u64;
-            loop {
-                let n = match reader.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) => return Err(Failure::Other(e.to_string())),
-                };
-                total += n as u64;
-                if total > limit {
-                    return Err(Failure::Other(format!(
-                        "over DEBUGINFOD_MAXSIZE ({limit} bytes)"
-                    )));
+            match super::download::copy_limited(&mut reader, &mut out, limit) {
+                Ok(_) => Ok(()),
+                Err(super::download::CopyError::TooLarge) => Err(Failure::Other(format!(
+                    "over DEBUGINFOD_MAXSIZE ({limit} bytes)"
+                ))),
+                Err(super::download::CopyError::Read(e) | super::download::CopyError::Write(e)) => {
+                    Err(Failure::Other(e.to_string()))
                 }
-                out.write_all(&buf[..n])
-                    .map_err(|e| Failure::Other(e.to_string()))?;
             }
-            Ok(())
         })();
         match result {
             Ok(()) => Ok(Some(part)),

@@ -10,6 +10,7 @@ pub mod breakpad;
 mod code_info;
 mod config;
 pub mod debuginfod;
+mod download;
 mod elf_file;
 mod finder;
 mod kernel_image;

@@ -15,7 +15,7 @@
 //! remembered in the cache for a day, so a second run asks nothing again.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -619,26 +619,17 @@ impl SymbolPath {
             .with_config()
             .limit(max.saturating_add(1))
             .reader();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut total = 0u64;
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&part);
-                    return Err(format!("{url}: {e}").into());
+        if let Err(e) = super::download::copy_limited(&mut reader, &mut out, max) {
+            let _ = std::fs::remove_file(&part);
+            return Err(match e {
+                super::download::CopyError::TooLarge => {
+                    format!("{url}: over the {max} byte limit")
                 }
-            };
-            total += n as u64;
-            if total > max {
-                let _ = std::fs::remove_file(&part);
-                return Err(format!("{url}: over the {max} byte limit").into());
+                super::download::CopyError::Read(e) | super::download::CopyError::Write(e) => {
+                    format!("{url}: {e}")
+                }
             }
-            if let Err(e) = out.write_all(&buf[..n]) {
-                let _ = std::fs::remove_file(&part);
-                return Err(format!("{url}: {e}").into());
-            }
+            .into());
         }
         drop(out);
         std::fs::rename(&part, dest).map_err(|e| e.to_string())?;
@@ -677,6 +668,7 @@ fn read_bounded(path: &Path, max: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn parses_nt_symbol_path_forms() {
